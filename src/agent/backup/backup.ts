@@ -1,0 +1,408 @@
+/**
+ * The backup pipeline: walk → (unchanged? reuse the previous point's chunk
+ * list) → worker threads read, chunk, hash, compress and encrypt → the sink
+ * stores new chunks → manifest pages in walk order. Memory stays bounded
+ * whatever the file count: at most MAX_PENDING items are between the walker
+ * and the manifest, workers stop when MAX_INFLIGHT_BYTES of encoded data wait
+ * for the sink, and the sink applies its own backpressure.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import picomatch from 'picomatch';
+import { UserError, noProgress, type ChunkId, type KnownIds, type ProgressSink } from '../../base/index.js';
+import {
+  BlobCodec,
+  ManifestPageBuilder,
+  comparePaths,
+  type ChunkRef,
+  type ChunkerParams,
+  type EntryType,
+  type ManifestEntry,
+  type ManifestPageRef,
+  type PointSummary,
+  type PoolKeys,
+} from '../../format/index.js';
+import type { BackupWorkerData, FileTask, WorkerMessage } from './messages.js';
+import { OwnerNames } from './owners.js';
+import { walk, type WalkItem } from './walker.js';
+import { readXattrs } from './xattrs.js';
+import { readlinkSync, statSync, type BigIntStats } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** Where the pipeline puts chunks; the pool's ChunkWriter is one, the agent's network sender another. */
+export interface ChunkSink {
+  /** True when the sink already holds the chunk (hex id). */
+  has(idHex: string): boolean;
+  /** Stores an encoded chunk unless already held; synchronous, buffered. */
+  add(id: Buffer, blob: Buffer, rawLength: number): boolean;
+  /** Resolves when the sink can take more. */
+  backpressure(): Promise<void>;
+  /** Makes everything added durable; the point may reference it afterwards. */
+  flush(): Promise<void>;
+}
+
+export interface BackupOptions {
+  /** Directory to protect. */
+  readonly source: string;
+  readonly sink: ChunkSink;
+  readonly keys: PoolKeys | null;
+  readonly compressionLevel: number;
+  readonly chunker: ChunkerParams;
+  /** Chunks already stored, shared with the workers. */
+  readonly known: KnownIds;
+  /** The previous recovery point's manifest of the same source, to skip unchanged files. */
+  readonly previous?: AsyncIterable<ManifestEntry> | null;
+  /** Globs; a pattern without '/' matches the name anywhere (`*.mp3`), one with '/' the path from the source. */
+  readonly excludes?: readonly string[];
+  readonly progress?: ProgressSink;
+  readonly workers?: number;
+}
+
+export interface ItemError {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface BackupResult {
+  readonly manifest: ManifestPageRef[];
+  readonly summary: PointSummary;
+  readonly partial: boolean;
+  readonly errors: ItemError[];
+  readonly changedDuringRead: string[];
+}
+
+const MAX_PENDING = 4096;
+const MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
+const YIELD_EVERY = 256;
+
+interface Slot {
+  entry: ManifestEntry | null;
+  /** Resolves when `entry` is set. */
+  done?: Promise<void>;
+}
+
+interface FileJob {
+  readonly slot: Slot;
+  readonly base: Omit<ManifestEntry, 'size' | 'chunks'>;
+  readonly worker: number;
+  readonly resolve: () => void;
+  chunks: ChunkRef[];
+}
+
+function entryType(st: BigIntStats): EntryType {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  return 'socket';
+}
+
+/** A cursor over the previous manifest; lookups must come in walk order. */
+class PreviousCursor {
+  private current: ManifestEntry | null = null;
+  private done = false;
+  private readonly it: AsyncIterator<ManifestEntry> | null;
+  constructor(source: AsyncIterable<ManifestEntry> | null | undefined) {
+    this.it = source ? source[Symbol.asyncIterator]() : null;
+    if (!this.it) this.done = true;
+  }
+  async find(path: Buffer): Promise<ManifestEntry | null> {
+    while (!this.done) {
+      if (this.current === null) {
+        const n = await this.it!.next();
+        if (n.done) {
+          this.done = true;
+          break;
+        }
+        this.current = n.value;
+      }
+      const c = comparePaths(this.current.path, path);
+      if (c === 0) return this.current;
+      if (c > 0) return null;
+      this.current = null;
+    }
+    return null;
+  }
+}
+
+export function makeExcluder(patterns: readonly string[]): (rel: Buffer, isDir: boolean) => boolean {
+  if (patterns.length === 0) return () => false;
+  for (const p of patterns) {
+    if (p.trim() === '') throw new UserError('usage', 'an --exclude pattern is empty');
+  }
+  const matchers = patterns.map((p) => picomatch(p.replace(/^\/+/, ''), { dot: true, basename: !p.includes('/') }));
+  return (rel) => {
+    const s = rel.toString('utf8');
+    return matchers.some((m) => m(s));
+  };
+}
+
+export async function runBackup(options: BackupOptions): Promise<BackupResult> {
+  const started = Date.now();
+  const root = resolve(options.source);
+  let rootStat;
+  try {
+    rootStat = statSync(root);
+  } catch (err) {
+    throw new UserError('not-found', `cannot read ${root}: ${(err as Error).message}`);
+  }
+  if (!rootStat.isDirectory()) throw new UserError('usage', `${root} is not a directory (a backup protects a directory tree)`);
+
+  const progress = options.progress ?? noProgress;
+  const sink = options.sink;
+  const codec = new BlobCodec({ keys: options.keys, compressionLevel: options.compressionLevel });
+  const owners = new OwnerNames();
+  const exclude = makeExcluder(options.excludes ?? []);
+  const previous = new PreviousCursor(options.previous);
+  const pages = new ManifestPageBuilder();
+  const manifest: ManifestPageRef[] = [];
+  const errors: ItemError[] = [];
+  const changedDuringRead: string[] = [];
+  const counts = { filesNew: 0, filesChanged: 0, filesUnchanged: 0, dirs: 0, others: 0, bytesRead: 0, logicalBytes: 0 };
+  const hardLinks = new Map<string, Buffer>();
+
+  const inflight = new SharedArrayBuffer(4);
+  const inflightView = new Int32Array(inflight);
+  const workerData: BackupWorkerData = {
+    keys: options.keys,
+    compressionLevel: options.compressionLevel,
+    chunker: options.chunker,
+    known: options.known.buffer,
+    inflight,
+    maxInflightBytes: MAX_INFLIGHT_BYTES,
+  };
+  const nWorkers = Math.max(1, options.workers ?? availableParallelism());
+  const workers: Worker[] = [];
+  const outstanding: number[] = [];
+  const jobs = new Map<number, FileJob>();
+  let nextTask = 1;
+  let fatal: unknown = null;
+
+  const onMessage = (msg: WorkerMessage): void => {
+    const job = jobs.get(msg.t);
+    if (!job) return;
+    switch (msg.kind) {
+      case 'chunks': {
+        const ids = Buffer.from(msg.ids.buffer, msg.ids.byteOffset, msg.ids.byteLength);
+        for (let i = 0; i < msg.lengths.length; i++) {
+          const id = Buffer.from(ids.subarray(i * 32, i * 32 + 32));
+          const blob = msg.blobs[i];
+          if (blob) sink.add(id, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), msg.lengths[i]!);
+          job.chunks.push({ id, length: msg.lengths[i]! });
+        }
+        // Let the worker go on only once the sink has taken the data.
+        sink.backpressure().then(
+          () => Atomics.sub(inflightView, 0, msg.bytes),
+          (err: unknown) => {
+            fatal ??= err;
+            Atomics.sub(inflightView, 0, msg.bytes);
+          },
+        );
+        break;
+      }
+      case 'restart':
+        job.chunks = [];
+        break;
+      case 'done': {
+        const s = msg.stat;
+        counts.bytesRead += msg.bytesRead;
+        counts.logicalBytes += s.size;
+        const path = job.base.path.toString('utf8');
+        if (msg.changedDuringRead) changedDuringRead.push(path);
+        job.slot.entry = {
+          ...job.base,
+          mode: s.mode & 0o7777,
+          uid: s.uid,
+          gid: s.gid,
+          user: owners.user(s.uid),
+          group: owners.group(s.gid),
+          mtimeNs: s.mtimeNs,
+          ctimeNs: s.ctimeNs,
+          ino: s.ino,
+          size: s.size,
+          chunks: job.chunks,
+          xattrs: msg.xattrs.map(([n, v]) => [n, Buffer.from(v)] as const),
+          sparse: s.blocks * 512 < s.size ? true : undefined,
+          changedDuringRead: msg.changedDuringRead || undefined,
+        };
+        finishJob(msg.t, job);
+        break;
+      }
+      case 'error': {
+        const path = job.base.path.toString('utf8');
+        errors.push({ path, message: msg.message });
+        job.slot.entry = { ...job.base, size: 0, error: msg.message };
+        finishJob(msg.t, job);
+        break;
+      }
+    }
+  };
+  const finishJob = (t: number, job: FileJob): void => {
+    jobs.delete(t);
+    outstanding[job.worker]!--;
+    job.resolve();
+  };
+
+  for (let i = 0; i < nWorkers; i++) {
+    const w = new Worker(new URL('./file-worker.js', import.meta.url), { workerData });
+    w.on('message', onMessage);
+    w.on('error', (err) => {
+      fatal ??= err;
+      for (const job of jobs.values()) job.resolve();
+    });
+    workers.push(w);
+    outstanding.push(0);
+  }
+
+  const queue: Slot[] = [];
+  let head = 0;
+  const emit = (e: ManifestEntry): void => {
+    const page = pages.add(e);
+    if (page) storePage(page);
+  };
+  const storePage = (p: { page: Buffer; entries: number }): void => {
+    const id = codec.chunkIdBytes(p.page);
+    sink.add(id, codec.encodeChunk(id, p.page), p.page.length);
+    manifest.push({ id: id.toString('hex') as ChunkId, length: p.page.length, entries: p.entries });
+  };
+  const drain = (): void => {
+    while (head < queue.length && queue[head]!.entry !== null) {
+      emit(queue[head]!.entry!);
+      queue[head] = undefined as unknown as Slot;
+      head++;
+    }
+    if (head > 1024 && head * 2 > queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+  };
+
+  const dispatch = (item: WalkItem, base: Omit<ManifestEntry, 'size' | 'chunks'>): Slot => {
+    const slot: Slot = { entry: null };
+    let worker = 0;
+    for (let i = 1; i < nWorkers; i++) if (outstanding[i]! < outstanding[worker]!) worker = i;
+    const t = nextTask++;
+    slot.done = new Promise<void>((resolveJob) => {
+      jobs.set(t, { slot, base, worker, resolve: resolveJob, chunks: [] });
+    });
+    outstanding[worker]!++;
+    const task: FileTask = { t, path: item.abs };
+    workers[worker]!.postMessage(task);
+    return slot;
+  };
+
+  const describe = async (item: WalkItem): Promise<Slot> => {
+    const st = item.st;
+    const type = entryType(st);
+    const uid = Number(st.uid);
+    const gid = Number(st.gid);
+    const base = {
+      path: item.rel,
+      type,
+      mode: Number(st.mode) & 0o7777,
+      uid,
+      gid,
+      user: owners.user(uid),
+      group: owners.group(gid),
+      mtimeNs: st.mtimeNs,
+      ctimeNs: st.ctimeNs,
+      ino: st.ino,
+    };
+    const prev = await previous.find(item.rel);
+    if (type === 'dir') {
+      counts.dirs++;
+      if (item.error) errors.push({ path: item.rel.toString('utf8') || '.', message: item.error });
+      return { entry: { ...base, size: 0, xattrs: readXattrs(item.abs), error: item.error } };
+    }
+    if (type !== 'file') {
+      counts.others++;
+      const target = type === 'symlink' ? readlinkSync(item.abs, { encoding: 'buffer' }) : undefined;
+      const rdev = type === 'char' || type === 'block' ? Number(st.rdev) : undefined;
+      return { entry: { ...base, size: 0, target, rdev } };
+    }
+    if (st.nlink > 1n) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = hardLinks.get(key);
+      if (first) {
+        counts.others++;
+        return { entry: { ...base, type: 'hardlink', size: 0, target: first } };
+      }
+      hardLinks.set(key, item.rel);
+    }
+    const size = Number(st.size);
+    const unchanged =
+      prev !== null &&
+      prev.type === 'file' &&
+      prev.error === undefined &&
+      !prev.changedDuringRead &&
+      prev.size === size &&
+      prev.mtimeNs === st.mtimeNs &&
+      prev.ctimeNs === st.ctimeNs &&
+      prev.ino === st.ino &&
+      (prev.chunks ?? []).every((c) => sink.has(c.id.toString('hex')));
+    if (unchanged) {
+      counts.filesUnchanged++;
+      counts.logicalBytes += size;
+      return { entry: { ...prev, ...base, size, chunks: prev.chunks ?? [] } };
+    }
+    if (prev !== null && prev.type === 'file') counts.filesChanged++;
+    else counts.filesNew++;
+    return dispatch(item, base);
+  };
+
+  const report = (): void => {
+    progress.update({
+      files: counts.filesNew + counts.filesChanged + counts.filesUnchanged,
+      dirs: counts.dirs,
+      bytesRead: counts.bytesRead,
+      bytesAdded: (sink as { bytesAdded?: number }).bytesAdded ?? 0,
+      errors: errors.length,
+    });
+  };
+
+  try {
+    let n = 0;
+    for (const item of walk(Buffer.from(root), exclude)) {
+      if (fatal) throw fatal;
+      queue.push(await describe(item));
+      drain();
+      if (++n % YIELD_EVERY === 0) {
+        await new Promise((r) => setImmediate(r));
+        drain();
+        report();
+      }
+      while (queue.length - head >= MAX_PENDING) {
+        await queue[head]!.done;
+        if (fatal) throw fatal;
+        drain();
+        await sink.backpressure();
+      }
+    }
+    while (head < queue.length) {
+      await queue[head]!.done;
+      if (fatal) throw fatal;
+      drain();
+    }
+    const last = pages.finish();
+    if (last) storePage(last);
+    report();
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+
+  return {
+    manifest,
+    errors,
+    changedDuringRead,
+    partial: errors.length > 0,
+    summary: {
+      ...counts,
+      errors: errors.length,
+      changedDuringRead: changedDuringRead.length,
+      bytesAdded: (sink as { bytesAdded?: number }).bytesAdded ?? 0,
+      durationMs: Date.now() - started,
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Worker thread of the restore pipeline: fetches a file's chunks, checks each
+ * against its id (a damaged chunk fails the file loudly), writes them at their
+ * offsets — leaving holes for zero chunks of sparse files — and restores the
+ * file's metadata through its descriptor.
+ */
+import { closeSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { CustosError, IntegrityError } from '../../base/index.js';
+import { BlobCodec } from '../../format/index.js';
+import type { ChunkRead, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
+import { closeQuietly, openForRestore } from './fs-safe.js';
+import { writeXattrsFd } from '../backup/xattrs.js';
+
+const data = workerData as RestoreWorkerData;
+const codec = new BlobCodec({ keys: data.keys, compressionLevel: data.compressionLevel });
+const port = parentPort!;
+
+/** Open pack files, least recently used first. */
+const MAX_OPEN = 64;
+const files = new Map<string, number>();
+
+function fdFor(file: string): number {
+  let fd = files.get(file);
+  if (fd !== undefined) {
+    files.delete(file);
+    files.set(file, fd);
+    return fd;
+  }
+  if (files.size >= MAX_OPEN) {
+    const [oldest, oldFd] = files.entries().next().value as [string, number];
+    files.delete(oldest);
+    closeSync(oldFd);
+  }
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw new CustosError('not-found', `pack file ${file} is missing (${(err as Error).message})`);
+  }
+  files.set(file, fd);
+  return fd;
+}
+
+function fetch(c: ChunkRead): Buffer {
+  const id = Buffer.from(c.id.buffer, c.id.byteOffset, c.id.byteLength);
+  let blob: Buffer;
+  if (c.blob) {
+    blob = Buffer.from(c.blob.buffer, c.blob.byteOffset, c.blob.byteLength);
+  } else {
+    blob = Buffer.allocUnsafe(c.length!);
+    const n = readSync(fdFor(c.file!), blob, 0, c.length!, c.offset!);
+    if (n !== c.length) throw new IntegrityError(`chunk ${id.toString('hex')}: pack file is truncated`);
+  }
+  const out = codec.decodeChunk(id, blob);
+  if (out.length !== c.rawLength) throw new IntegrityError(`chunk ${id.toString('hex')}: length does not match the manifest`);
+  return out;
+}
+
+function isZero(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+function reply(msg: RestoreWorkerReply): void {
+  port.postMessage(msg);
+}
+
+function restoreFile(task: RestoreFileTask): void {
+  const { t } = task;
+  let fd = -1;
+  try {
+    const opened = openForRestore(Buffer.from(task.path), task.conflict);
+    if ('skip' in opened) return reply({ t, kind: 'done', bytes: 0, skipped: true, warnings: [] });
+    if ('error' in opened) return reply({ t, kind: 'error', message: opened.error, integrity: false });
+    fd = opened.fd;
+    let pos = 0;
+    for (const c of task.chunks) {
+      const bytes = fetch(c);
+      if (!(task.sparse && isZero(bytes))) {
+        let off = 0;
+        while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, pos + off);
+      }
+      pos += bytes.length;
+    }
+    if (pos !== task.size) throw new IntegrityError(`chunks add up to ${pos} bytes, the manifest says ${task.size}`);
+    ftruncateSync(fd, task.size);
+    const warnings: string[] = [];
+    const failed = writeXattrsFd(fd, task.xattrs);
+    if (failed.length > 0) warnings.push(`extended attributes not restored: ${failed.join(', ')}`);
+    if (data.restoreOwnership) fchownSync(fd, task.uid, task.gid);
+    fchmodSync(fd, task.mode);
+    const mtime = Number(task.mtimeNs) / 1e9;
+    futimesSync(fd, mtime, mtime);
+    reply({ t, kind: 'done', bytes: pos, skipped: false, warnings });
+  } catch (err) {
+    reply({ t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError });
+  } finally {
+    if (fd >= 0) closeQuietly(fd);
+  }
+}
+
+port.on('message', (task: RestoreFileTask) => restoreFile(task));

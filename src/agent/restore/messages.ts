@@ -1,0 +1,39 @@
+/** Messages between the restore pipeline and its file-writing worker threads. */
+import type { PoolKeys } from '../../format/index.js';
+
+export type ConflictMode = 'overwrite' | 'skip' | 'keep-both';
+
+export interface RestoreWorkerData {
+  readonly keys: PoolKeys | null;
+  readonly compressionLevel: number;
+  readonly restoreOwnership: boolean;
+}
+
+/** Where a worker finds one encoded chunk: a byte range of a local file, or the bytes themselves. */
+export interface ChunkRead {
+  readonly id: Uint8Array;
+  readonly rawLength: number;
+  readonly file?: string;
+  readonly offset?: number;
+  readonly length?: number;
+  readonly blob?: Uint8Array;
+}
+
+export interface RestoreFileTask {
+  readonly t: number;
+  /** Absolute destination path (raw bytes); its parent directory exists and was checked. */
+  readonly path: Uint8Array;
+  readonly size: number;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtimeNs: bigint;
+  readonly sparse: boolean;
+  readonly xattrs: ReadonlyArray<readonly [string, Uint8Array]>;
+  readonly chunks: readonly ChunkRead[];
+  readonly conflict: ConflictMode;
+}
+
+export type RestoreWorkerReply =
+  | { readonly t: number; readonly kind: 'done'; readonly bytes: number; readonly skipped: boolean; readonly warnings: readonly string[] }
+  | { readonly t: number; readonly kind: 'error'; readonly message: string; readonly integrity: boolean };

@@ -1,0 +1,379 @@
+/**
+ * The restore pipeline: streams a manifest, creates directories and small
+ * items itself, and hands files to worker threads that fetch, verify and
+ * write their chunks in parallel. It never writes outside the target: every
+ * path is checked to be relative without '.' or '..', every directory it
+ * writes into is checked with lstat to be a real directory (a symlink in the
+ * way is refused), files are opened with O_NOFOLLOW, and hard links may only
+ * point at regular files restored inside the target.
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+  symlinkSync,
+} from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, type ProgressSink } from '../../base/index.js';
+import { checkRelativePath, comparePaths, type ManifestEntry, type PoolKeys } from '../../format/index.js';
+import { OwnerNames } from '../backup/owners.js';
+import { writeXattrsFd } from '../backup/xattrs.js';
+import { closeQuietly, lstatOrNull, placeItem } from './fs-safe.js';
+import type { ChunkRead, ConflictMode, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
+
+/** Where the restore finds chunks; the pool is one, the server connection another. */
+export interface ChunkSource {
+  /** How a worker reads this chunk; throws when the source does not have it. */
+  locate(id: Buffer): Promise<ChunkRead> | ChunkRead;
+}
+
+export interface RestoreOptions {
+  readonly manifest: AsyncIterable<ManifestEntry>;
+  readonly target: string;
+  readonly source: ChunkSource;
+  readonly keys: PoolKeys | null;
+  readonly compressionLevel: number;
+  /** Paths relative to the protected directory; empty = everything. */
+  readonly items?: readonly string[];
+  readonly conflict?: ConflictMode;
+  /** Restore owners (by name when it exists here, else by id); default: when running as root. */
+  readonly restoreOwnership?: boolean;
+  readonly progress?: ProgressSink;
+  readonly workers?: number;
+}
+
+export interface RestoreItemError {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface RestoreResult {
+  readonly files: number;
+  readonly dirs: number;
+  readonly others: number;
+  readonly skipped: number;
+  readonly bytes: number;
+  readonly errors: RestoreItemError[];
+  /** Some chunk failed its integrity check: the restore is incomplete. */
+  readonly damaged: boolean;
+  readonly warnings: string[];
+}
+
+const MAX_OUTSTANDING = 512;
+const SLASH = 0x2f;
+
+/** Normalizes an --item argument to manifest form: no leading './' or '/', no trailing '/'. */
+export function normalizeItem(item: string, sourceRoot?: string): Buffer {
+  let s = item;
+  if (sourceRoot && (s === sourceRoot || s.startsWith(sourceRoot.endsWith('/') ? sourceRoot : sourceRoot + '/'))) {
+    s = s.slice(sourceRoot.length);
+  }
+  s = s.replace(/^(\.\/|\/)+/, '').replace(/\/+$/, '');
+  const b = Buffer.from(s);
+  if (b.length === 0) throw new UserError('usage', `--item "${item}" names the whole point; leave --item out instead`);
+  try {
+    checkRelativePath(b);
+  } catch {
+    throw new UserError('usage', `--item "${item}" is not a path inside the recovery point`);
+  }
+  return b;
+}
+
+function isUnder(path: Buffer, dir: Buffer): boolean {
+  return path.length > dir.length && path[dir.length] === SLASH && path.subarray(0, dir.length).equals(dir);
+}
+
+function parentOf(path: Buffer): Buffer {
+  const i = path.lastIndexOf(SLASH);
+  return i < 0 ? Buffer.alloc(0) : path.subarray(0, i);
+}
+
+interface DirMeta {
+  readonly abs: Buffer;
+  readonly entry: ManifestEntry;
+}
+
+export async function runRestore(options: RestoreOptions): Promise<RestoreResult> {
+  const conflict = options.conflict ?? 'overwrite';
+  const progress = options.progress ?? noProgress;
+  const restoreOwnership = options.restoreOwnership ?? process.getuid?.() === 0;
+  const items = options.items ?? [];
+  const owners = new OwnerNames();
+  mkdirSync(options.target, { recursive: true });
+  const target = Buffer.from(realpathSync(options.target));
+  const abs = (rel: Buffer): Buffer => (rel.length === 0 ? target : Buffer.concat([target, Buffer.from('/'), rel]));
+
+  const result = { files: 0, dirs: 0, others: 0, skipped: 0, bytes: 0, damaged: false };
+  const errors: RestoreItemError[] = [];
+  const warnings: string[] = [];
+  const fail = (rel: Buffer, message: string): void => {
+    errors.push({ path: rel.toString('utf8') || '.', message });
+  };
+
+  // Directories checked to be real directories inside the target, as a stack along the walk.
+  const verified: Buffer[] = [Buffer.alloc(0)];
+  const dirs: DirMeta[] = [];
+  const hardLinks: ManifestEntry[] = [];
+
+  /** Makes sure every directory above `rel` exists as a real directory; false when refused. */
+  const ensureParents = (rel: Buffer): boolean => {
+    const parent = parentOf(rel);
+    while (verified.length > 1 && !(parent.equals(verified.at(-1)!) || isUnder(parent, verified.at(-1)!))) verified.pop();
+    if (parent.equals(verified.at(-1)!)) return true;
+    // Walk down from the deepest verified directory, one component at a time.
+    let at = verified.at(-1)!;
+    while (!at.equals(parent)) {
+      const next = parent.indexOf(SLASH, at.length === 0 ? 0 : at.length + 1);
+      const comp = next < 0 ? parent : parent.subarray(0, next);
+      const st = lstatOrNull(abs(comp));
+      if (st === null) mkdirSync(abs(comp), { mode: 0o700 });
+      else if (!st.isDirectory()) {
+        fail(rel, `refused: ${comp.toString('utf8')} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'} (would leave the target)`);
+        return false;
+      }
+      verified.push(comp);
+      at = comp;
+    }
+    return true;
+  };
+
+  const ownerOf = (e: ManifestEntry): [number, number] => [
+    (e.user !== undefined ? owners.uidOf(e.user) : undefined) ?? e.uid,
+    (e.group !== undefined ? owners.gidOf(e.group) : undefined) ?? e.gid,
+  ];
+
+  // Workers.
+  const workerData: RestoreWorkerData = { keys: options.keys, compressionLevel: options.compressionLevel, restoreOwnership };
+  const nWorkers = Math.max(1, options.workers ?? availableParallelism());
+  const workers: Worker[] = [];
+  const waiting = new Map<number, { rel: Buffer; resolve: () => void }>();
+  let outstanding = 0;
+  let nextTask = 1;
+  let wake: (() => void) | null = null;
+  let fatal: unknown = null;
+  const onReply = (msg: RestoreWorkerReply): void => {
+    const w = waiting.get(msg.t);
+    if (!w) return;
+    waiting.delete(msg.t);
+    outstanding--;
+    if (msg.kind === 'done') {
+      if (msg.skipped) result.skipped++;
+      else {
+        result.files++;
+        result.bytes += msg.bytes;
+      }
+      for (const warning of msg.warnings) warnings.push(`${w.rel.toString('utf8')}: ${warning}`);
+    } else {
+      if (msg.integrity) result.damaged = true;
+      fail(w.rel, msg.message);
+    }
+    w.resolve();
+    wake?.();
+  };
+  for (let i = 0; i < nWorkers; i++) {
+    const w = new Worker(new URL('./file-worker.js', import.meta.url), { workerData });
+    w.on('message', onReply);
+    w.on('error', (err) => {
+      fatal ??= err;
+      wake?.();
+    });
+    workers.push(w);
+  }
+  let rr = 0;
+  const waitForRoom = async (limit: number): Promise<void> => {
+    while (outstanding > limit && !fatal) await new Promise<void>((r) => (wake = r));
+    wake = null;
+    if (fatal) throw fatal;
+  };
+
+  const restoreFile = async (e: ManifestEntry): Promise<void> => {
+    const chunks: ChunkRead[] = [];
+    try {
+      for (const c of e.chunks ?? []) chunks.push(await options.source.locate(c.id));
+    } catch (err) {
+      result.damaged = true;
+      return fail(e.path, errorMessage(err));
+    }
+    if (e.error !== undefined) warnings.push(`${e.path.toString('utf8')}: was not readable at backup time (${e.error}); restored empty`);
+    const [uid, gid] = ownerOf(e);
+    const t = nextTask++;
+    const task: RestoreFileTask = {
+      t,
+      path: abs(e.path),
+      size: e.error !== undefined ? 0 : e.size,
+      mode: e.mode,
+      uid,
+      gid,
+      mtimeNs: e.mtimeNs,
+      sparse: e.sparse === true,
+      xattrs: e.xattrs ?? [],
+      chunks,
+      conflict,
+    };
+    outstanding++;
+    waiting.set(t, { rel: e.path, resolve: () => {} });
+    workers[rr++ % nWorkers]!.postMessage(task);
+    await waitForRoom(MAX_OUTSTANDING);
+  };
+
+  const restoreDir = (e: ManifestEntry): void => {
+    const p = abs(e.path);
+    const st = lstatOrNull(p);
+    if (st === null) mkdirSync(p, { mode: 0o700 });
+    else if (!st.isDirectory()) {
+      if (conflict === 'overwrite' && !st.isSymbolicLink()) {
+        const place = placeItem(p, conflict);
+        if ('error' in place) return fail(e.path, place.error);
+        mkdirSync(p, { mode: 0o700 });
+      } else {
+        return fail(e.path, st.isSymbolicLink() ? 'refused: a symbolic link is in the way of a directory' : 'a file is in the way of a directory');
+      }
+    }
+    verified.push(e.path);
+    dirs.push({ abs: p, entry: e });
+    result.dirs++;
+  };
+
+  const restoreOther = (e: ManifestEntry): void => {
+    const place = placeItem(abs(e.path), conflict);
+    if ('skip' in place) {
+      result.skipped++;
+      return;
+    }
+    if ('error' in place) return fail(e.path, place.error);
+    const p = place.path;
+    const [uid, gid] = ownerOf(e);
+    const mtime = Number(e.mtimeNs) / 1e9;
+    switch (e.type) {
+      case 'symlink':
+        symlinkSync(e.target ?? Buffer.alloc(0), p);
+        break;
+      case 'fifo':
+        execFileSync('mkfifo', ['-m', (e.mode & 0o7777).toString(8), p.toString()]);
+        break;
+      case 'char':
+      case 'block': {
+        if (!restoreOwnership) return fail(e.path, 'device files are restored only when running as root');
+        const rdev = e.rdev ?? 0;
+        const major = (rdev >> 8) & 0xfff;
+        const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+        execFileSync('mknod', ['-m', (e.mode & 0o7777).toString(8), p.toString(), e.type === 'char' ? 'c' : 'b', String(major), String(minor)]);
+        break;
+      }
+      default:
+        return fail(e.path, `${e.type} items cannot be restored`);
+    }
+    if (restoreOwnership) lchownSync(p, uid, gid);
+    lutimesSync(p, mtime, mtime);
+    result.others++;
+  };
+
+  const restoreHardLink = (e: ManifestEntry): void => {
+    const target = e.target ?? Buffer.alloc(0);
+    try {
+      checkRelativePath(target);
+    } catch (err) {
+      return fail(e.path, errorMessage(err));
+    }
+    if (target.length === 0 || !ensureParents(target)) return fail(e.path, 'refused: hard link target is outside the target');
+    const st = lstatOrNull(abs(target));
+    if (st === null || !st.isFile()) return fail(e.path, `hard link target ${target.toString('utf8')} was not restored`);
+    if (!ensureParents(e.path)) return;
+    const place = placeItem(abs(e.path), conflict);
+    if ('skip' in place) {
+      result.skipped++;
+      return;
+    }
+    if ('error' in place) return fail(e.path, place.error);
+    linkSync(abs(target), place.path);
+    result.others++;
+  };
+
+  const applyDirMeta = ({ abs: p, entry: e }: DirMeta): void => {
+    let fd: number;
+    try {
+      fd = openSync(p, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch (err) {
+      return fail(e.path, `cannot set directory metadata: ${errorMessage(err)}`);
+    }
+    try {
+      const failed = writeXattrsFd(fd, e.xattrs ?? []);
+      if (failed.length > 0) warnings.push(`${e.path.toString('utf8') || '.'}: extended attributes not restored: ${failed.join(', ')}`);
+      if (restoreOwnership) {
+        const [uid, gid] = ownerOf(e);
+        fchownSync(fd, uid, gid);
+      }
+      fchmodSync(fd, e.mode);
+      const mtime = Number(e.mtimeNs) / 1e9;
+      futimesSync(fd, mtime, mtime);
+    } catch (err) {
+      fail(e.path, `cannot set directory metadata: ${errorMessage(err)}`);
+    } finally {
+      closeQuietly(fd);
+    }
+  };
+
+  const selected = items.map((i) => Buffer.from(i));
+  const wanted = (path: Buffer): 'yes' | 'ancestor' | 'no' => {
+    if (selected.length === 0) return 'yes';
+    for (const s of selected) if (s.equals(path) || isUnder(path, s)) return 'yes';
+    for (const s of selected) if (path.length === 0 || isUnder(s, path)) return 'ancestor';
+    return 'no';
+  };
+
+  try {
+    let last: Buffer | null = null;
+    let n = 0;
+    for await (const e of options.manifest) {
+      checkRelativePath(e.path);
+      if (last !== null && comparePaths(last, e.path) >= 0) {
+        throw new IntegrityError(`manifest is out of order at ${JSON.stringify(e.path.toString('utf8'))} (damaged or tampered with)`);
+      }
+      last = e.path;
+      const want = wanted(e.path);
+      if (want === 'no') continue;
+      if (e.path.length === 0) {
+        if (e.type !== 'dir') throw new UnsafePathError('the root of a recovery point must be a directory');
+        if (want === 'yes') dirs.push({ abs: target, entry: e });
+        continue;
+      }
+      if (want === 'ancestor' && e.type !== 'dir') continue;
+      if (!ensureParents(e.path)) continue;
+      try {
+        if (e.type === 'dir') restoreDir(e);
+        else if (e.type === 'file') await restoreFile(e);
+        else if (e.type === 'hardlink') hardLinks.push(e);
+        else restoreOther(e);
+      } catch (err) {
+        if (err === fatal) throw err;
+        fail(e.path, errorMessage(err));
+      }
+      if (++n % 256 === 0) progress.update({ files: result.files, dirs: result.dirs, bytes: result.bytes, errors: errors.length });
+    }
+    await waitForRoom(0);
+    verified.length = 1;
+    for (const e of hardLinks) {
+      try {
+        restoreHardLink(e);
+      } catch (err) {
+        fail(e.path, errorMessage(err));
+      }
+    }
+    // Deepest first, so setting a directory's mtime is not undone by writing into it.
+    for (let i = dirs.length - 1; i >= 0; i--) applyDirMeta(dirs[i]!);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  progress.update({ files: result.files, dirs: result.dirs, bytes: result.bytes, errors: errors.length });
+  return { ...result, errors, warnings };
+}

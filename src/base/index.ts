@@ -1,0 +1,9 @@
+/**
+ * base: errors with codes, branded ids, the clock and progress interfaces.
+ * It imports nothing of ours and no node:* module, so it runs everywhere.
+ */
+export * from './errors.js';
+export * from './ids.js';
+export * from './clock.js';
+export * from './progress.js';
+export * from './known-ids.js';

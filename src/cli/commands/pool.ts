@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { gc, initPool, stats, verify } from '../../standalone/maintenance.js';
+import { EXIT } from '../exit-codes.js';
+import { print, printJson } from '../output.js';
+import { formatBytes, ttyProgress } from '../progress.js';
+
+export function registerPoolCommands(program: Command): void {
+  const pool = program.command('pool').description('create and maintain storage pools');
+
+  pool
+    .command('init')
+    .description('create a storage pool in an empty or new directory')
+    .argument('<dir>', 'pool directory')
+    .option('--encrypt', 'encrypt chunks and metadata with AES-256-GCM')
+    .option('--key-file <file>', 'with --encrypt: the secret; a missing file is created with a new random key (keep a copy: without it the pool cannot be read)')
+    .option('--json', 'print the result as JSON')
+    .action(async (dir: string, opts: { encrypt?: boolean; keyFile?: string; json?: boolean }) => {
+      const { config, keyCreated } = await initPool(dir, opts);
+      if (opts.json) return printJson({ pool: dir, id: config.id, encrypted: config.encryption !== null, keyCreated });
+      print(`storage pool created in ${dir}${config.encryption ? ' (encrypted)' : ''}`);
+      if (keyCreated) print(`new key written to ${opts.keyFile} — keep a copy somewhere safe: without it the pool cannot be read`);
+    });
+
+  pool
+    .command('verify')
+    .description('re-read and re-hash every chunk; name the recovery points a damaged chunk belongs to')
+    .argument('<dir>', 'pool directory')
+    .option('--key-file <file>', 'key file of an encrypted pool')
+    .option('--json', 'print the report as JSON')
+    .action(async (dir: string, opts: { keyFile?: string; json?: boolean }) => {
+      const progress = ttyProgress('verify', !opts.json);
+      let report;
+      try {
+        report = await verify({ pool: dir, keyFile: opts.keyFile }, progress);
+      } finally {
+        progress.end();
+      }
+      if (opts.json) printJson(report);
+      else {
+        print(`checked ${report.chunks} chunks (${formatBytes(report.bytes)}) in ${report.packs} packs, ${report.points} recovery points`);
+        for (const o of report.damagedObjects) print(`damaged: ${o.name}: ${o.error}`);
+        for (const c of report.damagedChunks) print(`damaged chunk ${c.id}${c.pack ? ` in pack ${c.pack}` : ''}: ${c.error}`);
+        for (const p of report.affectedPoints) print(`affected recovery point ${p.id} (${p.time}, ${p.source}): ${p.damagedChunks} damaged chunks`);
+        if (report.unindexedPacks > 0) print(`${report.unindexedPacks} packs from interrupted backups are not referenced (gc removes them)`);
+        print(report.ok ? 'pool is healthy' : 'DAMAGE FOUND');
+      }
+      if (!report.ok) process.exitCode = EXIT.integrity;
+    });
+
+  pool
+    .command('gc')
+    .description('delete chunks no recovery point references, and leftovers of interrupted backups')
+    .argument('<dir>', 'pool directory')
+    .option('--key-file <file>', 'key file of an encrypted pool')
+    .option('--grace <duration>', 'never remove data written more recently than this', '1h')
+    .option('--dry-run', 'only say what would be removed')
+    .option('--json', 'print the report as JSON')
+    .action(async (dir: string, opts: { keyFile?: string; grace?: string; dryRun?: boolean; json?: boolean }) => {
+      const report = await gc({ pool: dir, keyFile: opts.keyFile, grace: opts.grace, dryRun: opts.dryRun });
+      if (opts.json) return printJson(report);
+      print(
+        `${report.dryRun ? 'would delete' : 'deleted'} ${report.packsDeleted} packs, repacked ${report.packsRepacked}, ` +
+          `removed ${report.leftoversDeleted} leftovers; ${formatBytes(report.bytesFreed)} freed; ${report.liveChunks} chunks in use by ${report.points} recovery points`,
+      );
+    });
+
+  pool
+    .command('stats')
+    .description('logical and stored size, deduplication and compression ratios')
+    .argument('<dir>', 'pool directory')
+    .option('--key-file <file>', 'key file of an encrypted pool')
+    .option('--json', 'print as JSON')
+    .action(async (dir: string, opts: { keyFile?: string; json?: boolean }) => {
+      const s = await stats({ pool: dir, keyFile: opts.keyFile });
+      if (opts.json) return printJson(s);
+      print(`recovery points:   ${s.points}`);
+      print(`logical size:      ${formatBytes(s.logicalBytes)}`);
+      print(`unique data:       ${formatBytes(s.uniqueBytes)} in ${s.chunks} chunks`);
+      print(`stored size:       ${formatBytes(s.storedBytes)} in ${s.packs} packs${s.encrypted ? ' (encrypted)' : ''}`);
+      print(`dedup ratio:       ${s.dedupRatio}x`);
+      print(`compression ratio: ${s.compressionRatio}x`);
+    });
+}

@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { restoreFromPool } from '../../standalone/restore.js';
+import { EXIT } from '../exit-codes.js';
+import { collect, print, printJson } from '../output.js';
+import { formatBytes, ttyProgress } from '../progress.js';
+
+export function registerRestoreCommand(program: Command): void {
+  program
+    .command('restore')
+    .description('recover a recovery point, or items of it, into a target directory')
+    .argument('<point>', 'recovery point id (or a unique prefix), or "latest"')
+    .argument('<target>', 'directory to restore into (created when missing)')
+    .requiredOption('--pool <dir>', 'storage pool directory')
+    .option('--key-file <file>', 'key file of an encrypted pool')
+    .option('--item <path>', 'restore only this file or directory (path inside the protected directory); repeatable', collect, [])
+    .option('--conflict <mode>', 'when an item exists at the target: overwrite, skip or keep-both', 'overwrite')
+    .option('--json', 'print the result as JSON')
+    .action(async (point: string, target: string, opts: { pool: string; keyFile?: string; item: string[]; conflict: string; json?: boolean }) => {
+      const progress = ttyProgress('restore', !opts.json);
+      let r;
+      try {
+        r = await restoreFromPool(point, target, { pool: opts.pool, keyFile: opts.keyFile, items: opts.item, conflict: opts.conflict, progress });
+      } finally {
+        progress.end();
+      }
+      if (opts.json) printJson(r);
+      else {
+        print(`restored ${r.files} files (${formatBytes(r.bytes)}), ${r.dirs} directories, ${r.others} other items from ${r.point} into ${r.target}`);
+        if (r.skipped > 0) print(`skipped ${r.skipped} existing items`);
+        for (const w of r.warnings) print(`warning: ${w}`);
+        for (const e of r.errors) process.stderr.write(`custos: could not restore ${e.path}: ${e.message}\n`);
+      }
+      if (r.damaged) {
+        process.stderr.write('custos: restore incomplete: damaged or missing data in the pool (run custos pool verify)\n');
+        process.exitCode = EXIT.integrity;
+      } else if (r.errors.length > 0) {
+        process.exitCode = EXIT.partial;
+      }
+    });
+}

@@ -1,0 +1,160 @@
+/**
+ * The blob codec: how one chunk or one pool object (index, point, pack
+ * trailer) is laid out on disk. See docs/design/pool-format.md, "Blobs".
+ *
+ *   header  4 bytes  'C' 'K' version flags      (flags: 1 = zstd, 2 = AES-256-GCM)
+ *   body    plain:     payload [+ SHA-256 of header+payload, objects only]
+ *           encrypted: nonce(12) ciphertext tag(16); AAD = header + chunk id (chunks)
+ *                      or header + object kind (objects)
+ *
+ * Every decode checks integrity: a chunk is re-hashed against its id, an
+ * object against its checksum or tag. Nothing corrupt is ever returned.
+ */
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { compress, decompress } from 'zstd-napi';
+import { IntegrityError, type ChunkId, CustosError } from '../base/index.js';
+import type { PoolKeys } from './keys.js';
+
+export const BLOB_MAGIC_0 = 0x43; // 'C'
+export const BLOB_MAGIC_1 = 0x4b; // 'K'
+export const BLOB_VERSION = 1;
+export const FLAG_ZSTD = 1;
+export const FLAG_ENCRYPTED = 2;
+export const HEADER_SIZE = 4;
+export const NONCE_SIZE = 12;
+export const TAG_SIZE = 16;
+export const CHECKSUM_SIZE = 32;
+
+/** Compression is kept only when it saves at least 1/32 of the size. */
+const MIN_SAVING_SHIFT = 5;
+
+export type ObjectKind = 'index' | 'point' | 'pack-trailer';
+
+export interface CodecOptions {
+  readonly keys: PoolKeys | null;
+  readonly compressionLevel: number;
+}
+
+function header(flags: number): Buffer {
+  return Buffer.from([BLOB_MAGIC_0, BLOB_MAGIC_1, BLOB_VERSION, flags]);
+}
+
+function parseHeader(blob: Uint8Array, what: string): number {
+  if (blob.length < HEADER_SIZE || blob[0] !== BLOB_MAGIC_0 || blob[1] !== BLOB_MAGIC_1) {
+    throw new IntegrityError(`${what}: not a Custos blob (bad magic)`);
+  }
+  if (blob[2] !== BLOB_VERSION) {
+    throw new CustosError('format', `${what}: blob version ${blob[2]} is not supported by this Custos (supports ${BLOB_VERSION})`);
+  }
+  const flags = blob[3]!;
+  if (flags & ~(FLAG_ZSTD | FLAG_ENCRYPTED)) throw new IntegrityError(`${what}: unknown blob flags ${flags}`);
+  return flags;
+}
+
+export class BlobCodec {
+  readonly encrypted: boolean;
+  private readonly keys: PoolKeys | null;
+  private readonly level: number;
+
+  constructor(options: CodecOptions) {
+    this.keys = options.keys;
+    this.encrypted = options.keys !== null;
+    this.level = options.compressionLevel;
+  }
+
+  /** SHA-256 of the plaintext, keyed (HMAC) when the pool is encrypted. */
+  chunkIdBytes(data: Uint8Array): Buffer {
+    return this.keys ? createHmac('sha256', this.keys.idKey).update(data).digest() : createHash('sha256').update(data).digest();
+  }
+
+  chunkId(data: Uint8Array): ChunkId {
+    return this.chunkIdBytes(data).toString('hex') as ChunkId;
+  }
+
+  /** Compresses when worthwhile, returning the payload and the flag to set. */
+  private pack(data: Uint8Array): { payload: Uint8Array; flags: number } {
+    if (this.level > 0 && data.length >= 64) {
+      const z = compress(data, { compressionLevel: this.level });
+      if (z.length <= data.length - (data.length >> MIN_SAVING_SHIFT)) return { payload: z, flags: FLAG_ZSTD };
+    }
+    return { payload: data, flags: 0 };
+  }
+
+  private seal(flags: number, payload: Uint8Array, aadTail: Uint8Array): Buffer {
+    const h = header(flags | FLAG_ENCRYPTED);
+    const nonce = randomBytes(NONCE_SIZE);
+    const cipher = createCipheriv('aes-256-gcm', this.keys!.dataKey, nonce);
+    cipher.setAAD(Buffer.concat([h, aadTail]));
+    const ct = cipher.update(payload);
+    const fin = cipher.final();
+    return Buffer.concat([h, nonce, ct, fin, cipher.getAuthTag()]);
+  }
+
+  private open(blob: Uint8Array, flags: number, aadTail: Uint8Array, what: string): Buffer {
+    if (!this.keys) throw new CustosError('bad-key', `${what} is encrypted; give the pool's --key-file`);
+    if (blob.length < HEADER_SIZE + NONCE_SIZE + TAG_SIZE) throw new IntegrityError(`${what}: truncated`);
+    const nonce = blob.subarray(HEADER_SIZE, HEADER_SIZE + NONCE_SIZE);
+    const tag = blob.subarray(blob.length - TAG_SIZE);
+    const decipher = createDecipheriv('aes-256-gcm', this.keys.dataKey, nonce);
+    decipher.setAAD(Buffer.concat([blob.subarray(0, HEADER_SIZE), aadTail]));
+    decipher.setAuthTag(tag);
+    const ct = blob.subarray(HEADER_SIZE + NONCE_SIZE, blob.length - TAG_SIZE);
+    try {
+      return Buffer.concat([decipher.update(ct), decipher.final()]);
+    } catch (err) {
+      throw new IntegrityError(`${what}: authentication failed (damaged or tampered with)`, { cause: err });
+    }
+  }
+
+  private unpack(payload: Uint8Array, flags: number, what: string): Buffer {
+    if (!(flags & FLAG_ZSTD)) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    try {
+      return decompress(payload);
+    } catch (err) {
+      throw new IntegrityError(`${what}: cannot decompress`, { cause: err });
+    }
+  }
+
+  encodeChunk(id: Uint8Array, data: Uint8Array): Buffer {
+    const { payload, flags } = this.pack(data);
+    if (this.keys) return this.seal(flags, payload, id);
+    return Buffer.concat([header(flags), payload]);
+  }
+
+  /** Decodes and verifies a chunk; throws IntegrityError unless it hashes to `id`. */
+  decodeChunk(id: Uint8Array, blob: Uint8Array): Buffer {
+    const what = `chunk ${Buffer.from(id).toString('hex')}`;
+    const flags = parseHeader(blob, what);
+    if (!!(flags & FLAG_ENCRYPTED) !== this.encrypted) throw new IntegrityError(`${what}: encryption flag does not match the pool`);
+    const payload = flags & FLAG_ENCRYPTED ? this.open(blob, flags, id, what) : blob.subarray(HEADER_SIZE);
+    const data = this.unpack(payload, flags, what);
+    if (!this.chunkIdBytes(data).equals(id)) throw new IntegrityError(`${what}: content does not match its id`);
+    return data;
+  }
+
+  encodeObject(kind: ObjectKind, data: Uint8Array): Buffer {
+    const { payload, flags } = this.pack(data);
+    if (this.keys) return this.seal(flags, payload, Buffer.from(kind));
+    const h = header(flags);
+    const sum = createHash('sha256').update(h).update(kind).update(payload).digest();
+    return Buffer.concat([h, payload, sum]);
+  }
+
+  decodeObject(kind: ObjectKind, blob: Uint8Array, what: string = kind): Buffer {
+    const flags = parseHeader(blob, what);
+    if (!!(flags & FLAG_ENCRYPTED) !== this.encrypted) {
+      if (this.encrypted) throw new IntegrityError(`${what}: stored unencrypted in an encrypted pool`);
+      throw new CustosError('bad-key', `${what} is encrypted; give the pool's --key-file`);
+    }
+    let payload: Uint8Array;
+    if (flags & FLAG_ENCRYPTED) {
+      payload = this.open(blob, flags, Buffer.from(kind), what);
+    } else {
+      if (blob.length < HEADER_SIZE + CHECKSUM_SIZE) throw new IntegrityError(`${what}: truncated`);
+      payload = blob.subarray(HEADER_SIZE, blob.length - CHECKSUM_SIZE);
+      const sum = createHash('sha256').update(blob.subarray(0, HEADER_SIZE)).update(kind).update(payload).digest();
+      if (!sum.equals(blob.subarray(blob.length - CHECKSUM_SIZE))) throw new IntegrityError(`${what}: checksum mismatch`);
+    }
+    return this.unpack(payload, flags, what);
+  }
+}

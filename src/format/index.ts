@@ -1,0 +1,14 @@
+/**
+ * format: everything with a byte layout on disk or on the wire — the chunker,
+ * the blob codec (zstd + AES-256-GCM), keys, manifests, packs, indexes and
+ * recovery point objects. Normative description: docs/design/pool-format.md.
+ * Depends on base only (plus node:crypto and zstd).
+ */
+export * from './binary.js';
+export * from './chunker.js';
+export * from './codec.js';
+export * from './keys.js';
+export * from './manifest.js';
+export * from './pack.js';
+export * from './point.js';
+export * from './pool-config.js';

@@ -1,0 +1,89 @@
+/**
+ * Standalone backup: protect a directory into a local pool, no server. This
+ * is the wiring of the agent's backup pipeline to the pool's chunk writer;
+ * the server will wire the same pipeline to its agent endpoint.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { ProgressSink, RecoveryPointId } from '../base/index.js';
+import { POINT_VERSION, type RecoveryPointRecord } from '../format/index.js';
+import { Pool } from '../pool/index.js';
+import { runBackup, type ItemError } from '../agent/backup/backup.js';
+
+export interface BackupCommandOptions {
+  readonly pool: string;
+  readonly keyFile?: string | undefined;
+  readonly excludes?: readonly string[];
+  readonly progress?: ProgressSink;
+  readonly workers?: number;
+}
+
+export interface BackupReport {
+  readonly point: RecoveryPointId;
+  readonly time: string;
+  readonly source: string;
+  readonly parent: RecoveryPointId | null;
+  readonly partial: boolean;
+  readonly filesNew: number;
+  readonly filesChanged: number;
+  readonly filesUnchanged: number;
+  readonly dirs: number;
+  readonly others: number;
+  readonly bytesRead: number;
+  readonly bytesAdded: number;
+  readonly logicalBytes: number;
+  readonly durationMs: number;
+  readonly errors: ItemError[];
+  readonly changedDuringRead: string[];
+}
+
+export async function backupToPool(sourcePath: string, options: BackupCommandOptions): Promise<BackupReport> {
+  const started = Date.now();
+  const source = resolve(sourcePath);
+  const pool = await Pool.open(options.pool, { keyFile: options.keyFile });
+  const lock = await pool.lock('shared', 'backup');
+  try {
+    await pool.loadIndex();
+    const host = hostname();
+    const parent = (await pool.listPoints()).filter((p) => p.source.host === host && p.source.path === source).at(-1) ?? null;
+    const writer = pool.chunkWriter();
+    const result = await runBackup({
+      source,
+      sink: writer,
+      keys: pool.keys,
+      compressionLevel: pool.config.compression.level,
+      chunker: pool.config.chunker,
+      known: pool.knownIds(),
+      previous: parent ? pool.manifest(parent) : null,
+      excludes: options.excludes ?? [],
+      progress: options.progress,
+      workers: options.workers,
+    });
+    await writer.flush();
+    const point: RecoveryPointRecord = {
+      version: POINT_VERSION,
+      id: randomBytes(16).toString('hex') as RecoveryPointId,
+      time: new Date().toISOString(),
+      source: { host, path: source },
+      parent: parent?.id ?? null,
+      manifest: result.manifest,
+      summary: { ...result.summary, bytesAdded: writer.bytesAdded, durationMs: Date.now() - started },
+      partial: result.partial,
+      excludes: [...(options.excludes ?? [])],
+    };
+    await pool.savePoint(point);
+    return {
+      point: point.id,
+      time: point.time,
+      source,
+      parent: point.parent,
+      partial: point.partial,
+      ...point.summary,
+      errors: result.errors,
+      changedDuringRead: result.changedDuringRead,
+    };
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,66 @@
+/** Standalone restore: a recovery point of a local pool into a directory. */
+import { CustosError, UserError, type ProgressSink } from '../base/index.js';
+import { Pool, packName } from '../pool/index.js';
+import { normalizeItem, runRestore, type RestoreResult } from '../agent/restore/restore.js';
+import type { ConflictMode } from '../agent/restore/messages.js';
+
+export const CONFLICT_MODES: readonly ConflictMode[] = ['overwrite', 'skip', 'keep-both'];
+
+export interface RestoreCommandOptions {
+  readonly pool: string;
+  readonly keyFile?: string | undefined;
+  readonly items?: readonly string[];
+  readonly conflict?: string;
+  readonly progress?: ProgressSink;
+}
+
+export interface RestoreReport extends RestoreResult {
+  readonly point: string;
+  readonly target: string;
+}
+
+export async function restoreFromPool(pointRef: string, target: string, options: RestoreCommandOptions): Promise<RestoreReport> {
+  const conflict = (options.conflict ?? 'overwrite') as ConflictMode;
+  if (!CONFLICT_MODES.includes(conflict)) {
+    throw new UserError('usage', `--conflict must be one of ${CONFLICT_MODES.join(', ')} (got "${options.conflict}")`);
+  }
+  const pool = await Pool.open(options.pool, { keyFile: options.keyFile });
+  const lock = await pool.lock('shared', 'restore');
+  try {
+    const point = await pool.findPoint(pointRef);
+    const items = (options.items ?? []).map((i) => normalizeItem(i, point.source.path));
+    await pool.loadIndex();
+    if (items.length > 0) {
+      // Check the items exist before writing anything.
+      const missing = new Set(items.map((i) => i.toString('hex')));
+      for await (const e of pool.manifest(point)) {
+        missing.delete(e.path.toString('hex'));
+        if (missing.size === 0) break;
+      }
+      if (missing.size > 0) {
+        const names = [...missing].map((h) => Buffer.from(h, 'hex').toString('utf8'));
+        throw new UserError('not-found', `not in recovery point ${point.id}: ${names.join(', ')}`);
+      }
+    }
+    const result = await runRestore({
+      manifest: pool.manifest(point),
+      target,
+      items: items.map((i) => i.toString('utf8')),
+      conflict,
+      keys: pool.keys,
+      compressionLevel: pool.config.compression.level,
+      progress: options.progress,
+      source: {
+        locate(id) {
+          const key = id.toString('hex');
+          const loc = pool.index.get(key);
+          if (!loc) throw new CustosError('integrity', `chunk ${key} is missing from the pool`);
+          return { id, rawLength: loc.rawLength, file: pool.store.localPath!(packName(loc.pack)), offset: loc.offset, length: loc.length };
+        },
+      },
+    });
+    return { ...result, point: point.id, target };
+  } finally {
+    await lock.release();
+  }
+}
