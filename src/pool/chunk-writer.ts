@@ -8,9 +8,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PackId } from '../base/index.js';
-import { encodeIndex, encodePackTrailer, type PackEntries, type PackEntry } from '../format/index.js';
-import type { Pool } from './pool.js';
-import { packName } from './pool.js';
+import { encodeIndex, encodePackTrailer, type BlobCodec, type PackEntries, type PackEntry } from '../format/index.js';
+import type { BlobStore } from './blob-store.js';
+import { packName } from './layout.js';
+
+/** What a ChunkWriter needs of its pool. */
+export interface ChunkWriterHost {
+  readonly config: { readonly packSize: number };
+  readonly codec: BlobCodec;
+  readonly store: BlobStore;
+  readonly index: ReadonlyMap<string, unknown>;
+  addToIndex(pack: PackId, entries: readonly PackEntry[]): void;
+  newIndexId(): string;
+}
 
 /** Write an index object after this many durable packs, so long backups leave reusable data behind. */
 const PACKS_PER_INDEX = 16;
@@ -30,7 +40,7 @@ export class ChunkWriter {
 
   /** `repack`: write chunks even though the index names them (gc moving live chunks). */
   constructor(
-    private readonly pool: Pool,
+    private readonly pool: ChunkWriterHost,
     private readonly repack = false,
   ) {}
 

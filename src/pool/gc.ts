@@ -10,7 +10,8 @@
  */
 import { CustosError, UserError, errorMessage, parseDuration, type PackId } from '../base/index.js';
 import { decodePage, encodeIndex, type PackEntries, type PackEntry } from '../format/index.js';
-import { packName, type Pool } from './pool.js';
+import type { Pool } from './pool.js';
+import { packName } from './layout.js';
 
 export interface GcOptions {
   /** Items modified more recently than this are never removed. */

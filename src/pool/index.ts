@@ -10,3 +10,4 @@ export * from './chunk-writer.js';
 export * from './verify.js';
 export * from './gc.js';
 export * from './stats.js';
+export * from './layout.js';

@@ -45,6 +45,7 @@ import {
 import { LocalBlobStore, type BlobStore } from './blob-store.js';
 import { acquireLock, type LockKind, type PoolLock } from './locks.js';
 import { ChunkWriter } from './chunk-writer.js';
+import { packName } from './layout.js';
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 
@@ -65,9 +66,6 @@ export interface OpenOptions {
   readonly keyFile?: string | undefined;
 }
 
-export function packName(id: PackId): string {
-  return `packs/${id.slice(0, 2)}/${id}`;
-}
 
 async function readKeyFile(path: string): Promise<Buffer> {
   try {

@@ -7,7 +7,8 @@
 import type { ProgressSink } from '../base/index.js';
 import { CustosError, errorMessage, noProgress } from '../base/index.js';
 import { decodePackTrailer, decodePage, type RecoveryPointRecord } from '../format/index.js';
-import { packName, type ChunkLocation, type Pool } from './pool.js';
+import type { ChunkLocation, Pool } from './pool.js';
+import { packName } from './layout.js';
 
 export interface DamagedChunk {
   readonly id: string;

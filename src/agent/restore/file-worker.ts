@@ -56,9 +56,37 @@ function fetch(c: ChunkRead): Buffer {
   return out;
 }
 
-function isZero(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
+/** Holes are made a filesystem block at a time. */
+const BLOCK = 4096;
+const ZERO = Buffer.alloc(BLOCK);
+
+function isZero(b: Buffer, from: number, to: number): boolean {
+  return b.subarray(from, to).equals(ZERO.subarray(0, to - from));
+}
+
+function writeAll(fd: number, b: Buffer, from: number, to: number, position: number): void {
+  let off = from;
+  while (off < to) off += writeSync(fd, b, off, to - off, position + off - from);
+}
+
+/** Writes only the blocks that are not all zeros; the rest stay holes (ftruncate sets the size). */
+function writeSparse(fd: number, b: Buffer, pos: number): void {
+  const blockEnd = (i: number) => Math.min(b.length, i + BLOCK - ((pos + i) % BLOCK));
+  let i = 0;
+  while (i < b.length) {
+    let j = blockEnd(i);
+    if (isZero(b, i, j)) {
+      i = j;
+      continue;
+    }
+    while (j < b.length) {
+      const k = blockEnd(j);
+      if (isZero(b, j, k)) break;
+      j = k;
+    }
+    writeAll(fd, b, i, j, pos + i);
+    i = j;
+  }
 }
 
 function reply(msg: RestoreWorkerReply): void {
@@ -76,10 +104,8 @@ function restoreFile(task: RestoreFileTask): void {
     let pos = 0;
     for (const c of task.chunks) {
       const bytes = fetch(c);
-      if (!(task.sparse && isZero(bytes))) {
-        let off = 0;
-        while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, pos + off);
-      }
+      if (task.sparse) writeSparse(fd, bytes, pos);
+      else writeAll(fd, bytes, 0, bytes.length, pos);
       pos += bytes.length;
     }
     if (pos !== task.size) throw new IntegrityError(`chunks add up to ${pos} bytes, the manifest says ${task.size}`);

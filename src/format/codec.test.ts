@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { BlobCodec, FLAG_ENCRYPTED, FLAG_ZSTD } from './codec.js';
+import { createEncryption, openEncryption } from './keys.js';
+import { IntegrityError, CustosError } from '../base/index.js';
+
+const secret = Buffer.from('correct horse battery staple');
+const { config, keys } = createEncryption(secret);
+const plain = new BlobCodec({ keys: null, compressionLevel: 3 });
+const sealed = new BlobCodec({ keys, compressionLevel: 3 });
+
+test('chunks round-trip through the codec, plain and encrypted', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 20000 }), fc.boolean(), (data, repetitive) => {
+      const input = repetitive ? Buffer.from(Buffer.from(data).toString('hex').repeat(3)) : Buffer.from(data);
+      for (const codec of [plain, sealed]) {
+        const id = codec.chunkIdBytes(input);
+        const blob = codec.encodeChunk(id, input);
+        assert.deepEqual(codec.decodeChunk(id, blob), input);
+      }
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('pool objects round-trip and are bound to their kind', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 5000 }), (data) => {
+      for (const codec of [plain, sealed]) {
+        const blob = codec.encodeObject('point', data);
+        assert.deepEqual(codec.decodeObject('point', blob), Buffer.from(data));
+        assert.throws(() => codec.decodeObject('index', blob), IntegrityError);
+      }
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test('compression is used for compressible data and skipped for random data', () => {
+  const text = Buffer.from('the same line again\n'.repeat(1000));
+  const blob = plain.encodeChunk(plain.chunkIdBytes(text), text);
+  assert.equal(blob[3]! & FLAG_ZSTD, FLAG_ZSTD);
+  assert.ok(blob.length < text.length / 10);
+  const noise = randomBytes(10000);
+  const raw = plain.encodeChunk(plain.chunkIdBytes(noise), noise);
+  assert.equal(raw[3]! & FLAG_ZSTD, 0);
+  assert.equal(sealed.encodeChunk(sealed.chunkIdBytes(noise), noise)[3]! & FLAG_ENCRYPTED, FLAG_ENCRYPTED);
+});
+
+test('every flipped byte of a stored chunk is detected', () => {
+  const data = Buffer.from('important data '.repeat(50));
+  for (const codec of [plain, sealed]) {
+    const id = codec.chunkIdBytes(data);
+    const blob = codec.encodeChunk(id, data);
+    for (let i = 0; i < blob.length; i++) {
+      const bad = Buffer.from(blob);
+      bad[i]! ^= 0x01;
+      assert.throws(() => codec.decodeChunk(id, bad), (err: unknown) => err instanceof CustosError, `byte ${i} flipped went unnoticed`);
+    }
+  }
+});
+
+test('encrypted chunk ids are keyed: the same plaintext has a different id under another key', () => {
+  const other = new BlobCodec({ keys: createEncryption(Buffer.from('another secret')).keys, compressionLevel: 3 });
+  const data = Buffer.from('guessable plaintext');
+  assert.notDeepEqual(sealed.chunkIdBytes(data), plain.chunkIdBytes(data));
+  assert.notDeepEqual(sealed.chunkIdBytes(data), other.chunkIdBytes(data));
+});
+
+test('a chunk sealed for one id does not decode as another', () => {
+  const a = Buffer.from('chunk a');
+  const b = Buffer.from('chunk b');
+  const blob = sealed.encodeChunk(sealed.chunkIdBytes(a), a);
+  assert.throws(() => sealed.decodeChunk(sealed.chunkIdBytes(b), blob), IntegrityError);
+});
+
+test('the right key opens the pool, a wrong key is refused', () => {
+  assert.deepEqual(openEncryption(config, secret), keys);
+  assert.throws(() => openEncryption(config, Buffer.from('wrong')), (err: unknown) => err instanceof CustosError && err.code === 'bad-key');
+});
