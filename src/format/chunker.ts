@@ -9,8 +9,8 @@
  * influences them is part of the on-disk format: the GEAR table, the way the
  * masks are derived from avgSize, the hash recurrence, the cut-point rule and
  * DEFAULT_CHUNKER_PARAMS. Changing any of them makes new backups stop
- * deduplicating against old ones (nothing becomes unreadable, but the pool
- * doubles). src/format/chunker.test.ts pins them with a known-answer vector.
+ * deduplicating against old ones (nothing becomes unreadable, but the next
+ * backup stores everything again). src/format/chunker.test.ts pins them with a known-answer vector.
  *
  * The algorithm, for a chunk starting at `start` with n = available bytes:
  *   - if n <= minSize the whole rest is one chunk;
@@ -30,7 +30,7 @@
  * bits see the widest window (32 bytes). A cut needs P = 2^-(k+2) per byte
  * before avgSize and 2^-(k-2) after it, which concentrates chunk sizes around
  * avgSize. With minSize = avgSize/4 and maxSize = 4*avgSize the mean chunk
- * size on random data is about 1.1 * avgSize.
+ * size is about 1.15 * avgSize on random data (about 1.2 * on real data).
  */
 
 export interface ChunkerParams {
@@ -118,22 +118,23 @@ export function validateChunkerParams(p: ChunkerParams): void {
   if (p === null || typeof p !== 'object') {
     throw new Error('invalid chunker params: expected an object { minSize, avgSize, maxSize }');
   }
-  for (const key of ['minSize', 'avgSize', 'maxSize'] as const) {
-    const v: unknown = p[key];
-    if (typeof v !== 'number' || !isPowerOfTwo(v) || v > MAX_BOUND) {
-      throw new Error(
-        `invalid chunker params (${describe(p)}): ${key} must be a power of two between 64 KiB and 64 MiB`,
-      );
-    }
-  }
+  checkSize(p, 'minSize');
+  checkSize(p, 'avgSize');
+  checkSize(p, 'maxSize');
   if (p.minSize < MIN_BOUND) {
     throw new Error(`invalid chunker params (${describe(p)}): minSize must be at least 64 KiB (65536)`);
   }
   if (!(p.minSize < p.avgSize && p.avgSize < p.maxSize)) {
     throw new Error(`invalid chunker params (${describe(p)}): need minSize < avgSize < maxSize`);
   }
-  if (p.maxSize > MAX_BOUND) {
-    throw new Error(`invalid chunker params (${describe(p)}): maxSize must be at most 64 MiB (67108864)`);
+}
+
+function checkSize(p: ChunkerParams, key: keyof ChunkerParams): void {
+  const v: unknown = p[key];
+  if (typeof v !== 'number' || !isPowerOfTwo(v) || v > MAX_BOUND) {
+    throw new Error(
+      `invalid chunker params (${describe(p)}): ${key} must be a power of two between 64 KiB and 64 MiB`,
+    );
   }
 }
 
@@ -153,7 +154,11 @@ function topBitsMask(bits: number): number {
  */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([0x01020304]).buffer)[0] === 0x04;
 
-/** Hash state carried between scan calls of one findCut (single-threaded, so a module variable is safe). */
+/**
+ * Hash state carried between the scan calls of one findCut. findCut is
+ * synchronous and each worker thread has its own module instance, so a module
+ * variable is safe.
+ */
 let carry = 0;
 
 /** Hash buf[i..to); return the index just past the first byte whose hash matches, or -1 (state left in carry). */

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { KnownIds } from '../../base/index.js';
 import { BlobCodec, findCut } from '../../format/index.js';
 import type { BackupWorkerData, FileStat, FileTask, WorkerMessage } from './messages.js';
-import { readXattrsFd } from './xattrs.js';
+import { readXattrs } from './xattrs.js';
 
 const MAX_ATTEMPTS = 3;
 /** Post a batch of results once this many plaintext bytes have been chunked. */
@@ -148,7 +148,7 @@ function handle(task: FileTask): void {
       const after = fstatSync(fd, { bigint: true });
       const stable = sameContentStat(before, after);
       if (stable || attempt >= MAX_ATTEMPTS) {
-        post({ t, kind: 'done', stat: toStat(after), xattrs: readXattrsFd(fd), changedDuringRead: !stable, bytesRead });
+        post({ t, kind: 'done', stat: toStat(after), xattrs: readXattrs(task.path), changedDuringRead: !stable, bytesRead });
         return;
       }
       post({ t, kind: 'restart' });

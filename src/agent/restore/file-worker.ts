@@ -10,7 +10,7 @@ import { CustosError, IntegrityError } from '../../base/index.js';
 import { BlobCodec } from '../../format/index.js';
 import type { ChunkRead, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
 import { closeQuietly, openForRestore } from './fs-safe.js';
-import { writeXattrsFd } from '../backup/xattrs.js';
+import { writeXattrs } from '../backup/xattrs.js';
 
 const data = workerData as RestoreWorkerData;
 const codec = new BlobCodec({ keys: data.keys, compressionLevel: data.compressionLevel });
@@ -111,7 +111,7 @@ function restoreFile(task: RestoreFileTask): void {
     if (pos !== task.size) throw new IntegrityError(`chunks add up to ${pos} bytes, the manifest says ${task.size}`);
     ftruncateSync(fd, task.size);
     const warnings: string[] = [];
-    const failed = writeXattrsFd(fd, task.xattrs);
+    const failed = writeXattrs(task.path, task.xattrs);
     if (failed.length > 0) warnings.push(`extended attributes not restored: ${failed.join(', ')}`);
     if (data.restoreOwnership) fchownSync(fd, task.uid, task.gid);
     fchmodSync(fd, task.mode);

@@ -27,7 +27,7 @@ import { Worker } from 'node:worker_threads';
 import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, type ProgressSink } from '../../base/index.js';
 import { checkRelativePath, comparePaths, type ManifestEntry, type PoolKeys } from '../../format/index.js';
 import { OwnerNames } from '../backup/owners.js';
-import { writeXattrsFd } from '../backup/xattrs.js';
+import { writeXattrs } from '../backup/xattrs.js';
 import { closeQuietly, lstatOrNull, placeItem } from './fs-safe.js';
 import type { ChunkRead, ConflictMode, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
 
@@ -307,7 +307,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       return fail(e.path, `cannot set directory metadata: ${errorMessage(err)}`);
     }
     try {
-      const failed = writeXattrsFd(fd, e.xattrs ?? []);
+      const failed = writeXattrs(p, e.xattrs ?? []);
       if (failed.length > 0) warnings.push(`${e.path.toString('utf8') || '.'}: extended attributes not restored: ${failed.join(', ')}`);
       if (restoreOwnership) {
         const [uid, gid] = ownerOf(e);
