@@ -22,7 +22,7 @@ import {
   type PointSummary,
   type PoolKeys,
 } from '../../format/index.js';
-import type { BackupWorkerData, FileTask, WorkerMessage } from './messages.js';
+import type { BackupWorkerData, ChunkBatch, FileTask, WorkerMessage } from './messages.js';
 import { OwnerNames } from './owners.js';
 import { walk, type WalkItem } from './walker.js';
 import { readXattrs } from './xattrs.js';
@@ -184,28 +184,14 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     const job = jobs.get(msg.t);
     if (!job) return;
     switch (msg.kind) {
-      case 'chunks': {
-        const ids = Buffer.from(msg.ids.buffer, msg.ids.byteOffset, msg.ids.byteLength);
-        for (let i = 0; i < msg.lengths.length; i++) {
-          const id = Buffer.from(ids.subarray(i * 32, i * 32 + 32));
-          const blob = msg.blobs[i];
-          if (blob) sink.add(id, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), msg.lengths[i]!);
-          job.chunks.push({ id, length: msg.lengths[i]! });
-        }
-        // Let the worker go on only once the sink has taken the data.
-        sink.backpressure().then(
-          () => Atomics.sub(inflightView, 0, msg.bytes),
-          (err: unknown) => {
-            fatal ??= err;
-            Atomics.sub(inflightView, 0, msg.bytes);
-          },
-        );
+      case 'chunks':
+        takeBatch(job, msg.batch);
         break;
-      }
       case 'restart':
         job.chunks = [];
         break;
       case 'done': {
+        if (msg.batch) takeBatch(job, msg.batch);
         const s = msg.stat;
         counts.bytesRead += msg.bytesRead;
         counts.logicalBytes += s.size;
@@ -238,6 +224,28 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
         break;
       }
     }
+  };
+  const takeBatch = (job: FileJob, batch: ChunkBatch): void => {
+    const data = Buffer.from(batch.data);
+    let off = batch.count * 32;
+    for (let i = 0; i < batch.count; i++) {
+      const id = data.subarray(i * 32, i * 32 + 32);
+      const encoded = batch.encoded[i]!;
+      if (encoded > 0) {
+        sink.add(id, data.subarray(off, off + encoded), batch.lengths[i]!);
+        off += encoded;
+      }
+      // A copy: the manifest must not keep the whole batch buffer alive.
+      job.chunks.push({ id: Buffer.from(id), length: batch.lengths[i]! });
+    }
+    // Let the workers go on only once the sink has taken the data.
+    sink.backpressure().then(
+      () => Atomics.sub(inflightView, 0, batch.bytes),
+      (err: unknown) => {
+        fatal ??= err;
+        Atomics.sub(inflightView, 0, batch.bytes);
+      },
+    );
   };
   const finishJob = (t: number, job: FileJob): void => {
     jobs.delete(t);
@@ -288,7 +296,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       jobs.set(t, { slot, base, worker, resolve: resolveJob, chunks: [] });
     });
     outstanding[worker]!++;
-    const task: FileTask = { t, path: item.abs };
+    // A copy with its own small ArrayBuffer: a view into Buffer's shared pool would clone the whole pool slab.
+    const task: FileTask = { t, path: new Uint8Array(item.abs) };
     workers[worker]!.postMessage(task);
     return slot;
   };

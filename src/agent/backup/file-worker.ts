@@ -8,7 +8,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats }
 import { parentPort, workerData } from 'node:worker_threads';
 import { KnownIds } from '../../base/index.js';
 import { BlobCodec, findCut } from '../../format/index.js';
-import type { BackupWorkerData, FileStat, FileTask, WorkerMessage } from './messages.js';
+import type { BackupWorkerData, ChunkBatch, FileStat, FileTask, WorkerMessage } from './messages.js';
 import { readXattrs } from './xattrs.js';
 
 const MAX_ATTEMPTS = 3;
@@ -61,32 +61,70 @@ function openFile(path: Uint8Array): number {
   }
 }
 
-/** Reads and chunks the whole file once; returns the bytes read. */
-function readOnce(t: number, fd: number): number {
+/** Collects chunk results into one transferable buffer per batch. */
+class BatchBuilder {
+  private ids: Buffer[] = [];
+  private blobs: Array<Buffer | null> = [];
+  private lengths: number[] = [];
+  private encodedBytes = 0;
+  plainBytes = 0;
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  add(id: Buffer, length: number, blob: Buffer | null): void {
+    this.ids.push(id);
+    this.lengths.push(length);
+    this.blobs.push(blob);
+    this.plainBytes += length;
+    if (blob) this.encodedBytes += blob.length;
+  }
+
+  /** Builds the batch and resets; the caller transfers `data`. */
+  take(): ChunkBatch | null {
+    const count = this.ids.length;
+    if (count === 0) return null;
+    const data = new ArrayBuffer(count * 32 + this.encodedBytes);
+    const view = new Uint8Array(data);
+    const encoded = new Uint32Array(count);
+    let off = count * 32;
+    for (let i = 0; i < count; i++) {
+      view.set(this.ids[i]!, i * 32);
+      const blob = this.blobs[i];
+      if (blob) {
+        view.set(blob, off);
+        off += blob.length;
+        encoded[i] = blob.length;
+      }
+    }
+    const batch: ChunkBatch = { data, count, lengths: Uint32Array.from(this.lengths), encoded, bytes: this.encodedBytes };
+    this.ids = [];
+    this.blobs = [];
+    this.lengths = [];
+    this.encodedBytes = 0;
+    this.plainBytes = 0;
+    return batch;
+  }
+}
+
+function postBatch(t: number, batch: ChunkBatch): void {
+  Atomics.add(inflight, 0, batch.bytes);
+  port.postMessage({ t, kind: 'chunks', batch } satisfies WorkerMessage, [batch.data]);
+  throttle();
+}
+
+/**
+ * Reads and chunks the whole file once. Full batches are posted as they fill;
+ * the last one is left in `out` for the 'done' message. Returns the bytes read.
+ */
+function readOnce(t: number, fd: number, out: BatchBuilder): number {
   let pos = 0; // file offset of buffer[0]
   let start = 0;
   let end = 0;
   let eof = false;
   let total = 0;
-  let ids: Buffer[] = [];
-  let lengths: number[] = [];
-  let blobs: Array<Uint8Array | null> = [];
-  let batchBytes = 0;
-  let encodedBytes = 0;
   const seen = new Set<string>();
-
-  const flush = (): void => {
-    if (ids.length === 0) return;
-    Atomics.add(inflight, 0, encodedBytes);
-    post({ t, kind: 'chunks', ids: Buffer.concat(ids), lengths, blobs, bytes: encodedBytes });
-    ids = [];
-    lengths = [];
-    blobs = [];
-    batchBytes = 0;
-    encodedBytes = 0;
-    throttle();
-  };
-
   for (;;) {
     if (!eof && end - start < params.maxSize) {
       if (start > 0) {
@@ -110,20 +148,12 @@ function readOnce(t: number, fd: number): number {
     const chunk = buffer.subarray(start, start + len);
     const id = codec.chunkIdBytes(chunk);
     const key = id.toString('latin1');
-    let blob: Uint8Array | null = null;
-    if (!seen.has(key) && !known.has(id)) {
-      blob = codec.encodeChunk(id, chunk);
-      encodedBytes += blob.length;
-    }
+    const blob = !seen.has(key) && !known.has(id) ? codec.encodeChunk(id, chunk) : null;
     seen.add(key);
-    ids.push(id);
-    lengths.push(len);
-    blobs.push(blob);
-    batchBytes += len;
+    out.add(id, len, blob);
     start += len;
-    if (batchBytes >= BATCH_BYTES) flush();
+    if (out.plainBytes >= BATCH_BYTES) postBatch(t, out.take()!);
   }
-  flush();
   return total;
 }
 
@@ -138,19 +168,24 @@ function handle(task: FileTask): void {
   }
   try {
     let bytesRead = 0;
+    const out = new BatchBuilder();
     for (let attempt = 1; ; attempt++) {
       const before = fstatSync(fd, { bigint: true });
       if (!before.isFile()) {
         post({ t, kind: 'error', message: 'no longer a regular file' });
         return;
       }
-      bytesRead += readOnce(t, fd);
+      bytesRead += readOnce(t, fd, out);
       const after = fstatSync(fd, { bigint: true });
       const stable = sameContentStat(before, after);
       if (stable || attempt >= MAX_ATTEMPTS) {
-        post({ t, kind: 'done', stat: toStat(after), xattrs: readXattrs(task.path), changedDuringRead: !stable, bytesRead });
+        const batch = out.take();
+        const msg: WorkerMessage = { t, kind: 'done', batch, stat: toStat(after), xattrs: readXattrs(task.path), changedDuringRead: !stable, bytesRead };
+        if (batch) Atomics.add(inflight, 0, batch.bytes);
+        port.postMessage(msg, batch ? [batch.data] : []);
         return;
       }
+      out.take(); // drop what this attempt chunked; its blobs were never sent
       post({ t, kind: 'restart' });
     }
   } catch (err) {

@@ -29,21 +29,30 @@ export interface FileStat {
   readonly blocks: number;
 }
 
+/**
+ * A batch of a file's chunks, in order. Everything lives in one transferred
+ * ArrayBuffer per batch (no per-chunk objects or copies cross the thread
+ * boundary): ids at [0, 32n), then the encoded chunks back to back.
+ */
+export interface ChunkBatch {
+  readonly data: ArrayBuffer;
+  readonly count: number;
+  /** Plaintext length of each chunk. */
+  readonly lengths: Uint32Array;
+  /** Encoded length of each chunk in `data` after the ids; 0 when the pool already holds it. */
+  readonly encoded: Uint32Array;
+  /** Sum of `encoded` (for backpressure accounting). */
+  readonly bytes: number;
+}
+
 export type WorkerMessage =
-  | {
-      readonly t: number;
-      readonly kind: 'chunks';
-      /** n × 32 bytes of ids. */
-      readonly ids: Uint8Array;
-      readonly lengths: readonly number[];
-      /** Encoded chunk, or null when the pool already holds it. */
-      readonly blobs: ReadonlyArray<Uint8Array | null>;
-      readonly bytes: number;
-    }
+  | { readonly t: number; readonly kind: 'chunks'; readonly batch: ChunkBatch }
   | { readonly t: number; readonly kind: 'restart' }
   | {
       readonly t: number;
       readonly kind: 'done';
+      /** The file's last chunks (or none). */
+      readonly batch: ChunkBatch | null;
       readonly stat: FileStat;
       readonly xattrs: ReadonlyArray<readonly [string, Uint8Array]>;
       readonly changedDuringRead: boolean;
