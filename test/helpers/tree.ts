@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { chmodSync, closeSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants as fsConstants, statSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, writeFileSync } from 'node:fs';
 import { chmod, link, lstat, lutimes, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -115,9 +115,14 @@ export interface TempDir {
 
 const liveTempDirs = new Set<TempDir>();
 
+export interface TempDirOptions {
+  /** Parent directory (default os.tmpdir()); see memoryTmpBase(). */
+  readonly base?: string;
+}
+
 /** A new empty directory under os.tmpdir(); remove it with cleanup() or cleanupTempDirs(). */
-export async function makeTempDir(prefix = 'custos-test-'): Promise<TempDir> {
-  const path = await mkdtemp(join(tmpdir(), prefix));
+export async function makeTempDir(prefix = 'custos-test-', options: TempDirOptions = {}): Promise<TempDir> {
+  const path = await mkdtemp(join(options.base ?? tmpdir(), prefix));
   const dir: TempDir = {
     path,
     async cleanup() {
@@ -127,6 +132,23 @@ export async function makeTempDir(prefix = 'custos-test-'): Promise<TempDir> {
   };
   liveTempDirs.add(dir);
   return dir;
+}
+
+/**
+ * A writable memory-backed directory (/dev/shm) when there is one, else
+ * os.tmpdir(). For scratch trees a test creates and deletes many times, such
+ * as restore targets: creating thousands of files on a disk file system can
+ * cost a millisecond each. Not for pools whose durability is under test.
+ */
+export function memoryTmpBase(): string {
+  const shm = '/dev/shm';
+  try {
+    accessSync(shm, fsConstants.W_OK);
+    if (statSync(shm).isDirectory()) return shm;
+  } catch {
+    // no /dev/shm here
+  }
+  return tmpdir();
 }
 
 /** Removes every temporary directory made by makeTempDir that is still there. */

@@ -253,16 +253,19 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     job.resolve();
   };
 
-  for (let i = 0; i < nWorkers; i++) {
-    const w = new Worker(new URL('./file-worker.js', import.meta.url), { workerData });
-    w.on('message', onMessage);
-    w.on('error', (err) => {
-      fatal ??= err;
-      for (const job of jobs.values()) job.resolve();
-    });
-    workers.push(w);
-    outstanding.push(0);
-  }
+  // Started on the first file to read: an unchanged tree needs none.
+  const startWorkers = (): void => {
+    for (let i = 0; i < nWorkers; i++) {
+      const w = new Worker(new URL('./file-worker.js', import.meta.url), { workerData });
+      w.on('message', onMessage);
+      w.on('error', (err) => {
+        fatal ??= err;
+        for (const job of jobs.values()) job.resolve();
+      });
+      workers.push(w);
+      outstanding.push(0);
+    }
+  };
 
   const queue: Slot[] = [];
   let head = 0;
@@ -272,7 +275,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   };
   const storePage = (p: { page: Buffer; entries: number }): void => {
     const id = codec.chunkIdBytes(p.page);
-    sink.add(id, codec.encodeChunk(id, p.page), p.page.length);
+    // An unchanged stretch of the tree gives a page the pool already has.
+    if (!options.known.has(id) && !sink.has(id.toString('hex'))) sink.add(id, codec.encodeChunk(id, p.page), p.page.length);
     manifest.push({ id: id.toString('hex') as ChunkId, length: p.page.length, entries: p.entries });
   };
   const drain = (): void => {
@@ -289,6 +293,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
 
   const dispatch = (item: WalkItem, base: Omit<ManifestEntry, 'size' | 'chunks'>): Slot => {
     const slot: Slot = { entry: null };
+    if (workers.length === 0) startWorkers();
     let worker = 0;
     for (let i = 1; i < nWorkers; i++) if (outstanding[i]! < outstanding[worker]!) worker = i;
     const t = nextTask++;
@@ -350,7 +355,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       prev.mtimeNs === st.mtimeNs &&
       prev.ctimeNs === st.ctimeNs &&
       prev.ino === st.ino &&
-      (prev.chunks ?? []).every((c) => sink.has(c.id.toString('hex')));
+      (prev.chunks ?? []).every((c) => options.known.has(c.id));
     if (unchanged) {
       counts.filesUnchanged++;
       counts.logicalBytes += size;
