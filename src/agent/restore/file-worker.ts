@@ -89,17 +89,13 @@ function writeSparse(fd: number, b: Buffer, pos: number): void {
   }
 }
 
-function reply(msg: RestoreWorkerReply): void {
-  port.postMessage(msg);
-}
-
-function restoreFile(task: RestoreFileTask): void {
+function restoreFile(task: RestoreFileTask): RestoreWorkerReply {
   const { t } = task;
   let fd = -1;
   try {
     const opened = openForRestore(Buffer.from(task.path), task.conflict);
-    if ('skip' in opened) return reply({ t, kind: 'done', bytes: 0, skipped: true, warnings: [] });
-    if ('error' in opened) return reply({ t, kind: 'error', message: opened.error, integrity: false });
+    if ('skip' in opened) return { t, kind: 'done', bytes: 0, skipped: true, warnings: [] };
+    if ('error' in opened) return { t, kind: 'error', message: opened.error, integrity: false };
     fd = opened.fd;
     let pos = 0;
     for (const c of task.chunks) {
@@ -117,12 +113,13 @@ function restoreFile(task: RestoreFileTask): void {
     fchmodSync(fd, task.mode);
     const mtime = Number(task.mtimeNs) / 1e9;
     futimesSync(fd, mtime, mtime);
-    reply({ t, kind: 'done', bytes: pos, skipped: false, warnings });
+    return { t, kind: 'done', bytes: pos, skipped: false, warnings };
   } catch (err) {
-    reply({ t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError });
+    return { t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError };
   } finally {
     if (fd >= 0) closeQuietly(fd);
   }
 }
 
-port.on('message', (task: RestoreFileTask) => restoreFile(task));
+// Files come in batches and are answered in batches: one message per file would cost more than writing a small file.
+port.on('message', (tasks: RestoreFileTask[]) => port.postMessage(tasks.map(restoreFile)));

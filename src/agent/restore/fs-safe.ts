@@ -40,12 +40,18 @@ export function placeItem(path: Buffer, conflict: ConflictMode): Placement {
   return { path };
 }
 
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
 /** Opens a new file for writing without following a symlink, replacing per the conflict mode. */
 export function openForRestore(path: Buffer, conflict: ConflictMode): { fd: number } | { skip: true } | { error: string } {
+  try {
+    return { fd: openSync(path, CREATE, 0o600) }; // the common case: nothing there yet
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err;
+  }
   const place = placeItem(path, conflict);
   if (!('path' in place)) return place;
-  const fd = openSync(place.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  return { fd };
+  return { fd: openSync(place.path, CREATE, 0o600) };
 }
 
 export function closeQuietly(fd: number): void {

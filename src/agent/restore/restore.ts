@@ -20,6 +20,8 @@ import {
   mkdirSync,
   openSync,
   realpathSync,
+  renameSync,
+  rmSync,
   symlinkSync,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -69,7 +71,9 @@ export interface RestoreResult {
   readonly warnings: string[];
 }
 
-const MAX_OUTSTANDING = 512;
+const MAX_OUTSTANDING = 1024;
+const BATCH_FILES = 64;
+const BATCH_BYTES = 8 * 1024 * 1024;
 const SLASH = 0x2f;
 
 /** Normalizes an --item argument to manifest form: no leading './' or '/', no trailing '/'. */
@@ -135,6 +139,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     while (!at.equals(parent)) {
       const next = parent.indexOf(SLASH, at.length === 0 ? 0 : at.length + 1);
       const comp = next < 0 ? parent : parent.subarray(0, next);
+      if (comp.length <= at.length) throw new UnsafePathError(`unsafe path in manifest: ${JSON.stringify(rel.toString('utf8'))}`);
       const st = lstatOrNull(abs(comp));
       if (st === null) mkdirSync(abs(comp), { mode: 0o700 });
       else if (!st.isDirectory()) {
@@ -147,6 +152,31 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     return true;
   };
 
+  /** Like ensureParents, but only checks (for hard link targets, which must already exist). */
+  const parentsAreReal = (rel: Buffer): boolean => {
+    for (let i = rel.indexOf(SLASH); i >= 0; i = rel.indexOf(SLASH, i + 1)) {
+      const st = lstatOrNull(abs(rel.subarray(0, i)));
+      if (st === null || !st.isDirectory()) return false;
+    }
+    return true;
+  };
+
+  /**
+   * mkfifo and mknod take text paths, and a name that is not UTF-8 would not
+   * survive the trip: the node is made under a plain temporary name in the
+   * target and renamed to its real (checked, byte-exact) path.
+   */
+  const makeNode = (p: Buffer, command: string[], after: string[]): void => {
+    const tmp = `${target.toString()}/.custos-node-${process.pid}-${nextTask++}`;
+    execFileSync(command[0]!, [...command.slice(1), tmp, ...after]);
+    try {
+      renameSync(tmp, p);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+  };
+
   const ownerOf = (e: ManifestEntry): [number, number] => [
     (e.user !== undefined ? owners.uidOf(e.user) : undefined) ?? e.uid,
     (e.group !== undefined ? owners.gidOf(e.group) : undefined) ?? e.gid,
@@ -156,11 +186,15 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const workerData: RestoreWorkerData = { keys: options.keys, compressionLevel: options.compressionLevel, restoreOwnership };
   const nWorkers = Math.max(1, options.workers ?? availableParallelism());
   const workers: Worker[] = [];
-  const waiting = new Map<number, { rel: Buffer; resolve: () => void }>();
+  const waiting = new Map<number, { rel: Buffer }>();
   let outstanding = 0;
   let nextTask = 1;
   let wake: (() => void) | null = null;
   let fatal: unknown = null;
+  const onReplies = (msgs: RestoreWorkerReply[]): void => {
+    for (const msg of msgs) onReply(msg);
+    wake?.();
+  };
   const onReply = (msg: RestoreWorkerReply): void => {
     const w = waiting.get(msg.t);
     if (!w) return;
@@ -177,20 +211,28 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       if (msg.integrity) result.damaged = true;
       fail(w.rel, msg.message);
     }
-    w.resolve();
-    wake?.();
   };
   for (let i = 0; i < nWorkers; i++) {
     const w = new Worker(new URL('./file-worker.js', import.meta.url), { workerData });
-    w.on('message', onReply);
+    w.on('message', onReplies);
     w.on('error', (err) => {
       fatal ??= err;
       wake?.();
     });
     workers.push(w);
   }
+  // Files go to the workers in batches, each worker in turn.
   let rr = 0;
+  let batch: RestoreFileTask[] = [];
+  let batchBytes = 0;
+  const sendBatch = (): void => {
+    if (batch.length === 0) return;
+    workers[rr++ % nWorkers]!.postMessage(batch);
+    batch = [];
+    batchBytes = 0;
+  };
   const waitForRoom = async (limit: number): Promise<void> => {
+    if (outstanding > limit) sendBatch();
     while (outstanding > limit && !fatal) await new Promise<void>((r) => (wake = r));
     wake = null;
     if (fatal) throw fatal;
@@ -221,8 +263,10 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       conflict,
     };
     outstanding++;
-    waiting.set(t, { rel: e.path, resolve: () => {} });
-    workers[rr++ % nWorkers]!.postMessage(task);
+    waiting.set(t, { rel: e.path });
+    batch.push(task);
+    batchBytes += task.size;
+    if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) sendBatch();
     await waitForRoom(MAX_OUTSTANDING);
   };
 
@@ -259,7 +303,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         symlinkSync(e.target ?? Buffer.alloc(0), p);
         break;
       case 'fifo':
-        execFileSync('mkfifo', ['-m', (e.mode & 0o7777).toString(8), p.toString()]);
+        makeNode(p, ['mkfifo', '-m', (e.mode & 0o7777).toString(8)], []);
         break;
       case 'char':
       case 'block': {
@@ -267,7 +311,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         const rdev = e.rdev ?? 0;
         const major = (rdev >> 8) & 0xfff;
         const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
-        execFileSync('mknod', ['-m', (e.mode & 0o7777).toString(8), p.toString(), e.type === 'char' ? 'c' : 'b', String(major), String(minor)]);
+        makeNode(p, ['mknod', '-m', (e.mode & 0o7777).toString(8)], [e.type === 'char' ? 'c' : 'b', String(major), String(minor)]);
         break;
       }
       default:
@@ -285,7 +329,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     } catch (err) {
       return fail(e.path, errorMessage(err));
     }
-    if (target.length === 0 || !ensureParents(target)) return fail(e.path, 'refused: hard link target is outside the target');
+    if (target.length === 0 || !parentsAreReal(target)) return fail(e.path, 'refused: hard link target is not a file restored inside the target');
     const st = lstatOrNull(abs(target));
     if (st === null || !st.isFile()) return fail(e.path, `hard link target ${target.toString('utf8')} was not restored`);
     if (!ensureParents(e.path)) return;
