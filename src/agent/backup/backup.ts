@@ -72,6 +72,9 @@ export interface BackupResult {
 }
 
 const MAX_PENDING = 4096;
+/** Files are sent to a worker in batches of up to this many files or bytes. */
+const TASK_BATCH_FILES = 64;
+const TASK_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
 const YIELD_EVERY = 256;
 
@@ -84,7 +87,7 @@ interface Slot {
 interface FileJob {
   readonly slot: Slot;
   readonly base: Omit<ManifestEntry, 'size' | 'chunks'>;
-  readonly worker: number;
+  worker: number;
   readonly resolve: () => void;
   chunks: ChunkRef[];
 }
@@ -180,6 +183,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   let nextTask = 1;
   let fatal: unknown = null;
 
+  const onMessages = (msgs: WorkerMessage | WorkerMessage[]): void => {
+    if (Array.isArray(msgs)) for (const m of msgs) onMessage(m);
+    else onMessage(msgs);
+  };
   const onMessage = (msg: WorkerMessage): void => {
     const job = jobs.get(msg.t);
     if (!job) return;
@@ -257,7 +264,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const startWorkers = (): void => {
     for (let i = 0; i < nWorkers; i++) {
       const w = new Worker(new URL('./file-worker.js', import.meta.url), { workerData });
-      w.on('message', onMessage);
+      w.on('message', onMessages);
       w.on('error', (err) => {
         fatal ??= err;
         for (const job of jobs.values()) job.resolve();
@@ -293,18 +300,29 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
 
   const dispatch = (item: WalkItem, base: Omit<ManifestEntry, 'size' | 'chunks'>): Slot => {
     const slot: Slot = { entry: null };
+    const t = nextTask++;
+    slot.done = new Promise<void>((resolveJob) => {
+      jobs.set(t, { slot, base, worker: -1, resolve: resolveJob, chunks: [] });
+    });
+    // A copy with its own small ArrayBuffer: a view into Buffer's shared pool would clone the whole pool slab.
+    pendingTasks.push({ t, path: new Uint8Array(item.abs) });
+    pendingBytes += Number(item.st.size);
+    if (pendingTasks.length >= TASK_BATCH_FILES || pendingBytes >= TASK_BATCH_BYTES) flushTasks();
+    return slot;
+  };
+  let pendingTasks: FileTask[] = [];
+  let pendingBytes = 0;
+  /** Sends the pending files to the least busy worker. */
+  const flushTasks = (): void => {
+    if (pendingTasks.length === 0) return;
     if (workers.length === 0) startWorkers();
     let worker = 0;
     for (let i = 1; i < nWorkers; i++) if (outstanding[i]! < outstanding[worker]!) worker = i;
-    const t = nextTask++;
-    slot.done = new Promise<void>((resolveJob) => {
-      jobs.set(t, { slot, base, worker, resolve: resolveJob, chunks: [] });
-    });
-    outstanding[worker]!++;
-    // A copy with its own small ArrayBuffer: a view into Buffer's shared pool would clone the whole pool slab.
-    const task: FileTask = { t, path: new Uint8Array(item.abs) };
-    workers[worker]!.postMessage(task);
-    return slot;
+    for (const task of pendingTasks) jobs.get(task.t)!.worker = worker;
+    outstanding[worker]! += pendingTasks.length;
+    workers[worker]!.postMessage(pendingTasks);
+    pendingTasks = [];
+    pendingBytes = 0;
   };
 
   const describe = async (item: WalkItem): Promise<Slot> => {
@@ -383,17 +401,20 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       queue.push(await describe(item));
       drain();
       if (++n % YIELD_EVERY === 0) {
+        flushTasks();
         await new Promise((r) => setImmediate(r));
         drain();
         report();
       }
       while (queue.length - head >= MAX_PENDING) {
+        flushTasks();
         await queue[head]!.done;
         if (fatal) throw fatal;
         drain();
         await sink.backpressure();
       }
     }
+    flushTasks();
     while (head < queue.length) {
       await queue[head]!.done;
       if (fatal) throw fatal;

@@ -157,13 +157,22 @@ function readOnce(t: number, fd: number, out: BatchBuilder): number {
   return total;
 }
 
+/** Final results of the tasks of the current message, answered together. */
+let results: WorkerMessage[] = [];
+let transfers: ArrayBuffer[] = [];
+
+function finish(msg: WorkerMessage, transfer?: ArrayBuffer): void {
+  results.push(msg);
+  if (transfer) transfers.push(transfer);
+}
+
 function handle(task: FileTask): void {
   const { t } = task;
   let fd: number;
   try {
     fd = openFile(task.path);
   } catch (err) {
-    post({ t, kind: 'error', message: (err as Error).message });
+    finish({ t, kind: 'error', message: (err as Error).message });
     return;
   }
   try {
@@ -172,7 +181,7 @@ function handle(task: FileTask): void {
     for (let attempt = 1; ; attempt++) {
       const before = fstatSync(fd, { bigint: true });
       if (!before.isFile()) {
-        post({ t, kind: 'error', message: 'no longer a regular file' });
+        finish({ t, kind: 'error', message: 'no longer a regular file' });
         return;
       }
       bytesRead += readOnce(t, fd, out);
@@ -182,17 +191,26 @@ function handle(task: FileTask): void {
         const batch = out.take();
         const msg: WorkerMessage = { t, kind: 'done', batch, stat: toStat(after), xattrs: readXattrs(task.path), changedDuringRead: !stable, bytesRead };
         if (batch) Atomics.add(inflight, 0, batch.bytes);
-        port.postMessage(msg, batch ? [batch.data] : []);
+        finish(msg, batch?.data);
         return;
       }
       out.take(); // drop what this attempt chunked; its blobs were never sent
       post({ t, kind: 'restart' });
     }
   } catch (err) {
-    post({ t, kind: 'error', message: (err as Error).message });
+    finish({ t, kind: 'error', message: (err as Error).message });
   } finally {
     closeSync(fd);
   }
 }
 
-port.on('message', (task: FileTask) => handle(task));
+// Tasks come in batches (one message per small file would cost more than reading it);
+// partial results of large files are posted as they come, final results once per batch.
+port.on('message', (tasks: FileTask[]) => {
+  for (const task of tasks) handle(task);
+  const out = results;
+  const moved = transfers;
+  results = [];
+  transfers = [];
+  port.postMessage(out, moved);
+});
