@@ -24,7 +24,7 @@ export interface ChunkWriterHost {
 
 /** Write an index object after this many durable packs, so long backups leave reusable data behind. */
 const PACKS_PER_INDEX = 16;
-const MAX_INFLIGHT_PACKS = 2;
+const MAX_INFLIGHT_PACKS = 1;
 
 export class ChunkWriter {
   private parts: Buffer[] = [];
@@ -57,7 +57,8 @@ export class ChunkWriter {
     const key = id.toString('hex');
     if (this.has(key)) return false;
     this.session.add(key);
-    this.entries.push({ id, offset: this.size, length: blob.length, rawLength });
+    // Copy the id: it may be a view into a large buffer (a worker's batch) that must not outlive the pack write.
+    this.entries.push({ id: Buffer.from(id), offset: this.size, length: blob.length, rawLength });
     this.parts.push(blob);
     this.size += blob.length;
     this.bytesAdded += blob.length;

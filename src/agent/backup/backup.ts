@@ -71,11 +71,11 @@ export interface BackupResult {
   readonly changedDuringRead: string[];
 }
 
-const MAX_PENDING = 4096;
+const MAX_PENDING = 2048;
 /** Files are sent to a worker in batches of up to this many files or bytes. */
 const TASK_BATCH_FILES = 64;
 const TASK_BATCH_BYTES = 8 * 1024 * 1024;
-const MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
+const MAX_INFLIGHT_BYTES = 24 * 1024 * 1024;
 const YIELD_EVERY = 256;
 
 interface Slot {

@@ -13,7 +13,7 @@ import { readXattrs } from './xattrs.js';
 
 const MAX_ATTEMPTS = 3;
 /** Post a batch of results once this many plaintext bytes have been chunked. */
-const BATCH_BYTES = 16 * 1024 * 1024;
+const BATCH_BYTES = 4 * 1024 * 1024;
 
 const data = workerData as BackupWorkerData;
 const codec = new BlobCodec({ keys: data.keys, compressionLevel: data.compressionLevel });
