@@ -241,7 +241,11 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const restoreFile = async (e: ManifestEntry): Promise<void> => {
     const chunks: ChunkRead[] = [];
     try {
-      for (const c of e.chunks ?? []) chunks.push(await options.source.locate(c.id));
+      for (const c of e.chunks ?? []) {
+        const read = await options.source.locate(c.id);
+        // Own small buffer: a view into Buffer's pool would send the whole pool slab to the worker.
+        chunks.push({ ...read, id: new Uint8Array(read.id) });
+      }
     } catch (err) {
       result.damaged = true;
       return fail(e.path, errorMessage(err));
