@@ -112,8 +112,12 @@ export class LocalBlobStore implements BlobStore {
         const child = `${rel}/${d.name}`;
         if (d.isDirectory() && depth === 0) await walk(child, 1);
         else if (d.isFile()) {
-          const s = await stat(join(this.root, child));
-          out.push({ name: child, size: s.size, mtimeMs: s.mtimeMs });
+          try {
+            const s = await stat(join(this.root, child));
+            out.push({ name: child, size: s.size, mtimeMs: s.mtimeMs });
+          } catch (err) {
+            if (!isErrno(err, 'ENOENT')) throw err; // removed since listed (a lock released, a point forgotten)
+          }
         }
       }
     };

@@ -16,6 +16,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   CustosError,
+  IntegrityError,
   KnownIds,
   UserError,
   isErrno,
@@ -205,7 +206,7 @@ export class Pool {
   async readChunk(id: ChunkId | Buffer): Promise<Buffer> {
     const key = typeof id === 'string' ? id : id.toString('hex');
     const loc = this.index.get(key);
-    if (!loc) throw new CustosError('not-found', `chunk ${key} is not in the pool index`);
+    if (!loc) throw new IntegrityError(`chunk ${key} is missing from the pool (referenced, but no index names it); run custos pool verify`);
     const blob = await this.store.getRange(packName(loc.pack), loc.offset, loc.length);
     return this.codec.decodeChunk(Buffer.from(key, 'hex'), blob);
   }

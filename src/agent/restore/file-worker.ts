@@ -4,7 +4,7 @@
  * offsets — leaving holes for zero chunks of sparse files — and restores the
  * file's metadata through its descriptor.
  */
-import { closeSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, rmSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CustosError, IntegrityError } from '../../base/index.js';
 import { BlobCodec } from '../../format/index.js';
@@ -92,11 +92,13 @@ function writeSparse(fd: number, b: Buffer, pos: number): void {
 function restoreFile(task: RestoreFileTask): RestoreWorkerReply {
   const { t } = task;
   let fd = -1;
+  let created: Buffer | null = null;
   try {
     const opened = openForRestore(Buffer.from(task.path), task.conflict);
     if ('skip' in opened) return { t, kind: 'done', bytes: 0, skipped: true, warnings: [] };
     if ('error' in opened) return { t, kind: 'error', message: opened.error, integrity: false };
     fd = opened.fd;
+    created = opened.path;
     let pos = 0;
     for (const c of task.chunks) {
       const bytes = fetch(c);
@@ -115,6 +117,10 @@ function restoreFile(task: RestoreFileTask): RestoreWorkerReply {
     futimesSync(fd, mtime, mtime);
     return { t, kind: 'done', bytes: pos, skipped: false, warnings };
   } catch (err) {
+    // Never leave a half-written file under its real name: a later restore with --conflict skip would keep it.
+    if (fd >= 0) closeQuietly(fd);
+    fd = -1;
+    if (created) rmSync(created, { force: true });
     return { t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError };
   } finally {
     if (fd >= 0) closeQuietly(fd);

@@ -43,15 +43,15 @@ export function placeItem(path: Buffer, conflict: ConflictMode): Placement {
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** Opens a new file for writing without following a symlink, replacing per the conflict mode. */
-export function openForRestore(path: Buffer, conflict: ConflictMode): { fd: number } | { skip: true } | { error: string } {
+export function openForRestore(path: Buffer, conflict: ConflictMode): { fd: number; path: Buffer } | { skip: true } | { error: string } {
   try {
-    return { fd: openSync(path, CREATE, 0o600) }; // the common case: nothing there yet
+    return { fd: openSync(path, CREATE, 0o600), path }; // the common case: nothing there yet
   } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw err;
   }
   const place = placeItem(path, conflict);
   if (!('path' in place)) return place;
-  return { fd: openSync(place.path, CREATE, 0o600) };
+  return { fd: openSync(place.path, CREATE, 0o600), path: place.path };
 }
 
 export function closeQuietly(fd: number): void {

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { LockedError } from '../base/index.js';
+import { LocalBlobStore } from './blob-store.js';
+import { acquireLock } from './locks.js';
+
+test('shared locks coexist, exclusive excludes, released locks leave nothing behind', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'custos-locks-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new LocalBlobStore(dir);
+  const backup = await acquireLock(store, 'shared', 'backup');
+  const verify = await acquireLock(store, 'shared', 'verify');
+  await assert.rejects(acquireLock(store, 'exclusive', 'gc'), (err: unknown) => err instanceof LockedError && /locked by (backup|verify)/.test(err.message));
+  await backup.release();
+  await verify.release();
+  const gc = await acquireLock(store, 'exclusive', 'gc');
+  await assert.rejects(acquireLock(store, 'shared', 'backup'), (err: unknown) => err instanceof LockedError && /locked by gc/.test(err.message));
+  await gc.release();
+  assert.deepEqual(readdirSync(join(dir, 'locks')), []);
+});
+
+test('a lock of a process that is gone is stale and removed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'custos-locks-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'locks'));
+  writeFileSync(join(dir, 'locks', 'old.lock'), JSON.stringify({ kind: 'exclusive', operation: 'gc', host: hostname(), pid: 2 ** 22 + 3, time: '2026-01-01T00:00:00Z' }));
+  const store = new LocalBlobStore(dir);
+  const lock = await acquireLock(store, 'shared', 'backup');
+  assert.equal(readdirSync(join(dir, 'locks')).includes('old.lock'), false);
+  await lock.release();
+});
