@@ -194,7 +194,7 @@ export async function imageDataset(
   await revert();
 
   const change = async (): Promise<ChangeInfo> => {
-    const offsets = new Rng(`${SEED}/edits/${size}`).sample(size / BLOCK, EDIT_COUNT).map((b) => b * BLOCK);
+    const offsets = new Rng(`${SEED}/edits/${size}`).sampleIndices(size / BLOCK, EDIT_COUNT).map((b) => b * BLOCK);
     const st = await stat(file);
     const original = Buffer.alloc(offsets.length * BLOCK);
     const fh = await open(file, 'r+');

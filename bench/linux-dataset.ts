@@ -63,7 +63,7 @@ export async function linuxDataset(paths: BenchPaths, quick: boolean): Promise<D
   const change = async (): Promise<ChangeInfo> => {
     const files = await listFiles(root);
     const count = Math.max(1, Math.round(files.length * CHANGE_FRACTION));
-    const picked = new Rng(SEED).sample(files.length, count).map((i) => files[i]!);
+    const picked = new Rng(SEED).sampleIndices(files.length, count).map((i) => files[i]!);
     const entries: JournalEntry[] = [];
     for (const f of picked) {
       const st = await stat(join(root, f.rel));

@@ -1,6 +1,7 @@
 /**
  * Small deterministic PRNG (sfc32 seeded through splitmix32) so that every
- * benchmark run produces the same datasets and the same edits.
+ * benchmark run produces the same datasets and the same edits, and every
+ * test run the same trees (test/helpers/tree.ts re-exports it).
  */
 export class Rng {
   private a: number;
@@ -58,8 +59,34 @@ export class Rng {
     return weights.length - 1;
   }
 
+  /** Uniform integer in [lo, hi]. */
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error('pick from an empty list');
+    return items[this.int(items.length)]!;
+  }
+
+  /** k distinct elements, in random order. */
+  sample<T>(items: readonly T[], k: number): T[] {
+    const copy = [...items];
+    const n = Math.min(k, copy.length);
+    for (let i = 0; i < n; i++) {
+      const j = i + this.int(copy.length - i);
+      [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+    }
+    return copy.slice(0, n);
+  }
+
+  /** A seed derived from this generator, for seeded data. */
+  seed(): string {
+    return `${this.u32().toString(16)}-${this.u32().toString(16)}`;
+  }
+
   /** k distinct indices from [0, n), in ascending order. */
-  sample(n: number, k: number): number[] {
+  sampleIndices(n: number, k: number): number[] {
     const picked = new Set<number>();
     const want = Math.min(k, n);
     while (picked.size < want) picked.add(this.int(n));

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { ProgressSink, RecoveryPointId } from '../base/index.js';
 import { POINT_VERSION, type RecoveryPointRecord } from '../format/index.js';
 import { Pool } from '../pool/index.js';
-import { runBackup, type ItemError } from '../agent/backup/backup.js';
+import { runBackup, type ItemError } from '../agent/index.js';
 
 export interface BackupCommandOptions {
   readonly pool: string;

@@ -1,8 +1,7 @@
 /** Standalone restore: a recovery point of a local pool into a directory. */
 import { CustosError, UserError, type ProgressSink } from '../base/index.js';
 import { Pool, packName } from '../pool/index.js';
-import { normalizeItem, runRestore, type RestoreResult } from '../agent/restore/restore.js';
-import type { ConflictMode } from '../agent/restore/messages.js';
+import { normalizeItem, runRestore, type ConflictMode, type RestoreResult } from '../agent/index.js';
 
 export const CONFLICT_MODES: readonly ConflictMode[] = ['overwrite', 'skip', 'keep-both'];
 

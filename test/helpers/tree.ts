@@ -14,6 +14,7 @@ import { chmod, link, lstat, lutimes, mkdir, mkdtemp, readdir, rm, symlink } fro
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Rng } from '../../bench/rng.js';
 
 // ---------------------------------------------------------------------------
 // Repository root and the CLI
@@ -159,84 +160,8 @@ export async function cleanupTempDirs(): Promise<void> {
 // ---------------------------------------------------------------------------
 // Deterministic randomness
 
-/** Small seeded PRNG (sfc32 seeded through splitmix32): same seed, same sequence. */
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
-  constructor(seed: number | string) {
-    let s = typeof seed === 'number' ? seed >>> 0 : fnv1a(seed);
-    const next = (): number => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next();
-    for (let i = 0; i < 12; i++) this.u32();
-  }
-
-  u32(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
-    this.d = (this.d + 1) >>> 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) >>> 0;
-    this.c = ((this.c << 21) | (this.c >>> 11)) >>> 0;
-    this.c = (this.c + t) >>> 0;
-    return t;
-  }
-
-  /** Uniform in [0, 1). */
-  float(): number {
-    return ((this.u32() >>> 5) * 67108864 + (this.u32() >>> 6)) / 9007199254740992;
-  }
-
-  /** Uniform integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.float() * n);
-  }
-
-  /** Uniform integer in [lo, hi]. */
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-
-  pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error('pick from an empty list');
-    return items[this.int(items.length)]!;
-  }
-
-  /** k distinct elements, in random order. */
-  sample<T>(items: readonly T[], k: number): T[] {
-    const copy = [...items];
-    const n = Math.min(k, copy.length);
-    for (let i = 0; i < n; i++) {
-      const j = i + this.int(copy.length - i);
-      [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-    }
-    return copy.slice(0, n);
-  }
-
-  /** A seed derived from this generator, for seededBytes(). */
-  seed(): string {
-    return `${this.u32().toString(16)}-${this.u32().toString(16)}`;
-  }
-}
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+/** Seeded PRNG shared with the benchmark: same seed, same sequence. */
+export { Rng };
 
 /** `size` pseudo-random (incompressible) bytes determined by `seed` (AES-256-CTR keystream; fast for megabytes). */
 export function seededBytes(seed: number | string, size: number): Buffer {

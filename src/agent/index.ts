@@ -1,0 +1,12 @@
+/**
+ * agent: what runs on a protected computer — the backup pipeline (walk,
+ * change detection against the previous recovery point, chunking, hashing,
+ * compression and encryption on worker threads) and the restore pipeline
+ * (path safety, parallel verified writes). It reaches storage only through
+ * the interfaces it declares, ChunkSink and ChunkSource, so the same code
+ * fills a local pool (standalone mode) or, later, the server over the network.
+ * Depends on base, format (and protocol, protection when they exist).
+ */
+export { runBackup, makeExcluder, type BackupOptions, type BackupResult, type ChunkSink, type ItemError } from './backup/backup.js';
+export { runRestore, normalizeItem, type ChunkSource, type RestoreOptions, type RestoreResult } from './restore/restore.js';
+export type { ConflictMode } from './restore/messages.js';
