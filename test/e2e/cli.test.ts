@@ -207,6 +207,13 @@ describe('standalone CLI', () => {
     try {
       const r = await backup(dir, pool);
       assert.deepEqual(r.changedDuringRead, ['growing.log']);
+      clearInterval(timer);
+      // What was read restores consistently, even though the file grew after its last stat.
+      const out = join(base, 'restore-busy');
+      await cli(['restore', r.point, out, '--pool', pool]);
+      const restored = readFileSync(join(out, 'growing.log'));
+      assert.ok(restored.length >= 30_000_000);
+      assert.deepEqual(restored.subarray(0, 30_000_000), seededBytes('busy', 30_000_000));
     } finally {
       clearInterval(timer);
     }

@@ -201,7 +201,9 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
         if (msg.batch) takeBatch(job, msg.batch);
         const s = msg.stat;
         counts.bytesRead += msg.bytesRead;
-        counts.logicalBytes += s.size;
+        // The size is what was read: a file that kept changing may have grown or shrunk after its last stat.
+        const size = job.chunks.reduce((n, c) => n + c.length, 0);
+        counts.logicalBytes += size;
         const path = job.base.path.toString('utf8');
         if (msg.changedDuringRead) changedDuringRead.push(path);
         job.slot.entry = {
@@ -214,7 +216,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
           mtimeNs: s.mtimeNs,
           ctimeNs: s.ctimeNs,
           ino: s.ino,
-          size: s.size,
+          size,
           chunks: job.chunks,
           xattrs: msg.xattrs.map(([n, v]) => [n, Buffer.from(v)] as const),
           sparse: s.blocks * 512 < s.size ? true : undefined,

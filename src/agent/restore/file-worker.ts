@@ -107,7 +107,7 @@ function restoreFile(task: RestoreFileTask): RestoreWorkerReply {
       pos += bytes.length;
     }
     if (pos !== task.size) throw new IntegrityError(`chunks add up to ${pos} bytes, the manifest says ${task.size}`);
-    ftruncateSync(fd, task.size);
+    if (task.sparse) ftruncateSync(fd, task.size); // a hole at the end is not written; set the size
     const warnings: string[] = [];
     const failed = writeXattrs(task.path, task.xattrs);
     if (failed.length > 0) warnings.push(`extended attributes not restored: ${failed.join(', ')}`);

@@ -184,7 +184,8 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
 
   // Workers.
   const workerData: RestoreWorkerData = { keys: options.keys, compressionLevel: options.compressionLevel, restoreOwnership };
-  const nWorkers = Math.max(1, options.workers ?? availableParallelism());
+  // Writing files waits on the disk more than on the CPU: more workers than cores keep it busy.
+  const nWorkers = Math.max(1, options.workers ?? Math.max(4, 2 * availableParallelism()));
   const workers: Worker[] = [];
   const waiting = new Map<number, { rel: Buffer }>();
   let outstanding = 0;
