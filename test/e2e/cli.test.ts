@@ -104,11 +104,13 @@ describe('standalone CLI', () => {
       ['cache/tmp.dat', 'cached'],
       ['zero', ''],
     ]);
-    // A sparse file: 64 MiB with two small islands of data.
+    // A sparse file of 150 MiB with islands of data, one across the 64 MiB segment boundary
+    // (large files are read as segments by several workers at once).
     const sparse = join(src, 'sparse.img');
-    execFileSync('truncate', ['-s', '64M', sparse]);
-    execFileSync('dd', ['if=/dev/urandom', `of=${sparse}`, 'bs=4096', 'count=1', 'seek=100', 'conv=notrunc'], { stdio: 'ignore' });
-    execFileSync('dd', ['if=/dev/urandom', `of=${sparse}`, 'bs=4096', 'count=2', 'seek=9000', 'conv=notrunc'], { stdio: 'ignore' });
+    execFileSync('truncate', ['-s', '150M', sparse]);
+    for (const [seek, count] of [[100, 1], [9000, 2], [16383, 2], [30000, 3], [38399, 1]]) {
+      execFileSync('dd', ['if=/dev/urandom', `of=${sparse}`, 'bs=4096', `count=${count}`, `seek=${seek}`, 'conv=notrunc'], { stdio: 'ignore' });
+    }
     execFileSync('mkfifo', [join(src, 'a-fifo')]);
     setAttributeSync(join(src, 'plain.txt'), 'user.custos.test', Buffer.from('xattr value'));
     setAttributeSync(join(src, 'dir'), 'user.on-a-dir', Buffer.from([0, 1, 2, 255]));
@@ -133,9 +135,9 @@ describe('standalone CLI', () => {
     if (hasAcl) {
       assert.match(execFileSync('getfacl', ['-c', join(out, 'run.sh')], { encoding: 'utf8' }), /user:nobody:r--/);
     }
-    // Sparse stays sparse: 64 MiB apparent, a few blocks allocated.
+    // Sparse stays sparse: 150 MiB apparent, a few blocks allocated.
     const st = statSync(join(out, 'sparse.img'));
-    assert.equal(st.size, 64 * 1024 * 1024);
+    assert.equal(st.size, 150 * 1024 * 1024);
     assert.ok(st.blocks * 512 < 1024 * 1024, `sparse file restored with ${st.blocks * 512} bytes allocated`);
     assert.ok(lstatSync(join(out, 'a-fifo')).isFIFO());
     assert.ok(lstatSync(treePath(out, Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe]))).isFile());

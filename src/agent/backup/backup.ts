@@ -22,7 +22,7 @@ import {
   type PointSummary,
   type PoolKeys,
 } from '../../format/index.js';
-import type { BackupWorkerData, ChunkBatch, FileTask, WorkerMessage } from './messages.js';
+import { SEGMENT_BYTES, type BackupWorkerData, type ChunkBatch, type FileStat, type FileTask, type WorkerMessage } from './messages.js';
 import { OwnerNames } from './owners.js';
 import { walk, type WalkItem } from './walker.js';
 import { readXattrs } from './xattrs.js';
@@ -84,12 +84,25 @@ interface Slot {
   done?: Promise<void>;
 }
 
+/** One file being read; a large file is read as several segments at once. */
 interface FileJob {
   readonly slot: Slot;
   readonly base: Omit<ManifestEntry, 'size' | 'chunks'>;
-  worker: number;
   readonly resolve: () => void;
-  chunks: ChunkRef[];
+  /** Chunks of each segment, in order. */
+  readonly segments: ChunkRef[][];
+  pending: number;
+  stat: FileStat | null;
+  xattrs: ReadonlyArray<readonly [string, Uint8Array]>;
+  changed: boolean;
+  error: string | null;
+}
+
+/** One segment of a file, as sent to a worker. */
+interface TaskRef {
+  readonly job: FileJob;
+  readonly segment: number;
+  worker: number;
 }
 
 function entryType(st: BigIntStats): EntryType {
@@ -179,7 +192,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const nWorkers = Math.max(1, options.workers ?? availableParallelism());
   const workers: Worker[] = [];
   const outstanding: number[] = [];
-  const jobs = new Map<number, FileJob>();
+  const tasks = new Map<number, TaskRef>();
   let nextTask = 1;
   let fatal: unknown = null;
 
@@ -188,53 +201,67 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     else onMessage(msgs);
   };
   const onMessage = (msg: WorkerMessage): void => {
-    const job = jobs.get(msg.t);
-    if (!job) return;
+    const task = tasks.get(msg.t);
+    if (!task) return;
+    const job = task.job;
     switch (msg.kind) {
       case 'chunks':
-        takeBatch(job, msg.batch);
+        takeBatch(job.segments[task.segment]!, msg.batch);
         break;
       case 'restart':
-        job.chunks = [];
+        job.segments[task.segment] = [];
         break;
       case 'done': {
-        if (msg.batch) takeBatch(job, msg.batch);
-        const s = msg.stat;
+        if (msg.batch) takeBatch(job.segments[task.segment]!, msg.batch);
         counts.bytesRead += msg.bytesRead;
-        // The size is what was read: a file that kept changing may have grown or shrunk after its last stat.
-        const size = job.chunks.reduce((n, c) => n + c.length, 0);
-        counts.logicalBytes += size;
-        const path = job.base.path.toString('utf8');
-        if (msg.changedDuringRead) changedDuringRead.push(path);
-        job.slot.entry = {
-          ...job.base,
-          mode: s.mode & 0o7777,
-          uid: s.uid,
-          gid: s.gid,
-          user: owners.user(s.uid),
-          group: owners.group(s.gid),
-          mtimeNs: s.mtimeNs,
-          ctimeNs: s.ctimeNs,
-          ino: s.ino,
-          size,
-          chunks: job.chunks,
-          xattrs: msg.xattrs.map(([n, v]) => [n, Buffer.from(v)] as const),
-          sparse: s.blocks * 512 < s.size ? true : undefined,
-          changedDuringRead: msg.changedDuringRead || undefined,
-        };
-        finishJob(msg.t, job);
+        // Segments that saw different versions of the file make it changed during read too.
+        const s = msg.stat;
+        if (job.stat && (job.stat.mtimeNs !== s.mtimeNs || job.stat.ctimeNs !== s.ctimeNs || job.stat.size !== s.size)) job.changed = true;
+        if (!job.stat || s.ctimeNs >= job.stat.ctimeNs) job.stat = s;
+        if (task.segment === 0) job.xattrs = msg.xattrs;
+        job.changed ||= msg.changedDuringRead;
+        finishTask(msg.t, task);
         break;
       }
-      case 'error': {
-        const path = job.base.path.toString('utf8');
-        errors.push({ path, message: msg.message });
-        job.slot.entry = { ...job.base, size: 0, error: msg.message };
-        finishJob(msg.t, job);
+      case 'error':
+        job.error ??= msg.message;
+        finishTask(msg.t, task);
         break;
-      }
     }
   };
-  const takeBatch = (job: FileJob, batch: ChunkBatch): void => {
+  const completeJob = (job: FileJob): void => {
+    const path = job.base.path.toString('utf8');
+    if (job.error !== null || job.stat === null) {
+      errors.push({ path, message: job.error ?? 'not read' });
+      job.slot.entry = { ...job.base, size: 0, error: job.error ?? 'not read' };
+      job.resolve();
+      return;
+    }
+    const s = job.stat;
+    const chunks = job.segments.flat();
+    // The size is what was read: a file that kept changing may have grown or shrunk after its last stat.
+    const size = chunks.reduce((n, c) => n + c.length, 0);
+    counts.logicalBytes += size;
+    if (job.changed) changedDuringRead.push(path);
+    job.slot.entry = {
+      ...job.base,
+      mode: s.mode & 0o7777,
+      uid: s.uid,
+      gid: s.gid,
+      user: owners.user(s.uid),
+      group: owners.group(s.gid),
+      mtimeNs: s.mtimeNs,
+      ctimeNs: s.ctimeNs,
+      ino: s.ino,
+      size,
+      chunks,
+      xattrs: job.xattrs.map(([n, v]) => [n, Buffer.from(v)] as const),
+      sparse: s.blocks * 512 < s.size ? true : undefined,
+      changedDuringRead: job.changed || undefined,
+    };
+    job.resolve();
+  };
+  const takeBatch = (into: ChunkRef[], batch: ChunkBatch): void => {
     const data = Buffer.from(batch.data);
     let off = batch.count * 32;
     for (let i = 0; i < batch.count; i++) {
@@ -245,7 +272,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
         off += encoded;
       }
       // A copy: the manifest must not keep the whole batch buffer alive.
-      job.chunks.push({ id: Buffer.from(id), length: batch.lengths[i]! });
+      into.push({ id: Buffer.from(id), length: batch.lengths[i]! });
     }
     // Let the workers go on only once the sink has taken the data.
     sink.backpressure().then(
@@ -256,10 +283,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       },
     );
   };
-  const finishJob = (t: number, job: FileJob): void => {
-    jobs.delete(t);
-    outstanding[job.worker]!--;
-    job.resolve();
+  const finishTask = (t: number, task: TaskRef): void => {
+    tasks.delete(t);
+    outstanding[task.worker]!--;
+    if (--task.job.pending === 0) completeJob(task.job);
   };
 
   // Started on the first file to read: an unchanged tree needs none.
@@ -269,7 +296,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       w.on('message', onMessages);
       w.on('error', (err) => {
         fatal ??= err;
-        for (const job of jobs.values()) job.resolve();
+        for (const task of tasks.values()) task.job.resolve();
       });
       workers.push(w);
       outstanding.push(0);
@@ -302,14 +329,22 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
 
   const dispatch = (item: WalkItem, base: Omit<ManifestEntry, 'size' | 'chunks'>): Slot => {
     const slot: Slot = { entry: null };
-    const t = nextTask++;
-    slot.done = new Promise<void>((resolveJob) => {
-      jobs.set(t, { slot, base, worker: -1, resolve: resolveJob, chunks: [] });
-    });
+    const size = Number(item.st.size);
+    const count = Math.max(1, Math.ceil(size / SEGMENT_BYTES));
+    let resolveJob = (): void => {};
+    slot.done = new Promise<void>((r) => (resolveJob = r));
+    const job: FileJob = { slot, base, resolve: resolveJob, segments: [], pending: count, stat: null, xattrs: [], changed: false, error: null };
     // A copy with its own small ArrayBuffer: a view into Buffer's shared pool would clone the whole pool slab.
-    pendingTasks.push({ t, path: new Uint8Array(item.abs) });
-    pendingBytes += Number(item.st.size);
-    if (pendingTasks.length >= TASK_BATCH_FILES || pendingBytes >= TASK_BATCH_BYTES) flushTasks();
+    const path = new Uint8Array(item.abs);
+    for (let segment = 0; segment < count; segment++) {
+      const t = nextTask++;
+      job.segments.push([]);
+      tasks.set(t, { job, segment, worker: -1 });
+      // The last segment reads to the end of the file, however long it has become.
+      pendingTasks.push(count === 1 ? { t, path } : { t, path, offset: segment * SEGMENT_BYTES, length: segment === count - 1 ? undefined : SEGMENT_BYTES });
+      pendingBytes += Math.min(SEGMENT_BYTES, size - segment * SEGMENT_BYTES);
+      if (pendingTasks.length >= TASK_BATCH_FILES || pendingBytes >= TASK_BATCH_BYTES) flushTasks();
+    }
     return slot;
   };
   let pendingTasks: FileTask[] = [];
@@ -320,7 +355,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     if (workers.length === 0) startWorkers();
     let worker = 0;
     for (let i = 1; i < nWorkers; i++) if (outstanding[i]! < outstanding[worker]!) worker = i;
-    for (const task of pendingTasks) jobs.get(task.t)!.worker = worker;
+    for (const task of pendingTasks) tasks.get(task.t)!.worker = worker;
     outstanding[worker]! += pendingTasks.length;
     workers[worker]!.postMessage(pendingTasks);
     pendingTasks = [];

@@ -118,8 +118,8 @@ function postBatch(t: number, batch: ChunkBatch): void {
  * Reads and chunks the whole file once. Full batches are posted as they fill;
  * the last one is left in `out` for the 'done' message. Returns the bytes read.
  */
-function readOnce(t: number, fd: number, out: BatchBuilder): number {
-  let pos = 0; // file offset of buffer[0]
+function readOnce(t: number, fd: number, out: BatchBuilder, from: number, limit: number): number {
+  let pos = from; // file offset of buffer[0]
   let start = 0;
   let end = 0;
   let eof = false;
@@ -134,7 +134,8 @@ function readOnce(t: number, fd: number, out: BatchBuilder): number {
         start = 0;
       }
       while (end < buffer.length) {
-        const n = readSync(fd, buffer, end, buffer.length - end, pos + end);
+        const want = Math.min(buffer.length - end, limit - (pos + end));
+        const n = want > 0 ? readSync(fd, buffer, end, want, pos + end) : 0;
         if (n === 0) {
           eof = true;
           break;
@@ -184,12 +185,13 @@ function handle(task: FileTask): void {
         finish({ t, kind: 'error', message: 'no longer a regular file' });
         return;
       }
-      bytesRead += readOnce(t, fd, out);
+      const from = task.offset ?? 0;
+      bytesRead += readOnce(t, fd, out, from, task.length === undefined ? Infinity : from + task.length);
       const after = fstatSync(fd, { bigint: true });
       const stable = sameContentStat(before, after);
       if (stable || attempt >= MAX_ATTEMPTS) {
         const batch = out.take();
-        const msg: WorkerMessage = { t, kind: 'done', batch, stat: toStat(after), xattrs: readXattrs(task.path), changedDuringRead: !stable, bytesRead };
+        const msg: WorkerMessage = { t, kind: 'done', batch, stat: toStat(after), xattrs: task.offset ? [] : readXattrs(task.path), changedDuringRead: !stable, bytesRead };
         if (batch) Atomics.add(inflight, 0, batch.bytes);
         finish(msg, batch?.data);
         return;

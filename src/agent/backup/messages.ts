@@ -12,10 +12,21 @@ export interface BackupWorkerData {
   readonly maxInflightBytes: number;
 }
 
+/**
+ * Files larger than this are read as segments of this size by several workers
+ * at once, each chunked on its own: a chunk never spans a segment boundary.
+ * A format constant (pool-format.md, "Chunking"): it decides chunk boundaries.
+ */
+export const SEGMENT_BYTES = 64 * 1024 * 1024;
+
 export interface FileTask {
   readonly t: number;
   /** Absolute path, raw bytes. */
   readonly path: Uint8Array;
+  /** For a segment of a large file: where it starts. */
+  readonly offset?: number;
+  /** For a segment that is not the last: its length (the last one reads to the end). */
+  readonly length?: number | undefined;
 }
 
 export interface FileStat {
