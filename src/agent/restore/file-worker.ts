@@ -4,13 +4,12 @@
  * offsets — leaving holes for zero chunks of sparse files — and restores the
  * file's metadata through its descriptor.
  */
-import { closeSync, rmSync, fchmodSync, fchownSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, rmSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CustosError, IntegrityError } from '../../base/index.js';
 import { BlobCodec } from '../../format/index.js';
 import type { ChunkRead, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
-import { closeQuietly, openForRestore } from './fs-safe.js';
-import { writeXattrs } from '../backup/xattrs.js';
+import { closeQuietly, openForRestore, setFileMetadata } from './fs-safe.js';
 
 const data = workerData as RestoreWorkerData;
 const codec = new BlobCodec({ keys: data.keys, compressionLevel: data.compressionLevel });
@@ -89,7 +88,33 @@ function writeSparse(fd: number, b: Buffer, pos: number): void {
   }
 }
 
+function writeChunks(fd: number, task: RestoreFileTask, from: number): number {
+  let pos = from;
+  for (const c of task.chunks) {
+    const bytes = fetch(c);
+    if (task.sparse) writeSparse(fd, bytes, pos);
+    else writeAll(fd, bytes, 0, bytes.length, pos);
+    pos += bytes.length;
+  }
+  return pos - from;
+}
+
+/** One part of a large file: the file exists; write the chunks at their place. */
+function restorePart(task: RestoreFileTask, offset: number): RestoreWorkerReply {
+  const { t } = task;
+  let fd = -1;
+  try {
+    fd = openSync(Buffer.from(task.path), constants.O_WRONLY | constants.O_NOFOLLOW);
+    return { t, kind: 'done', bytes: writeChunks(fd, task, offset), skipped: false, warnings: [] };
+  } catch (err) {
+    return { t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError };
+  } finally {
+    if (fd >= 0) closeQuietly(fd);
+  }
+}
+
 function restoreFile(task: RestoreFileTask): RestoreWorkerReply {
+  if (task.part) return restorePart(task, task.part.offset);
   const { t } = task;
   let fd = -1;
   let created: Buffer | null = null;
@@ -99,22 +124,9 @@ function restoreFile(task: RestoreFileTask): RestoreWorkerReply {
     if ('error' in opened) return { t, kind: 'error', message: opened.error, integrity: false };
     fd = opened.fd;
     created = opened.path;
-    let pos = 0;
-    for (const c of task.chunks) {
-      const bytes = fetch(c);
-      if (task.sparse) writeSparse(fd, bytes, pos);
-      else writeAll(fd, bytes, 0, bytes.length, pos);
-      pos += bytes.length;
-    }
+    const pos = writeChunks(fd, task, 0);
     if (pos !== task.size) throw new IntegrityError(`chunks add up to ${pos} bytes, the manifest says ${task.size}`);
-    if (task.sparse) ftruncateSync(fd, task.size); // a hole at the end is not written; set the size
-    const warnings: string[] = [];
-    const failed = writeXattrs(task.path, task.xattrs);
-    if (failed.length > 0) warnings.push(`extended attributes not restored: ${failed.join(', ')}`);
-    if (data.restoreOwnership) fchownSync(fd, task.uid, task.gid);
-    fchmodSync(fd, task.mode);
-    const mtime = Number(task.mtimeNs) / 1e9;
-    futimesSync(fd, mtime, mtime);
+    const warnings = setFileMetadata(fd, created, task, data.restoreOwnership);
     return { t, kind: 'done', bytes: pos, skipped: false, warnings };
   } catch (err) {
     // Never leave a half-written file under its real name: a later restore with --conflict skip would keep it.

@@ -3,7 +3,8 @@
  * target: every directory we write into has been checked with lstat to be a
  * real directory, and files are opened with O_NOFOLLOW.
  */
-import { closeSync, constants, lstatSync, openSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lstatSync, openSync, unlinkSync, type Stats } from 'node:fs';
+import { writeXattrs } from '../backup/xattrs.js';
 import { isErrno } from '../../base/index.js';
 import type { ConflictMode } from './messages.js';
 
@@ -60,4 +61,27 @@ export function closeQuietly(fd: number): void {
   } catch {
     // already closed
   }
+}
+
+export interface FileMetadata {
+  readonly size: number;
+  readonly sparse: boolean;
+  readonly xattrs: ReadonlyArray<readonly [string, Uint8Array]>;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+  readonly mtimeNs: bigint;
+}
+
+/** Sets a written file's size (sparse files may end in a hole) and metadata; returns warnings. */
+export function setFileMetadata(fd: number, path: Uint8Array, meta: FileMetadata, restoreOwnership: boolean): string[] {
+  if (meta.sparse) ftruncateSync(fd, meta.size);
+  const warnings: string[] = [];
+  const failed = writeXattrs(path, meta.xattrs);
+  if (failed.length > 0) warnings.push(`extended attributes not restored: ${failed.join(', ')}`);
+  if (restoreOwnership) fchownSync(fd, meta.uid, meta.gid); // before chmod: chown clears setuid bits
+  fchmodSync(fd, meta.mode);
+  const mtime = Number(meta.mtimeNs) / 1e9;
+  futimesSync(fd, mtime, mtime);
+  return warnings;
 }

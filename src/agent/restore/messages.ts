@@ -32,6 +32,13 @@ export interface RestoreFileTask {
   readonly xattrs: ReadonlyArray<readonly [string, Uint8Array]>;
   readonly chunks: readonly ChunkRead[];
   readonly conflict: ConflictMode;
+  /**
+   * Set for one part of a large file written by several workers at once: the
+   * file exists already (created and checked by the pipeline); write these
+   * chunks from `offset` and nothing else — the pipeline sets size and
+   * metadata when every part is done.
+   */
+  readonly part?: { readonly offset: number };
 }
 
 export type RestoreWorkerReply =

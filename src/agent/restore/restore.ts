@@ -30,7 +30,7 @@ import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, t
 import { checkRelativePath, comparePaths, type ManifestEntry, type PoolKeys } from '../../format/index.js';
 import { OwnerNames } from '../backup/owners.js';
 import { writeXattrs } from '../backup/xattrs.js';
-import { closeQuietly, lstatOrNull, placeItem } from './fs-safe.js';
+import { closeQuietly, lstatOrNull, openForRestore, placeItem, setFileMetadata, type FileMetadata } from './fs-safe.js';
 import type { ChunkRead, ConflictMode, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
 
 /** Where the restore finds chunks; the pool is one, the server connection another. */
@@ -101,6 +101,21 @@ function parentOf(path: Buffer): Buffer {
   const i = path.lastIndexOf(SLASH);
   return i < 0 ? Buffer.alloc(0) : path.subarray(0, i);
 }
+
+/** A large file whose parts are being written by several workers. */
+interface LargeFile {
+  readonly entry: ManifestEntry;
+  /** Where it is being written (a keep-both name, maybe). */
+  readonly path: Buffer;
+  readonly meta: FileMetadata;
+  remaining: number;
+  bytes: number;
+  error: string | null;
+  integrity: boolean;
+}
+
+/** Files larger than this are written in parts of about this size by several workers at once. */
+const PART_BYTES = 64 * 1024 * 1024;
 
 interface DirMeta {
   readonly abs: Buffer;
@@ -187,7 +202,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   // Writing files waits on the disk more than on the CPU: more workers than cores keep it busy.
   const nWorkers = Math.max(1, options.workers ?? Math.max(4, 2 * availableParallelism()));
   const workers: Worker[] = [];
-  const waiting = new Map<number, { rel: Buffer }>();
+  const waiting = new Map<number, { rel: Buffer; large?: LargeFile }>();
   let outstanding = 0;
   let nextTask = 1;
   let wake: (() => void) | null = null;
@@ -201,6 +216,16 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     if (!w) return;
     waiting.delete(msg.t);
     outstanding--;
+    if (w.large) {
+      const large = w.large;
+      if (msg.kind === 'done') large.bytes += msg.bytes;
+      else if (large.error === null) {
+        large.error = msg.message;
+        large.integrity = msg.integrity;
+      }
+      if (--large.remaining === 0) finishLargeFile(large);
+      return;
+    }
     if (msg.kind === 'done') {
       if (msg.skipped) result.skipped++;
       else {
@@ -253,6 +278,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     }
     if (e.error !== undefined) warnings.push(`${e.path.toString('utf8')}: was not readable at backup time (${e.error}); restored empty`);
     const [uid, gid] = ownerOf(e);
+    if (e.error === undefined && e.size > PART_BYTES && chunks.length > 1) return restoreLargeFile(e, chunks, uid, gid);
     const t = nextTask++;
     const task: RestoreFileTask = {
       t,
@@ -273,6 +299,73 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     batchBytes += task.size;
     if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) sendBatch();
     await waitForRoom(MAX_OUTSTANDING);
+  };
+
+  /**
+   * A large file is written by several workers at once: it is created here
+   * (placement and conflict mode as for any file), each worker writes one
+   * part in place, and when the last part is done its size and metadata are
+   * set here. A failed part removes the file.
+   */
+  const restoreLargeFile = async (e: ManifestEntry, chunks: ChunkRead[], uid: number, gid: number): Promise<void> => {
+    const opened = openForRestore(abs(e.path), conflict);
+    if ('skip' in opened) {
+      result.skipped++;
+      return;
+    }
+    if ('error' in opened) return fail(e.path, opened.error);
+    closeSync(opened.fd);
+    const parts: ChunkRead[][] = [[]];
+    const offsets = [0];
+    let partBytes = 0;
+    let offset = 0;
+    for (const c of chunks) {
+      if (partBytes >= PART_BYTES) {
+        parts.push([]);
+        offsets.push(offset);
+        partBytes = 0;
+      }
+      parts.at(-1)!.push(c);
+      partBytes += c.rawLength;
+      offset += c.rawLength;
+    }
+    const large: LargeFile = { entry: e, path: opened.path, remaining: parts.length, bytes: 0, error: null, integrity: false, meta: { size: e.size, sparse: e.sparse === true, xattrs: e.xattrs ?? [], uid, gid, mode: e.mode, mtimeNs: e.mtimeNs } };
+    if (offset !== e.size) {
+      rmSync(opened.path, { force: true });
+      result.damaged = true;
+      return fail(e.path, `chunks add up to ${offset} bytes, the manifest says ${e.size}`);
+    }
+    for (let i = 0; i < parts.length; i++) {
+      const t = nextTask++;
+      outstanding++;
+      waiting.set(t, { rel: e.path, large });
+      workers[rr++ % nWorkers]!.postMessage([
+        { ...large.meta, t, path: opened.path, chunks: parts[i]!, conflict, part: { offset: offsets[i]! } } satisfies RestoreFileTask,
+      ]);
+    }
+    await waitForRoom(MAX_OUTSTANDING);
+  };
+
+  /** The last part of a large file is done: set its metadata, or remove it if a part failed. */
+  const finishLargeFile = (large: LargeFile): void => {
+    const e = large.entry;
+    if (large.error === null && large.bytes !== e.size) large.error = `wrote ${large.bytes} bytes, the manifest says ${e.size}`;
+    if (large.error !== null) {
+      rmSync(large.path, { force: true });
+      if (large.integrity) result.damaged = true;
+      return fail(e.path, large.error);
+    }
+    let fd = -1;
+    try {
+      fd = openSync(large.path, constants.O_WRONLY | constants.O_NOFOLLOW);
+      for (const w of setFileMetadata(fd, large.path, large.meta, restoreOwnership)) warnings.push(`${e.path.toString('utf8')}: ${w}`);
+      result.files++;
+      result.bytes += large.bytes;
+    } catch (err) {
+      fail(e.path, errorMessage(err));
+    } finally {
+      if (fd >= 0) closeQuietly(fd);
+    }
   };
 
   const restoreDir = (e: ManifestEntry): void => {
