@@ -5,7 +5,7 @@
  * crash at any instant leaves either nothing or the whole object there.
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { CustosError, isErrno } from '../base/index.js';
@@ -129,9 +129,4 @@ export class LocalBlobStore implements BlobStore {
     await rm(this.localPath(name), { force: true });
   }
 
-  /** Writes a small file in place (used only for the config at init). */
-  async writeNew(name: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-    await this.ensureDir(dirname(this.localPath(name)));
-    await writeFile(this.localPath(name), data, { flag: 'wx', mode });
-  }
 }

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   CustosError,
@@ -106,8 +106,7 @@ export class Pool {
         secret = await readKeyFile(options.keyFile);
       } else {
         secret = generateKeyFileContent();
-        const keyStore = new LocalBlobStore('/');
-        await keyStore.writeNew(resolve(options.keyFile).slice(1), secret, 0o600);
+        await writeFile(options.keyFile, secret, { flag: 'wx', mode: 0o600 });
         keyCreated = true;
       }
       encryption = createEncryption(secret).config;

@@ -39,6 +39,8 @@ export interface ChunkSink {
   backpressure(): Promise<void>;
   /** Makes everything added durable; the point may reference it afterwards. */
   flush(): Promise<void>;
+  /** Encoded bytes stored so far (for progress and the summary). */
+  readonly bytesAdded: number;
 }
 
 export interface BackupOptions {
@@ -426,7 +428,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       files: counts.filesNew + counts.filesChanged + counts.filesUnchanged,
       dirs: counts.dirs,
       bytesRead: counts.bytesRead,
-      bytesAdded: (sink as { bytesAdded?: number }).bytesAdded ?? 0,
+      bytesAdded: sink.bytesAdded,
       errors: errors.length,
     });
   };
@@ -473,7 +475,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       ...counts,
       errors: errors.length,
       changedDuringRead: changedDuringRead.length,
-      bytesAdded: (sink as { bytesAdded?: number }).bytesAdded ?? 0,
+      bytesAdded: sink.bytesAdded,
       durationMs: Date.now() - started,
     },
   };
