@@ -111,13 +111,46 @@ export async function runChecked(spec: CommandSpec, opts: { inherit?: boolean } 
   return output;
 }
 
+/** Milliseconds the busiest block device has spent doing I/O (/proc/diskstats, field 13). */
+function ioTicks(): number[] {
+  try {
+    return readFileSync('/proc/diskstats', 'utf8')
+      .split('\n')
+      .map((line) => Number(line.trim().split(/\s+/)[12] ?? 0))
+      .filter((n) => Number.isFinite(n));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Flushes dirty pages and waits (at most 90 s) until no disk has been busy
+ * more than 10% of the time for a second. Deleting the previous tool's
+ * gigabytes sets off discards and write-back for many seconds afterwards
+ * (this machine's root filesystem is mounted with `discard`); without
+ * waiting, whichever tool runs next is billed for them.
+ */
+export async function settleDisk(): Promise<void> {
+  spawnSync('sync');
+  const deadline = Date.now() + 90_000;
+  let quiet = 0;
+  let last = ioTicks();
+  while (quiet < 4 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = ioTicks();
+    const busiest = Math.max(0, ...now.map((t, i) => t - (last[i] ?? t)));
+    quiet = busiest <= 25 ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
 /**
  * Runs a command under GNU time to get its peak RSS, after flushing dirty
- * pages (`sync`) so that write-back left by the previous step is not billed
- * to this one. Throws CommandError unless it exits 0.
+ * pages and letting the disk settle (settleDisk) so that write-back left by
+ * the previous step is not billed to this one. Throws CommandError unless it exits 0.
  */
 export async function runMeasured(spec: CommandSpec): Promise<MeasuredOutput> {
-  spawnSync('sync');
+  await settleDisk();
   const dir = mkdtempSync(join(tmpdir(), 'custos-bench-time-'));
   const timeFile = join(dir, 'time.txt');
   try {
