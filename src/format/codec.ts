@@ -90,7 +90,7 @@ export class BlobCodec {
     return Buffer.concat([h, nonce, ct, fin, cipher.getAuthTag()]);
   }
 
-  private open(blob: Uint8Array, flags: number, aadTail: Uint8Array, what: string): Buffer {
+  private open(blob: Uint8Array, aadTail: Uint8Array, what: string): Buffer {
     if (!this.keys) throw new CustosError('bad-key', `${what} is encrypted; give the pool's --key-file`);
     if (blob.length < HEADER_SIZE + NONCE_SIZE + TAG_SIZE) throw new IntegrityError(`${what}: truncated`);
     const nonce = blob.subarray(HEADER_SIZE, HEADER_SIZE + NONCE_SIZE);
@@ -126,7 +126,7 @@ export class BlobCodec {
     const what = `chunk ${Buffer.from(id).toString('hex')}`;
     const flags = parseHeader(blob, what);
     if (!!(flags & FLAG_ENCRYPTED) !== this.encrypted) throw new IntegrityError(`${what}: encryption flag does not match the pool`);
-    const payload = flags & FLAG_ENCRYPTED ? this.open(blob, flags, id, what) : blob.subarray(HEADER_SIZE);
+    const payload = flags & FLAG_ENCRYPTED ? this.open(blob, id, what) : blob.subarray(HEADER_SIZE);
     const data = this.unpack(payload, flags, what);
     if (!this.chunkIdBytes(data).equals(id)) throw new IntegrityError(`${what}: content does not match its id`);
     return data;
@@ -148,7 +148,7 @@ export class BlobCodec {
     }
     let payload: Uint8Array;
     if (flags & FLAG_ENCRYPTED) {
-      payload = this.open(blob, flags, Buffer.from(kind), what);
+      payload = this.open(blob, Buffer.from(kind), what);
     } else {
       if (blob.length < HEADER_SIZE + CHECKSUM_SIZE) throw new IntegrityError(`${what}: truncated`);
       payload = blob.subarray(HEADER_SIZE, blob.length - CHECKSUM_SIZE);
