@@ -25,19 +25,12 @@ import {
   type EntrySpec,
   type TreeSpec,
 } from '../helpers/tree.js';
+import type { VerifyReport } from '../../src/pool/index.js';
 
 const MiB = 1024 * 1024;
 
-interface VerifyJson {
-  ok: boolean;
-  packs: number;
-  chunks: number;
-  points: number;
-  damagedChunks: Array<{ id: string; pack: string; error: string }>;
-  affectedPoints: Array<{ id: string; time: string; source: string; damagedChunks: number }>;
-  damagedObjects: Array<{ name: string; error: string }>;
-  unindexedPacks: number;
-}
+/** What `pool verify --json` prints. */
+type VerifyJson = VerifyReport;
 interface RestoreJson {
   files: number;
   damaged: boolean;

@@ -31,6 +31,7 @@ import {
   type CliResult,
   type EntrySpec,
 } from '../helpers/tree.js';
+import type { VerifyReport } from '../../src/pool/index.js';
 
 const SEED = process.env['CRASH_SEED'] ?? 'custos-crash-1';
 /** Kills at random instants (targeted kills come on top). */
@@ -48,16 +49,8 @@ const MiB = 1024 * 1024;
  */
 const PACK_SIZE = 1 * MiB;
 
-interface VerifyJson {
-  ok: boolean;
-  packs: number;
-  chunks: number;
-  points: number;
-  damagedChunks: Array<{ id: string; pack: string; error: string }>;
-  affectedPoints: Array<{ id: string }>;
-  damagedObjects: Array<{ name: string; error: string }>;
-  unindexedPacks: number;
-}
+/** What `pool verify --json` prints. */
+type VerifyJson = VerifyReport;
 interface PointJson {
   id: string;
 }
