@@ -26,7 +26,7 @@ after a 1% change, restore (verified byte-identical), pool size, peak RSS.
   --tools LIST         comma-separated subset of ${ALL_TOOLS.join(',')} (default: all)
   --root DIR           cache and work root (default ${DEFAULT_ROOT})
   --output FILE        JSON results (default bench/results/latest.json)
-  --keep-work          leave the last tool's work dir in place (debugging)
+  --keep-work          leave every tool's work dir in place (debugging)
   -h, --help           this text`;
 
 export function parseOptions(argv: readonly string[]): Options {

@@ -49,7 +49,7 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function runTool(tool: Tool, dataset: Dataset, expected: Manifest, paths: BenchPaths, keepWork: boolean): Promise<ToolRun> {
+async function runTool(tool: Tool, dataset: Dataset, expected: Manifest, paths: BenchPaths): Promise<ToolRun> {
   const result: ToolRun = { tool: tool.name, config: tool.config, status: 'ok', steps: {} };
   const skip = await tool.unavailable();
   if (skip) {
@@ -59,8 +59,8 @@ async function runTool(tool: Tool, dataset: Dataset, expected: Manifest, paths: 
     return result;
   }
   result.version = await tool.version();
-  await freshDir(paths.work);
   const work = join(paths.work, tool.name);
+  await freshDir(work);
   const ctx: ToolContext = { work, repo: join(work, 'repo'), home: join(work, 'home'), source: dataset.root };
   const target = join(work, 'restore');
   await mkdir(ctx.home, { recursive: true });
@@ -116,8 +116,10 @@ async function runTool(tool: Tool, dataset: Dataset, expected: Manifest, paths: 
     result.reason = interrupted ? 'interrupted' : errorText(e);
     console.error(`[bench] ${tool.name} ${dataset.name}: FAILED: ${result.reason}`);
   } finally {
+    // The work dir stays until every tool has run on this dataset: deleting a
+    // tool's gigabytes slows the disk for many seconds afterwards, and the
+    // next tool would be billed for it (the last tool most of all).
     await dataset.revert();
-    if (!keepWork) await rm(paths.work, { recursive: true, force: true });
   }
   return result;
 }
@@ -249,10 +251,12 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     result.change = change;
     result.expectedDigest = manifestDigest(expected);
+    await freshDir(paths.work);
     for (const tool of tools) {
       if (interrupted) break;
-      result.runs.push(await runTool(tool, dataset, expected, paths, opts.keepWork));
+      result.runs.push(await runTool(tool, dataset, expected, paths));
     }
+    if (!opts.keepWork) await rm(paths.work, { recursive: true, force: true });
     computeRatios(result);
     console.log('\n' + renderDataset(result) + '\n');
   }
