@@ -29,7 +29,7 @@ import { buildManifest, type Manifest, manifestDigest } from './tree-manifest.js
 
 const WARM_NOTE =
   'Page caches are not dropped (not reliably possible here): each dataset is read once before the first tool, ' +
-  'and every tool then runs against the same warm data. `sync` runs before each timed step.';
+  'and every tool then runs against the same warm data. Before each timed step the disk is synced and left to settle.';
 
 const log = (message: string): void => console.log(`[bench] ${message}`);
 
