@@ -51,23 +51,40 @@ export class LocalBlobStore implements BlobStore {
     this.madeDirs.add(dir);
   }
 
-  async put(name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    const final = this.localPath(name);
+  put(name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    // Two steps so the data is released once written: waiting for fsync holds no memory.
+    return this.writeTemp(name, data).then((tmp) => this.commit(tmp, name));
+  }
+
+  private async writeTemp(name: string, data: Uint8Array | readonly Uint8Array[]): Promise<string> {
     const tmpDir = join(this.root, 'tmp');
     await this.ensureDir(tmpDir);
-    await this.ensureDir(dirname(final));
+    await this.ensureDir(dirname(this.localPath(name)));
     const tmp = join(tmpDir, `${randomBytes(8).toString('hex')}.tmp`);
     const fh = await open(tmp, 'wx', 0o600);
     try {
-      const parts = data instanceof Uint8Array ? [data] : data;
-      await fh.writev(parts as Uint8Array[]);
-      await fh.sync();
+      await fh.writev((data instanceof Uint8Array ? [data] : data) as Uint8Array[]);
     } catch (err) {
       await fh.close();
       await unlink(tmp).catch(() => {});
-      throw new CustosError('io', `cannot write ${final}: ${(err as Error).message}`, { cause: err, transient: true });
+      throw new CustosError('io', `cannot write ${this.localPath(name)}: ${(err as Error).message}`, { cause: err, transient: true });
     }
     await fh.close();
+    return tmp;
+  }
+
+  /** Makes a written temporary file durable and moves it to its name. */
+  private async commit(tmp: string, name: string): Promise<void> {
+    const final = this.localPath(name);
+    const fh = await open(tmp, 'r+');
+    try {
+      await fh.sync();
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw new CustosError('io', `cannot write ${final}: ${(err as Error).message}`, { cause: err, transient: true });
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, final);
     fsyncDir(dirname(final));
   }

@@ -24,7 +24,8 @@ export interface ChunkWriterHost {
 
 /** Write an index object after this many durable packs, so long backups leave reusable data behind. */
 const PACKS_PER_INDEX = 16;
-const MAX_INFLIGHT_PACKS = 1;
+/** Packs being written or waiting for fsync; only those being written hold memory (BlobStore.put). */
+const MAX_INFLIGHT_PACKS = 4;
 
 export class ChunkWriter {
   private parts: Buffer[] = [];
