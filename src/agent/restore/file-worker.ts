@@ -40,13 +40,18 @@ function fdFor(file: string): number {
   return fd;
 }
 
+/** Encoded chunks are read into this one buffer (decoding copies them out): less garbage per chunk. */
+let scratch = Buffer.allocUnsafeSlow(1024 * 1024);
+
+/** A chunk's plaintext; may be a view into `scratch`: use it before the next fetch. */
 function fetch(c: ChunkRead): Buffer {
   const id = Buffer.from(c.id.buffer, c.id.byteOffset, c.id.byteLength);
   let blob: Buffer;
   if (c.blob) {
     blob = Buffer.from(c.blob.buffer, c.blob.byteOffset, c.blob.byteLength);
   } else {
-    blob = Buffer.allocUnsafe(c.length!);
+    if (scratch.length < c.length!) scratch = Buffer.allocUnsafeSlow(Math.max(c.length!, scratch.length * 2));
+    blob = scratch.subarray(0, c.length!);
     const n = readSync(fdFor(c.file!), blob, 0, c.length!, c.offset!);
     if (n !== c.length) throw new IntegrityError(`chunk ${id.toString('hex')}: pack file is truncated`);
   }

@@ -199,8 +199,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
 
   // Workers.
   const workerData: RestoreWorkerData = { keys: options.keys, compressionLevel: options.compressionLevel, restoreOwnership };
-  // Writing files waits on the disk more than on the CPU: more workers than cores keep it busy.
-  const nWorkers = Math.max(1, options.workers ?? Math.max(4, 2 * availableParallelism()));
+  // One worker per core, at least two so one can write while another waits on the disk.
+  // (More were measured: 4 instead of 2 saved ~10% on tmpfs for ~60 MiB of RSS each.)
+  const nWorkers = Math.max(1, options.workers ?? Math.max(2, availableParallelism()));
   const workers: Worker[] = [];
   const waiting = new Map<number, { rel: Buffer; large?: LargeFile }>();
   let outstanding = 0;
