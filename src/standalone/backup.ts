@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { ProgressSink, RecoveryPointId } from '../base/index.js';
 import { POINT_VERSION, type RecoveryPointRecord } from '../format/index.js';
-import { Pool } from '../pool/index.js';
+import { withPool } from './with-pool.js';
 import { runBackup, type ItemError } from '../agent/index.js';
 
 export interface BackupCommandOptions {
@@ -41,9 +41,7 @@ export interface BackupReport {
 export async function backupToPool(sourcePath: string, options: BackupCommandOptions): Promise<BackupReport> {
   const started = Date.now();
   const source = resolve(sourcePath);
-  const pool = await Pool.open(options.pool, { keyFile: options.keyFile });
-  const lock = await pool.lock('shared', 'backup');
-  try {
+  return withPool(options, 'shared', 'backup', async (pool) => {
     await pool.loadIndex();
     const host = hostname();
     const parent = (await pool.listPoints()).filter((p) => p.source.host === host && p.source.path === source).at(-1) ?? null;
@@ -83,7 +81,5 @@ export async function backupToPool(sourcePath: string, options: BackupCommandOpt
       errors: result.errors,
       changedDuringRead: result.changedDuringRead,
     };
-  } finally {
-    await lock.release();
-  }
+  });
 }

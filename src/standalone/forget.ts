@@ -5,7 +5,7 @@
  */
 import { UserError, parseDuration, type RecoveryPointId } from '../base/index.js';
 import type { RecoveryPointRecord } from '../format/index.js';
-import { Pool } from '../pool/index.js';
+import { withPool } from './with-pool.js';
 
 export interface ForgetOptions {
   readonly pool: string;
@@ -63,9 +63,7 @@ export async function forgetPoints(options: ForgetOptions): Promise<ForgetReport
     keepWithinMs = parseDuration(options.keepWithin);
     if (keepWithinMs === undefined) throw new UserError('usage', `--keep-within must be a duration like 12h, 5d or 2w (got "${options.keepWithin}")`);
   }
-  const pool = await Pool.open(options.pool, { keyFile: options.keyFile });
-  const lock = await pool.lock('shared', 'forget');
-  try {
+  return withPool(options, 'shared', 'forget', async (pool) => {
     const all = await pool.listPoints();
     let doomed: RecoveryPointRecord[];
     if (ids.length > 0) {
@@ -81,7 +79,5 @@ export async function forgetPoints(options: ForgetOptions): Promise<ForgetReport
       kept: all.length - unique.length,
       dryRun: options.dryRun === true,
     };
-  } finally {
-    await lock.release();
-  }
+  });
 }

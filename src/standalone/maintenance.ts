@@ -1,11 +1,9 @@
 /** Standalone pool maintenance: init, verify, gc, stats — each under the lock the concurrency table asks for. */
 import { UserError, type ProgressSink } from '../base/index.js';
 import { Pool, gcPool, parseGrace, poolStats, verifyPool, type GcReport, type PoolStats, type VerifyReport } from '../pool/index.js';
+import { withPool, type PoolRef } from './with-pool.js';
 
-export interface PoolRef {
-  readonly pool: string;
-  readonly keyFile?: string | undefined;
-}
+export type { PoolRef };
 
 export async function initPool(dir: string, options: { encrypt?: boolean; keyFile?: string | undefined }) {
   if (options.encrypt && options.keyFile === undefined) {
@@ -13,16 +11,6 @@ export async function initPool(dir: string, options: { encrypt?: boolean; keyFil
   }
   if (!options.encrypt && options.keyFile !== undefined) throw new UserError('usage', '--key-file is only used with --encrypt');
   return Pool.init(dir, { keyFile: options.encrypt ? options.keyFile : undefined });
-}
-
-async function withPool<T>(ref: PoolRef, kind: 'shared' | 'exclusive', op: string, fn: (pool: Pool) => Promise<T>): Promise<T> {
-  const pool = await Pool.open(ref.pool, { keyFile: ref.keyFile });
-  const lock = await pool.lock(kind, op);
-  try {
-    return await fn(pool);
-  } finally {
-    await lock.release();
-  }
 }
 
 export function verify(ref: PoolRef, progress?: ProgressSink): Promise<VerifyReport> {

@@ -1,6 +1,7 @@
 /** Standalone restore: a recovery point of a local pool into a directory. */
 import { CustosError, UserError, type ProgressSink } from '../base/index.js';
-import { Pool, packName } from '../pool/index.js';
+import { packName } from '../pool/index.js';
+import { withPool } from './with-pool.js';
 import { normalizeItem, runRestore, type ConflictMode, type RestoreResult } from '../agent/index.js';
 
 export const CONFLICT_MODES: readonly ConflictMode[] = ['overwrite', 'skip', 'keep-both'];
@@ -23,9 +24,7 @@ export async function restoreFromPool(pointRef: string, target: string, options:
   if (!CONFLICT_MODES.includes(conflict)) {
     throw new UserError('usage', `--conflict must be one of ${CONFLICT_MODES.join(', ')} (got "${options.conflict}")`);
   }
-  const pool = await Pool.open(options.pool, { keyFile: options.keyFile });
-  const lock = await pool.lock('shared', 'restore');
-  try {
+  return withPool(options, 'shared', 'restore', async (pool) => {
     const point = await pool.findPoint(pointRef);
     const items = (options.items ?? []).map((i) => normalizeItem(i, point.source.path));
     await pool.loadIndex();
@@ -59,7 +58,5 @@ export async function restoreFromPool(pointRef: string, target: string, options:
       },
     });
     return { ...result, point: point.id, target };
-  } finally {
-    await lock.release();
-  }
+  });
 }
