@@ -202,10 +202,16 @@ export class Pool {
     return randomBytes(16).toString('hex') as IndexId;
   }
 
-  async readChunk(id: ChunkId | Buffer): Promise<Buffer> {
-    const key = typeof id === 'string' ? id : id.toString('hex');
+  /** Where a chunk (hex id) is stored; a chunk no index names is damage, not a user's mistake. */
+  location(key: string): ChunkLocation {
     const loc = this.index.get(key);
     if (!loc) throw new IntegrityError(`chunk ${key} is missing from the pool (referenced, but no index names it); run custos pool verify`);
+    return loc;
+  }
+
+  async readChunk(id: ChunkId | Buffer): Promise<Buffer> {
+    const key = typeof id === 'string' ? id : id.toString('hex');
+    const loc = this.location(key);
     const blob = await this.store.getRange(packName(loc.pack), loc.offset, loc.length);
     return this.codec.decodeChunk(Buffer.from(key, 'hex'), blob);
   }

@@ -1,5 +1,5 @@
 /** Standalone restore: a recovery point of a local pool into a directory. */
-import { CustosError, UserError, type ProgressSink } from '../base/index.js';
+import { UserError, type ProgressSink } from '../base/index.js';
 import { packName } from '../pool/index.js';
 import { withPool } from './with-pool.js';
 import { normalizeItem, runRestore, type ConflictMode, type RestoreResult } from '../agent/index.js';
@@ -50,9 +50,7 @@ export async function restoreFromPool(pointRef: string, target: string, options:
       progress: options.progress,
       source: {
         locate(id) {
-          const key = id.toString('hex');
-          const loc = pool.index.get(key);
-          if (!loc) throw new CustosError('integrity', `chunk ${key} is missing from the pool`);
+          const loc = pool.location(id.toString('hex'));
           return { id, rawLength: loc.rawLength, file: pool.store.localPath!(packName(loc.pack)), offset: loc.offset, length: loc.length };
         },
       },

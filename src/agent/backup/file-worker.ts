@@ -1,6 +1,6 @@
 /**
- * Worker thread of the backup pipeline: reads one file at a time, cuts it into
- * chunks, hashes them, and encodes (compress + encrypt) the chunks the pool
+ * Worker thread of the backup pipeline: reads files (or 64 MiB segments of a
+ * large one) one at a time, cuts them into chunks, hashes them, and encodes (compress + encrypt) the chunks the pool
  * does not hold yet. A file that changes while it is read is read again, up to
  * MAX_ATTEMPTS times, then reported as changed during read.
  */
