@@ -14,7 +14,8 @@ const allowed = {
   agent: ['base', 'format', 'protocol', 'protection'],
   longterm: ['base', 'format', 'pool'],
   standalone: ['base', 'format', 'pool', 'agent'],
-  cli: ['base', 'protocol', 'standalone'],
+  server: ['base', 'format', 'pool', 'catalog', 'protection', 'jobs', 'protocol', 'agent', 'longterm'],
+  cli: ['base', 'protocol', 'standalone', 'server', 'agent'],
 };
 
 const layerRules = Object.entries(allowed).map(([from, to]) => ({

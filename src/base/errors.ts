@@ -15,6 +15,10 @@ export type ErrorCode =
   | 'format'         // unsupported format version or corrupt structure
   | 'io'             // operating-system error worth retrying later
   | 'partial'        // the operation finished, but some items failed
+  | 'denied'         // the server refused the token, or its role does not allow the call
+  | 'job-failed'     // a job the command waited for ended in failure
+  | 'unreachable'    // the server cannot be reached or its certificate cannot be verified
+  | 'cancelled'      // a job the command waited for was cancelled
   | 'internal';
 
 export class CustosError extends Error {

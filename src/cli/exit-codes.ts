@@ -14,8 +14,17 @@ export const EXIT = {
   exists: 9,
   format: 10,
   io: 11,
+  denied: 12,
+  'job-failed': 13,
+  unreachable: 14,
+  cancelled: 15,
 } as const satisfies Record<ErrorCode | 'ok', number>;
 
 export function exitCodeFor(code: ErrorCode): number {
   return EXIT[code];
+}
+
+/** Whether a string (say, an error code sent by the server) is one of ours. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && code !== 'ok' && Object.prototype.hasOwnProperty.call(EXIT, code);
 }

@@ -10,21 +10,49 @@ import { registerBackupCommand } from './commands/backup.js';
 import { registerPointsCommand } from './commands/points.js';
 import { registerRestoreCommand } from './commands/restore.js';
 import { registerForgetCommand } from './commands/forget.js';
+import { registerAgentAdminCommands } from './commands/agent-admin.js';
+import { registerTokenCommands } from './commands/token.js';
+import { registerSourceCommands } from './commands/source.js';
+import { registerGroupCommands } from './commands/group.js';
+import { registerJobCommands } from './commands/job.js';
+import { registerSyncCommands } from './commands/sync.js';
+import { registerPointCommands } from './commands/point.js';
+import { registerRecoverCommand } from './commands/recover.js';
+import { registerAlertCommands } from './commands/alert.js';
+import { registerServerCommands } from './commands/server.js';
+import { registerAgentCommands } from './commands/agent.js';
 
 export const VERSION = '0.1.0';
 
 export function buildProgram(): Command {
   const program = new Command('custos')
-    .description('Custos — continuous data protection. Standalone mode: protect directories into a local storage pool.')
+    .description(
+      'Custos — continuous data protection. Standalone mode: protect directories into a local storage pool. ' +
+        'Server mode: manage a protection server (set CUSTOS_SERVER, CUSTOS_TOKEN, CUSTOS_CA).',
+    )
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  registerPoolCommands(program);
+  program.commandsGroup('Standalone commands:');
+  registerPoolCommands(program); // also `pool add|list`, the server's pool
   registerBackupCommand(program);
   registerPointsCommand(program);
   registerRestoreCommand(program);
   registerForgetCommand(program);
+  program.commandsGroup('Server mode commands:');
+  // `agent token|list|remove` join the `agent` command of agent attach/start when it exists (commandGroup).
+  registerServerCommands(program);
+  registerAgentCommands(program);
+  registerAgentAdminCommands(program);
+  registerSourceCommands(program);
+  registerGroupCommands(program);
+  registerJobCommands(program);
+  registerSyncCommands(program);
+  registerPointCommands(program);
+  registerRecoverCommand(program);
+  registerAlertCommands(program);
+  registerTokenCommands(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

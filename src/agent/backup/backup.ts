@@ -5,6 +5,10 @@
  * whatever the file count: at most MAX_PENDING items are between the walker
  * and the manifest, workers stop when MAX_INFLIGHT_BYTES of encoded data wait
  * for the sink, and the sink applies its own backpressure.
+ *
+ * Given the paths a change journal saw change since the previous point, the
+ * walk looks only at those (walkChanges) and copies everything else from the
+ * previous manifest; the manifest comes out as a full walk would make it.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -13,7 +17,6 @@ import { UserError, noProgress, type ChunkId, type KnownIds, type ProgressSink }
 import {
   BlobCodec,
   ManifestPageBuilder,
-  comparePaths,
   type ChunkRef,
   type ChunkerParams,
   type EntryType,
@@ -24,10 +27,22 @@ import {
 } from '../../format/index.js';
 import { SEGMENT_BYTES, type BackupWorkerData, type ChunkBatch, type FileStat, type FileTask, type WorkerMessage } from './messages.js';
 import { OwnerNames } from './owners.js';
-import { walk, type WalkItem } from './walker.js';
+import {
+  PreviousCursor,
+  newWalkStats,
+  planChangeWalk,
+  walk,
+  walkChanges,
+  type ChangeIndex,
+  type ChangeSet,
+  type WalkItem,
+  type WalkStats,
+} from './walker.js';
 import { readXattrs } from './xattrs.js';
 import { readlinkSync, statSync, type BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
+
+export type { ChangeSet, WalkStats } from './walker.js';
 
 /** Where the pipeline puts chunks; the pool's ChunkWriter is one, the agent's network sender another. */
 export interface ChunkSink {
@@ -54,6 +69,16 @@ export interface BackupOptions {
   readonly known: KnownIds;
   /** The previous recovery point's manifest of the same source, to skip unchanged files. */
   readonly previous?: AsyncIterable<ManifestEntry> | null;
+  /**
+   * What may have changed since `previous` was taken (from a change journal).
+   * With `previous`, only changed paths, their ancestors and changed subtrees
+   * are looked at; everything else is copied from `previous` as it is. Must
+   * cover every change since `previous` (a journal valid since then), and
+   * `excludes` must be those `previous` was taken with. Without `previous`, or
+   * when a changed file has other hard links, the whole tree is walked
+   * (`changesIgnored` says why).
+   */
+  readonly changes?: ChangeSet | null;
   /** Globs; a pattern without '/' matches the name anywhere (`*.mp3`), one with '/' the path from the source. */
   readonly excludes?: readonly string[];
   readonly progress?: ProgressSink;
@@ -71,6 +96,10 @@ export interface BackupResult {
   readonly partial: boolean;
   readonly errors: ItemError[];
   readonly changedDuringRead: string[];
+  /** What the walk cost (lstat and readdir calls, entries copied from the previous point). */
+  readonly walk: WalkStats;
+  /** Why `changes` was given but not used (the whole tree was walked); null otherwise. */
+  readonly changesIgnored: string | null;
 }
 
 const MAX_PENDING = 2048;
@@ -117,34 +146,6 @@ function entryType(st: BigIntStats): EntryType {
   return 'socket';
 }
 
-/** A cursor over the previous manifest; lookups must come in walk order. */
-class PreviousCursor {
-  private current: ManifestEntry | null = null;
-  private done = false;
-  private readonly it: AsyncIterator<ManifestEntry> | null;
-  constructor(source: AsyncIterable<ManifestEntry> | null | undefined) {
-    this.it = source ? source[Symbol.asyncIterator]() : null;
-    if (!this.it) this.done = true;
-  }
-  async find(path: Buffer): Promise<ManifestEntry | null> {
-    while (!this.done) {
-      if (this.current === null) {
-        const n = await this.it!.next();
-        if (n.done) {
-          this.done = true;
-          break;
-        }
-        this.current = n.value;
-      }
-      const c = comparePaths(this.current.path, path);
-      if (c === 0) return this.current;
-      if (c > 0) return null;
-      this.current = null;
-    }
-    return null;
-  }
-}
-
 export function makeExcluder(patterns: readonly string[]): (rel: Buffer, isDir: boolean) => boolean {
   if (patterns.length === 0) return () => false;
   for (const p of patterns) {
@@ -174,6 +175,17 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const owners = new OwnerNames();
   const exclude = makeExcluder(options.excludes ?? []);
   const previous = new PreviousCursor(options.previous);
+  const walkStats = newWalkStats();
+  let changeIndex: ChangeIndex | null = null;
+  let changesIgnored: string | null = null;
+  if (options.changes) {
+    if (!options.previous) changesIgnored = 'no previous recovery point: every item was looked at';
+    else {
+      const plan = planChangeWalk(Buffer.from(root), options.changes, walkStats);
+      if ('index' in plan) changeIndex = plan.index;
+      else changesIgnored = plan.fallback;
+    }
+  }
   const pages = new ManifestPageBuilder();
   const manifest: ManifestPageRef[] = [];
   const errors: ItemError[] = [];
@@ -364,7 +376,22 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     pendingBytes = 0;
   };
 
-  const describe = async (item: WalkItem): Promise<Slot> => {
+  /** Whether a previous entry may be copied as it is by the walk guided by changes. */
+  const canReuse = (e: ManifestEntry): boolean => {
+    if (e.error !== undefined) return false;
+    if (e.type !== 'file') return true;
+    return !e.changedDuringRead && (e.chunks ?? []).every((c) => options.known.has(c.id));
+  };
+  const reuse = (e: ManifestEntry): Slot => {
+    if (e.type === 'file') {
+      counts.filesUnchanged++;
+      counts.logicalBytes += e.size;
+    } else if (e.type === 'dir') counts.dirs++;
+    else counts.others++;
+    return { entry: e };
+  };
+
+  const describe = (item: WalkItem, prev: ManifestEntry | null): Slot => {
     const st = item.st;
     const type = entryType(st);
     const uid = Number(st.uid);
@@ -381,7 +408,6 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       ctimeNs: st.ctimeNs,
       ino: st.ino,
     };
-    const prev = await previous.find(item.rel);
     if (type === 'dir') {
       counts.dirs++;
       if (item.error) errors.push({ path: item.rel.toString('utf8') || '.', message: item.error });
@@ -433,24 +459,44 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     });
   };
 
-  try {
-    let n = 0;
-    for (const item of walk(Buffer.from(root), exclude)) {
-      if (fatal) throw fatal;
-      queue.push(await describe(item));
+  let n = 0;
+  /** Lets workers and the sink run, and waits while MAX_PENDING items are between the walk and the manifest. */
+  const settle = async (yieldNow: boolean): Promise<void> => {
+    if (yieldNow) {
+      flushTasks();
+      await new Promise((r) => setImmediate(r));
       drain();
-      if (++n % YIELD_EVERY === 0) {
-        flushTasks();
-        await new Promise((r) => setImmediate(r));
-        drain();
-        report();
-      }
-      while (queue.length - head >= MAX_PENDING) {
-        flushTasks();
-        await queue[head]!.done;
+      report();
+    }
+    while (queue.length - head >= MAX_PENDING) {
+      flushTasks();
+      await queue[head]!.done;
+      if (fatal) throw fatal;
+      drain();
+      await sink.backpressure();
+    }
+  };
+  /** Queues one item's slot; returns a promise to await only when the walk must pause. */
+  const push = (slot: Slot): Promise<void> | null => {
+    queue.push(slot);
+    drain();
+    const yieldNow = ++n % YIELD_EVERY === 0;
+    return yieldNow || queue.length - head >= MAX_PENDING ? settle(yieldNow) : null;
+  };
+
+  try {
+    if (changeIndex) {
+      const items = walkChanges({ root: Buffer.from(root), exclude, index: changeIndex, previous, canReuse, stats: walkStats });
+      for await (const w of items) {
         if (fatal) throw fatal;
-        drain();
-        await sink.backpressure();
+        const pause = push(w.kind === 'reuse' ? reuse(w.entry) : describe(w.item, w.prev));
+        if (pause) await pause;
+      }
+    } else {
+      for (const item of walk(Buffer.from(root), exclude, walkStats)) {
+        if (fatal) throw fatal;
+        const pause = push(describe(item, await previous.find(item.rel)));
+        if (pause) await pause;
       }
     }
     flushTasks();
@@ -470,6 +516,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     manifest,
     errors,
     changedDuringRead,
+    walk: walkStats,
+    changesIgnored,
     partial: errors.length > 0,
     summary: {
       ...counts,

@@ -3,9 +3,12 @@ import { gc, initPool, stats, verify } from '../../standalone/maintenance.js';
 import { EXIT } from '../exit-codes.js';
 import { print, printJson } from '../output.js';
 import { formatBytes, ttyProgress } from '../progress.js';
+import { registerServerPoolCommands } from './pool-server.js';
 
 export function registerPoolCommands(program: Command): void {
-  const pool = program.command('pool').description('create and maintain storage pools');
+  const pool = program
+    .command('pool')
+    .description('storage pools: init|verify|gc|stats DIR for a local pool (standalone); add|list for the protection server\'s pool');
 
   pool
     .command('init')
@@ -80,4 +83,6 @@ export function registerPoolCommands(program: Command): void {
       print(`dedup ratio:       ${s.dedupRatio}x`);
       print(`compression ratio: ${s.compressionRatio}x`);
     });
+
+  registerServerPoolCommands(pool);
 }

@@ -1,0 +1,606 @@
+/**
+ * The change journal of an `fs` data source: which paths changed since the
+ * last synchronization, so the next one looks only at those (runBackup's
+ * `changes`) instead of stat'ing the whole tree.
+ *
+ * While the agent runs, @parcel/watcher (inotify on Linux) reports every
+ * change; each path and its parent directory is recorded in memory and
+ * appended to a file in batches, so a restart keeps them. After a restart the
+ * watcher was not running for a while: the snapshot written at the last
+ * commit() is compared with the tree (@parcel/watcher getEventsSince) to find
+ * what changed meanwhile. Whenever the journal cannot vouch for every change
+ * since the last commit (watcher error, journal file damaged, restart without
+ * a snapshot, a name that is not UTF-8, too many changes), it is `lost`: the
+ * next synchronization walks everything (a metadata scan) and, once that is
+ * committed, the journal is trusted again.
+ *
+ * What it cannot see (documented limits, covered by the periodic full scan):
+ * the watcher drops inotify queue overflows silently (IN_Q_OVERFLOW is
+ * skipped in @parcel/watcher 2.6) and cannot watch a new directory when
+ * fs.inotify.max_user_watches is used up; inotify reports no writes through
+ * mmap and no changes made by other machines on network file systems; the
+ * restart comparison sees creations, deletions and mtime changes only, not a
+ * chmod/chown/xattr change or a replacement that keeps the mtime.
+ *
+ * State directory (one per source, see journalStateDir):
+ *   state.json   what the last commit() recorded (atomic replace)
+ *   journal.log  a header line, then one JSON line per batch of recorded paths
+ *   snapshot     @parcel/watcher's snapshot of the tree at the last commit()
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, lstatSync } from 'node:fs';
+import { appendFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import parcelWatcher from '@parcel/watcher';
+import { errorMessage, isErrno, systemClock, type Clock, type RecoveryPointId } from '../../base/index.js';
+import type { ChangeSet } from '../backup/walker.js';
+
+const STATE_FILE = 'state.json';
+const JOURNAL_FILE = 'journal.log';
+const SNAPSHOT_FILE = 'snapshot';
+const STATE_VERSION = 1;
+const JOURNAL_VERSION = 1;
+
+/** Where the journal of `source` keeps its state under the agent's data directory. */
+export function journalStateDir(agentData: string, source: string): string {
+  return join(agentData, 'journal', createHash('sha256').update(resolve(source)).digest('hex'));
+}
+
+export interface FsChangeJournalOptions {
+  /** The protected directory. */
+  readonly source: string;
+  /** A directory the journal owns (created when missing); see journalStateDir. */
+  readonly stateDir: string;
+  readonly clock?: Clock;
+  /**
+   * The journal is not used when the last full scan is older than this, so a
+   * change the watcher could not see is picked up within this time
+   * (default 24 h; null: never). A committed synchronization that walked the
+   * whole tree counts as a full scan.
+   */
+  readonly fullScanEveryMs?: number | null;
+  /** After a restart, compare the last snapshot with the tree ('snapshot', default) or walk everything ('scan'). */
+  readonly restartRecovery?: 'snapshot' | 'scan';
+  /** More changed paths than this since the last commit make the journal lost (bounded memory; default 1,000,000). */
+  readonly maxPaths?: number;
+  /** Recorded paths are appended to the journal file at least this often (default 1000 ms)... */
+  readonly flushEveryMs?: number;
+  /** ...or as soon as this many are waiting (default 1000). */
+  readonly flushPaths?: number;
+  /**
+   * changesSince() first waits this long for events already under way: the
+   * watcher batches events for up to 500 ms (default 600 ms). A change made
+   * just before goes to the next synchronization otherwise.
+   */
+  readonly settleMs?: number;
+}
+
+/** Opaque: what changesSince() handed out, to give back to commit(). */
+export interface JournalMarker {
+  readonly instance: string;
+  readonly generation: number;
+  readonly mode: 'journal' | 'scan';
+  /** The watcher was running when the marker was taken. */
+  readonly watching: boolean;
+  /** When the marker was taken (ISO 8601). */
+  readonly at: string;
+}
+
+export type JournalChanges =
+  /** Pass `changes` to runBackup together with the manifest of `since` as `previous`. */
+  | { readonly mode: 'journal'; readonly changes: ChangeSet; readonly since: RecoveryPointId; readonly marker: JournalMarker }
+  /** Walk everything (no `changes`); `reason` says why, for the job log. */
+  | { readonly mode: 'scan'; readonly reason: string; readonly marker: JournalMarker };
+
+export interface CommitOptions {
+  /** The synchronization walked the whole tree (default: the marker's mode was 'scan'). */
+  readonly scanned?: boolean;
+}
+
+interface JournalState {
+  readonly version: number;
+  readonly source: string;
+  readonly epoch: string;
+  /** The recovery point named by the last commit(); null before the first. */
+  point: string | null;
+  committedAt: string | null;
+  lastScanAt: string | null;
+  /** The snapshot written at the last commit(), to tell a damaged one. */
+  snapshot: { readonly sha256: string; readonly size: number } | null;
+  /** Why the journal cannot be trusted until a full scan is committed. */
+  lost: string | null;
+}
+
+interface JournalHeader {
+  readonly journal: number;
+  readonly epoch: string;
+  readonly point: string | null;
+}
+
+interface JournalLine {
+  readonly g: number;
+  readonly p?: string[];
+  readonly t?: string[];
+}
+
+const lostBecause = (what: string): string => `change journal lost (${what}): metadata scan`;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function isDirectory(abs: string): boolean {
+  try {
+    return lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false; // gone again, or a parent replaced by a file
+  }
+}
+
+async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+async function replaceFile(path: string, data: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+/** A change journal for one directory tree; see the file comment. */
+export class FsChangeJournal {
+  readonly source: string;
+  readonly stateDir: string;
+  private readonly clock: Clock;
+  private readonly fullScanEveryMs: number | null;
+  private readonly restartRecovery: 'snapshot' | 'scan';
+  private readonly maxPaths: number;
+  private readonly flushEveryMs: number;
+  private readonly flushPaths: number;
+  private readonly settleMs: number;
+  private readonly watchOptions: parcelWatcher.Options;
+  /** Tells this instance's markers from another's. */
+  private readonly instance = randomBytes(8).toString('hex');
+
+  private state: JournalState | null = null;
+  /** Path → generation it was last recorded in: changed items... */
+  private readonly paths = new Map<string, number>();
+  /** ...and directories to walk whole. */
+  private readonly subtrees = new Map<string, number>();
+  /** Recorded, not yet in the journal file. */
+  private queue: Array<{ rel: string; g: number; subtree: boolean }> = [];
+  /** Events recorded now belong to this generation; changesSince() starts a new one. */
+  private generation = 1;
+  private lost: string | null = null;
+  /** Generation in which the journal was last lost. */
+  private lostGeneration = 0;
+  private subscription: parcelWatcher.AsyncSubscription | null = null;
+  private watching = false;
+  private started = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  /** File operations run one at a time, in order. */
+  private io: Promise<unknown> = Promise.resolve();
+
+  constructor(options: FsChangeJournalOptions) {
+    this.source = resolve(options.source);
+    this.stateDir = resolve(options.stateDir);
+    this.clock = options.clock ?? systemClock;
+    this.fullScanEveryMs = options.fullScanEveryMs === undefined ? 24 * 3_600_000 : options.fullScanEveryMs;
+    this.restartRecovery = options.restartRecovery ?? 'snapshot';
+    this.maxPaths = options.maxPaths ?? 1_000_000;
+    this.flushEveryMs = options.flushEveryMs ?? 1000;
+    this.flushPaths = options.flushPaths ?? 1000;
+    this.settleMs = options.settleMs ?? 600;
+    // Our own files must not feed the journal when they live inside the source.
+    const inside = this.stateDir === this.source || this.stateDir.startsWith(this.prefix());
+    this.watchOptions = inside ? { ignore: [this.stateDir] } : {};
+  }
+
+  private prefix(): string {
+    return this.source.endsWith('/') ? this.source : `${this.source}/`;
+  }
+
+  private file(name: string): string {
+    return join(this.stateDir, name);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.io.then(fn, fn);
+    this.io = run.catch(() => {});
+    return run;
+  }
+
+  /** Why the journal cannot be trusted until a full scan is committed; null when it can. */
+  lostReason(): string | null {
+    return this.lost;
+  }
+
+  /** The paths recorded since the last commit (for diagnostics and tests). */
+  recordedPaths(): { readonly paths: string[]; readonly subtrees: string[] } {
+    return { paths: [...this.paths.keys()].sort(), subtrees: [...this.subtrees.keys()].sort() };
+  }
+
+  /** Loads the state, starts watching, and after a restart finds what changed while the agent was down. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('change journal already started');
+    this.started = true;
+    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    const state = await this.loadState();
+    this.state = state;
+    if (state.lost !== null) this.markLost(state.lost);
+    const committed = state.point !== null;
+    if (committed) await this.loadJournal();
+    else await this.serial(() => this.rewriteJournal());
+    await this.watch();
+    if (committed && this.watching && this.lost === null) {
+      if (this.restartRecovery === 'scan') this.markLost('agent restarted');
+      else await this.catchUp();
+    }
+    this.timer = setInterval(() => void this.flush().catch(() => {}), this.flushEveryMs);
+    this.timer.unref();
+  }
+
+  /** Stops watching and writes out what was recorded. The instance cannot be started again. */
+  async stop(): Promise<void> {
+    if (!this.started || this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.unwatch();
+    await this.flush().catch(() => {});
+    await this.io;
+  }
+
+  /**
+   * What changed since the last commit(), or why everything must be walked.
+   * Keep the marker for commit(): changes recorded from now on belong to the
+   * next synchronization.
+   */
+  async changesSince(): Promise<JournalChanges> {
+    if (!this.started || this.stopped) throw new Error('change journal not running');
+    if (!this.watching) await this.watch(); // after a watcher error
+    if (this.settleMs > 0) await sleep(this.settleMs);
+    await this.flush().catch(() => {});
+    const problem = await this.checkJournalFile();
+    if (problem) this.markLost(problem);
+    // From here on nothing awaits: no event can slip between the list and the new generation.
+    const state = this.state!;
+    const reason = this.scanReason(state);
+    const marker: JournalMarker = {
+      instance: this.instance,
+      generation: this.generation,
+      mode: reason === null ? 'journal' : 'scan',
+      watching: this.watching,
+      at: this.clock.now().toISOString(),
+    };
+    this.generation++;
+    if (reason !== null) return { mode: 'scan', reason, marker };
+    return {
+      mode: 'journal',
+      since: state.point as RecoveryPointId,
+      changes: { paths: [...this.paths.keys()], subtrees: [...this.subtrees.keys()] },
+      marker,
+    };
+  }
+
+  /**
+   * Records that the synchronization which asked changesSince() for `marker`
+   * was committed as recovery point `point`: forgets the changes recorded
+   * before the marker (later ones stay for the next synchronization) and
+   * writes a fresh snapshot for restart recovery. A lost journal is trusted
+   * again when the synchronization walked everything and the watcher ran
+   * without a loss since the marker.
+   */
+  async commit(marker: JournalMarker, point: RecoveryPointId, options: CommitOptions = {}): Promise<void> {
+    if (marker.instance !== this.instance) throw new Error('change journal marker from another journal instance (the agent restarted during the synchronization)');
+    if (!this.started || this.stopped) throw new Error('change journal not running');
+    const scanned = options.scanned ?? marker.mode === 'scan';
+    await this.flush();
+    await this.serial(async () => {
+      for (const map of [this.paths, this.subtrees]) {
+        for (const [rel, g] of map) if (g <= marker.generation) map.delete(rel);
+      }
+      if (this.lost !== null && scanned && marker.watching && this.lostGeneration <= marker.generation) this.lost = null;
+      const state = this.state!;
+      state.point = point;
+      state.committedAt = this.clock.now().toISOString();
+      if (scanned) state.lastScanAt = marker.at;
+      state.lost = this.lost;
+      state.snapshot = await this.writeSnapshot();
+      await this.rewriteJournal();
+      await this.saveState();
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // Recording
+
+  private readonly onEvents = (err: Error | null, events: parcelWatcher.Event[]): void => {
+    if (this.stopped) return;
+    if (err) {
+      this.markLost(lostBecause(`watcher error: ${err.message}`));
+      void this.unwatch();
+      return;
+    }
+    try {
+      for (const e of events) this.recordEvent(e.path, e.type);
+    } catch (e) {
+      // An exception thrown back into the watcher would end the process.
+      this.markLost(lostBecause(`cannot record a change: ${errorMessage(e)}`));
+    }
+  };
+
+  private recordEvent(abs: string, type: parcelWatcher.EventType): void {
+    let rel: string;
+    if (abs === this.source) rel = '';
+    else if (abs.startsWith(this.prefix())) rel = abs.slice(this.prefix().length);
+    else return;
+    if (rel.includes('\uFFFD')) {
+      // The watcher hands names over as UTF-8 strings: other bytes cannot be named exactly.
+      this.markLost(lostBecause(`a changed name is not valid UTF-8: ${rel}`));
+      return;
+    }
+    if (rel === '' && type === 'delete') {
+      this.markLost(lostBecause('the source directory was deleted or moved'));
+      void this.unwatch();
+      return;
+    }
+    this.record(rel, false);
+    // Creating, deleting or renaming an item changes its parent's listing.
+    if (rel !== '') {
+      const slash = rel.lastIndexOf('/');
+      this.record(slash < 0 ? '' : rel.slice(0, slash), false);
+    }
+    // A directory that appears may have brought a whole tree no event told of
+    // (moved in, or filled before the watcher caught up with it).
+    if (type !== 'delete' && isDirectory(abs)) this.record(rel, true);
+  }
+
+  private record(rel: string, subtree: boolean): void {
+    const map = subtree ? this.subtrees : this.paths;
+    if (map.get(rel) === this.generation) return;
+    map.set(rel, this.generation);
+    this.queue.push({ rel, g: this.generation, subtree });
+    if (this.paths.size + this.subtrees.size > this.maxPaths) {
+      this.markLost(lostBecause(`more than ${this.maxPaths} changed paths since the last synchronization`));
+      this.paths.clear();
+      this.subtrees.clear();
+      this.queue = [];
+      return;
+    }
+    if (this.queue.length >= this.flushPaths) void this.flush().catch(() => {});
+  }
+
+  private markLost(reason: string): void {
+    if (this.lost === null) {
+      this.lost = reason;
+      if (this.state) {
+        this.state.lost = reason;
+        void this.serial(() => this.saveState()).catch(() => {});
+      }
+    }
+    this.lostGeneration = this.generation;
+  }
+
+  // -------------------------------------------------------------------------
+  // Watching
+
+  private async watch(): Promise<void> {
+    if (this.watching || this.stopped) return;
+    try {
+      this.subscription = await parcelWatcher.subscribe(this.source, this.onEvents, this.watchOptions);
+      this.watching = true;
+    } catch (err) {
+      this.markLost(lostBecause(`cannot watch ${this.source}: ${errorMessage(err)}`));
+    }
+  }
+
+  private async unwatch(): Promise<void> {
+    const sub = this.subscription;
+    this.subscription = null;
+    this.watching = false;
+    if (sub) await sub.unsubscribe().catch(() => {});
+  }
+
+  /** After a restart: what changed between the last commit's snapshot and now. */
+  private async catchUp(): Promise<void> {
+    const expected = this.state!.snapshot;
+    const path = this.file(SNAPSHOT_FILE);
+    let actual;
+    try {
+      actual = await sha256File(path);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) this.markLost(lostBecause('agent restarted without a snapshot'));
+      else this.markLost(lostBecause(`agent restarted, snapshot unreadable: ${errorMessage(err)}`));
+      return;
+    }
+    if (expected === null || expected.sha256 !== actual.sha256 || expected.size !== actual.size) {
+      this.markLost(lostBecause('agent restarted, snapshot damaged'));
+      return;
+    }
+    try {
+      const events = await parcelWatcher.getEventsSince(this.source, path, this.watchOptions);
+      for (const e of events) this.recordEvent(e.path, e.type);
+    } catch (err) {
+      this.markLost(lostBecause(`agent restarted, snapshot unusable: ${errorMessage(err)}`));
+    }
+  }
+
+  private async writeSnapshot(): Promise<JournalState['snapshot']> {
+    const path = this.file(SNAPSHOT_FILE);
+    const tmp = `${path}.tmp`;
+    try {
+      await parcelWatcher.writeSnapshot(this.source, tmp, this.watchOptions);
+      const digest = await sha256File(tmp);
+      await rename(tmp, path);
+      return digest;
+    } catch {
+      // Without a snapshot a restart falls back to a scan, which is safe.
+      await rm(path, { force: true }).catch(() => {});
+      return null;
+    }
+  }
+
+  private scanReason(state: JournalState): string | null {
+    if (this.lost !== null) return this.lost;
+    if (!this.watching) return lostBecause('not watching');
+    if (state.point === null) return 'no synchronization committed since the change journal started: metadata scan';
+    if (this.fullScanEveryMs !== null) {
+      const last = state.lastScanAt === null ? null : Date.parse(state.lastScanAt);
+      if (last === null || this.clock.now().getTime() - last >= this.fullScanEveryMs) {
+        return `periodic metadata scan (last full scan ${state.lastScanAt ?? 'never'})`;
+      }
+    }
+    return null;
+  }
+
+  // -------------------------------------------------------------------------
+  // Files
+
+  private newState(lost: string | null): JournalState {
+    return {
+      version: STATE_VERSION,
+      source: this.source,
+      epoch: randomBytes(16).toString('hex'),
+      point: null,
+      committedAt: null,
+      lastScanAt: null,
+      snapshot: null,
+      lost,
+    };
+  }
+
+  private async loadState(): Promise<JournalState> {
+    let text: string;
+    try {
+      text = await readFile(this.file(STATE_FILE), 'utf8');
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      const fresh = this.newState(null);
+      this.state = fresh;
+      await this.serial(() => this.saveState());
+      return fresh;
+    }
+    let state: JournalState | null = null;
+    try {
+      const parsed = JSON.parse(text) as JournalState;
+      if (parsed.version === STATE_VERSION && parsed.source === this.source && typeof parsed.epoch === 'string') state = parsed;
+    } catch {
+      // damaged: start over below
+    }
+    if (state === null) {
+      const fresh = this.newState(lostBecause('state file damaged'));
+      this.state = fresh;
+      await this.serial(() => this.saveState());
+      return fresh;
+    }
+    return state;
+  }
+
+  private saveState(): Promise<void> {
+    return replaceFile(this.file(STATE_FILE), JSON.stringify(this.state, null, 2) + '\n');
+  }
+
+  private header(): string {
+    const state = this.state!;
+    const h: JournalHeader = { journal: JOURNAL_VERSION, epoch: state.epoch, point: state.point };
+    return JSON.stringify(h) + '\n';
+  }
+
+  /** Why the journal file does not belong to the committed state, or null. */
+  private async checkJournalFile(): Promise<string | null> {
+    let first: string;
+    try {
+      const fh = await open(this.file(JOURNAL_FILE), 'r');
+      try {
+        const buf = Buffer.alloc(4096);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+        first = buf.subarray(0, bytesRead).toString('utf8').split('\n', 1)[0]!;
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return lostBecause('journal file missing');
+      return lostBecause(`journal file unreadable: ${errorMessage(err)}`);
+    }
+    return first + '\n' === this.header() ? null : lostBecause('journal file does not match the last commit');
+  }
+
+  /** Reads back what a previous run recorded since the last commit. */
+  private async loadJournal(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.file(JOURNAL_FILE), 'utf8');
+    } catch (err) {
+      this.markLost(lostBecause(isErrno(err, 'ENOENT') ? 'journal file missing' : `journal file unreadable: ${errorMessage(err)}`));
+      await this.serial(() => this.rewriteJournal());
+      return;
+    }
+    const lines = text.split('\n');
+    // A last line without its newline was being appended when the agent stopped: the snapshot covers it.
+    lines.pop();
+    if (lines.length === 0 || lines[0]! + '\n' !== this.header()) {
+      this.markLost(lostBecause('journal file does not match the last commit'));
+      await this.serial(() => this.rewriteJournal());
+      return;
+    }
+    for (const line of lines.slice(1)) {
+      let parsed: JournalLine;
+      try {
+        parsed = JSON.parse(line) as JournalLine;
+      } catch {
+        this.markLost(lostBecause('journal file damaged'));
+        break;
+      }
+      // Everything read back belongs to the generation before this run's first.
+      for (const rel of parsed.p ?? []) this.paths.set(rel, 0);
+      for (const rel of parsed.t ?? []) this.subtrees.set(rel, 0);
+    }
+  }
+
+  /** Replaces the journal file by the header and everything recorded. */
+  private async rewriteJournal(): Promise<void> {
+    const lines = [this.header()];
+    const byGeneration = new Map<number, { p: string[]; t: string[] }>();
+    const group = (g: number) => byGeneration.get(g) ?? byGeneration.set(g, { p: [], t: [] }).get(g)!;
+    for (const [rel, g] of this.paths) group(g).p.push(rel);
+    for (const [rel, g] of this.subtrees) group(g).t.push(rel);
+    this.queue = [];
+    for (const [g, { p, t }] of byGeneration) lines.push(JSON.stringify({ g, p, t } satisfies JournalLine) + '\n');
+    await replaceFile(this.file(JOURNAL_FILE), lines.join(''));
+  }
+
+  /** Appends what was recorded since the last flush. */
+  flush(): Promise<void> {
+    return this.serial(async () => {
+      if (this.queue.length === 0) return;
+      const batch = this.queue;
+      this.queue = [];
+      const byGeneration = new Map<number, { p: string[]; t: string[] }>();
+      for (const { rel, g, subtree } of batch) {
+        const group = byGeneration.get(g) ?? byGeneration.set(g, { p: [], t: [] }).get(g)!;
+        (subtree ? group.t : group.p).push(rel);
+      }
+      const text = [...byGeneration].map(([g, { p, t }]) => JSON.stringify({ g, p, t } satisfies JournalLine) + '\n').join('');
+      try {
+        await appendFile(this.file(JOURNAL_FILE), text);
+      } catch (err) {
+        this.markLost(lostBecause(`cannot write the journal file: ${errorMessage(err)}`));
+      }
+    });
+  }
+}
+
+/** The files inside a state directory (tests damage them on purpose). */
+export const JOURNAL_FILES = { state: STATE_FILE, journal: JOURNAL_FILE, snapshot: SNAPSHOT_FILE } as const;

@@ -1,0 +1,193 @@
+/**
+ * `custos agent start`: the agent process. It dials the server (mutual TLS,
+ * WebSocket), keeps that one connection open and reconnects with
+ * exponential backoff and jitter when it drops, so it works behind NAT.
+ * Jobs arrive on it; each runs until done, failed or cancelled, and its
+ * outcome is reported on whatever connection is open at the end.
+ */
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import WebSocket from 'ws';
+import { CustosError, errorMessage } from '../../base/index.js';
+import {
+  AGENT_CONNECT_PATH,
+  decodeBlobFrame,
+  FRAME_BLOB,
+  parseMessage,
+  PROTOCOL_VERSION,
+  toWireError,
+  type AgentMessage,
+  type AgentRequest,
+  type JobSpec,
+  type ServerMessage,
+} from '../../protocol/index.js';
+import { loadIdentity, type AgentIdentity } from './agent-files.js';
+import { JobLink, type Wire } from './job-link.js';
+import { runBackupJob, runRecoveryJob } from './jobs.js';
+
+export const AGENT_VERSION = '0.1.0';
+const SEND_HIGH_WATER = 8 * 1024 * 1024;
+
+export interface AgentRuntimeOptions {
+  readonly dataDir: string;
+  readonly log?: (line: string) => void;
+  readonly workers?: number;
+}
+
+interface Pending {
+  resolve(b: Record<string, unknown>): void;
+  reject(e: unknown): void;
+  onBlob?: ((index: number, rawLength: number, blob: Buffer) => void) | undefined;
+}
+
+export class AgentRuntime implements Wire {
+  private ws: WebSocket | null = null;
+  private nextReq = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly jobs = new Map<number, JobLink>();
+  private stopped = false;
+  private backoffMs = 500;
+  private timer: NodeJS.Timeout | null = null;
+  private connectedOnce: (() => void) | null = null;
+  readonly ready: Promise<void>;
+
+  private constructor(private readonly id: AgentIdentity, private readonly options: AgentRuntimeOptions) {
+    this.ready = new Promise((r) => (this.connectedOnce = r));
+  }
+
+  static async start(options: AgentRuntimeOptions): Promise<AgentRuntime> {
+    const rt = new AgentRuntime(await loadIdentity(options.dataDir), options);
+    rt.connect();
+    return rt;
+  }
+
+  get name(): string {
+    return this.id.name;
+  }
+
+  private log(message: string, level = 'info'): void {
+    const line = JSON.stringify({ time: new Date().toISOString(), level, agent: this.id.name, msg: message });
+    (this.options.log ?? ((l) => process.stdout.write(l + '\n')))(line);
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const url = new URL(AGENT_CONNECT_PATH, this.id.server.replace(/^http/, 'ws'));
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const ws = new WebSocket(url, {
+      key: this.id.keyPem,
+      cert: this.id.certPem,
+      ca: this.id.caPem,
+      rejectUnauthorized: true,
+      ...(isIP(host) ? { servername: '' } : {}),
+      maxPayload: 64 * 1024 * 1024,
+      handshakeTimeout: 30_000,
+    });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.backoffMs = 500;
+      this.send({ t: 'hello', protocol: PROTOCOL_VERSION, version: AGENT_VERSION, hostname: hostname() });
+      this.log(`connected to ${this.id.server}`);
+      this.connectedOnce?.();
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      this.log(`the server refused the connection (${res.statusCode}): ${res.statusCode === 403 ? 'this agent has been removed; attach it again' : 'check the certificate'}`, 'error');
+      if (res.statusCode === 403) this.stopped = true;
+      ws.terminate();
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('error', (err) => this.log(`connection error: ${err.message}`, 'warning'));
+    ws.on('close', () => {
+      if (this.ws === ws) this.ws = null;
+      for (const p of this.pending.values()) p.reject(new CustosError('io', 'connection to the server lost', { transient: true }));
+      this.pending.clear();
+      // Jobs cannot finish without the server: they stop; the server retries them.
+      for (const link of this.jobs.values()) link.cancel('connection to the server lost');
+      if (this.stopped) return;
+      const delay = Math.min(this.backoffMs, 30_000) * (0.75 + Math.random() * 0.5);
+      this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+      this.timer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  send(m: AgentMessage): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
+  }
+
+  async sendBinary(b: Buffer): Promise<void> {
+    for (;;) {
+      const ws = this.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) throw new CustosError('io', 'connection to the server lost', { transient: true });
+      if (ws.bufferedAmount <= SEND_HIGH_WATER) {
+        ws.send(b);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  request(job: number, body: AgentRequest, onBlob?: Pending['onBlob']): Promise<Record<string, unknown>> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new CustosError('io', 'connection to the server lost', { transient: true }));
+    const req = this.nextReq++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(req, { resolve, reject, onBlob });
+      ws.send(JSON.stringify({ t: 'request', req, job, body } satisfies AgentMessage));
+    });
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      if (data[0] !== FRAME_BLOB) return;
+      const f = decodeBlobFrame(data);
+      this.pending.get(f.req)?.onBlob?.(f.index, f.rawLength, f.blob);
+      return;
+    }
+    let m: ServerMessage;
+    try {
+      m = parseMessage<ServerMessage>(data.toString('utf8'));
+    } catch (err) {
+      return this.log(`bad message from server: ${errorMessage(err)}`, 'warning');
+    }
+    if (m.t === 'reply') {
+      const p = this.pending.get(m.req);
+      if (!p) return;
+      this.pending.delete(m.req);
+      if (m.ok) p.resolve(m.body);
+      else p.reject(new CustosError(m.error.code, m.error.message, { transient: m.error.transient }));
+    } else if (m.t === 'job') {
+      void this.runJob(m.job);
+    } else if (m.t === 'cancel') {
+      this.jobs.get(m.job)?.cancel('cancelled by the server');
+    }
+  }
+
+  private async runJob(spec: JobSpec): Promise<void> {
+    if (this.jobs.has(spec.id)) return;
+    const link = new JobLink(spec.id, this);
+    this.jobs.set(spec.id, link);
+    this.log(`job ${spec.id}: ${spec.kind} of ${spec.source.id}`);
+    try {
+      const result = spec.kind === 'recovery'
+        ? await runRecoveryJob(spec, link, { workers: this.options.workers })
+        : await runBackupJob(spec, link, { workers: this.options.workers });
+      this.send({ t: 'done', job: spec.id, result });
+      this.log(`job ${spec.id}: done`);
+    } catch (err) {
+      const e = link.cancelled && !(err instanceof CustosError && err.code !== 'cancelled')
+        ? { code: 'cancelled' as const, message: 'cancelled', transient: false }
+        : toWireError(err);
+      this.send({ t: 'failed', job: spec.id, error: e });
+      this.log(`job ${spec.id}: failed: ${e.message}`, 'warning');
+    } finally {
+      this.jobs.delete(spec.id);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const link of this.jobs.values()) link.cancel('the agent is stopping');
+    this.ws?.close(1001, 'agent stopping');
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * One job's view of the server connection: requests with replies, blob
+ * fetches, chunk frames, progress and log lines. Cancelling the job makes
+ * every later call fail, which stops the pipelines at their next step.
+ */
+import { CustosError } from '../../base/index.js';
+import type { AgentMessage, AgentRequest, JobProgress } from '../../protocol/index.js';
+
+export interface Wire {
+  send(m: AgentMessage): void;
+  sendBinary(b: Buffer): Promise<void>;
+  request(job: number, body: AgentRequest, onBlob?: (index: number, rawLength: number, blob: Buffer) => void): Promise<Record<string, unknown>>;
+}
+
+export class JobLink {
+  private cancelledReason: string | null = null;
+
+  constructor(readonly jobId: number, private readonly wire: Wire) {}
+
+  cancel(reason: string): void {
+    this.cancelledReason = reason;
+  }
+
+  get cancelled(): boolean {
+    return this.cancelledReason !== null;
+  }
+
+  private check(): void {
+    if (this.cancelledReason !== null) throw new CustosError('cancelled', this.cancelledReason);
+  }
+
+  async request(body: AgentRequest): Promise<Record<string, unknown>> {
+    this.check();
+    return this.wire.request(this.jobId, body);
+  }
+
+  async requestBlobs(ids: string[]): Promise<Array<{ rawLength: number; blob: Buffer }>> {
+    this.check();
+    const out: Array<{ rawLength: number; blob: Buffer }> = new Array(ids.length);
+    await this.wire.request(this.jobId, { op: 'blobs', ids }, (i, rawLength, blob) => {
+      if (i < ids.length) out[i] = { rawLength, blob: Buffer.from(blob) };
+    });
+    return out;
+  }
+
+  async sendBinary(b: Buffer): Promise<void> {
+    this.check();
+    await this.wire.sendBinary(b);
+  }
+
+  progress(p: JobProgress): void {
+    if (!this.cancelled) this.wire.send({ t: 'progress', job: this.jobId, progress: p });
+  }
+
+  log(level: 'info' | 'warning' | 'error', message: string): void {
+    this.wire.send({ t: 'log', job: this.jobId, level, message });
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * What the agent does for each job the server sends: synchronization,
+ * recovery point and consistency check run the backup pipeline into the
+ * server; recovery runs the restore pipeline from it. The previous point's
+ * manifest pages come from the server (decoded here with the job's keys).
+ */
+import { availableParallelism } from 'node:os';
+import { CustosError, KnownIds, type ProgressSink } from '../../base/index.js';
+import { BlobCodec, decodePage, type ManifestEntry, type ManifestPageRef, type PoolKeys } from '../../format/index.js';
+import type { BackupJobSpec, RecoveryJobSpec, WireKeys } from '../../protocol/index.js';
+import { runBackup } from '../backup/backup.js';
+import { runRestore } from '../restore/restore.js';
+import type { JobLink } from './job-link.js';
+import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
+
+export function poolKeys(w: WireKeys | null): PoolKeys | null {
+  return w ? { idKey: Buffer.from(w.idKey, 'base64'), dataKey: Buffer.from(w.dataKey, 'base64') } : null;
+}
+
+/** Fetches and decodes a point's manifest pages (all of them; pages are small). */
+async function fetchManifest(link: JobLink, codec: BlobCodec, pages: readonly ManifestPageRef[]): Promise<ManifestEntry[][]> {
+  const out: ManifestEntry[][] = [];
+  for (let i = 0; i < pages.length; i += 64) {
+    const slice = pages.slice(i, i + 64);
+    const blobs = await link.requestBlobs(slice.map((p) => p.id));
+    slice.forEach((p, j) => out.push(decodePage(codec.decodeChunk(Buffer.from(p.id, 'hex'), blobs[j]!.blob))));
+  }
+  return out;
+}
+
+async function* entriesOf(pages: ManifestEntry[][]): AsyncGenerator<ManifestEntry> {
+  for (const p of pages) yield* p;
+}
+
+function progressSink(link: JobLink, phase: string): ProgressSink {
+  let last = 0;
+  return {
+    update(s) {
+      const t = Date.now();
+      if (t - last < 1000) return;
+      last = t;
+      link.progress({ phase, filesDone: Number(s['files'] ?? 0), bytesDone: Number(s['bytesRead'] ?? s['bytes'] ?? 0), bytesTotal: null });
+    },
+  };
+}
+
+export interface BackupJobHooks {
+  readonly workers?: number;
+}
+
+export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: BackupJobHooks = {}): Promise<Record<string, unknown>> {
+  const keys = poolKeys(spec.keys);
+  const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
+  const previousPages = spec.previous && !spec.fullScan ? await fetchManifest(link, codec, spec.previous.pages) : null;
+  // The chunks of the previous point are in the pool: an unchanged file reuses them without reading.
+  let count = 0;
+  for (const p of previousPages ?? []) for (const e of p) count += e.chunks?.length ?? 0;
+  const known = KnownIds.build(count, (add) => {
+    for (const p of previousPages ?? []) for (const e of p) for (const c of e.chunks ?? []) add(c.id);
+  });
+  const sink = new RemoteChunkSink(link);
+  if (spec.fullScan) link.log('info', 'consistency check: reading every file and comparing checksums with the replica');
+  const result = await runBackup({
+    source: spec.source.path,
+    sink,
+    keys,
+    compressionLevel: spec.compressionLevel,
+    chunker: spec.chunker,
+    known,
+    previous: previousPages ? entriesOf(previousPages) : null,
+    excludes: spec.excludes,
+    progress: progressSink(link, spec.fullScan ? 'checking' : 'synchronizing'),
+    workers: hooks.workers ?? availableParallelism(),
+  });
+  await sink.flush();
+  for (const e of result.errors.slice(0, 100)) link.log('warning', `${e.path}: ${e.message}`);
+  if (result.errors.length > 100) link.log('warning', `… and ${result.errors.length - 100} more unreadable items`);
+  for (const p of result.changedDuringRead.slice(0, 100)) link.log('warning', `${p}: kept changing while read (flagged)`);
+  const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: result.summary, partial: result.partial, excludes: spec.excludes });
+  return { ...commit, partial: result.partial, errors: result.errors.length, summary: result.summary };
+}
+
+export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks: { workers?: number } = {}): Promise<Record<string, unknown>> {
+  if (!spec.target.startsWith('/')) throw new CustosError('usage', `recovery target ${spec.target} is not an absolute path`);
+  const keys = poolKeys(spec.keys);
+  const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
+  const pages = await fetchManifest(link, codec, spec.point.pages);
+  const order: Array<{ id: string; length: number }> = [];
+  if (spec.items.length === 0) for (const p of pages) for (const e of p) for (const c of e.chunks ?? []) order.push({ id: c.id.toString('hex'), length: c.length });
+  const result = await runRestore({
+    manifest: entriesOf(pages),
+    target: spec.target,
+    source: new RemoteChunkSource(link, order),
+    keys,
+    compressionLevel: spec.compressionLevel,
+    items: spec.items,
+    conflict: spec.conflict,
+    progress: progressSink(link, 'recovering'),
+    workers: hooks.workers ?? availableParallelism(),
+  });
+  for (const e of result.errors.slice(0, 100)) link.log('warning', `${e.path}: ${e.message}`);
+  for (const w of result.warnings.slice(0, 100)) link.log('warning', w);
+  if (result.damaged) throw new CustosError('integrity', 'some chunks failed their integrity check; the recovery is incomplete');
+  if (result.errors.length > 0) {
+    throw new CustosError('partial', `${result.errors.length} item(s) could not be recovered (see the job log); the rest is in ${spec.target}`);
+  }
+  return { files: result.files, dirs: result.dirs, others: result.others, skipped: result.skipped, bytes: result.bytes, target: spec.target };
+}

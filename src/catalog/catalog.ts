@@ -1,0 +1,308 @@
+/**
+ * The catalog: the server's database of configuration, data sources,
+ * recovery points, jobs and alerts (DPMDB's role). Typed queries over kysely,
+ * so the embedded SQLite catalog and a later PostgreSQL one share them. The
+ * catalog never decides anything: the server's services call it.
+ */
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, type Insertable, type Selectable, type Updateable } from 'kysely';
+import { Migrator, type MigrationProvider } from 'kysely/migration';
+import { CustosError } from '../base/index.js';
+import { MIGRATIONS } from './migrations.js';
+import type {
+  AgentsTable,
+  AlertsTable,
+  CatalogSchema,
+  DataSourcesTable,
+  JobsTable,
+  ProtectionGroupsTable,
+  RecoveryPointsTable,
+} from './schema.js';
+
+export type AgentRow = Selectable<AgentsTable>;
+export type DataSourceRow = Selectable<DataSourcesTable>;
+export type GroupRow = Selectable<ProtectionGroupsTable>;
+export type PointRow = Selectable<RecoveryPointsTable>;
+export type JobRow = Selectable<JobsTable>;
+export type AlertRow = Selectable<AlertsTable>;
+export interface JobLogRow {
+  readonly time: string;
+  readonly level: string;
+  readonly message: string;
+}
+
+export const ACTIVE_JOB_STATES = ['queued', 'running'] as const;
+
+const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+
+export class Catalog {
+  private constructor(readonly db: Kysely<CatalogSchema>, private readonly sqlite: Database.Database) {}
+
+  /** Opens (creating when missing) a SQLite catalog and brings its schema up to date. */
+  static async openSqlite(file: string): Promise<Catalog> {
+    const sqlite = new Database(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('busy_timeout = 5000');
+    const db = new Kysely<CatalogSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (error || failed) {
+      await db.destroy();
+      throw new CustosError('format', `catalog ${file}: migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, { cause: error });
+    }
+    return new Catalog(db, sqlite);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  /** Applied migration names, oldest first (for `server status` and tests). */
+  migrations(): string[] {
+    return (this.sqlite.prepare('select name from kysely_migration order by name').all() as { name: string }[]).map((r) => r.name);
+  }
+
+  // --- settings ---------------------------------------------------------------------------------
+
+  async setting(key: string): Promise<string | null> {
+    const row = await this.db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+    return row?.value ?? null;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  }
+
+  // --- API tokens and enrollment ---------------------------------------------------------------
+
+  async addApiToken(row: { name: string; role: string; tokenHash: string; now: string }): Promise<void> {
+    await this.db.insertInto('api_tokens').values({ name: row.name, role: row.role, token_hash: row.tokenHash, created_at: row.now }).execute();
+  }
+
+  async apiTokenByHash(tokenHash: string): Promise<{ name: string; role: string } | undefined> {
+    return this.db.selectFrom('api_tokens').select(['name', 'role']).where('token_hash', '=', tokenHash).executeTakeFirst();
+  }
+
+  async addEnrollmentToken(row: { secretHash: string; now: string; expiresAt: string }): Promise<void> {
+    await this.db.insertInto('enrollment_tokens')
+      .values({ secret_hash: row.secretHash, created_at: row.now, expires_at: row.expiresAt, used_at: null, used_by: null })
+      .execute();
+  }
+
+  /** Marks a token used; false when it does not exist, expired or was used already (one-time). */
+  async consumeEnrollmentToken(secretHash: string, now: string, agent: string): Promise<boolean> {
+    const r = await this.db.updateTable('enrollment_tokens')
+      .set({ used_at: now, used_by: agent })
+      .where('secret_hash', '=', secretHash)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  // --- agents ------------------------------------------------------------------------------------
+
+  async insertAgent(row: Insertable<AgentsTable>): Promise<void> {
+    await this.db.insertInto('agents').values(row).execute();
+  }
+
+  /** Replaces a revoked agent's row on re-attach under the same name. */
+  async replaceAgent(row: Insertable<AgentsTable>): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('agents').where('name', '=', row.name).execute();
+      await tx.insertInto('agents').values(row).execute();
+    });
+  }
+
+  agent(name: string): Promise<AgentRow | undefined> {
+    return this.db.selectFrom('agents').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  listAgents(): Promise<AgentRow[]> {
+    return this.db.selectFrom('agents').selectAll().where('revoked_at', 'is', null).orderBy('name').execute();
+  }
+
+  async updateAgent(name: string, patch: Updateable<AgentsTable>): Promise<void> {
+    await this.db.updateTable('agents').set(patch).where('name', '=', name).execute();
+  }
+
+  // --- protection groups -------------------------------------------------------------------------
+
+  group(name: string): Promise<GroupRow | undefined> {
+    return this.db.selectFrom('protection_groups').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  listGroups(): Promise<GroupRow[]> {
+    return this.db.selectFrom('protection_groups').selectAll().orderBy('name').execute();
+  }
+
+  /**
+   * Creates or updates a group and sets its membership in one transaction:
+   * `members` become the group's data sources (created when new), others
+   * that were members leave it. Fails with `exists` when a data source is in
+   * another group, leaving everything as it was.
+   */
+  async saveGroup(group: { name: string; policy: string; now: string; create: boolean }, members: ReadonlyArray<Insertable<DataSourcesTable>>): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      if (group.create) {
+        await tx.insertInto('protection_groups').values({ name: group.name, policy: group.policy, created_at: group.now }).execute();
+      } else {
+        await tx.updateTable('protection_groups').set({ policy: group.policy }).where('name', '=', group.name).execute();
+      }
+      const ids = members.map((m) => m.id);
+      for (const m of members) {
+        const existing = await tx.selectFrom('data_sources').selectAll().where('id', '=', m.id).executeTakeFirst();
+        if (existing?.group_name && existing.group_name !== group.name) {
+          throw new CustosError('exists', `data source ${m.id} is already in protection group ${existing.group_name}; a data source belongs to at most one group`);
+        }
+        if (!existing) await tx.insertInto('data_sources').values({ ...m, group_name: group.name, added_to_group_at: group.now }).execute();
+        else if (existing.group_name !== group.name) {
+          await tx.updateTable('data_sources').set({ group_name: group.name, added_to_group_at: group.now }).where('id', '=', m.id).execute();
+        }
+      }
+      let leaving = tx.updateTable('data_sources').set({ group_name: null, added_to_group_at: null }).where('group_name', '=', group.name);
+      if (ids.length > 0) leaving = leaving.where('id', 'not in', ids);
+      await leaving.execute();
+    });
+  }
+
+  async deleteGroup(name: string): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.updateTable('data_sources').set({ group_name: null, added_to_group_at: null }).where('group_name', '=', name).execute();
+      await tx.deleteFrom('protection_groups').where('name', '=', name).execute();
+    });
+  }
+
+  // --- data sources ------------------------------------------------------------------------------
+
+  source(id: string): Promise<DataSourceRow | undefined> {
+    return this.db.selectFrom('data_sources').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  listSources(filter: { agent?: string; group?: string } = {}): Promise<DataSourceRow[]> {
+    let q = this.db.selectFrom('data_sources').selectAll();
+    if (filter.agent !== undefined) q = q.where('agent', '=', filter.agent);
+    if (filter.group !== undefined) q = q.where('group_name', '=', filter.group);
+    return q.orderBy('id').execute();
+  }
+
+  async updateSource(id: string, patch: Updateable<DataSourcesTable>): Promise<void> {
+    await this.db.updateTable('data_sources').set(patch).where('id', '=', id).execute();
+  }
+
+  // --- recovery points ---------------------------------------------------------------------------
+
+  async insertPoint(row: Insertable<RecoveryPointsTable>): Promise<void> {
+    await this.db.insertInto('recovery_points').values(row).execute();
+  }
+
+  /** Points of a data source, oldest first; `recoveryPointsOnly` leaves out replica-only sync points. */
+  listPoints(sourceId: string, recoveryPointsOnly = false): Promise<PointRow[]> {
+    let q = this.db.selectFrom('recovery_points').selectAll().where('source_id', '=', sourceId);
+    if (recoveryPointsOnly) q = q.where('recovery_point', '=', 1);
+    return q.orderBy('time').orderBy('id').execute();
+  }
+
+  point(id: string): Promise<PointRow | undefined> {
+    return this.db.selectFrom('recovery_points').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async newestPoint(sourceId: string): Promise<PointRow | undefined> {
+    return this.db.selectFrom('recovery_points').selectAll().where('source_id', '=', sourceId)
+      .orderBy('time', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+  }
+
+  async deletePoints(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.deleteFrom('recovery_points').where('id', 'in', [...ids]).execute();
+  }
+
+  // --- jobs --------------------------------------------------------------------------------------
+
+  async insertJob(row: Omit<Insertable<JobsTable>, 'id'>): Promise<number> {
+    const r = await this.db.insertInto('jobs').values(row).returning('id').executeTakeFirstOrThrow();
+    return Number(r.id);
+  }
+
+  job(id: number): Promise<JobRow | undefined> {
+    return this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  listJobs(filter: { state?: string; kind?: string; source?: string; states?: readonly string[]; limit?: number } = {}): Promise<JobRow[]> {
+    let q = this.db.selectFrom('jobs').selectAll();
+    if (filter.state !== undefined) q = q.where('state', '=', filter.state);
+    if (filter.states !== undefined) q = q.where('state', 'in', [...filter.states]);
+    if (filter.kind !== undefined) q = q.where('kind', '=', filter.kind);
+    if (filter.source !== undefined) q = q.where('source_id', '=', filter.source);
+    return q.orderBy('id', 'desc').limit(filter.limit ?? 100).execute();
+  }
+
+  /** Updates a job; with `fromStates`, only when it is in one of them (true when updated). */
+  async updateJob(id: number, patch: Updateable<JobsTable>, fromStates?: readonly string[]): Promise<boolean> {
+    let q = this.db.updateTable('jobs').set(patch).where('id', '=', id);
+    if (fromStates) q = q.where('state', 'in', [...fromStates]);
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async appendJobLog(jobId: number, time: string, level: string, message: string): Promise<void> {
+    await this.db.insertInto('job_log').values({ job_id: jobId, time, level, message }).execute();
+  }
+
+  jobLog(jobId: number): Promise<JobLogRow[]> {
+    return this.db.selectFrom('job_log').select(['time', 'level', 'message']).where('job_id', '=', jobId).orderBy('id').execute();
+  }
+
+  /** Counts of jobs by kind and state (for /metrics). */
+  async jobCounts(): Promise<Array<{ kind: string; state: string; n: number }>> {
+    const rows = await this.db.selectFrom('jobs').select(['kind', 'state']).select((eb) => eb.fn.countAll<number>().as('n')).groupBy(['kind', 'state']).execute();
+    return rows.map((r) => ({ kind: r.kind, state: r.state, n: Number(r.n) }));
+  }
+
+  // --- alerts ------------------------------------------------------------------------------------
+
+  /** Raises an alert unless one of the same kind is active for the subject; true when raised. */
+  async raiseAlert(row: { kind: string; subject: string; severity: string; message: string; recommendedAction: string; now: string }): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const active = await tx.selectFrom('alerts').select('id').where('state', '=', 'active').where('kind', '=', row.kind).where('subject', '=', row.subject).executeTakeFirst();
+      if (active) {
+        await tx.updateTable('alerts').set({ message: row.message }).where('id', '=', active.id).execute();
+        return false;
+      }
+      await tx.insertInto('alerts').values({
+        kind: row.kind, subject: row.subject, severity: row.severity, state: 'active', message: row.message,
+        recommended_action: row.recommendedAction, raised_at: row.now, resolved_at: null,
+      }).execute();
+      return true;
+    });
+  }
+
+  /** Resolves active alerts of a kind for a subject; the number resolved. */
+  async resolveAlerts(kind: string, subject: string, now: string): Promise<number> {
+    const r = await this.db.updateTable('alerts').set({ state: 'resolved', resolved_at: now })
+      .where('state', '=', 'active').where('kind', '=', kind).where('subject', '=', subject).executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  async resolveAlert(id: number, now: string): Promise<AlertRow | undefined> {
+    await this.db.updateTable('alerts').set({ state: 'resolved', resolved_at: now }).where('id', '=', id).where('state', '=', 'active').execute();
+    return this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  listAlerts(state: 'active' | 'resolved' | 'all'): Promise<AlertRow[]> {
+    let q = this.db.selectFrom('alerts').selectAll();
+    if (state !== 'all') q = q.where('state', '=', state);
+    return q.orderBy('id', 'desc').execute();
+  }
+
+  // --- pool directories --------------------------------------------------------------------------
+
+  async addPoolDirectory(path: string, now: string): Promise<void> {
+    await this.db.insertInto('pool_directories').values({ path, added_at: now }).execute();
+  }
+
+  async poolDirectories(): Promise<string[]> {
+    return (await this.db.selectFrom('pool_directories').select('path').orderBy('added_at').execute()).map((r) => r.path);
+  }
+}

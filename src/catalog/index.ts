@@ -1,0 +1,7 @@
+/**
+ * catalog: the server's database — schema, versioned migrations and typed
+ * queries (kysely; SQLite embedded, PostgreSQL later with the same queries).
+ * Depends on base only.
+ */
+export { Catalog, ACTIVE_JOB_STATES, type AgentRow, type AlertRow, type DataSourceRow, type GroupRow, type JobLogRow, type JobRow, type PointRow } from './catalog.js';
+export type { CatalogSchema } from './schema.js';

@@ -1,0 +1,119 @@
+/**
+ * Versioned catalog migrations. Each is applied once, in order, inside the
+ * migrator's transaction; a released migration is never edited — add the
+ * next one. Types are the portable subset (text, integer, bigint) so the
+ * same migrations build a PostgreSQL catalog.
+ */
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.createTable('settings')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('api_tokens')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('enrollment_tokens')
+        .addColumn('secret_hash', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('used_at', 'text')
+        .addColumn('used_by', 'text')
+        .execute();
+      await db.schema.createTable('agents')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('cert_serial', 'text', (c) => c.notNull())
+        .addColumn('cert_fingerprint', 'text', (c) => c.notNull())
+        .addColumn('hostname', 'text', (c) => c.notNull())
+        .addColumn('attached_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen', 'text')
+        .addColumn('version', 'text')
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema.createTable('protection_groups')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('data_sources')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('agent', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('group_name', 'text')
+        .addColumn('replica_state', 'text', (c) => c.notNull())
+        .addColumn('allocation_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('used_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_sync_started_at', 'text')
+        .addColumn('last_sync_ok_at', 'text')
+        .addColumn('last_point_slot', 'text')
+        .addColumn('last_check_slot', 'text')
+        .addColumn('added_to_group_at', 'text')
+        .execute();
+      await db.schema.createTable('recovery_points')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('source_id', 'text', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('recovery_point', 'integer', (c) => c.notNull())
+        .addColumn('partial', 'integer', (c) => c.notNull())
+        .addColumn('files', 'bigint', (c) => c.notNull())
+        .addColumn('logical_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('bytes_added', 'bigint', (c) => c.notNull())
+        .addColumn('job_id', 'integer')
+        .execute();
+      await db.schema.createIndex('recovery_points_by_source').on('recovery_points').columns(['source_id', 'time']).execute();
+      await db.schema.createTable('jobs')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('source_id', 'text')
+        .addColumn('agent', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('progress', 'text', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('result', 'text')
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('slot', 'text')
+        .execute();
+      await db.schema.createIndex('jobs_by_state').on('jobs').columns(['state', 'next_attempt_at']).execute();
+      await db.schema.createIndex('jobs_by_source').on('jobs').columns(['source_id', 'id']).execute();
+      await db.schema.createTable('job_log')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('job_id', 'integer', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('level', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('job_log_by_job').on('job_log').columns(['job_id', 'id']).execute();
+      await db.schema.createTable('alerts')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('severity', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('recommended_action', 'text', (c) => c.notNull())
+        .addColumn('raised_at', 'text', (c) => c.notNull())
+        .addColumn('resolved_at', 'text')
+        .execute();
+      await db.schema.createIndex('alerts_by_state').on('alerts').columns(['state', 'kind', 'subject']).execute();
+      await db.schema.createTable('pool_directories')
+        .addColumn('path', 'text', (c) => c.primaryKey())
+        .addColumn('added_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+};

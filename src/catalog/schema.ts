@@ -1,0 +1,130 @@
+/**
+ * The catalog's tables as kysely sees them. Column types are what both SQLite
+ * and PostgreSQL store: text, integers (bigint-safe numbers), and JSON kept
+ * as text so the same queries run on either.
+ */
+import type { Generated } from 'kysely';
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  name: string;
+  role: string;
+  token_hash: string;
+  created_at: string;
+}
+
+export interface EnrollmentTokensTable {
+  secret_hash: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+  used_by: string | null;
+}
+
+export interface AgentsTable {
+  name: string;
+  cert_serial: string;
+  cert_fingerprint: string;
+  hostname: string;
+  attached_at: string;
+  last_seen: string | null;
+  version: string | null;
+  revoked_at: string | null;
+}
+
+export interface DataSourcesTable {
+  id: string;
+  agent: string;
+  kind: string;
+  path: string;
+  group_name: string | null;
+  replica_state: string;
+  allocation_bytes: number;
+  used_bytes: number;
+  created_at: string;
+  last_sync_started_at: string | null;
+  last_sync_ok_at: string | null;
+  last_point_slot: string | null;
+  last_check_slot: string | null;
+  added_to_group_at: string | null;
+}
+
+export interface ProtectionGroupsTable {
+  name: string;
+  policy: string;
+  created_at: string;
+}
+
+export interface RecoveryPointsTable {
+  id: string;
+  source_id: string;
+  time: string;
+  recovery_point: number;
+  partial: number;
+  files: number;
+  logical_bytes: number;
+  bytes_added: number;
+  job_id: number | null;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  kind: string;
+  state: string;
+  source_id: string | null;
+  agent: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  attempts: number;
+  next_attempt_at: string;
+  progress: string;
+  error: string | null;
+  result: string | null;
+  params: string;
+  slot: string | null;
+}
+
+export interface JobLogTable {
+  id: Generated<number>;
+  job_id: number;
+  time: string;
+  level: string;
+  message: string;
+}
+
+export interface AlertsTable {
+  id: Generated<number>;
+  kind: string;
+  subject: string;
+  severity: string;
+  state: string;
+  message: string;
+  recommended_action: string;
+  raised_at: string;
+  resolved_at: string | null;
+}
+
+export interface PoolDirectoriesTable {
+  path: string;
+  added_at: string;
+}
+
+export interface CatalogSchema {
+  settings: SettingsTable;
+  api_tokens: ApiTokensTable;
+  enrollment_tokens: EnrollmentTokensTable;
+  agents: AgentsTable;
+  data_sources: DataSourcesTable;
+  protection_groups: ProtectionGroupsTable;
+  recovery_points: RecoveryPointsTable;
+  jobs: JobsTable;
+  job_log: JobLogTable;
+  alerts: AlertsTable;
+  pool_directories: PoolDirectoriesTable;
+}

@@ -1,0 +1,38 @@
+/** `custos agent attach` and `custos agent start`: the protection agent on a protected computer. */
+import type { Command } from 'commander';
+import { AgentRuntime, attachAgent } from '../../agent/index.js';
+import { print, printJson } from '../output.js';
+import { commandGroup } from '../server-cli.js';
+
+export function registerAgentCommands(program: Command): void {
+  const agent = commandGroup(program, 'agent', 'Protection agents');
+  agent
+    .command('attach')
+    .description('Attach this computer to a protection server with a one-time enrollment token')
+    .requiredOption('--server <url>', 'the server, e.g. https://backup.example:8440')
+    .requiredOption('--token <token>', 'enrollment token from `custos agent token` on the server')
+    .requiredOption('--data <dir>', 'agent data directory (key, certificate, change journal)')
+    .option('--name <name>', 'agent name (default: this host name)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { server: string; token: string; data: string; name?: string; json?: boolean }) => {
+      const r = await attachAgent({ server: opts.server, token: opts.token, dataDir: opts.data, name: opts.name });
+      if (opts.json) printJson(r);
+      else print(`attached as ${r.name} to ${r.server}; start the agent with: custos agent start --data ${opts.data}`);
+    });
+  agent
+    .command('start')
+    .description('Run the protection agent in the foreground (connects to its server and runs its jobs)')
+    .requiredOption('--data <dir>', 'agent data directory given to attach')
+    .action(async (opts: { data: string }) => {
+      const rt = await AgentRuntime.start({ dataDir: opts.data });
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void rt.stop().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,225 @@
+/**
+ * `custos job list|show|cancel|wait`, and the waiting shared by every command
+ * that starts a job (`sync`, `point create`, `check`, `recover`): poll
+ * GET /api/jobs/:id every 500 ms, show phase and progress on one line on a
+ * terminal, and exit 0 / 13 (failed) / 15 (cancelled).
+ */
+import { Option, type Command } from 'commander';
+import { CustosError, parseDuration } from '../../base/index.js';
+import { enc, type Job, type ServerClient } from '../client.js';
+import { print, printJson } from '../output.js';
+import { formatBytes } from '../progress.js';
+import { clockTime, connect, duration, positiveInt, printFields, printTable, shortDuration, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
+
+const POLL_MS = 500;
+/** While waiting, how long the server may be unreachable (say, restarting) before we give up. */
+const UNREACHABLE_GRACE_MS = 30_000;
+
+const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+const KINDS = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune'] as const;
+
+export interface WaitOptions {
+  /** Give up (status 11, the job goes on) after this long; no limit when absent. */
+  readonly timeout?: string;
+  /** Show a progress line on stderr when it is a terminal. */
+  readonly progress: boolean;
+}
+
+function isFinished(job: Job): boolean {
+  return job.state === 'succeeded' || job.state === 'failed' || job.state === 'cancelled';
+}
+
+/** Polls a job until it has finished; returns its final state. */
+export async function waitForJob(client: ServerClient, id: Job['id'], options: WaitOptions): Promise<Job> {
+  const limitMs = options.timeout === undefined ? undefined : parseDuration(options.timeout);
+  const deadline = limitMs === undefined ? Infinity : Date.now() + limitMs;
+  const line = progressLine(options.progress);
+  let unreachableSince: number | undefined;
+  try {
+    for (;;) {
+      let job: Job | undefined;
+      try {
+        job = await client.get<Job>(`/api/jobs/${enc(id)}`);
+        unreachableSince = undefined;
+      } catch (err) {
+        if (!(err instanceof CustosError && err.code === 'unreachable' && err.transient)) throw err;
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince > UNREACHABLE_GRACE_MS) throw err;
+      }
+      if (job !== undefined) {
+        if (isFinished(job)) return job;
+        line.show(describeRunning(job));
+      }
+      if (Date.now() >= deadline) {
+        throw new CustosError('io', `gave up waiting after ${options.timeout}: job ${id} is still ${job?.state ?? 'running'} (custos job wait ${id} to keep waiting)`, {
+          transient: true,
+        });
+      }
+      await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
+    }
+  } finally {
+    line.end();
+  }
+}
+
+/** Prints a finished job and turns failure and cancellation into their exit statuses. */
+export function reportFinished(job: Job, json: boolean | undefined): void {
+  if (json) printJson(job);
+  if (job.state === 'failed') {
+    throw new CustosError('job-failed', `job ${job.id} (${describeJob(job)}) failed: ${job.error ?? 'the server gave no reason'}`);
+  }
+  if (job.state === 'cancelled') throw new CustosError('cancelled', `job ${job.id} (${describeJob(job)}) was cancelled`);
+  if (json) return;
+  const took = job.startedAt && job.finishedAt ? ` in ${shortDuration(Date.parse(job.finishedAt) - Date.parse(job.startedAt))}` : '';
+  print(`job ${job.id} succeeded: ${describeJob(job)}${took}`);
+  const result = flatResult(job.result);
+  if (result) print(`result: ${result}`);
+}
+
+/** After a POST that queued a job: print its id (or JSON), or wait for it with --wait. */
+export async function reportStarted(client: ServerClient, job: Job, opts: { wait?: boolean; timeout?: string; json?: boolean }): Promise<void> {
+  if (!opts.wait) {
+    if (opts.json) printJson(job);
+    else print(String(job.id));
+    return;
+  }
+  if (!opts.json && process.stderr.isTTY) process.stderr.write(`job ${job.id} queued: ${describeJob(job)}\n`);
+  reportFinished(await waitForJob(client, job.id, { timeout: opts.timeout, progress: !opts.json }), opts.json);
+}
+
+/** Adds --wait, --timeout and --json to a command that starts a job. */
+export function withWait(cmd: Command): Command {
+  return cmd
+    .option('--wait', 'wait for the job to finish (status 0 succeeded, 13 failed, 15 cancelled)')
+    .option('--timeout <duration>', 'with --wait: stop waiting after this long (status 11; the job goes on)', duration)
+    .option('--json', 'print the job as JSON');
+}
+
+function describeJob(job: Job): string {
+  return job.source ? `${job.kind} of ${job.source}` : job.agent ? `${job.kind} on ${job.agent}` : job.kind;
+}
+
+function describeRunning(job: Job): string {
+  const progress = describeProgress(job.progress);
+  return `job ${job.id} ${describeJob(job)}: ${job.state}${progress ? `, ${progress}` : ''}`;
+}
+
+function describeProgress(p: Job['progress']): string {
+  if (!p) return '';
+  const parts: string[] = [];
+  if (p.phase) parts.push(p.phase);
+  if (p.filesDone > 0) parts.push(`${p.filesDone} files`);
+  if (p.bytesTotal !== null && p.bytesTotal > 0) {
+    parts.push(`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)} (${Math.floor((100 * p.bytesDone) / p.bytesTotal)}%)`);
+  } else if (p.bytesDone > 0) parts.push(formatBytes(p.bytesDone));
+  return parts.join(', ');
+}
+
+function flatResult(result: Job['result']): string {
+  if (!result) return '';
+  return Object.entries(result)
+    .filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
+    .map(([k, v]) => `${k} ${typeof v === 'number' && /bytes/i.test(k) ? formatBytes(v) : String(v)}`)
+    .join(', ');
+}
+
+/** One line on stderr, redrawn; nothing when stderr is not a terminal. */
+function progressLine(enabled: boolean): { show(text: string): void; end(): void } {
+  const stream = process.stderr;
+  if (!enabled || !stream.isTTY) return { show: () => {}, end: () => {} };
+  let drawn = false;
+  return {
+    show(text) {
+      const width = stream.columns && stream.columns > 10 ? stream.columns - 1 : 200;
+      stream.write(`\r\x1b[K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
+      drawn = true;
+    },
+    end() {
+      if (drawn) stream.write('\r\x1b[K');
+    },
+  };
+}
+
+function jobRows(jobs: readonly Job[]): string[][] {
+  return jobs.map((j) => [
+    String(j.id),
+    j.kind,
+    j.state,
+    j.source ?? j.agent ?? '-',
+    shortTime(j.createdAt),
+    j.startedAt && j.finishedAt ? shortDuration(Date.parse(j.finishedAt) - Date.parse(j.startedAt)) : j.state === 'running' ? (j.progress?.phase ?? '') : '',
+  ]);
+}
+
+export function registerJobCommands(program: Command): void {
+  const job = program.command('job').description('list, follow and cancel jobs on the protection server');
+
+  withConnection(
+    job
+      .command('list')
+      .description('jobs, newest first')
+      .addOption(new Option('--state <state>', 'only jobs in this state').choices(STATES))
+      .addOption(new Option('--kind <kind>', 'only jobs of this kind').choices(KINDS))
+      .option('--source <id>', 'only jobs of this data source')
+      .option('--limit <n>', 'at most this many (server default 100)', positiveInt)
+      .option('--json', 'print the jobs as JSON'),
+  ).action(async (opts: ConnectionOptions & { state?: string; kind?: string; source?: string; limit?: number; json?: boolean }) => {
+    const q = new URLSearchParams();
+    if (opts.state) q.set('state', opts.state);
+    if (opts.kind) q.set('kind', opts.kind);
+    if (opts.source) q.set('source', opts.source);
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    const qs = q.toString();
+    const jobs = await connect(opts).get<Job[]>(`/api/jobs${qs ? `?${qs}` : ''}`);
+    if (opts.json) return printJson(jobs);
+    if (jobs.length === 0) return print('no jobs');
+    printTable(['ID', 'KIND', 'STATE', 'SOURCE', 'CREATED', 'DURATION'], jobRows(jobs));
+  });
+
+  withConnection(
+    job.command('show').description('one job: its fields, progress and log').argument('<id>', 'job id').option('--json', 'print the job as JSON'),
+  ).action(async (id: string, opts: ConnectionOptions & { json?: boolean }) => {
+    const j = await connect(opts).get<Job>(`/api/jobs/${enc(id)}`);
+    if (opts.json) return printJson(j);
+    const fields: Array<[string, string]> = [
+      ['id', String(j.id)],
+      ['kind', j.kind],
+      ['state', j.state],
+      ['data source', j.source ?? '-'],
+      ['agent', j.agent ?? '-'],
+      ['created', shortTime(j.createdAt)],
+      ['started', shortTime(j.startedAt)],
+      ['finished', shortTime(j.finishedAt)],
+      ['attempts', String(j.attempts)],
+    ];
+    if (!isFinished(j) && describeProgress(j.progress)) fields.push(['progress', describeProgress(j.progress)]);
+    if (j.error) fields.push(['error', j.error]);
+    const result = flatResult(j.result);
+    if (result) fields.push(['result', result]);
+    printFields(fields);
+    if (j.log && j.log.length > 0) {
+      print('log:');
+      for (const l of j.log) print(`  ${clockTime(l.time)} ${l.level.padEnd(7)} ${l.message}`);
+    }
+  });
+
+  withConnection(
+    job.command('cancel').description('cancel a queued or running job').argument('<id>', 'job id').option('--json', 'print the job as JSON'),
+  ).action(async (id: string, opts: ConnectionOptions & { json?: boolean }) => {
+    const j = await connect(opts).post<Job>(`/api/jobs/${enc(id)}/cancel`);
+    if (opts.json) return printJson(j);
+    print(`job ${j.id} (${describeJob(j)}): ${j.state === 'cancelled' ? 'cancelled' : `cancel requested (${j.state})`}`);
+  });
+
+  withConnection(
+    job
+      .command('wait')
+      .description('wait for a job to finish: status 0 succeeded, 13 failed, 15 cancelled')
+      .argument('<id>', 'job id')
+      .option('--timeout <duration>', 'stop waiting after this long (status 11; the job goes on)', duration)
+      .option('--json', 'print the finished job as JSON'),
+  ).action(async (id: string, opts: ConnectionOptions & { timeout?: string; json?: boolean }) => {
+    const client = connect(opts);
+    reportFinished(await waitForJob(client, id, { timeout: opts.timeout, progress: !opts.json }), opts.json);
+  });
+}

@@ -1,0 +1,39 @@
+/** `custos server start`: run the protection server in the foreground. */
+import type { Command } from 'commander';
+import { CustosError } from '../../base/index.js';
+import { scaledClockFromEnv, startServer } from '../../server/index.js';
+import { print } from '../output.js';
+import { commandGroup } from '../server-cli.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:8440';
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new CustosError('usage', `--listen ${text} is not HOST:PORT (like 127.0.0.1:8440 or [::1]:8440)`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export function registerServerCommands(program: Command): void {
+  const server = commandGroup(program, 'server', 'The protection server');
+  server
+    .command('start')
+    .description('Start the protection server in the foreground (catalog, storage pool, agent endpoint, REST API)')
+    .requiredOption('--data <dir>', 'server data directory (catalog, storage pool, CA, admin token)')
+    .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
+    .action(async (opts: { data: string; listen: string }) => {
+      const { host, port } = parseListen(opts.listen);
+      const { clock, speed } = scaledClockFromEnv(process.env['CUSTOS_TEST_CLOCK']);
+      const running = await startServer({ dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)) });
+      print(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'ready', url: running.url }));
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void running.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

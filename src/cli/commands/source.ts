@@ -1,0 +1,45 @@
+/** `custos source list|show`: the data sources of attached protection agents and their protection status. */
+import type { Command } from 'commander';
+import { enc, type DataSource } from '../client.js';
+import { print, printJson } from '../output.js';
+import { formatBytes } from '../progress.js';
+import { connect, printFields, printTable, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
+
+function allocation(s: DataSource): string {
+  return `${formatBytes(s.usedBytes)} / ${formatBytes(s.allocationBytes)}`;
+}
+
+export function registerSourceCommands(program: Command): void {
+  const source = program.command('source').description('data sources of the attached protection agents');
+
+  withConnection(source.command('list').description('every data source: group, replica state, recovery points, disk allocation').option('--json', 'print the data sources as JSON')).action(
+    async (opts: ConnectionOptions & { json?: boolean }) => {
+      const sources = await connect(opts).get<DataSource[]>('/api/data-sources');
+      if (opts.json) return printJson(sources);
+      if (sources.length === 0) return print('no data sources (attach a protection agent first: custos agent token)');
+      printTable(
+        ['ID', 'GROUP', 'REPLICA', 'NEWEST POINT', 'POINTS', 'ALLOCATION'],
+        sources.map((s) => [s.id, s.group ?? '-', s.replicaState, shortTime(s.newestPoint), String(s.recoveryPoints), allocation(s)]),
+      );
+    },
+  );
+
+  withConnection(source.command('show').description('one data source').argument('<id>', 'data source id (AGENT:fs:/path)').option('--json', 'print the data source as JSON')).action(
+    async (id: string, opts: ConnectionOptions & { json?: boolean }) => {
+      const s = await connect(opts).get<DataSource>(`/api/data-sources/${enc(id)}`);
+      if (opts.json) return printJson(s);
+      const fields: Array<[string, string]> = [
+        ['id', s.id],
+        ['agent', s.agent],
+        ['kind', s.kind],
+        ['path', s.path],
+        ['protection group', s.group ?? '- (not protected)'],
+        ['replica', s.replicaState],
+        ['newest point', shortTime(s.newestPoint)],
+        ['recovery points', String(s.recoveryPoints)],
+        ['allocation', `${allocation(s)} used`],
+      ];
+      printFields(fields);
+    },
+  );
+}

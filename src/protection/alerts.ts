@@ -1,0 +1,63 @@
+/**
+ * The catalogue of alert kinds: severity, title and the recommended action
+ * shown with every alert (product.md section 6). Pure data; raising and
+ * resolving alerts by condition is the server's job. SOURCE, AGENT and JOB in
+ * an action are placeholders the caller fills in with the alert's subject.
+ */
+
+export type AlertKind =
+  | 'sync-failed'
+  | 'recovery-point-missed'
+  | 'replica-inconsistent'
+  | 'agent-disconnected'
+  | 'allocation-warning'
+  | 'allocation-critical';
+
+export type AlertSeverity = 'critical' | 'warning' | 'info';
+
+export interface AlertKindInfo {
+  readonly severity: AlertSeverity;
+  readonly title: string;
+  readonly recommendedAction: string;
+}
+
+/** An agent is reported disconnected after this long without contact, so a reboot does not raise an alert. */
+export const AGENT_DISCONNECTED_ALERT_MS = 30 * 60_000;
+
+export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.freeze({
+  'sync-failed': {
+    severity: 'critical',
+    title: 'Synchronization failed',
+    recommendedAction:
+      'See the failed job\'s log (custos job show JOB) and fix the cause; synchronization retries at the next interval, or run it now: custos sync SOURCE',
+  },
+  'recovery-point-missed': {
+    severity: 'critical',
+    title: 'Recovery point not created',
+    recommendedAction:
+      'See the failed job\'s log (custos job show JOB) and fix the cause, then create a recovery point now: custos point create SOURCE',
+  },
+  'replica-inconsistent': {
+    severity: 'critical',
+    title: 'Replica is inconsistent',
+    recommendedAction: 'Run a consistency check: custos check SOURCE',
+  },
+  'agent-disconnected': {
+    severity: 'warning',
+    title: 'Protection agent unreachable',
+    recommendedAction:
+      'Check that the computer is on and `custos agent start` runs there; it reconnects by itself',
+  },
+  'allocation-warning': {
+    severity: 'warning',
+    title: 'Disk allocation 80% used',
+    recommendedAction:
+      'Grow the data source\'s disk allocation, shorten the retention range or exclude data; auto-grow acts at 90% if it is on',
+  },
+  'allocation-critical': {
+    severity: 'critical',
+    title: 'Disk allocation 95% used',
+    recommendedAction:
+      'Grow the data source\'s disk allocation now, or synchronizations and recovery points fail when it is full; add storage to the pool if the pool is full too',
+  },
+});

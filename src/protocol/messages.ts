@@ -1,0 +1,159 @@
+/**
+ * Agent ⇄ server messages (docs/design/agent-protocol.md is normative). One
+ * WebSocket per agent, opened by the agent over mutual TLS; JSON text frames
+ * for control, binary frames for chunk data. The server drives: it sends
+ * jobs; the agent asks questions inside a job (which chunks are missing,
+ * send me these blobs, commit this recovery point) and reports progress.
+ */
+import { CustosError, type ErrorCode } from '../base/index.js';
+import type { ChunkerParams, ManifestPageRef, PointSummary } from '../format/index.js';
+
+export const PROTOCOL_VERSION = 1;
+/** The WebSocket path of the agent endpoint (client certificate required). */
+export const AGENT_CONNECT_PATH = '/api/agent/connect';
+
+export type ConflictModeName = 'overwrite' | 'skip' | 'keep-both';
+
+/** Pool keys handed to an agent for one job: base64, kept in memory only, never logged or stored. */
+export interface WireKeys {
+  readonly idKey: string;
+  readonly dataKey: string;
+}
+
+export interface SourceRef {
+  readonly id: string;
+  readonly path: string;
+}
+
+export interface BackupJobSpec {
+  readonly id: number;
+  readonly kind: 'sync' | 'recovery-point' | 'consistency-check';
+  readonly source: SourceRef;
+  readonly excludes: readonly string[];
+  readonly keys: WireKeys | null;
+  readonly compressionLevel: number;
+  readonly chunker: ChunkerParams;
+  /** The replica (newest point) to compare with; null for the first synchronization. */
+  readonly previous: { readonly point: string; readonly pages: readonly ManifestPageRef[] } | null;
+  /** Read every file and let the server compare checksums (consistency check). */
+  readonly fullScan: boolean;
+}
+
+export interface RecoveryJobSpec {
+  readonly id: number;
+  readonly kind: 'recovery';
+  readonly source: SourceRef;
+  readonly point: { readonly id: string; readonly pages: readonly ManifestPageRef[] };
+  /** Absolute path on the agent. */
+  readonly target: string;
+  readonly items: readonly string[];
+  readonly conflict: ConflictModeName;
+  readonly keys: WireKeys | null;
+  readonly compressionLevel: number;
+}
+
+export type JobSpec = BackupJobSpec | RecoveryJobSpec;
+
+export interface JobProgress {
+  readonly phase: string;
+  readonly filesDone: number;
+  readonly bytesDone: number;
+  readonly bytesTotal: number | null;
+}
+
+export interface CommitRequest {
+  readonly manifest: readonly ManifestPageRef[];
+  readonly summary: PointSummary;
+  readonly partial: boolean;
+  readonly excludes: readonly string[];
+}
+
+export type AgentRequest =
+  | { readonly op: 'missing'; readonly ids: readonly string[] }
+  | { readonly op: 'blobs'; readonly ids: readonly string[] }
+  | { readonly op: 'stored' }
+  | ({ readonly op: 'commit' } & CommitRequest);
+
+export interface WireError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly transient: boolean;
+}
+
+export type AgentMessage =
+  | { readonly t: 'hello'; readonly protocol: number; readonly version: string; readonly hostname: string }
+  | { readonly t: 'request'; readonly req: number; readonly job: number; readonly body: AgentRequest }
+  | { readonly t: 'progress'; readonly job: number; readonly progress: JobProgress }
+  | { readonly t: 'log'; readonly job: number; readonly level: 'info' | 'warning' | 'error'; readonly message: string }
+  | { readonly t: 'done'; readonly job: number; readonly result: Record<string, unknown> }
+  | { readonly t: 'failed'; readonly job: number; readonly error: WireError }
+  | { readonly t: 'journal-lost'; readonly source: string; readonly reason: string };
+
+export type ServerMessage =
+  | { readonly t: 'welcome'; readonly agent: string; readonly protocol: number }
+  | { readonly t: 'job'; readonly job: JobSpec }
+  | { readonly t: 'cancel'; readonly job: number }
+  | { readonly t: 'reply'; readonly req: number; readonly ok: true; readonly body: Record<string, unknown> }
+  | { readonly t: 'reply'; readonly req: number; readonly ok: false; readonly error: WireError };
+
+export const FRAME_CHUNK = 1;
+export const FRAME_BLOB = 2;
+const CHUNK_HEADER = 1 + 4 + 32 + 4;
+const BLOB_HEADER = 1 + 4 + 4 + 4;
+
+/** agent → server: one encoded chunk for a job. */
+export function encodeChunkFrame(job: number, id: Uint8Array, rawLength: number, blob: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(CHUNK_HEADER + blob.length);
+  b[0] = FRAME_CHUNK;
+  b.writeUInt32BE(job, 1);
+  b.set(id, 5);
+  b.writeUInt32BE(rawLength, 37);
+  b.set(blob, CHUNK_HEADER);
+  return b;
+}
+
+export function decodeChunkFrame(b: Buffer): { job: number; id: Buffer; rawLength: number; blob: Buffer } {
+  if (b.length < CHUNK_HEADER || b[0] !== FRAME_CHUNK) throw new CustosError('usage', 'malformed chunk frame');
+  return { job: b.readUInt32BE(1), id: b.subarray(5, 37), rawLength: b.readUInt32BE(37), blob: b.subarray(CHUNK_HEADER) };
+}
+
+/** server → agent: blob `index` of the answer to request `req`. */
+export function encodeBlobFrame(req: number, index: number, rawLength: number, blob: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(BLOB_HEADER + blob.length);
+  b[0] = FRAME_BLOB;
+  b.writeUInt32BE(req, 1);
+  b.writeUInt32BE(index, 5);
+  b.writeUInt32BE(rawLength, 9);
+  b.set(blob, BLOB_HEADER);
+  return b;
+}
+
+export function decodeBlobFrame(b: Buffer): { req: number; index: number; rawLength: number; blob: Buffer } {
+  if (b.length < BLOB_HEADER || b[0] !== FRAME_BLOB) throw new CustosError('usage', 'malformed blob frame');
+  return { req: b.readUInt32BE(1), index: b.readUInt32BE(5), rawLength: b.readUInt32BE(9), blob: b.subarray(BLOB_HEADER) };
+}
+
+/** Parses a text frame; throws `usage` on anything that is not a message object with a type. */
+export function parseMessage<T extends { t: string }>(text: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new CustosError('usage', 'malformed message: not JSON');
+  }
+  if (typeof value !== 'object' || value === null || typeof (value as { t?: unknown }).t !== 'string') {
+    throw new CustosError('usage', 'malformed message: no type');
+  }
+  return value as T;
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof CustosError) return { code: err.code, message: err.message, transient: err.transient };
+  const code = (err as { code?: unknown })?.code;
+  const transient = typeof code === 'string' && ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EIO', 'EAGAIN', 'EBUSY'].includes(code);
+  return { code: transient ? 'io' : 'internal', message: err instanceof Error ? err.message : String(err), transient };
+}
+
+export function fromWireError(e: WireError): CustosError {
+  return new CustosError(e.code, e.message, { transient: e.transient });
+}

@@ -1,0 +1,106 @@
+/**
+ * Alerts are raised and resolved by conditions, never by hand alone: a job's
+ * outcome, a committed point (allocation), the agent connection, the
+ * replica's state. Each carries the recommended action from the protection
+ * layer's catalogue. An admin may resolve one early; it comes back if the
+ * condition still holds when next evaluated.
+ */
+import type { Catalog, JobRow } from '../catalog/index.js';
+import {
+  AGENT_DISCONNECTED_ALERT_MS,
+  ALERT_KINDS,
+  allocationLevel,
+  defaultAllocation,
+  grownAllocation,
+  type AlertKind,
+  type ProtectionPolicy,
+} from '../protection/index.js';
+
+export class AlertService {
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly connected: () => ReadonlySet<string>,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  async raise(kind: AlertKind, subject: string, message: string, now: Date): Promise<void> {
+    const def = ALERT_KINDS[kind];
+    const raised = await this.catalog.raiseAlert({
+      kind,
+      subject,
+      severity: def.severity,
+      message,
+      recommendedAction: def.recommendedAction.replaceAll('SOURCE', subject).replaceAll('AGENT', subject),
+      now: now.toISOString(),
+    });
+    if (raised) this.log(`alert ${def.severity}: ${kind} ${subject}: ${message}`);
+  }
+
+  async resolve(kind: AlertKind, subject: string, now: Date): Promise<void> {
+    await this.catalog.resolveAlerts(kind, subject, now.toISOString());
+  }
+
+  async jobFinished(job: JobRow, state: 'succeeded' | 'failed' | 'cancelled', error: string | null, now: Date): Promise<void> {
+    const source = job.source_id;
+    if (!source) return;
+    const replicaJob = job.kind === 'sync' || job.kind === 'recovery-point' || job.kind === 'consistency-check';
+    if (state === 'succeeded' && replicaJob) {
+      await this.resolve('sync-failed', source, now);
+      if (job.kind === 'recovery-point') await this.resolve('recovery-point-missed', source, now);
+      return;
+    }
+    if (state !== 'failed' || !replicaJob) return;
+    await this.raise('sync-failed', source, `${job.kind} job ${job.id} failed: ${error ?? 'unknown error'}`, now);
+    if (job.kind === 'recovery-point') {
+      await this.raise('recovery-point-missed', source, `the recovery point${job.slot ? ` scheduled for ${job.slot}` : ''} was not created: ${error ?? ''}`, now);
+    }
+    const s = await this.catalog.source(source);
+    // A replica job that failed for good leaves the replica in doubt: check it.
+    if (s && s.replica_state !== 'none') await this.markInconsistent(source, `${job.kind} job ${job.id} failed midway`, now);
+  }
+
+  async markInconsistent(source: string, why: string, now: Date): Promise<void> {
+    await this.catalog.updateSource(source, { replica_state: 'inconsistent' });
+    await this.raise('replica-inconsistent', source, `the replica is inconsistent: ${why}`, now);
+  }
+
+  async replicaConsistent(source: string, now: Date): Promise<void> {
+    await this.resolve('replica-inconsistent', source, now);
+  }
+
+  /** After a point is committed: recompute the allocation, grow it when near full, alert at 80% / 95%. */
+  async pointCommitted(sourceId: string, now: Date): Promise<void> {
+    const s = await this.catalog.source(sourceId);
+    if (!s) return;
+    const points = await this.catalog.listPoints(sourceId);
+    const newest = points.at(-1);
+    const used = points.reduce((n, p) => n + Number(p.bytes_added), 0);
+    const group = s.group_name ? await this.catalog.group(s.group_name) : undefined;
+    const retentionDays = group ? (JSON.parse(group.policy) as ProtectionPolicy).retentionDays : 5;
+    let allocated = Math.max(Number(s.allocation_bytes), defaultAllocation({ dataBytes: Number(newest?.logical_bytes ?? 0), retentionDays }));
+    allocated = grownAllocation(used, allocated);
+    await this.catalog.updateSource(sourceId, { used_bytes: used, allocation_bytes: allocated });
+    const level = allocationLevel(used, allocated);
+    const pct = allocated > 0 ? Math.round((used / allocated) * 100) : 0;
+    if (level === 'critical') await this.raise('allocation-critical', sourceId, `disk allocation ${pct}% used`, now);
+    else await this.resolve('allocation-critical', sourceId, now);
+    if (level === 'warning') await this.raise('allocation-warning', sourceId, `disk allocation ${pct}% used`, now);
+    else await this.resolve('allocation-warning', sourceId, now);
+  }
+
+  async agentConnected(name: string, now: Date): Promise<void> {
+    await this.resolve('agent-disconnected', name, now);
+  }
+
+  /** Periodic conditions (once a minute): agents disconnected too long. */
+  async evaluate(now: Date): Promise<void> {
+    const connected = this.connected();
+    for (const a of await this.catalog.listAgents()) {
+      if (connected.has(a.name)) continue;
+      const since = new Date(a.last_seen ?? a.attached_at).getTime();
+      if (now.getTime() - since >= AGENT_DISCONNECTED_ALERT_MS) {
+        await this.raise('agent-disconnected', a.name, `agent ${a.name} has been disconnected since ${a.last_seen ?? a.attached_at}`, now);
+      }
+    }
+  }
+}

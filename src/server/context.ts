@@ -1,0 +1,22 @@
+/** What every route and service of a running server can reach. */
+import type { Clock } from '../base/index.js';
+import type { Catalog } from '../catalog/index.js';
+import type { Pool } from '../pool/index.js';
+import type { KeyedCertificate } from '../protocol/index.js';
+import type { AgentHub } from './agent-hub.js';
+import type { AlertService } from './alerts.js';
+import type { ServerFiles } from './data-dir.js';
+import type { JobEngine } from './job-engine.js';
+
+export interface ServerContext {
+  readonly version: string;
+  readonly catalog: Catalog;
+  readonly pool: Pool;
+  readonly hub: AgentHub;
+  readonly engine: JobEngine;
+  readonly alerts: AlertService;
+  readonly clock: Clock;
+  readonly files: ServerFiles;
+  readonly ca: KeyedCertificate;
+  readonly log: (message: string) => void;
+}

@@ -1,0 +1,421 @@
+/**
+ * The job engine: queues jobs in the catalog, starts them when the dispatch
+ * rules allow (src/jobs), runs them (on agents through job channels, prune
+ * here), records progress and log lines, retries transient failures with
+ * backoff, and raises or resolves alerts from outcomes. Every state change is
+ * a catalog write first, so a server killed at any instant restarts with each
+ * job either finished or re-queued ("interrupted … retried"), never lost.
+ */
+import { CustosError, errorMessage, type Clock, type RecoveryPointId } from '../base/index.js';
+import type { Catalog, JobRow } from '../catalog/index.js';
+import {
+  DEFAULT_LIMITS,
+  dueWork,
+  MAX_ATTEMPTS,
+  pickJobs,
+  retryDelayMs,
+  runsOnAgent,
+  type DispatchLimits,
+  type JobKind,
+  type JobSlot,
+  type ScheduledSource,
+} from '../jobs/index.js';
+import type { Pool } from '../pool/index.js';
+import { pointsToPrune, type ProtectionPolicy } from '../protection/index.js';
+import type { JobProgress, JobSpec, WireKeys } from '../protocol/index.js';
+import type { AgentHub } from './agent-hub.js';
+import type { AlertService } from './alerts.js';
+import { BackupChannel, pointChunkIds, RecoveryChannel } from './job-channels.js';
+import type { RecoveryPointRecord } from '../format/index.js';
+
+export interface JobEngineDeps {
+  readonly catalog: Catalog;
+  readonly hub: AgentHub;
+  readonly pool: Pool;
+  readonly clock: Clock;
+  readonly alerts: AlertService;
+  readonly limits?: DispatchLimits;
+  readonly log: (message: string) => void;
+}
+
+export interface EnqueueRequest {
+  readonly kind: JobKind;
+  readonly source: string | null;
+  readonly agent: string | null;
+  readonly slot?: string | null;
+  readonly params?: Record<string, unknown>;
+  readonly reason: string;
+}
+
+const NO_PROGRESS: JobProgress = { phase: 'queued', filesDone: 0, bytesDone: 0, bytesTotal: null };
+
+interface Running {
+  readonly job: JobRow;
+  cancel(): void;
+}
+
+export class JobEngine {
+  private readonly running = new Map<number, Running>();
+  private timer: NodeJS.Timeout | null = null;
+  private dispatching = false;
+  private stopping = false;
+  private lastTickMinute = '';
+  private readonly settled = new Set<Promise<void>>();
+
+  constructor(private readonly d: JobEngineDeps) {}
+
+  private now(): string {
+    return this.d.clock.now().toISOString();
+  }
+
+  /** At start: jobs left "running" by a server that died are re-queued, and say so. */
+  async recoverInterrupted(): Promise<number> {
+    const stale = await this.d.catalog.listJobs({ state: 'running', limit: 100_000 });
+    for (const j of stale) {
+      await this.d.catalog.updateJob(j.id, { state: 'queued', next_attempt_at: this.now(), progress: JSON.stringify(NO_PROGRESS) });
+      await this.d.catalog.appendJobLog(j.id, this.now(), 'warning', 'interrupted: the server stopped while this job ran; it is retried');
+    }
+    return stale.length;
+  }
+
+  async enqueue(r: EnqueueRequest): Promise<JobRow> {
+    const now = this.now();
+    const id = await this.d.catalog.insertJob({
+      kind: r.kind,
+      state: 'queued',
+      source_id: r.source,
+      agent: r.agent,
+      created_at: now,
+      started_at: null,
+      finished_at: null,
+      attempts: 0,
+      next_attempt_at: now,
+      progress: JSON.stringify(NO_PROGRESS),
+      error: null,
+      result: null,
+      params: JSON.stringify(r.params ?? {}),
+      slot: r.slot ?? null,
+    });
+    await this.d.catalog.appendJobLog(id, now, 'info', `queued: ${r.reason}`);
+    this.kick();
+    return (await this.d.catalog.job(id))!;
+  }
+
+  async cancel(id: number): Promise<JobRow> {
+    const job = await this.d.catalog.job(id);
+    if (!job) throw new CustosError('not-found', `job ${id} does not exist`);
+    if (job.state === 'queued') {
+      if (await this.d.catalog.updateJob(id, { state: 'cancelled', finished_at: this.now() }, ['queued'])) {
+        await this.d.catalog.appendJobLog(id, this.now(), 'info', 'cancelled before it started');
+      }
+    } else if (job.state === 'running') {
+      await this.d.catalog.appendJobLog(id, this.now(), 'info', 'cancel requested');
+      this.running.get(id)?.cancel();
+    } else {
+      throw new CustosError('exists', `job ${id} has already ${job.state === 'succeeded' ? 'succeeded' : job.state}`);
+    }
+    return (await this.d.catalog.job(id))!;
+  }
+
+  start(tickMs: number): void {
+    const loop = () => {
+      void this.dispatch().finally(() => {
+        if (!this.stopping) this.timer = setTimeout(loop, tickMs);
+      });
+    };
+    loop();
+  }
+
+  kick(): void {
+    setImmediate(() => void this.dispatch());
+  }
+
+  /** Stops starting jobs; running ones are left to the agents (they are re-queued at next start). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const r of this.running.values()) r.cancel();
+    await Promise.race([Promise.allSettled([...this.settled]), new Promise((r) => setTimeout(r, 3000))]);
+  }
+
+  /** The scheduler tick (once per clock minute) and the dispatcher (every call). */
+  async dispatch(): Promise<void> {
+    if (this.dispatching || this.stopping) return;
+    this.dispatching = true;
+    try {
+      const now = this.d.clock.now();
+      const minute = now.toISOString().slice(0, 16);
+      if (minute !== this.lastTickMinute) {
+        this.lastTickMinute = minute;
+        await this.schedulerTick(now);
+        await this.d.alerts.evaluate(now);
+      }
+      const queued = (await this.d.catalog.listJobs({ state: 'queued', limit: 1000 }))
+        .filter((j) => j.next_attempt_at <= now.toISOString())
+        .sort((a, b) => a.id - b.id);
+      if (queued.length === 0) return;
+      const running = [...this.running.values()].map((r) => slotOf(r.job));
+      const picked = pickJobs(queued.map(slotOf), running, this.d.hub.connected(), this.d.limits ?? DEFAULT_LIMITS);
+      for (const p of picked) {
+        const job = queued.find((j) => j.id === p.id)!;
+        await this.launch(job);
+      }
+    } catch (err) {
+      this.d.log(`job engine: ${errorMessage(err)}`);
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private async schedulerTick(now: Date): Promise<void> {
+    const c = this.d.catalog;
+    const active = await c.listJobs({ states: ['queued', 'running'], limit: 100_000 });
+    const activeBySource = new Map<string, Set<JobKind>>();
+    for (const j of active) {
+      if (!j.source_id) continue;
+      const s = activeBySource.get(j.source_id) ?? new Set<JobKind>();
+      s.add(j.kind as JobKind);
+      activeBySource.set(j.source_id, s);
+    }
+    const groups = new Map((await c.listGroups()).map((g) => [g.name, JSON.parse(g.policy) as ProtectionPolicy]));
+    const sources: ScheduledSource[] = [];
+    for (const s of await c.listSources()) {
+      const policy = s.group_name ? groups.get(s.group_name) : undefined;
+      if (!policy) continue;
+      sources.push({
+        id: s.id,
+        agent: s.agent,
+        policy,
+        since: new Date(s.added_to_group_at ?? s.created_at),
+        replicaState: s.replica_state as ScheduledSource['replicaState'],
+        lastSyncStartedAt: s.last_sync_started_at ? new Date(s.last_sync_started_at) : null,
+        lastPointSlot: s.last_point_slot,
+        lastCheckSlot: s.last_check_slot,
+        activeKinds: activeBySource.get(s.id) ?? new Set(),
+      });
+    }
+    const lastPrune = await c.setting('last_prune_at');
+    const pruneActive = active.some((j) => j.kind === 'prune');
+    for (const due of dueWork(sources, lastPrune ? new Date(lastPrune) : null, pruneActive, now)) {
+      if (due.kind === 'prune') await c.setSetting('last_prune_at', now.toISOString());
+      if (due.source && due.slot) {
+        await c.updateSource(due.source, due.kind === 'recovery-point' ? { last_point_slot: due.slot } : { last_check_slot: due.slot });
+      }
+      if (due.source && due.kind === 'sync') await c.updateSource(due.source, { last_sync_started_at: now.toISOString() });
+      await this.enqueue({ kind: due.kind, source: due.source, agent: due.agent, slot: due.slot, reason: due.reason });
+    }
+  }
+
+  private async launch(job: JobRow): Promise<void> {
+    const c = this.d.catalog;
+    const started = this.now();
+    if (!(await c.updateJob(job.id, { state: 'running', started_at: started, attempts: job.attempts + 1 }, ['queued']))) return;
+    const row = (await c.job(job.id))!;
+    await c.appendJobLog(job.id, started, 'info', `started (attempt ${row.attempts})`);
+    let cancel: () => void = () => undefined;
+    const cancelled = { value: false };
+    const entry: Running = { job: row, cancel: () => { cancelled.value = true; cancel(); } };
+    this.running.set(job.id, entry);
+    const p = (async () => {
+      try {
+        const result = await this.run(row, (fn) => { cancel = fn; }, cancelled);
+        await this.finish(row, 'succeeded', null, result);
+      } catch (err) {
+        await this.failed(row, err, cancelled.value);
+      } finally {
+        this.running.delete(job.id);
+        this.kick();
+      }
+    })();
+    this.settled.add(p);
+    void p.finally(() => this.settled.delete(p));
+  }
+
+  private async failed(job: JobRow, err: unknown, cancelled: boolean): Promise<void> {
+    const c = this.d.catalog;
+    const message = errorMessage(err);
+    if (cancelled || (err instanceof CustosError && err.code === 'cancelled')) {
+      if (this.stopping) return this.requeue(job, 'the server is shutting down; the job is retried at next start');
+      return this.finish(job, 'cancelled', 'cancelled', null);
+    }
+    const transient = err instanceof CustosError ? err.transient : true;
+    const attempts = (await c.job(job.id))?.attempts ?? job.attempts + 1;
+    if (transient && attempts < MAX_ATTEMPTS && !this.stopping) {
+      const delay = retryDelayMs(attempts);
+      await c.updateJob(job.id, { state: 'queued', next_attempt_at: new Date(this.d.clock.now().getTime() + delay).toISOString(), error: message });
+      await c.appendJobLog(job.id, this.now(), 'warning', `attempt ${attempts} failed: ${message}; retrying in ${Math.round(delay / 1000)} s`);
+      return;
+    }
+    if (this.stopping && transient) return this.requeue(job, `interrupted by shutdown: ${message}`);
+    await this.finish(job, 'failed', message, null);
+  }
+
+  private async requeue(job: JobRow, why: string): Promise<void> {
+    await this.d.catalog.updateJob(job.id, { state: 'queued', next_attempt_at: this.now() });
+    await this.d.catalog.appendJobLog(job.id, this.now(), 'warning', why);
+  }
+
+  private async finish(job: JobRow, state: 'succeeded' | 'failed' | 'cancelled', error: string | null, result: Record<string, unknown> | null): Promise<void> {
+    const c = this.d.catalog;
+    await c.updateJob(job.id, { state, finished_at: this.now(), error, result: result ? JSON.stringify(result) : null }, ['running']);
+    await c.appendJobLog(job.id, this.now(), state === 'succeeded' ? 'info' : 'error', state === 'succeeded' ? 'succeeded' : `${state}: ${error ?? ''}`);
+    await this.d.alerts.jobFinished(job, state, error, this.d.clock.now());
+  }
+
+  private progressWriter(job: JobRow): (p: JobProgress) => void {
+    let last = 0;
+    let pending: JobProgress | null = null;
+    return (p) => {
+      pending = p;
+      const t = Date.now();
+      if (t - last < 1000) return;
+      last = t;
+      const value = pending;
+      pending = null;
+      void this.d.catalog.updateJob(job.id, { progress: JSON.stringify(value) }, ['running']);
+    };
+  }
+
+  private wireKeys(): WireKeys | null {
+    const k = this.d.pool.keys;
+    return k ? { idKey: k.idKey.toString('base64'), dataKey: k.dataKey.toString('base64') } : null;
+  }
+
+  private async run(job: JobRow, onCancel: (fn: () => void) => void, cancelled: { value: boolean }): Promise<Record<string, unknown>> {
+    const kind = job.kind as JobKind;
+    if (kind === 'prune') return this.prune(job);
+    if (!runsOnAgent(kind)) throw new CustosError('internal', `no runner for ${kind}`);
+    const params = JSON.parse(job.params) as Record<string, unknown>;
+    const c = this.d.catalog;
+    const agentName = job.agent!;
+    const session = this.d.hub.get(agentName);
+    if (!session) throw new CustosError('io', `agent ${agentName} is not connected`, { transient: true });
+    const events = {
+      progress: this.progressWriter(job),
+      log: (level: 'info' | 'warning' | 'error', message: string) => void c.appendJobLog(job.id, this.now(), level, message),
+    };
+    const source = job.source_id ? await c.source(job.source_id) : undefined;
+    if (!source) throw new CustosError('not-found', `data source ${job.source_id} no longer exists`);
+    let spec: JobSpec;
+    let channel: BackupChannel | RecoveryChannel;
+    if (kind === 'recovery') {
+      const point = await this.loadPoint(String(params['point']));
+      const allowed = await pointChunkIds(this.d.pool, point);
+      channel = new RecoveryChannel(this.d.pool, allowed, events);
+      spec = {
+        id: job.id,
+        kind: 'recovery',
+        source: { id: source.id, path: source.path },
+        point: { id: point.id, pages: point.manifest },
+        target: String(params['target']),
+        items: (params['items'] as string[] | undefined) ?? [],
+        conflict: (params['conflict'] as 'overwrite' | 'skip' | 'keep-both' | undefined) ?? 'keep-both',
+        keys: this.wireKeys(),
+        compressionLevel: this.d.pool.config.compression.level,
+      };
+    } else {
+      const newest = await c.newestPoint(source.id);
+      const previous = newest && kind !== 'consistency-check' ? await this.loadPoint(newest.id) : null;
+      if (kind === 'consistency-check') await c.updateSource(source.id, { replica_state: 'checking' });
+      else await c.updateSource(source.id, { last_sync_started_at: this.now() });
+      const policy = source.group_name ? await this.policyOf(source.group_name) : null;
+      const makesRecoveryPoint = kind === 'recovery-point' || source.replica_state === 'none';
+      channel = new BackupChannel(
+        this.d.pool,
+        { host: agentName, path: source.path, parent: (newest?.id ?? null) as RecoveryPointId | null, previousPages: previous?.manifest ?? [], now: () => this.d.clock.now() },
+        events,
+        async (record) => this.recordPoint(job, source.id, record, makesRecoveryPoint),
+      );
+      spec = {
+        id: job.id,
+        kind,
+        source: { id: source.id, path: source.path },
+        excludes: policy?.excludes ?? [],
+        keys: this.wireKeys(),
+        compressionLevel: this.d.pool.config.compression.level,
+        chunker: this.d.pool.config.chunker,
+        previous: previous ? { point: previous.id, pages: previous.manifest } : null,
+        fullScan: kind === 'consistency-check',
+      };
+    }
+    session.jobs.set(job.id, channel);
+    onCancel(() => {
+      session.send({ t: 'cancel', job: job.id });
+      // An agent that does not answer a cancel within 30 s is not waited for.
+      setTimeout(() => channel.failed({ code: 'cancelled', message: 'cancelled', transient: false }), 30_000).unref();
+    });
+    if (cancelled.value) throw new CustosError('cancelled', 'cancelled');
+    session.send({ t: 'job', job: spec });
+    try {
+      const result = await channel.finished;
+      if (channel instanceof BackupChannel) {
+        if (!channel.committed) throw new CustosError('internal', 'the agent finished without committing a recovery point');
+        await this.replicaOk(source.id, kind);
+        return { ...result, point: channel.committed.id, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived };
+      }
+      return result;
+    } finally {
+      session.jobs.delete(job.id);
+    }
+  }
+
+  private async policyOf(group: string): Promise<ProtectionPolicy | null> {
+    const g = await this.d.catalog.group(group);
+    return g ? (JSON.parse(g.policy) as ProtectionPolicy) : null;
+  }
+
+  private async loadPoint(id: string): Promise<RecoveryPointRecord> {
+    const row = await this.d.catalog.point(id);
+    if (!row) throw new CustosError('not-found', `recovery point ${id} does not exist`);
+    return this.d.pool.findPoint(id);
+  }
+
+  /** Catalog row after the point object is durable (the order that makes crashes harmless). */
+  private async recordPoint(job: JobRow, sourceId: string, record: RecoveryPointRecord, recoveryPoint: boolean): Promise<void> {
+    const s = record.summary;
+    await this.d.catalog.insertPoint({
+      id: record.id,
+      source_id: sourceId,
+      time: record.time,
+      recovery_point: recoveryPoint ? 1 : 0,
+      partial: record.partial ? 1 : 0,
+      files: s.filesNew + s.filesChanged + s.filesUnchanged,
+      logical_bytes: s.logicalBytes,
+      bytes_added: s.bytesAdded,
+      job_id: job.id,
+    });
+    await this.d.catalog.appendJobLog(job.id, this.now(), 'info',
+      `${recoveryPoint ? 'recovery point' : 'replica'} ${record.id} committed: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged files; ${s.bytesAdded} bytes added`);
+    await this.d.alerts.pointCommitted(sourceId, this.d.clock.now());
+  }
+
+  private async replicaOk(sourceId: string, kind: JobKind): Promise<void> {
+    await this.d.catalog.updateSource(sourceId, { replica_state: 'ok', last_sync_ok_at: this.now() });
+    if (kind === 'consistency-check') await this.d.alerts.replicaConsistent(sourceId, this.d.clock.now());
+  }
+
+  /** Nightly pruning: whole days past retention, and replica-only points superseded by a newer one. */
+  private async prune(job: JobRow): Promise<Record<string, unknown>> {
+    const c = this.d.catalog;
+    const groups = new Map((await c.listGroups()).map((g) => [g.name, JSON.parse(g.policy) as ProtectionPolicy]));
+    let deleted = 0;
+    for (const s of await c.listSources()) {
+      const policy = s.group_name ? groups.get(s.group_name) : undefined;
+      if (!policy) continue;
+      if ((await c.listJobs({ source: s.id, states: ['running'], limit: 1 })).length > 0) continue;
+      const points = await c.listPoints(s.id);
+      const ids = pointsToPrune(points.map((p) => ({ id: p.id, time: new Date(p.time), recoveryPoint: p.recovery_point === 1 })), policy, this.d.clock.now());
+      for (const id of ids) {
+        await c.deletePoints([id]); // catalog first: a point is invisible before its object goes
+        await this.d.pool.deletePoint(id as RecoveryPointId);
+        deleted++;
+      }
+      if (ids.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `${s.id}: pruned ${ids.length} point(s)`);
+    }
+    return { pointsDeleted: deleted };
+  }
+}
+
+function slotOf(j: JobRow): JobSlot {
+  return { id: j.id, kind: j.kind as JobKind, source: j.source_id, agent: j.agent };
+}

@@ -1,0 +1,135 @@
+/** /api/protection-groups: create, list, show, update, delete protection groups. */
+import type { FastifyInstance } from 'fastify';
+import { CustosError } from '../../../base/index.js';
+import { DEFAULT_POLICY, parsePolicy, type PolicyInput, type ProtectionPolicy } from '../../../protection/index.js';
+import type { ServerContext } from '../../context.js';
+import { badRequest, conflict, notFound } from '../../http-errors.js';
+import { groupView } from '../../views.js';
+import { parseSourceId } from '../../source-id.js';
+
+const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
+
+const groupInputProps = {
+  name: { type: 'string' },
+  sources: { type: 'array', items: { type: 'string' }, maxItems: 1000 },
+  addSources: { type: 'array', items: { type: 'string' }, maxItems: 1000 },
+  removeSources: { type: 'array', items: { type: 'string' }, maxItems: 1000 },
+  retention: { anyOf: [{ type: 'string' }, { type: 'number' }] },
+  sync: { anyOf: [{ type: 'string' }, { type: 'number' }] },
+  points: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+  days: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+  excludes: { type: 'array', items: { type: 'string', maxLength: 1024 }, maxItems: 1000 },
+  replica: { type: 'string' },
+  check: { type: 'string' },
+} as const;
+
+interface GroupBody extends PolicyInput {
+  name?: string;
+  sources?: string[];
+  addSources?: string[];
+  removeSources?: string[];
+}
+
+function policyInput(b: GroupBody): PolicyInput {
+  const { retention, sync, points, days, excludes, replica, check } = b;
+  return Object.fromEntries(Object.entries({ retention, sync, points, days, excludes, replica, check }).filter(([, v]) => v !== undefined)) as PolicyInput;
+}
+
+export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const c = ctx.catalog;
+
+  const members = async (name: string) => (await c.listSources({ group: name })).map((s) => s.id);
+
+  /** Checks every source id and its agent; the rows to save (new sources get defaults). */
+  const memberRows = async (ids: readonly string[], now: string) => {
+    const rows = [];
+    for (const id of new Set(ids)) {
+      const { agent, kind, path } = parseSourceId(id);
+      const a = await c.agent(agent);
+      if (!a || a.revoked_at) throw badRequest(`data source ${id}: no agent named ${agent} is attached (see custos agent list)`);
+      rows.push({
+        id: `${agent}:${kind}:${path}`, agent, kind, path, group_name: null, replica_state: 'none', allocation_bytes: 0, used_bytes: 0,
+        created_at: now, last_sync_started_at: null, last_sync_ok_at: null, last_point_slot: null, last_check_slot: null, added_to_group_at: null,
+      });
+    }
+    return rows;
+  };
+
+  app.get('/api/protection-groups', { schema: { summary: 'Protection groups' } }, async () =>
+    Promise.all((await c.listGroups()).map(async (g) => groupView(g, await members(g.name)))));
+
+  app.get('/api/protection-groups/:name', { schema: { summary: 'One protection group' } }, async (req) => {
+    const { name } = req.params as { name: string };
+    const g = await c.group(name);
+    if (!g) throw notFound(`protection group ${name}`);
+    return groupView(g, await members(name));
+  });
+
+  app.post('/api/protection-groups', {
+    schema: { summary: 'Create a protection group', body: { type: 'object', required: ['name', 'sources'], additionalProperties: false, properties: groupInputProps } },
+  }, async (req, reply) => {
+    const b = req.body as GroupBody;
+    if (b.addSources || b.removeSources) throw badRequest('addSources/removeSources are for updates; give sources');
+    if (!GROUP_NAME.test(b.name!)) throw badRequest(`protection group name ${JSON.stringify(b.name)} is not allowed: letters, digits, space, '.', '_', '-' (at most 63)`);
+    if (!b.sources || b.sources.length === 0) throw badRequest('a protection group needs at least one data source (--source AGENT:fs:/path)');
+    if (await c.group(b.name!)) throw conflict(`protection group ${b.name} already exists`);
+    const { policy, warnings } = parsePolicy(policyInput(b), DEFAULT_POLICY);
+    const now = ctx.clock.now().toISOString();
+    const rows = await memberRows(b.sources, now);
+    await c.saveGroup({ name: b.name!, policy: JSON.stringify(policy), now, create: true }, rows);
+    ctx.engine.kick();
+    void reply.code(201);
+    return { group: groupView((await c.group(b.name!))!, await members(b.name!)), warnings };
+  });
+
+  app.patch('/api/protection-groups/:name', {
+    schema: { summary: 'Change a protection group', body: { type: 'object', additionalProperties: false, properties: groupInputProps } },
+  }, async (req) => {
+    const { name } = req.params as { name: string };
+    const b = req.body as GroupBody;
+    const g = await c.group(name);
+    if (!g) throw notFound(`protection group ${name}`);
+    if (b.name !== undefined && b.name !== name) throw badRequest('renaming a protection group is not supported');
+    const { policy, warnings } = parsePolicy(policyInput(b), JSON.parse(g.policy) as ProtectionPolicy);
+    let ids = b.sources ? [...b.sources] : await members(name);
+    if (b.addSources) ids.push(...b.addSources);
+    if (b.removeSources) {
+      const remove = new Set(b.removeSources.map((id) => { const s = parseSourceId(id); return `${s.agent}:${s.kind}:${s.path}`; }));
+      for (const r of remove) if (!ids.includes(r)) throw badRequest(`data source ${r} is not a member of ${name}`);
+      ids = ids.filter((id) => !remove.has(id));
+    }
+    if (ids.length === 0) throw badRequest(`a protection group needs at least one data source; delete the group instead (custos group delete ${name})`);
+    const now = ctx.clock.now().toISOString();
+    await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false }, await memberRows(ids, now));
+    ctx.engine.kick();
+    return { group: groupView((await c.group(name))!, await members(name)), warnings };
+  });
+
+  app.delete('/api/protection-groups/:name', {
+    schema: { summary: 'Delete a protection group', querystring: { type: 'object', properties: { points: { type: 'string', enum: ['keep', 'delete'] } }, required: ['points'] } },
+  }, async (req) => {
+    const { name } = req.params as { name: string };
+    const { points } = req.query as { points: 'keep' | 'delete' };
+    if (!(await c.group(name))) throw notFound(`protection group ${name}`);
+    const sources = await c.listSources({ group: name });
+    const busy = (await c.listJobs({ states: ['running'], limit: 10_000 })).filter((j) => sources.some((s) => s.id === j.source_id));
+    if (busy.length > 0) throw new CustosError('exists', `jobs are running for this group (${busy.map((j) => j.id).join(', ')}); cancel them or wait`);
+    for (const q of await c.listJobs({ states: ['queued'], limit: 10_000 })) {
+      if (sources.some((s) => s.id === q.source_id)) await ctx.engine.cancel(q.id);
+    }
+    let deleted = 0;
+    if (points === 'delete') {
+      for (const s of sources) {
+        const ps = await c.listPoints(s.id);
+        for (const p of ps) {
+          await c.deletePoints([p.id]);
+          await ctx.pool.deletePoint(p.id as never);
+          deleted++;
+        }
+        await c.updateSource(s.id, { replica_state: 'none', used_bytes: 0, last_point_slot: null, last_check_slot: null, last_sync_started_at: null });
+      }
+    }
+    await c.deleteGroup(name);
+    return { deleted: name, recoveryPointsDeleted: deleted };
+  });
+}

@@ -1,0 +1,41 @@
+/** /metrics in Prometheus text format (needs a token like every call but health). */
+import type { FastifyInstance } from 'fastify';
+import type { ServerContext } from '../context.js';
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+export function registerMetricsRoute(app: FastifyInstance, ctx: ServerContext): void {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: true } }, async (_req, reply) => {
+    const c = ctx.catalog;
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string, samples: Array<[Record<string, string>, number]>) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of samples) {
+        const l = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(',');
+        lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
+      }
+    };
+    metric('custos_jobs', 'gauge', 'Jobs in the catalog by kind and state.', (await c.jobCounts()).map((r) => [{ kind: r.kind, state: r.state }, r.n]));
+    const now = ctx.clock.now().getTime();
+    const sources = await c.listSources();
+    const protectedBytes: Array<[Record<string, string>, number]> = [];
+    const age: Array<[Record<string, string>, number]> = [];
+    for (const s of sources) {
+      const newest = await c.newestPoint(s.id);
+      if (!newest) continue;
+      protectedBytes.push([{ data_source: s.id }, Number(newest.logical_bytes)]);
+      age.push([{ data_source: s.id }, Math.max(0, Math.round((now - new Date(newest.time).getTime()) / 1000))]);
+    }
+    metric('custos_protected_bytes', 'gauge', 'Size of the newest point of each data source.', protectedBytes);
+    metric('custos_newest_recovery_point_age_seconds', 'gauge', 'Age of the newest point of each data source.', age);
+    let stored = 0;
+    for (const loc of ctx.pool.index.values()) stored += loc.length;
+    metric('custos_pool_stored_bytes', 'gauge', 'Encoded bytes of the chunks in the storage pool.', [[{}, stored]]);
+    metric('custos_pool_chunks', 'gauge', 'Chunks in the storage pool.', [[{}, ctx.pool.index.size]]);
+    metric('custos_agents_connected', 'gauge', 'Agents connected now.', [[{}, ctx.hub.connected().size]]);
+    metric('custos_alerts_active', 'gauge', 'Active alerts.', [[{}, (await c.listAlerts('active')).length]]);
+    await reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');
+  });
+}

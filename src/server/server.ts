@@ -1,0 +1,208 @@
+/**
+ * The protection server: the wiring root. It builds the catalog, the storage
+ * pool, the agent hub, the job engine and the HTTPS port that serves the REST
+ * API, the agent endpoint (client certificates) and /metrics.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { resolve } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { WebSocketServer } from 'ws';
+import { CustosError, errorMessage, systemClock, type Clock } from '../base/index.js';
+import { Catalog } from '../catalog/index.js';
+import { Pool, type PoolLock } from '../pool/index.js';
+import { AGENT_CONNECT_PATH, PROTOCOL_VERSION, certificateSerial } from '../protocol/index.js';
+import { AgentHub } from './agent-hub.js';
+import { AlertService } from './alerts.js';
+import { makeAuthHook } from './auth.js';
+import type { ServerContext } from './context.js';
+import { hashToken, loadOrCreateCa, loadOrIssueServerCertificate, newApiToken, serverFiles, writeFileAtomic } from './data-dir.js';
+import { errorBody } from './http-errors.js';
+import { JobEngine } from './job-engine.js';
+import { registerAgentRoutes } from './routes/api/agents.js';
+import { registerAlertRoutes } from './routes/api/alerts.js';
+import { registerDataSourceRoutes } from './routes/api/data-sources.js';
+import { registerGroupRoutes } from './routes/api/protection-groups.js';
+import { registerJobRoutes } from './routes/api/jobs.js';
+import { registerTokenRoutes } from './routes/api/tokens.js';
+import { registerPoolRoutes } from './routes/api/pool.js';
+import { registerMetricsRoute } from './routes/metrics.js';
+
+export const SERVER_VERSION = '0.1.0';
+
+export interface ServerOptions {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly clock?: Clock;
+  /** How often the dispatcher looks for work (the scheduler runs once per clock minute). */
+  readonly tickMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly context: ServerContext;
+  close(): Promise<void>;
+}
+
+export function jsonLogger(write: (line: string) => void = (l) => process.stdout.write(l + '\n')): (message: string, level?: string) => void {
+  return (message, level = 'info') => write(JSON.stringify({ time: new Date().toISOString(), level, msg: message }));
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const dir = resolve(options.dataDir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const files = serverFiles(dir);
+  const clock = options.clock ?? systemClock;
+  const log = jsonLogger(options.log);
+
+  const ca = await loadOrCreateCa(files);
+  const tls = await loadOrIssueServerCertificate(files, ca, options.host);
+  const catalog = await Catalog.openSqlite(files.catalog);
+  let lock: PoolLock | null = null;
+  let app: FastifyInstance | null = null;
+  try {
+    if (!existsSync(files.pool)) {
+      await Pool.init(files.pool, { keyFile: files.poolKey });
+      log(`storage pool created at ${files.pool} (key ${files.poolKey}: back it up, the pool cannot be read without it)`);
+    }
+    const pool = await Pool.open(files.pool, { keyFile: files.poolKey });
+    lock = await pool.lock('shared', 'server');
+    await pool.loadIndex();
+
+    if (!(await catalog.setting('admin_token_created'))) {
+      const token = newApiToken();
+      await catalog.addApiToken({ name: 'admin', role: 'admin', tokenHash: hashToken(token), now: clock.now().toISOString() });
+      await writeFileAtomic(files.adminToken, token + '\n', 0o600);
+      await catalog.setSetting('admin_token_created', clock.now().toISOString());
+      log(`admin token written to ${files.adminToken}`);
+    }
+
+    let alerts!: AlertService;
+    const hub = new AgentHub({
+      connected: (name, hello) => {
+        void catalog.updateAgent(name, { last_seen: clock.now().toISOString(), version: hello?.version ?? null, ...(hello?.hostname ? { hostname: hello.hostname } : {}) });
+        void alerts.agentConnected(name, clock.now());
+        engine.kick();
+      },
+      disconnected: (name) => {
+        log(`agent ${name} disconnected`);
+        void catalog.updateAgent(name, { last_seen: clock.now().toISOString() });
+      },
+      journalLost: (name, sourceId, reason) => {
+        void (async () => {
+          const s = await catalog.source(sourceId);
+          if (s && s.agent === name && s.replica_state === 'ok') await alerts.markInconsistent(sourceId, reason, clock.now());
+          engine.kick();
+        })();
+      },
+    });
+    alerts = new AlertService(catalog, () => hub.connected(), (m) => log(m, 'warning'));
+    const engine = new JobEngine({ catalog, hub, pool, clock, alerts, log: (m) => log(m, 'error') });
+    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, clock, files, ca, log };
+
+    app = Fastify({
+      logger: false,
+      https: { key: tls.keyPem, cert: tls.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false },
+      bodyLimit: 1024 * 1024,
+      ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+    });
+    await app.register(swagger, {
+      openapi: {
+        info: { title: 'Custos protection server', version: SERVER_VERSION, description: 'REST API (docs/design/rest-api.md)' },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        security: [{ bearer: [] }],
+      },
+    });
+    app.setErrorHandler(async (err, _req, reply) => {
+      const { status, body } = errorBody(err);
+      if (status >= 500) log(`api error: ${errorMessage(err)}`, 'error');
+      await reply.code(status).send(body);
+    });
+    app.setNotFoundHandler(async (req, reply) => {
+      await reply.code(404).send({ error: { code: 'not-found', message: `no such call: ${req.method} ${req.url.split('?')[0]}` } });
+    });
+    app.addHook('onRequest', makeAuthHook(catalog));
+    app.get('/api/health', { schema: { summary: 'Readiness (no authentication)', security: [] } }, async () => ({ status: 'ok', version: SERVER_VERSION }));
+    app.get('/api/openapi.json', { schema: { hide: true } }, async () => app!.swagger());
+    registerTokenRoutes(app, ctx);
+    registerAgentRoutes(app, ctx);
+    registerGroupRoutes(app, ctx);
+    registerDataSourceRoutes(app, ctx);
+    registerJobRoutes(app, ctx);
+    registerAlertRoutes(app, ctx);
+    registerPoolRoutes(app, ctx);
+    registerMetricsRoute(app, ctx);
+
+    // The agent endpoint: a WebSocket upgrade that requires a valid, unrevoked client certificate.
+    const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      void (async () => {
+        const refuse = (status: number, why: string) => {
+          socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found'}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${why}\n`);
+        };
+        if ((req.url ?? '').split('?')[0] !== AGENT_CONNECT_PATH) return refuse(404, 'no such endpoint');
+        const tlsSocket = req.socket as TLSSocket;
+        const peer = tlsSocket.getPeerCertificate();
+        if (!tlsSocket.authorized || !peer?.subject) return refuse(401, 'a client certificate issued by this server is required (attach the agent first)');
+        const name = String(peer.subject.CN);
+        const agent = await catalog.agent(name);
+        const serial = certificateSerial(peer.raw ? `-----BEGIN CERTIFICATE-----\n${peer.raw.toString('base64')}\n-----END CERTIFICATE-----\n` : '');
+        if (!agent || agent.revoked_at || agent.cert_serial !== serial) {
+          log(`refused agent connection for ${name}: ${!agent ? 'unknown agent' : 'certificate revoked or replaced'}`, 'warning');
+          return refuse(403, 'this agent certificate has been revoked or replaced');
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          hub.attach(name, ws, (m) => log(m, 'warning'));
+          ws.send(JSON.stringify({ t: 'welcome', agent: name, protocol: PROTOCOL_VERSION }));
+          log(`agent ${name} connected`);
+        });
+      })().catch((err: unknown) => {
+        log(`agent upgrade failed: ${errorMessage(err)}`, 'error');
+        socket.destroy();
+      });
+    });
+
+    const interrupted = await engine.recoverInterrupted();
+    if (interrupted > 0) log(`${interrupted} job(s) were interrupted by the last shutdown; they are retried`, 'warning');
+    await app.listen({ host: options.host, port: options.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+    const url = `https://${hostForUrl}:${port}`;
+    engine.start(options.tickMs ?? 1000);
+    log(`protection server listening on ${url} (data ${dir})`);
+
+    let closing: Promise<void> | null = null;
+    const close = () => {
+      closing ??= (async () => {
+        await engine.stop();
+        for (const s of hub.sessions.values()) s.close(1001, 'server shutting down');
+        wss.close();
+        await app!.close();
+        await lock?.release();
+        await catalog.close();
+        log('protection server stopped');
+      })();
+      return closing;
+    };
+    return { url, port, context: ctx, close };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await lock?.release().catch(() => undefined);
+    await catalog.close().catch(() => undefined);
+    if (err instanceof CustosError) throw err;
+    throw err;
+  }
+}
+
+/** The admin token a server wrote on first start (for the demo and tests). */
+export async function readAdminToken(dataDir: string): Promise<string> {
+  return (await readFile(serverFiles(resolve(dataDir)).adminToken, 'utf8')).trim();
+}
