@@ -1,26 +1,22 @@
 #!/usr/bin/env node
-// `npm start`: the standalone demo. Protects a sample folder into an
-// encrypted storage pool under ./custos-data, shows the recovery points,
-// recovers the newest one, and prints commands to try next.
-// (The protection server will replace this with `custos server start`.)
-import { existsSync, mkdirSync, writeFileSync, appendFileSync, rmSync } from 'node:fs';
+// `npm start`: the embedded default. Starts the protection server with its
+// data in ./custos-data (SQLite catalog, storage pool on local disk, HTTPS on
+// 127.0.0.1:8440), attaches a local protection agent, protects a sample
+// folder with a demo protection group, and keeps running until Ctrl-C.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { startServer, readAdminToken } from '../dist/src/server/index.js';
+import { AgentRuntime, attachAgent } from '../dist/src/agent/index.js';
 import { main } from '../dist/src/cli/main.js';
+import { ServerClient } from '../dist/src/cli/client.js';
 
-const data = resolve('custos-data');
+const data = resolve(process.env.CUSTOS_DATA ?? 'custos-data');
+const listen = process.env.CUSTOS_LISTEN ?? '127.0.0.1:8440';
+const [host, port] = [listen.slice(0, listen.lastIndexOf(':')), Number(listen.slice(listen.lastIndexOf(':') + 1))];
+const serverDir = join(data, 'server');
+const agentDir = join(data, 'agent');
 const sample = join(data, 'sample');
-const pool = join(data, 'pool');
-const key = join(data, 'pool.key');
-const restored = join(data, 'restored');
-
-async function custos(...args) {
-  console.log(`\n$ custos ${args.join(' ')}`);
-  const code = await main(args);
-  if (code !== 0) {
-    console.error(`custos exited with status ${code}`);
-    process.exit(code);
-  }
-}
+const quiet = () => {};
 
 if (!existsSync(sample)) {
   mkdirSync(join(sample, 'documents'), { recursive: true });
@@ -30,23 +26,65 @@ if (!existsSync(sample)) {
   writeFileSync(join(sample, 'photos', 'holiday.raw'), Buffer.alloc(3 * 1024 * 1024, 7));
   writeFileSync(join(sample, 'song.mp3'), 'not really music');
 }
-if (!existsSync(join(pool, 'config'))) await custos('pool', 'init', pool, '--encrypt', '--key-file', key);
 
-await custos('backup', sample, '--pool', pool, '--key-file', key, '--exclude', '*.mp3');
-appendFileSync(join(sample, 'documents', 'notes.md'), `- changed at ${new Date().toISOString()}\n`);
-await custos('backup', sample, '--pool', pool, '--key-file', key, '--exclude', '*.mp3');
-await custos('points', '--pool', pool, '--key-file', key);
-rmSync(restored, { recursive: true, force: true });
-await custos('restore', 'latest', restored, '--pool', pool, '--key-file', key);
-await custos('pool', 'stats', pool, '--key-file', key);
+let server;
+try {
+  server = await startServer({ dataDir: serverDir, host, port, log: quiet });
+} catch (err) {
+  console.error(`custos: cannot start the protection server on ${listen}: ${err.message}`);
+  console.error('(another one running? set CUSTOS_LISTEN=127.0.0.1:PORT to use another port)');
+  process.exit(1);
+}
+process.env.CUSTOS_SERVER = server.url;
+process.env.CUSTOS_TOKEN = await readAdminToken(serverDir);
+process.env.CUSTOS_CA = join(serverDir, 'ca.pem');
+
+async function custos(...args) {
+  const code = await main(args);
+  if (code !== 0) throw new Error(`custos ${args.join(' ')} exited with status ${code}`);
+}
+
+const agentName = 'local';
+const client = new ServerClient();
+if (!existsSync(join(agentDir, 'agent.json'))) {
+  // The same steps an administrator runs: a one-time enrollment token, then attach.
+  const { token } = await client.post('/api/agents/enrollment-tokens', { expires: '10m' });
+  await attachAgent({ server: server.url, token, dataDir: agentDir, name: agentName });
+}
+const agent = await AgentRuntime.start({ dataDir: agentDir, log: quiet });
+await agent.ready;
+
+const source = `${agentName}:fs:${sample}`;
+const groups = await client.get('/api/protection-groups');
+if (!groups.some((g) => g.name === 'demo')) {
+  await custos('group', 'create', 'demo', '--source', source, '--sync', '15m', '--points', '08:00,12:00,20:00', '--exclude', '*.mp3');
+}
+// The replica is created at once ("replica now"); wait for it.
+for (let i = 0; i < 120; i++) {
+  const s = await client.get(`/api/data-sources/${encodeURIComponent(source)}`);
+  if (s.newestPoint) break;
+  await new Promise((r) => setTimeout(r, 500));
+}
+await custos('point', 'list', source);
 
 console.log(`
-Custos protected ${sample}
-into the encrypted storage pool ${pool} (key: ${key})
-and recovered the newest recovery point into ${restored}.
+Custos protection server: ${server.url}
+  data:        ${serverDir}
+  admin token: ${join(serverDir, 'admin.token')}
+  protecting:  ${sample} (protection group "demo", agent "${agentName}")
 
-Try next:
-  npx custos points --pool ${pool} --key-file ${key}
-  npx custos restore latest /tmp/recovered --pool ${pool} --key-file ${key} --item documents/notes.md
-  npx custos pool verify ${pool} --key-file ${key}
-`);
+In another terminal:
+  export CUSTOS_SERVER=${server.url} CUSTOS_TOKEN=$(cat ${join(serverDir, 'admin.token')}) CUSTOS_CA=${join(serverDir, 'ca.pem')}
+  npx custos source list
+  npx custos point create '${source}' --wait
+  npx custos recover '${source}' --point latest --to ${agentName}:/tmp/recovered --wait
+
+Ctrl-C stops the server and the agent.`);
+
+await new Promise((resolve) => {
+  const stop = () => resolve();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+});
+await agent.stop();
+await server.close();

@@ -58,6 +58,7 @@ export class JobEngine {
   private readonly running = new Map<number, Running>();
   private timer: NodeJS.Timeout | null = null;
   private dispatching = false;
+  private rerun = false;
   private stopping = false;
   private lastTickMinute = '';
   private readonly settled = new Set<Promise<void>>();
@@ -130,6 +131,13 @@ export class JobEngine {
     setImmediate(() => void this.dispatch());
   }
 
+  /** Re-evaluates the schedule now (a group changed) instead of at the next clock minute. */
+  scheduleNow(): void {
+    this.lastTickMinute = '';
+    if (this.dispatching) this.rerun = true;
+    this.kick();
+  }
+
   /** Stops starting jobs; running ones are left to the agents (they are re-queued at next start). */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -164,6 +172,10 @@ export class JobEngine {
       this.d.log(`job engine: ${errorMessage(err)}`);
     } finally {
       this.dispatching = false;
+      if (this.rerun) {
+        this.rerun = false;
+        this.kick();
+      }
     }
   }
 

@@ -77,7 +77,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     const now = ctx.clock.now().toISOString();
     const rows = await memberRows(b.sources, now);
     await c.saveGroup({ name: b.name!, policy: JSON.stringify(policy), now, create: true }, rows);
-    ctx.engine.kick();
+    ctx.engine.scheduleNow();
     void reply.code(201);
     return { group: groupView((await c.group(b.name!))!, await members(b.name!)), warnings };
   });
@@ -101,7 +101,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (ids.length === 0) throw badRequest(`a protection group needs at least one data source; delete the group instead (custos group delete ${name})`);
     const now = ctx.clock.now().toISOString();
     await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false }, await memberRows(ids, now));
-    ctx.engine.kick();
+    ctx.engine.scheduleNow();
     return { group: groupView((await c.group(name))!, await members(name)), warnings };
   });
 
