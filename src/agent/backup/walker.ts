@@ -51,8 +51,10 @@ export interface ChangeSet {
   readonly paths: Iterable<Buffer | string>;
   /**
    * Directories whose whole subtree may have changed without an event per
-   * item (created, moved in, replaced): every item below is stat'ed as in a
-   * walk without changes.
+   * item: every item below is stat'ed as in a walk without changes. Every
+   * directory created, moved in or replaced since the previous point must be
+   * here: the walk cannot tell reliably (a replacement often gets the same
+   * inode number), and would copy stale entries from the previous point.
    */
   readonly subtrees?: Iterable<Buffer | string>;
 }
@@ -420,7 +422,10 @@ export async function* walkChanges(options: ChangeWalkOptions): AsyncGenerator<C
         if (st !== null && !exclude(e.path, isDir)) yield { kind: 'stat', item: { rel: e.path, abs, st }, prev: e };
         continue;
       }
-      yield enter(abs, e.path, st, e, false);
+      const entered = enter(abs, e.path, st, e, false);
+      yield entered;
+      // Not listed: what the previous point had below it is not there to be replayed.
+      if (entered.kind === 'stat' && entered.item.error !== undefined) await previous.skipUnder(e.path);
       continue;
     }
 

@@ -22,15 +22,23 @@
  * restart comparison sees creations, deletions and mtime changes only, not a
  * chmod/chown/xattr change or a replacement that keeps the mtime.
  *
+ * The watcher delivers events in batches, late (up to ~0.5 s) and, because
+ * of a lost wake-up in its debounce thread, occasionally not until the next
+ * event anywhere. changesSince() therefore first makes a change of its own in
+ * a directory it watches through the same inotify instance and waits for it
+ * twice (settle()): inotify queues are in order, so every change made before
+ * the call has then been recorded.
+ *
  * State directory (one per source, see journalStateDir):
  *   state.json   what the last commit() recorded (atomic replace)
  *   journal.log  a header line, then one JSON line per batch of recorded paths
  *   snapshot     @parcel/watcher's snapshot of the tree at the last commit()
+ *   barrier/     where settle() makes its changes
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, lstatSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import parcelWatcher from '@parcel/watcher';
 import { errorMessage, isErrno, systemClock, type Clock, type RecoveryPointId } from '../../base/index.js';
 import type { ChangeSet } from '../backup/walker.js';
@@ -38,6 +46,7 @@ import type { ChangeSet } from '../backup/walker.js';
 const STATE_FILE = 'state.json';
 const JOURNAL_FILE = 'journal.log';
 const SNAPSHOT_FILE = 'snapshot';
+const BARRIER_DIR = 'barrier';
 const STATE_VERSION = 1;
 const JOURNAL_VERSION = 1;
 
@@ -61,18 +70,14 @@ export interface FsChangeJournalOptions {
   readonly fullScanEveryMs?: number | null;
   /** After a restart, compare the last snapshot with the tree ('snapshot', default) or walk everything ('scan'). */
   readonly restartRecovery?: 'snapshot' | 'scan';
-  /** More changed paths than this since the last commit make the journal lost (bounded memory; default 1,000,000). */
+  /** More changed paths than this since the last commit make the journal lost (bounded memory; default 500,000). */
   readonly maxPaths?: number;
   /** Recorded paths are appended to the journal file at least this often (default 1000 ms)... */
   readonly flushEveryMs?: number;
   /** ...or as soon as this many are waiting (default 1000). */
   readonly flushPaths?: number;
-  /**
-   * changesSince() first waits this long for events already under way: the
-   * watcher batches events for up to 500 ms (default 600 ms). A change made
-   * just before goes to the next synchronization otherwise.
-   */
-  readonly settleMs?: number;
+  /** settle() gives up (and the journal is lost) when the watcher reports nothing for this long (default 10 s). */
+  readonly settleTimeoutMs?: number;
 }
 
 /** Opaque: what changesSince() handed out, to give back to commit(). */
@@ -125,8 +130,6 @@ interface JournalLine {
 
 const lostBecause = (what: string): string => `change journal lost (${what}): metadata scan`;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 function isDirectory(abs: string): boolean {
   try {
     return lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() ?? false;
@@ -167,7 +170,7 @@ export class FsChangeJournal {
   private readonly maxPaths: number;
   private readonly flushEveryMs: number;
   private readonly flushPaths: number;
-  private readonly settleMs: number;
+  private readonly settleTimeoutMs: number;
   private readonly watchOptions: parcelWatcher.Options;
   /** Tells this instance's markers from another's. */
   private readonly instance = randomBytes(8).toString('hex');
@@ -185,6 +188,10 @@ export class FsChangeJournal {
   /** Generation in which the journal was last lost. */
   private lostGeneration = 0;
   private subscription: parcelWatcher.AsyncSubscription | null = null;
+  private barrierSubscription: parcelWatcher.AsyncSubscription | null = null;
+  /** settle() tokens waiting for their event. */
+  private readonly barrierWaiters = new Map<string, () => void>();
+  private barrierSeq = 0;
   private watching = false;
   private started = false;
   private stopped = false;
@@ -198,10 +205,10 @@ export class FsChangeJournal {
     this.clock = options.clock ?? systemClock;
     this.fullScanEveryMs = options.fullScanEveryMs === undefined ? 24 * 3_600_000 : options.fullScanEveryMs;
     this.restartRecovery = options.restartRecovery ?? 'snapshot';
-    this.maxPaths = options.maxPaths ?? 1_000_000;
+    this.maxPaths = options.maxPaths ?? 500_000;
     this.flushEveryMs = options.flushEveryMs ?? 1000;
     this.flushPaths = options.flushPaths ?? 1000;
-    this.settleMs = options.settleMs ?? 600;
+    this.settleTimeoutMs = options.settleTimeoutMs ?? 10_000;
     // Our own files must not feed the journal when they live inside the source.
     const inside = this.stateDir === this.source || this.stateDir.startsWith(this.prefix());
     this.watchOptions = inside ? { ignore: [this.stateDir] } : {};
@@ -236,6 +243,8 @@ export class FsChangeJournal {
     if (this.started) throw new Error('change journal already started');
     this.started = true;
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await rm(this.file(BARRIER_DIR), { recursive: true, force: true });
+    await mkdir(this.file(BARRIER_DIR));
     const state = await this.loadState();
     this.state = state;
     if (state.lost !== null) this.markLost(state.lost);
@@ -244,7 +253,7 @@ export class FsChangeJournal {
     else await this.serial(() => this.rewriteJournal());
     await this.watch();
     if (committed && this.watching && this.lost === null) {
-      if (this.restartRecovery === 'scan') this.markLost('agent restarted');
+      if (this.restartRecovery === 'scan') this.markLost(lostBecause('agent restarted, restart recovery by scan'));
       else await this.catchUp();
     }
     this.timer = setInterval(() => void this.flush().catch(() => {}), this.flushEveryMs);
@@ -270,7 +279,7 @@ export class FsChangeJournal {
   async changesSince(): Promise<JournalChanges> {
     if (!this.started || this.stopped) throw new Error('change journal not running');
     if (!this.watching) await this.watch(); // after a watcher error
-    if (this.settleMs > 0) await sleep(this.settleMs);
+    await this.settle();
     await this.flush().catch(() => {});
     const problem = await this.checkJournalFile();
     if (problem) this.markLost(problem);
@@ -393,6 +402,47 @@ export class FsChangeJournal {
     this.lostGeneration = this.generation;
   }
 
+  /**
+   * Returns once every change made before the call has been recorded: makes
+   * a change in the barrier directory and waits for its event, twice (the
+   * first proves the watcher handled everything queued before it, the second
+   * that the batch holding the source's events went out to us too).
+   */
+  async settle(): Promise<void> {
+    if (!this.watching) return;
+    for (let round = 0; round < 2; round++) {
+      const name = `${++this.barrierSeq}`;
+      const path = join(this.file(BARRIER_DIR), name);
+      let timer: NodeJS.Timeout | undefined;
+      const arrived = new Promise<boolean>((resolveArrived) => {
+        this.barrierWaiters.set(name, () => resolveArrived(true));
+        timer = setTimeout(() => resolveArrived(false), this.settleTimeoutMs);
+      });
+      try {
+        await writeFile(path, '');
+        if (!(await arrived)) {
+          this.markLost(lostBecause(`the watcher reported nothing for ${this.settleTimeoutMs} ms`));
+          return;
+        }
+      } finally {
+        clearTimeout(timer);
+        this.barrierWaiters.delete(name);
+        await rm(path, { force: true });
+      }
+    }
+    // Callbacks of the same turn of the event loop run before this.
+    await new Promise((r) => setImmediate(r));
+  }
+
+  private readonly onBarrierEvents = (err: Error | null, events: parcelWatcher.Event[]): void => {
+    if (err) {
+      this.markLost(lostBecause(`watcher error: ${err.message}`));
+      void this.unwatch();
+      return;
+    }
+    for (const e of events) if (e.type !== 'delete') this.barrierWaiters.get(basename(e.path))?.();
+  };
+
   // -------------------------------------------------------------------------
   // Watching
 
@@ -400,17 +450,26 @@ export class FsChangeJournal {
     if (this.watching || this.stopped) return;
     try {
       this.subscription = await parcelWatcher.subscribe(this.source, this.onEvents, this.watchOptions);
-      this.watching = true;
     } catch (err) {
       this.markLost(lostBecause(`cannot watch ${this.source}: ${errorMessage(err)}`));
+      return;
     }
+    try {
+      this.barrierSubscription = await parcelWatcher.subscribe(this.file(BARRIER_DIR), this.onBarrierEvents);
+    } catch (err) {
+      this.markLost(lostBecause(`cannot watch ${this.file(BARRIER_DIR)}: ${errorMessage(err)}`));
+      await this.unwatch();
+      return;
+    }
+    this.watching = true;
   }
 
   private async unwatch(): Promise<void> {
-    const sub = this.subscription;
+    const subs = [this.subscription, this.barrierSubscription];
     this.subscription = null;
+    this.barrierSubscription = null;
     this.watching = false;
-    if (sub) await sub.unsubscribe().catch(() => {});
+    for (const sub of subs) if (sub) await sub.unsubscribe().catch(() => {});
   }
 
   /** After a restart: what changed between the last commit's snapshot and now. */
