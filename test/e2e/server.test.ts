@@ -1,0 +1,374 @@
+/**
+ * Server mode end to end, with real processes: a protection server
+ * (`custos server start`, its clock scaled with CUSTOS_TEST_CLOCK so a
+ * schedule runs in seconds) and protection agents (`custos agent attach`,
+ * `custos agent start`) on this machine, driven through the CLI and the REST
+ * API.
+ *
+ * - the happy path: attach, protect a tree with a protection group, two
+ *   recovery points (the initial replica and a scheduled one) with a change
+ *   between them, recovery of each to another directory bit for bit, jobs,
+ *   data sources, /metrics and the OpenAPI document;
+ * - the server killed (SIGKILL) during a backup: restarted on the same data
+ *   directory and port, the job is retried and succeeds, and both the older
+ *   and the new recovery point recover bit for bit;
+ * - the agent killed (SIGKILL) during a transfer: started again, the job is
+ *   retried and succeeds, the next sync succeeds, and the newest recovery
+ *   point recovers bit for bit.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanupTempDirs, describeCli, diffDigests, makeTempDir, memoryTmpBase, seededBytes, treeDigest, writeTree } from '../helpers/tree.js';
+import {
+  attachAgent,
+  freePort,
+  listJobs,
+  listPoints,
+  sleep,
+  startServer,
+  stopAllProcesses,
+  waitFor,
+  waitIdle,
+  type ApiAgent,
+  type ApiJob,
+  type ApiPoint,
+  type ApiSource,
+  type TestServer,
+} from '../helpers/server.js';
+
+after(async () => {
+  await stopAllProcesses();
+  await cleanupTempDirs();
+});
+
+const MiB = 1024 * 1024;
+/** File times of the trees written here: whole milliseconds, a fixed day. */
+const T1 = Date.UTC(2026, 1, 20, 9, 30, 0, 123);
+const T2 = Date.UTC(2026, 1, 21, 14, 5, 7, 456);
+
+/** One job by id, through the API (cheaper than a CLI process when polling). */
+async function getJob(server: TestServer, id: number): Promise<ApiJob> {
+  const r = await server.request('GET', `/api/jobs/${id}`, { token: server.adminToken });
+  assert.equal(r.status, 200, `GET /api/jobs/${id}: ${r.text}`);
+  return r.json<ApiJob>();
+}
+
+async function waitJobDone(server: TestServer, id: number, timeoutMs: number): Promise<ApiJob> {
+  return waitFor(`job ${id} to finish`, async () => {
+    const j = await getJob(server, id);
+    return ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined;
+  }, timeoutMs, 300);
+}
+
+/** The recovery points of a data source, through the API (oldest first). */
+async function apiPoints(server: TestServer, source: string): Promise<ApiPoint[]> {
+  const r = await server.request('GET', `/api/data-sources/${encodeURIComponent(source)}/recovery-points`, { token: server.adminToken });
+  assert.equal(r.status, 200, r.text);
+  return r.json<ApiPoint[]>();
+}
+
+/** Waits until a job is running (failing if it finishes first). */
+async function waitRunning(server: TestServer, id: number): Promise<ApiJob> {
+  return waitFor(`job ${id} to be running`, async () => {
+    const j = await getJob(server, id);
+    assert.ok(j.state === 'queued' || j.state === 'running', `job ${id} ended before it could be interrupted: ${JSON.stringify(j)}`);
+    return j.state === 'running' ? j : undefined;
+  }, 60_000, 100);
+}
+
+async function waitAgentConnected(server: TestServer, name: string, timeoutMs: number): Promise<ApiAgent> {
+  return waitFor(`agent ${name} connected`, async () => {
+    const r = await server.request('GET', '/api/agents', { token: server.adminToken });
+    return r.json<ApiAgent[]>().find((a) => a.name === name && a.status === 'connected');
+  }, timeoutMs, 300);
+}
+
+/** Recovers a point to `target` on `agent` with `custos recover --wait` and checks the tree there against `expected`. */
+async function recoverAndCompare(server: TestServer, source: string, point: string, agent: string, target: string, expected: Map<string, string>, what: string): Promise<ApiJob> {
+  const args = ['recover', source, '--point', point, '--to', `${agent}:${target}`, '--wait', '--json', '--timeout', '5m'];
+  const r = await server.cli(args, { timeoutMs: 330_000 });
+  assert.equal(r.code, 0, describeCli(args, r));
+  const job = JSON.parse(r.stdout) as ApiJob;
+  assert.equal(job.kind, 'recovery');
+  assert.equal(job.state, 'succeeded');
+  const got = await treeDigest(target);
+  const diff = diffDigests(expected, got);
+  assert.deepEqual(diff, [], `${what}: the recovered tree differs:\n${diff.join('\n')}`);
+  return job;
+}
+
+/** Writes `count` files of `size` seeded random bytes under `dir`, in a few subdirectories. */
+async function writeBigFiles(dir: string, count: number, size: number, seed: string): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const sub = join(dir, `d${i % 5}`);
+    await mkdir(sub, { recursive: true });
+    await writeFile(join(sub, `blob-${String(i).padStart(3, '0')}.bin`), seededBytes(`${seed}-${i}`, size));
+  }
+}
+
+function hhmm(d: Date): string {
+  return d.toISOString().slice(11, 16);
+}
+
+describe('server mode: attach, protect, two recovery points, recover', { timeout: 240_000 }, () => {
+  test('happy path', async () => {
+    const work = await makeTempDir('custos-e2e-happy-', { base: memoryTmpBase() });
+    const server = await startServer({ clock: { start: '2026-03-02T07:50:00Z', speed: 60 } });
+
+    // --- attach an agent with a one-time token, start it, see it connected
+    const agent = await attachAgent(server, 'happy');
+    await agent.start();
+    const agents = await waitFor('agent list to show happy connected', async () => {
+      const list = await server.cliJson<ApiAgent[]>(['agent', 'list', '--json']);
+      return list.find((a) => a.name === 'happy')?.status === 'connected' ? list : undefined;
+    }, 30_000);
+    assert.deepEqual(agents.map((a) => [a.name, a.status]), [['happy', 'connected']]);
+
+    // --- the tree to protect: a 5 MiB file, a subdirectory, small files
+    const src = join(work.path, 'src');
+    const notes1 = 'first version of the notes\n';
+    const notes2 = 'second version of the notes, longer than the first\n';
+    const report = '# Report\n\nquarterly numbers\n';
+    const doomed = 'this file goes away before the second point';
+    await writeTree(src, {
+      'big.bin': { random: { size: 5 * MiB, seed: 'happy-big' }, mode: 0o640 },
+      'notes.txt': notes1,
+      'docs/report.md': report,
+      'docs/deep/nested/leaf.txt': 'leaf',
+      'docs/to-delete.txt': doomed,
+      'empty-dir': { type: 'dir' },
+      'link-to-notes': { type: 'symlink', target: 'notes.txt' },
+    }, { mtimeMs: T1 });
+    const source = `happy:fs:${src}`;
+    const digestAtFirst = await treeDigest(src);
+
+    // --- a protection group whose one scheduled recovery point comes ~25 s (real) from now
+    const clockNow = await server.clockNow();
+    const pointAt = new Date(Math.ceil((clockNow.getTime() + 25 * 60_000) / 60_000) * 60_000);
+    const createArgs = ['group', 'create', 'happy-group', '--source', source, '--sync', '15m', '--points', hhmm(pointAt), '--retention', '5d', '--json'];
+    const created = await server.cli(createArgs);
+    assert.equal(created.code, 0, describeCli(createArgs, created));
+    const answer = JSON.parse(created.stdout) as { group: { name: string; sources: string[]; syncMinutes: number; pointTimes: string[] }; warnings: string[] };
+    assert.equal(answer.group.name, 'happy-group');
+    assert.deepEqual(answer.group.sources, [source]);
+    assert.equal(answer.group.syncMinutes, 15);
+    assert.deepEqual(answer.group.pointTimes, [hhmm(pointAt)]);
+
+    // --- the initial replica is the first recovery point; then change the tree
+    const first = await waitFor('the initial replica (first recovery point)', async () => {
+      const pts = await apiPoints(server, source);
+      return pts.length >= 1 ? pts : undefined;
+    }, 60_000, 200);
+    assert.equal(first.length, 1, `one point expected before the scheduled time: ${JSON.stringify(first)}`);
+    assert.ok(new Date(first[0]!.time) < pointAt, `the first point (${first[0]!.time}) came before the scheduled time ${pointAt.toISOString()}`);
+    assert.equal(first[0]!.partial, false);
+    assert.equal(first[0]!.files, 5);
+    assert.equal(first[0]!.logicalBytes, 5 * MiB + notes1.length + report.length + 4 + doomed.length);
+
+    await rm(join(src, 'docs', 'to-delete.txt'));
+    await writeTree(src, {
+      'notes.txt': notes2,
+      'new/added.bin': { random: { size: 300_000, seed: 'happy-added' } },
+    }, { mtimeMs: T2 });
+    const digestAtSecond = await treeDigest(src);
+    assert.notDeepEqual(digestAtSecond, digestAtFirst);
+    const changedAt = await server.clockNow();
+    assert.ok(changedAt < pointAt, `the tree must change before the scheduled point: changed at ${changedAt.toISOString()}, point at ${pointAt.toISOString()} (machine too slow?)`);
+
+    // --- the scheduled recovery point
+    const points = await waitFor('a second recovery point (the scheduled one)', async () => {
+      const pts = await listPoints(server, source);
+      return pts.length >= 2 ? pts : undefined;
+    }, 150_000, 1000);
+    assert.equal(points[0]!.id, first[0]!.id, 'points are listed oldest first');
+    const [older, newer] = points as [ApiPoint, ApiPoint];
+    assert.ok(new Date(newer.time) >= pointAt, `the second point (${newer.time}) is not before its scheduled time ${pointAt.toISOString()}`);
+    assert.equal(newer.files, 5);
+    assert.equal(newer.logicalBytes, 5 * MiB + notes2.length + report.length + 4 + 300_000);
+
+    // --- each recovers, to another directory, as the tree was when it was made
+    await recoverAndCompare(server, source, older.id, 'happy', join(work.path, 'recovered-older'), digestAtFirst, 'the older point');
+    await recoverAndCompare(server, source, newer.id, 'happy', join(work.path, 'recovered-newer'), digestAtSecond, 'the newer point');
+
+    // --- jobs, data sources
+    const jobs = await listJobs(server);
+    const ofSource = jobs.filter((j) => j.source === source);
+    assert.ok(ofSource.some((j) => j.kind === 'sync' && j.state === 'succeeded'), `a sync succeeded: ${JSON.stringify(ofSource.map((j) => [j.id, j.kind, j.state]))}`);
+    const pointJobs = ofSource.filter((j) => j.kind === 'recovery-point');
+    assert.ok(pointJobs.length >= 1 && pointJobs.every((j) => j.state === 'succeeded' || j.state === 'running' || j.state === 'queued'), `recovery-point jobs: ${JSON.stringify(pointJobs)}`);
+    assert.ok(pointJobs.some((j) => j.state === 'succeeded' && (j.result as { point?: string } | null)?.point === newer.id), 'the scheduled point was made by a recovery-point job');
+    assert.equal(ofSource.filter((j) => j.kind === 'recovery' && j.state === 'succeeded').length, 2);
+    assert.deepEqual(jobs.filter((j) => j.state === 'failed'), [], 'no job failed');
+
+    const sources = await server.cliJson<ApiSource[]>(['source', 'list', '--json']);
+    const s = sources.find((x) => x.id === source);
+    assert.ok(s, `source list has ${source}: ${JSON.stringify(sources)}`);
+    assert.equal(s.replicaState, 'ok');
+    assert.equal(s.group, 'happy-group');
+    assert.ok(s.recoveryPoints >= 2, `recoveryPoints ${s.recoveryPoints}`);
+
+    // --- /metrics and the OpenAPI document, with the token
+    const metrics = await server.request('GET', '/metrics', { token: server.adminToken });
+    assert.equal(metrics.status, 200, metrics.text);
+    assert.match(metrics.text, /^custos_jobs\{kind="sync",state="succeeded"\} [1-9]\d*$/m);
+    assert.match(metrics.text, /^custos_jobs\{kind="recovery",state="succeeded"\} 2$/m);
+    const age = new RegExp(`^custos_newest_recovery_point_age_seconds\\{data_source="${source.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"\\} (\\d+)$`, 'm').exec(metrics.text);
+    assert.ok(age, `a newest-point age for ${source} in:\n${metrics.text}`);
+
+    const openapi = await server.request('GET', '/api/openapi.json', { token: server.adminToken });
+    assert.equal(openapi.status, 200, openapi.text.slice(0, 500));
+    const doc = openapi.json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>();
+    assert.match(doc.openapi, /^3\./);
+    assert.ok(doc.paths['/api/protection-groups']?.['post'], `paths: ${Object.keys(doc.paths).join(' ')}`);
+    assert.ok(doc.paths['/api/jobs'], 'the jobs call is documented');
+
+    // A clean stop of both.
+    const agentStopped = await agent.process!.stop();
+    assert.equal(agentStopped.code, 0, agent.process!.output().slice(-2000));
+    const serverStopped = await server.process.stop();
+    assert.equal(serverStopped.code, 0, server.process.output().slice(-2000));
+    assert.match(server.process.output(), /"msg":"protection server stopped"/);
+  });
+});
+
+describe('server mode: the server killed during a backup', { timeout: 240_000 }, () => {
+  test('SIGKILL of the server mid-backup: restarted, the job is retried and succeeds; both points recover', async () => {
+    const work = await makeTempDir('custos-e2e-srvkill-', { base: memoryTmpBase() });
+    const port = await freePort();
+    const speed = 10;
+    let server = await startServer({ port, clock: { start: '2026-03-02T10:00:00Z', speed } });
+    const dataDir = server.dataDir;
+    const agent = await attachAgent(server, 'crash');
+    await agent.start();
+
+    const src = join(work.path, 'src');
+    await writeTree(src, {
+      'a.txt': 'alpha\n',
+      'sub/b.bin': { random: { size: 700_000, seed: 'crash-b' } },
+      'sub/c.txt': 'charlie\n',
+    }, { mtimeMs: T1 });
+    const source = `crash:fs:${src}`;
+    const digestSmall = await treeDigest(src);
+    // No scheduled work during the test: daily synchronization, a recovery point far away.
+    const g = await server.cli(['group', 'create', 'crash-group', '--source', source, '--sync', '24h', '--points', '23:00', '--json']);
+    assert.equal(g.code, 0, describeCli(['group', 'create'], g));
+    const first = await waitFor('the initial replica', async () => {
+      const pts = await listPoints(server, source);
+      return pts.length === 1 ? pts[0] : undefined;
+    }, 60_000);
+    await waitIdle(server, 60_000);
+
+    // 300 MiB in 150 files: a backup that takes several seconds.
+    await writeBigFiles(join(src, 'big'), 150, 2 * MiB, 'crash');
+    const digestBig = await treeDigest(src);
+    const start = await server.cli(['point', 'create', source, '--json']);
+    assert.equal(start.code, 0, describeCli(['point', 'create'], start));
+    const jobId = (JSON.parse(start.stdout) as ApiJob).id;
+
+    // Kill it a while into the transfer: once `job list` has shown it running (a CLI process
+    // takes a second or more to start while agent and server are busy: delay enough). Progress is not waited for: the
+    // agent reports it only every 256 items, so a backup of 150 big files shows none until its end.
+    await waitRunning(server, jobId);
+    const listed = await listJobs(server, ['--state', 'running']);
+    assert.ok(listed.some((j) => j.id === jobId && j.state === 'running'), `job list --state running shows the job: ${JSON.stringify(listed)}`);
+    const atKill = await getJob(server, jobId);
+    assert.equal(atKill.state, 'running', `the job still runs when the server is killed: ${JSON.stringify(atKill)}`);
+    const killed = await server.process.kill();
+    assert.equal(killed.signal, 'SIGKILL');
+    const clockAtRestart = server.clockEstimate();
+
+    // Restart on the same data directory and port: the agent reconnects to the URL it was attached with.
+    server = await startServer({ dataDir, port, clock: { start: clockAtRestart, speed } });
+    assert.equal(server.port, port);
+    await waitAgentConnected(server, 'crash', 60_000);
+    const done = await waitJobDone(server, jobId, 180_000);
+    assert.equal(done.state, 'succeeded', `job ${jobId}: ${JSON.stringify(done)}`);
+    assert.ok(done.attempts >= 2, `attempts ${done.attempts}`);
+    assert.ok(done.log?.some((l) => /interrupted/i.test(l.message)), `the log says the job was interrupted:\n${done.log?.map((l) => l.message).join('\n')}`);
+
+    const points = await listPoints(server, source);
+    assert.equal(points.length, 2, JSON.stringify(points));
+    assert.equal(points[0]!.id, first.id);
+    assert.equal(points[1]!.id, (done.result as { point?: string }).point);
+    assert.equal(points[1]!.files, 153);
+
+    await recoverAndCompare(server, source, first.id, 'crash', join(work.path, 'recovered-first'), digestSmall, 'the point made before the crash');
+    await recoverAndCompare(server, source, points[1]!.id, 'crash', join(work.path, 'recovered-second'), digestBig, 'the point of the retried backup');
+
+    const sources = await server.cliJson<ApiSource[]>(['source', 'list', '--json']);
+    assert.equal(sources.find((x) => x.id === source)?.replicaState, 'ok');
+
+    await agent.process!.stop();
+    await server.process.stop();
+  });
+});
+
+describe('server mode: the agent killed during a transfer', { timeout: 240_000 }, () => {
+  test('SIGKILL of the agent mid-transfer: started again, the job is retried, the next sync succeeds, the newest point recovers', async () => {
+    const work = await makeTempDir('custos-e2e-agentkill-', { base: memoryTmpBase() });
+    const server = await startServer({ clock: { start: '2026-03-02T10:00:00Z', speed: 10 } });
+    const agent = await attachAgent(server, 'flaky');
+    const firstProcess = await agent.start();
+
+    const src = join(work.path, 'src');
+    await writeTree(src, { 'readme.txt': 'flaky agent\n', 'cfg/settings.json': '{"a":1}\n' }, { mtimeMs: T1 });
+    const source = `flaky:fs:${src}`;
+    const g = await server.cli(['group', 'create', 'flaky-group', '--source', source, '--sync', '24h', '--points', '23:00', '--json']);
+    assert.equal(g.code, 0, describeCli(['group', 'create'], g));
+    await waitFor('the initial replica', async () => ((await listPoints(server, source)).length === 1 ? true : undefined), 60_000);
+    await waitIdle(server, 60_000);
+
+    await writeBigFiles(join(src, 'big'), 80, 2 * MiB, 'flaky');
+    const start = await server.cli(['point', 'create', source, '--json']);
+    assert.equal(start.code, 0, describeCli(['point', 'create'], start));
+    const jobId = (JSON.parse(start.stdout) as ApiJob).id;
+    await waitRunning(server, jobId);
+    await sleep(1500);
+    const running = await getJob(server, jobId);
+    assert.equal(running.state, 'running', `the job still runs when the agent is killed: ${JSON.stringify(running)}`);
+    const killed = await firstProcess.kill();
+    assert.equal(killed.signal, 'SIGKILL');
+
+    // The server notices: the attempt fails (to be retried) and the agent shows disconnected.
+    const afterKill = await waitFor('the attempt to end after the agent died', async () => {
+      const j = await getJob(server, jobId);
+      return j.state !== 'running' ? j : undefined;
+    }, 60_000, 200);
+    assert.equal(afterKill.state, 'queued', `the job waits for a retry: ${JSON.stringify(afterKill)}`);
+    assert.ok(afterKill.error, 'the failed attempt left an error');
+    const list = await server.cliJson<ApiAgent[]>(['agent', 'list', '--json']);
+    assert.equal(list.find((a) => a.name === 'flaky')?.status, 'disconnected');
+
+    await agent.start();
+    const done = await waitJobDone(server, jobId, 150_000);
+    assert.equal(done.state, 'succeeded', `job ${jobId}: ${JSON.stringify(done)}`);
+    assert.ok(done.attempts >= 2, `attempts ${done.attempts}`);
+    assert.ok(done.log?.some((l) => l.level === 'warning' && /attempt 1 failed/.test(l.message)), `the log shows the failed attempt:\n${done.log?.map((l) => `${l.level} ${l.message}`).join('\n')}`);
+
+    // A change, then the next synchronization and a recovery point.
+    await writeTree(src, { 'after-crash.txt': 'written after the agent came back\n' }, { mtimeMs: T2 });
+    const sync = await server.cli(['sync', source, '--wait', '--timeout', '3m'], { timeoutMs: 200_000 });
+    assert.equal(sync.code, 0, describeCli(['sync', source, '--wait'], sync));
+    await waitIdle(server, 120_000);
+    const pc = await server.cli(['point', 'create', source, '--wait', '--json', '--timeout', '3m'], { timeoutMs: 200_000 });
+    assert.equal(pc.code, 0, describeCli(['point', 'create', '--wait'], pc));
+    const pcJob = JSON.parse(pc.stdout) as ApiJob;
+    const digest = await treeDigest(src);
+
+    const points = await listPoints(server, source);
+    const newest = points.at(-1)!;
+    assert.equal(newest.id, (pcJob.result as { point?: string }).point);
+    assert.equal(newest.files, 83);
+    await recoverAndCompare(server, source, 'latest', 'flaky', join(work.path, 'recovered'), digest, 'the newest point');
+
+    const jobs = await listJobs(server);
+    assert.deepEqual(jobs.filter((j) => j.state === 'failed').map((j) => [j.id, j.kind, j.error]), [], 'no job failed');
+    const sources = await server.cliJson<ApiSource[]>(['source', 'list', '--json']);
+    assert.equal(sources.find((x) => x.id === source)?.replicaState, 'ok');
+
+    await agent.process!.stop();
+    await server.process.stop();
+  });
+});
