@@ -5,8 +5,7 @@
  * catalog never decides anything: the server's services call it.
  */
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, type Insertable, type Selectable, type Updateable } from 'kysely';
-import { Migrator, type MigrationProvider } from 'kysely/migration';
+import { Kysely, Migrator, SqliteDialect, type Insertable, type MigrationProvider, type Selectable, type Updateable } from 'kysely';
 import { CustosError } from '../base/index.js';
 import { MIGRATIONS } from './migrations.js';
 import type {

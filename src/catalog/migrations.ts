@@ -5,7 +5,7 @@
  * same migrations build a PostgreSQL catalog.
  */
 import type { Kysely } from 'kysely';
-import type { Migration } from 'kysely/migration';
+import type { Migration } from 'kysely';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': {
