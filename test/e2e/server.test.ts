@@ -202,6 +202,13 @@ describe('server mode: attach, protect, two recovery points, recover', { timeout
     assert.equal(ofSource.filter((j) => j.kind === 'recovery' && j.state === 'succeeded').length, 2);
     assert.deepEqual(jobs.filter((j) => j.state === 'failed'), [], 'no job failed');
 
+    // --- the change journal: the initial replica walked everything, the scheduled point only what changed
+    const replicaJob = await getJob(server, Math.min(...ofSource.filter((j) => j.kind === 'sync').map((j) => j.id)));
+    assert.ok(replicaJob.log?.some((l) => /metadata scan/.test(l.message)), `the initial replica says it scanned:\n${replicaJob.log?.map((l) => l.message).join('\n')}`);
+    const pointJob = await getJob(server, pointJobs.find((j) => (j.result as { point?: string } | null)?.point === newer.id)!.id);
+    assert.ok(pointJob.log?.some((l) => /^change journal: \d+ changed path\(s\) since recovery point [0-9a-f]{32}$/.test(l.message)), `the scheduled point used the journal:\n${pointJob.log?.map((l) => l.message).join('\n')}`);
+    assert.equal((pointJob.result as { walk?: { journal?: boolean } } | null)?.walk?.journal, true);
+
     const sources = await server.cliJson<ApiSource[]>(['source', 'list', '--json']);
     const s = sources.find((x) => x.id === source);
     assert.ok(s, `source list has ${source}: ${JSON.stringify(sources)}`);

@@ -24,6 +24,7 @@ import {
 import { loadIdentity, type AgentIdentity } from './agent-files.js';
 import { JobLink, type Wire } from './job-link.js';
 import { runBackupJob, runRecoveryJob } from './jobs.js';
+import { SourceJournals } from './source-journals.js';
 
 export const AGENT_VERSION = '0.1.0';
 const SEND_HIGH_WATER = 8 * 1024 * 1024;
@@ -32,6 +33,8 @@ export interface AgentRuntimeOptions {
   readonly dataDir: string;
   readonly log?: (line: string) => void;
   readonly workers?: number;
+  /** Keep change journals of fs data sources (default true); without, every synchronization is a metadata scan. */
+  readonly journals?: boolean;
 }
 
 interface Pending {
@@ -49,14 +52,19 @@ export class AgentRuntime implements Wire {
   private backoffMs = 500;
   private timer: NodeJS.Timeout | null = null;
   private connectedOnce: (() => void) | null = null;
+  private readonly journals: SourceJournals | null;
+  /** Journals of known sources being started (jobs wait for it, so a restart's catch-up is not raced). */
+  private journalsStarted: Promise<void> = Promise.resolve();
   readonly ready: Promise<void>;
 
   private constructor(private readonly id: AgentIdentity, private readonly options: AgentRuntimeOptions) {
     this.ready = new Promise((r) => (this.connectedOnce = r));
+    this.journals = options.journals === false ? null : new SourceJournals(options.dataDir, (m) => this.log(m, 'warning'));
   }
 
   static async start(options: AgentRuntimeOptions): Promise<AgentRuntime> {
     const rt = new AgentRuntime(await loadIdentity(options.dataDir), options);
+    if (rt.journals) rt.journalsStarted = rt.journals.startKnown().catch((err) => rt.log(`change journals: ${errorMessage(err)}`, 'warning'));
     rt.connect();
     return rt;
   }
@@ -170,7 +178,7 @@ export class AgentRuntime implements Wire {
     try {
       const result = spec.kind === 'recovery'
         ? await runRecoveryJob(spec, link, { workers: this.options.workers })
-        : await runBackupJob(spec, link, { workers: this.options.workers });
+        : await this.journalsStarted.then(() => runBackupJob(spec, link, { workers: this.options.workers, ...(this.journals ? { journals: this.journals } : {}) }));
       this.send({ t: 'done', job: spec.id, result });
       this.log(`job ${spec.id}: done`);
     } catch (err) {
@@ -189,5 +197,6 @@ export class AgentRuntime implements Wire {
     if (this.timer) clearTimeout(this.timer);
     for (const link of this.jobs.values()) link.cancel('the agent is stopping');
     this.ws?.close(1001, 'agent stopping');
+    await this.journals?.stopAll();
   }
 }

@@ -5,13 +5,14 @@
  * manifest pages come from the server (decoded here with the job's keys).
  */
 import { availableParallelism } from 'node:os';
-import { CustosError, KnownIds, type ProgressSink } from '../../base/index.js';
+import { CustosError, errorMessage, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
 import { BlobCodec, decodePage, type ManifestEntry, type ManifestPageRef, type PoolKeys } from '../../format/index.js';
 import type { BackupJobSpec, RecoveryJobSpec, WireKeys } from '../../protocol/index.js';
 import { runBackup } from '../backup/backup.js';
 import { runRestore } from '../restore/restore.js';
 import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
+import type { PlanRequest, SourceJournals, SyncPlan } from './source-journals.js';
 
 export function poolKeys(w: WireKeys | null): PoolKeys | null {
   return w ? { idKey: Buffer.from(w.idKey, 'base64'), dataKey: Buffer.from(w.dataKey, 'base64') } : null;
@@ -46,6 +47,8 @@ function progressSink(link: JobLink, phase: string): ProgressSink {
 
 export interface BackupJobHooks {
   readonly workers?: number;
+  /** The agent's change journals; without them every synchronization is a metadata scan. */
+  readonly journals?: SourceJournals;
 }
 
 export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: BackupJobHooks = {}): Promise<Record<string, unknown>> {
@@ -60,6 +63,12 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   });
   const sink = new RemoteChunkSink(link);
   if (spec.fullScan) link.log('info', 'consistency check: reading every file and comparing checksums with the replica');
+  const planRequest: PlanRequest = { path: spec.source.path, previous: (spec.previous?.point ?? null) as RecoveryPointId | null, excludes: spec.excludes, fullScan: spec.fullScan };
+  let plan: SyncPlan | null = null;
+  if (hooks.journals) {
+    plan = await hooks.journals.plan(planRequest);
+    if (!spec.fullScan) link.log('info', plan.note);
+  }
   const result = await runBackup({
     source: spec.source.path,
     sink,
@@ -68,6 +77,7 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
     chunker: spec.chunker,
     known,
     previous: previousPages ? entriesOf(previousPages) : null,
+    changes: plan?.changes ?? null,
     excludes: spec.excludes,
     progress: progressSink(link, spec.fullScan ? 'checking' : 'synchronizing'),
     workers: hooks.workers ?? availableParallelism(),
@@ -76,8 +86,19 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   for (const e of result.errors.slice(0, 100)) link.log('warning', `${e.path}: ${e.message}`);
   if (result.errors.length > 100) link.log('warning', `… and ${result.errors.length - 100} more unreadable items`);
   for (const p of result.changedDuringRead.slice(0, 100)) link.log('warning', `${p}: kept changing while read (flagged)`);
+  if (result.changesIgnored !== null && plan?.changes) link.log('info', `change journal not used: ${result.changesIgnored}`);
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: result.summary, partial: result.partial, excludes: spec.excludes });
-  return { ...commit, partial: result.partial, errors: result.errors.length, summary: result.summary };
+  if (plan && hooks.journals) {
+    const walkedEverything = !plan.changes || result.changesIgnored !== null;
+    try {
+      await hooks.journals.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, walkedEverything);
+    } catch (err) {
+      // The next synchronization then finds the journal behind the replica and scans.
+      link.log('warning', `change journal not updated (${errorMessage(err)}): the next synchronization scans`);
+    }
+  }
+  const walk = { itemsStatted: result.walk.itemsStatted, dirsListed: result.walk.dirsListed, journal: plan?.changes ? (result.changesIgnored === null) : false };
+  return { ...commit, partial: result.partial, errors: result.errors.length, summary: result.summary, walk };
 }
 
 export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks: { workers?: number } = {}): Promise<Record<string, unknown>> {

@@ -1,0 +1,141 @@
+/**
+ * The change journals of the agent's `fs` data sources, one per protected
+ * directory under DIR/journal/. A journal starts at the first
+ * synchronization of its directory and, once it has one, again at every
+ * agent start (so changes made while the agent was down are found from its
+ * snapshot). A synchronization asks plan() what to look at and reports its
+ * commit with committed().
+ *
+ * The journal is used only when it vouches for every change since the very
+ * recovery point the server sends as `previous`, and the exclusions are the
+ * ones that point was taken with; otherwise the synchronization walks the
+ * whole tree (a metadata scan) and says why in the job log.
+ */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage, isErrno, type RecoveryPointId } from '../../base/index.js';
+import type { ChangeSet } from '../backup/walker.js';
+import { FsChangeJournal, journalStateDir, type JournalMarker } from '../journal/index.js';
+
+/** Beside the journal's own files: the exclusions of its last commit. */
+const EXCLUDES_FILE = 'excludes.json';
+
+export interface SyncPlan {
+  /** What changed since `previous`, or null to walk everything. */
+  readonly changes: ChangeSet | null;
+  /** For the job log: what the journal said. */
+  readonly note: string;
+  readonly journal: FsChangeJournal | null;
+  readonly marker: JournalMarker | null;
+}
+
+export interface PlanRequest {
+  readonly path: string;
+  /** The recovery point the server compares with (null: none yet). */
+  readonly previous: RecoveryPointId | null;
+  readonly excludes: readonly string[];
+  /** A consistency check: everything is read whatever the journal says. */
+  readonly fullScan: boolean;
+}
+
+export class SourceJournals {
+  private readonly open = new Map<string, Promise<FsChangeJournal>>();
+
+  private readonly journalDir: string;
+
+  constructor(
+    private readonly agentData: string,
+    private readonly log: (message: string) => void,
+  ) {
+    this.journalDir = join(agentData, 'journal');
+  }
+
+  private stateDir(path: string): string {
+    return journalStateDir(this.agentData, path);
+  }
+
+  /** Starts the journal of every directory synchronized before (at agent start). */
+  async startKnown(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.journalDir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    for (const name of names) {
+      try {
+        const state = JSON.parse(await readFile(join(this.journalDir, name, 'state.json'), 'utf8')) as { source?: unknown };
+        if (typeof state.source === 'string') await this.journal(state.source);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) this.log(`change journal ${name}: ${errorMessage(err)} (the next synchronization scans)`);
+      }
+    }
+  }
+
+  private journal(path: string): Promise<FsChangeJournal> {
+    let j = this.open.get(path);
+    if (!j) {
+      j = (async () => {
+        const journal = new FsChangeJournal({ source: path, stateDir: this.stateDir(path) });
+        await journal.start();
+        return journal;
+      })();
+      this.open.set(path, j);
+      j.catch(() => this.open.delete(path));
+    }
+    return j;
+  }
+
+  async plan(r: PlanRequest): Promise<SyncPlan> {
+    let journal: FsChangeJournal;
+    try {
+      journal = await this.journal(r.path);
+    } catch (err) {
+      return { changes: null, journal: null, marker: null, note: `change journal unavailable (${errorMessage(err)}): metadata scan` };
+    }
+    const c = await journal.changesSince();
+    const base = { journal, marker: c.marker };
+    if (r.fullScan) return { ...base, changes: null, note: 'consistency check: every item is looked at' };
+    if (c.mode === 'scan') return { ...base, changes: null, note: c.reason };
+    if (r.previous === null || c.since !== r.previous) {
+      return { ...base, changes: null, note: 'change journal lost (it follows another recovery point than the replica on the server): metadata scan' };
+    }
+    if (!sameExcludes(await this.lastExcludes(r.path), r.excludes)) {
+      return { ...base, changes: null, note: 'the exclusions changed since the last synchronization: metadata scan' };
+    }
+    const n = countOf(c.changes.paths) + countOf(c.changes.subtrees ?? []);
+    return { ...base, changes: c.changes, note: `change journal: ${n} changed path(s) since recovery point ${c.since}` };
+  }
+
+  /** After the server committed `point`: changes before the plan's marker are forgotten. */
+  async committed(plan: SyncPlan, r: PlanRequest, point: RecoveryPointId, walkedEverything: boolean): Promise<void> {
+    if (!plan.journal || !plan.marker) return;
+    await writeFile(join(this.stateDir(r.path), EXCLUDES_FILE), JSON.stringify(r.excludes));
+    await plan.journal.commit(plan.marker, point, { scanned: walkedEverything });
+  }
+
+  private async lastExcludes(path: string): Promise<string[] | null> {
+    try {
+      return JSON.parse(await readFile(join(this.stateDir(path), EXCLUDES_FILE), 'utf8')) as string[];
+    } catch {
+      return null;
+    }
+  }
+
+  async stopAll(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(all.map(async (j) => (await j.catch(() => null))?.stop()));
+  }
+}
+
+function sameExcludes(a: readonly string[] | null, b: readonly string[]): boolean {
+  return a !== null && a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function countOf(it: Iterable<unknown>): number {
+  let n = 0;
+  for (const _ of it) n++;
+  return n;
+}
