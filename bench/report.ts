@@ -9,6 +9,8 @@ export const MEASURED_STEPS: readonly Step[] = ['initial', 'unchanged', 'changed
 export interface StepResult {
   readonly seconds: number;
   readonly peakRssKiB: number;
+  /** When the tool runs as several processes (server mode): each one's peak RSS. */
+  readonly peakRssKiBEach?: Record<string, number>;
   /** The tool's own summary of a backup (parsed from its JSON output), if any. */
   readonly summary?: unknown;
 }
@@ -46,13 +48,10 @@ export const METRIC_LABELS: Record<Metric, string> = {
   peakRss: 'peak RSS (max of steps)',
 };
 
-/** Custos's targets, as ratios to restic measured in the same run. */
-export const TARGETS: Readonly<Partial<Record<Metric, number>>> = {
-  initial: 0.6,
-  unchanged: 0.5,
-  restore: 0.7,
-  poolSize: 1.0,
-  peakRss: 1.5,
+/** Custos's targets, as ratios to restic measured in the same run (standalone, and through server + agent). */
+export const TARGETS: Readonly<Partial<Record<ToolName, Partial<Record<Metric, number>>>>> = {
+  custos: { initial: 0.6, unchanged: 0.5, restore: 0.7, poolSize: 1.0, peakRss: 1.5 },
+  'custos-server': { initial: 0.8, unchanged: 0.3, restore: 0.9 },
 };
 
 export interface RatioEntry {
@@ -97,7 +96,7 @@ export function computeRatios(result: DatasetResult): void {
       const value = metricValue(run, metric);
       const ref = base ? metricValue(base, metric) : null;
       const ratio = value !== null && ref !== null && ref > 0 ? value / ref : null;
-      const target = run.tool === 'custos' ? TARGETS[metric] : undefined;
+      const target = TARGETS[run.tool]?.[metric];
       entries[metric] =
         target === undefined ? { ratio } : { ratio, target, ...(ratio === null ? {} : { met: ratio <= target }) };
     }
@@ -142,8 +141,8 @@ export function renderDataset(result: DatasetResult): string {
   const runs = result.runs;
   const others = runs.filter((r) => r.tool !== 'restic' && r.status === 'ok');
   const header = ['', ...runs.map((r) => r.tool), ...others.map((r) => `${r.tool}/restic`)];
-  const hasCustos = others.some((r) => r.tool === 'custos');
-  if (hasCustos) header.push('target', 'met');
+  const targeted = others.filter((r) => TARGETS[r.tool] !== undefined);
+  for (const r of targeted) header.push(targeted.length > 1 ? `${r.tool} target` : 'target', 'met');
   const rows: string[][] = [header];
   for (const metric of METRICS) {
     const row = [METRIC_LABELS[metric]];
@@ -152,8 +151,8 @@ export function renderDataset(result: DatasetResult): string {
       const ratio = result.ratios[run.tool]?.[metric]?.ratio ?? null;
       row.push(ratio === null ? '-' : ratio.toFixed(2));
     }
-    if (hasCustos) {
-      const entry = result.ratios.custos?.[metric];
+    for (const r of targeted) {
+      const entry = result.ratios[r.tool]?.[metric];
       row.push(entry?.target === undefined ? '' : `<= ${entry.target.toFixed(2)}`);
       row.push(entry?.met === undefined ? '' : entry.met ? 'yes' : 'NO');
     }

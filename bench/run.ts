@@ -24,7 +24,7 @@ import {
   type ToolRun,
 } from './report.js';
 import { checkRestore } from './restore-check.js';
-import { borg, custos, restic, type Tool, type ToolContext, type ToolName } from './tools.js';
+import { borg, custos, custosServer, restic, type Services, type Tool, type ToolContext, type ToolName } from './tools.js';
 import { buildManifest, type Manifest, manifestDigest } from './tree-manifest.js';
 
 const WARM_NOTE =
@@ -36,7 +36,7 @@ const log = (message: string): void => console.log(`[bench] ${message}`);
 let interrupted = false;
 
 function toolsFor(names: readonly ToolName[], root: string): Tool[] {
-  const all: Record<ToolName, Tool> = { restic, borg, custos: custos(root) };
+  const all: Record<ToolName, Tool> = { restic, borg, custos: custos(root), 'custos-server': custosServer(root) };
   return names.map((n) => all[n]);
 }
 
@@ -66,13 +66,18 @@ async function runTool(tool: Tool, dataset: Dataset, expected: Manifest, paths: 
   await mkdir(ctx.home, { recursive: true });
   await mkdir(target, { recursive: true });
 
+  let services: Services | null = null;
   const step = async (name: 'init' | 'initial' | 'unchanged' | 'changed' | 'restore', spec: CommandSpec): Promise<void> => {
     log(`${tool.name} ${dataset.name}: ${name}...`);
+    services?.resetPeak();
     const out = await runMeasured(spec);
     const isBackup = name === 'initial' || name === 'unchanged' || name === 'changed';
+    const peak = services?.peak();
     const stepResult: StepResult = {
       seconds: out.seconds,
-      peakRssKiB: out.peakRssKiB,
+      // With services the command is only a client: the work (and the memory) is theirs.
+      peakRssKiB: peak ? peak.totalKiB : out.peakRssKiB,
+      ...(peak ? { peakRssKiBEach: peak.each } : {}),
       ...(isBackup ? { summary: tool.backupSummary(out.stdout) } : {}),
     };
     result.steps[name] = stepResult;
@@ -80,6 +85,10 @@ async function runTool(tool: Tool, dataset: Dataset, expected: Manifest, paths: 
   };
 
   try {
+    if (tool.services) {
+      log(`${tool.name} ${dataset.name}: starting its processes (not timed)...`);
+      services = await tool.services(ctx);
+    }
     await step('init', tool.init(ctx));
     await step('initial', tool.backup(ctx, 'initial'));
     await step('unchanged', tool.backup(ctx, 'unchanged'));
@@ -116,6 +125,7 @@ async function runTool(tool: Tool, dataset: Dataset, expected: Manifest, paths: 
     result.reason = interrupted ? 'interrupted' : errorText(e);
     console.error(`[bench] ${tool.name} ${dataset.name}: FAILED: ${result.reason}`);
   } finally {
+    await services?.stop().catch((e: unknown) => console.error(`[bench] ${tool.name}: stopping its processes: ${errorText(e)}`));
     // The work dir stays until every tool has run on this dataset: deleting a
     // tool's gigabytes slows the disk for many seconds afterwards, and the
     // next tool would be billed for it (the last tool most of all).

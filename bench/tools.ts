@@ -6,9 +6,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CommandSpec, onPath, run } from './exec.js';
+import { attachCustosAgent, peakRssKiB, resetPeakRss, startCustosAgent, startCustosServer } from './services.js';
 
-export type ToolName = 'restic' | 'borg' | 'custos';
-export const ALL_TOOLS: readonly ToolName[] = ['restic', 'borg', 'custos'];
+export type ToolName = 'restic' | 'borg' | 'custos' | 'custos-server';
+export const ALL_TOOLS: readonly ToolName[] = ['restic', 'borg', 'custos', 'custos-server'];
 
 export interface ToolContext {
   /** Scratch dir for this tool and dataset; wiped before and after. */
@@ -37,6 +38,16 @@ export interface Tool {
   backupSummary(stdout: string): unknown;
   /** Optional extra information gathered after the run (not timed). */
   extra?(ctx: ToolContext): Promise<Record<string, unknown>>;
+  /** Processes the steps talk to: started before init, stopped after the run (neither timed). */
+  services?(ctx: ToolContext): Promise<Services>;
+}
+
+export interface Services {
+  /** Resets the processes' peak RSS (before a step). */
+  resetPeak(): void;
+  /** Sum of the processes' peak RSS since resetPeak (KiB), and each one's. */
+  peak(): { readonly totalKiB: number; readonly each: Record<string, number> };
+  stop(): Promise<void>;
 }
 
 function homeEnv(ctx: ToolContext): Record<string, string> {
@@ -116,10 +127,31 @@ function borgEnv(ctx: ToolContext): Record<string, string> {
   };
 }
 
-/** Custos is driven through its CLI, `node bin/custos.js`, which needs dist/src/cli/main.js. */
-export function custos(repoRoot: string): Tool {
+/** Null when the Custos CLI (`node bin/custos.js`, needing dist/src/cli/main.js) loads, else why not. */
+async function custosUnavailable(repoRoot: string): Promise<string | null> {
   const bin = join(repoRoot, 'bin', 'custos.js');
   const main = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  if (!existsSync(bin) || !existsSync(main)) {
+    return `the Custos CLI is not built yet (${existsSync(bin) ? main : bin} is missing); skipping custos`;
+  }
+  // A half-written CLI can be compiled yet fail to load; probe it once.
+  const probe = await run({ cmd: process.execPath, args: [bin, '--help'] });
+  const loadError = /ERR_MODULE_NOT_FOUND|SyntaxError|ERR_IMPORT|does not provide an export/.exec(probe.stderr);
+  if (probe.exitCode !== 0 && loadError) {
+    const line = /^\w*Error\b.*$/m.exec(probe.stderr)?.[0] ?? loadError[0];
+    return `the Custos CLI does not load (${line.trim()}); skipping custos`;
+  }
+  return null;
+}
+
+async function custosVersion(repoRoot: string): Promise<string> {
+  const out = await run({ cmd: process.execPath, args: [join(repoRoot, 'bin', 'custos.js'), '--version'] });
+  return out.exitCode === 0 ? out.stdout.trim() : 'unknown';
+}
+
+/** Custos standalone: `custos backup` into a local pool. */
+export function custos(repoRoot: string): Tool {
+  const bin = join(repoRoot, 'bin', 'custos.js');
   const cli = (ctx: ToolContext, args: string[]): CommandSpec => ({
     cmd: process.execPath,
     args: [bin, ...args],
@@ -129,23 +161,8 @@ export function custos(repoRoot: string): Tool {
   return {
     name: 'custos',
     config: 'custos, encrypted pool (pool init --encrypt, random key file)',
-    unavailable: async () => {
-      if (!existsSync(bin) || !existsSync(main)) {
-        return `the Custos CLI is not built yet (${existsSync(bin) ? main : bin} is missing); skipping custos`;
-      }
-      // A half-written CLI can be compiled yet fail to load; probe it once.
-      const probe = await run({ cmd: process.execPath, args: [bin, '--help'] });
-      const loadError = /ERR_MODULE_NOT_FOUND|SyntaxError|ERR_IMPORT|does not provide an export/.exec(probe.stderr);
-      if (probe.exitCode !== 0 && loadError) {
-        const line = /^\w*Error\b.*$/m.exec(probe.stderr)?.[0] ?? loadError[0];
-        return `the Custos CLI does not load (${line.trim()}); skipping custos`;
-      }
-      return null;
-    },
-    version: async () => {
-      const out = await run({ cmd: process.execPath, args: [bin, '--version'] });
-      return out.exitCode === 0 ? out.stdout.trim() : 'unknown';
-    },
+    unavailable: () => custosUnavailable(repoRoot),
+    version: () => custosVersion(repoRoot),
     init: (ctx) => cli(ctx, ['pool', 'init', ctx.repo, '--encrypt', '--key-file', keyFile(ctx)]),
     backup: (ctx) => cli(ctx, ['backup', ctx.source, '--pool', ctx.repo, '--key-file', keyFile(ctx), '--json']),
     restore: (ctx, target) => cli(ctx, ['restore', 'latest', target, '--pool', ctx.repo, '--key-file', keyFile(ctx)]),
@@ -160,6 +177,70 @@ export function custos(repoRoot: string): Tool {
         result[name] = out.exitCode === 0 ? parseJson(out.stdout) : { error: out.stderr.trim().split('\n').slice(-5).join('\n') };
       }
       return result;
+    },
+  };
+}
+
+/**
+ * Custos in server mode: a protection server (data directory = the
+ * repository) and one protection agent on loopback, both real processes;
+ * the steps are CLI commands that wait for their job. The initial backup and
+ * the one after the change are recovery points (`point create`), the
+ * unchanged one a synchronization guided by the agent's change journal
+ * (`sync`); the restore is `recover --point latest` through the agent.
+ */
+export function custosServer(repoRoot: string): Tool {
+  const bin = join(repoRoot, 'bin', 'custos.js');
+  const AGENT = 'bench';
+  let env: Record<string, string> | null = null;
+  const cli = (args: string[], extra: Record<string, string> = {}): CommandSpec => ({ cmd: process.execPath, args: [bin, ...args], env: { ...(env ?? {}), ...extra } });
+  const sourceId = (ctx: ToolContext): string => `${AGENT}:fs:${ctx.source}`;
+  const waitArgs = ['--wait', '--json', '--timeout', '2h'];
+  return {
+    name: 'custos-server',
+    config: 'custos server + agent on loopback (mutual TLS), encrypted pool; peak RSS is server + agent',
+    unavailable: () => custosUnavailable(repoRoot),
+    version: () => custosVersion(repoRoot),
+    async services(ctx) {
+      const base = homeEnv(ctx);
+      const server = await startCustosServer((args, e) => ({ ...cli(args, { ...base, ...e }) }), ctx.repo);
+      env = server.env(base);
+      const agentDir = join(ctx.work, 'agent');
+      const agent = await attachCustosAgent((args, e) => cli(args, e), server, AGENT, agentDir)
+        .then(() => startCustosAgent((args) => cli(args), AGENT, agentDir))
+        .catch(async (err: unknown) => {
+          await server.daemon.stop();
+          throw err;
+        });
+      const daemons = [server.daemon, agent];
+      return {
+        resetPeak: () => daemons.forEach((d) => resetPeakRss(d.child.pid!)),
+        peak: () => {
+          const each = { server: peakRssKiB(server.daemon.child.pid!), agent: peakRssKiB(agent.child.pid!) };
+          return { totalKiB: each.server + each.agent, each };
+        },
+        async stop() {
+          await agent.stop();
+          await server.daemon.stop();
+          env = null;
+        },
+      };
+    },
+    // The scheduled work of the group stays out of the way: the replica is made on demand, the one recovery point time is 12 h away.
+    init: (ctx) => {
+      const at = new Date(Date.now() + 12 * 3_600_000);
+      const hhmm = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+      return cli(['group', 'create', 'bench', '--source', sourceId(ctx), '--replica', 'manual', '--sync', '24h', '--points', hhmm, '--json']);
+    },
+    backup: (ctx, label) => cli(label === 'unchanged' ? ['sync', sourceId(ctx), ...waitArgs] : ['point', 'create', sourceId(ctx), ...waitArgs]),
+    restore: (ctx, target) => cli(['recover', sourceId(ctx), '--point', 'latest', '--to', `${AGENT}:${target}`, ...waitArgs]),
+    backupSummary: (stdout) => {
+      const job = parseJson(stdout) as { id?: number; startedAt?: string; finishedAt?: string; result?: Record<string, unknown> } | null;
+      return job ? { job: job.id, startedAt: job.startedAt, finishedAt: job.finishedAt, result: job.result } : null;
+    },
+    extra: async () => {
+      const out = await run(cli(['job', 'list', '--json']));
+      return { jobs: out.exitCode === 0 ? parseJson(out.stdout) : { error: out.stderr.trim() } };
     },
   };
 }

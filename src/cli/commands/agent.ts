@@ -1,6 +1,7 @@
 /** `custos agent attach` and `custos agent start`: the protection agent on a protected computer. */
 import type { Command } from 'commander';
-import { AgentRuntime, attachAgent } from '../../agent/index.js';
+// Loaded when the command runs, so that every other command starts fast.
+const load = () => import('../../agent/index.js');
 import { print, printJson } from '../output.js';
 import { commandGroup } from '../server-cli.js';
 
@@ -15,7 +16,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--name <name>', 'agent name (default: this host name)')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { server: string; token: string; data: string; name?: string; json?: boolean }) => {
-      const r = await attachAgent({ server: opts.server, token: opts.token, dataDir: opts.data, name: opts.name });
+      const r = await (await load()).attachAgent({ server: opts.server, token: opts.token, dataDir: opts.data, name: opts.name });
       if (opts.json) printJson(r);
       else print(`attached as ${r.name} to ${r.server}; start the agent with: custos agent start --data ${opts.data}`);
     });
@@ -24,7 +25,7 @@ export function registerAgentCommands(program: Command): void {
     .description('Run the protection agent in the foreground (connects to its server and runs its jobs)')
     .requiredOption('--data <dir>', 'agent data directory given to attach')
     .action(async (opts: { data: string }) => {
-      const rt = await AgentRuntime.start({ dataDir: opts.data });
+      const rt = await (await load()).AgentRuntime.start({ dataDir: opts.data });
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);

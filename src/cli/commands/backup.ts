@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { backupToPool } from '../../standalone/backup.js';
+// Loaded when the command runs, so that every other command starts fast.
+const load = () => import('../../standalone/backup.js');
 import { collect, print, printJson } from '../output.js';
 import { formatBytes, ttyProgress } from '../progress.js';
 import { EXIT } from '../exit-codes.js';
@@ -17,7 +18,7 @@ export function registerBackupCommand(program: Command): void {
       const progress = ttyProgress('backup', !opts.json);
       let report;
       try {
-        report = await backupToPool(path, { pool: opts.pool, keyFile: opts.keyFile, excludes: opts.exclude, progress });
+        report = await (await load()).backupToPool(path, { pool: opts.pool, keyFile: opts.keyFile, excludes: opts.exclude, progress });
       } finally {
         progress.end();
       }

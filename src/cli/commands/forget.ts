@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { forgetPoints } from '../../standalone/forget.js';
+// Loaded when the command runs, so that every other command starts fast.
+const load = () => import('../../standalone/forget.js');
 import { print, printJson } from '../output.js';
 
 export function registerForgetCommand(program: Command): void {
@@ -14,7 +15,7 @@ export function registerForgetCommand(program: Command): void {
     .option('--dry-run', 'only say what would be removed')
     .option('--json', 'print the result as JSON')
     .action(async (points: string[], opts: { pool: string; keyFile?: string; keepLast?: string; keepWithin?: string; dryRun?: boolean; json?: boolean }) => {
-      const r = await forgetPoints({ ...opts, points });
+      const r = await (await load()).forgetPoints({ ...opts, points });
       if (opts.json) return printJson(r);
       for (const p of r.removed) print(`${r.dryRun ? 'would forget' : 'forgot'} ${p.id} (${p.time}, ${p.source})`);
       print(`${r.removed.length} recovery points ${r.dryRun ? 'would be ' : ''}removed, ${r.kept} kept`);

@@ -1,8 +1,9 @@
 /**
  * `custos job list|show|cancel|wait`, and the waiting shared by every command
- * that starts a job (`sync`, `point create`, `check`, `recover`): poll
- * GET /api/jobs/:id every 500 ms, show phase and progress on one line on a
- * terminal, and exit 0 / 13 (failed) / 15 (cancelled).
+ * that starts a job (`sync`, `point create`, `check`, `recover`): ask
+ * GET /api/jobs/:id?wait=1 over and over (the server answers as soon as the
+ * job has finished, else after a second), show phase and progress on one line
+ * on a terminal, and exit 0 / 13 (failed) / 15 (cancelled).
  */
 import { Option, type Command } from 'commander';
 import { CustosError, parseDuration } from '../../base/index.js';
@@ -11,6 +12,9 @@ import { print, printJson } from '../output.js';
 import { formatBytes } from '../progress.js';
 import { clockTime, connect, duration, positiveInt, printFields, printTable, shortDuration, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
 
+/** How long the server may hold each request (it answers at once when the job finishes). */
+const WAIT_S = 1;
+/** Requests are at least this far apart (a server that answers at once is not flooded). */
 const POLL_MS = 500;
 /** While waiting, how long the server may be unreachable (say, restarting) before we give up. */
 const UNREACHABLE_GRACE_MS = 30_000;
@@ -38,8 +42,9 @@ export async function waitForJob(client: ServerClient, id: Job['id'], options: W
   try {
     for (;;) {
       let job: Job | undefined;
+      const asked = Date.now();
       try {
-        job = await client.get<Job>(`/api/jobs/${enc(id)}`);
+        job = await client.get<Job>(`/api/jobs/${enc(id)}?wait=${Math.max(0, Math.min(WAIT_S, Math.floor((deadline - Date.now()) / 1000)))}`);
         unreachableSince = undefined;
       } catch (err) {
         if (!(err instanceof CustosError && err.code === 'unreachable' && err.transient)) throw err;
@@ -55,7 +60,7 @@ export async function waitForJob(client: ServerClient, id: Job['id'], options: W
           transient: true,
         });
       }
-      await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
+      await new Promise((r) => setTimeout(r, Math.min(Math.max(0, POLL_MS - (Date.now() - asked)), Math.max(0, deadline - Date.now()))));
     }
   } finally {
     line.end();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { listPoints } from '../../standalone/points.js';
+// Loaded when the command runs, so that every other command starts fast.
+const load = () => import('../../standalone/points.js');
 import { print, printJson } from '../output.js';
 import { formatBytes } from '../progress.js';
 
@@ -11,7 +12,7 @@ export function registerPointsCommand(program: Command): void {
     .option('--key-file <file>', 'key file of an encrypted pool')
     .option('--json', 'print a JSON array')
     .action(async (opts: { pool: string; keyFile?: string; json?: boolean }) => {
-      const points = await listPoints({ pool: opts.pool, keyFile: opts.keyFile });
+      const points = await (await load()).listPoints({ pool: opts.pool, keyFile: opts.keyFile });
       if (opts.json) return printJson(points);
       if (points.length === 0) return print('no recovery points');
       print('ID                                TIME                      SIZE       SOURCE');

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { gc, initPool, stats, verify } from '../../standalone/maintenance.js';
+// Loaded when the command runs, so that every other command starts fast.
+const load = () => import('../../standalone/maintenance.js');
 import { EXIT } from '../exit-codes.js';
 import { print, printJson } from '../output.js';
 import { formatBytes, ttyProgress } from '../progress.js';
@@ -18,7 +19,7 @@ export function registerPoolCommands(program: Command): void {
     .option('--key-file <file>', 'with --encrypt: the secret; a missing file is created with a new random key (keep a copy: without it the pool cannot be read)')
     .option('--json', 'print the result as JSON')
     .action(async (dir: string, opts: { encrypt?: boolean; keyFile?: string; json?: boolean }) => {
-      const { config, keyCreated } = await initPool(dir, opts);
+      const { config, keyCreated } = await (await load()).initPool(dir, opts);
       if (opts.json) return printJson({ pool: dir, id: config.id, encrypted: config.encryption !== null, keyCreated });
       print(`storage pool created in ${dir}${config.encryption ? ' (encrypted)' : ''}`);
       if (keyCreated) print(`new key written to ${opts.keyFile} — keep a copy somewhere safe: without it the pool cannot be read`);
@@ -34,7 +35,7 @@ export function registerPoolCommands(program: Command): void {
       const progress = ttyProgress('verify', !opts.json);
       let report;
       try {
-        report = await verify({ pool: dir, keyFile: opts.keyFile }, progress);
+        report = await (await load()).verify({ pool: dir, keyFile: opts.keyFile }, progress);
       } finally {
         progress.end();
       }
@@ -59,7 +60,7 @@ export function registerPoolCommands(program: Command): void {
     .option('--dry-run', 'only say what would be removed')
     .option('--json', 'print the report as JSON')
     .action(async (dir: string, opts: { keyFile?: string; grace?: string; dryRun?: boolean; json?: boolean }) => {
-      const report = await gc({ pool: dir, keyFile: opts.keyFile, grace: opts.grace, dryRun: opts.dryRun });
+      const report = await (await load()).gc({ pool: dir, keyFile: opts.keyFile, grace: opts.grace, dryRun: opts.dryRun });
       if (opts.json) return printJson(report);
       print(
         `${report.dryRun ? 'would delete' : 'deleted'} ${report.packsDeleted} packs, repacked ${report.packsRepacked}, ` +
@@ -74,7 +75,7 @@ export function registerPoolCommands(program: Command): void {
     .option('--key-file <file>', 'key file of an encrypted pool')
     .option('--json', 'print as JSON')
     .action(async (dir: string, opts: { keyFile?: string; json?: boolean }) => {
-      const s = await stats({ pool: dir, keyFile: opts.keyFile });
+      const s = await (await load()).stats({ pool: dir, keyFile: opts.keyFile });
       if (opts.json) return printJson(s);
       print(`recovery points:   ${s.points}`);
       print(`logical size:      ${formatBytes(s.logicalBytes)}`);

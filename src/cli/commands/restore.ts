@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { restoreFromPool } from '../../standalone/restore.js';
+// Loaded when the command runs, so that every other command starts fast.
+const load = () => import('../../standalone/restore.js');
 import { EXIT } from '../exit-codes.js';
 import { collect, print, printJson } from '../output.js';
 import { formatBytes, ttyProgress } from '../progress.js';
@@ -19,7 +20,7 @@ export function registerRestoreCommand(program: Command): void {
       const progress = ttyProgress('restore', !opts.json);
       let r;
       try {
-        r = await restoreFromPool(point, target, { pool: opts.pool, keyFile: opts.keyFile, items: opts.item, conflict: opts.conflict, progress });
+        r = await (await load()).restoreFromPool(point, target, { pool: opts.pool, keyFile: opts.keyFile, items: opts.item, conflict: opts.conflict, progress });
       } finally {
         progress.end();
       }

@@ -1,7 +1,8 @@
 /** `custos server start`: run the protection server in the foreground. */
 import type { Command } from 'commander';
 import { CustosError } from '../../base/index.js';
-import { scaledClockFromEnv, startServer } from '../../server/index.js';
+// Loaded when the command runs, so that every other command starts fast.
+const load = () => import('../../server/index.js');
 import { print } from '../output.js';
 import { commandGroup } from '../server-cli.js';
 
@@ -23,8 +24,8 @@ export function registerServerCommands(program: Command): void {
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .action(async (opts: { data: string; listen: string }) => {
       const { host, port } = parseListen(opts.listen);
-      const { clock, speed } = scaledClockFromEnv(process.env['CUSTOS_TEST_CLOCK']);
-      const running = await startServer({ dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)) });
+      const { clock, speed } = (await load()).scaledClockFromEnv(process.env['CUSTOS_TEST_CLOCK']);
+      const running = await (await load()).startServer({ dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)) });
       print(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'ready', url: running.url }));
       await new Promise<void>((resolve) => {
         const stop = () => {

@@ -1,9 +1,12 @@
 /** /api/jobs: list, show (with log), cancel. */
 import type { FastifyInstance } from 'fastify';
-import { JOB_KINDS, JOB_STATES } from '../../../jobs/index.js';
+import { FINISHED_STATES, JOB_KINDS, JOB_STATES, type JobState } from '../../../jobs/index.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest, notFound } from '../../http-errors.js';
 import { jobView } from '../../views.js';
+
+const MAX_WAIT_S = 60;
+const WAIT_POLL_MS = 50;
 
 const JOB_ID = { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9]{1,15}$' } }, required: ['id'] } as const;
 
@@ -23,10 +26,22 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): voi
     return (await c.listJobs({ ...q })).map((j) => jobView(j));
   });
 
-  app.get('/api/jobs/:id', { schema: { summary: 'One job with its log', params: JOB_ID } }, async (req) => {
+  app.get('/api/jobs/:id', {
+    schema: {
+      summary: 'One job with its log; with wait=N, answers once the job has finished or after N seconds, whichever comes first',
+      params: JOB_ID,
+      querystring: { type: 'object', additionalProperties: false, properties: { wait: { type: 'integer', minimum: 0, maximum: MAX_WAIT_S } } },
+    },
+  }, async (req) => {
     const id = Number((req.params as { id: string }).id);
-    const j = await c.job(id);
+    const deadline = Date.now() + ((req.query as { wait?: number }).wait ?? 0) * 1000;
+    let j = await c.job(id);
     if (!j) throw notFound(`job ${id}`);
+    // A waiting client learns of the end within WAIT_POLL_MS instead of its own poll interval.
+    while (!FINISHED_STATES.includes(j.state as JobState) && Date.now() < deadline && !req.raw.destroyed) {
+      await new Promise((r) => setTimeout(r, Math.min(WAIT_POLL_MS, deadline - Date.now())));
+      j = (await c.job(id)) ?? j;
+    }
     return jobView(j, await c.jobLog(id));
   });
 
