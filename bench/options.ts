@@ -7,6 +7,8 @@ import { ALL_TOOLS, type ToolName } from './tools.js';
 export interface Options {
   readonly quick: boolean;
   readonly datasets: readonly DatasetName[];
+  /** The load run (server + many agents) with this many agents; 0: not run. */
+  readonly loadAgents: number;
   /** In canonical order: restic first (the baseline), then borg, then custos. */
   readonly tools: readonly ToolName[];
   readonly root: string;
@@ -17,12 +19,15 @@ export interface Options {
 
 export const USAGE = `usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
 
-Compares custos with restic and borg on the Linux 6.1 source tree and on a
-synthetic 2 GiB disk image: initial backup, unchanged re-backup, re-backup
-after a 1% change, restore (verified byte-identical), pool size, peak RSS.
+Compares custos (standalone, and server + agent) with restic and borg on the
+Linux 6.1 source tree and on a synthetic 2 GiB disk image: initial backup,
+unchanged re-backup, re-backup after a 1% change, restore (verified
+byte-identical), pool size, peak RSS. Then the load run: one server and 50
+agents synchronizing small trees at once.
 
-  --quick              small run: drivers/net + fs of the Linux tree, a 256 MiB image
-  --only linux|image   run one dataset only
+  --quick              small run: drivers/net + fs of the Linux tree, a 256 MiB image, 10 agents
+  --only linux|image|load   run one part only
+  --agents N           agents in the load run (default 50, --quick 10)
   --tools LIST         comma-separated subset of ${ALL_TOOLS.join(',')} (default: all)
   --root DIR           cache and work root (default ${DEFAULT_ROOT})
   --output FILE        JSON results (default bench/results/latest.json)
@@ -36,6 +41,7 @@ export function parseOptions(argv: readonly string[]): Options {
     options: {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      agents: { type: 'string' },
       tools: { type: 'string' },
       root: { type: 'string', default: DEFAULT_ROOT },
       output: { type: 'string' },
@@ -44,9 +50,17 @@ export function parseOptions(argv: readonly string[]): Options {
     },
   });
   let datasets: DatasetName[] = ['linux', 'image'];
+  let load = true;
   if (values.only !== undefined) {
-    if (values.only !== 'linux' && values.only !== 'image') throw new Error(`--only must be linux or image, not ${values.only}`);
-    datasets = [values.only];
+    if (values.only !== 'linux' && values.only !== 'image' && values.only !== 'load') throw new Error(`--only must be linux, image or load, not ${values.only}`);
+    datasets = values.only === 'load' ? [] : [values.only];
+    load = values.only === 'load';
+  }
+  const quick = values.quick ?? false;
+  let loadAgents = quick ? 10 : 50;
+  if (values.agents !== undefined) {
+    loadAgents = Number(values.agents);
+    if (!Number.isInteger(loadAgents) || loadAgents < 1 || loadAgents > 500) throw new Error(`--agents must be a whole number from 1 to 500, not ${values.agents}`);
   }
   let tools: ToolName[] = [...ALL_TOOLS];
   if (values.tools !== undefined) {
@@ -58,8 +72,9 @@ export function parseOptions(argv: readonly string[]): Options {
     if (tools.length === 0) throw new Error('--tools is empty');
   }
   return {
-    quick: values.quick ?? false,
+    quick,
     datasets,
+    loadAgents: load ? loadAgents : 0,
     tools,
     root: values.root ?? DEFAULT_ROOT,
     output: values.output,

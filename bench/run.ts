@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import type { ChangeInfo, Dataset, DatasetName } from './dataset.js';
 import { type CommandSpec, duBytes, runMeasured } from './exec.js';
 import { imageDataset } from './image-dataset.js';
+import { type LoadResult, renderLoad, runLoad } from './load.js';
 import { linuxDataset } from './linux-dataset.js';
 import { type Options, parseOptions, USAGE } from './options.js';
 import { type BenchPaths, benchPaths, repoRoot } from './paths.js';
@@ -172,6 +173,7 @@ interface Report {
   readonly targets: typeof TARGETS;
   linuxUnpack?: UnpackInfo;
   readonly datasets: DatasetResult[];
+  load?: LoadResult;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -209,7 +211,7 @@ async function main(argv: readonly string[]): Promise<number> {
     datasets: [],
   };
 
-  log(`${opts.quick ? 'quick' : 'full'} run; datasets ${opts.datasets.join(', ')}; tools ${opts.tools.join(', ')}`);
+  log(`${opts.quick ? 'quick' : 'full'} run; datasets ${opts.datasets.join(', ') || 'none'}; tools ${opts.tools.join(', ')}; load run ${opts.loadAgents ? `${opts.loadAgents} agents` : 'no'}`);
   const load = loadavg()[0] ?? 0;
   if (load > cpus().length * 0.5) {
     log(`WARNING: load average is ${load.toFixed(1)} on ${cpus().length} CPUs; other work will make the timings noisy`);
@@ -271,6 +273,13 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log('\n' + renderDataset(result) + '\n');
   }
 
+  if (opts.loadAgents > 0 && !interrupted) {
+    await freshDir(paths.work);
+    report.load = await runLoad({ agents: opts.loadAgents, files: 200, work: join(paths.work, 'load'), repoRoot: root, log });
+    if (!opts.keepWork) await rm(paths.work, { recursive: true, force: true });
+    console.log('\n' + renderLoad(report.load) + '\n');
+  }
+
   report.finishedAt = new Date().toISOString();
   mkdirSync(dirname(output), { recursive: true });
   writeFileSync(output, JSON.stringify(report, null, 2) + '\n');
@@ -279,6 +288,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const failures = report.datasets.flatMap((d) =>
     d.runs.filter((r) => r.status === 'failed' || r.restoreCheck?.ok === false).map((r) => `${r.tool} on ${d.name}`),
   );
+  if (report.load && !report.load.ok) failures.push('the load run');
   if (failures.length) console.error(`[bench] FAILED or MISMATCHED: ${failures.join(', ')}`);
   if (interrupted) return 130;
   return failures.length ? 1 : 0;
