@@ -80,3 +80,25 @@ test('the right key opens the pool, a wrong key is refused', () => {
   assert.deepEqual(openEncryption(config, secret), keys);
   assert.throws(() => openEncryption(config, Buffer.from('wrong')), (err: unknown) => err instanceof CustosError && err.code === 'bad-key');
 });
+
+test('verifyChunk accepts what decodeChunk accepts and refuses a wrong length, id or byte', () => {
+  const texts = [Buffer.from('abc'.repeat(5000)), randomBytes(3000), Buffer.alloc(0), Buffer.from('z'.repeat(300_000))];
+  for (const codec of [plain, sealed]) {
+    // Large first, then small: the reused buffer must not leak bytes of an earlier chunk into a later one.
+    for (const data of [texts[3]!, ...texts]) {
+      const id = codec.chunkIdBytes(data);
+      const blob = codec.encodeChunk(id, data);
+      codec.verifyChunk(id, blob, data.length);
+      assert.throws(() => codec.verifyChunk(id, blob, data.length + 1), IntegrityError);
+      if (data.length > 0) assert.throws(() => codec.verifyChunk(id, blob, data.length - 1), IntegrityError);
+      assert.throws(() => codec.verifyChunk(codec.chunkIdBytes(Buffer.from('other')), blob, data.length), IntegrityError);
+      for (const at of [4, Math.floor(blob.length / 2), blob.length - 1]) {
+        if (at < 4 || at >= blob.length) continue; // past the header (a bad version is a format error, not damage)
+        const bad = Buffer.from(blob);
+        bad[at]! ^= 0x01;
+        assert.throws(() => codec.verifyChunk(id, bad, data.length), IntegrityError, `byte ${at} of ${blob.length}`);
+      }
+    }
+  }
+  assert.throws(() => sealed.verifyChunk(Buffer.alloc(32), Buffer.alloc(40), 64 * 1024 * 1024), IntegrityError);
+});

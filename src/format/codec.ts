@@ -12,6 +12,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { compress, decompress } from 'zstd-napi';
+import zstdBinding from 'zstd-napi/binding.js';
 import { IntegrityError, type ChunkId, CustosError } from '../base/index.js';
 import type { PoolKeys } from './keys.js';
 
@@ -24,6 +25,9 @@ export const HEADER_SIZE = 4;
 export const NONCE_SIZE = 12;
 export const TAG_SIZE = 16;
 export const CHECKSUM_SIZE = 32;
+
+/** The largest chunk verifyChunk accepts (the chunker's largest is 4 MiB). */
+const MAX_VERIFIED_CHUNK = 16 * 1024 * 1024;
 
 /** Compression is kept only when it saves at least 1/32 of the size. */
 const MIN_SAVING_SHIFT = 5;
@@ -131,6 +135,37 @@ export class BlobCodec {
     if (!this.chunkIdBytes(data).equals(id)) throw new IntegrityError(`${what}: content does not match its id`);
     return data;
   }
+
+  /**
+   * Checks a chunk blob against its id and its claimed raw length without
+   * keeping the data (the server's check of what agents send): decompresses
+   * into a buffer reused from call to call, so checking a stream of chunks
+   * allocates almost nothing. Throws IntegrityError like decodeChunk.
+   */
+  verifyChunk(id: Uint8Array, blob: Uint8Array, rawLength: number): void {
+    const what = `chunk ${Buffer.from(id).toString('hex')}`;
+    if (!Number.isSafeInteger(rawLength) || rawLength < 0 || rawLength > MAX_VERIFIED_CHUNK) throw new IntegrityError(`${what}: raw length ${rawLength} is out of range`);
+    const flags = parseHeader(blob, what);
+    if (!!(flags & FLAG_ENCRYPTED) !== this.encrypted) throw new IntegrityError(`${what}: encryption flag does not match the pool`);
+    const payload = flags & FLAG_ENCRYPTED ? this.open(blob, id, what) : blob.subarray(HEADER_SIZE);
+    let data: Uint8Array = payload;
+    if (flags & FLAG_ZSTD) {
+      if (this.scratch.length < rawLength) this.scratch = Buffer.allocUnsafe(Math.max(rawLength, 2 * this.scratch.length));
+      let n: number;
+      try {
+        if (zstdBinding.getFrameContentSize(payload) !== rawLength) throw new Error('frame content size differs');
+        n = this.dctx.decompress(this.scratch.subarray(0, rawLength), payload);
+      } catch (err) {
+        throw new IntegrityError(`${what}: cannot decompress to ${rawLength} bytes`, { cause: err });
+      }
+      data = this.scratch.subarray(0, n);
+    }
+    if (data.length !== rawLength) throw new IntegrityError(`${what}: length ${data.length} is not the ${rawLength} claimed`);
+    if (!this.chunkIdBytes(data).equals(id)) throw new IntegrityError(`${what}: content does not match its id`);
+  }
+
+  private scratch: Buffer = Buffer.alloc(0);
+  private readonly dctx = new zstdBinding.DCtx();
 
   encodeObject(kind: ObjectKind, data: Uint8Array): Buffer {
     const { payload, flags } = this.pack(data);

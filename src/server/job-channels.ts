@@ -114,11 +114,12 @@ export class BackupChannel extends BaseChannel {
   override chunk(id: Buffer, rawLength: number, blob: Buffer): void {
     if (this.ended) return;
     // Verify before storing: decrypts, decompresses and re-hashes (IntegrityError on mismatch).
-    const data = this.pool.codec.decodeChunk(id, blob);
-    if (data.length !== rawLength) throw new CustosError('integrity', `chunk ${id.toString('hex')}: length ${data.length} is not the ${rawLength} the agent claimed`);
+    this.pool.codec.verifyChunk(id, blob, rawLength);
     this.chunksReceived++;
     this.bytesReceived += blob.length;
-    this.writer.add(Buffer.from(id), Buffer.from(blob), rawLength);
+    // A view that is most of its buffer is kept as it is; a small one is copied, so that it does not hold a large buffer until the pack is written.
+    const own = blob.length >= blob.buffer.byteLength * 0.9 ? blob : Buffer.from(blob);
+    this.writer.add(Buffer.from(id), own, rawLength);
   }
 
   async request(body: AgentRequest, session: AgentSession, req: number): Promise<Record<string, unknown>> {

@@ -18,7 +18,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanupTempDirs, describeCli, diffDigests, makeTempDir, memoryTmpBase, seededBytes, treeDigest, writeTree } from '../helpers/tree.js';
 import {
@@ -374,6 +374,51 @@ describe('server mode: the agent killed during a transfer', { timeout: 240_000 }
     assert.deepEqual(jobs.filter((j) => j.state === 'failed').map((j) => [j.id, j.kind, j.error]), [], 'no job failed');
     const sources = await server.cliJson<ApiSource[]>(['source', 'list', '--json']);
     assert.equal(sources.find((x) => x.id === source)?.replicaState, 'ok');
+
+    await agent.process!.stop();
+    await server.process.stop();
+  });
+});
+
+describe('server mode: a change journal lost while the agent runs', { timeout: 240_000 }, () => {
+  test('the replica becomes inconsistent, an automatic consistency check runs and makes it ok again', async () => {
+    const work = await makeTempDir('custos-e2e-journal-lost-', { base: memoryTmpBase() });
+    const server = await startServer();
+    const agent = await attachAgent(server, 'watcher');
+    await agent.start();
+    const src = join(work.path, 'src');
+    await writeTree(src, { 'a.txt': 'first\n', 'sub/b.txt': 'second\n' }, { mtimeMs: T1 });
+    const source = `watcher:fs:${src}`;
+    const g = await server.cli(['group', 'create', 'watched', '--source', source, '--sync', '24h', '--points', '23:00', '--json']);
+    assert.equal(g.code, 0, describeCli(['group', 'create'], g));
+    await waitFor('the initial replica', async () => ((await listPoints(server, source)).length === 1 ? true : undefined), 60_000, 200);
+    await waitIdle(server, 60_000);
+
+    // The source directory goes away under the watcher (and comes back changed): events are lost.
+    await rename(src, `${src}.away`);
+    await writeFile(join(`${src}.away`, 'sub', 'c.txt'), 'written while away\n');
+    await sleep(1000);
+    await rename(`${src}.away`, src);
+
+    const check = await waitFor('an automatic consistency check to succeed', async () => {
+      const j = (await listJobs(server)).find((x) => x.kind === 'consistency-check' && x.source === source);
+      return j && j.state === 'succeeded' ? j : undefined;
+    }, 90_000, 300);
+    const detail = await getJob(server, check.id);
+    assert.ok(detail.log?.some((l) => /replica inconsistent: automatic consistency check/.test(l.message)), detail.log?.map((l) => l.message).join('\n'));
+    const alerts = await server.cliJson<Array<{ kind: string; subject: string; state: string; message: string }>>(['alert', 'list', '--all', '--json']);
+    const raised = alerts.find((a) => a.kind === 'replica-inconsistent' && a.subject === source);
+    assert.ok(raised, `a replica-inconsistent alert was raised: ${JSON.stringify(alerts)}`);
+    // The check may first run while the directory is away, fail midway (raising the alert anew) and be retried.
+    assert.match(raised.message, /source directory was deleted or moved|failed midway/);
+    assert.match(agent.process!.output(), /change journal lost \(the source directory was deleted or moved\)/);
+    assert.equal(raised.state, 'resolved');
+    const sources = await server.cliJson<ApiSource[]>(['source', 'list', '--json']);
+    assert.equal(sources.find((x) => x.id === source)?.replicaState, 'ok');
+
+    // The check's point holds the file written while the journal was blind, and recovers bit for bit.
+    const digest = await treeDigest(src);
+    await recoverAndCompare(server, source, (check.result as { point: string }).point, 'watcher', join(work.path, 'recovered'), digest, 'the checked replica');
 
     await agent.process!.stop();
     await server.process.stop();

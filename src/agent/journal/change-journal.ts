@@ -78,6 +78,13 @@ export interface FsChangeJournalOptions {
   readonly flushPaths?: number;
   /** settle() gives up (and the journal is lost) when the watcher reports nothing for this long (default 10 s). */
   readonly settleTimeoutMs?: number;
+  /**
+   * Called once when events are lost while watching (a watcher error, more
+   * changes than maxPaths, the source directory gone): the agent tells the
+   * server, which marks the replica inconsistent. Not called for the scans
+   * that come by design (first synchronization, restart without snapshot).
+   */
+  readonly onLost?: (reason: string) => void;
 }
 
 /** Opaque: what changesSince() handed out, to give back to commit(). */
@@ -171,6 +178,7 @@ export class FsChangeJournal {
   private readonly flushEveryMs: number;
   private readonly flushPaths: number;
   private readonly settleTimeoutMs: number;
+  private readonly onLost: ((reason: string) => void) | undefined;
   private readonly watchOptions: parcelWatcher.Options;
   /** Tells this instance's markers from another's. */
   private readonly instance = randomBytes(8).toString('hex');
@@ -209,6 +217,7 @@ export class FsChangeJournal {
     this.flushEveryMs = options.flushEveryMs ?? 1000;
     this.flushPaths = options.flushPaths ?? 1000;
     this.settleTimeoutMs = options.settleTimeoutMs ?? 10_000;
+    this.onLost = options.onLost;
     // Our own files must not feed the journal when they live inside the source.
     const inside = this.stateDir === this.source || this.stateDir.startsWith(this.prefix());
     this.watchOptions = inside ? { ignore: [this.stateDir] } : {};
@@ -338,7 +347,7 @@ export class FsChangeJournal {
   private readonly onEvents = (err: Error | null, events: parcelWatcher.Event[]): void => {
     if (this.stopped) return;
     if (err) {
-      this.markLost(lostBecause(`watcher error: ${err.message}`));
+      this.lostWhileRunning(lostBecause(`watcher error: ${err.message}`));
       void this.unwatch();
       return;
     }
@@ -346,7 +355,7 @@ export class FsChangeJournal {
       for (const e of events) this.recordEvent(e.path, e.type);
     } catch (e) {
       // An exception thrown back into the watcher would end the process.
-      this.markLost(lostBecause(`cannot record a change: ${errorMessage(e)}`));
+      this.lostWhileRunning(lostBecause(`cannot record a change: ${errorMessage(e)}`));
     }
   };
 
@@ -361,7 +370,7 @@ export class FsChangeJournal {
       return;
     }
     if (rel === '' && type === 'delete') {
-      this.markLost(lostBecause('the source directory was deleted or moved'));
+      this.lostWhileRunning(lostBecause('the source directory was deleted or moved'));
       void this.unwatch();
       return;
     }
@@ -382,13 +391,20 @@ export class FsChangeJournal {
     map.set(rel, this.generation);
     this.queue.push({ rel, g: this.generation, subtree });
     if (this.paths.size + this.subtrees.size > this.maxPaths) {
-      this.markLost(lostBecause(`more than ${this.maxPaths} changed paths since the last synchronization`));
+      this.lostWhileRunning(lostBecause(`more than ${this.maxPaths} changed paths since the last synchronization`));
       this.paths.clear();
       this.subtrees.clear();
       this.queue = [];
       return;
     }
     if (this.queue.length >= this.flushPaths) void this.flush().catch(() => {});
+  }
+
+  /** A loss of events while watching (the replica may now miss changes): also tells onLost. */
+  private lostWhileRunning(reason: string): void {
+    const first = this.lost === null;
+    this.markLost(reason);
+    if (first && !this.stopped) this.onLost?.(reason);
   }
 
   private markLost(reason: string): void {
@@ -436,7 +452,7 @@ export class FsChangeJournal {
 
   private readonly onBarrierEvents = (err: Error | null, events: parcelWatcher.Event[]): void => {
     if (err) {
-      this.markLost(lostBecause(`watcher error: ${err.message}`));
+      this.lostWhileRunning(lostBecause(`watcher error: ${err.message}`));
       void this.unwatch();
       return;
     }

@@ -59,7 +59,11 @@ export class AgentRuntime implements Wire {
 
   private constructor(private readonly id: AgentIdentity, private readonly options: AgentRuntimeOptions) {
     this.ready = new Promise((r) => (this.connectedOnce = r));
-    this.journals = options.journals === false ? null : new SourceJournals(options.dataDir, (m) => this.log(m, 'warning'));
+    this.journals = options.journals === false ? null : new SourceJournals(options.dataDir, (m) => this.log(m, 'warning'), (path, reason) => {
+      this.log(`${path}: ${reason}`, 'warning');
+      // Offline, nothing is lost: the next synchronization scans anyway.
+      this.send({ t: 'journal-lost', source: `${this.id.name}:fs:${path}`, reason });
+    });
   }
 
   static async start(options: AgentRuntimeOptions): Promise<AgentRuntime> {
@@ -90,6 +94,8 @@ export class AgentRuntime implements Wire {
       ...(isIP(host) ? { servername: '' } : {}),
       maxPayload: 64 * 1024 * 1024,
       handshakeTimeout: 30_000,
+      // A zero masking key: both ends then skip the masking pass over every byte (docs/design/agent-protocol.md).
+      generateMask: (mask: Buffer) => mask.fill(0),
     });
     this.ws = ws;
     ws.on('open', () => {

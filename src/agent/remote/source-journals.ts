@@ -43,9 +43,15 @@ export class SourceJournals {
 
   private readonly journalDir: string;
 
+  /**
+   * `onLost(path, reason)`: the journal of `path` lost events while the agent
+   * ran; the agent tells the server (journal-lost), which marks the replica
+   * inconsistent and runs a consistency check.
+   */
   constructor(
     private readonly agentData: string,
     private readonly log: (message: string) => void,
+    private readonly onLost: (path: string, reason: string) => void = () => undefined,
   ) {
     this.journalDir = join(agentData, 'journal');
   }
@@ -77,7 +83,7 @@ export class SourceJournals {
     let j = this.open.get(path);
     if (!j) {
       j = (async () => {
-        const journal = new FsChangeJournal({ source: path, stateDir: this.stateDir(path) });
+        const journal = new FsChangeJournal({ source: path, stateDir: this.stateDir(path), onLost: (reason) => this.onLost(path, reason) });
         await journal.start();
         return journal;
       })();
