@@ -24,6 +24,9 @@ export interface AlertKindInfo {
 /** An agent is reported disconnected after this long without contact, so a reboot does not raise an alert. */
 export const AGENT_DISCONNECTED_ALERT_MS = 30 * 60_000;
 
+/** A scheduled recovery point still waiting to start this long after it was due is reported missed. */
+export const POINT_LATE_ALERT_MS = 60 * 60_000;
+
 export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.freeze({
   'sync-failed': {
     severity: 'critical',
@@ -35,7 +38,7 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     severity: 'critical',
     title: 'Recovery point not created',
     recommendedAction:
-      'See the failed job\'s log (custos job show JOB) and fix the cause, then create a recovery point now: custos point create SOURCE',
+      'See the job\'s log (custos job show JOB) and fix the cause (a failed job, or an agent that is not connected), then create a recovery point now: custos point create SOURCE',
   },
   'replica-inconsistent': {
     severity: 'critical',

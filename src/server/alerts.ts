@@ -8,6 +8,7 @@
 import type { Catalog, JobRow } from '../catalog/index.js';
 import {
   AGENT_DISCONNECTED_ALERT_MS,
+  POINT_LATE_ALERT_MS,
   ALERT_KINDS,
   allocationLevel,
   defaultAllocation,
@@ -92,8 +93,15 @@ export class AlertService {
     await this.resolve('agent-disconnected', name, now);
   }
 
-  /** Periodic conditions (once a minute): agents disconnected too long. */
+  /** Periodic conditions (once a minute): agents disconnected too long, scheduled recovery points that never started. */
   async evaluate(now: Date): Promise<void> {
+    for (const j of await this.catalog.listJobs({ state: 'queued', kind: 'recovery-point', limit: 10_000 })) {
+      if (!j.source_id || !j.slot || now.getTime() - new Date(j.created_at).getTime() < POINT_LATE_ALERT_MS) continue;
+      const waiting = j.agent && !this.connected().has(j.agent)
+        ? `agent ${j.agent} is not connected`
+        : j.attempts > 0 ? `attempt ${j.attempts} failed (${j.error ?? 'no reason given'}); it is retried` : 'the job has not started';
+      await this.raise('recovery-point-missed', j.source_id, `the recovery point scheduled for ${j.slot} has not been created: ${waiting} (job ${j.id})`, now);
+    }
     const connected = this.connected();
     for (const a of await this.catalog.listAgents()) {
       if (connected.has(a.name)) continue;
