@@ -5,7 +5,7 @@
  * manifest pages come from the server (decoded here with the job's keys).
  */
 import { availableParallelism } from 'node:os';
-import { CustosError, errorMessage, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
+import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
 import { BlobCodec, decodePage, type ManifestEntry, type ManifestPageRef, type PoolKeys } from '../../format/index.js';
 import type { BackupJobSpec, RecoveryJobSpec, WireKeys } from '../../protocol/index.js';
 import { runBackup } from '../backup/backup.js';
@@ -54,6 +54,10 @@ export interface BackupJobHooks {
 export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: BackupJobHooks = {}): Promise<Record<string, unknown>> {
   const keys = poolKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
+  const planRequest: PlanRequest = { path: spec.source.path, previous: (spec.previous?.point ?? null) as RecoveryPointId | null, excludes: spec.excludes, fullScan: spec.fullScan };
+  // Asked while the previous manifest comes in; either way before the walk starts.
+  const planning = hooks.journals?.plan(planRequest) ?? null;
+  planning?.catch(() => undefined);
   const previousPages = spec.previous && !spec.fullScan ? await fetchManifest(link, codec, spec.previous.pages) : null;
   // The chunks of the previous point are in the pool: an unchanged file reuses them without reading.
   let count = 0;
@@ -63,12 +67,8 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   });
   const sink = new RemoteChunkSink(link);
   if (spec.fullScan) link.log('info', 'consistency check: reading every file and comparing checksums with the replica');
-  const planRequest: PlanRequest = { path: spec.source.path, previous: (spec.previous?.point ?? null) as RecoveryPointId | null, excludes: spec.excludes, fullScan: spec.fullScan };
-  let plan: SyncPlan | null = null;
-  if (hooks.journals) {
-    plan = await hooks.journals.plan(planRequest);
-    if (!spec.fullScan) link.log('info', plan.note);
-  }
+  const plan: SyncPlan | null = planning ? await planning : null;
+  if (plan && !spec.fullScan) link.log('info', plan.note);
   const result = await runBackup({
     source: spec.source.path,
     sink,
@@ -88,15 +88,8 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   for (const p of result.changedDuringRead.slice(0, 100)) link.log('warning', `${p}: kept changing while read (flagged)`);
   if (result.changesIgnored !== null && plan?.changes) link.log('info', `change journal not used: ${result.changesIgnored}`);
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: result.summary, partial: result.partial, excludes: spec.excludes });
-  if (plan && hooks.journals) {
-    const walkedEverything = !plan.changes || result.changesIgnored !== null;
-    try {
-      await hooks.journals.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, walkedEverything);
-    } catch (err) {
-      // The next synchronization then finds the journal behind the replica and scans.
-      link.log('warning', `change journal not updated (${errorMessage(err)}): the next synchronization scans`);
-    }
-  }
+  // Recorded after the job is reported done; the next synchronization of this source waits for it.
+  if (plan) hooks.journals?.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, !plan.changes || result.changesIgnored !== null);
   const walk = { itemsStatted: result.walk.itemsStatted, dirsListed: result.walk.dirsListed, journal: plan?.changes ? (result.changesIgnored === null) : false };
   return { ...commit, partial: result.partial, errors: result.errors.length, summary: result.summary, walk };
 }

@@ -94,6 +94,7 @@ export class SourceJournals {
   }
 
   async plan(r: PlanRequest): Promise<SyncPlan> {
+    await this.committing.get(r.path);
     let journal: FsChangeJournal;
     try {
       journal = await this.journal(r.path);
@@ -114,12 +115,24 @@ export class SourceJournals {
     return { ...base, changes: c.changes, note: `change journal: ${n} changed path(s) since recovery point ${c.since}` };
   }
 
-  /** After the server committed `point`: changes before the plan's marker are forgotten. */
-  async committed(plan: SyncPlan, r: PlanRequest, point: RecoveryPointId, walkedEverything: boolean): Promise<void> {
+  /**
+   * After the server committed `point`: changes before the plan's marker are
+   * forgotten. Runs in the background; the next plan() of the same directory
+   * waits for it. When it fails, the journal stays behind the replica and the
+   * next synchronization scans.
+   */
+  committed(plan: SyncPlan, r: PlanRequest, point: RecoveryPointId, walkedEverything: boolean): void {
     if (!plan.journal || !plan.marker) return;
-    await writeFile(join(this.stateDir(r.path), EXCLUDES_FILE), JSON.stringify(r.excludes));
-    await plan.journal.commit(plan.marker, point, { scanned: walkedEverything });
+    const { journal, marker } = plan;
+    const done = (async () => {
+      await writeFile(join(this.stateDir(r.path), EXCLUDES_FILE), JSON.stringify(r.excludes));
+      await journal.commit(marker, point, { scanned: walkedEverything });
+    })().catch((err: unknown) => this.log(`${r.path}: change journal not updated (${errorMessage(err)}): the next synchronization scans`));
+    this.committing.set(r.path, done);
   }
+
+  /** Commits under way, by directory. */
+  private readonly committing = new Map<string, Promise<void>>();
 
   private async lastExcludes(path: string): Promise<string[] | null> {
     try {
@@ -130,6 +143,7 @@ export class SourceJournals {
   }
 
   async stopAll(): Promise<void> {
+    await Promise.all(this.committing.values());
     const all = [...this.open.values()];
     this.open.clear();
     await Promise.all(all.map(async (j) => (await j.catch(() => null))?.stop()));
