@@ -27,7 +27,7 @@ import {
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, type ProgressSink } from '../../base/index.js';
-import { checkRelativePath, comparePaths, type ManifestEntry, type PoolKeys } from '../../format/index.js';
+import { checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type PoolKeys } from '../../format/index.js';
 import { OwnerNames } from '../backup/owners.js';
 import { writeXattrs } from '../backup/xattrs.js';
 import { closeQuietly, lstatOrNull, openForRestore, placeItem, setFileMetadata, type FileMetadata } from './fs-safe.js';
@@ -72,6 +72,8 @@ export interface RestoreResult {
 }
 
 const MAX_OUTSTANDING = 1024;
+/** Chunk data from a remote source in tasks not yet done (a local source sends locations only). */
+const MAX_BLOB_BYTES = 128 * 1024 * 1024;
 const BATCH_FILES = 64;
 const BATCH_BYTES = 8 * 1024 * 1024;
 const SLASH = 0x2f;
@@ -203,8 +205,10 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   // (More were measured: 4 instead of 2 saved ~10% on tmpfs for ~60 MiB of RSS each.)
   const nWorkers = Math.max(1, options.workers ?? Math.max(2, availableParallelism()));
   const workers: Worker[] = [];
-  const waiting = new Map<number, { rel: Buffer; large?: LargeFile }>();
+  const waiting = new Map<number, { rel: Buffer; large?: LargeFile; blobBytes: number }>();
   let outstanding = 0;
+  /** Bytes of chunk data (from a remote source) in tasks sent to workers and not yet done. */
+  let blobBytesOut = 0;
   let nextTask = 1;
   let wake: (() => void) | null = null;
   let fatal: unknown = null;
@@ -217,6 +221,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     if (!w) return;
     waiting.delete(msg.t);
     outstanding--;
+    blobBytesOut -= w.blobBytes;
     if (w.large) {
       const large = w.large;
       if (msg.kind === 'done') large.bytes += msg.bytes;
@@ -258,14 +263,19 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     batch = [];
     batchBytes = 0;
   };
+  const full = (limit: number): boolean => outstanding > limit || blobBytesOut > MAX_BLOB_BYTES;
   const waitForRoom = async (limit: number): Promise<void> => {
-    if (outstanding > limit) sendBatch();
-    while (outstanding > limit && !fatal) await new Promise<void>((r) => (wake = r));
+    if (full(limit)) sendBatch();
+    while (full(limit) && !fatal) await new Promise<void>((r) => (wake = r));
     wake = null;
     if (fatal) throw fatal;
   };
 
+  const blobBytesOf = (chunks: readonly ChunkRead[]): number => chunks.reduce((n, c) => n + (c.blob?.length ?? 0), 0);
+
   const restoreFile = async (e: ManifestEntry): Promise<void> => {
+    const [uid, gid] = ownerOf(e);
+    if (e.error === undefined && e.size > PART_BYTES && (e.chunks?.length ?? 0) > 1) return restoreLargeFile(e, uid, gid);
     const chunks: ChunkRead[] = [];
     try {
       for (const c of e.chunks ?? []) {
@@ -278,8 +288,6 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       return fail(e.path, errorMessage(err));
     }
     if (e.error !== undefined) warnings.push(`${e.path.toString('utf8')}: was not readable at backup time (${e.error}); restored empty`);
-    const [uid, gid] = ownerOf(e);
-    if (e.error === undefined && e.size > PART_BYTES && chunks.length > 1) return restoreLargeFile(e, chunks, uid, gid);
     const t = nextTask++;
     const task: RestoreFileTask = {
       t,
@@ -295,7 +303,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       conflict,
     };
     outstanding++;
-    waiting.set(t, { rel: e.path });
+    const blobBytes = blobBytesOf(chunks);
+    blobBytesOut += blobBytes;
+    waiting.set(t, { rel: e.path, blobBytes });
     batch.push(task);
     batchBytes += task.size;
     if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) sendBatch();
@@ -306,9 +316,27 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
    * A large file is written by several workers at once: it is created here
    * (placement and conflict mode as for any file), each worker writes one
    * part in place, and when the last part is done its size and metadata are
-   * set here. A failed part removes the file.
+   * set here. A failed part removes the file. The parts are cut from the
+   * manifest's chunk lengths and their chunks located one part at a time, so
+   * a remote source holds at most a few parts' data (MAX_BLOB_BYTES).
    */
-  const restoreLargeFile = async (e: ManifestEntry, chunks: ChunkRead[], uid: number, gid: number): Promise<void> => {
+  const restoreLargeFile = async (e: ManifestEntry, uid: number, gid: number): Promise<void> => {
+    const parts: Array<{ chunks: ChunkRef[]; offset: number }> = [{ chunks: [], offset: 0 }];
+    let partBytes = 0;
+    let offset = 0;
+    for (const c of e.chunks!) {
+      if (partBytes >= PART_BYTES) {
+        parts.push({ chunks: [], offset });
+        partBytes = 0;
+      }
+      parts.at(-1)!.chunks.push(c);
+      partBytes += c.length;
+      offset += c.length;
+    }
+    if (offset !== e.size) {
+      result.damaged = true;
+      return fail(e.path, `chunks add up to ${offset} bytes, the manifest says ${e.size}`);
+    }
     const opened = openForRestore(abs(e.path), conflict);
     if ('skip' in opened) {
       result.skipped++;
@@ -316,35 +344,32 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     }
     if ('error' in opened) return fail(e.path, opened.error);
     closeSync(opened.fd);
-    const parts: ChunkRead[][] = [[]];
-    const offsets = [0];
-    let partBytes = 0;
-    let offset = 0;
-    for (const c of chunks) {
-      if (partBytes >= PART_BYTES) {
-        parts.push([]);
-        offsets.push(offset);
-        partBytes = 0;
-      }
-      parts.at(-1)!.push(c);
-      partBytes += c.rawLength;
-      offset += c.rawLength;
-    }
     const large: LargeFile = { entry: e, path: opened.path, remaining: parts.length, bytes: 0, error: null, integrity: false, meta: { size: e.size, sparse: e.sparse === true, xattrs: e.xattrs ?? [], uid, gid, mode: e.mode, mtimeNs: e.mtimeNs } };
-    if (offset !== e.size) {
-      rmSync(opened.path, { force: true });
-      result.damaged = true;
-      return fail(e.path, `chunks add up to ${offset} bytes, the manifest says ${e.size}`);
-    }
     for (let i = 0; i < parts.length; i++) {
+      const chunks: ChunkRead[] = [];
+      try {
+        for (const c of parts[i]!.chunks) {
+          const read = await options.source.locate(c.id);
+          chunks.push({ ...read, id: new Uint8Array(read.id) });
+        }
+      } catch (err) {
+        // The parts not sent will never report: count them done, failed.
+        large.error ??= errorMessage(err);
+        large.integrity = true;
+        large.remaining -= parts.length - i;
+        if (large.remaining === 0) finishLargeFile(large);
+        return;
+      }
       const t = nextTask++;
       outstanding++;
-      waiting.set(t, { rel: e.path, large });
+      const blobBytes = blobBytesOf(chunks);
+      blobBytesOut += blobBytes;
+      waiting.set(t, { rel: e.path, large, blobBytes });
       workers[rr++ % nWorkers]!.postMessage([
-        { ...large.meta, t, path: opened.path, chunks: parts[i]!, conflict, part: { offset: offsets[i]! } } satisfies RestoreFileTask,
+        { ...large.meta, t, path: opened.path, chunks, conflict, part: { offset: parts[i]!.offset } } satisfies RestoreFileTask,
       ]);
+      await waitForRoom(MAX_OUTSTANDING);
     }
-    await waitForRoom(MAX_OUTSTANDING);
   };
 
   /** The last part of a large file is done: set its metadata, or remove it if a part failed. */
