@@ -267,8 +267,8 @@ describe('server mode: the server killed during a backup', { timeout: 240_000 },
     }, 60_000);
     await waitIdle(server, 60_000);
 
-    // 300 MiB in 150 files: a backup that takes several seconds.
-    await writeBigFiles(join(src, 'big'), 150, 2 * MiB, 'crash');
+    // 500 MiB in 250 files: a backup that takes several seconds.
+    await writeBigFiles(join(src, 'big'), 250, 2 * MiB, 'crash');
     const digestBig = await treeDigest(src);
     const start = await server.cli(['point', 'create', source, '--json']);
     assert.equal(start.code, 0, describeCli(['point', 'create'], start));
@@ -299,7 +299,7 @@ describe('server mode: the server killed during a backup', { timeout: 240_000 },
     assert.equal(points.length, 2, JSON.stringify(points));
     assert.equal(points[0]!.id, first.id);
     assert.equal(points[1]!.id, (done.result as { point?: string }).point);
-    assert.equal(points[1]!.files, 153);
+    assert.equal(points[1]!.files, 253);
 
     await recoverAndCompare(server, source, first.id, 'crash', join(work.path, 'recovered-first'), digestSmall, 'the point made before the crash');
     await recoverAndCompare(server, source, points[1]!.id, 'crash', join(work.path, 'recovered-second'), digestBig, 'the point of the retried backup');
@@ -327,12 +327,12 @@ describe('server mode: the agent killed during a transfer', { timeout: 240_000 }
     await waitFor('the initial replica', async () => ((await listPoints(server, source)).length === 1 ? true : undefined), 60_000);
     await waitIdle(server, 60_000);
 
-    await writeBigFiles(join(src, 'big'), 80, 2 * MiB, 'flaky');
+    await writeBigFiles(join(src, 'big'), 240, 2 * MiB, 'flaky');
     const start = await server.cli(['point', 'create', source, '--json']);
     assert.equal(start.code, 0, describeCli(['point', 'create'], start));
     const jobId = (JSON.parse(start.stdout) as ApiJob).id;
     await waitRunning(server, jobId);
-    await sleep(1500);
+    await sleep(700);
     const running = await getJob(server, jobId);
     assert.equal(running.state, 'running', `the job still runs when the agent is killed: ${JSON.stringify(running)}`);
     const killed = await firstProcess.kill();
@@ -367,7 +367,7 @@ describe('server mode: the agent killed during a transfer', { timeout: 240_000 }
     const points = await listPoints(server, source);
     const newest = points.at(-1)!;
     assert.equal(newest.id, (pcJob.result as { point?: string }).point);
-    assert.equal(newest.files, 83);
+    assert.equal(newest.files, 243);
     await recoverAndCompare(server, source, 'latest', 'flaky', join(work.path, 'recovered'), digest, 'the newest point');
 
     const jobs = await listJobs(server);
