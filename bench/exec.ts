@@ -26,6 +26,8 @@ export interface Measurement {
   readonly seconds: number;
   /** Peak resident set size of the command in KiB (GNU time %M). */
   readonly peakRssKiB: number;
+  /** User + system CPU seconds of the command (GNU time %U + %S). */
+  readonly cpuSeconds: number;
 }
 
 export interface MeasuredOutput extends CommandOutput, Measurement {}
@@ -157,15 +159,16 @@ export async function runMeasured(spec: CommandSpec): Promise<MeasuredOutput> {
     const wrapped: CommandSpec = {
       ...spec,
       cmd: GNU_TIME,
-      args: ['-f', '%e %M', '-o', timeFile, spec.cmd, ...spec.args],
+      args: ['-f', '%e %M %U %S', '-o', timeFile, spec.cmd, ...spec.args],
     };
     const output = await run(wrapped);
     if (output.exitCode !== 0) throw new CommandError(spec, output);
     const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
-    const [, rss] = (lines[lines.length - 1] ?? '').split(' ');
+    const [, rss, user, sys] = (lines[lines.length - 1] ?? '').split(' ');
     const peakRssKiB = Number(rss);
-    if (!Number.isFinite(peakRssKiB)) throw new Error(`cannot parse GNU time output: ${lines.join(' | ')}`);
-    return { ...output, peakRssKiB };
+    const cpuSeconds = Number(user) + Number(sys);
+    if (!Number.isFinite(peakRssKiB) || !Number.isFinite(cpuSeconds)) throw new Error(`cannot parse GNU time output: ${lines.join(' | ')}`);
+    return { ...output, peakRssKiB, cpuSeconds };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

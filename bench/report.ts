@@ -9,8 +9,12 @@ export const MEASURED_STEPS: readonly Step[] = ['initial', 'unchanged', 'changed
 export interface StepResult {
   readonly seconds: number;
   readonly peakRssKiB: number;
+  /** User + system CPU seconds (with services: theirs, not the client's). */
+  readonly cpuSeconds: number;
   /** When the tool runs as several processes (server mode): each one's peak RSS. */
   readonly peakRssKiBEach?: Record<string, number>;
+  /** ...and the CPU seconds each used in the step. */
+  readonly cpuSecondsEach?: Record<string, number>;
   /** The tool's own summary of a backup (parsed from its JSON output), if any. */
   readonly summary?: unknown;
 }
@@ -169,7 +173,8 @@ export function renderDataset(result: DatasetResult): string {
     if (run.status !== 'ok' && run.reason) lines.push(`   ${run.tool} ${run.status}: ${run.reason.split('\n')[0]}`);
     if (run.cacheBytes !== undefined) {
       const rss = MEASURED_STEPS.map((s) => `${s} ${formatBytes((run.steps[s]?.peakRssKiB ?? 0) * 1024)}`).join(', ');
-      lines.push(`   ${run.tool}: local cache ${formatBytes(run.cacheBytes)} (not in pool size); RSS ${rss}`);
+      const cpu = MEASURED_STEPS.map((s) => `${s} ${(run.steps[s]?.cpuSeconds ?? 0).toFixed(1)}`).join(', ');
+      lines.push(`   ${run.tool}: local cache ${formatBytes(run.cacheBytes)} (not in pool size); RSS ${rss}; CPU-s ${cpu}`);
     }
   }
   return lines.join('\n');

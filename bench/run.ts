@@ -78,11 +78,13 @@ async function runTool(tool: Tool, dataset: Dataset, expected: Manifest, paths: 
       seconds: out.seconds,
       // With services the command is only a client: the work (and the memory) is theirs.
       peakRssKiB: peak ? peak.totalKiB : out.peakRssKiB,
-      ...(peak ? { peakRssKiBEach: peak.each } : {}),
+      cpuSeconds: peak ? Object.values(peak.cpuSeconds).reduce((a, b) => a + b, 0) : out.cpuSeconds,
+      ...(peak ? { peakRssKiBEach: peak.each, cpuSecondsEach: peak.cpuSeconds } : {}),
       ...(isBackup ? { summary: tool.backupSummary(out.stdout) } : {}),
     };
     result.steps[name] = stepResult;
-    log(`${tool.name} ${dataset.name}: ${name} ${out.seconds.toFixed(2)} s, peak RSS ${formatBytes(out.peakRssKiB * 1024)}`);
+    const each = peak ? ` (${Object.entries(peak.each).map(([k, v]) => `${k} ${formatBytes(v * 1024)}, ${peak.cpuSeconds[k]!.toFixed(1)} CPU-s`).join('; ')})` : '';
+    log(`${tool.name} ${dataset.name}: ${name} ${out.seconds.toFixed(2)} s, ${stepResult.cpuSeconds.toFixed(1)} CPU-s, peak RSS ${formatBytes(stepResult.peakRssKiB * 1024)}${each}`);
   };
 
   try {

@@ -95,11 +95,12 @@ export function peakRssKiB(pid: number): number {
   }
 }
 
-/** Current resident set size (KiB); 0 when the process is gone. */
-export function rssKiB(pid: number): number {
+/** CPU time (user + system, all threads) a process has used so far, in seconds; 0 when it is gone. */
+export function cpuSeconds(pid: number): number {
   try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
+    // Fields after the command name (which may hold spaces) start at the last ')'.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return 0;
   }

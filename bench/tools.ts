@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CommandSpec, onPath, run } from './exec.js';
-import { attachCustosAgent, peakRssKiB, resetPeakRss, startCustosAgent, startCustosServer } from './services.js';
+import { attachCustosAgent, cpuSeconds, peakRssKiB, resetPeakRss, startCustosAgent, startCustosServer } from './services.js';
 
 export type ToolName = 'restic' | 'borg' | 'custos' | 'custos-server';
 export const ALL_TOOLS: readonly ToolName[] = ['restic', 'borg', 'custos', 'custos-server'];
@@ -45,8 +45,8 @@ export interface Tool {
 export interface Services {
   /** Resets the processes' peak RSS (before a step). */
   resetPeak(): void;
-  /** Sum of the processes' peak RSS since resetPeak (KiB), and each one's. */
-  peak(): { readonly totalKiB: number; readonly each: Record<string, number> };
+  /** Sum of the processes' peak RSS since resetPeak (KiB), each one's, and the CPU seconds each used since. */
+  peak(): { readonly totalKiB: number; readonly each: Record<string, number>; readonly cpuSeconds: Record<string, number> };
   stop(): Promise<void>;
 }
 
@@ -212,12 +212,18 @@ export function custosServer(repoRoot: string): Tool {
           await server.daemon.stop();
           throw err;
         });
-      const daemons = [server.daemon, agent];
+      const pids = { server: server.daemon.child.pid!, agent: agent.child.pid! };
+      let cpuAtReset = { server: 0, agent: 0 };
       return {
-        resetPeak: () => daemons.forEach((d) => resetPeakRss(d.child.pid!)),
+        resetPeak: () => {
+          resetPeakRss(pids.server);
+          resetPeakRss(pids.agent);
+          cpuAtReset = { server: cpuSeconds(pids.server), agent: cpuSeconds(pids.agent) };
+        },
         peak: () => {
-          const each = { server: peakRssKiB(server.daemon.child.pid!), agent: peakRssKiB(agent.child.pid!) };
-          return { totalKiB: each.server + each.agent, each };
+          const each = { server: peakRssKiB(pids.server), agent: peakRssKiB(pids.agent) };
+          const cpu = { server: cpuSeconds(pids.server) - cpuAtReset.server, agent: cpuSeconds(pids.agent) - cpuAtReset.agent };
+          return { totalKiB: each.server + each.agent, each, cpuSeconds: cpu };
         },
         async stop() {
           await agent.stop();

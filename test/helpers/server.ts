@@ -8,8 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { request as httpsRequestRaw } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+export { freePort } from '../../bench/services.js';
 import { describeCli, makeTempDir, parseJsonOutput, runCli, startCli, type CliResult, type StartedCli } from './tree.js';
 
 // ---------------------------------------------------------------------------
@@ -108,18 +108,6 @@ export async function stopAllProcesses(): Promise<void> {
 
 // ---------------------------------------------------------------------------
 // Ports and polling
-
-/** A TCP port on 127.0.0.1 that was free a moment ago (bound, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
