@@ -115,6 +115,8 @@ export class RemoteChunkSource implements ChunkSource {
   }
 
   private prefetch(): void {
+    // Refill only once half the window is used up, so that requests stay large (a few ids each would cost the server a read apiece).
+    if (this.aheadBytes > PREFETCH_BYTES / 2) return;
     const ids: string[] = [];
     while (this.cursor < this.order.length && this.aheadBytes < PREFETCH_BYTES) {
       const c = this.order[this.cursor++]!;
