@@ -127,13 +127,22 @@ export class BlobCodec {
 
   /** Decodes and verifies a chunk; throws IntegrityError unless it hashes to `id`. */
   decodeChunk(id: Uint8Array, blob: Uint8Array): Buffer {
+    const { what, flags, payload } = this.openChunk(id, blob);
+    const data = this.unpack(payload, flags, what);
+    this.checkId(id, data, what);
+    return data;
+  }
+
+  /** A chunk blob's header checked and its payload decrypted (still compressed when flags say so). */
+  private openChunk(id: Uint8Array, blob: Uint8Array): { what: string; flags: number; payload: Uint8Array } {
     const what = `chunk ${Buffer.from(id).toString('hex')}`;
     const flags = parseHeader(blob, what);
     if (!!(flags & FLAG_ENCRYPTED) !== this.encrypted) throw new IntegrityError(`${what}: encryption flag does not match the pool`);
-    const payload = flags & FLAG_ENCRYPTED ? this.open(blob, id, what) : blob.subarray(HEADER_SIZE);
-    const data = this.unpack(payload, flags, what);
+    return { what, flags, payload: flags & FLAG_ENCRYPTED ? this.open(blob, id, what) : blob.subarray(HEADER_SIZE) };
+  }
+
+  private checkId(id: Uint8Array, data: Uint8Array, what: string): void {
     if (!this.chunkIdBytes(data).equals(id)) throw new IntegrityError(`${what}: content does not match its id`);
-    return data;
   }
 
   /**
@@ -143,11 +152,10 @@ export class BlobCodec {
    * allocates almost nothing. Throws IntegrityError like decodeChunk.
    */
   verifyChunk(id: Uint8Array, blob: Uint8Array, rawLength: number): void {
-    const what = `chunk ${Buffer.from(id).toString('hex')}`;
-    if (!Number.isSafeInteger(rawLength) || rawLength < 0 || rawLength > MAX_VERIFIED_CHUNK) throw new IntegrityError(`${what}: raw length ${rawLength} is out of range`);
-    const flags = parseHeader(blob, what);
-    if (!!(flags & FLAG_ENCRYPTED) !== this.encrypted) throw new IntegrityError(`${what}: encryption flag does not match the pool`);
-    const payload = flags & FLAG_ENCRYPTED ? this.open(blob, id, what) : blob.subarray(HEADER_SIZE);
+    if (!Number.isSafeInteger(rawLength) || rawLength < 0 || rawLength > MAX_VERIFIED_CHUNK) {
+      throw new IntegrityError(`chunk ${Buffer.from(id).toString('hex')}: raw length ${rawLength} is out of range`);
+    }
+    const { what, flags, payload } = this.openChunk(id, blob);
     let data: Uint8Array = payload;
     if (flags & FLAG_ZSTD) {
       if (this.scratch.length < rawLength) this.scratch = Buffer.allocUnsafe(Math.max(rawLength, 2 * this.scratch.length));
@@ -161,7 +169,7 @@ export class BlobCodec {
       data = this.scratch.subarray(0, n);
     }
     if (data.length !== rawLength) throw new IntegrityError(`${what}: length ${data.length} is not the ${rawLength} claimed`);
-    if (!this.chunkIdBytes(data).equals(id)) throw new IntegrityError(`${what}: content does not match its id`);
+    this.checkId(id, data, what);
   }
 
   private scratch: Buffer = Buffer.alloc(0);
