@@ -271,26 +271,40 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     if (fatal) throw fatal;
   };
 
-  const blobBytesOf = (chunks: readonly ChunkRead[]): number => chunks.reduce((n, c) => n + (c.blob?.length ?? 0), 0);
+  /** Where each chunk is (or, from a remote source, its data), in order. */
+  const locateAll = async (refs: readonly ChunkRef[]): Promise<ChunkRead[]> => {
+    const chunks: ChunkRead[] = [];
+    for (const c of refs) {
+      const read = await options.source.locate(c.id);
+      // Own small buffer: a view into Buffer's pool would send the whole pool slab to the worker.
+      chunks.push({ ...read, id: new Uint8Array(read.id) });
+    }
+    return chunks;
+  };
+
+  /** Counts a task as sent (with the chunk data it carries) until its worker replies; returns its number. */
+  const track = (rel: Buffer, chunks: readonly ChunkRead[], large?: LargeFile): number => {
+    const t = nextTask++;
+    outstanding++;
+    const blobBytes = chunks.reduce((n, c) => n + (c.blob?.length ?? 0), 0);
+    blobBytesOut += blobBytes;
+    waiting.set(t, { rel, blobBytes, ...(large ? { large } : {}) });
+    return t;
+  };
 
   const restoreFile = async (e: ManifestEntry): Promise<void> => {
     const [uid, gid] = ownerOf(e);
     if (e.error === undefined && e.size > PART_BYTES && (e.chunks?.length ?? 0) > 1) return restoreLargeFile(e, uid, gid);
-    const chunks: ChunkRead[] = [];
+    let chunks: ChunkRead[];
     try {
-      for (const c of e.chunks ?? []) {
-        const read = await options.source.locate(c.id);
-        // Own small buffer: a view into Buffer's pool would send the whole pool slab to the worker.
-        chunks.push({ ...read, id: new Uint8Array(read.id) });
-      }
+      chunks = await locateAll(e.chunks ?? []);
     } catch (err) {
       result.damaged = true;
       return fail(e.path, errorMessage(err));
     }
     if (e.error !== undefined) warnings.push(`${e.path.toString('utf8')}: was not readable at backup time (${e.error}); restored empty`);
-    const t = nextTask++;
     const task: RestoreFileTask = {
-      t,
+      t: track(e.path, chunks),
       path: abs(e.path),
       size: e.error !== undefined ? 0 : e.size,
       mode: e.mode,
@@ -302,10 +316,6 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       chunks,
       conflict,
     };
-    outstanding++;
-    const blobBytes = blobBytesOf(chunks);
-    blobBytesOut += blobBytes;
-    waiting.set(t, { rel: e.path, blobBytes });
     batch.push(task);
     batchBytes += task.size;
     if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) sendBatch();
@@ -346,12 +356,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     closeSync(opened.fd);
     const large: LargeFile = { entry: e, path: opened.path, remaining: parts.length, bytes: 0, error: null, integrity: false, meta: { size: e.size, sparse: e.sparse === true, xattrs: e.xattrs ?? [], uid, gid, mode: e.mode, mtimeNs: e.mtimeNs } };
     for (let i = 0; i < parts.length; i++) {
-      const chunks: ChunkRead[] = [];
+      let chunks: ChunkRead[];
       try {
-        for (const c of parts[i]!.chunks) {
-          const read = await options.source.locate(c.id);
-          chunks.push({ ...read, id: new Uint8Array(read.id) });
-        }
+        chunks = await locateAll(parts[i]!.chunks);
       } catch (err) {
         // The parts not sent will never report: count them done, failed.
         large.error ??= errorMessage(err);
@@ -360,11 +367,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         if (large.remaining === 0) finishLargeFile(large);
         return;
       }
-      const t = nextTask++;
-      outstanding++;
-      const blobBytes = blobBytesOf(chunks);
-      blobBytesOut += blobBytes;
-      waiting.set(t, { rel: e.path, large, blobBytes });
+      const t = track(e.path, chunks, large);
       workers[rr++ % nWorkers]!.postMessage([
         { ...large.meta, t, path: opened.path, chunks, conflict, part: { offset: parts[i]!.offset } } satisfies RestoreFileTask,
       ]);
