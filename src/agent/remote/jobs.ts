@@ -5,7 +5,7 @@
  * manifest pages come from the server (decoded here with the job's keys).
  */
 import { availableParallelism } from 'node:os';
-import { CustosError, errorMessage, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
+import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
 import { BlobCodec, decodePage, type ManifestEntry, type ManifestPageRef, type PoolKeys } from '../../format/index.js';
 import type { BackupJobSpec, RecoveryJobSpec, WireKeys } from '../../protocol/index.js';
 import { runBackup } from '../backup/backup.js';
@@ -56,12 +56,7 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
   const planRequest: PlanRequest = { path: spec.source.path, previous: (spec.previous?.point ?? null) as RecoveryPointId | null, excludes: spec.excludes, fullScan: spec.fullScan };
   // Asked while the previous manifest comes in; either way before the walk starts.
-  const planning: Promise<SyncPlan> | null = hooks.journals?.plan(planRequest).catch((err: unknown) => ({
-    changes: null,
-    journal: null,
-    marker: null,
-    note: `change journal unavailable (${errorMessage(err)}): metadata scan`,
-  })) ?? null;
+  const planning = hooks.journals?.plan(planRequest) ?? null;
   const previousPages = spec.previous && !spec.fullScan ? await fetchManifest(link, codec, spec.previous.pages) : null;
   // The chunks of the previous point are in the pool: an unchanged file reuses them without reading.
   let count = 0;

@@ -40,6 +40,8 @@ export interface PlanRequest {
 
 export class SourceJournals {
   private readonly open = new Map<string, Promise<FsChangeJournal>>();
+  /** Commits under way, by directory. */
+  private readonly committing = new Map<string, Promise<void>>();
 
   private readonly journalDir: string;
 
@@ -93,14 +95,18 @@ export class SourceJournals {
     return j;
   }
 
+  /** What the synchronization should look at; never fails (a journal that cannot answer means a metadata scan). */
   async plan(r: PlanRequest): Promise<SyncPlan> {
-    await this.committing.get(r.path);
-    let journal: FsChangeJournal;
     try {
-      journal = await this.journal(r.path);
+      return await this.planWith(r);
     } catch (err) {
       return { changes: null, journal: null, marker: null, note: `change journal unavailable (${errorMessage(err)}): metadata scan` };
     }
+  }
+
+  private async planWith(r: PlanRequest): Promise<SyncPlan> {
+    await this.committing.get(r.path);
+    const journal = await this.journal(r.path);
     const c = await journal.changesSince();
     const base = { journal, marker: c.marker };
     if (r.fullScan) return { ...base, changes: null, note: 'consistency check: every item is looked at' };
@@ -130,9 +136,6 @@ export class SourceJournals {
     })().catch((err: unknown) => this.log(`${r.path}: change journal not updated (${errorMessage(err)}): the next synchronization scans`));
     this.committing.set(r.path, done);
   }
-
-  /** Commits under way, by directory. */
-  private readonly committing = new Map<string, Promise<void>>();
 
   private async lastExcludes(path: string): Promise<string[] | null> {
     try {
