@@ -95,14 +95,14 @@ export class AlertService {
 
   /** Periodic conditions (once a minute): agents disconnected too long, scheduled recovery points that never started. */
   async evaluate(now: Date): Promise<void> {
+    const connected = this.connected();
     for (const j of await this.catalog.listJobs({ state: 'queued', kind: 'recovery-point', limit: 10_000 })) {
       if (!j.source_id || !j.slot || now.getTime() - new Date(j.created_at).getTime() < POINT_LATE_ALERT_MS) continue;
-      const waiting = j.agent && !this.connected().has(j.agent)
+      const waiting = j.agent && !connected.has(j.agent)
         ? `agent ${j.agent} is not connected`
         : j.attempts > 0 ? `attempt ${j.attempts} failed (${j.error ?? 'no reason given'}); it is retried` : 'the job has not started';
       await this.raise('recovery-point-missed', j.source_id, `the recovery point scheduled for ${j.slot} has not been created: ${waiting} (job ${j.id})`, now);
     }
-    const connected = this.connected();
     for (const a of await this.catalog.listAgents()) {
       if (connected.has(a.name)) continue;
       const since = new Date(a.last_seen ?? a.attached_at).getTime();

@@ -24,8 +24,9 @@ export function registerServerCommands(program: Command): void {
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .action(async (opts: { data: string; listen: string }) => {
       const { host, port } = parseListen(opts.listen);
-      const { clock, speed } = (await load()).scaledClockFromEnv(process.env['CUSTOS_TEST_CLOCK']);
-      const running = await (await load()).startServer({ dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)) });
+      const { scaledClockFromEnv, startServer } = await load();
+      const { clock, speed } = scaledClockFromEnv(process.env['CUSTOS_TEST_CLOCK']);
+      const running = await startServer({ dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)) });
       print(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'ready', url: running.url }));
       await new Promise<void>((resolve) => {
         const stop = () => {
