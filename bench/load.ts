@@ -154,17 +154,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       result.bytesPerAgent = await writeTree(dir, i, o.files);
       trees.push(dir);
     }
-    server = await startCustosServer((args, e) => cli(args, e), join(o.work, 'server'));
+    server = await startCustosServer(cli, join(o.work, 'server'));
     env = server.env();
     o.log(`load: attaching and starting ${o.agents} agents...`);
     const t0 = performance.now();
     for (let i = 0; i < o.agents; i++) {
       const dir = join(o.work, 'agents', `agent${i}`);
-      await attachCustosAgent((args, e) => cli(args, e), server, `agent${i}`, dir);
+      await attachCustosAgent(cli, server, `agent${i}`, dir);
     }
     // Started a few at a time: 50 Node.js processes loading at once on 2 cores take long to say "connected".
     for (let i = 0; i < o.agents; i += 5) {
-      const batch = await Promise.all(Array.from({ length: Math.min(5, o.agents - i) }, (_, k) => startCustosAgent((args) => cli(args), `agent${i + k}`, join(o.work, 'agents', `agent${i + k}`))));
+      const batch = await Promise.all(Array.from({ length: Math.min(5, o.agents - i) }, (_, k) => startCustosAgent(cli, `agent${i + k}`, join(o.work, 'agents', `agent${i + k}`))));
       agents.push(...batch);
     }
     result.attachSeconds = (performance.now() - t0) / 1000;

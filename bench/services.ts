@@ -124,9 +124,9 @@ export interface CustosServer {
 }
 
 /** `custos server start` on a free loopback port; resolves once it printed "ready". */
-export async function startCustosServer(cli: (args: string[], env?: Record<string, string>) => CommandSpec, dataDir: string, env: Record<string, string> = {}): Promise<CustosServer> {
+export async function startCustosServer(cli: (args: string[], env?: Record<string, string>) => CommandSpec, dataDir: string): Promise<CustosServer> {
   const port = await freePort();
-  const daemon = startDaemon('custos server', cli(['server', 'start', '--data', dataDir, '--listen', `127.0.0.1:${port}`], env));
+  const daemon = startDaemon('custos server', cli(['server', 'start', '--data', dataDir, '--listen', `127.0.0.1:${port}`]));
   let url: string;
   try {
     url = (JSON.parse(await daemon.waitForLine(/"msg":"ready"/, 120_000)) as { url: string }).url;
@@ -139,7 +139,7 @@ export async function startCustosServer(cli: (args: string[], env?: Record<strin
     daemon,
     url,
     dataDir,
-    env: (extra = {}) => ({ ...env, ...extra, CUSTOS_SERVER: url, CUSTOS_TOKEN: token, CUSTOS_CA: join(dataDir, 'ca.pem') }),
+    env: (extra = {}) => ({ ...extra, CUSTOS_SERVER: url, CUSTOS_TOKEN: token, CUSTOS_CA: join(dataDir, 'ca.pem') }),
   };
 }
 

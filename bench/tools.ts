@@ -203,11 +203,11 @@ export function custosServer(repoRoot: string): Tool {
     version: () => custosVersion(repoRoot),
     async services(ctx) {
       const base = homeEnv(ctx);
-      const server = await startCustosServer((args, e) => ({ ...cli(args, { ...base, ...e }) }), ctx.repo);
+      const server = await startCustosServer((args) => cli(args, base), ctx.repo);
       env = server.env(base);
       const agentDir = join(ctx.work, 'agent');
-      const agent = await attachCustosAgent((args, e) => cli(args, e), server, AGENT, agentDir)
-        .then(() => startCustosAgent((args) => cli(args), AGENT, agentDir))
+      const agent = await attachCustosAgent(cli, server, AGENT, agentDir)
+        .then(() => startCustosAgent(cli, AGENT, agentDir))
         .catch(async (err: unknown) => {
           await server.daemon.stop();
           throw err;
