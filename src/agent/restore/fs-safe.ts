@@ -73,6 +73,19 @@ export interface FileMetadata {
   readonly mtimeNs: bigint;
 }
 
+/**
+ * A manifest time (nanoseconds) as the seconds that futimes/lutimes take.
+ * Node hands them to libuv as a double, which keeps microseconds and
+ * truncates the rest: Number(ns) / 1e9 is off by up to ~0.5 µs (the double
+ * cannot hold 19 digits), enough to land in the next or previous microsecond
+ * and, near a boundary, the next millisecond. Half a microsecond added to the
+ * exact microsecond count keeps the truncation on the right microsecond
+ * (times after 1970; earlier ones as close as libuv allows).
+ */
+export function utimesSeconds(mtimeNs: bigint): number {
+  return (Number(mtimeNs / 1000n) + 0.5) / 1e6;
+}
+
 /** Sets a written file's size (sparse files may end in a hole) and metadata; returns warnings. */
 export function setFileMetadata(fd: number, path: Uint8Array, meta: FileMetadata, restoreOwnership: boolean): string[] {
   if (meta.sparse) ftruncateSync(fd, meta.size);
@@ -81,7 +94,7 @@ export function setFileMetadata(fd: number, path: Uint8Array, meta: FileMetadata
   if (failed.length > 0) warnings.push(`extended attributes not restored: ${failed.join(', ')}`);
   if (restoreOwnership) fchownSync(fd, meta.uid, meta.gid); // before chmod: chown clears setuid bits
   fchmodSync(fd, meta.mode);
-  const mtime = Number(meta.mtimeNs) / 1e9;
+  const mtime = utimesSeconds(meta.mtimeNs);
   futimesSync(fd, mtime, mtime);
   return warnings;
 }

@@ -30,7 +30,7 @@ import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, t
 import { checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type PoolKeys } from '../../format/index.js';
 import { OwnerNames } from '../backup/owners.js';
 import { writeXattrs } from '../backup/xattrs.js';
-import { closeQuietly, lstatOrNull, openForRestore, placeItem, setFileMetadata, type FileMetadata } from './fs-safe.js';
+import { closeQuietly, lstatOrNull, openForRestore, placeItem, setFileMetadata, utimesSeconds, type FileMetadata } from './fs-safe.js';
 import type { ChunkRead, ConflictMode, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
 
 /** Where the restore finds chunks; the pool is one, the server connection another. */
@@ -424,7 +424,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     if ('error' in place) return fail(e.path, place.error);
     const p = place.path;
     const [uid, gid] = ownerOf(e);
-    const mtime = Number(e.mtimeNs) / 1e9;
+    const mtime = utimesSeconds(e.mtimeNs);
     switch (e.type) {
       case 'symlink':
         symlinkSync(e.target ?? Buffer.alloc(0), p);
@@ -485,7 +485,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         fchownSync(fd, uid, gid);
       }
       fchmodSync(fd, e.mode);
-      const mtime = Number(e.mtimeNs) / 1e9;
+      const mtime = utimesSeconds(e.mtimeNs);
       futimesSync(fd, mtime, mtime);
     } catch (err) {
       fail(e.path, `cannot set directory metadata: ${errorMessage(err)}`);
