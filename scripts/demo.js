@@ -9,6 +9,7 @@ import { startServer, readAdminToken } from '../dist/src/server/index.js';
 import { AgentRuntime, attachAgent } from '../dist/src/agent/index.js';
 import { main } from '../dist/src/cli/main.js';
 import { ServerClient } from '../dist/src/cli/client.js';
+import { api } from '../dist/src/protocol/rest/index.js';
 
 const data = resolve(process.env.CUSTOS_DATA ?? 'custos-data');
 const listen = process.env.CUSTOS_LISTEN ?? '127.0.0.1:8440';
@@ -48,20 +49,20 @@ const agentName = 'local';
 const client = new ServerClient();
 if (!existsSync(join(agentDir, 'agent.json'))) {
   // The same steps an administrator runs: a one-time enrollment token, then attach.
-  const { token } = await client.post('/api/agents/enrollment-tokens', { expires: '10m' });
+  const { token } = await client.call(api.createEnrollmentToken, { body: { expires: '10m' } });
   await attachAgent({ server: server.url, token, dataDir: agentDir, name: agentName });
 }
 const agent = await AgentRuntime.start({ dataDir: agentDir, log: quiet });
 await agent.ready;
 
 const source = `${agentName}:fs:${sample}`;
-const groups = await client.get('/api/protection-groups');
+const groups = await client.call(api.listGroups);
 if (!groups.some((g) => g.name === 'demo')) {
   await custos('group', 'create', 'demo', '--source', source, '--sync', '15m', '--points', '08:00,12:00,20:00', '--exclude', '*.mp3');
 }
 // The replica is created at once ("replica now"); wait for it.
 for (let i = 0; i < 120; i++) {
-  const s = await client.get(`/api/data-sources/${encodeURIComponent(source)}`);
+  const s = await client.call(api.getSource, { params: { id: source } });
   if (s.newestPoint) break;
   await new Promise((r) => setTimeout(r, 500));
 }

@@ -11,6 +11,8 @@ import { MIGRATIONS } from './migrations.js';
 import type {
   AgentsTable,
   AlertsTable,
+  ApiTokensTable,
+  AuditLogTable,
   CatalogSchema,
   DataSourcesTable,
   JobsTable,
@@ -24,6 +26,8 @@ export type GroupRow = Selectable<ProtectionGroupsTable>;
 export type PointRow = Selectable<RecoveryPointsTable>;
 export type JobRow = Selectable<JobsTable>;
 export type AlertRow = Selectable<AlertsTable>;
+export type ApiTokenRow = Selectable<ApiTokensTable>;
+export type AuditRow = Selectable<AuditLogTable>;
 export interface JobLogRow {
   readonly time: string;
   readonly level: string;
@@ -75,12 +79,47 @@ export class Catalog {
 
   // --- API tokens and enrollment ---------------------------------------------------------------
 
-  async addApiToken(row: { name: string; role: string; tokenHash: string; now: string }): Promise<void> {
-    await this.db.insertInto('api_tokens').values({ name: row.name, role: row.role, token_hash: row.tokenHash, created_at: row.now }).execute();
+  async addApiToken(row: { name: string; role: string; tokenHash: string; now: string; scopes?: readonly string[]; expiresAt?: string | null }): Promise<void> {
+    await this.db.insertInto('api_tokens')
+      .values({
+        name: row.name, role: row.role, token_hash: row.tokenHash, created_at: row.now,
+        scopes: JSON.stringify(row.scopes ?? []), expires_at: row.expiresAt ?? null, revoked_at: null, last_used_at: null,
+      })
+      .execute();
   }
 
-  async apiTokenByHash(tokenHash: string): Promise<{ name: string; role: string } | undefined> {
-    return this.db.selectFrom('api_tokens').select(['name', 'role']).where('token_hash', '=', tokenHash).executeTakeFirst();
+  apiTokenByHash(tokenHash: string): Promise<ApiTokenRow | undefined> {
+    return this.db.selectFrom('api_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+  }
+
+  /** Live (not revoked) tokens, or every token; oldest first. */
+  listApiTokens(includeRevoked = false): Promise<ApiTokenRow[]> {
+    let q = this.db.selectFrom('api_tokens').selectAll().orderBy('id');
+    if (!includeRevoked) q = q.where('revoked_at', 'is', null);
+    return q.execute();
+  }
+
+  /** Marks the live token `name` revoked; false when there is none. */
+  async revokeApiToken(name: string, now: string): Promise<boolean> {
+    const r = await this.db.updateTable('api_tokens').set({ revoked_at: now }).where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async touchApiToken(id: number, now: string): Promise<void> {
+    await this.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', id).execute();
+  }
+
+  // --- audit log ---------------------------------------------------------------------------------
+
+  async appendAudit(row: Omit<Insertable<AuditLogTable>, 'id'>): Promise<void> {
+    await this.db.insertInto('audit_log').values(row).execute();
+  }
+
+  listAudit(filter: { limit: number; before?: number; action?: string }): Promise<AuditRow[]> {
+    let q = this.db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(filter.limit);
+    if (filter.before !== undefined) q = q.where('id', '<', filter.before);
+    if (filter.action !== undefined) q = q.where('action', '=', filter.action);
+    return q.execute();
   }
 
   async addEnrollmentToken(row: { secretHash: string; now: string; expiresAt: string }): Promise<void> {

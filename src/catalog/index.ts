@@ -3,5 +3,5 @@
  * queries (kysely; SQLite embedded, PostgreSQL later with the same queries).
  * Depends on base only.
  */
-export { Catalog, ACTIVE_JOB_STATES, type AgentRow, type AlertRow, type DataSourceRow, type GroupRow, type JobLogRow, type JobRow, type PointRow } from './catalog.js';
+export { Catalog, ACTIVE_JOB_STATES, type AgentRow, type AlertRow, type ApiTokenRow, type AuditRow, type DataSourceRow, type GroupRow, type JobLogRow, type JobRow, type PointRow } from './catalog.js';
 export type { CatalogSchema } from './schema.js';

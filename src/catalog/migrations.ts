@@ -116,4 +116,25 @@ export const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002-access-and-audit': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Tokens get a scope, an expiry, a revocation and a last use; names become unique among live tokens (enforced by the catalog).
+      await db.schema.alterTable('api_tokens').addColumn('scopes', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      await db.schema.alterTable('api_tokens').addColumn('expires_at', 'text').execute();
+      await db.schema.alterTable('api_tokens').addColumn('revoked_at', 'text').execute();
+      await db.schema.alterTable('api_tokens').addColumn('last_used_at', 'text').execute();
+      await db.schema.createTable('audit_log')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('role', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('address', 'text')
+        .execute();
+      await db.schema.createIndex('audit_log_by_action').on('audit_log').columns(['action', 'id']).execute();
+    },
+  },
 };

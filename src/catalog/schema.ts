@@ -16,6 +16,24 @@ export interface ApiTokensTable {
   role: string;
   token_hash: string;
   created_at: string;
+  /** JSON array of scopes (`group:NAME`, `source:ID`); [] = unscoped. */
+  scopes: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  time: string;
+  actor: string;
+  role: string | null;
+  action: string;
+  target: string | null;
+  outcome: string;
+  /** JSON object, bounded in size; never holds a secret. */
+  detail: string;
+  address: string | null;
 }
 
 export interface EnrollmentTokensTable {
@@ -127,4 +145,5 @@ export interface CatalogSchema {
   job_log: JobLogTable;
   alerts: AlertsTable;
   pool_directories: PoolDirectoriesTable;
+  audit_log: AuditLogTable;
 }

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request } from 'node:https';
 import { CustosError, errorMessage, type ErrorCode } from '../base/index.js';
+import { pathFor, queryFor, type BodyOf, type ParamsOf, type QueryOf, type ReplyOf, type RouteSpec } from '../protocol/rest/index.js';
 import { isErrorCode } from './exit-codes.js';
 
 export interface ServerClientOptions {
@@ -31,6 +32,15 @@ const EXAMPLE = 'export CUSTOS_SERVER=https://127.0.0.1:8440 CUSTOS_TOKEN=$(cat 
 const CA_HINT = "set CUSTOS_CA (or --ca) to the server's ca.pem (DATA/ca.pem on the protection server)";
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+type Part<K extends string, T> = undefined extends T ? { readonly [P in K]?: T } : {} extends T ? { readonly [P in K]?: T } : { readonly [P in K]: T };
+/** What a call takes: `params` when its path has parameters, `query` and `body` as its contract says. */
+export type CallArgs<R extends RouteSpec> =
+  Part<'params', ParamsOf<R>> & Part<'query', QueryOf<R>> & Part<'body', BodyOf<R>> extends infer A
+    ? {} extends A
+      ? [args?: A]
+      : [args: A]
+    : never;
 
 export class ServerClient {
   /** The server URL without a trailing slash (safe to print). */
@@ -84,20 +94,13 @@ export class ServerClient {
     this.#timeoutMs = options.timeoutMs ?? 60_000;
   }
 
-  get<T = unknown>(path: string): Promise<T> {
-    return this.#call<T>('GET', path);
-  }
-
-  post<T = unknown>(path: string, body?: unknown): Promise<T> {
-    return this.#call<T>('POST', path, body);
-  }
-
-  patch<T = unknown>(path: string, body?: unknown): Promise<T> {
-    return this.#call<T>('PATCH', path, body);
-  }
-
-  delete<T = unknown>(path: string, body?: unknown): Promise<T> {
-    return this.#call<T>('DELETE', path, body);
+  /**
+   * Makes one call of the REST contract: its path parameters, query and body
+   * are typed by the contract, and so is the answer.
+   */
+  call<R extends RouteSpec>(spec: R, ...args: CallArgs<R>): Promise<ReplyOf<R>> {
+    const a = (args[0] ?? {}) as { params?: Record<string, string | number>; query?: Record<string, string | number | boolean | undefined>; body?: unknown };
+    return this.#call<ReplyOf<R>>(spec.method, pathFor(spec, a.params) + queryFor(a.query), a.body);
   }
 
   /** Closes idle connections (the process would exit anyway: idle sockets do not keep it alive). */
@@ -219,113 +222,22 @@ export function enc(id: string | number): string {
 }
 
 // ---------------------------------------------------------------------------
-// The API objects (docs/design/rest-api.md; the server's OpenAPI document is
-// the authority on field types). Ids are printed as given, so a job id may be
-// a number or a string.
+// The API objects come from the one REST contract (src/protocol/rest).
 
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export type JobKind = 'sync' | 'recovery-point' | 'consistency-check' | 'recovery' | 'prune';
-
-export interface Agent {
-  name: string;
-  status: 'connected' | 'disconnected';
-  lastSeen: string | null;
-  version: string | null;
-  attachedAt: string;
-  dataSources: string[];
-}
-
-export interface DataSource {
-  id: string;
-  agent: string;
-  kind: string;
-  path: string;
-  group: string | null;
-  replicaState: 'ok' | 'inconsistent' | 'checking' | 'none';
-  newestPoint: string | null;
-  recoveryPoints: number;
-  allocationBytes: number;
-  usedBytes: number;
-}
-
-export interface ProtectionGroup {
-  name: string;
-  sources: string[];
-  retentionDays: number;
-  syncMinutes: number;
-  pointTimes: string[];
-  days: string[];
-  excludes: string[];
-  replica: string;
-  check: string;
-  createdAt: string;
-}
-
-export interface GroupInput {
-  name?: string;
-  sources?: string[];
-  retention?: string | number;
-  sync?: string | number;
-  points?: string;
-  days?: string;
-  excludes?: string[];
-  replica?: string;
-  check?: string;
-  addSources?: string[];
-  removeSources?: string[];
-}
-
-export interface GroupAnswer {
-  group: ProtectionGroup;
-  warnings: string[];
-}
-
-export interface JobLogLine {
-  time: string;
-  level: 'info' | 'warning' | 'error';
-  message: string;
-}
-
-export interface Job {
-  id: string | number;
-  kind: JobKind;
-  state: JobState;
-  source: string | null;
-  agent: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  attempts: number;
-  progress: { phase: string; filesDone: number; bytesDone: number; bytesTotal: number | null } | null;
-  error: string | null;
-  result: Record<string, unknown> | null;
-  log?: JobLogLine[];
-}
-
-export interface RecoveryPoint {
-  id: string;
-  time: string;
-  source: string;
-  partial: boolean;
-  files: number;
-  logicalBytes: number;
-  bytesAdded: number;
-}
-
-export interface Alert {
-  id: string | number;
-  kind: string;
-  severity: 'critical' | 'warning' | 'info';
-  state: 'active' | 'resolved';
-  subject: string;
-  message: string;
-  recommendedAction: string;
-  raisedAt: string;
-  resolvedAt: string | null;
-}
-
-export interface PoolStatus {
-  directories: Array<{ path: string; bytesUsed: number; bytesFree: number }>;
-  bytesStored: number;
-  chunks: number;
-}
+export type {
+  Agent,
+  Alert,
+  AuditEntry,
+  DataSource,
+  GroupAnswer,
+  GroupCreate,
+  GroupUpdate,
+  Job,
+  JobLogLine,
+  JobState,
+  PoolStatus,
+  ProtectionGroup,
+  RecoveryPoint,
+  Token,
+  TokenCreated,
+} from '../protocol/rest/index.js';

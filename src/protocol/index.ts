@@ -6,3 +6,4 @@
 export * from './messages.js';
 export * from './pki.js';
 export * from './enrollment-token.js';
+export * from './rest/index.js';

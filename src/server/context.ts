@@ -5,6 +5,7 @@ import type { Pool } from '../pool/index.js';
 import type { KeyedCertificate } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
+import type { AuditLog } from './audit.js';
 import type { ServerFiles } from './data-dir.js';
 import type { JobEngine } from './job-engine.js';
 
@@ -15,6 +16,7 @@ export interface ServerContext {
   readonly hub: AgentHub;
   readonly engine: JobEngine;
   readonly alerts: AlertService;
+  readonly audit: AuditLog;
   readonly clock: Clock;
   readonly files: ServerFiles;
   readonly ca: KeyedCertificate;

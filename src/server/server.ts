@@ -18,6 +18,7 @@ import { Pool, type PoolLock } from '../pool/index.js';
 import { AGENT_CONNECT_PATH, PROTOCOL_VERSION, certificateSerial } from '../protocol/index.js';
 import { AgentHub } from './agent-hub.js';
 import { AlertService } from './alerts.js';
+import { AuditLog } from './audit.js';
 import { makeAuthHook } from './auth.js';
 import type { ServerContext } from './context.js';
 import { hashToken, loadOrCreateCa, loadOrIssueServerCertificate, newApiToken, serverFiles, writeFileAtomic } from './data-dir.js';
@@ -31,6 +32,8 @@ import { registerJobRoutes } from './routes/api/jobs.js';
 import { registerTokenRoutes } from './routes/api/tokens.js';
 import { registerPoolRoutes } from './routes/api/pool.js';
 import { registerMetricsRoute } from './routes/metrics.js';
+import { installAudit, installValidators, serve } from './routes/serve.js';
+import { api } from '../protocol/rest/index.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -107,14 +110,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     alerts = new AlertService(catalog, () => hub.connected(), (m) => log(m, 'warning'));
     const engine = new JobEngine({ catalog, hub, pool, clock, alerts, log: (m) => log(m, 'error') });
-    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, clock, files, ca, log };
+    const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
+    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, audit, clock, files, ca, log };
 
     app = Fastify({
       logger: false,
       https: { key: tls.keyPem, cert: tls.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false },
       bodyLimit: 1024 * 1024,
-      ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
     });
+    installValidators(app);
     await app.register(swagger, {
       openapi: {
         info: { title: 'Custos protection server', version: SERVER_VERSION, description: 'REST API (docs/design/rest-api.md)' },
@@ -130,9 +134,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     app.setNotFoundHandler(async (req, reply) => {
       await reply.code(404).send({ error: { code: 'not-found', message: `no such call: ${req.method} ${req.url.split('?')[0]}` } });
     });
-    app.addHook('onRequest', makeAuthHook(catalog));
-    app.get('/api/health', { schema: { summary: 'Readiness (no authentication)', security: [] } }, async () => ({ status: 'ok', version: SERVER_VERSION }));
-    app.get('/api/openapi.json', { schema: { hide: true } }, async () => app!.swagger());
+    app.addHook('onRequest', makeAuthHook({ catalog, clock }));
+    installAudit(app, audit);
+    serve(app, api.health, async () => ({ status: 'ok' as const, version: SERVER_VERSION }));
+    serve(app, api.openapi, async () => app!.swagger());
     registerTokenRoutes(app, ctx);
     registerAgentRoutes(app, ctx);
     registerGroupRoutes(app, ctx);

@@ -1,8 +1,9 @@
 /** Catalog rows → the REST API's objects (docs/design/rest-api.md). */
-import type { AgentRow, AlertRow, DataSourceRow, GroupRow, JobLogRow, JobRow, PointRow } from '../catalog/index.js';
+import type { AgentRow, AlertRow, ApiTokenRow, AuditRow, DataSourceRow, GroupRow, JobLogRow, JobRow, PointRow } from '../catalog/index.js';
 import { formatCheck, formatReplica, type ProtectionPolicy } from '../protection/index.js';
+import type { Agent, Alert, AuditEntry, DataSource, Job, JobLogLine, ProtectionGroup, RecoveryPoint, Token } from '../protocol/rest/index.js';
 
-export function agentView(a: AgentRow, connected: boolean, dataSources: string[]): Record<string, unknown> {
+export function agentView(a: AgentRow, connected: boolean, dataSources: string[]): Agent {
   return {
     name: a.name,
     status: connected ? 'connected' : 'disconnected',
@@ -14,30 +15,30 @@ export function agentView(a: AgentRow, connected: boolean, dataSources: string[]
   };
 }
 
-export function groupView(g: GroupRow, sources: string[]): Record<string, unknown> {
+export function groupView(g: GroupRow, sources: string[]): ProtectionGroup {
   const p = JSON.parse(g.policy) as ProtectionPolicy;
   return {
     name: g.name,
     sources,
     retentionDays: p.retentionDays,
     syncMinutes: p.syncMinutes,
-    pointTimes: p.pointTimes,
-    days: p.days,
-    excludes: p.excludes,
+    pointTimes: [...p.pointTimes],
+    days: [...p.days],
+    excludes: [...p.excludes],
     replica: formatReplica(p),
     check: formatCheck(p),
     createdAt: g.created_at,
   };
 }
 
-export function sourceView(s: DataSourceRow, newest: PointRow | undefined, recoveryPoints: number): Record<string, unknown> {
+export function sourceView(s: DataSourceRow, newest: PointRow | undefined, recoveryPoints: number): DataSource {
   return {
     id: s.id,
     agent: s.agent,
     kind: s.kind,
     path: s.path,
     group: s.group_name,
-    replicaState: s.replica_state,
+    replicaState: s.replica_state as DataSource['replicaState'],
     newestPoint: newest?.time ?? null,
     recoveryPoints,
     allocationBytes: Number(s.allocation_bytes),
@@ -46,7 +47,7 @@ export function sourceView(s: DataSourceRow, newest: PointRow | undefined, recov
   };
 }
 
-export function pointView(p: PointRow): Record<string, unknown> {
+export function pointView(p: PointRow): RecoveryPoint {
   return {
     id: p.id,
     time: p.time,
@@ -59,34 +60,67 @@ export function pointView(p: PointRow): Record<string, unknown> {
   };
 }
 
-export function jobView(j: JobRow, log?: JobLogRow[]): Record<string, unknown> {
+export function jobView(j: JobRow, log?: JobLogRow[]): Job {
   return {
     id: j.id,
     kind: j.kind,
-    state: j.state,
+    state: j.state as Job['state'],
     source: j.source_id,
     agent: j.agent,
     createdAt: j.created_at,
     startedAt: j.started_at,
     finishedAt: j.finished_at,
     attempts: j.attempts,
-    progress: JSON.parse(j.progress) as unknown,
+    progress: JSON.parse(j.progress) as Job['progress'],
     error: j.error,
-    result: j.result === null ? null : (JSON.parse(j.result) as unknown),
-    ...(log ? { log } : {}),
+    result: j.result === null ? null : (JSON.parse(j.result) as Record<string, unknown>),
+    ...(log ? { log: log as JobLogLine[] } : {}),
   };
 }
 
-export function alertView(a: AlertRow): Record<string, unknown> {
+export function alertView(a: AlertRow): Alert {
   return {
     id: a.id,
     kind: a.kind,
-    severity: a.severity,
-    state: a.state,
+    severity: a.severity as Alert['severity'],
+    state: a.state as Alert['state'],
     subject: a.subject,
     message: a.message,
     recommendedAction: a.recommended_action,
     raisedAt: a.raised_at,
     resolvedAt: a.resolved_at,
+  };
+}
+
+export function tokenView(t: ApiTokenRow): Token {
+  let scopes: string[] = [];
+  try {
+    const v: unknown = JSON.parse(t.scopes);
+    if (Array.isArray(v)) scopes = v.filter((x): x is string => typeof x === 'string');
+  } catch {
+    // shown as no scopes; such a token is refused at authentication
+  }
+  return {
+    name: t.name,
+    role: t.role as Token['role'],
+    scopes,
+    createdAt: t.created_at,
+    expiresAt: t.expires_at,
+    lastUsedAt: t.last_used_at,
+    revokedAt: t.revoked_at,
+  };
+}
+
+export function auditView(a: AuditRow): AuditEntry {
+  return {
+    id: a.id,
+    time: a.time,
+    actor: a.actor,
+    role: a.role,
+    action: a.action,
+    target: a.target,
+    outcome: a.outcome as AuditEntry['outcome'],
+    detail: a.detail,
+    address: a.address,
   };
 }

@@ -89,17 +89,17 @@ describe('server-mode CLI client', () => {
       const id = decodeURIComponent(jobMatch[1]!);
       const n = (polls.get(id) ?? 0) + 1;
       polls.set(id, n);
-      if (id === 'j-ok') return send(res, 200, job(id, n >= 2 ? 'succeeded' : 'running'));
-      if (id === 'j-fail') return send(res, 200, job(id, n >= 2 ? 'failed' : 'running'));
-      if (id === 'j-cancel') return send(res, 200, job(id, 'cancelled'));
-      if (id === 'j-sync') return send(res, 200, job(id, n >= 2 ? 'succeeded' : 'running'));
+      if (id === '101') return send(res, 200, job(id, n >= 2 ? 'succeeded' : 'running'));
+      if (id === '102') return send(res, 200, job(id, n >= 2 ? 'failed' : 'running'));
+      if (id === '103') return send(res, 200, job(id, 'cancelled'));
+      if (id === '104') return send(res, 200, job(id, n >= 2 ? 'succeeded' : 'running'));
       return send(res, 404, { error: { code: 'not-found', message: `no job ${id}` } });
     }
     switch (key) {
       case `GET /api/data-sources/${SOURCE_ENC}/recovery-points`:
         return send(res, 200, POINTS);
       case `POST /api/data-sources/${SOURCE_ENC}/sync`:
-        return send(res, 200, job('j-sync', 'queued'));
+        return send(res, 200, job('104', 'queued'));
       case 'POST /api/protection-groups': {
         const name = (body as { name?: string }).name;
         if (name === 'dup') return send(res, 409, { error: { code: 'exists', message: 'protection group dup already exists' } });
@@ -110,7 +110,7 @@ describe('server-mode CLI client', () => {
       case 'POST /api/agents/enrollment-tokens':
         return send(res, 200, { token: 'enroll-xyz', expiresAt: '2025-03-02T11:00:00.000Z' });
       case 'POST /api/recoveries':
-        return send(res, 200, job('j-rec', 'queued', { kind: 'recovery' }));
+        return send(res, 200, job('105', 'queued', { kind: 'recovery' }));
       case 'GET /api/data-sources':
         return send(res, 200, [
           { id: SOURCE, agent: 'laptop', kind: 'fs', path: '/home', group: 'laptops', replicaState: 'ok', newestPoint: '2025-03-02T20:00:00.000Z', recoveryPoints: 2, allocationBytes: 10 * 1024 ** 3, usedBytes: 1024 ** 3 },
@@ -245,39 +245,44 @@ describe('server-mode CLI client', () => {
   });
 
   test('job wait: 0 once the job succeeds (after two polls), 13 when it fails, 15 when cancelled', async () => {
-    const okArgs = ['job', 'wait', 'j-ok', '--json'];
+    const okArgs = ['job', 'wait', '101', '--json'];
     const ok = await cli(okArgs);
     assert.equal(ok.code, 0, describeCli(okArgs, ok));
     assert.equal(parseJsonOutput<{ state: string }>(okArgs, ok).state, 'succeeded');
-    assert.equal(polls.get('j-ok'), 2);
+    assert.equal(polls.get('101'), 2);
 
-    const failArgs = ['job', 'wait', 'j-fail'];
+    const failArgs = ['job', 'wait', '102'];
     const fail = await cli(failArgs);
     assert.equal(fail.code, 13, describeCli(failArgs, fail));
-    assert.equal(fail.stderr, 'custos: job j-fail (sync of laptop:fs:/home) failed: agent laptop disconnected during the transfer\n');
+    assert.equal(fail.stderr, 'custos: job 102 (sync of laptop:fs:/home) failed: agent laptop disconnected during the transfer\n');
 
-    const cancelArgs = ['job', 'wait', 'j-cancel'];
+    const cancelArgs = ['job', 'wait', '103'];
     const cancel = await cli(cancelArgs);
     assert.equal(cancel.code, 15, describeCli(cancelArgs, cancel));
-    assert.match(cancel.stderr, /^custos: job j-cancel .*was cancelled\n$/);
+    assert.match(cancel.stderr, /^custos: job 103 .*was cancelled\n$/);
 
-    const missingArgs = ['job', 'wait', 'nope'];
+    const missingArgs = ['job', 'wait', '999'];
     const missing = await cli(missingArgs);
     assert.equal(missing.code, 4, describeCli(missingArgs, missing));
-    assert.equal(missing.stderr, 'custos: no job nope\n');
+    assert.equal(missing.stderr, 'custos: no job 999\n');
+
+    const badArgs = ['job', 'wait', 'nope'];
+    const bad = await cli(badArgs);
+    assert.equal(bad.code, 2, describeCli(badArgs, bad));
+    assert.equal(bad.stderr, 'custos: not a job id: "nope" (see custos job list)\n');
   });
 
   test('sync prints the job id; sync --wait follows the job to the end', async () => {
     const args = ['sync', SOURCE];
     const r = await cli(args);
     assert.equal(r.code, 0, describeCli(args, r));
-    assert.equal(r.stdout, 'j-sync\n');
+    assert.equal(r.stdout, '104\n');
     assert.equal(last('POST', `/api/data-sources/${SOURCE_ENC}/sync`).body, undefined);
-    polls.delete('j-sync');
+    polls.delete('104');
     const waitArgs = ['sync', SOURCE, '--wait'];
     const w = await cli(waitArgs);
     assert.equal(w.code, 0, describeCli(waitArgs, w));
-    assert.match(w.stdout, /^job j-sync succeeded: sync of laptop:fs:\/home in 12 s\n/);
+    assert.match(w.stdout, /^job 104 succeeded: sync of laptop:fs:\/home in 12 s\n/);
   });
 
   test('group delete needs exactly one of --keep-points / --delete-points (status 2, nothing sent)', async () => {
@@ -311,7 +316,7 @@ describe('server-mode CLI client', () => {
     const r = await cli(args);
     assert.equal(r.code, 0, describeCli(args, r));
     assert.deepEqual(last('POST', '/api/recoveries').body, { source: SOURCE, point: 'e5f6a7b8', to: 'laptop:/tmp/restored', items: ['ann/notes.txt'], conflict: 'keep-both' });
-    assert.equal(parseJsonOutput<{ id: string }>(args, r).id, 'j-rec');
+    assert.equal(parseJsonOutput<{ id: string }>(args, r).id, '105');
     const bad = ['recover', SOURCE, '--point', 'e5f6a7b8', '--to', '/tmp/restored'];
     const b = await cli(bad);
     assert.equal(b.code, 2, describeCli(bad, b));

@@ -3,8 +3,8 @@
  * (`agent attach` and `agent start`, run on the protected computer, live in
  * agent.ts; both files add to the one `agent` command.)
  */
+import { api } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
-import { enc, type Agent } from '../client.js';
 import { print, printJson } from '../output.js';
 import { commandGroup, connect, duration, printTable, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
 
@@ -19,7 +19,7 @@ export function registerAgentAdminCommands(program: Command): void {
       .option('--json', 'print {token, expiresAt} as JSON'),
   ).action(async (opts: ConnectionOptions & { expires: string; json?: boolean }) => {
     const client = connect(opts);
-    const t = await client.post<{ token: string; expiresAt: string }>('/api/agents/enrollment-tokens', { expires: opts.expires });
+    const t = await client.call(api.createEnrollmentToken, { body: opts.expires !== undefined ? { expires: opts.expires } : {} });
     if (opts.json) return printJson(t);
     print(`enrollment token: ${t.token} (one use, valid until ${shortTime(t.expiresAt)})`);
     print('on the computer to protect, run:');
@@ -29,7 +29,7 @@ export function registerAgentAdminCommands(program: Command): void {
   withConnection(
     agent.command('list').description('the protection agents attached to the server').option('--json', 'print the agents as JSON'),
   ).action(async (opts: ConnectionOptions & { json?: boolean }) => {
-    const agents = await connect(opts).get<Agent[]>('/api/agents');
+    const agents = await connect(opts).call(api.listAgents);
     if (opts.json) return printJson(agents);
     if (agents.length === 0) return print('no protection agents attached (custos agent token makes a token to attach one)');
     printTable(
@@ -45,7 +45,7 @@ export function registerAgentAdminCommands(program: Command): void {
       .argument('<name>', 'agent name')
       .option('--json', 'print the answer as JSON'),
   ).action(async (name: string, opts: ConnectionOptions & { json?: boolean }) => {
-    const r = await connect(opts).delete<{ removed: string }>(`/api/agents/${enc(name)}`);
+    const r = await connect(opts).call(api.removeAgent, { params: { name } });
     if (opts.json) return printJson(r);
     print(`protection agent ${r.removed} removed`);
   });

@@ -3,9 +3,10 @@
  * policy (retention, synchronization, recovery point schedule, exclusions,
  * replica creation, consistency check) and the data sources it applies to.
  */
+import { api } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
 import { CustosError } from '../../base/index.js';
-import { enc, type GroupAnswer, type GroupInput, type ProtectionGroup } from '../client.js';
+import type { GroupUpdate, ProtectionGroup } from '../client.js';
 import { collect, print, printJson } from '../output.js';
 import { connect, printFields, printTable, printWarnings, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
 
@@ -46,8 +47,8 @@ function toMinutes(v: string): string | number {
   return m ? Number(m[1]) * (m[2] === 'h' ? 60 : m[2] === 'd' ? 1440 : 1) : v;
 }
 
-function policyInput(o: PolicyOptions): GroupInput {
-  const input: GroupInput = {};
+function policyInput(o: PolicyOptions): GroupUpdate {
+  const input: { -readonly [K in keyof GroupUpdate]: GroupUpdate[K] } = {};
   if (o.source !== undefined) input.sources = o.source;
   if (o.retention !== undefined) input.retention = toDays(o.retention);
   if (o.sync !== undefined) input.sync = toMinutes(o.sync);
@@ -88,7 +89,7 @@ export function registerGroupCommands(program: Command): void {
   withConnection(withPolicyOptions(group.command('create').description('create a protection group').argument('<name>', 'group name')).option('--json', 'print {group, warnings} as JSON')).action(
     async (name: string, opts: ConnectionOptions & PolicyOptions & { json?: boolean }) => {
       if (!opts.source || opts.source.length === 0) throw new CustosError('usage', 'a protection group needs members: --source ID (see custos source list)');
-      const r = await connect(opts).post<GroupAnswer>('/api/protection-groups', { name, ...policyInput(opts) });
+      const r = await connect(opts).call(api.createGroup, { body: { ...policyInput(opts), name, sources: opts.source } });
       printWarnings(r.warnings);
       if (opts.json) return printJson(r);
       print(`protection group ${r.group.name} created with ${r.group.sources.length} data source${r.group.sources.length === 1 ? '' : 's'}`);
@@ -98,7 +99,7 @@ export function registerGroupCommands(program: Command): void {
 
   withConnection(group.command('list').description('protection groups and their policy in short').option('--json', 'print the groups as JSON')).action(
     async (opts: ConnectionOptions & { json?: boolean }) => {
-      const groups = await connect(opts).get<ProtectionGroup[]>('/api/protection-groups');
+      const groups = await connect(opts).call(api.listGroups);
       if (opts.json) return printJson(groups);
       if (groups.length === 0) return print('no protection groups');
       printTable(
@@ -110,7 +111,7 @@ export function registerGroupCommands(program: Command): void {
 
   withConnection(group.command('show').description('every setting of a protection group').argument('<name>', 'group name').option('--json', 'print the group as JSON')).action(
     async (name: string, opts: ConnectionOptions & { json?: boolean }) => {
-      const g = await connect(opts).get<ProtectionGroup>(`/api/protection-groups/${enc(name)}`);
+      const g = await connect(opts).call(api.getGroup, { params: { name } });
       if (opts.json) return printJson(g);
       showGroup(g);
     },
@@ -131,7 +132,7 @@ export function registerGroupCommands(program: Command): void {
     if (opts.addSource !== undefined) input.addSources = opts.addSource;
     if (opts.removeSource !== undefined) input.removeSources = opts.removeSource;
     if (Object.keys(input).length === 0) throw new CustosError('usage', 'nothing to change: give at least one setting (see custos group update --help)');
-    const r = await connect(opts).patch<GroupAnswer>(`/api/protection-groups/${enc(name)}`, input);
+    const r = await connect(opts).call(api.updateGroup, { params: { name }, body: input });
     printWarnings(r.warnings);
     if (opts.json) return printJson(r);
     print(`protection group ${r.group.name} updated`);
@@ -151,7 +152,7 @@ export function registerGroupCommands(program: Command): void {
       throw new CustosError('usage', 'say what happens to the recovery points: exactly one of --keep-points or --delete-points');
     }
     const points = opts.keepPoints ? 'keep' : 'delete';
-    const r = await connect(opts).delete<{ deleted: string; recoveryPointsDeleted: number }>(`/api/protection-groups/${enc(name)}?points=${points}`);
+    const r = await connect(opts).call(api.deleteGroup, { params: { name }, query: { points } });
     if (opts.json) return printJson(r);
     print(`protection group ${r.deleted} deleted; ${points === 'keep' ? 'recovery points kept' : `${r.recoveryPointsDeleted} recovery points deleted`}`);
   });

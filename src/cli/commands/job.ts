@@ -5,9 +5,10 @@
  * job has finished, else after a second), show phase and progress on one line
  * on a terminal, and exit 0 / 13 (failed) / 15 (cancelled).
  */
+import { api } from '../../protocol/rest/index.js';
 import { Option, type Command } from 'commander';
 import { CustosError, parseDuration } from '../../base/index.js';
-import { enc, type Job, type ServerClient } from '../client.js';
+import type { Job, ServerClient } from '../client.js';
 import { print, printJson } from '../output.js';
 import { formatBytes } from '../progress.js';
 import { clockTime, connect, duration, positiveInt, printFields, printTable, shortDuration, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
@@ -29,6 +30,12 @@ export interface WaitOptions {
   readonly progress: boolean;
 }
 
+/** A job id as typed on the command line (digits only). */
+function jobId(text: string): number {
+  if (!/^[0-9]{1,15}$/.test(text.trim())) throw new CustosError('usage', `not a job id: ${JSON.stringify(text)} (see custos job list)`);
+  return Number(text.trim());
+}
+
 function isFinished(job: Job): boolean {
   return job.state === 'succeeded' || job.state === 'failed' || job.state === 'cancelled';
 }
@@ -44,7 +51,7 @@ export async function waitForJob(client: ServerClient, id: Job['id'], options: W
       let job: Job | undefined;
       const asked = Date.now();
       try {
-        job = await client.get<Job>(`/api/jobs/${enc(id)}?wait=${Math.max(0, Math.min(WAIT_S, Math.floor((deadline - Date.now()) / 1000)))}`);
+        job = await client.call(api.getJob, { params: { id: String(id) }, query: { wait: Math.max(0, Math.min(WAIT_S, Math.floor((deadline - Date.now()) / 1000))) } });
         unreachableSince = undefined;
       } catch (err) {
         if (!(err instanceof CustosError && err.code === 'unreachable' && err.transient)) throw err;
@@ -169,13 +176,8 @@ export function registerJobCommands(program: Command): void {
       .option('--limit <n>', 'at most this many (server default 100)', positiveInt)
       .option('--json', 'print the jobs as JSON'),
   ).action(async (opts: ConnectionOptions & { state?: string; kind?: string; source?: string; limit?: number; json?: boolean }) => {
-    const q = new URLSearchParams();
-    if (opts.state) q.set('state', opts.state);
-    if (opts.kind) q.set('kind', opts.kind);
-    if (opts.source) q.set('source', opts.source);
-    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
-    const qs = q.toString();
-    const jobs = await connect(opts).get<Job[]>(`/api/jobs${qs ? `?${qs}` : ''}`);
+    const query = { state: opts.state as Job['state'] | undefined, kind: opts.kind, source: opts.source, limit: opts.limit };
+    const jobs = await connect(opts).call(api.listJobs, { query });
     if (opts.json) return printJson(jobs);
     if (jobs.length === 0) return print('no jobs');
     printTable(['ID', 'KIND', 'STATE', 'SOURCE', 'CREATED', 'DURATION'], jobRows(jobs));
@@ -184,7 +186,7 @@ export function registerJobCommands(program: Command): void {
   withConnection(
     job.command('show').description('one job: its fields, progress and log').argument('<id>', 'job id').option('--json', 'print the job as JSON'),
   ).action(async (id: string, opts: ConnectionOptions & { json?: boolean }) => {
-    const j = await connect(opts).get<Job>(`/api/jobs/${enc(id)}`);
+    const j = await connect(opts).call(api.getJob, { params: { id: String(jobId(id)) } });
     if (opts.json) return printJson(j);
     const fields: Array<[string, string]> = [
       ['id', String(j.id)],
@@ -211,7 +213,7 @@ export function registerJobCommands(program: Command): void {
   withConnection(
     job.command('cancel').description('cancel a queued or running job').argument('<id>', 'job id').option('--json', 'print the job as JSON'),
   ).action(async (id: string, opts: ConnectionOptions & { json?: boolean }) => {
-    const j = await connect(opts).post<Job>(`/api/jobs/${enc(id)}/cancel`);
+    const j = await connect(opts).call(api.cancelJob, { params: { id: String(jobId(id)) } });
     if (opts.json) return printJson(j);
     print(`job ${j.id} (${describeJob(j)}): ${j.state === 'cancelled' ? 'cancelled' : `cancel requested (${j.state})`}`);
   });
@@ -225,6 +227,6 @@ export function registerJobCommands(program: Command): void {
       .option('--json', 'print the finished job as JSON'),
   ).action(async (id: string, opts: ConnectionOptions & { timeout?: string; json?: boolean }) => {
     const client = connect(opts);
-    reportFinished(await waitForJob(client, id, { timeout: opts.timeout, progress: !opts.json }), opts.json);
+    reportFinished(await waitForJob(client, jobId(id), { timeout: opts.timeout, progress: !opts.json }), opts.json);
   });
 }

@@ -2,8 +2,8 @@
  * `custos point create|list`: recovery points of a data source on the
  * protection server. (`custos points`, plural, lists a local storage pool.)
  */
+import { api } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
-import { enc, type Job, type RecoveryPoint } from '../client.js';
 import { print, printJson } from '../output.js';
 import { formatBytes } from '../progress.js';
 import { connect, printTable, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
@@ -16,13 +16,13 @@ export function registerPointCommands(program: Command): void {
     withWait(point.command('create').description('synchronize a data source and create a recovery point now (prints the job id)').argument('<source>', 'data source id (AGENT:fs:/path)')),
   ).action(async (source: string, opts: ConnectionOptions & { wait?: boolean; timeout?: string; json?: boolean }) => {
     const client = connect(opts);
-    await reportStarted(client, await client.post<Job>(`/api/data-sources/${enc(source)}/recovery-points`), opts);
+    await reportStarted(client, await client.call(api.createPoint, { params: { id: source } }), opts);
   });
 
   withConnection(
     point.command('list').description('recovery points of a data source, oldest first').argument('<source>', 'data source id (AGENT:fs:/path)').option('--json', 'print the recovery points as JSON'),
   ).action(async (source: string, opts: ConnectionOptions & { json?: boolean }) => {
-    const points = await connect(opts).get<RecoveryPoint[]>(`/api/data-sources/${enc(source)}/recovery-points`);
+    const points = await connect(opts).call(api.listPoints, { params: { id: source } });
     if (opts.json) return printJson(points);
     if (points.length === 0) return print(`no recovery points of ${source}`);
     printTable(

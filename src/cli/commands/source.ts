@@ -1,6 +1,7 @@
 /** `custos source list|show`: the data sources of attached protection agents and their protection status. */
+import { api } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
-import { enc, type DataSource } from '../client.js';
+import type { DataSource } from '../client.js';
 import { print, printJson } from '../output.js';
 import { formatBytes } from '../progress.js';
 import { connect, printFields, printTable, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
@@ -14,7 +15,7 @@ export function registerSourceCommands(program: Command): void {
 
   withConnection(source.command('list').description('every data source: group, replica state, recovery points, disk allocation').option('--json', 'print the data sources as JSON')).action(
     async (opts: ConnectionOptions & { json?: boolean }) => {
-      const sources = await connect(opts).get<DataSource[]>('/api/data-sources');
+      const sources = await connect(opts).call(api.listSources);
       if (opts.json) return printJson(sources);
       if (sources.length === 0) return print('no data sources (attach a protection agent first: custos agent token)');
       printTable(
@@ -26,7 +27,7 @@ export function registerSourceCommands(program: Command): void {
 
   withConnection(source.command('show').description('one data source').argument('<id>', 'data source id (AGENT:fs:/path)').option('--json', 'print the data source as JSON')).action(
     async (id: string, opts: ConnectionOptions & { json?: boolean }) => {
-      const s = await connect(opts).get<DataSource>(`/api/data-sources/${enc(id)}`);
+      const s = await connect(opts).call(api.getSource, { params: { id } });
       if (opts.json) return printJson(s);
       const fields: Array<[string, string]> = [
         ['id', s.id],

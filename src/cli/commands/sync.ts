@@ -1,6 +1,6 @@
 /** `custos sync` and `custos check`: start a synchronization or a consistency check of a data source now. */
+import { api } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
-import { enc, type Job } from '../client.js';
 import { connect, withConnection, type ConnectionOptions } from '../server-cli.js';
 import { reportStarted, withWait } from './job.js';
 
@@ -11,7 +11,7 @@ export function registerSyncCommands(program: Command): void {
     withWait(program.command('sync').description('synchronize a data source now (prints the job id)').argument('<source>', 'data source id (AGENT:fs:/path)')),
   ).action(async (source: string, opts: Opts) => {
     const client = connect(opts);
-    await reportStarted(client, await client.post<Job>(`/api/data-sources/${enc(source)}/sync`), opts);
+    await reportStarted(client, await client.call(api.syncNow, { params: { id: source } }), opts);
   });
 
   withConnection(
@@ -23,6 +23,6 @@ export function registerSyncCommands(program: Command): void {
     ),
   ).action(async (source: string, opts: Opts) => {
     const client = connect(opts);
-    await reportStarted(client, await client.post<Job>(`/api/data-sources/${enc(source)}/consistency-check`), opts);
+    await reportStarted(client, await client.call(api.checkNow, { params: { id: source } }), opts);
   });
 }

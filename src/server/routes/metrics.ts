@@ -1,13 +1,15 @@
 /** /metrics in Prometheus text format (needs a token like every call but health). */
 import type { FastifyInstance } from 'fastify';
+import { api } from '../../protocol/rest/index.js';
 import type { ServerContext } from '../context.js';
+import { serve } from './serve.js';
 
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 export function registerMetricsRoute(app: FastifyInstance, ctx: ServerContext): void {
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: true } }, async (_req, reply) => {
+  serve(app, api.metrics, async () => {
     const c = ctx.catalog;
     const lines: string[] = [];
     const metric = (name: string, type: string, help: string, samples: Array<[Record<string, string>, number]>) => {
@@ -36,6 +38,6 @@ export function registerMetricsRoute(app: FastifyInstance, ctx: ServerContext): 
     metric('custos_pool_chunks', 'gauge', 'Chunks in the storage pool.', [[{}, ctx.pool.index.size]]);
     metric('custos_agents_connected', 'gauge', 'Agents connected now.', [[{}, ctx.hub.connected().size]]);
     metric('custos_alerts_active', 'gauge', 'Active alerts.', [[{}, (await c.listAlerts('active')).length]]);
-    await reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');
+    return lines.join('\n') + '\n';
   });
 }

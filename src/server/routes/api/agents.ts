@@ -10,9 +10,11 @@ import {
   newEnrollmentSecret,
   signClientCertificate,
 } from '../../../protocol/index.js';
+import { api } from '../../../protocol/rest/index.js';
 import type { ServerContext } from '../../context.js';
 import { agentView } from '../../views.js';
 import { badRequest, conflict, notFound } from '../../http-errors.js';
+import { serve } from '../serve.js';
 
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_TOKEN_LIFETIME_MS = 7 * 86_400_000;
@@ -20,14 +22,9 @@ const MAX_TOKEN_LIFETIME_MS = 7 * 86_400_000;
 export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const c = ctx.catalog;
 
-  app.post('/api/agents/enrollment-tokens', {
-    schema: {
-      summary: 'Create a one-time enrollment token for `custos agent attach`',
-      body: { type: 'object', properties: { expires: { type: 'string' } }, additionalProperties: false },
-    },
-  }, async (req) => {
-    const body = (req.body ?? {}) as { expires?: string };
+  serve(app, api.createEnrollmentToken, async ({ body, audit }) => {
     const ms = body.expires === undefined ? 3_600_000 : parseDuration(body.expires);
+    audit(null, { expires: body.expires ?? '1h' });
     if (ms === undefined || ms <= 0 || ms > MAX_TOKEN_LIFETIME_MS) throw badRequest(`expires must be a duration like 30m, 1h or 2d, at most 7d; got ${JSON.stringify(body.expires)}`);
     const secret = newEnrollmentSecret();
     const now = ctx.clock.now();
@@ -36,14 +33,15 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): v
     return { token: encodeEnrollmentToken({ secret, caFingerprint: certificateFingerprint(ctx.ca.certPem) }), expiresAt };
   });
 
-  app.get('/api/agents', { schema: { summary: 'Protected computers and their agents' } }, async () => {
+  serve(app, api.listAgents, async () => {
     const sources = await c.listSources();
     const connected = ctx.hub.connected();
     return (await c.listAgents()).map((a) => agentView(a, connected.has(a.name), sources.filter((s) => s.agent === a.name).map((s) => s.id)));
   });
 
-  app.delete('/api/agents/:name', { schema: { summary: 'Revoke an agent certificate', params: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } } }, async (req) => {
-    const { name } = req.params as { name: string };
+  serve(app, api.removeAgent, async ({ params, audit }) => {
+    const { name } = params;
+    audit(name);
     const a = await c.agent(name);
     if (!a || a.revoked_at) throw notFound(`agent ${name}`);
     const grouped = (await c.listSources({ agent: name })).filter((s) => s.group_name);
@@ -56,22 +54,10 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   // --- enrollment (no API token: the enrollment token is the credential) ---
 
-  app.get('/api/agent/ca', { schema: { summary: 'The CA certificate (agents check its fingerprint against their enrollment token)' } }, async (_req, reply) => {
-    await reply.type('application/x-pem-file').send(ctx.ca.certPem);
-  });
+  serve(app, api.agentCa, async () => ctx.ca.certPem);
 
-  app.post('/api/agent/enroll', {
-    schema: {
-      summary: 'Exchange an enrollment token and a certificate request for a client certificate',
-      body: {
-        type: 'object',
-        required: ['secret', 'name', 'csr'],
-        additionalProperties: false,
-        properties: { secret: { type: 'string', maxLength: 200 }, name: { type: 'string', maxLength: 63 }, csr: { type: 'string', maxLength: 8192 }, hostname: { type: 'string', maxLength: 255 } },
-      },
-    },
-  }, async (req) => {
-    const body = req.body as { secret: string; name: string; csr: string; hostname?: string };
+  serve(app, api.enroll, async ({ body, audit }) => {
+    audit(body.name, { hostname: body.hostname ?? null });
     if (!AGENT_NAME.test(body.name)) throw badRequest(`agent name ${JSON.stringify(body.name)} is not allowed: use letters, digits, '.', '_' and '-' (at most 63), starting with a letter or digit`);
     const existing = await c.agent(body.name);
     if (existing && !existing.revoked_at) throw conflict(`an agent named ${body.name} is already attached; pick another --name or remove it first (custos agent remove ${body.name})`);

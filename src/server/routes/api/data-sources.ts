@@ -1,79 +1,71 @@
-/** /api/data-sources, their recovery points and on-demand jobs; /api/recoveries. */
+/**
+ * /api/data-sources, their recovery points and on-demand jobs; /api/recoveries.
+ * A recovery-operator sees and recovers only the data sources in its scope,
+ * and recovers only to agents that own one of them.
+ */
 import type { FastifyInstance } from 'fastify';
 import { CustosError } from '../../../base/index.js';
+import type { DataSourceRow } from '../../../catalog/index.js';
 import type { JobKind } from '../../../jobs/index.js';
+import { api } from '../../../protocol/rest/index.js';
+import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest, notFound } from '../../http-errors.js';
 import { parseTarget } from '../../source-id.js';
 import { jobView, pointView, sourceView } from '../../views.js';
-
-const ID_PARAMS = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
+import { serve } from '../serve.js';
 
 export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const c = ctx.catalog;
 
-  const sourceOr404 = async (id: string) => {
+  /** The data source, if it exists and the caller may see it (else 404: a scoped caller learns nothing of others). */
+  const sourceFor = async (p: Principal, id: string): Promise<DataSourceRow> => {
     const s = await c.source(id);
-    if (!s) throw notFound(`data source ${id}`);
+    if (!s || !sourceInScope(p, s)) throw notFound(`data source ${id}`);
     return s;
   };
 
-  const view = async (id: string) => {
-    const s = await sourceOr404(id);
-    const points = await c.listPoints(id);
+  const view = async (s: DataSourceRow) => {
+    const points = await c.listPoints(s.id);
     return sourceView(s, points.at(-1), points.filter((p) => p.recovery_point === 1).length);
   };
 
-  app.get('/api/data-sources', { schema: { summary: 'Data sources with their group, replica state and newest point' } }, async () =>
-    Promise.all((await c.listSources()).map((s) => view(s.id))));
+  serve(app, api.listSources, async ({ principal }) =>
+    Promise.all((await c.listSources()).filter((s) => sourceInScope(principal!, s)).map(view)));
 
-  app.get('/api/data-sources/:id', { schema: { summary: 'One data source', params: ID_PARAMS } }, async (req) => view((req.params as { id: string }).id));
+  serve(app, api.getSource, async ({ params, principal }) => view(await sourceFor(principal!, params.id)));
 
-  app.get('/api/data-sources/:id/recovery-points', { schema: { summary: 'Recovery points, oldest first', params: ID_PARAMS } }, async (req) => {
-    const { id } = req.params as { id: string };
-    await sourceOr404(id);
-    return (await c.listPoints(id, true)).map(pointView);
+  serve(app, api.listPoints, async ({ params, principal }) => {
+    const s = await sourceFor(principal!, params.id);
+    return (await c.listPoints(s.id, true)).map(pointView);
   });
 
-  const onDemand = (kind: JobKind, label: string) => async (req: { params: unknown }, reply: { code(n: number): unknown }) => {
-    const { id } = req.params as { id: string };
-    const s = await sourceOr404(id);
-    if (!s.group_name) throw new CustosError('exists', `data source ${id} is not in a protection group: add it to one first`);
+  const onDemand = (kind: JobKind, label: string) => async ({ params, principal, audit }: { params: { id: string }; principal: Principal | null; audit: (t: string | null) => void }) => {
+    audit(params.id);
+    const s = await sourceFor(principal!, params.id);
+    if (!s.group_name) throw new CustosError('exists', `data source ${s.id} is not in a protection group: add it to one first`);
     const agent = await c.agent(s.agent);
-    if (!agent || agent.revoked_at) throw new CustosError('exists', `the agent of ${id} has been removed`);
-    const job = await ctx.engine.enqueue({ kind, source: s.id, agent: s.agent, reason: `${label} requested` });
-    reply.code(202);
-    return jobView(job);
+    if (!agent || agent.revoked_at) throw new CustosError('exists', `the agent of ${s.id} has been removed`);
+    return jobView(await ctx.engine.enqueue({ kind, source: s.id, agent: s.agent, reason: `${label} requested by ${principal!.name}` }));
   };
+  serve(app, api.syncNow, onDemand('sync', 'synchronization'));
+  serve(app, api.createPoint, onDemand('recovery-point', 'recovery point'));
+  serve(app, api.checkNow, onDemand('consistency-check', 'consistency check'));
 
-  app.post('/api/data-sources/:id/sync', { schema: { summary: 'Synchronize now', params: ID_PARAMS } }, onDemand('sync', 'synchronization'));
-  app.post('/api/data-sources/:id/recovery-points', { schema: { summary: 'Create a recovery point now (synchronizes first)', params: ID_PARAMS } }, onDemand('recovery-point', 'recovery point'));
-  app.post('/api/data-sources/:id/consistency-check', { schema: { summary: 'Run a consistency check', params: ID_PARAMS } }, onDemand('consistency-check', 'consistency check'));
-
-  app.post('/api/recoveries', {
-    schema: {
-      summary: 'Recover a recovery point (or items of it) to a path on an agent',
-      body: {
-        type: 'object',
-        required: ['source', 'point', 'to'],
-        additionalProperties: false,
-        properties: {
-          source: { type: 'string' },
-          point: { type: 'string' },
-          to: { type: 'string' },
-          items: { type: 'array', items: { type: 'string', maxLength: 4096 }, maxItems: 10_000 },
-          conflict: { type: 'string', enum: ['overwrite', 'skip', 'keep-both'] },
-        },
-      },
-    },
-  }, async (req, reply) => {
-    const b = req.body as { source: string; point: string; to: string; items?: string[]; conflict?: string };
-    const s = await sourceOr404(b.source);
+  serve(app, api.recover, async ({ body: b, principal, audit }) => {
+    const p = principal!;
+    audit(b.source, { point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? 'keep-both', allowSystemTarget: b.allowSystemTarget ?? false });
+    const s = await sourceFor(p, b.source);
     const point = await c.point(b.point);
     if (!point || point.source_id !== s.id) throw notFound(`recovery point ${b.point} of ${s.id}`);
     const target = parseTarget(b.to);
     const agent = await c.agent(target.agent);
     if (!agent || agent.revoked_at) throw badRequest(`recovery target agent ${target.agent} is not attached`);
+    if (b.allowSystemTarget && p.role !== 'admin') throw new CustosError('denied', 'only an admin may recover onto / or a system directory (allowSystemTarget)');
+    if (p.role === 'recovery-operator') {
+      const ownsScopedSource = (await c.listSources({ agent: target.agent })).some((x) => sourceInScope(p, x));
+      if (!ownsScopedSource) throw new CustosError('denied', `a recovery-operator recovers only to agents of data sources in its scope; ${target.agent} has none`);
+    }
     for (const item of b.items ?? []) {
       if (item.split('/').some((part) => part === '..')) throw badRequest(`item ${item}: '..' is not allowed`);
     }
@@ -81,10 +73,9 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
-      params: { point: point.id, target: target.path, items: b.items ?? [], conflict: b.conflict ?? 'keep-both' },
-      reason: `recovery of ${point.time} to ${b.to}`,
+      params: { point: point.id, target: target.path, items: b.items ?? [], conflict: b.conflict ?? 'keep-both', allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name },
+      reason: `recovery of ${point.time} to ${b.to} requested by ${p.name}`,
     });
-    reply.code(202);
     return jobView(job);
   });
 }

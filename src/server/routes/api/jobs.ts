@@ -1,42 +1,38 @@
-/** /api/jobs: list, show (with log), cancel. */
+/** /api/jobs: list, show (with log), cancel. A recovery-operator sees the jobs of the data sources in its scope. */
 import type { FastifyInstance } from 'fastify';
-import { FINISHED_STATES, JOB_KINDS, JOB_STATES, type JobState } from '../../../jobs/index.js';
+import { FINISHED_STATES, type JobState } from '../../../jobs/index.js';
+import type { JobRow } from '../../../catalog/index.js';
+import { api } from '../../../protocol/rest/index.js';
+import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
-import { badRequest, notFound } from '../../http-errors.js';
+import { notFound } from '../../http-errors.js';
 import { jobView } from '../../views.js';
+import { serve } from '../serve.js';
 
-const MAX_WAIT_S = 60;
 const WAIT_POLL_MS = 50;
-
-const JOB_ID = { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9]{1,15}$' } }, required: ['id'] } as const;
 
 export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const c = ctx.catalog;
-  app.get('/api/jobs', {
-    schema: {
-      summary: 'Jobs, newest first',
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { state: { type: 'string', enum: [...JOB_STATES] }, kind: { type: 'string', enum: [...JOB_KINDS] }, source: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10_000 } },
-      },
-    },
-  }, async (req) => {
-    const q = req.query as { state?: string; kind?: string; source?: string; limit?: number };
-    return (await c.listJobs({ ...q })).map((j) => jobView(j));
+
+  /** Whether the caller may see a job (for a recovery-operator: a job of a data source in its scope). */
+  const visible = async (p: Principal, j: JobRow): Promise<boolean> => {
+    if (p.role !== 'recovery-operator') return true;
+    const s = j.source_id ? await c.source(j.source_id) : undefined;
+    return s !== undefined && sourceInScope(p, s);
+  };
+
+  serve(app, api.listJobs, async ({ query, principal }) => {
+    const jobs = await c.listJobs({ ...query });
+    const shown: JobRow[] = [];
+    for (const j of jobs) if (await visible(principal!, j)) shown.push(j);
+    return shown.map((j) => jobView(j));
   });
 
-  app.get('/api/jobs/:id', {
-    schema: {
-      summary: 'One job with its log; with wait=N, answers once the job has finished or after N seconds, whichever comes first',
-      params: JOB_ID,
-      querystring: { type: 'object', additionalProperties: false, properties: { wait: { type: 'integer', minimum: 0, maximum: MAX_WAIT_S } } },
-    },
-  }, async (req) => {
-    const id = Number((req.params as { id: string }).id);
-    const deadline = Date.now() + ((req.query as { wait?: number }).wait ?? 0) * 1000;
+  serve(app, api.getJob, async ({ params, query, principal, req }) => {
+    const id = Number(params.id);
+    const deadline = Date.now() + (query.wait ?? 0) * 1000;
     let j = await c.job(id);
-    if (!j) throw notFound(`job ${id}`);
+    if (!j || !(await visible(principal!, j))) throw notFound(`job ${id}`);
     // A waiting client learns of the end within WAIT_POLL_MS instead of its own poll interval.
     while (!FINISHED_STATES.includes(j.state as JobState) && Date.now() < deadline && !req.raw.destroyed) {
       await new Promise((r) => setTimeout(r, Math.min(WAIT_POLL_MS, deadline - Date.now())));
@@ -45,9 +41,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): voi
     return jobView(j, await c.jobLog(id));
   });
 
-  app.post('/api/jobs/:id/cancel', { schema: { summary: 'Cancel a queued or running job', params: JOB_ID } }, async (req) => {
-    const id = Number((req.params as { id: string }).id);
-    if (!Number.isSafeInteger(id)) throw badRequest('job id must be a number');
-    return jobView(await ctx.engine.cancel(id));
+  serve(app, api.cancelJob, async ({ params, audit }) => {
+    audit(params.id);
+    return jobView(await ctx.engine.cancel(Number(params.id)));
   });
 }

@@ -1,18 +1,16 @@
 /** /api/pool: the storage pool's directories and usage. */
 import { statfs } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import { api } from '../../../protocol/rest/index.js';
 import type { ServerContext } from '../../context.js';
+import { serve } from '../serve.js';
 
 export function registerPoolRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.get('/api/pool', { schema: { summary: 'Storage pool directories and usage' } }, async () => {
+  serve(app, api.getPool, async () => {
     let stored = 0;
     for (const loc of ctx.pool.index.values()) stored += loc.length;
-    const dirs = [ctx.pool.dir, ...(await ctx.catalog.poolDirectories())];
-    const directories = [];
-    for (const path of dirs) {
-      const s = await statfs(path);
-      directories.push({ path, bytesFree: Number(s.bavail) * Number(s.bsize), bytesTotal: Number(s.blocks) * Number(s.bsize) });
-    }
-    return { directories, bytesStored: stored, chunks: ctx.pool.index.size };
+    const s = await statfs(ctx.pool.dir);
+    const directory = { path: ctx.pool.dir, bytesUsed: stored, bytesFree: Number(s.bavail) * Number(s.bsize), bytesTotal: Number(s.blocks) * Number(s.bsize) };
+    return { directories: [directory], bytesStored: stored, chunks: ctx.pool.index.size };
   });
 }

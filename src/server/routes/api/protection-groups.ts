@@ -2,33 +2,16 @@
 import type { FastifyInstance } from 'fastify';
 import { CustosError } from '../../../base/index.js';
 import { DEFAULT_POLICY, parsePolicy, type PolicyInput, type ProtectionPolicy } from '../../../protection/index.js';
+import { api, type GroupCreate, type GroupUpdate } from '../../../protocol/rest/index.js';
 import type { ServerContext } from '../../context.js';
+import { serve } from '../serve.js';
 import { badRequest, conflict, notFound } from '../../http-errors.js';
 import { groupView } from '../../views.js';
 import { parseSourceId } from '../../source-id.js';
 
 const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
 
-const groupInputProps = {
-  name: { type: 'string' },
-  sources: { type: 'array', items: { type: 'string' }, maxItems: 1000 },
-  addSources: { type: 'array', items: { type: 'string' }, maxItems: 1000 },
-  removeSources: { type: 'array', items: { type: 'string' }, maxItems: 1000 },
-  retention: { anyOf: [{ type: 'string' }, { type: 'number' }] },
-  sync: { anyOf: [{ type: 'string' }, { type: 'number' }] },
-  points: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-  days: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-  excludes: { type: 'array', items: { type: 'string', maxLength: 1024 }, maxItems: 1000 },
-  replica: { type: 'string' },
-  check: { type: 'string' },
-} as const;
-
-interface GroupBody extends PolicyInput {
-  name?: string;
-  sources?: string[];
-  addSources?: string[];
-  removeSources?: string[];
-}
+type GroupBody = GroupCreate | GroupUpdate;
 
 function policyInput(b: GroupBody): PolicyInput {
   const { retention, sync, points, days, excludes, replica, check } = b;
@@ -55,41 +38,34 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     return rows;
   };
 
-  app.get('/api/protection-groups', { schema: { summary: 'Protection groups' } }, async () =>
+  serve(app, api.listGroups, async () =>
     Promise.all((await c.listGroups()).map(async (g) => groupView(g, await members(g.name)))));
 
-  app.get('/api/protection-groups/:name', { schema: { summary: 'One protection group' } }, async (req) => {
-    const { name } = req.params as { name: string };
+  serve(app, api.getGroup, async ({ params }) => {
+    const { name } = params;
     const g = await c.group(name);
     if (!g) throw notFound(`protection group ${name}`);
     return groupView(g, await members(name));
   });
 
-  app.post('/api/protection-groups', {
-    schema: { summary: 'Create a protection group', body: { type: 'object', required: ['name', 'sources'], additionalProperties: false, properties: groupInputProps } },
-  }, async (req, reply) => {
-    const b = req.body as GroupBody;
-    if (b.addSources || b.removeSources) throw badRequest('addSources/removeSources are for updates; give sources');
-    if (!GROUP_NAME.test(b.name!)) throw badRequest(`protection group name ${JSON.stringify(b.name)} is not allowed: letters, digits, space, '.', '_', '-' (at most 63)`);
+  serve(app, api.createGroup, async ({ body: b, audit }) => {
+    audit(b.name, { sources: b.sources, ...policyInput(b) });
+    if (!GROUP_NAME.test(b.name)) throw badRequest(`protection group name ${JSON.stringify(b.name)} is not allowed: letters, digits, space, '.', '_', '-' (at most 63)`);
     if (!b.sources || b.sources.length === 0) throw badRequest('a protection group needs at least one data source (--source AGENT:fs:/path)');
-    if (await c.group(b.name!)) throw conflict(`protection group ${b.name} already exists`);
+    if (await c.group(b.name)) throw conflict(`protection group ${b.name} already exists`);
     const { policy, warnings } = parsePolicy(policyInput(b), DEFAULT_POLICY);
     const now = ctx.clock.now().toISOString();
     const rows = await memberRows(b.sources, now);
-    await c.saveGroup({ name: b.name!, policy: JSON.stringify(policy), now, create: true }, rows);
+    await c.saveGroup({ name: b.name, policy: JSON.stringify(policy), now, create: true }, rows);
     ctx.engine.scheduleNow();
-    void reply.code(201);
-    return { group: groupView((await c.group(b.name!))!, await members(b.name!)), warnings };
+    return { group: groupView((await c.group(b.name))!, await members(b.name)), warnings };
   });
 
-  app.patch('/api/protection-groups/:name', {
-    schema: { summary: 'Change a protection group', body: { type: 'object', additionalProperties: false, properties: groupInputProps } },
-  }, async (req) => {
-    const { name } = req.params as { name: string };
-    const b = req.body as GroupBody;
+  serve(app, api.updateGroup, async ({ params, body: b, audit }) => {
+    const { name } = params;
+    audit(name, { ...b });
     const g = await c.group(name);
     if (!g) throw notFound(`protection group ${name}`);
-    if (b.name !== undefined && b.name !== name) throw badRequest('renaming a protection group is not supported');
     const { policy, warnings } = parsePolicy(policyInput(b), JSON.parse(g.policy) as ProtectionPolicy);
     let ids = b.sources ? [...b.sources] : await members(name);
     if (b.addSources) ids.push(...b.addSources);
@@ -105,11 +81,10 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     return { group: groupView((await c.group(name))!, await members(name)), warnings };
   });
 
-  app.delete('/api/protection-groups/:name', {
-    schema: { summary: 'Delete a protection group', querystring: { type: 'object', properties: { points: { type: 'string', enum: ['keep', 'delete'] } }, required: ['points'] } },
-  }, async (req) => {
-    const { name } = req.params as { name: string };
-    const { points } = req.query as { points: 'keep' | 'delete' };
+  serve(app, api.deleteGroup, async ({ params, query, audit }) => {
+    const { name } = params;
+    const { points } = query;
+    audit(name, { points });
     if (!(await c.group(name))) throw notFound(`protection group ${name}`);
     const sources = await c.listSources({ group: name });
     const busy = (await c.listJobs({ states: ['running'], limit: 10_000 })).filter((j) => sources.some((s) => s.id === j.source_id));

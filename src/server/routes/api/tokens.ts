@@ -1,21 +1,76 @@
-/** /api/tokens: more API tokens (e.g. a viewer token for dashboards). */
+/** /api/tokens, /api/session and /api/audit: API tokens for people and scripts, who a token is, and the audit log. */
 import type { FastifyInstance } from 'fastify';
+import { parseDuration } from '../../../base/index.js';
+import { api } from '../../../protocol/rest/index.js';
+import { formatScope, parseScope, type Scope } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { hashToken, newApiToken } from '../../data-dir.js';
-import { ROLES } from '../../auth.js';
+import { badRequest, conflict, notFound } from '../../http-errors.js';
+import { serve } from '../serve.js';
+import { auditView, tokenView } from '../../views.js';
+
+/** The longest a token may live when an expiry is given (none: until revoked). */
+const MAX_TOKEN_LIFETIME_MS = 10 * 365 * 86_400_000;
 
 export function registerTokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.post('/api/tokens', {
-    schema: {
-      summary: 'Create an API token',
-      body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role: { type: 'string', enum: [...ROLES] }, name: { type: 'string', maxLength: 100 } } },
-    },
-  }, async (req, reply) => {
-    const b = req.body as { role: string; name?: string };
+  const c = ctx.catalog;
+
+  serve(app, api.session, async ({ principal }) => ({
+    name: principal!.name,
+    role: principal!.role,
+    scopes: principal!.scopes.map(formatScope),
+    expiresAt: principal!.expiresAt,
+  }));
+
+  serve(app, api.createToken, async ({ body, audit }) => {
+    audit(body.name, { role: body.role, scopes: body.scopes ?? [], expires: body.expires ?? null });
+    const scopes = await checkScopes(ctx, body.role, body.scopes ?? []);
+    let expiresAt: string | null = null;
+    if (body.expires !== undefined) {
+      const ms = parseDuration(body.expires);
+      if (ms === undefined || ms <= 0 || ms > MAX_TOKEN_LIFETIME_MS) throw badRequest(`expires must be a duration like 12h, 30d or 52w, at most 10 years; got ${JSON.stringify(body.expires)}`);
+      expiresAt = new Date(ctx.clock.now().getTime() + ms).toISOString();
+    }
+    if ((await c.listApiTokens()).some((t) => t.name === body.name)) throw conflict(`a token named ${body.name} exists; revoke it first (custos token revoke ${body.name}) or pick another --name`);
     const token = newApiToken();
-    const name = b.name ?? `${b.role} token`;
-    await ctx.catalog.addApiToken({ name, role: b.role, tokenHash: hashToken(token), now: ctx.clock.now().toISOString() });
-    void reply.code(201);
-    return { token, role: b.role, name };
+    await c.addApiToken({ name: body.name, role: body.role, tokenHash: hashToken(token), now: ctx.clock.now().toISOString(), scopes: scopes.map(formatScope), expiresAt });
+    return { token, name: body.name, role: body.role, scopes: scopes.map(formatScope), expiresAt };
   });
+
+  serve(app, api.listTokens, async () => (await c.listApiTokens(true)).map(tokenView));
+
+  serve(app, api.listAudit, async ({ query }) => (await c.listAudit({ limit: query.limit ?? 100, before: query.before, action: query.action })).map(auditView));
+
+  serve(app, api.revokeToken, async ({ params, principal, audit }) => {
+    audit(params.name);
+    const live = await c.listApiTokens();
+    const t = live.find((x) => x.name === params.name);
+    if (!t) throw notFound(`token ${params.name}`);
+    const now = ctx.clock.now().toISOString();
+    const otherAdmins = live.filter((x) => x.role === 'admin' && x.name !== t.name && (x.expires_at === null || x.expires_at > now));
+    if (t.role === 'admin' && otherAdmins.length === 0) {
+      throw conflict(`${t.name} is the last admin token: create another admin token before revoking it, or nobody can administer the server`);
+    }
+    await c.revokeApiToken(t.name, now);
+    ctx.log(`token ${t.name} revoked by ${principal!.name}`);
+    return { revoked: t.name };
+  });
+}
+
+/** Scopes are for recovery-operator tokens only, which need at least one; each names a group or data source that exists. */
+async function checkScopes(ctx: ServerContext, role: string, texts: readonly string[]): Promise<Scope[]> {
+  if (role !== 'recovery-operator') {
+    if (texts.length > 0) throw badRequest(`scopes apply to recovery-operator tokens only; a ${role} token reaches everything its role allows`);
+    return [];
+  }
+  if (texts.length === 0) throw badRequest('a recovery-operator token needs at least one scope: group:NAME or source:AGENT:fs:/path');
+  const scopes: Scope[] = [];
+  for (const text of new Set(texts)) {
+    const s = parseScope(text);
+    if (!s) throw badRequest(`scope ${JSON.stringify(text)}: use group:NAME or source:AGENT:fs:/path`);
+    if (s.kind === 'group' && !(await ctx.catalog.group(s.name))) throw badRequest(`scope ${text}: no protection group named ${s.name}`);
+    if (s.kind === 'source' && !(await ctx.catalog.source(s.id))) throw badRequest(`scope ${text}: no data source ${s.id} (see custos source list)`);
+    scopes.push(s);
+  }
+  return scopes;
 }

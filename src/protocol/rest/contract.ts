@@ -1,0 +1,260 @@
+/**
+ * The REST contract: every call of the protection server's API, once. A
+ * call names its method, path, the access it needs, and the schemas of its
+ * path parameters, query, body and answer. The server registers its routes
+ * from these entries (a route without an entry cannot be served), the
+ * OpenAPI document is generated from them, and the CLI client, the console
+ * and the tests call through them, so the four can no longer disagree.
+ */
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import {
+  AgentSchema,
+  AlertSchema,
+  AuditEntrySchema,
+  DataSourceSchema,
+  EnrollAnswerSchema,
+  EnrollRequestSchema,
+  GroupAnswerSchema,
+  GroupCreateSchema,
+  GroupUpdateSchema,
+  JOB_STATES,
+  JobSchema,
+  PoolStatusSchema,
+  ProtectionGroupSchema,
+  RecoveryPointSchema,
+  RecoveryRequestSchema,
+  SessionSchema,
+  TokenCreatedSchema,
+  TokenCreateSchema,
+  TokenSchema,
+  type Role,
+} from './objects.js';
+
+/**
+ * What a call needs. The server authorises on the route it matched (never on
+ * the raw URL) and refuses a route that declares no access.
+ */
+export type Access =
+  | 'public' //          no token (health, the CA, enrollment: the enrollment token is the credential)
+  | 'authenticated' //   any valid token
+  | 'view' //            configuration and state of the whole server
+  | 'view-sources' //    data sources, their points and jobs (a recovery-operator sees those in its scope)
+  | 'operate' //         run jobs now, cancel them, resolve alerts
+  | 'recover' //         start a recovery (a recovery-operator: within its scope)
+  | 'configure' //       protection groups, agents' enrollment, the pool
+  | 'manage-access'; //  tokens, agent removal, the audit log
+
+/** Which roles hold each access (docs/design/security.md says why). */
+export const ACCESS: Record<Exclude<Access, 'public'>, readonly Role[]> = {
+  authenticated: ['admin', 'operator', 'viewer', 'recovery-operator'],
+  view: ['admin', 'operator', 'viewer'],
+  'view-sources': ['admin', 'operator', 'viewer', 'recovery-operator'],
+  operate: ['admin', 'operator'],
+  recover: ['admin', 'operator', 'recovery-operator'],
+  configure: ['admin'],
+  'manage-access': ['admin'],
+};
+
+/** Whether `role` may make a call that needs `access`. */
+export function roleAllows(role: Role, access: Access): boolean {
+  return access === 'public' || ACCESS[access].includes(role);
+}
+
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface RouteSpec {
+  readonly method: Method;
+  /** fastify-style: `:name` segments are path parameters. */
+  readonly path: string;
+  readonly access: Access;
+  readonly summary: string;
+  readonly params?: TObject;
+  readonly query?: TObject;
+  readonly body?: TSchema;
+  /** The success status (default 200). */
+  readonly status?: 200 | 201 | 202;
+  /** The answer's schema; a `text` answer is sent as it is with that content type. */
+  readonly response: TSchema;
+  readonly text?: string;
+  /** Left out of the OpenAPI document. */
+  readonly hide?: boolean;
+  /** The audit log's name for this call; every call that changes something has one. */
+  readonly audit?: string;
+}
+
+const route = <const R extends RouteSpec>(r: R): R => r;
+
+export type ParamsOf<R extends RouteSpec> = R['params'] extends TObject ? Static<R['params']> : undefined;
+export type QueryOf<R extends RouteSpec> = R['query'] extends TObject ? Static<R['query']> : undefined;
+export type BodyOf<R extends RouteSpec> = R['body'] extends TSchema ? Static<R['body']> : undefined;
+export type ReplyOf<R extends RouteSpec> = Static<R['response']>;
+
+const strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, { additionalProperties: false });
+const JobId = strict({ id: Type.String({ pattern: '^[0-9]{1,15}$' }) });
+const AlertId = JobId;
+const SourceId = strict({ id: Type.String({ minLength: 1, maxLength: 4200 }) });
+const GroupName = strict({ name: Type.String({ minLength: 1, maxLength: 63 }) });
+const AgentName = strict({ name: Type.String({ minLength: 1, maxLength: 63 }) });
+const TokenName = strict({ name: Type.String({ minLength: 1, maxLength: 100 }) });
+
+export const api = {
+  health: route({
+    method: 'GET', path: '/api/health', access: 'public', summary: 'Readiness (no authentication)',
+    response: Type.Object({ status: Type.Literal('ok'), version: Type.String() }),
+  }),
+  openapi: route({
+    method: 'GET', path: '/api/openapi.json', access: 'authenticated', summary: 'This OpenAPI document', hide: true,
+    response: Type.Unknown(),
+  }),
+  session: route({
+    method: 'GET', path: '/api/session', access: 'authenticated', summary: 'The token this call was made with: its name, role, scopes and expiry',
+    response: SessionSchema,
+  }),
+
+  // --- tokens
+  createToken: route({
+    method: 'POST', path: '/api/tokens', audit: 'token.create', access: 'manage-access', status: 201,
+    summary: 'Create an API token (shown once; the server keeps only its hash)', body: TokenCreateSchema, response: TokenCreatedSchema,
+  }),
+  listTokens: route({ method: 'GET', path: '/api/tokens', access: 'manage-access', summary: 'API tokens (never the secrets)', response: Type.Array(TokenSchema) }),
+  revokeToken: route({
+    method: 'DELETE', path: '/api/tokens/:name', audit: 'token.revoke', access: 'manage-access', params: TokenName, summary: 'Revoke an API token',
+    response: Type.Object({ revoked: Type.String() }),
+  }),
+
+  // --- agents
+  createEnrollmentToken: route({
+    method: 'POST', path: '/api/agents/enrollment-tokens', audit: 'agent.enrollment-token', access: 'configure',
+    summary: 'Create a one-time enrollment token for `custos agent attach`',
+    body: strict({ expires: Type.Optional(Type.String({ maxLength: 16 })) }),
+    response: Type.Object({ token: Type.String(), expiresAt: Type.String() }),
+  }),
+  listAgents: route({ method: 'GET', path: '/api/agents', access: 'view', summary: 'Protected computers and their agents', response: Type.Array(AgentSchema) }),
+  removeAgent: route({
+    method: 'DELETE', path: '/api/agents/:name', audit: 'agent.remove', access: 'manage-access', params: AgentName, summary: 'Revoke an agent certificate',
+    response: Type.Object({ removed: Type.String() }),
+  }),
+  agentCa: route({
+    method: 'GET', path: '/api/agent/ca', access: 'public', text: 'application/x-pem-file',
+    summary: 'The CA certificate (agents check its fingerprint against their enrollment token)', response: Type.String(),
+  }),
+  enroll: route({
+    method: 'POST', path: '/api/agent/enroll', audit: 'agent.enroll', access: 'public',
+    summary: 'Exchange an enrollment token and a certificate request for a client certificate', body: EnrollRequestSchema, response: EnrollAnswerSchema,
+  }),
+
+  // --- protection groups
+  listGroups: route({ method: 'GET', path: '/api/protection-groups', access: 'view', summary: 'Protection groups', response: Type.Array(ProtectionGroupSchema) }),
+  getGroup: route({ method: 'GET', path: '/api/protection-groups/:name', access: 'view', params: GroupName, summary: 'One protection group', response: ProtectionGroupSchema }),
+  createGroup: route({
+    method: 'POST', path: '/api/protection-groups', audit: 'group.create', access: 'configure', status: 201, summary: 'Create a protection group',
+    body: GroupCreateSchema, response: GroupAnswerSchema,
+  }),
+  updateGroup: route({
+    method: 'PATCH', path: '/api/protection-groups/:name', audit: 'group.update', access: 'configure', params: GroupName, summary: 'Change a protection group',
+    body: GroupUpdateSchema, response: GroupAnswerSchema,
+  }),
+  deleteGroup: route({
+    method: 'DELETE', path: '/api/protection-groups/:name', audit: 'group.delete', access: 'configure', params: GroupName,
+    query: strict({ points: Type.Union([Type.Literal('keep'), Type.Literal('delete')]) }),
+    summary: 'Delete a protection group, keeping or deleting its recovery points',
+    response: Type.Object({ deleted: Type.String(), recoveryPointsDeleted: Type.Integer({ minimum: 0 }) }),
+  }),
+
+  // --- data sources
+  listSources: route({
+    method: 'GET', path: '/api/data-sources', access: 'view-sources', summary: 'Data sources with their group, replica state and newest point',
+    response: Type.Array(DataSourceSchema),
+  }),
+  getSource: route({ method: 'GET', path: '/api/data-sources/:id', access: 'view-sources', params: SourceId, summary: 'One data source', response: DataSourceSchema }),
+  listPoints: route({
+    method: 'GET', path: '/api/data-sources/:id/recovery-points', access: 'view-sources', params: SourceId, summary: 'Recovery points, oldest first',
+    response: Type.Array(RecoveryPointSchema),
+  }),
+  syncNow: route({
+    method: 'POST', path: '/api/data-sources/:id/sync', audit: 'job.sync', access: 'operate', params: SourceId, status: 202, summary: 'Synchronize now',
+    response: JobSchema,
+  }),
+  createPoint: route({
+    method: 'POST', path: '/api/data-sources/:id/recovery-points', audit: 'job.recovery-point', access: 'operate', params: SourceId, status: 202,
+    summary: 'Create a recovery point now (synchronizes first)', response: JobSchema,
+  }),
+  checkNow: route({
+    method: 'POST', path: '/api/data-sources/:id/consistency-check', audit: 'job.consistency-check', access: 'operate', params: SourceId, status: 202,
+    summary: 'Run a consistency check', response: JobSchema,
+  }),
+  recover: route({
+    method: 'POST', path: '/api/recoveries', audit: 'recovery', access: 'recover', status: 202,
+    summary: 'Recover a recovery point (or items of it) to a path on an agent', body: RecoveryRequestSchema, response: JobSchema,
+  }),
+
+  // --- jobs
+  listJobs: route({
+    method: 'GET', path: '/api/jobs', access: 'view-sources', summary: 'Jobs, newest first',
+    query: strict({
+      state: Type.Optional(Type.Union(JOB_STATES.map((s) => Type.Literal(s)))),
+      kind: Type.Optional(Type.String({ maxLength: 32 })),
+      source: Type.Optional(Type.String({ maxLength: 4200 })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    }),
+    response: Type.Array(JobSchema),
+  }),
+  getJob: route({
+    method: 'GET', path: '/api/jobs/:id', access: 'view-sources', params: JobId,
+    summary: 'One job with its log; with wait=N, answers once the job has finished or after N seconds, whichever comes first',
+    query: strict({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 60 })) }),
+    response: JobSchema,
+  }),
+  cancelJob: route({
+    method: 'POST', path: '/api/jobs/:id/cancel', audit: 'job.cancel', access: 'operate', params: JobId, summary: 'Cancel a queued or running job',
+    response: JobSchema,
+  }),
+
+  // --- alerts
+  listAlerts: route({
+    method: 'GET', path: '/api/alerts', access: 'view', summary: 'Alerts (active by default)',
+    query: strict({ state: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('resolved'), Type.Literal('all')])) }),
+    response: Type.Array(AlertSchema),
+  }),
+  resolveAlert: route({
+    method: 'POST', path: '/api/alerts/:id/resolve', audit: 'alert.resolve', access: 'operate', params: AlertId, summary: 'Resolve an alert',
+    response: AlertSchema,
+  }),
+
+  // --- pool, audit, metrics
+  getPool: route({ method: 'GET', path: '/api/pool', access: 'view', summary: 'Storage pool directories and usage', response: PoolStatusSchema }),
+  listAudit: route({
+    method: 'GET', path: '/api/audit', access: 'manage-access', summary: 'The audit log, newest first: who did what, when (recoveries, tokens, enrollments, group changes, denied requests)',
+    query: strict({
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+      before: Type.Optional(Type.Integer({ minimum: 1, description: 'entries with a smaller id (paging)' })),
+      action: Type.Optional(Type.String({ maxLength: 64 })),
+    }),
+    response: Type.Array(AuditEntrySchema),
+  }),
+  metrics: route({
+    method: 'GET', path: '/metrics', access: 'view', text: 'text/plain; version=0.0.4', hide: true, summary: 'Prometheus metrics',
+    response: Type.String(),
+  }),
+} as const satisfies Record<string, RouteSpec>;
+
+export type Api = typeof api;
+export type RouteName = keyof Api;
+
+/** The URL path of a call with its parameters filled in (each percent-encoded). */
+export function pathFor(spec: RouteSpec, params?: Record<string, string | number>): string {
+  return spec.path.replace(/:([A-Za-z]+)/g, (_m, name: string) => {
+    const v = params?.[name];
+    if (v === undefined) throw new Error(`${spec.method} ${spec.path}: parameter ${name} missing`);
+    return encodeURIComponent(String(v));
+  });
+}
+
+/** The query string for a call ('' when nothing is set). */
+export function queryFor(query?: Record<string, string | number | boolean | undefined>): string {
+  if (!query) return '';
+  const parts = Object.entries(query)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return parts.length > 0 ? `?${parts.join('&')}` : '';
+}

@@ -1,0 +1,3 @@
+/** The REST contract: objects and calls (see contract.ts). */
+export * from './objects.js';
+export * from './contract.js';

@@ -1,0 +1,239 @@
+/**
+ * The objects of the REST API (docs/design/rest-api.md), as TypeBox schemas:
+ * each is at once the JSON Schema the server validates and documents in
+ * OpenAPI, and (through `Static`) the TypeScript type the server's views,
+ * the CLI, the console and the tests use. Change a field here and every
+ * copy that disagrees stops compiling.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Time = Type.String({ description: 'ISO 8601 UTC time' });
+const Count = Type.Integer({ minimum: 0 });
+
+export const ROLES = ['admin', 'operator', 'viewer', 'recovery-operator'] as const;
+export type Role = (typeof ROLES)[number];
+export const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
+
+export const AgentSchema = Type.Object({
+  name: Type.String(),
+  status: Type.Union([Type.Literal('connected'), Type.Literal('disconnected')]),
+  lastSeen: Nullable(Time),
+  version: Nullable(Type.String()),
+  hostname: Type.String(),
+  attachedAt: Time,
+  dataSources: Type.Array(Type.String()),
+});
+export type Agent = Static<typeof AgentSchema>;
+
+export const REPLICA_STATES = ['ok', 'inconsistent', 'checking', 'none'] as const;
+export const DataSourceSchema = Type.Object({
+  id: Type.String({ description: 'AGENT:fs:/path' }),
+  agent: Type.String(),
+  kind: Type.String(),
+  path: Type.String(),
+  group: Nullable(Type.String()),
+  replicaState: Type.Union(REPLICA_STATES.map((s) => Type.Literal(s))),
+  newestPoint: Nullable(Time),
+  recoveryPoints: Count,
+  allocationBytes: Count,
+  usedBytes: Count,
+  lastSynchronized: Nullable(Time),
+});
+export type DataSource = Static<typeof DataSourceSchema>;
+
+export const ProtectionGroupSchema = Type.Object({
+  name: Type.String(),
+  sources: Type.Array(Type.String()),
+  retentionDays: Count,
+  syncMinutes: Count,
+  pointTimes: Type.Array(Type.String({ description: 'HH:MM' })),
+  days: Type.Array(Type.String({ description: 'mon … sun' })),
+  excludes: Type.Array(Type.String()),
+  replica: Type.String({ description: "'now', 'later@HH:MM' or 'manual'" }),
+  check: Type.String({ description: "'auto', 'daily@HH:MM' or 'auto,daily@HH:MM'" }),
+  createdAt: Time,
+});
+export type ProtectionGroup = Static<typeof ProtectionGroupSchema>;
+
+export const GroupAnswerSchema = Type.Object({ group: ProtectionGroupSchema, warnings: Type.Array(Type.String()) });
+export type GroupAnswer = Static<typeof GroupAnswerSchema>;
+
+const SourceIdList = Type.Array(Type.String({ minLength: 1, maxLength: 4200 }), { maxItems: 1000 });
+const TextList = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 16 });
+const GroupInputFields = {
+  sources: SourceIdList,
+  retention: Type.Union([Type.String({ maxLength: 32 }), Type.Integer()], { description: "days: 5 or '5d' or '2w'" }),
+  sync: Type.Union([Type.String({ maxLength: 32 }), Type.Integer()], { description: "minutes: 15 or '15m' or '1h'" }),
+  points: Type.Union([Type.String({ maxLength: 200 }), TextList], { description: "'08:00,12:00' or ['08:00','12:00']" }),
+  days: Type.Union([Type.String({ maxLength: 100 }), TextList], { description: "'mon,tue' or ['mon','tue']" }),
+  excludes: Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), { maxItems: 1000 }),
+  replica: Type.String({ maxLength: 32 }),
+  check: Type.String({ maxLength: 64 }),
+};
+export const GroupCreateSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    ...GroupInputFields,
+    retention: Type.Optional(GroupInputFields.retention),
+    sync: Type.Optional(GroupInputFields.sync),
+    points: Type.Optional(GroupInputFields.points),
+    days: Type.Optional(GroupInputFields.days),
+    excludes: Type.Optional(GroupInputFields.excludes),
+    replica: Type.Optional(GroupInputFields.replica),
+    check: Type.Optional(GroupInputFields.check),
+  },
+  { additionalProperties: false },
+);
+export type GroupCreate = Static<typeof GroupCreateSchema>;
+
+export const GroupUpdateSchema = Type.Object(
+  {
+    sources: Type.Optional(SourceIdList),
+    addSources: Type.Optional(SourceIdList),
+    removeSources: Type.Optional(SourceIdList),
+    retention: Type.Optional(GroupInputFields.retention),
+    sync: Type.Optional(GroupInputFields.sync),
+    points: Type.Optional(GroupInputFields.points),
+    days: Type.Optional(GroupInputFields.days),
+    excludes: Type.Optional(GroupInputFields.excludes),
+    replica: Type.Optional(GroupInputFields.replica),
+    check: Type.Optional(GroupInputFields.check),
+  },
+  { additionalProperties: false },
+);
+export type GroupUpdate = Static<typeof GroupUpdateSchema>;
+
+export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+const LogLevel = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('error')]);
+
+export const JobLogLineSchema = Type.Object({ time: Time, level: LogLevel, message: Type.String() });
+export type JobLogLine = Static<typeof JobLogLineSchema>;
+
+export const JobProgressSchema = Type.Object({ phase: Type.String(), filesDone: Count, bytesDone: Count, bytesTotal: Nullable(Count) });
+
+export const JobSchema = Type.Object({
+  id: Type.Integer(),
+  kind: Type.String({ description: 'sync, recovery-point, consistency-check, recovery, prune, …' }),
+  state: Type.Union(JOB_STATES.map((s) => Type.Literal(s))),
+  source: Nullable(Type.String()),
+  agent: Nullable(Type.String()),
+  createdAt: Time,
+  startedAt: Nullable(Time),
+  finishedAt: Nullable(Time),
+  attempts: Count,
+  progress: JobProgressSchema,
+  error: Nullable(Type.String()),
+  result: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  log: Type.Optional(Type.Array(JobLogLineSchema)),
+});
+export type Job = Static<typeof JobSchema>;
+
+export const RecoveryPointSchema = Type.Object({
+  id: Type.String(),
+  time: Time,
+  source: Type.String(),
+  recoveryPoint: Type.Boolean({ description: 'false: a replica-only synchronization point' }),
+  partial: Type.Boolean(),
+  files: Count,
+  logicalBytes: Count,
+  bytesAdded: Count,
+});
+export type RecoveryPoint = Static<typeof RecoveryPointSchema>;
+
+export const AlertSchema = Type.Object({
+  id: Type.Integer(),
+  kind: Type.String(),
+  severity: Type.Union([Type.Literal('critical'), Type.Literal('warning'), Type.Literal('info')]),
+  state: Type.Union([Type.Literal('active'), Type.Literal('resolved')]),
+  subject: Type.String({ description: 'a data source, agent or group' }),
+  message: Type.String(),
+  recommendedAction: Type.String(),
+  raisedAt: Time,
+  resolvedAt: Nullable(Time),
+});
+export type Alert = Static<typeof AlertSchema>;
+
+export const PoolStatusSchema = Type.Object({
+  directories: Type.Array(Type.Object({ path: Type.String(), bytesUsed: Count, bytesFree: Count, bytesTotal: Count })),
+  bytesStored: Count,
+  chunks: Count,
+});
+export type PoolStatus = Static<typeof PoolStatusSchema>;
+
+/** `group:NAME` or `source:AGENT:fs:/path`: what a recovery-operator token may see and recover. */
+export const ScopeSchema = Type.String({ pattern: '^(group:[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}|source:[^\\u0000]{3,4200})$', maxLength: 4300 });
+
+export const TokenSchema = Type.Object({
+  name: Type.String(),
+  role: RoleSchema,
+  scopes: Type.Array(Type.String()),
+  createdAt: Time,
+  expiresAt: Nullable(Time),
+  lastUsedAt: Nullable(Time),
+  revokedAt: Nullable(Time),
+});
+export type Token = Static<typeof TokenSchema>;
+
+export const TokenCreateSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9 ._@-]*$' }),
+    role: RoleSchema,
+    scopes: Type.Optional(Type.Array(ScopeSchema, { maxItems: 100 })),
+    expires: Type.Optional(Type.String({ maxLength: 16, description: "a duration: '30d', '12h'; none: never" })),
+  },
+  { additionalProperties: false },
+);
+export type TokenCreate = Static<typeof TokenCreateSchema>;
+
+export const TokenCreatedSchema = Type.Object({
+  token: Type.String({ description: 'shown once; the server keeps only its hash' }),
+  name: Type.String(),
+  role: RoleSchema,
+  scopes: Type.Array(Type.String()),
+  expiresAt: Nullable(Time),
+});
+export type TokenCreated = Static<typeof TokenCreatedSchema>;
+
+export const SessionSchema = Type.Object({ name: Type.String(), role: RoleSchema, scopes: Type.Array(Type.String()), expiresAt: Nullable(Time) });
+export type Session = Static<typeof SessionSchema>;
+
+export const AUDIT_OUTCOMES = ['ok', 'denied', 'failed'] as const;
+export const AuditEntrySchema = Type.Object({
+  id: Type.Integer(),
+  time: Time,
+  actor: Type.String({ description: "token name, 'agent:NAME', 'enrollment' or 'anonymous'" }),
+  role: Nullable(Type.String()),
+  action: Type.String({ description: 'e.g. recovery, token.create, agent.enroll, group.update, request' }),
+  target: Nullable(Type.String()),
+  outcome: Type.Union(AUDIT_OUTCOMES.map((o) => Type.Literal(o))),
+  detail: Type.String(),
+  address: Nullable(Type.String()),
+});
+export type AuditEntry = Static<typeof AuditEntrySchema>;
+
+export const RecoveryRequestSchema = Type.Object(
+  {
+    source: Type.String({ minLength: 1, maxLength: 4200 }),
+    point: Type.String({ minLength: 1, maxLength: 64 }),
+    to: Type.String({ minLength: 3, maxLength: 4200, description: 'AGENT:/absolute/path' }),
+    items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 10_000 })),
+    conflict: Type.Optional(Type.Union([Type.Literal('overwrite'), Type.Literal('skip'), Type.Literal('keep-both')])),
+    allowSystemTarget: Type.Optional(Type.Boolean({ description: 'admin only: allow / or a system directory as the target' })),
+  },
+  { additionalProperties: false },
+);
+export type RecoveryRequest = Static<typeof RecoveryRequestSchema>;
+
+export const EnrollRequestSchema = Type.Object(
+  {
+    secret: Type.String({ minLength: 1, maxLength: 200 }),
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    csr: Type.String({ minLength: 1, maxLength: 8192 }),
+    hostname: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+  },
+  { additionalProperties: false },
+);
+export const EnrollAnswerSchema = Type.Object({ name: Type.String(), certificate: Type.String(), ca: Type.String(), server: Type.String() });
+export type EnrollAnswer = Static<typeof EnrollAnswerSchema>;

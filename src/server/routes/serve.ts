@@ -1,0 +1,133 @@
+/**
+ * How the server serves the REST contract (src/protocol/rest): `serve()`
+ * registers one call of the contract with its schemas, its declared access
+ * (read by the auth hook on the matched route) and its audit name; the
+ * handler gets typed parameters, query and body and must return the typed
+ * answer. Bodies are validated strictly (no type coercion, unknown fields
+ * refused); path parameters and queries, which arrive as text, are coerced
+ * to the declared types.
+ */
+import { Ajv } from 'ajv';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { BodyOf, ParamsOf, QueryOf, ReplyOf, RouteSpec } from '../../protocol/rest/index.js';
+import type { AuditLog } from '../audit.js';
+import type { Principal, RouteConfig } from '../auth.js';
+import { badRequest } from '../http-errors.js';
+
+export interface Call<R extends RouteSpec> {
+  readonly params: ParamsOf<R>;
+  readonly query: QueryOf<R>;
+  readonly body: BodyOf<R>;
+  /** The caller (null only on public calls). */
+  readonly principal: Principal | null;
+  readonly req: FastifyRequest;
+  readonly reply: FastifyReply;
+  /** What the audit entry of this call names and says (no secrets). */
+  audit(target: string | null, detail?: Record<string, unknown>): void;
+}
+
+interface AuditNote {
+  target: string | null;
+  detail: Record<string, unknown>;
+  error?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auditNote?: AuditNote;
+  }
+}
+
+/** Registers one call of the contract. */
+export function serve<R extends RouteSpec>(app: FastifyInstance, spec: R, handler: (call: Call<R>) => Promise<ReplyOf<R>>): void {
+  const status = spec.status ?? 200;
+  const config: RouteConfig = { access: spec.access, ...(spec.audit ? { audit: spec.audit } : {}) };
+  app.route({
+    method: spec.method,
+    url: spec.path,
+    config,
+    schema: {
+      summary: spec.summary,
+      ...(spec.hide ? { hide: true } : {}),
+      ...(spec.access === 'public' ? { security: [] } : {}),
+      ...(spec.params ? { params: spec.params } : {}),
+      ...(spec.query ? { querystring: spec.query } : {}),
+      ...(spec.body ? { body: spec.body } : {}),
+      ...(spec.text ? {} : { response: { [status]: spec.response } }),
+    },
+    handler: async (req, reply) => {
+      if (!spec.body && !isEmptyBody(req.body)) throw badRequest(`${spec.method} ${spec.path} takes no body`);
+      req.auditNote = { target: null, detail: {} };
+      const call: Call<R> = {
+        params: req.params as ParamsOf<R>,
+        query: req.query as QueryOf<R>,
+        body: req.body as BodyOf<R>,
+        principal: req.principal ?? null,
+        req,
+        reply,
+        audit: (target, detail) => {
+          req.auditNote = { target, detail: detail ?? {} };
+        },
+      };
+      const value = await handler(call);
+      void reply.code(status);
+      if (spec.text) void reply.type(spec.text);
+      return value;
+    },
+  });
+}
+
+function isEmptyBody(body: unknown): boolean {
+  return body === undefined || body === null || body === '' || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
+}
+
+/**
+ * Validators: bodies strictly as typed; path parameters and query strings
+ * (always text on the wire) coerced to their declared scalar types.
+ */
+export function installValidators(app: FastifyInstance): void {
+  const common = { allErrors: false, useDefaults: false, removeAdditional: false, strict: false } as const;
+  const bodies = new Ajv({ ...common, coerceTypes: false });
+  const parts = new Ajv({ ...common, coerceTypes: true });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : parts).compile(schema));
+}
+
+/**
+ * Writes the audit entry of every audited call and of every refused one,
+ * before the answer leaves (onSend), so a caller who got an answer can rely
+ * on the entry being there.
+ */
+export function installAudit(app: FastifyInstance, audit: AuditLog): void {
+  app.addHook('onSend', async (req, reply, payload) => {
+    const config = (req.is404 ? undefined : req.routeOptions.config) as RouteConfig | undefined;
+    const denied = reply.statusCode === 401 || reply.statusCode === 403;
+    if (!config?.audit && !denied) return payload;
+    const note = req.auditNote;
+    const p = req.principal;
+    await audit.record({
+      actor: p ? p.name : config?.access === 'public' ? 'anonymous' : 'anonymous',
+      role: p?.role ?? null,
+      action: config?.audit ?? 'request',
+      target: note?.target ?? null,
+      outcome: denied ? 'denied' : reply.statusCode < 400 ? 'ok' : 'failed',
+      detail: {
+        ...(note?.detail ?? {}),
+        call: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
+        status: reply.statusCode,
+        ...(reply.statusCode >= 400 ? { error: errorOf(payload) } : {}),
+      },
+      address: req.ip ?? null,
+    });
+    return payload;
+  });
+}
+
+function errorOf(payload: unknown): string {
+  if (typeof payload !== 'string') return '';
+  try {
+    const e = (JSON.parse(payload) as { error?: { message?: unknown } }).error;
+    return typeof e?.message === 'string' ? e.message : '';
+  } catch {
+    return '';
+  }
+}
