@@ -51,7 +51,17 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly context: ServerContext;
+  /** Sends a request through the whole HTTP pipeline (routing, hooks, validation) without a socket: for tests. */
+  inject(request: InjectRequest): Promise<{ status: number; text: string }>;
   close(): Promise<void>;
+}
+
+export interface InjectRequest {
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'OPTIONS';
+  /** Sent as it is: no normalisation of dot segments, slashes, case or percent-encoding. */
+  readonly url: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
 }
 
 export function jsonLogger(write: (line: string) => void = (l) => process.stdout.write(l + '\n')): (message: string, level?: string) => void {
@@ -199,7 +209,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       })();
       return closing;
     };
-    return { url, port, context: ctx, close };
+    const inject = async (r: InjectRequest) => {
+      const res = await app!.inject({ method: r.method, url: r.url, headers: r.headers, ...(r.body !== undefined ? { payload: r.body } : {}) });
+      return { status: res.statusCode, text: res.body };
+    };
+    return { url, port, context: ctx, inject, close };
   } catch (err) {
     await app?.close().catch(() => undefined);
     await lock?.release().catch(() => undefined);
