@@ -86,10 +86,14 @@ function isEmptyBody(body: unknown): boolean {
  * (always text on the wire) coerced to their declared scalar types.
  */
 export function installValidators(app: FastifyInstance): void {
+  const v = makeValidators();
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? v.bodies : v.parts).compile(schema));
+}
+
+/** The two validators: strict for bodies, converting text for path parameters and queries. */
+export function makeValidators(): { bodies: Ajv; parts: Ajv } {
   const common = { allErrors: false, useDefaults: false, removeAdditional: false, strict: false } as const;
-  const bodies = new Ajv({ ...common, coerceTypes: false });
-  const parts = new Ajv({ ...common, coerceTypes: true });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : parts).compile(schema));
+  return { bodies: new Ajv({ ...common, coerceTypes: false }), parts: new Ajv({ ...common, coerceTypes: true }) };
 }
 
 /**
