@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { CustosError, errorMessage } from '../base/index.js';
 import { exitCodeFor, EXIT } from './exit-codes.js';
+import { endQuietlyOnBrokenPipe } from './output.js';
 import { registerPoolCommands } from './commands/pool.js';
 import { registerBackupCommand } from './commands/backup.js';
 import { registerPointsCommand } from './commands/points.js';
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  endQuietlyOnBrokenPipe();
   const program = buildProgram();
   try {
     await program.parseAsync([...argv], { from: 'user' });
