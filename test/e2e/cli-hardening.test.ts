@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI_PATH, REPO_ROOT, cleanupTempDirs, describeCli, makeTempDir, runCli, writeTree, type CliResult } from '../helpers/tree.js';
 
@@ -40,5 +41,39 @@ describe('standalone CLI hardening', () => {
       assert.equal(r.stdout.trim(), 'status=0', `${line}\nstderr: ${r.stderr}`);
       assert.equal(r.stderr, '', `no stack trace, no message: ${r.stderr}`);
     }
+  });
+
+  test('restore onto a file, or below one, is refused as misuse before anything is read or written', async () => {
+    const file = join(src, 'a.txt');
+    for (const [target, message] of [
+      [file, /^custos: restore target .*a\.txt exists and is not a directory/],
+      [join(file, 'below'), /^custos: restore target .*a\.txt\/below: a part of the path is a file/],
+    ] as const) {
+      const args = ['restore', 'latest', target, '--pool', pool];
+      const r = await runCli(args);
+      assert.equal(r.code, 2, describeCli(args, r));
+      assert.match(r.stderr, message, describeCli(args, r));
+    }
+  });
+
+  test('a pool the user may not read: one line naming the file, status 12 (denied)', (t) => {
+    // As root every file is readable, so the command runs as nobody; as anyone else the pool is made unreadable.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot && spawnSync('setpriv', ['--version']).status !== 0) return t.skip('running as root without setpriv');
+    const args = ['points', '--pool', pool];
+    const argv = asRoot
+      ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI_PATH, ...args]
+      : [process.execPath, CLI_PATH, ...args];
+    if (!asRoot) chmodSync(pool, 0o000);
+    let r;
+    try {
+      r = spawnSync(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, encoding: 'utf8' });
+    } finally {
+      if (!asRoot) chmodSync(pool, 0o755);
+    }
+    const what = `${argv.join(' ')} → ${r.status}\n${r.stderr}`;
+    assert.equal(r.status, 12, what);
+    assert.match(r.stderr, /^custos: permission denied: cannot open .*config \(run as a user who may/, what);
+    assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, what);
   });
 });
