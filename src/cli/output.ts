@@ -32,3 +32,12 @@ export function endQuietlyOnBrokenPipe(exit: (code: number) => never = (code) =>
   });
   process.stderr.on('error', () => undefined);
 }
+
+/** `--retry-lock DURATION`, for every standalone command that takes a pool lock. */
+export const RETRY_LOCK_FLAGS = '--retry-lock <duration>';
+export const RETRY_LOCK_HELP = 'when the pool is locked by another operation, keep trying this long (e.g. 30s, 5m, 1h) instead of failing at once';
+
+/** The line printed once when a command starts waiting for a pool lock. */
+export function lockWaitNotice(retryLock: string | undefined): (reason: string) => void {
+  return (reason) => process.stderr.write(`custos: waiting up to ${retryLock} for the lock: ${reason}\n`);
+}

@@ -2,14 +2,12 @@
 import { stat } from 'node:fs/promises';
 import { isErrno, UserError, type ProgressSink } from '../base/index.js';
 import { packName } from '../pool/index.js';
-import { withPool } from './with-pool.js';
+import { withPool, type PoolRef } from './with-pool.js';
 import { normalizeItem, runRestore, type ConflictMode, type RestoreResult } from '../agent/index.js';
 
 export const CONFLICT_MODES: readonly ConflictMode[] = ['overwrite', 'skip', 'keep-both'];
 
-export interface RestoreCommandOptions {
-  readonly pool: string;
-  readonly keyFile?: string | undefined;
+export interface RestoreCommandOptions extends PoolRef {
   readonly items?: readonly string[];
   readonly conflict?: string;
   readonly progress?: ProgressSink;
