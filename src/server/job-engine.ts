@@ -12,7 +12,9 @@ import {
   DEFAULT_LIMITS,
   dueWork,
   MAX_ATTEMPTS,
+  mergeInto,
   pickJobs,
+  requestsMerge,
   retryDelayMs,
   runsOnAgent,
   type DispatchLimits,
@@ -62,6 +64,7 @@ export class JobEngine {
   private stopping = false;
   private lastTickMinute = '';
   private readonly settled = new Set<Promise<void>>();
+  private enqueueing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly d: JobEngineDeps) {}
 
@@ -79,8 +82,27 @@ export class JobEngine {
     return stale.length;
   }
 
-  async enqueue(r: EnqueueRequest): Promise<JobRow> {
+  /**
+   * Queues a job, or answers with the queued job of the same kind for the same
+   * data source when there is one (src/jobs/merge.ts); `merged` says which.
+   * Requests are taken one at a time, so two at once cannot both queue.
+   */
+  enqueue(r: EnqueueRequest): Promise<JobRow & { readonly merged: boolean }> {
+    const next = this.enqueueing.then(() => this.enqueueNow(r));
+    this.enqueueing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async enqueueNow(r: EnqueueRequest): Promise<JobRow & { readonly merged: boolean }> {
     const now = this.now();
+    if (r.source !== null && requestsMerge(r.kind)) {
+      const queued = await this.d.catalog.listJobs({ source: r.source, kind: r.kind, state: 'queued', limit: 100 });
+      const into = mergeInto(r.kind, r.source, queued.map((j) => ({ id: j.id, kind: j.kind, source: j.source_id, state: j.state })));
+      if (into !== null) {
+        await this.d.catalog.appendJobLog(into, now, 'info', `merged: ${r.reason} again while this job was queued; this job answers it`);
+        return { ...(await this.d.catalog.job(into))!, merged: true };
+      }
+    }
     const id = await this.d.catalog.insertJob({
       kind: r.kind,
       state: 'queued',
@@ -99,7 +121,7 @@ export class JobEngine {
     });
     await this.d.catalog.appendJobLog(id, now, 'info', `queued: ${r.reason}`);
     this.kick();
-    return (await this.d.catalog.job(id))!;
+    return { ...(await this.d.catalog.job(id))!, merged: false };
   }
 
   async cancel(id: number): Promise<JobRow> {
