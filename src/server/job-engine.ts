@@ -23,7 +23,7 @@ import {
   type ScheduledSource,
 } from '../jobs/index.js';
 import type { Pool } from '../pool/index.js';
-import { pointsToPrune, type ProtectionPolicy } from '../protection/index.js';
+import { isDiskFullError, pointsToPrune, type ProtectionPolicy } from '../protection/index.js';
 import type { JobProgress, JobSpec, WireKeys } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
@@ -272,12 +272,14 @@ export class JobEngine {
       if (this.stopping) return this.requeue(job, 'the server is shutting down; the job is retried at next start');
       return this.finish(job, 'cancelled', 'cancelled', null);
     }
-    const transient = err instanceof CustosError ? err.transient : true;
+    // A full disk (the pool's, or one the agent reports) is worth retrying once space is freed, whatever the error's code says.
+    const transient = (err instanceof CustosError ? err.transient : true) || isDiskFullError(message);
     const attempts = (await c.job(job.id))?.attempts ?? job.attempts + 1;
     if (transient && attempts < MAX_ATTEMPTS && !this.stopping) {
       const delay = retryDelayMs(attempts);
       await c.updateJob(job.id, { state: 'queued', next_attempt_at: new Date(this.d.clock.now().getTime() + delay).toISOString(), error: message });
       await c.appendJobLog(job.id, this.now(), 'warning', `attempt ${attempts} failed: ${message}; retrying in ${Math.round(delay / 1000)} s`);
+      await this.d.alerts.jobRetrying(job, message, this.d.clock.now());
       return;
     }
     if (this.stopping && transient) return this.requeue(job, `interrupted by shutdown: ${message}`);
