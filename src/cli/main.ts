@@ -5,6 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { CustosError, errorMessage } from '../base/index.js';
 import { exitCodeFor, EXIT } from './exit-codes.js';
+import { endQuietlyOnBrokenPipe } from './output.js';
+import { userErrorForSystemError } from './system-errors.js';
 import { registerPoolCommands } from './commands/pool.js';
 import { registerBackupCommand } from './commands/backup.js';
 import { registerPointsCommand } from './commands/points.js';
@@ -61,6 +63,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  endQuietlyOnBrokenPipe();
   const program = buildProgram();
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -70,9 +73,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
       return EXIT.usage; // commander has printed the message
     }
-    if (err instanceof CustosError) {
-      process.stderr.write(`custos: ${err.message}\n`);
-      return exitCodeFor(err.code);
+    const known = err instanceof CustosError ? err : userErrorForSystemError(err);
+    if (known) {
+      process.stderr.write(`custos: ${known.message}\n`);
+      return exitCodeFor(known.code);
     }
     process.stderr.write(`custos: internal error: ${errorMessage(err)}\n`);
     if (process.env['CUSTOS_DEBUG']) process.stderr.write(`${(err as Error).stack ?? ''}\n`);

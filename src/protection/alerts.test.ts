@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_DISCONNECTED_ALERT_MS, ALERT_KINDS, type AlertKind } from './alerts.js';
+import { AGENT_DISCONNECTED_ALERT_MS, ALERT_KINDS, isDiskFullError, type AlertKind } from './alerts.js';
 
 describe('ALERT_KINDS', () => {
   it('lists every kind with a severity, a title and an action', () => {
@@ -11,6 +11,7 @@ describe('ALERT_KINDS', () => {
       'agent-disconnected',
       'allocation-warning',
       'allocation-critical',
+      'disk-full',
     ];
     assert.deepEqual(Object.keys(ALERT_KINDS).sort(), [...kinds].sort());
     for (const kind of kinds) {
@@ -34,5 +35,22 @@ describe('ALERT_KINDS', () => {
 
   it('waits 30 minutes before calling an agent disconnected', () => {
     assert.equal(AGENT_DISCONNECTED_ALERT_MS, 1_800_000);
+  });
+});
+
+describe('isDiskFullError', () => {
+  it('recognises a full disk however the error reached the server', () => {
+    for (const m of [
+      "ENOSPC: no space left on device, write '/srv/custos/pool/tmp/1a2b.tmp'",
+      'cannot write /restore/home/big.iso: ENOSPC: no space left on device',
+      'No space left on device',
+      "EDQUOT: disk quota exceeded, open '/data/x'",
+    ]) assert.equal(isDiskFullError(m), true, m);
+    for (const m of ['EACCES: permission denied', 'the agent disconnected while the job ran', 'NOSPACE', '']) assert.equal(isDiskFullError(m), false, m);
+  });
+
+  it('is a warning whose action says to free space or add a pool directory', () => {
+    assert.equal(ALERT_KINDS['disk-full'].severity, 'warning');
+    assert.match(ALERT_KINDS['disk-full'].recommendedAction, /Free space .*add a pool directory: custos pool add DIR/);
   });
 });

@@ -11,7 +11,8 @@ export type AlertKind =
   | 'replica-inconsistent'
   | 'agent-disconnected'
   | 'allocation-warning'
-  | 'allocation-critical';
+  | 'allocation-critical'
+  | 'disk-full';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -26,6 +27,15 @@ export const AGENT_DISCONNECTED_ALERT_MS = 30 * 60_000;
 
 /** A scheduled recovery point still waiting to start this long after it was due is reported missed. */
 export const POINT_LATE_ALERT_MS = 60 * 60_000;
+
+/**
+ * Whether a job's error says a disk is full: the server's pool (ENOSPC,
+ * EDQUOT) or a disk of the agent that reported it. Such a failure is worth
+ * retrying, and worth telling someone while it is.
+ */
+export function isDiskFullError(message: string): boolean {
+  return /\b(ENOSPC|EDQUOT)\b|no space left on device|disk quota exceeded/i.test(message);
+}
 
 export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.freeze({
   'sync-failed': {
@@ -62,5 +72,11 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     title: 'Disk allocation 95% used',
     recommendedAction:
       'Grow the data source\'s disk allocation now, or synchronizations and recovery points fail when it is full; add storage to the pool if the pool is full too',
+  },
+  'disk-full': {
+    severity: 'warning',
+    title: 'Disk full: a job is retrying',
+    recommendedAction:
+      'Free space on the disk named in the message (the storage pool\'s, or the agent computer\'s when the agent reported it), or add a pool directory: custos pool add DIR; the job retries by itself and this alert is resolved when it succeeds',
   },
 });

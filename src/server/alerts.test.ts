@@ -43,3 +43,39 @@ test('a scheduled recovery point that has not started an hour after it was due i
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a job retrying on a full disk raises one disk-full warning, resolved when a job of that data source succeeds', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'custos-alerts-'));
+  const catalog = await Catalog.openSqlite(join(dir, 'catalog.sqlite'));
+  try {
+    const alerts = new AlertService(catalog, () => new Set(), () => undefined);
+    const now = new Date('2026-03-02T20:00:00Z');
+    const insert = (source: string) => catalog.insertJob({
+      kind: 'sync', state: 'queued', source_id: source, agent: 'lap', created_at: now.toISOString(), started_at: null,
+      finished_at: null, attempts: 1, next_attempt_at: now.toISOString(), progress: '{}', error: null, result: null, params: '{}', slot: null,
+    });
+    const job = (await catalog.job(await insert('lap:fs:/home')))!;
+    const diskFull = async () => (await catalog.listAlerts('active')).filter((a) => a.kind === 'disk-full');
+
+    await alerts.jobRetrying(job, 'the agent disconnected while the job ran', now);
+    assert.deepEqual(await diskFull(), [], 'other transient failures raise nothing');
+
+    await alerts.jobRetrying(job, "ENOSPC: no space left on device, write '/srv/custos/pool/tmp/1a2b.tmp'", now);
+    await alerts.jobRetrying(job, "ENOSPC: no space left on device, write '/srv/custos/pool/tmp/3c4d.tmp'", now);
+    const [raised, ...more] = await diskFull();
+    assert.equal(more.length, 0, 'raised once, however many attempts fail');
+    assert.equal(raised?.severity, 'warning');
+    assert.equal(raised?.subject, 'lap:fs:/home');
+    assert.match(raised!.message, new RegExp(`^sync job ${job.id} is retrying: ENOSPC`));
+    assert.match(raised!.recommended_action, /Free space .*add a pool directory/);
+
+    const other = (await catalog.job(await insert('lap:fs:/srv')))!;
+    await alerts.jobFinished({ ...other, state: 'succeeded' }, 'succeeded', null, now);
+    assert.equal((await diskFull()).length, 1, 'another data source succeeding says nothing about this one');
+    await alerts.jobFinished({ ...job, state: 'succeeded' }, 'succeeded', null, now);
+    assert.deepEqual(await diskFull(), []);
+  } finally {
+    await catalog.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

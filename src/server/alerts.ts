@@ -13,6 +13,7 @@ import {
   allocationLevel,
   defaultAllocation,
   grownAllocation,
+  isDiskFullError,
   type AlertKind,
   type ProtectionPolicy,
 } from '../protection/index.js';
@@ -41,7 +42,19 @@ export class AlertService {
     await this.catalog.resolveAlerts(kind, subject, now.toISOString());
   }
 
+  /**
+   * A job failed and is retried later. A full disk (the pool's, or one an
+   * agent reported) raises a warning now rather than when retries run out;
+   * it is resolved when a job of the same data source succeeds.
+   */
+  async jobRetrying(job: JobRow, error: string, now: Date): Promise<void> {
+    if (!isDiskFullError(error)) return;
+    const subject = diskFullSubject(job);
+    await this.raise('disk-full', subject, `${job.kind} job ${job.id} is retrying: ${error.slice(0, 500)}`, now);
+  }
+
   async jobFinished(job: JobRow, state: 'succeeded' | 'failed' | 'cancelled', error: string | null, now: Date): Promise<void> {
+    if (state === 'succeeded') await this.resolve('disk-full', diskFullSubject(job), now);
     const source = job.source_id;
     if (!source) return;
     const replicaJob = job.kind === 'sync' || job.kind === 'recovery-point' || job.kind === 'consistency-check';
@@ -111,4 +124,9 @@ export class AlertService {
       }
     }
   }
+}
+
+/** A disk-full alert is about the data source whose job meets it (or the job, for one without a source). */
+function diskFullSubject(job: JobRow): string {
+  return job.source_id ?? `job ${job.id}`;
 }

@@ -1,8 +1,11 @@
 /**
  * The server's data directory. First start creates everything a server needs
- * and nothing is ever overwritten afterwards:
+ * and nothing is ever overwritten afterwards. The directory and tls/ are 0700
+ * and every secret or catalog file 0600, at every start (an existing
+ * directory and files made by older versions included; a warning when that
+ * cannot be done):
  *
- *   DIR/catalog.sqlite      the catalog
+ *   DIR/catalog.sqlite      the catalog (and its -wal, -shm files; 0600)
  *   DIR/pool/ + pool.key    the first storage pool directory and its key (0600)
  *   DIR/ca.pem              the certificate authority agents and the CLI trust
  *   DIR/admin.token         an admin API token (0600)
@@ -15,6 +18,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { createCertificateAuthority, issueServerCertificate, type KeyedCertificate } from '../protocol/index.js';
+import { makePrivateDir, makePrivateFiles, type Warn } from '../agent/remote/private-files.js';
 
 export interface ServerFiles {
   readonly dir: string;
@@ -40,6 +44,21 @@ export function serverFiles(dir: string): ServerFiles {
     serverCert: join(dir, 'tls', 'server.pem'),
     serverKey: join(dir, 'tls', 'server-key.pem'),
   };
+}
+
+/** The catalog's files: SQLite creates -wal and -shm with the database file's mode. */
+export function catalogFiles(files: ServerFiles): string[] {
+  return [files.catalog, `${files.catalog}-wal`, `${files.catalog}-shm`];
+}
+
+/**
+ * Makes the data directory (created when missing) and tls/ 0700, and every
+ * secret and catalog file in it 0600; warns for each it cannot change.
+ */
+export async function secureDataDir(files: ServerFiles, warn: Warn): Promise<void> {
+  await makePrivateDir(files.dir, warn);
+  if (existsSync(join(files.dir, 'tls'))) await makePrivateDir(join(files.dir, 'tls'), warn);
+  await makePrivateFiles([...catalogFiles(files), files.poolKey, files.adminToken, files.caKey, files.serverKey], warn);
 }
 
 /** Writes a file atomically (temp + rename) with the given mode. */

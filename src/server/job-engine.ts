@@ -12,7 +12,9 @@ import {
   DEFAULT_LIMITS,
   dueWork,
   MAX_ATTEMPTS,
+  mergeInto,
   pickJobs,
+  requestsMerge,
   retryDelayMs,
   runsOnAgent,
   type DispatchLimits,
@@ -21,7 +23,7 @@ import {
   type ScheduledSource,
 } from '../jobs/index.js';
 import type { Pool } from '../pool/index.js';
-import { pointsToPrune, type ProtectionPolicy } from '../protection/index.js';
+import { isDiskFullError, pointsToPrune, type ProtectionPolicy } from '../protection/index.js';
 import type { JobProgress, JobSpec, WireKeys } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
@@ -62,6 +64,7 @@ export class JobEngine {
   private stopping = false;
   private lastTickMinute = '';
   private readonly settled = new Set<Promise<void>>();
+  private enqueueing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly d: JobEngineDeps) {}
 
@@ -79,8 +82,27 @@ export class JobEngine {
     return stale.length;
   }
 
-  async enqueue(r: EnqueueRequest): Promise<JobRow> {
+  /**
+   * Queues a job, or answers with the queued job of the same kind for the same
+   * data source when there is one (src/jobs/merge.ts); `merged` says which.
+   * Requests are taken one at a time, so two at once cannot both queue.
+   */
+  enqueue(r: EnqueueRequest): Promise<JobRow & { readonly merged: boolean }> {
+    const next = this.enqueueing.then(() => this.enqueueNow(r));
+    this.enqueueing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async enqueueNow(r: EnqueueRequest): Promise<JobRow & { readonly merged: boolean }> {
     const now = this.now();
+    if (r.source !== null && requestsMerge(r.kind)) {
+      const queued = await this.d.catalog.listJobs({ source: r.source, kind: r.kind, state: 'queued', limit: 100 });
+      const into = mergeInto(r.kind, r.source, queued.map((j) => ({ id: j.id, kind: j.kind, source: j.source_id, state: j.state })));
+      if (into !== null) {
+        await this.d.catalog.appendJobLog(into, now, 'info', `merged: ${r.reason} again while this job was queued; this job answers it`);
+        return { ...(await this.d.catalog.job(into))!, merged: true };
+      }
+    }
     const id = await this.d.catalog.insertJob({
       kind: r.kind,
       state: 'queued',
@@ -99,7 +121,7 @@ export class JobEngine {
     });
     await this.d.catalog.appendJobLog(id, now, 'info', `queued: ${r.reason}`);
     this.kick();
-    return (await this.d.catalog.job(id))!;
+    return { ...(await this.d.catalog.job(id))!, merged: false };
   }
 
   async cancel(id: number): Promise<JobRow> {
@@ -250,12 +272,14 @@ export class JobEngine {
       if (this.stopping) return this.requeue(job, 'the server is shutting down; the job is retried at next start');
       return this.finish(job, 'cancelled', 'cancelled', null);
     }
-    const transient = err instanceof CustosError ? err.transient : true;
+    // A full disk (the pool's, or one the agent reports) is worth retrying once space is freed, whatever the error's code says.
+    const transient = (err instanceof CustosError ? err.transient : true) || isDiskFullError(message);
     const attempts = (await c.job(job.id))?.attempts ?? job.attempts + 1;
     if (transient && attempts < MAX_ATTEMPTS && !this.stopping) {
       const delay = retryDelayMs(attempts);
       await c.updateJob(job.id, { state: 'queued', next_attempt_at: new Date(this.d.clock.now().getTime() + delay).toISOString(), error: message });
       await c.appendJobLog(job.id, this.now(), 'warning', `attempt ${attempts} failed: ${message}; retrying in ${Math.round(delay / 1000)} s`);
+      await this.d.alerts.jobRetrying(job, message, this.d.clock.now());
       return;
     }
     if (this.stopping && transient) return this.requeue(job, `interrupted by shutdown: ${message}`);

@@ -4,7 +4,7 @@
  * API, the agent endpoint (client certificates) and /metrics.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -21,7 +21,8 @@ import { AlertService } from './alerts.js';
 import { AuditLog } from './audit.js';
 import { makeAuthHook } from './auth.js';
 import type { ServerContext } from './context.js';
-import { hashToken, loadOrCreateCa, loadOrIssueServerCertificate, newApiToken, serverFiles, writeFileAtomic } from './data-dir.js';
+import { catalogFiles, hashToken, loadOrCreateCa, loadOrIssueServerCertificate, newApiToken, secureDataDir, serverFiles, writeFileAtomic } from './data-dir.js';
+import { makePrivateFiles } from '../agent/remote/private-files.js';
 import { errorBody } from './http-errors.js';
 import { JobEngine } from './job-engine.js';
 import { registerAgentRoutes } from './routes/api/agents.js';
@@ -70,14 +71,16 @@ export function jsonLogger(write: (line: string) => void = (l) => process.stdout
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const dir = resolve(options.dataDir);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
   const files = serverFiles(dir);
   const clock = options.clock ?? systemClock;
   const log = jsonLogger(options.log);
+  const warn = (message: string) => log(message, 'warning');
+  await secureDataDir(files, warn);
 
   const ca = await loadOrCreateCa(files);
   const tls = await loadOrIssueServerCertificate(files, ca, options.host);
   const catalog = await Catalog.openSqlite(files.catalog);
+  await makePrivateFiles(catalogFiles(files), warn); // a new catalog is created with the umask's mode
   let lock: PoolLock | null = null;
   let app: FastifyInstance | null = null;
   try {

@@ -8,12 +8,10 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { ProgressSink, RecoveryPointId } from '../base/index.js';
 import { POINT_VERSION, type RecoveryPointRecord } from '../format/index.js';
-import { withPool } from './with-pool.js';
+import { withPool, type PoolRef } from './with-pool.js';
 import { runBackup, type ItemError } from '../agent/index.js';
 
-export interface BackupCommandOptions {
-  readonly pool: string;
-  readonly keyFile?: string | undefined;
+export interface BackupCommandOptions extends PoolRef {
   readonly excludes?: readonly string[];
   readonly progress?: ProgressSink;
   readonly workers?: number;
@@ -39,11 +37,12 @@ export interface BackupReport {
 }
 
 export async function backupToPool(sourcePath: string, options: BackupCommandOptions): Promise<BackupReport> {
-  const started = Date.now();
   const source = resolve(sourcePath);
+  const host = hostname();
+  // One backup of a data source at a time: a second one would store the same data again.
   return withPool(options, 'shared', 'backup', async (pool) => {
+    const started = Date.now(); // after any wait for the lock
     await pool.loadIndex();
-    const host = hostname();
     const parent = (await pool.listPoints()).filter((p) => p.source.host === host && p.source.path === source).at(-1) ?? null;
     const writer = pool.chunkWriter();
     const result = await runBackup({
@@ -81,5 +80,5 @@ export async function backupToPool(sourcePath: string, options: BackupCommandOpt
       errors: result.errors,
       changedDuringRead: result.changedDuringRead,
     };
-  });
+  }, `${host}:${source}`);
 }

@@ -5,11 +5,9 @@
  */
 import { UserError, parseDuration, type RecoveryPointId } from '../base/index.js';
 import type { RecoveryPointRecord } from '../format/index.js';
-import { withPool } from './with-pool.js';
+import { withPool, type PoolRef } from './with-pool.js';
 
-export interface ForgetOptions {
-  readonly pool: string;
-  readonly keyFile?: string | undefined;
+export interface ForgetOptions extends PoolRef {
   readonly points?: readonly string[];
   readonly keepLast?: string | undefined;
   readonly keepWithin?: string | undefined;

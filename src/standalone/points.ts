@@ -1,5 +1,5 @@
 import type { RecoveryPointId } from '../base/index.js';
-import { Pool } from '../pool/index.js';
+import { openPool } from './with-pool.js';
 
 export interface PointListing {
   readonly id: RecoveryPointId;
@@ -14,7 +14,7 @@ export interface PointListing {
 }
 
 export async function listPoints(options: { pool: string; keyFile?: string | undefined }): Promise<PointListing[]> {
-  const pool = await Pool.open(options.pool, { keyFile: options.keyFile });
+  const pool = await openPool(options);
   return (await pool.listPoints()).map((p) => ({
     id: p.id,
     time: p.time,

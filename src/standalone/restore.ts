@@ -1,14 +1,13 @@
 /** Standalone restore: a recovery point of a local pool into a directory. */
-import { UserError, type ProgressSink } from '../base/index.js';
+import { stat } from 'node:fs/promises';
+import { isErrno, UserError, type ProgressSink } from '../base/index.js';
 import { packName } from '../pool/index.js';
-import { withPool } from './with-pool.js';
+import { withPool, type PoolRef } from './with-pool.js';
 import { normalizeItem, runRestore, type ConflictMode, type RestoreResult } from '../agent/index.js';
 
 export const CONFLICT_MODES: readonly ConflictMode[] = ['overwrite', 'skip', 'keep-both'];
 
-export interface RestoreCommandOptions {
-  readonly pool: string;
-  readonly keyFile?: string | undefined;
+export interface RestoreCommandOptions extends PoolRef {
   readonly items?: readonly string[];
   readonly conflict?: string;
   readonly progress?: ProgressSink;
@@ -24,6 +23,7 @@ export async function restoreFromPool(pointRef: string, target: string, options:
   if (!CONFLICT_MODES.includes(conflict)) {
     throw new UserError('usage', `--conflict must be one of ${CONFLICT_MODES.join(', ')} (got "${options.conflict}")`);
   }
+  await checkTarget(target);
   return withPool(options, 'shared', 'restore', async (pool) => {
     const point = await pool.findPoint(pointRef);
     const items = (options.items ?? []).map((i) => normalizeItem(i, point.source.path));
@@ -57,4 +57,17 @@ export async function restoreFromPool(pointRef: string, target: string, options:
     });
     return { ...result, point: point.id, target };
   });
+}
+
+/** The target is a directory or does not exist yet (it is then created); anything else is misuse, refused before the pool is touched. */
+async function checkTarget(target: string): Promise<void> {
+  try {
+    if (!(await stat(target)).isDirectory()) {
+      throw new UserError('usage', `restore target ${target} exists and is not a directory (give a directory, or a path that does not exist yet)`);
+    }
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    if (isErrno(err, 'ENOTDIR')) throw new UserError('usage', `restore target ${target}: a part of the path is a file, not a directory`);
+    throw err;
+  }
 }

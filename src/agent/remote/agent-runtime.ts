@@ -21,7 +21,8 @@ import {
   type JobSpec,
   type ServerMessage,
 } from '../../protocol/index.js';
-import { loadIdentity, type AgentIdentity } from './agent-files.js';
+import { agentFiles, loadIdentity, type AgentIdentity } from './agent-files.js';
+import { makePrivateDir, makePrivateFiles } from './private-files.js';
 import { JobLink, type Wire } from './job-link.js';
 import { runBackupJob, runRecoveryJob } from './jobs.js';
 import { SourceJournals } from './source-journals.js';
@@ -68,6 +69,10 @@ export class AgentRuntime implements Wire {
 
   static async start(options: AgentRuntimeOptions): Promise<AgentRuntime> {
     const rt = new AgentRuntime(await loadIdentity(options.dataDir), options);
+    // The directory holds the agent's private key: owner only, also when it was loosened after attach.
+    const warn = (m: string) => rt.log(m, 'warning');
+    await makePrivateDir(options.dataDir, warn);
+    await makePrivateFiles([agentFiles(options.dataDir).key], warn);
     if (rt.journals) rt.journalsStarted = rt.journals.startKnown().catch((err) => rt.log(`change journals: ${errorMessage(err)}`, 'warning'));
     rt.connect();
     return rt;

@@ -5,18 +5,21 @@
  * here and sends only a certificate request.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { CustosError } from '../../base/index.js';
 import { certificateFingerprint, createCertificateRequest, decodeEnrollmentToken } from '../../protocol/index.js';
 import { agentFiles } from './agent-files.js';
 import { httpsJson, httpsRequest } from './https-json.js';
+import { makePrivateDir } from './private-files.js';
 
 export interface AttachOptions {
   readonly server: string;
   readonly token: string;
   readonly dataDir: string;
   readonly name?: string | undefined;
+  /** Told when the data directory cannot be made private (0700). */
+  readonly warn?: ((message: string) => void) | undefined;
 }
 
 export async function attachAgent(options: AttachOptions): Promise<{ name: string; server: string }> {
@@ -50,7 +53,7 @@ export async function attachAgent(options: AttachOptions): Promise<{ name: strin
     ca: ca.text,
     body: { secret: token.secret, name, csr: csrPem, hostname: hostname() },
   });
-  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  await makePrivateDir(options.dataDir, options.warn ?? (() => undefined)); // an existing directory too
   await writeFile(files.key, keyPem, { mode: 0o600, flag: 'wx' });
   await writeFile(files.cert, enrolled.certificate, { mode: 0o644 });
   await writeFile(files.ca, ca.text, { mode: 0o644 });

@@ -16,7 +16,13 @@ export function registerAgentCommands(program: Command): void {
     .option('--name <name>', 'agent name (default: this host name)')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { server: string; token: string; data: string; name?: string; json?: boolean }) => {
-      const r = await (await load()).attachAgent({ server: opts.server, token: opts.token, dataDir: opts.data, name: opts.name });
+      const r = await (await load()).attachAgent({
+        server: opts.server,
+        token: opts.token,
+        dataDir: opts.data,
+        name: opts.name,
+        warn: (m) => process.stderr.write(`custos: warning: ${m}\n`),
+      });
       if (opts.json) printJson(r);
       else print(`attached as ${r.name} to ${r.server}; start the agent with: custos agent start --data ${opts.data}`);
     });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 // Loaded when the command runs, so that every other command starts fast.
 const load = () => import('../../standalone/backup.js');
-import { collect, print, printJson } from '../output.js';
+import { collect, lockWaitNotice, print, printJson, RETRY_LOCK_FLAGS, RETRY_LOCK_HELP } from '../output.js';
 import { formatBytes, ttyProgress } from '../progress.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -14,11 +14,19 @@ export function registerBackupCommand(program: Command): void {
     .option('--key-file <file>', 'key file of an encrypted pool')
     .option('--exclude <glob>', "leave out matching items ('*.mp3', 'cache/', 'build/**'); repeatable", collect, [])
     .option('--json', 'print the summary as JSON')
-    .action(async (path: string, opts: { pool: string; keyFile?: string; exclude: string[]; json?: boolean }) => {
+    .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
+    .action(async (path: string, opts: { pool: string; keyFile?: string; exclude: string[]; json?: boolean; retryLock?: string }) => {
       const progress = ttyProgress('backup', !opts.json);
       let report;
       try {
-        report = await (await load()).backupToPool(path, { pool: opts.pool, keyFile: opts.keyFile, excludes: opts.exclude, progress });
+        report = await (await load()).backupToPool(path, {
+          pool: opts.pool,
+          keyFile: opts.keyFile,
+          excludes: opts.exclude,
+          progress,
+          retryLock: opts.retryLock,
+          onLockWait: lockWaitNotice(opts.retryLock),
+        });
       } finally {
         progress.end();
       }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 // Loaded when the command runs, so that every other command starts fast.
 const load = () => import('../../standalone/maintenance.js');
 import { EXIT } from '../exit-codes.js';
-import { print, printJson } from '../output.js';
+import { lockWaitNotice, print, printJson, RETRY_LOCK_FLAGS, RETRY_LOCK_HELP } from '../output.js';
 import { formatBytes, ttyProgress } from '../progress.js';
 import { registerServerPoolCommands } from './pool-server.js';
 
@@ -31,11 +31,12 @@ export function registerPoolCommands(program: Command): void {
     .argument('<dir>', 'pool directory')
     .option('--key-file <file>', 'key file of an encrypted pool')
     .option('--json', 'print the report as JSON')
-    .action(async (dir: string, opts: { keyFile?: string; json?: boolean }) => {
+    .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
+    .action(async (dir: string, opts: { keyFile?: string; json?: boolean; retryLock?: string }) => {
       const progress = ttyProgress('verify', !opts.json);
       let report;
       try {
-        report = await (await load()).verify({ pool: dir, keyFile: opts.keyFile }, progress);
+        report = await (await load()).verify({ pool: dir, keyFile: opts.keyFile, retryLock: opts.retryLock, onLockWait: lockWaitNotice(opts.retryLock) }, progress);
       } finally {
         progress.end();
       }
@@ -59,8 +60,16 @@ export function registerPoolCommands(program: Command): void {
     .option('--grace <duration>', 'never remove data written more recently than this', '1h')
     .option('--dry-run', 'only say what would be removed')
     .option('--json', 'print the report as JSON')
-    .action(async (dir: string, opts: { keyFile?: string; grace?: string; dryRun?: boolean; json?: boolean }) => {
-      const report = await (await load()).gc({ pool: dir, keyFile: opts.keyFile, grace: opts.grace, dryRun: opts.dryRun });
+    .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
+    .action(async (dir: string, opts: { keyFile?: string; grace?: string; dryRun?: boolean; json?: boolean; retryLock?: string }) => {
+      const report = await (await load()).gc({
+        pool: dir,
+        keyFile: opts.keyFile,
+        grace: opts.grace,
+        dryRun: opts.dryRun,
+        retryLock: opts.retryLock,
+        onLockWait: lockWaitNotice(opts.retryLock),
+      });
       if (opts.json) return printJson(report);
       print(
         `${report.dryRun ? 'would delete' : 'deleted'} ${report.packsDeleted} packs, repacked ${report.packsRepacked}, ` +
@@ -74,8 +83,9 @@ export function registerPoolCommands(program: Command): void {
     .argument('<dir>', 'pool directory')
     .option('--key-file <file>', 'key file of an encrypted pool')
     .option('--json', 'print as JSON')
-    .action(async (dir: string, opts: { keyFile?: string; json?: boolean }) => {
-      const s = await (await load()).stats({ pool: dir, keyFile: opts.keyFile });
+    .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
+    .action(async (dir: string, opts: { keyFile?: string; json?: boolean; retryLock?: string }) => {
+      const s = await (await load()).stats({ pool: dir, keyFile: opts.keyFile, retryLock: opts.retryLock, onLockWait: lockWaitNotice(opts.retryLock) });
       if (opts.json) return printJson(s);
       print(`recovery points:   ${s.points}`);
       print(`logical size:      ${formatBytes(s.logicalBytes)}`);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 // Loaded when the command runs, so that every other command starts fast.
 const load = () => import('../../standalone/restore.js');
 import { EXIT } from '../exit-codes.js';
-import { collect, print, printJson } from '../output.js';
+import { collect, lockWaitNotice, print, printJson, RETRY_LOCK_FLAGS, RETRY_LOCK_HELP } from '../output.js';
 import { formatBytes, ttyProgress } from '../progress.js';
 
 export function registerRestoreCommand(program: Command): void {
@@ -16,11 +16,20 @@ export function registerRestoreCommand(program: Command): void {
     .option('--item <path>', 'restore only this file or directory (path inside the protected directory); repeatable', collect, [])
     .option('--conflict <mode>', 'when an item exists at the target: overwrite, skip or keep-both', 'overwrite')
     .option('--json', 'print the result as JSON')
-    .action(async (point: string, target: string, opts: { pool: string; keyFile?: string; item: string[]; conflict: string; json?: boolean }) => {
+    .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
+    .action(async (point: string, target: string, opts: { pool: string; keyFile?: string; item: string[]; conflict: string; json?: boolean; retryLock?: string }) => {
       const progress = ttyProgress('restore', !opts.json);
       let r;
       try {
-        r = await (await load()).restoreFromPool(point, target, { pool: opts.pool, keyFile: opts.keyFile, items: opts.item, conflict: opts.conflict, progress });
+        r = await (await load()).restoreFromPool(point, target, {
+          pool: opts.pool,
+          keyFile: opts.keyFile,
+          items: opts.item,
+          conflict: opts.conflict,
+          progress,
+          retryLock: opts.retryLock,
+          onLockWait: lockWaitNotice(opts.retryLock),
+        });
       } finally {
         progress.end();
       }
