@@ -32,7 +32,16 @@ function alive(pid: number): boolean {
   }
 }
 
-export async function acquireLock(store: BlobStore, kind: LockKind, operation: string): Promise<PoolLock> {
+export interface LockOptions {
+  /**
+   * Ignore the other locks of this very process (the protection server's gc
+   * job beside the server's own shared lock): jobs inside one process are
+   * coordinated by the pool's activity record instead (activity.ts).
+   */
+  readonly besideOwnProcess?: boolean;
+}
+
+export async function acquireLock(store: BlobStore, kind: LockKind, operation: string, options: LockOptions = {}): Promise<PoolLock> {
   const me: LockRecord = { kind, operation, host: hostname(), pid: process.pid, time: new Date().toISOString() };
   const name = `locks/${randomBytes(8).toString('hex')}.lock`;
   // Announce first, then look: of two racing operations at least one sees the other.
@@ -45,6 +54,7 @@ export async function acquireLock(store: BlobStore, kind: LockKind, operation: s
     } catch {
       continue; // vanished or half-written: its holder is gone or just leaving
     }
+    if (options.besideOwnProcess && other.host === me.host && other.pid === me.pid) continue;
     if (other.host === me.host && !alive(other.pid)) {
       await store.delete(info.name);
       continue;

@@ -11,6 +11,7 @@ describe('ALERT_KINDS', () => {
       'agent-disconnected',
       'allocation-warning',
       'allocation-critical',
+      'pool-damaged',
     ];
     assert.deepEqual(Object.keys(ALERT_KINDS).sort(), [...kinds].sort());
     for (const kind of kinds) {

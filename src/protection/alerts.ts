@@ -11,7 +11,8 @@ export type AlertKind =
   | 'replica-inconsistent'
   | 'agent-disconnected'
   | 'allocation-warning'
-  | 'allocation-critical';
+  | 'allocation-critical'
+  | 'pool-damaged';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -62,5 +63,11 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     title: 'Disk allocation 95% used',
     recommendedAction:
       'Grow the data source\'s disk allocation now, or synchronizations and recovery points fail when it is full; add storage to the pool if the pool is full too',
+  },
+  'pool-damaged': {
+    severity: 'critical',
+    title: 'Recovery points damaged in the storage pool',
+    recommendedAction:
+      'Check the pool\'s disks; run a consistency check of SOURCE (custos check SOURCE) so the damaged data is stored again and the named recovery points become whole, then verify the pool: custos pool verify --wait',
   },
 });

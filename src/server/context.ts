@@ -7,6 +7,7 @@ import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
 import type { ServerFiles } from './data-dir.js';
 import type { JobEngine } from './job-engine.js';
+import type { PoolMaintenance } from './pool-maintenance.js';
 
 export interface ServerContext {
   readonly version: string;
@@ -15,6 +16,7 @@ export interface ServerContext {
   readonly hub: AgentHub;
   readonly engine: JobEngine;
   readonly alerts: AlertService;
+  readonly maintenance: PoolMaintenance;
   readonly clock: Clock;
   readonly files: ServerFiles;
   readonly ca: KeyedCertificate;
