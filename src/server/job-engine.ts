@@ -23,7 +23,7 @@ import {
   type ScheduledSource,
 } from '../jobs/index.js';
 import type { Pool } from '../pool/index.js';
-import { pointsToPrune, type ProtectionPolicy } from '../protection/index.js';
+import { isSystemTarget, pointsToPrune, type ProtectionPolicy } from '../protection/index.js';
 import type { JobProgress, JobSpec, WireKeys } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
@@ -330,6 +330,12 @@ export class JobEngine {
     // The point this job reads (recovered, or reused as the previous one) stays live for gc while it runs.
     let unpin: () => void = () => undefined;
     if (kind === 'recovery') {
+      const target = String(params['target']);
+      const allowSystemTarget = params['allowSystemTarget'] === true;
+      // The agent checks again on its disk (links resolved); this refuses early what is plain from the path.
+      if (!allowSystemTarget && isSystemTarget(target)) {
+        throw new CustosError('denied', `refused: recovering onto ${target} would replace system files; recover elsewhere, or an admin may allow a system target`);
+      }
       const point = await this.loadPoint(String(params['point']));
       unpin = this.d.pool.activity.pin(point);
       const allowed = await pointChunkIds(this.d.pool, point);
@@ -339,11 +345,12 @@ export class JobEngine {
         kind: 'recovery',
         source: { id: source.id, path: source.path },
         point: { id: point.id, pages: point.manifest },
-        target: String(params['target']),
+        target,
         items: (params['items'] as string[] | undefined) ?? [],
         conflict: (params['conflict'] as 'overwrite' | 'skip' | 'keep-both' | undefined) ?? 'keep-both',
         keys: this.wireKeys(),
         compressionLevel: this.d.pool.config.compression.level,
+        allowSystemTarget,
       };
     } else {
       const newest = await c.newestPoint(source.id);
