@@ -12,56 +12,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startServer as startServerInProcess, type RunningServer } from '../../src/server/index.js';
-import type { JobRow } from '../../src/catalog/index.js';
-import { cleanupTempDirs, describeCli, diffDigests, makeTempDir, memoryTmpBase, parseJsonOutput, runCli, treeDigest, writeTree } from '../helpers/tree.js';
-import { attachAgent, stopAllProcesses, waitFor, type ApiJob, type ApiPoint, type TestAgent, type TestServer } from '../helpers/server.js';
+import { cleanupTempDirs, describeCli, diffDigests, makeTempDir, memoryTmpBase, treeDigest, writeTree } from '../helpers/tree.js';
+import { attachAgent, stopAllProcesses, waitFor, type ApiJob, type ApiPoint, type TestAgent } from '../helpers/server.js';
+import { startInProcessServer, waitJobRow as waitJob, waitNoJobs as waitIdle, type InProcessServer as Harness } from '../helpers/in-process-server.js';
 
 const MiB = 1024 * 1024;
 const T1 = Date.UTC(2026, 1, 20, 9, 30, 0, 123);
-
-interface Harness {
-  readonly running: RunningServer;
-  readonly server: TestServer;
-}
-
-/** A TestServer facade over the in-process server: what attachAgent and the CLI helpers need. */
-async function startHarness(dataDir: string): Promise<Harness> {
-  const running = await startServerInProcess({ dataDir, host: '127.0.0.1', port: 0, log: () => undefined, maintenance: { gcGraceMs: 0 } });
-  const caPath = join(dataDir, 'ca.pem');
-  const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-  const env = (token = adminToken) => ({ CUSTOS_SERVER: running.url, CUSTOS_TOKEN: token, CUSTOS_CA: caPath, TZ: 'UTC' });
-  const cli = (args: readonly string[], opts: { token?: string; timeoutMs?: number } = {}) => runCli(args, { env: env(opts.token), timeoutMs: opts.timeoutMs ?? 120_000 });
-  const server = {
-    url: running.url,
-    port: running.port,
-    dataDir,
-    caPath,
-    adminToken,
-    env,
-    cli,
-    async cliJson<T>(args: readonly string[], opts: { token?: string; timeoutMs?: number } = {}): Promise<T> {
-      const r = await cli(args, opts);
-      if (r.code !== 0) throw new Error(`command failed:\n${describeCli(args, r)}`);
-      return parseJsonOutput<T>(args, r);
-    },
-  } as unknown as TestServer;
-  return { running, server };
-}
-
-async function waitJob(h: Harness, id: number, timeoutMs = 120_000): Promise<JobRow> {
-  return waitFor(`job ${id} to finish`, async () => {
-    const j = await h.running.context.catalog.job(id);
-    return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined;
-  }, timeoutMs, 200);
-}
-
-async function waitIdle(h: Harness): Promise<void> {
-  await waitFor('no queued or running jobs', async () => (await h.running.context.catalog.listJobs({ states: ['queued', 'running'], limit: 10 })).length === 0, 180_000, 300);
-}
 
 async function poolBytesUsed(h: Harness): Promise<number> {
   const r = await h.server.cliJson<{ directories: Array<{ path: string; bytesUsed: number }> }>(['pool', 'list', '--json']);
@@ -85,14 +44,14 @@ describe('the server maintains its pool', { timeout: 300_000 }, () => {
 
   before(async () => {
     work = (await makeTempDir('custos-e2e-maint-', { base: memoryTmpBase() })).path;
-    h = await startHarness(join(work, 'server'));
+    h = await startInProcessServer(join(work, 'server'), { maintenance: { gcGraceMs: 0 } });
     agent = await attachAgent(h.server, 'm1');
     await agent.start();
   });
 
   after(async () => {
     await stopAllProcesses();
-    await h?.running.close();
+    await h?.close();
     await cleanupTempDirs();
   });
 
