@@ -1,9 +1,10 @@
 /**
  * Which queued jobs may start now: limits per agent and overall, one
- * replica-writing job per data source, agents must be connected. Pure: the
+ * replica-writing job per data source, agents must be connected, pool jobs
+ * that conflict (kinds.ts) never side by side. Pure: the
  * server's job engine asks and then starts what it is given.
  */
-import { runsOnAgent, writesReplica, type JobKind } from './kinds.js';
+import { conflicts, runsOnAgent, writesReplica, type JobKind } from './kinds.js';
 
 export interface JobSlot {
   readonly id: number;
@@ -33,6 +34,7 @@ export function pickJobs(queued: readonly JobSlot[], running: readonly JobSlot[]
   const picked: JobSlot[] = [];
   for (const j of queued) {
     if (total >= limits.overall) break;
+    if ([...running, ...picked].some((r) => conflicts(r.kind, j.kind))) continue;
     if (runsOnAgent(j.kind)) {
       if (!j.agent || !connected.has(j.agent)) continue;
       if ((perAgent.get(j.agent) ?? 0) >= limits.perAgent) continue;

@@ -1,6 +1,6 @@
 /** Job kinds and states, and the rules every job follows whatever it does. */
 
-export const JOB_KINDS = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune'] as const;
+export const JOB_KINDS = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune', 'gc', 'verify'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -8,9 +8,26 @@ export type JobState = (typeof JOB_STATES)[number];
 
 export const FINISHED_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
 
+/** Jobs the server runs on its own pool (no agent). */
+export const POOL_JOB_KINDS: readonly JobKind[] = ['prune', 'gc', 'verify'];
+
 /** Jobs that run on an agent (they need its connection). */
 export function runsOnAgent(kind: JobKind): boolean {
-  return kind !== 'prune';
+  return !POOL_JOB_KINDS.includes(kind);
+}
+
+/**
+ * Pool jobs that may not run at the same time (docs/design/concurrency.md):
+ * one of each kind at a time; gc waits for pruning (it collects what pruning
+ * freed) and does not run beside verify (verify would report the packs gc
+ * deletes under it as missing). Backups and recoveries run beside all of
+ * them: gc respects what they use through the pool's activity record.
+ */
+export function conflicts(a: JobKind, b: JobKind): boolean {
+  if (!POOL_JOB_KINDS.includes(a) || !POOL_JOB_KINDS.includes(b)) return false;
+  if (a === b) return true;
+  const pair = new Set([a, b]);
+  return pair.has('gc') && (pair.has('prune') || pair.has('verify'));
 }
 
 /** Jobs that write a point of their data source (at most one at a time per data source). */

@@ -40,7 +40,8 @@ export interface DueJob {
   readonly reason: string;
 }
 
-export function dueWork(sources: readonly ScheduledSource[], lastPruneAt: Date | null, pruneActive: boolean, now: Date): DueJob[] {
+/** Work due for the data sources (pool maintenance: dueMaintenance). */
+export function dueWork(sources: readonly ScheduledSource[], now: Date): DueJob[] {
   const due: DueJob[] = [];
   for (const s of sources) {
     const job = (kind: JobKind, slot: string | null, reason: string): DueJob => ({ kind, source: s.id, agent: s.agent, slot, reason });
@@ -70,8 +71,32 @@ export function dueWork(sources: readonly ScheduledSource[], lastPruneAt: Date |
       due.push(job('consistency-check', check.key, `daily consistency check ${check.key}`));
     }
   }
-  if (!pruneActive && isPruneDue(lastPruneAt, now)) {
-    due.push({ kind: 'prune', source: null, agent: null, slot: null, reason: 'nightly pruning' });
-  }
+  return due;
+}
+
+/** What the scheduler reads to decide pool maintenance. */
+export interface MaintenanceMarks {
+  /** When nightly pruning was last queued (null: never). */
+  readonly lastPruneAt: Date | null;
+  /** Pool job kinds (prune, gc, verify) queued or running now. */
+  readonly active: ReadonlySet<JobKind>;
+}
+
+/**
+ * Nightly pool maintenance, queued together at the first tick of each local
+ * day: pruning, then garbage collection (it waits for pruning to finish, see
+ * conflicts() in kinds.ts, and collects what pruning and deletions freed),
+ * and verification of the next slice of the pool. Each kind is queued only
+ * when none of it is queued or running.
+ */
+export function dueMaintenance(marks: MaintenanceMarks, now: Date): DueJob[] {
+  if (!isPruneDue(marks.lastPruneAt, now)) return [];
+  const due: DueJob[] = [];
+  const add = (kind: JobKind, reason: string): void => {
+    if (!marks.active.has(kind)) due.push({ kind, source: null, agent: null, slot: null, reason });
+  };
+  add('prune', 'nightly pruning');
+  add('gc', 'nightly garbage collection (after pruning)');
+  add('verify', 'nightly verification of the next slice of the pool');
   return due;
 }

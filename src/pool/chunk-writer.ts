@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { PackId } from '../base/index.js';
 import { encodeIndex, encodePackTrailer, type BlobCodec, type PackEntries, type PackEntry } from '../format/index.js';
 import type { BlobStore } from './blob-store.js';
+import type { PoolActivity, WriterTrack } from './activity.js';
 import { packName } from './layout.js';
 
 /** What a ChunkWriter needs of its pool. */
@@ -17,8 +18,13 @@ export interface ChunkWriterHost {
   readonly config: { readonly packSize: number };
   readonly codec: BlobCodec;
   readonly store: BlobStore;
-  readonly index: ReadonlyMap<string, unknown>;
+  readonly index: ReadonlyMap<string, { readonly pack: string }>;
+  readonly activity: PoolActivity;
   addToIndex(pack: PackId, entries: readonly PackEntry[]): void;
+  /** gc moved these chunks into `pack`: they are read from there from now on. */
+  relocate(pack: PackId, entries: readonly PackEntry[]): void;
+  /** An index object this process wrote (gc replaces it when it consolidates). */
+  indexWritten(name: string): void;
   newIndexId(): string;
 }
 
@@ -38,16 +44,34 @@ export class ChunkWriter {
   /** Encoded bytes written to packs by this writer. */
   bytesAdded = 0;
   chunksAdded = 0;
+  /** What gc running in this process must respect of this writer (see activity.ts). */
+  private readonly track: WriterTrack;
 
   /** `repack`: write chunks even though the index names them (gc moving live chunks). */
   constructor(
     private readonly pool: ChunkWriterHost,
     private readonly repack = false,
-  ) {}
+  ) {
+    this.track = pool.activity.registerWriter();
+  }
 
-  /** True when the pool or this writer already holds the chunk. */
+  /**
+   * True when the pool or this writer already holds the chunk. A chunk the
+   * pool holds will be referenced without being stored again, so its pack is
+   * recorded as touched: gc leaves it alone while this writer lives.
+   */
   has(idHex: string): boolean {
-    return this.session.has(idHex) || (!this.repack && this.pool.index.has(idHex));
+    if (this.session.has(idHex)) return true;
+    if (this.repack) return false;
+    const loc = this.pool.index.get(idHex);
+    if (!loc) return false;
+    this.track.touched.add(loc.pack);
+    return true;
+  }
+
+  /** Ends this writer's claims on the pool (call after the last flush; gc may then collect what it reused). */
+  close(): void {
+    this.track.close();
   }
 
   /** Packs made durable and indexed by this writer. */
@@ -77,6 +101,7 @@ export class ChunkWriter {
     this.parts = [];
     this.entries = [];
     this.size = 0;
+    this.track.pending.add(packId);
     const p = this.pool.store
       .put(packName(packId), parts)
       .then(() => {
@@ -104,9 +129,13 @@ export class ChunkWriter {
     if (this.durable.length === 0) return;
     const packs = this.durable;
     this.durable = [];
-    await this.pool.store.put(`index/${this.pool.newIndexId()}`, encodeIndex(this.pool.codec, packs));
+    const name = `index/${this.pool.newIndexId()}`;
+    await this.pool.store.put(name, encodeIndex(this.pool.codec, packs));
+    this.pool.indexWritten(name);
     for (const p of packs) {
-      if (!this.repack) this.pool.addToIndex(p.packId, p.entries);
+      if (this.repack) this.pool.relocate(p.packId, p.entries);
+      else this.pool.addToIndex(p.packId, p.entries);
+      this.track.pending.delete(p.packId);
       this.written.push(p.packId);
     }
   }

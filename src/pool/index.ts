@@ -7,6 +7,7 @@ export * from './blob-store.js';
 export * from './locks.js';
 export * from './pool.js';
 export * from './chunk-writer.js';
+export * from './activity.js';
 export * from './verify.js';
 export * from './gc.js';
 export * from './stats.js';

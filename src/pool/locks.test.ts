@@ -115,3 +115,19 @@ test('--retry-lock: waits (saying so once) until the lock is free, or gives up a
   await gc2.release();
   assert.deepEqual(readdirSync(join(dir, 'locks')), []);
 });
+
+test('the server\'s gc lock ignores the server\'s own lock and excludes every other process', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'custos-locks-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new LocalBlobStore(dir);
+  const server = await acquireLock(store, 'shared', 'server');
+  const gc = await acquireLock(store, 'exclusive', 'gc (protection server)', { besideOwnProcess: true });
+  // Another process (a standalone backup) is refused while the server's gc holds its lock...
+  mkdirSync(join(dir, 'locks'), { recursive: true });
+  await assert.rejects(acquireLock(store, 'shared', 'backup'), (err: unknown) => err instanceof LockedError && /locked by gc \(protection server\)/.test(err.message));
+  await gc.release();
+  // ...and the server's gc is refused while another live process holds a lock (pid 1 is always alive).
+  writeFileSync(join(dir, 'locks', 'other.lock'), JSON.stringify({ kind: 'shared', operation: 'backup', host: hostname(), pid: 1, time: '2026-01-01T00:00:00Z' }));
+  await assert.rejects(acquireLock(store, 'exclusive', 'gc (protection server)', { besideOwnProcess: true }), (err: unknown) => err instanceof LockedError && /locked by backup/.test(err.message));
+  await server.release();
+});

@@ -30,6 +30,12 @@ export interface PoolLock {
 export interface LockOptions {
   /** The data source ("HOST:PATH") the operation works on: only one holder per data source at a time. */
   readonly source?: string | undefined;
+  /**
+   * Ignore the other locks of this very process (the protection server's gc
+   * job beside the server's own shared lock): jobs inside one process are
+   * coordinated by the pool's activity record instead (activity.ts).
+   */
+  readonly besideOwnProcess?: boolean;
 }
 
 const MAX_LOCK_FILE = 64 * 1024;
@@ -92,6 +98,7 @@ export async function acquireLock(store: BlobStore, kind: LockKind, operation: s
       continue; // vanished: its holder is gone
     }
     if (other === null) continue; // half-written: its holder is just arriving and will see us
+    if (options.besideOwnProcess && other.host === me.host && other.pid === me.pid) continue;
     if (other.host === me.host && !alive(other.pid)) {
       await store.delete(info.name);
       continue;

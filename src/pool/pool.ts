@@ -44,8 +44,9 @@ import {
   type RecoveryPointRecord,
 } from '../format/index.js';
 import { LocalBlobStore, type BlobStore } from './blob-store.js';
-import { acquireLock, type LockKind, type PoolLock } from './locks.js';
+import { acquireLock, type LockKind, type LockOptions, type PoolLock } from './locks.js';
 import { ChunkWriter } from './chunk-writer.js';
+import { PoolActivity } from './activity.js';
 import { packName } from './layout.js';
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
@@ -83,6 +84,8 @@ export class Pool {
   /** Index object names that loadIndex() read. */
   readonly indexNames: string[] = [];
   private indexLoaded = false;
+  /** What this process's writers and readers hold on to (lets gc run beside them). */
+  readonly activity = new PoolActivity();
 
   private constructor(
     readonly dir: string,
@@ -149,8 +152,8 @@ export class Pool {
     return new Pool(root, new LocalBlobStore(root), config, codec, keys);
   }
 
-  lock(kind: LockKind, operation: string): Promise<PoolLock> {
-    return acquireLock(this.store, kind, operation);
+  lock(kind: LockKind, operation: string, options?: LockOptions): Promise<PoolLock> {
+    return acquireLock(this.store, kind, operation, options);
   }
 
   /**
@@ -159,7 +162,23 @@ export class Pool {
    */
   async loadIndex(onError?: (name: string, err: unknown) => void): Promise<void> {
     if (this.indexLoaded) return;
+    await this.readIndexObjects(onError);
+    this.indexLoaded = true;
+  }
+
+  /**
+   * Reads the index objects this process does not know yet (written by
+   * another process holding a shared lock, such as a standalone backup).
+   */
+  async refreshIndex(): Promise<void> {
+    if (!this.indexLoaded) return this.loadIndex();
+    await this.readIndexObjects();
+  }
+
+  private async readIndexObjects(onError?: (name: string, err: unknown) => void): Promise<void> {
+    const known = new Set(this.indexNames);
     for (const info of await this.store.list('index')) {
+      if (known.has(info.name)) continue;
       let packs;
       try {
         packs = decodeIndex(this.codec, await this.store.get(info.name), info.name);
@@ -169,14 +188,8 @@ export class Pool {
         continue;
       }
       this.indexNames.push(info.name);
-      for (const p of packs) {
-        for (const e of p.entries) {
-          const key = e.id.toString('hex');
-          if (!this.index.has(key)) this.index.set(key, { pack: p.packId, offset: e.offset, length: e.length, rawLength: e.rawLength });
-        }
-      }
+      for (const p of packs) this.addToIndex(p.packId, p.entries);
     }
-    this.indexLoaded = true;
   }
 
   /** The ids the pool holds, shareable with worker threads. */
@@ -196,6 +209,29 @@ export class Pool {
       const key = e.id.toString('hex');
       if (!this.index.has(key)) this.index.set(key, { pack, offset: e.offset, length: e.length, rawLength: e.rawLength });
     }
+  }
+
+  relocate(pack: PackId, entries: ReadonlyArray<{ id: Buffer; offset: number; length: number; rawLength: number }>): void {
+    for (const e of entries) {
+      const key = e.id.toString('hex');
+      if (this.index.has(key)) this.index.set(key, { pack, offset: e.offset, length: e.length, rawLength: e.rawLength });
+    }
+  }
+
+  indexWritten(name: string): void {
+    if (this.indexLoaded) this.indexNames.push(name);
+  }
+
+  /** Forgets index names that gc has replaced by `replacement`. */
+  replaceIndexNames(replaced: readonly string[], replacement: string): void {
+    const gone = new Set(replaced);
+    const keep = this.indexNames.filter((n) => !gone.has(n));
+    this.indexNames.splice(0, this.indexNames.length, ...keep, replacement);
+  }
+
+  /** Removes chunks from the in-memory index (gc decided they are dead; nobody may reuse them now). */
+  dropFromIndex(ids: Iterable<string>): void {
+    for (const id of ids) this.index.delete(id);
   }
 
   newIndexId(): IndexId {

@@ -3,6 +3,11 @@
  * chunk the index names, then walks every recovery point's manifest to name
  * the points that reference a damaged or missing chunk. Memory: the index
  * plus one pack plus the set of damaged ids.
+ *
+ * A slice (`startAfter`, `maxPacks`) re-reads only the packs whose ids come
+ * next in order (the server's scheduled verification covers the pool over
+ * several runs); every point is still checked against what the slice found
+ * damaged and against the index (missing chunks).
  */
 import type { ProgressSink } from '../base/index.js';
 import { CustosError, errorMessage, noProgress } from '../base/index.js';
@@ -35,9 +40,18 @@ export interface VerifyReport {
   readonly damagedObjects: Array<{ name: string; error: string }>;
   /** Packs no index names: leftovers of interrupted backups, removed by gc. Not damage. */
   readonly unindexedPacks: number;
+  /** Where the next slice starts; null when this run reached the last pack (always, without a slice). */
+  readonly cursor: string | null;
 }
 
-export async function verifyPool(pool: Pool, progress: ProgressSink = noProgress): Promise<VerifyReport> {
+export interface VerifySlice {
+  /** Re-read only packs whose id sorts after this one. */
+  readonly startAfter?: string | null;
+  /** Re-read at most this many packs. */
+  readonly maxPacks?: number;
+}
+
+export async function verifyPool(pool: Pool, progress: ProgressSink = noProgress, slice: VerifySlice = {}): Promise<VerifyReport> {
   const damagedObjects: Array<{ name: string; error: string }> = [];
   await pool.loadIndex((name, err) => damagedObjects.push({ name, error: errorMessage(err) }));
   const byPack = new Map<string, Array<[string, ChunkLocation]>>();
@@ -48,10 +62,14 @@ export async function verifyPool(pool: Pool, progress: ProgressSink = noProgress
   }
   const damaged = new Map<string, DamagedChunk>();
   const onDisk = new Set((await pool.store.list('packs')).map((b) => b.name.slice(b.name.lastIndexOf('/') + 1)));
+  const order = [...byPack.keys()].sort().filter((p) => !slice.startAfter || p > slice.startAfter);
+  const chosen = slice.maxPacks === undefined ? order : order.slice(0, slice.maxPacks);
+  const cursor = chosen.length < order.length ? chosen.at(-1) ?? null : null;
   let chunks = 0;
   let bytes = 0;
   let packs = 0;
-  for (const [pack, entries] of byPack) {
+  for (const pack of chosen) {
+    const entries = byPack.get(pack)!;
     packs++;
     let data: Buffer | null = null;
     let packError = '';
@@ -76,7 +94,8 @@ export async function verifyPool(pool: Pool, progress: ProgressSink = noProgress
     if (data && packError) damagedObjects.push({ name: packName(pack as never), error: packError });
     progress.update({ packs, chunks, bytes, damaged: damaged.size });
   }
-  const unindexedPacks = [...onDisk].filter((p) => !byPack.has(p)).length;
+  const pending = pool.activity.pendingPacks();
+  const unindexedPacks = [...onDisk].filter((p) => !byPack.has(p) && !pending.has(p)).length;
 
   let points: RecoveryPointRecord[] = [];
   try {
@@ -117,5 +136,6 @@ export async function verifyPool(pool: Pool, progress: ProgressSink = noProgress
     affectedPoints,
     damagedObjects,
     unindexedPacks,
+    cursor,
   };
 }

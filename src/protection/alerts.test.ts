@@ -12,6 +12,7 @@ describe('ALERT_KINDS', () => {
       'allocation-warning',
       'allocation-critical',
       'disk-full',
+      'pool-damaged',
     ];
     assert.deepEqual(Object.keys(ALERT_KINDS).sort(), [...kinds].sort());
     for (const kind of kinds) {

@@ -12,7 +12,8 @@ export type AlertKind =
   | 'agent-disconnected'
   | 'allocation-warning'
   | 'allocation-critical'
-  | 'disk-full';
+  | 'disk-full'
+  | 'pool-damaged';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -77,6 +78,12 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     severity: 'warning',
     title: 'Disk full: a job is retrying',
     recommendedAction:
-      'Free space on the disk named in the message (the storage pool\'s, or the agent computer\'s when the agent reported it), or add a pool directory: custos pool add DIR; the job retries by itself and this alert is resolved when it succeeds',
+      'Free space on the disk named in the message (the storage pool\'s, or the agent computer\'s when the agent reported it); the job retries by itself and this alert is resolved when it succeeds',
+  },
+  'pool-damaged': {
+    severity: 'critical',
+    title: 'Recovery points damaged in the storage pool',
+    recommendedAction:
+      'Check the pool\'s disks; run a consistency check of SOURCE (custos check SOURCE) so the damaged data is stored again and the named recovery points become whole, then verify the pool: custos pool verify --wait',
   },
 });

@@ -12,3 +12,4 @@ export * from './schedule.js';
 export * from './retention.js';
 export * from './allocation.js';
 export * from './alerts.js';
+export * from './system-targets.js';

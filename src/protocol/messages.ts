@@ -50,6 +50,12 @@ export interface RecoveryJobSpec {
   readonly conflict: ConflictModeName;
   readonly keys: WireKeys | null;
   readonly compressionLevel: number;
+  /**
+   * The target may be / or a system directory (isSystemTarget in
+   * src/protection); the server sets it only for an admin who asked. Absent:
+   * false. The agent checks the target as written and as resolved on its disk.
+   */
+  readonly allowSystemTarget?: boolean;
 }
 
 export type JobSpec = BackupJobSpec | RecoveryJobSpec;

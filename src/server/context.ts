@@ -8,6 +8,7 @@ import type { AlertService } from './alerts.js';
 import type { AuditLog } from './audit.js';
 import type { ServerFiles } from './data-dir.js';
 import type { JobEngine } from './job-engine.js';
+import type { PoolMaintenance } from './pool-maintenance.js';
 
 export interface ServerContext {
   readonly version: string;
@@ -17,6 +18,7 @@ export interface ServerContext {
   readonly engine: JobEngine;
   readonly alerts: AlertService;
   readonly audit: AuditLog;
+  readonly maintenance: PoolMaintenance;
   readonly clock: Clock;
   readonly files: ServerFiles;
   readonly ca: KeyedCertificate;

@@ -198,6 +198,7 @@ export class BackupChannel extends BaseChannel {
   protected override async cleanup(): Promise<void> {
     // Chunks that arrived are kept (a retried synchronization will not send them again).
     await this.writer.flush().catch(() => undefined);
+    this.writer.close();
   }
 }
 

@@ -11,6 +11,7 @@ import { Pool } from '../pool/index.js';
 import { AgentHub } from './agent-hub.js';
 import { AlertService } from './alerts.js';
 import { JobEngine } from './job-engine.js';
+import { PoolMaintenance } from './pool-maintenance.js';
 
 async function engineWithoutAgents(t: { after(fn: () => Promise<void>): void }, clock: Clock = systemClock) {
   const dir = await mkdtemp(join(tmpdir(), 'custos-engine-'));
@@ -20,7 +21,8 @@ async function engineWithoutAgents(t: { after(fn: () => Promise<void>): void }, 
   // No agent ever connects, so agent jobs stay queued (or where the test puts them).
   const hub = new AgentHub({ connected: () => undefined, disconnected: () => undefined, journalLost: () => undefined });
   const alerts = new AlertService(catalog, () => hub.connected(), () => undefined);
-  const engine = new JobEngine({ catalog, hub, pool, clock, alerts, log: () => undefined });
+  const maintenance = new PoolMaintenance({ pool, catalog, alerts, clock });
+  const engine = new JobEngine({ catalog, hub, pool, clock, alerts, maintenance, log: () => undefined });
   t.after(async () => {
     await engine.stop();
     await catalog.close();

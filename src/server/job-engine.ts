@@ -10,7 +10,9 @@ import { CustosError, errorMessage, type Clock, type RecoveryPointId } from '../
 import type { Catalog, JobRow } from '../catalog/index.js';
 import {
   DEFAULT_LIMITS,
+  dueMaintenance,
   dueWork,
+  POOL_JOB_KINDS,
   MAX_ATTEMPTS,
   mergeInto,
   pickJobs,
@@ -23,11 +25,12 @@ import {
   type ScheduledSource,
 } from '../jobs/index.js';
 import type { Pool } from '../pool/index.js';
-import { isDiskFullError, pointsToPrune, type ProtectionPolicy } from '../protection/index.js';
+import { isDiskFullError, isSystemTarget, pointsToPrune, type ProtectionPolicy } from '../protection/index.js';
 import type { JobProgress, JobSpec, WireKeys } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
 import { BackupChannel, pointChunkIds, RecoveryChannel } from './job-channels.js';
+import type { PoolMaintenance } from './pool-maintenance.js';
 import type { RecoveryPointRecord } from '../format/index.js';
 
 export interface JobEngineDeps {
@@ -36,6 +39,7 @@ export interface JobEngineDeps {
   readonly pool: Pool;
   readonly clock: Clock;
   readonly alerts: AlertService;
+  readonly maintenance: PoolMaintenance;
   readonly limits?: DispatchLimits;
   readonly log: (message: string) => void;
 }
@@ -122,6 +126,18 @@ export class JobEngine {
     await this.d.catalog.appendJobLog(id, now, 'info', `queued: ${r.reason}`);
     this.kick();
     return { ...(await this.d.catalog.job(id))!, merged: false };
+  }
+
+  /**
+   * On-demand pool maintenance (`gc`, `verify`): a job of that kind already
+   * queued with the same parameters is returned instead of queuing another.
+   */
+  async requestPoolJob(kind: 'gc' | 'verify', params: Record<string, unknown>, reason: string): Promise<JobRow> {
+    const wanted = JSON.stringify(params);
+    const queued = await this.d.catalog.listJobs({ state: 'queued', kind, limit: 100 });
+    const same = queued.find((j) => j.params === wanted);
+    if (same) return same;
+    return this.enqueue({ kind, source: null, agent: null, params, reason });
   }
 
   async cancel(id: number): Promise<JobRow> {
@@ -229,9 +245,10 @@ export class JobEngine {
       });
     }
     const lastPrune = await c.setting('last_prune_at');
-    const pruneActive = active.some((j) => j.kind === 'prune');
-    for (const due of dueWork(sources, lastPrune ? new Date(lastPrune) : null, pruneActive, now)) {
-      if (due.kind === 'prune') await c.setSetting('last_prune_at', now.toISOString());
+    const poolActive = new Set(active.map((j) => j.kind as JobKind).filter((k) => POOL_JOB_KINDS.includes(k)));
+    const maintenance = dueMaintenance({ lastPruneAt: lastPrune ? new Date(lastPrune) : null, active: poolActive }, now);
+    if (maintenance.length > 0) await c.setSetting('last_prune_at', now.toISOString());
+    for (const due of [...dueWork(sources, now), ...maintenance]) {
       if (due.source && due.slot) {
         await c.updateSource(due.source, due.kind === 'recovery-point' ? { last_point_slot: due.slot } : { last_check_slot: due.slot });
       }
@@ -319,23 +336,32 @@ export class JobEngine {
 
   private async run(job: JobRow, onCancel: (fn: () => void) => void, cancelled: { value: boolean }): Promise<Record<string, unknown>> {
     const kind = job.kind as JobKind;
+    const c = this.d.catalog;
+    const jobLog = (level: 'info' | 'warning' | 'error', message: string) => void c.appendJobLog(job.id, this.now(), level, message);
     if (kind === 'prune') return this.prune(job);
+    if (kind === 'gc') return this.d.maintenance.gc(jobLog);
+    if (kind === 'verify') return this.d.maintenance.verify(job, jobLog);
     if (!runsOnAgent(kind)) throw new CustosError('internal', `no runner for ${kind}`);
     const params = JSON.parse(job.params) as Record<string, unknown>;
-    const c = this.d.catalog;
     const agentName = job.agent!;
     const session = this.d.hub.get(agentName);
     if (!session) throw new CustosError('io', `agent ${agentName} is not connected`, { transient: true });
-    const events = {
-      progress: this.progressWriter(job),
-      log: (level: 'info' | 'warning' | 'error', message: string) => void c.appendJobLog(job.id, this.now(), level, message),
-    };
+    const events = { progress: this.progressWriter(job), log: jobLog };
     const source = job.source_id ? await c.source(job.source_id) : undefined;
     if (!source) throw new CustosError('not-found', `data source ${job.source_id} no longer exists`);
     let spec: JobSpec;
     let channel: BackupChannel | RecoveryChannel;
+    // The point this job reads (recovered, or reused as the previous one) stays live for gc while it runs.
+    let unpin: () => void = () => undefined;
     if (kind === 'recovery') {
+      const target = String(params['target']);
+      const allowSystemTarget = params['allowSystemTarget'] === true;
+      // The agent checks again on its disk (links resolved); this refuses early what is plain from the path.
+      if (!allowSystemTarget && isSystemTarget(target)) {
+        throw new CustosError('denied', `refused: recovering onto ${target} would replace system files; recover elsewhere, or an admin may allow a system target`);
+      }
       const point = await this.loadPoint(String(params['point']));
+      unpin = this.d.pool.activity.pin(point);
       const allowed = await pointChunkIds(this.d.pool, point);
       channel = new RecoveryChannel(this.d.pool, allowed, events);
       spec = {
@@ -343,15 +369,17 @@ export class JobEngine {
         kind: 'recovery',
         source: { id: source.id, path: source.path },
         point: { id: point.id, pages: point.manifest },
-        target: String(params['target']),
+        target,
         items: (params['items'] as string[] | undefined) ?? [],
         conflict: (params['conflict'] as 'overwrite' | 'skip' | 'keep-both' | undefined) ?? 'keep-both',
         keys: this.wireKeys(),
         compressionLevel: this.d.pool.config.compression.level,
+        allowSystemTarget,
       };
     } else {
       const newest = await c.newestPoint(source.id);
       const previous = newest && kind !== 'consistency-check' ? await this.loadPoint(newest.id) : null;
+      if (previous) unpin = this.d.pool.activity.pin(previous);
       if (kind === 'consistency-check') await c.updateSource(source.id, { replica_state: 'checking' });
       else await c.updateSource(source.id, { last_sync_started_at: this.now() });
       const policy = source.group_name ? await this.policyOf(source.group_name) : null;
@@ -374,6 +402,23 @@ export class JobEngine {
         fullScan: kind === 'consistency-check',
       };
     }
+    try {
+      return await this.runChannel(job, kind, source.id, session, spec, channel, onCancel, cancelled);
+    } finally {
+      unpin();
+    }
+  }
+
+  private async runChannel(
+    job: JobRow,
+    kind: JobKind,
+    sourceId: string,
+    session: NonNullable<ReturnType<AgentHub['get']>>,
+    spec: JobSpec,
+    channel: BackupChannel | RecoveryChannel,
+    onCancel: (fn: () => void) => void,
+    cancelled: { value: boolean },
+  ): Promise<Record<string, unknown>> {
     session.jobs.set(job.id, channel);
     onCancel(() => {
       session.send({ t: 'cancel', job: job.id });
@@ -386,7 +431,7 @@ export class JobEngine {
       const result = await channel.finished;
       if (channel instanceof BackupChannel) {
         if (!channel.committed) throw new CustosError('internal', 'the agent finished without committing a recovery point');
-        await this.replicaOk(source.id, kind);
+        await this.replicaOk(sourceId, kind);
         return { ...result, point: channel.committed.id, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived };
       }
       return result;

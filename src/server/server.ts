@@ -25,6 +25,7 @@ import { catalogFiles, hashToken, loadOrCreateCa, loadOrIssueServerCertificate, 
 import { makePrivateFiles } from '../agent/remote/private-files.js';
 import { errorBody } from './http-errors.js';
 import { JobEngine } from './job-engine.js';
+import { PoolMaintenance, type MaintenanceLimits } from './pool-maintenance.js';
 import { registerAgentRoutes } from './routes/api/agents.js';
 import { registerAlertRoutes } from './routes/api/alerts.js';
 import { registerDataSourceRoutes } from './routes/api/data-sources.js';
@@ -46,6 +47,8 @@ export interface ServerOptions {
   /** How often the dispatcher looks for work (the scheduler runs once per clock minute). */
   readonly tickMs?: number;
   readonly log?: (line: string) => void;
+  /** Bounds of pool maintenance runs (tests shorten the gc grace period). */
+  readonly maintenance?: Partial<MaintenanceLimits>;
 }
 
 export interface RunningServer {
@@ -122,9 +125,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       },
     });
     alerts = new AlertService(catalog, () => hub.connected(), (m) => log(m, 'warning'));
-    const engine = new JobEngine({ catalog, hub, pool, clock, alerts, log: (m) => log(m, 'error') });
+    const maintenance = new PoolMaintenance({ pool, catalog, alerts, clock, limits: options.maintenance });
+    const engine = new JobEngine({ catalog, hub, pool, clock, alerts, maintenance, log: (m) => log(m, 'error') });
     const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
-    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, audit, clock, files, ca, log };
+    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, audit, maintenance, clock, files, ca, log };
 
     app = Fastify({
       logger: false,

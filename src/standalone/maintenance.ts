@@ -19,7 +19,7 @@ export function verify(ref: PoolRef, progress?: ProgressSink): Promise<VerifyRep
 
 export function gc(ref: PoolRef & { grace?: string | undefined; dryRun?: boolean }): Promise<GcReport> {
   const graceMs = parseGrace(ref.grace);
-  return withPool(ref, 'exclusive', 'gc', (pool) => gcPool(pool, { graceMs, dryRun: ref.dryRun }));
+  return withPool(ref, 'exclusive', 'gc', (pool) => gcPool(pool, { graceMs, dryRun: ref.dryRun, deleteRepacked: true }));
 }
 
 export function stats(ref: PoolRef): Promise<PoolStats> {

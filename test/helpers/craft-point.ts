@@ -129,6 +129,7 @@ export async function craftPoint(pool: Pool, entries: readonly CraftEntry[], opt
     manifest.push({ id: id.toString('hex') as ManifestPageRef['id'], length: bytes.length, entries: page.length });
   }
   await writer.flush();
+  writer.close();
 
   const files = built.filter((e) => e.type === 'file');
   const point: RecoveryPointRecord = {

@@ -1,75 +1,55 @@
 /**
- * A protection server started inside the test process (loopback, a free
- * port, a temporary data directory) with a clock the test moves by hand,
- * and raw HTTPS requests whose path is sent exactly as written (no
- * normalisation of dot segments, slashes, case or percent-encoding).
+ * A protection server started in the test's own process (src/server), for
+ * tests that must reach its services (the job engine, pool maintenance)
+ * directly, with real agents and CLI commands as separate processes. It
+ * listens on 127.0.0.1 on a free port; `server` is a TestServer facade with
+ * what attachAgent and the CLI helpers use (no process: call close()).
  */
 import { readFileSync } from 'node:fs';
-import { Agent as HttpsAgent, request } from 'node:https';
 import { join } from 'node:path';
-import type { Clock } from '../../src/base/index.js';
-import { readAdminToken, startServer, type RunningServer } from '../../src/server/index.js';
-import { makeTempDir } from './tree.js';
-
-export class ManualClock implements Clock {
-  constructor(private t: number) {}
-  now(): Date {
-    return new Date(this.t);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
-
-export interface RawAnswer {
-  readonly status: number;
-  readonly text: string;
-}
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/index.js';
+import type { JobRow } from '../../src/catalog/index.js';
+import { describeCli, parseJsonOutput, runCli } from './tree.js';
+import { waitFor, type TestServer } from './server.js';
 
 export interface InProcessServer {
-  readonly server: RunningServer;
-  readonly clock: ManualClock;
-  readonly dataDir: string;
-  readonly adminToken: string;
-  /** One HTTPS request; `path` goes on the wire as it is. */
-  raw(method: string, path: string, opts?: { token?: string; authorization?: string; body?: string }): Promise<RawAnswer>;
+  readonly running: RunningServer;
+  readonly server: TestServer;
   close(): Promise<void>;
 }
 
-export async function startInProcessServer(): Promise<InProcessServer> {
-  const dataDir = join((await makeTempDir('custos-inproc-')).path, 'server');
-  const clock = new ManualClock(Date.parse('2026-03-02T09:00:00Z'));
-  const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, clock, tickMs: 3_600_000, log: () => undefined });
-  const adminToken = await readAdminToken(dataDir);
-  const ca = readFileSync(join(dataDir, 'ca.pem'), 'utf8');
-  const agent = new HttpsAgent({ ca, keepAlive: true, maxSockets: 4 });
-  const raw = (method: string, path: string, opts: { token?: string; authorization?: string; body?: string } = {}) =>
-    new Promise<RawAnswer>((resolve, reject) => {
-      const headers: Record<string, string | number> = {};
-      const auth = opts.authorization ?? (opts.token !== undefined ? `Bearer ${opts.token}` : undefined);
-      if (auth !== undefined) headers['authorization'] = auth;
-      if (opts.body !== undefined) {
-        headers['content-type'] = 'application/json';
-        headers['content-length'] = Buffer.byteLength(opts.body);
-      }
-      const req = request({ host: '127.0.0.1', port: server.port, method, path, agent, headers, servername: '' }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (d: Buffer) => parts.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
-        res.on('error', (err) => reject(new Error(`${method} ${path}: ${err.message}`)));
-      });
-      req.on('error', (err) => reject(new Error(`${method} ${path}: ${err.message}`)));
-      req.end(opts.body);
-    });
-  return {
-    server,
-    clock,
+export async function startInProcessServer(dataDir: string, options: Partial<ServerOptions> = {}): Promise<InProcessServer> {
+  const running = await startServer({ dataDir, host: '127.0.0.1', port: 0, log: () => undefined, ...options });
+  const caPath = join(dataDir, 'ca.pem');
+  const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  const env = (token = adminToken) => ({ CUSTOS_SERVER: running.url, CUSTOS_TOKEN: token, CUSTOS_CA: caPath, TZ: 'UTC' });
+  const cli = (args: readonly string[], opts: { token?: string; timeoutMs?: number } = {}) => runCli(args, { env: env(opts.token), timeoutMs: opts.timeoutMs ?? 120_000 });
+  const server = {
+    url: running.url,
+    port: running.port,
     dataDir,
+    caPath,
     adminToken,
-    raw,
-    close: async () => {
-      agent.destroy();
-      await server.close();
+    env,
+    cli,
+    async cliJson<T>(args: readonly string[], opts: { token?: string; timeoutMs?: number } = {}): Promise<T> {
+      const r = await cli(args, opts);
+      if (r.code !== 0) throw new Error(`command failed:\n${describeCli(args, r)}`);
+      return parseJsonOutput<T>(args, r);
     },
-  };
+  } as unknown as TestServer;
+  return { running, server, close: () => running.close() };
+}
+
+/** Waits until a job has finished (read from the catalog). */
+export function waitJobRow(s: InProcessServer, id: number, timeoutMs = 120_000): Promise<JobRow> {
+  return waitFor(`job ${id} to finish`, async () => {
+    const j = await s.running.context.catalog.job(id);
+    return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined;
+  }, timeoutMs, 200);
+}
+
+/** Waits until no job is queued or running. */
+export async function waitNoJobs(s: InProcessServer, timeoutMs = 180_000): Promise<void> {
+  await waitFor('no queued or running jobs', async () => (await s.running.context.catalog.listJobs({ states: ['queued', 'running'], limit: 10 })).length === 0, timeoutMs, 300);
 }

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, roleAllows, ROLES, type Role, type RouteSpec } from '../../src/protocol/rest/index.js';
 import { cleanupTempDirs } from '../helpers/tree.js';
-import { startInProcessServer, type InProcessServer } from '../helpers/in-process-server.js';
+import { startInProcessServer, type InProcessServer } from '../helpers/raw-server.js';
 
 const SAMPLE: Record<string, string> = { id: '1', name: 'nobody' };
 

@@ -19,7 +19,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { api, type RouteSpec } from '../../src/protocol/rest/index.js';
 import { cleanupTempDirs } from '../helpers/tree.js';
-import { startInProcessServer, type InProcessServer } from '../helpers/in-process-server.js';
+import { startInProcessServer, type InProcessServer } from '../helpers/raw-server.js';
 
 /** A valid-looking body for each call that takes one. */
 const VALID: Partial<Record<keyof typeof api, Record<string, unknown>>> = {

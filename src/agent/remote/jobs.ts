@@ -9,7 +9,9 @@ import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '
 import { BlobCodec, decodePage, type ManifestEntry, type ManifestPageRef, type PoolKeys } from '../../format/index.js';
 import type { BackupJobSpec, RecoveryJobSpec, WireKeys } from '../../protocol/index.js';
 import { runBackup } from '../backup/backup.js';
-import { runRestore } from '../restore/restore.js';
+import { normalizeItem, runRestore } from '../restore/restore.js';
+import { resolveTarget } from '../restore/fs-safe.js';
+import { isSystemTarget } from '../../protection/index.js';
 import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
 import type { PlanRequest, SourceJournals, SyncPlan } from './source-journals.js';
@@ -93,11 +95,28 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   return { ...commit, partial: result.partial, errors: result.errors.length, summary: result.summary, walk };
 }
 
+/**
+ * Refuses / and system directories unless the job allows them, checking the
+ * target as written and as it resolves on this computer (a link to /etc is
+ * /etc). Nothing is created before the check.
+ */
+export function checkRecoveryTarget(target: string, allowSystemTarget: boolean): void {
+  if (!target.startsWith('/')) throw new CustosError('usage', `recovery target ${target} is not an absolute path`);
+  if (allowSystemTarget) return;
+  const resolved = resolveTarget(target, { create: false });
+  if (isSystemTarget(target) || isSystemTarget(resolved)) {
+    const shown = resolved === target ? target : `${target} (${resolved})`;
+    throw new CustosError('denied', `refused: recovering onto ${shown} would replace system files; recover elsewhere, or an admin may allow a system target (--allow-system-target)`);
+  }
+}
+
 export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks: { workers?: number } = {}): Promise<Record<string, unknown>> {
-  if (!spec.target.startsWith('/')) throw new CustosError('usage', `recovery target ${spec.target} is not an absolute path`);
+  checkRecoveryTarget(spec.target, spec.allowSystemTarget === true);
   const keys = poolKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
   const pages = await fetchManifest(link, codec, spec.point.pages);
+  // Items as the manifest spells them ("./a/", "/a" and the source's own path prefix mean "a").
+  const items = spec.items.map((i) => normalizeItem(i, spec.source.path).toString('utf8'));
   const order: Array<{ id: string; length: number }> = [];
   if (spec.items.length === 0) for (const p of pages) for (const e of p) for (const c of e.chunks ?? []) order.push({ id: c.id.toString('hex'), length: c.length });
   const result = await runRestore({
@@ -106,7 +125,7 @@ export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks
     source: new RemoteChunkSource(link, order),
     keys,
     compressionLevel: spec.compressionLevel,
-    items: spec.items,
+    items,
     conflict: spec.conflict,
     progress: progressSink(link, 'recovering'),
     workers: hooks.workers ?? availableParallelism(),
@@ -114,6 +133,11 @@ export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks
   for (const e of result.errors.slice(0, 100)) link.log('warning', `${e.path}: ${e.message}`);
   for (const w of result.warnings.slice(0, 100)) link.log('warning', w);
   if (result.damaged) throw new CustosError('integrity', 'some chunks failed their integrity check; the recovery is incomplete');
+  if (result.missingItems.length > 0) {
+    const names = result.missingItems.map((m) => spec.items[items.indexOf(m)] ?? m).join(', ');
+    if (result.missingItems.length === spec.items.length) throw new CustosError('not-found', `nothing recovered: not in recovery point ${spec.point.id}: ${names}`);
+    throw new CustosError('partial', `not in recovery point ${spec.point.id}: ${names}; the other item(s) are in ${spec.target}${result.errors.length > 0 ? `, but ${result.errors.length} could not be recovered (see the job log)` : ''}`);
+  }
   if (result.errors.length > 0) {
     throw new CustosError('partial', `${result.errors.length} item(s) could not be recovered (see the job log); the rest is in ${spec.target}`);
   }

@@ -1,9 +1,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, futimesSync, lstatSync, lutimesSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  futimesSync,
+  lchownSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { utimesSeconds } from './fs-safe.js';
+import { UnsafePathError } from '../../base/index.js';
+import { resolveTarget, utimesSeconds } from './fs-safe.js';
 
 test('times set from a manifest keep every microsecond, also next to a millisecond boundary', () => {
   const dir = mkdtempSync(join(tmpdir(), 'custos-utimes-'));
@@ -30,6 +48,54 @@ test('times set from a manifest keep every microsecond, also next to a milliseco
       lutimesSync(link, s, s);
       assert.equal(lstatSync(link, { bigint: true }).mtimeNs / 1000n, ns / 1000n, `symlink, ${ns} ns`);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('resolveTarget: real directories are created one at a time; the resolved path has no links', () => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'custos-target-')));
+  try {
+    const want = join(dir, 'a', 'b', 'c');
+    assert.equal(resolveTarget(want, { create: false }), want);
+    assert.equal(existsSync(join(dir, 'a')), false, 'nothing is made without create');
+    assert.equal(resolveTarget(`${dir}//a/./b/../b/c/`, { create: true }), want);
+    assert.ok(statSync(want).isDirectory());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('resolveTarget refuses a link anywhere in the target path that someone other than root could have made', () => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'custos-target-')));
+  try {
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    // A user's link: as the target itself, and as an ancestor of it.
+    const link = join(home, 'restore');
+    symlinkSync(outside, link);
+    if (process.getuid?.() === 0) lchownSync(link, 65534, 65534);
+    for (const target of [link, join(link, 'deeper')]) {
+      assert.throws(() => resolveTarget(target, { create: true }), (err: unknown) => err instanceof UnsafePathError && /symbolic link/.test(err.message), target);
+    }
+    assert.deepEqual(readdirSync(outside), [], 'nothing was made through the link');
+    if (process.getuid?.() === 0) {
+      // A root-owned link in a directory others may write to is not trusted either (anyone could have swapped it).
+      const open = join(dir, 'open');
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      symlinkSync(outside, join(open, 'l'));
+      assert.throws(() => resolveTarget(join(open, 'l', 'x'), { create: true }), UnsafePathError);
+      // Only root could have made this one: it is followed, and the result names the real place.
+      const trusted = join(dir, 'trusted');
+      symlinkSync(outside, trusted);
+      assert.equal(resolveTarget(join(trusted, 'x'), { create: true }), join(outside, 'x'));
+    }
+    // A file in the path is refused.
+    writeFileSync(join(dir, 'file'), 'x');
+    assert.throws(() => resolveTarget(join(dir, 'file', 'x'), { create: true }), /not a directory/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

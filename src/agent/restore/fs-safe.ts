@@ -3,9 +3,10 @@
  * target: every directory we write into has been checked with lstat to be a
  * real directory, and files are opened with O_NOFOLLOW.
  */
-import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lstatSync, openSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lstatSync, mkdirSync, openSync, readlinkSync, unlinkSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
 import { writeXattrs } from '../backup/xattrs.js';
-import { isErrno } from '../../base/index.js';
+import { CustosError, UnsafePathError, isErrno } from '../../base/index.js';
 import type { ConflictMode } from './messages.js';
 
 export function lstatOrNull(path: Buffer): Stats | null {
@@ -15,6 +16,71 @@ export function lstatOrNull(path: Buffer): Stats | null {
     if (isErrno(err, 'ENOENT')) return null;
     throw err;
   }
+}
+
+/** Symbolic links followed while resolving one target path, at most (as the kernel's ELOOP limit). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * A symbolic link in a target path is followed only when nobody but root can
+ * have placed it or can change it: the link is owned by root and so is the
+ * directory holding it, which nobody else may write to (no group or other
+ * write bit). `/var/run → /run` passes; a link a user made in their home
+ * directory, or any link in /tmp, does not.
+ */
+export function isTrustedLink(link: Stats, holder: Stats): boolean {
+  return link.uid === 0 && holder.uid === 0 && (holder.mode & 0o022) === 0;
+}
+
+/**
+ * Resolves a recovery target on this computer without following links it
+ * cannot trust: walks the path from '/' a component at a time with lstat;
+ * a symbolic link is followed only when isTrustedLink says so (anything
+ * else is refused), a component that is neither a directory nor such a link
+ * is refused. Missing components are created one at a time as directories
+ * (`create`) or, without `create`, appended as written. Returns the path
+ * with every link resolved: what the restore writes into.
+ */
+export function resolveTarget(path: string, options: { create: boolean }): string {
+  if (!path.startsWith('/')) throw new CustosError('usage', `recovery target ${path} is not an absolute path`);
+  const pending = path.split('/');
+  let resolved = '/';
+  let hops = 0;
+  while (pending.length > 0) {
+    const c = pending.shift()!;
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      resolved = dirname(resolved);
+      continue;
+    }
+    const next = resolved === '/' ? `/${c}` : `${resolved}/${c}`;
+    let st = lstatOrNull(Buffer.from(next));
+    if (st === null) {
+      if (!options.create) {
+        resolved = next;
+        continue;
+      }
+      try {
+        mkdirSync(next);
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST')) throw err;
+      }
+      st = lstatSync(next); // whatever is there now (made by us, or by someone faster) is checked below
+    }
+    if (st.isSymbolicLink()) {
+      if (!isTrustedLink(st, lstatSync(resolved))) {
+        throw new UnsafePathError(`refused: recovery target ${path}: ${next} is a symbolic link not owned by root in a directory only root can write to; give the real path`);
+      }
+      if (++hops > MAX_LINK_HOPS) throw new UnsafePathError(`refused: recovery target ${path}: too many symbolic links`);
+      const to = readlinkSync(next, 'utf8');
+      if (to.startsWith('/')) resolved = '/';
+      pending.unshift(...to.split('/'));
+      continue;
+    }
+    if (!st.isDirectory()) throw new UnsafePathError(`refused: recovery target ${path}: ${next} is not a directory`);
+    resolved = next;
+  }
+  return resolved;
 }
 
 /** A free name beside `path` for keep-both: "name.restored", "name.restored-2", … */

@@ -19,18 +19,18 @@ import {
   lutimesSync,
   mkdirSync,
   openSync,
-  realpathSync,
   renameSync,
   rmSync,
   symlinkSync,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, type ProgressSink } from '../../base/index.js';
 import { checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type PoolKeys } from '../../format/index.js';
 import { OwnerNames } from '../backup/owners.js';
 import { writeXattrs } from '../backup/xattrs.js';
-import { closeQuietly, lstatOrNull, openForRestore, placeItem, setFileMetadata, utimesSeconds, type FileMetadata } from './fs-safe.js';
+import { closeQuietly, lstatOrNull, openForRestore, placeItem, resolveTarget, setFileMetadata, utimesSeconds, type FileMetadata } from './fs-safe.js';
 import type { ChunkRead, ConflictMode, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
 
 /** Where the restore finds chunks; the pool is one, the server connection another. */
@@ -69,6 +69,8 @@ export interface RestoreResult {
   /** Some chunk failed its integrity check: the restore is incomplete. */
   readonly damaged: boolean;
   readonly warnings: string[];
+  /** Requested items (as given in `items`) that the point does not hold: nothing was recovered for them. */
+  readonly missingItems: string[];
 }
 
 const MAX_OUTSTANDING = 1024;
@@ -130,8 +132,8 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const restoreOwnership = options.restoreOwnership ?? process.getuid?.() === 0;
   const items = options.items ?? [];
   const owners = new OwnerNames();
-  mkdirSync(options.target, { recursive: true });
-  const target = Buffer.from(realpathSync(options.target));
+  // Made and resolved a component at a time: no link is followed unless only root can have made it.
+  const target = Buffer.from(resolveTarget(resolve(options.target), { create: true }));
   const abs = (rel: Buffer): Buffer => (rel.length === 0 ? target : Buffer.concat([target, Buffer.from('/'), rel]));
 
   const result = { files: 0, dirs: 0, others: 0, skipped: 0, bytes: 0, damaged: false };
@@ -495,8 +497,12 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   };
 
   const selected = items.map((i) => Buffer.from(i));
+  const found = new Set<number>();
   const wanted = (path: Buffer): 'yes' | 'ancestor' | 'no' => {
     if (selected.length === 0) return 'yes';
+    selected.forEach((s, i) => {
+      if (s.equals(path)) found.add(i);
+    });
     for (const s of selected) if (s.equals(path) || isUnder(path, s)) return 'yes';
     for (const s of selected) if (path.length === 0 || isUnder(s, path)) return 'ancestor';
     return 'no';
@@ -546,5 +552,6 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     await Promise.all(workers.map((w) => w.terminate()));
   }
   progress.update({ files: result.files, dirs: result.dirs, bytes: result.bytes, errors: errors.length });
-  return { ...result, errors, warnings };
+  const missingItems = items.filter((_, i) => !found.has(i));
+  return { ...result, errors, warnings, missingItems };
 }

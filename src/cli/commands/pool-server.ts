@@ -8,7 +8,9 @@ import { api } from '../../protocol/rest/index.js';
 import type { PoolStatus } from '../client.js';
 import { print, printJson } from '../output.js';
 import { formatBytes } from '../progress.js';
+import { CustosError } from '../../base/index.js';
 import { connect, printTable, withConnection, type ConnectionOptions } from '../server-cli.js';
+import { reportStarted } from './job.js';
 
 function showPool(p: PoolStatus): void {
   if (p.directories.length === 0) print('no pool directories (custos pool add DIR)');
@@ -24,4 +26,17 @@ export function registerServerPoolCommands(pool: Command): void {
     if (opts.json) return printJson(p);
     showPool(p);
   });
+}
+
+/** `custos pool gc|verify` without a directory: queue that job on the protection server's pool (merged with one already queued). */
+export async function serverPoolJob(
+  kind: 'gc' | 'verify',
+  opts: ConnectionOptions & { keyFile?: string; grace?: string; dryRun?: boolean; retryLock?: string; wait?: boolean; timeout?: string; json?: boolean },
+): Promise<void> {
+  const standaloneOnly = (['keyFile', 'grace', 'dryRun', 'retryLock'] as const).filter((k) => opts[k] !== undefined && !(k === 'grace' && opts.grace === '1h'));
+  if (standaloneOnly.length > 0) {
+    throw new CustosError('usage', `${standaloneOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} apply to a local pool (custos pool ${kind} DIR); the server's pool is kept with its own settings`);
+  }
+  const client = connect(opts);
+  await reportStarted(client, await client.call(kind === 'gc' ? api.poolGc : api.poolVerify), opts);
 }

@@ -4,12 +4,12 @@ const load = () => import('../../standalone/maintenance.js');
 import { EXIT } from '../exit-codes.js';
 import { lockWaitNotice, print, printJson, RETRY_LOCK_FLAGS, RETRY_LOCK_HELP } from '../output.js';
 import { formatBytes, ttyProgress } from '../progress.js';
-import { registerServerPoolCommands } from './pool-server.js';
+import { registerServerPoolCommands, serverPoolJob } from './pool-server.js';
 
 export function registerPoolCommands(program: Command): void {
   const pool = program
     .command('pool')
-    .description('storage pools: init|verify|gc|stats DIR for a local pool (standalone); add|list for the protection server\'s pool');
+    .description('storage pools: init|verify|gc|stats DIR for a local pool (standalone); list, and gc|verify without DIR, for the protection server\'s pool');
 
   pool
     .command('init')
@@ -27,12 +27,18 @@ export function registerPoolCommands(program: Command): void {
 
   pool
     .command('verify')
-    .description('re-read and re-hash every chunk; name the recovery points a damaged chunk belongs to')
-    .argument('<dir>', 'pool directory')
+    .description('re-read and re-hash every chunk; name the recovery points a damaged chunk belongs to (without DIR: a verify job of the protection server\'s whole pool)')
+    .argument('[dir]', 'pool directory (none: the protection server\'s pool, through its API)')
     .option('--key-file <file>', 'key file of an encrypted pool')
     .option('--json', 'print the report as JSON')
     .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
-    .action(async (dir: string, opts: { keyFile?: string; json?: boolean; retryLock?: string }) => {
+    .option('--wait', 'server: wait for the job to finish (status 0 succeeded, 13 failed, 15 cancelled)')
+    .option('--timeout <duration>', 'server, with --wait: stop waiting after this long')
+    .option('--server <url>', 'server: protection server URL (default $CUSTOS_SERVER)')
+    .option('--token-file <file>', 'server: file holding the API token (default $CUSTOS_TOKEN)')
+    .option('--ca <file>', "server: the server's CA certificate (default $CUSTOS_CA)")
+    .action(async (dir: string | undefined, opts: { keyFile?: string; json?: boolean; retryLock?: string; wait?: boolean; timeout?: string; server?: string; tokenFile?: string; ca?: string }) => {
+      if (dir === undefined) return serverPoolJob('verify', opts);
       const progress = ttyProgress('verify', !opts.json);
       let report;
       try {
@@ -54,14 +60,20 @@ export function registerPoolCommands(program: Command): void {
 
   pool
     .command('gc')
-    .description('delete chunks no recovery point references, and leftovers of interrupted backups')
-    .argument('<dir>', 'pool directory')
+    .description('delete chunks no recovery point references, and leftovers of interrupted backups (without DIR: a gc job on the protection server\'s pool)')
+    .argument('[dir]', 'pool directory (none: the protection server\'s pool, through its API)')
     .option('--key-file <file>', 'key file of an encrypted pool')
     .option('--grace <duration>', 'never remove data written more recently than this', '1h')
     .option('--dry-run', 'only say what would be removed')
     .option('--json', 'print the report as JSON')
     .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
-    .action(async (dir: string, opts: { keyFile?: string; grace?: string; dryRun?: boolean; json?: boolean; retryLock?: string }) => {
+    .option('--wait', 'server: wait for the job to finish (status 0 succeeded, 13 failed, 15 cancelled)')
+    .option('--timeout <duration>', 'server, with --wait: stop waiting after this long')
+    .option('--server <url>', 'server: protection server URL (default $CUSTOS_SERVER)')
+    .option('--token-file <file>', 'server: file holding the API token (default $CUSTOS_TOKEN)')
+    .option('--ca <file>', "server: the server's CA certificate (default $CUSTOS_CA)")
+    .action(async (dir: string | undefined, opts: { keyFile?: string; grace?: string; dryRun?: boolean; json?: boolean; retryLock?: string; wait?: boolean; timeout?: string; server?: string; tokenFile?: string; ca?: string }) => {
+      if (dir === undefined) return serverPoolJob('gc', opts);
       const report = await (await load()).gc({
         pool: dir,
         keyFile: opts.keyFile,

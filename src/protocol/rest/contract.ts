@@ -223,6 +223,14 @@ export const api = {
 
   // --- pool, audit, metrics
   getPool: route({ method: 'GET', path: '/api/pool', access: 'view', summary: 'Storage pool directories and usage', response: PoolStatusSchema }),
+  poolGc: route({
+    method: 'POST', path: '/api/pool/gc', access: 'operate', audit: 'pool.gc', status: 202,
+    summary: 'Queue a garbage collection of the storage pool (frees the space of deleted recovery points)', response: JobSchema,
+  }),
+  poolVerify: route({
+    method: 'POST', path: '/api/pool/verify', access: 'operate', audit: 'pool.verify', status: 202,
+    summary: 'Queue a verification of the whole storage pool (re-reads and checks every chunk)', response: JobSchema,
+  }),
   listAudit: route({
     method: 'GET', path: '/api/audit', access: 'manage-access', summary: 'The audit log, newest first: who did what, when (recoveries, tokens, enrollments, group changes, denied requests)',
     query: strict({

@@ -1,0 +1,75 @@
+/**
+ * A protection server started inside the test process (loopback, a free
+ * port, a temporary data directory) with a clock the test moves by hand,
+ * and raw HTTPS requests whose path is sent exactly as written (no
+ * normalisation of dot segments, slashes, case or percent-encoding).
+ */
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent, request } from 'node:https';
+import { join } from 'node:path';
+import type { Clock } from '../../src/base/index.js';
+import { readAdminToken, startServer, type RunningServer } from '../../src/server/index.js';
+import { makeTempDir } from './tree.js';
+
+export class ManualClock implements Clock {
+  constructor(private t: number) {}
+  now(): Date {
+    return new Date(this.t);
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export interface RawAnswer {
+  readonly status: number;
+  readonly text: string;
+}
+
+export interface InProcessServer {
+  readonly server: RunningServer;
+  readonly clock: ManualClock;
+  readonly dataDir: string;
+  readonly adminToken: string;
+  /** One HTTPS request; `path` goes on the wire as it is. */
+  raw(method: string, path: string, opts?: { token?: string; authorization?: string; body?: string }): Promise<RawAnswer>;
+  close(): Promise<void>;
+}
+
+export async function startInProcessServer(): Promise<InProcessServer> {
+  const dataDir = join((await makeTempDir('custos-inproc-')).path, 'server');
+  const clock = new ManualClock(Date.parse('2026-03-02T09:00:00Z'));
+  const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, clock, tickMs: 3_600_000, log: () => undefined });
+  const adminToken = await readAdminToken(dataDir);
+  const ca = readFileSync(join(dataDir, 'ca.pem'), 'utf8');
+  const agent = new HttpsAgent({ ca, keepAlive: true, maxSockets: 4 });
+  const raw = (method: string, path: string, opts: { token?: string; authorization?: string; body?: string } = {}) =>
+    new Promise<RawAnswer>((resolve, reject) => {
+      const headers: Record<string, string | number> = {};
+      const auth = opts.authorization ?? (opts.token !== undefined ? `Bearer ${opts.token}` : undefined);
+      if (auth !== undefined) headers['authorization'] = auth;
+      if (opts.body !== undefined) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = Buffer.byteLength(opts.body);
+      }
+      const req = request({ host: '127.0.0.1', port: server.port, method, path, agent, headers, servername: '' }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
+        res.on('error', (err) => reject(new Error(`${method} ${path}: ${err.message}`)));
+      });
+      req.on('error', (err) => reject(new Error(`${method} ${path}: ${err.message}`)));
+      req.end(opts.body);
+    });
+  return {
+    server,
+    clock,
+    dataDir,
+    adminToken,
+    raw,
+    close: async () => {
+      agent.destroy();
+      await server.close();
+    },
+  };
+}
