@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { CustosError } from '../../../base/index.js';
 import type { DataSourceRow } from '../../../catalog/index.js';
 import type { JobKind } from '../../../jobs/index.js';
+import { isSystemTarget } from '../../../protection/index.js';
 import { api } from '../../../protocol/rest/index.js';
 import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
@@ -62,6 +63,9 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     const agent = await c.agent(target.agent);
     if (!agent || agent.revoked_at) throw badRequest(`recovery target agent ${target.agent} is not attached`);
     if (b.allowSystemTarget && p.role !== 'admin') throw new CustosError('denied', 'only an admin may recover onto / or a system directory (allowSystemTarget)');
+    if (!b.allowSystemTarget && isSystemTarget(target.path)) {
+      throw new CustosError('denied', `recovering onto ${target.path} would replace system files: recover to another directory, or (admin only) add --allow-system-target`);
+    }
     if (p.role === 'recovery-operator') {
       const ownsScopedSource = (await c.listSources({ agent: target.agent })).some((x) => sourceInScope(p, x));
       if (!ownsScopedSource) throw new CustosError('denied', `a recovery-operator recovers only to agents of data sources in its scope; ${target.agent} has none`);
