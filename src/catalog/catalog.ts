@@ -4,6 +4,7 @@
  * so the embedded SQLite catalog and a later PostgreSQL one share them. The
  * catalog never decides anything: the server's services call it.
  */
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Insertable, type MigrationProvider, type Selectable, type Updateable } from 'kysely';
 import { CustosError } from '../base/index.js';
@@ -59,6 +60,31 @@ export class Catalog {
 
   async close(): Promise<void> {
     await this.db.destroy();
+  }
+
+  /**
+   * Copies the catalog to `file` with SQLite's online backup: a consistent
+   * snapshot, taken while the server keeps writing.
+   */
+  async backupTo(file: string): Promise<void> {
+    await this.sqlite.backup(file);
+  }
+
+  /**
+   * A digest of the configuration an admin sets up — protection groups, data
+   * sources and their groups, API tokens, agents and their certificates, pool
+   * directories — and nothing that changes by itself (jobs, points, last seen).
+   * The catalog backup schedule compares it with the one of the last backup.
+   */
+  async configurationFingerprint(): Promise<string> {
+    const parts = [
+      await this.db.selectFrom('protection_groups').selectAll().orderBy('name').execute(),
+      await this.db.selectFrom('data_sources').select(['id', 'agent', 'path', 'group_name']).orderBy('id').execute(),
+      await this.db.selectFrom('api_tokens').selectAll().orderBy('token_hash').execute(),
+      await this.db.selectFrom('agents').select(['name', 'cert_serial', 'revoked_at']).orderBy('name').execute(),
+      await this.db.selectFrom('pool_directories').selectAll().orderBy('path').execute(),
+    ];
+    return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
   }
 
   /** Applied migration names, oldest first (for `server status` and tests). */

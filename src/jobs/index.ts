@@ -7,3 +7,4 @@
 export * from './kinds.js';
 export * from './dispatch.js';
 export * from './scheduler.js';
+export * from './catalog-backups.js';

@@ -1,6 +1,6 @@
 /** Job kinds and states, and the rules every job follows whatever it does. */
 
-export const JOB_KINDS = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune'] as const;
+export const JOB_KINDS = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune', 'catalog-backup'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -10,7 +10,7 @@ export const FINISHED_STATES: readonly JobState[] = ['succeeded', 'failed', 'can
 
 /** Jobs that run on an agent (they need its connection). */
 export function runsOnAgent(kind: JobKind): boolean {
-  return kind !== 'prune';
+  return kind !== 'prune' && kind !== 'catalog-backup';
 }
 
 /** Jobs that write a point of their data source (at most one at a time per data source). */

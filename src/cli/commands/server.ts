@@ -22,11 +22,17 @@ export function registerServerCommands(program: Command): void {
     .description('Start the protection server in the foreground (catalog, storage pool, agent endpoint, REST API)')
     .requiredOption('--data <dir>', 'server data directory (catalog, storage pool, CA, admin token)')
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
-    .action(async (opts: { data: string; listen: string }) => {
+    .option('--catalog-copy <dir>', 'also copy every catalog backup (encrypted, as in the pool) to this directory')
+    .option('--new-catalog', 'start with an empty catalog although DIR has been used (a lost catalog: restore it instead if you can)')
+    .action(async (opts: { data: string; listen: string; catalogCopy?: string; newCatalog?: boolean }) => {
       const { host, port } = parseListen(opts.listen);
       const { scaledClockFromEnv, startServer } = await load();
       const { clock, speed } = scaledClockFromEnv(process.env['CUSTOS_TEST_CLOCK']);
-      const running = await startServer({ dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)) });
+      const running = await startServer({
+        dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)),
+        newCatalog: opts.newCatalog ?? false,
+        ...(opts.catalogCopy ? { catalogCopyDir: opts.catalogCopy } : {}),
+      });
       print(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'ready', url: running.url }));
       await new Promise<void>((resolve) => {
         const stop = () => {
