@@ -165,6 +165,13 @@ export class Catalog {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  /** Marks an unused enrollment token used (catalog resync after a restore); true when it changed. */
+  async markEnrollmentTokenUsed(secretHash: string, now: string): Promise<boolean> {
+    const r = await this.db.updateTable('enrollment_tokens').set({ used_at: now, used_by: '(resync)' })
+      .where('secret_hash', '=', secretHash).where('used_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   // --- agents ------------------------------------------------------------------------------------
 
   async insertAgent(row: Insertable<AgentsTable>): Promise<void> {
@@ -249,6 +256,11 @@ export class Catalog {
     if (filter.agent !== undefined) q = q.where('agent', '=', filter.agent);
     if (filter.group !== undefined) q = q.where('group_name', '=', filter.group);
     return q.orderBy('id').execute();
+  }
+
+  /** A data source outside any group (catalog resync registers the ones only the pool knows). */
+  async insertSource(row: Insertable<DataSourcesTable>): Promise<void> {
+    await this.db.insertInto('data_sources').values(row).execute();
   }
 
   async updateSource(id: string, patch: Updateable<DataSourcesTable>): Promise<void> {

@@ -5,6 +5,7 @@ import { CustosError } from '../../base/index.js';
 const load = () => import('../../server/index.js');
 import { print } from '../output.js';
 import { commandGroup } from '../server-cli.js';
+import { registerServerCatalogCommands } from './server-catalog.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8440';
 
@@ -44,4 +45,5 @@ export function registerServerCommands(program: Command): void {
         process.on('SIGTERM', stop);
       });
     });
+  registerServerCatalogCommands(server);
 }
