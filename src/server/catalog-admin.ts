@@ -68,7 +68,8 @@ export async function restoreCatalog(dataDir: string, ref: string, options: { re
       const state = inspectCatalogFile(tmp);
       if (state.state !== 'ok') throw new CustosError('integrity', `catalog backup ${backup.header.id} does not hold a usable catalog (${state.state === 'damaged' ? state.problem : state.state}); nothing was changed`);
       await markBackupJobDone(tmp, backup.header);
-      const setAside = await setCatalogAside(files, clock.now());
+      const current = inspectCatalogFile(files.catalog);
+      const setAside = await setCatalogAside(files, clock.now(), current.state === 'ok' ? 'replaced' : 'damaged');
       await rename(tmp, files.catalog);
       fsyncDir(files.dir);
       const resync = options.resync ? await resyncOpen(files, pool, clock) : null;

@@ -36,10 +36,11 @@ export function fileTime(now: Date): string {
 
 /**
  * Moves the catalog file and its WAL and shared-memory files aside as
- * `*.damaged-TIME` (never deletes them); the name the catalog went to.
+ * `*.damaged-TIME` (or `*.replaced-TIME` for a sound catalog a restore
+ * replaces) — never deletes them; the name the catalog went to.
  */
-export async function setCatalogAside(files: ServerFiles, now: Date): Promise<string | null> {
-  const suffix = `.damaged-${fileTime(now)}`;
+export async function setCatalogAside(files: ServerFiles, now: Date, why: 'damaged' | 'replaced' = 'damaged'): Promise<string | null> {
+  const suffix = `.${why}-${fileTime(now)}`;
   let moved: string | null = null;
   for (const f of [files.catalog, `${files.catalog}-wal`, `${files.catalog}-shm`]) {
     if (!existsSync(f)) continue;

@@ -34,8 +34,9 @@ export function registerServerCommands(program: Command): void {
         newCatalog: opts.newCatalog ?? false,
         ...(opts.catalogCopy ? { catalogCopyDir: opts.catalogCopy } : {}),
       });
-      print(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'ready', url: running.url }));
-      await new Promise<void>((resolve) => {
+      // The signal handlers are in place before "ready" is printed: a supervisor that stops the
+      // server as soon as it reads "ready" must get a clean stop, not the default SIGTERM death.
+      const stopped = new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
@@ -44,6 +45,8 @@ export function registerServerCommands(program: Command): void {
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      print(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'ready', url: running.url }));
+      await stopped;
     });
   registerServerCatalogCommands(server);
 }
