@@ -34,7 +34,8 @@ export function inspectCatalogFile(file: string): CatalogFileState {
   }
   let db: Database.Database | null = null;
   try {
-    db = new Database(file, { fileMustExist: true });
+    // Read-only: inspecting must change nothing (a read-write close would checkpoint or drop the WAL).
+    db = new Database(file, { readonly: true, fileMustExist: true });
     return inspectOpen(db);
   } catch (err) {
     return { state: 'damaged', problem: errorMessage(err) };

@@ -75,7 +75,8 @@ export async function restoreCatalog(dataDir: string, ref: string, options: { re
       const resync = options.resync ? await resyncOpen(files, pool, clock) : null;
       return { restored: backup.header, setAside, resync };
     } finally {
-      await rm(tmp, { force: true });
+      // The temporary copy and the empty WAL and shared-memory files its inspection left.
+      for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) await rm(f, { force: true });
     }
   } finally {
     await lock.release();
