@@ -6,7 +6,8 @@
  * `custos server catalog restore` puts the backup back and resyncs it with
  * the pool (the two later points are found and registered); the agent
  * reconnects and synchronizes; all three points are listed and recover bit
- * for bit. Also: a damaged catalog (garbage bytes) is refused with a clear
+ * for bit; an agent attached after the backup is accepted again (from the
+ * CA's issuance record). Also: a damaged catalog (garbage bytes) is refused with a clear
  * line and its own exit status, --new-catalog starts anyway keeping the
  * admin token and the damaged file, and the backup commands' errors (no such
  * backup, server running) are clear lines.
@@ -92,6 +93,10 @@ describe('catalog loss', { timeout: 600_000 }, () => {
     const kinds = (await listJobs(server, ['--kind', 'catalog-backup'])).map((j) => j.kind);
     assert.ok(kinds.length >= 1 && kinds.every((k) => k === 'catalog-backup'), 'job list --kind catalog-backup shows them');
 
+    // An agent attached after the backup: the catalog backup does not know it, the CA's issuance record does.
+    const late = await attachAgent(server, 'late');
+    await late.start();
+
     // Two more recovery points, each after a change.
     const pointIds = [first.id];
     const changes: TreeSpec[] = [{ 'a.txt': 'second version, longer\n' }, { 'c/new.txt': 'third\n', 'sub/b.bin': seededBytes('loss-b2', 250_000) }];
@@ -151,6 +156,7 @@ describe('catalog loss', { timeout: 600_000 }, () => {
     assert.deepEqual(r.resync.pointsDropped, []);
     assert.deepEqual(r.resync.sourcesAdded, []);
     assert.deepEqual(r.resync.replicasInconsistent, [source]);
+    assert.deepEqual(r.resync.agentsRegistered, ['late'], 'the agent attached after the backup is registered from the issuance record');
 
     // A second resync finds nothing to do.
     const again = await offline(['server', 'resync', '--data', dataDir, '--json']);
@@ -161,9 +167,9 @@ describe('catalog loss', { timeout: 600_000 }, () => {
     // The server starts on the restored catalog; the agent reconnects by itself and synchronizes.
     server = await startServer({ dataDir, port, clock: { start: clockAtStop, speed: 1 } });
     assert.equal(server.adminToken, adminToken);
-    await waitFor('agent keeper connected', async () => {
+    await waitFor('agents keeper and late connected', async () => {
       const agents = await server.cliJson<ApiAgent[]>(['agent', 'list', '--json']);
-      return agents.find((a) => a.name === 'keeper' && a.status === 'connected');
+      return ['keeper', 'late'].every((n) => agents.some((a) => a.name === n && a.status === 'connected'));
     }, 120_000, 500);
     await waitFor('the automatic consistency check', async () => {
       const jobs = await listJobs(server, ['--source', source]);
@@ -180,6 +186,7 @@ describe('catalog loss', { timeout: 600_000 }, () => {
       await recoverAndCompare(server, source, id, join(work.path, `recovered-${i + 1}`), digests[i]!, `point ${i + 1}`);
     }
     await agent.process!.stop();
+    await late.process!.stop();
     assert.equal((await server.process.stop()).code, 0);
   });
 

@@ -5,7 +5,7 @@
  * server stopped (docs/user-guide.md, "When the catalog is lost").
  */
 import type { Command } from 'commander';
-import type { Job } from '../client.js';
+import { api } from '../../protocol/rest/index.js';
 import { print, printJson } from '../output.js';
 import { formatBytes } from '../progress.js';
 import { connect, printTable, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
@@ -21,7 +21,7 @@ export function registerServerCatalogCommands(server: Command): void {
   withWait(withConnection(catalog.command('backup').description('Take a catalog backup now (a catalog-backup job on the running server)'))).action(
     async (opts: ConnectionOptions & { wait?: boolean; timeout?: string; json?: boolean }) => {
       const client = connect(opts);
-      await reportStarted(client, await client.post<Job>('/api/catalog/backups', {}), opts);
+      await reportStarted(client, await client.call(api.catalogBackup), opts);
     },
   );
 
