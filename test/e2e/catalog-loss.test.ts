@@ -148,7 +148,7 @@ describe('catalog loss', { timeout: 600_000 }, () => {
     const r = JSON.parse(restored.stdout) as {
       restored: { id: string };
       setAside: string | null;
-      resync: { pointsRegistered: Array<{ id: string; source: string }>; pointsDropped: unknown[]; replicasInconsistent: string[]; sourcesAdded: string[] };
+      resync: { pointsRegistered: Array<{ id: string; source: string }>; pointsDropped: unknown[]; replicasInconsistent: string[]; sourcesAdded: string[]; agentsRegistered: string[] };
     };
     assert.equal(r.restored.id, backupId);
     assert.equal(r.setAside, null);
