@@ -80,7 +80,8 @@ export class Catalog {
     const parts = [
       await this.db.selectFrom('protection_groups').selectAll().orderBy('name').execute(),
       await this.db.selectFrom('data_sources').select(['id', 'agent', 'path', 'group_name']).orderBy('id').execute(),
-      await this.db.selectFrom('api_tokens').selectAll().orderBy('token_hash').execute(),
+      // Not last_used_at: it changes with every call.
+      await this.db.selectFrom('api_tokens').select(['name', 'role', 'token_hash', 'scopes', 'expires_at', 'revoked_at']).orderBy('token_hash').execute(),
       await this.db.selectFrom('agents').select(['name', 'cert_serial', 'revoked_at']).orderBy('name').execute(),
       await this.db.selectFrom('pool_directories').selectAll().orderBy('path').execute(),
     ];

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Catalog } from './catalog.js';
-import { inspectCatalogFile } from './integrity.js';
+import { inspectCatalogFile, TABLES_OF_MIGRATION } from './integrity.js';
+import { MIGRATIONS } from './migrations.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'custos-catalog-integrity-'));
@@ -23,6 +24,10 @@ async function goodCatalog(file: string): Promise<void> {
 }
 
 describe('inspectCatalogFile', () => {
+  it('knows the tables of every migration that creates one', () => {
+    for (const name of Object.keys(TABLES_OF_MIGRATION)) assert.ok(name in MIGRATIONS, name);
+  });
+
   it('missing, empty and sound catalogs', async () => withDir(async (dir) => {
     const file = join(dir, 'catalog.sqlite');
     assert.deepEqual(inspectCatalogFile(file), { state: 'missing' });
@@ -30,7 +35,7 @@ describe('inspectCatalogFile', () => {
     assert.deepEqual(inspectCatalogFile(file), { state: 'empty' });
     await rm(file);
     await goodCatalog(file);
-    assert.deepEqual(inspectCatalogFile(file), { state: 'ok', migrations: ['0001-initial'] });
+    assert.deepEqual(inspectCatalogFile(file), { state: 'ok', migrations: Object.keys(MIGRATIONS).sort() });
   }));
 
   it('garbage bytes, a truncated file, a dropped table, a foreign database and a newer catalog are damaged', async () => withDir(async (dir) => {

@@ -16,6 +16,7 @@ export const TABLES_OF_MIGRATION: Readonly<Record<string, readonly string[]>> = 
     'settings', 'api_tokens', 'enrollment_tokens', 'agents', 'protection_groups', 'data_sources',
     'recovery_points', 'jobs', 'job_log', 'alerts', 'pool_directories',
   ],
+  '0002-access-and-audit': ['audit_log'],
 };
 
 export type CatalogFileState =

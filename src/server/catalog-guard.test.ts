@@ -68,7 +68,8 @@ describe('ensureAdminToken', () => {
     const c = await Catalog.openSqlite(files.catalog);
     await ensureAdminToken(c, files, clock, quiet);
     assert.equal((await readFile(files.adminToken, 'utf8')).trim(), token, 'not replaced');
-    assert.deepEqual(await c.apiTokenByHash(hashToken(token)), { name: 'admin', role: 'admin' });
+    const row = await c.apiTokenByHash(hashToken(token));
+    assert.deepEqual([row?.name, row?.role, row?.revoked_at], ['admin', 'admin', null]);
     await ensureAdminToken(c, files, clock, quiet);
     await c.close();
 
