@@ -4,6 +4,7 @@
  * so the embedded SQLite catalog and a later PostgreSQL one share them. The
  * catalog never decides anything: the server's services call it.
  */
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Insertable, type MigrationProvider, type Selectable, type Updateable } from 'kysely';
 import { CustosError } from '../base/index.js';
@@ -59,6 +60,32 @@ export class Catalog {
 
   async close(): Promise<void> {
     await this.db.destroy();
+  }
+
+  /**
+   * Copies the catalog to `file` with SQLite's online backup: a consistent
+   * snapshot, taken while the server keeps writing.
+   */
+  async backupTo(file: string): Promise<void> {
+    await this.sqlite.backup(file);
+  }
+
+  /**
+   * A digest of the configuration an admin sets up — protection groups, data
+   * sources and their groups, API tokens, agents and their certificates, pool
+   * directories — and nothing that changes by itself (jobs, points, last seen).
+   * The catalog backup schedule compares it with the one of the last backup.
+   */
+  async configurationFingerprint(): Promise<string> {
+    const parts = [
+      await this.db.selectFrom('protection_groups').selectAll().orderBy('name').execute(),
+      await this.db.selectFrom('data_sources').select(['id', 'agent', 'path', 'group_name']).orderBy('id').execute(),
+      // Not last_used_at: it changes with every call.
+      await this.db.selectFrom('api_tokens').select(['name', 'role', 'token_hash', 'scopes', 'expires_at', 'revoked_at']).orderBy('token_hash').execute(),
+      await this.db.selectFrom('agents').select(['name', 'cert_serial', 'revoked_at']).orderBy('name').execute(),
+      await this.db.selectFrom('pool_directories').selectAll().orderBy('path').execute(),
+    ];
+    return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
   }
 
   /** Applied migration names, oldest first (for `server status` and tests). */
@@ -136,6 +163,13 @@ export class Catalog {
       .where('used_at', 'is', null)
       .where('expires_at', '>', now)
       .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Marks an unused enrollment token used (catalog resync after a restore); true when it changed. */
+  async markEnrollmentTokenUsed(secretHash: string, now: string): Promise<boolean> {
+    const r = await this.db.updateTable('enrollment_tokens').set({ used_at: now, used_by: '(resync)' })
+      .where('secret_hash', '=', secretHash).where('used_at', 'is', null).executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
 
@@ -223,6 +257,11 @@ export class Catalog {
     if (filter.agent !== undefined) q = q.where('agent', '=', filter.agent);
     if (filter.group !== undefined) q = q.where('group_name', '=', filter.group);
     return q.orderBy('id').execute();
+  }
+
+  /** A data source outside any group (catalog resync registers the ones only the pool knows). */
+  async insertSource(row: Insertable<DataSourcesTable>): Promise<void> {
+    await this.db.insertInto('data_sources').values(row).execute();
   }
 
   async updateSource(id: string, patch: Updateable<DataSourcesTable>): Promise<void> {

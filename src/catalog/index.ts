@@ -5,3 +5,4 @@
  */
 export { Catalog, ACTIVE_JOB_STATES, type AgentRow, type AlertRow, type ApiTokenRow, type AuditRow, type DataSourceRow, type GroupRow, type JobLogRow, type JobRow, type PointRow } from './catalog.js';
 export type { CatalogSchema } from './schema.js';
+export { inspectCatalogFile, TABLES_OF_MIGRATION, type CatalogFileState } from './integrity.js';

@@ -32,7 +32,7 @@ const MAX_VERIFIED_CHUNK = 16 * 1024 * 1024;
 /** Compression is kept only when it saves at least 1/32 of the size. */
 const MIN_SAVING_SHIFT = 5;
 
-export type ObjectKind = 'index' | 'point' | 'pack-trailer';
+export type ObjectKind = 'index' | 'point' | 'pack-trailer' | 'catalog-backup';
 
 export interface CodecOptions {
   readonly keys: PoolKeys | null;

@@ -12,3 +12,4 @@ export * from './manifest.js';
 export * from './pack.js';
 export * from './point.js';
 export * from './pool-config.js';
+export * from './catalog-backup.js';

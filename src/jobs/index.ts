@@ -8,3 +8,4 @@ export * from './kinds.js';
 export * from './dispatch.js';
 export * from './scheduler.js';
 export * from './merge.js';
+export * from './catalog-backups.js';

@@ -1,6 +1,6 @@
 /** Job kinds and states, and the rules every job follows whatever it does. */
 
-export const JOB_KINDS = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune', 'gc', 'verify'] as const;
+export const JOB_KINDS = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune', 'gc', 'verify', 'catalog-backup'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -13,7 +13,7 @@ export const POOL_JOB_KINDS: readonly JobKind[] = ['prune', 'gc', 'verify'];
 
 /** Jobs that run on an agent (they need its connection). */
 export function runsOnAgent(kind: JobKind): boolean {
-  return !POOL_JOB_KINDS.includes(kind);
+  return !POOL_JOB_KINDS.includes(kind) && kind !== 'catalog-backup';
 }
 
 /**

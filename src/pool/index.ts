@@ -1,7 +1,8 @@
 /**
  * pool: the storage pool — chunk store over a BlobStore (local directory
  * now; S3 and memory later), the index, recovery point objects, locks,
- * verify, garbage collection and statistics. Depends on base and format.
+ * verify, garbage collection, statistics and the catalog backups kept in the
+ * pool. Depends on base and format.
  */
 export * from './blob-store.js';
 export * from './locks.js';
@@ -12,3 +13,4 @@ export * from './verify.js';
 export * from './gc.js';
 export * from './stats.js';
 export * from './layout.js';
+export * from './catalog-backups.js';

@@ -10,6 +10,11 @@
  *   DIR/ca.pem              the certificate authority agents and the CLI trust
  *   DIR/admin.token         an admin API token (0600)
  *   DIR/tls/                CA key, server key and certificate (0600 keys)
+ *   DIR/ca-issued.jsonl     append-only record of agent certificates issued and revoked
+ *                           (issued-certificates.ts; outside the catalog so a restore can use it)
+ *
+ * A missing or damaged catalog on a directory that holds any of the others is
+ * a lost catalog, not a first start (catalog-guard.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';

@@ -6,3 +6,5 @@
  */
 export { startServer, readAdminToken, SERVER_VERSION, type RunningServer, type ServerOptions } from './server.js';
 export { scaledClockFromEnv } from './test-clock.js';
+export { listCatalogBackups, restoreCatalog, resyncServerCatalog, type RestoreResult } from './catalog-admin.js';
+export { changedSomething, type ResyncReport } from './resync.js';

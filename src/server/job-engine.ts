@@ -11,6 +11,7 @@ import type { Catalog, JobRow } from '../catalog/index.js';
 import {
   DEFAULT_LIMITS,
   dueMaintenance,
+  catalogBackupDue,
   dueWork,
   POOL_JOB_KINDS,
   MAX_ATTEMPTS,
@@ -31,7 +32,8 @@ import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
 import { BackupChannel, pointChunkIds, RecoveryChannel } from './job-channels.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
-import type { RecoveryPointRecord } from '../format/index.js';
+import { CATALOG_BACKUP_REASONS, type CatalogBackupReason, type RecoveryPointRecord } from '../format/index.js';
+import { CATALOG_BACKUP_SETTINGS, type CatalogBackupService } from './catalog-backup.js';
 
 export interface JobEngineDeps {
   readonly catalog: Catalog;
@@ -42,6 +44,8 @@ export interface JobEngineDeps {
   readonly maintenance: PoolMaintenance;
   readonly limits?: DispatchLimits;
   readonly log: (message: string) => void;
+  /** Runs `catalog-backup` jobs (absent: such jobs fail). */
+  readonly catalogBackups?: CatalogBackupService;
 }
 
 export interface EnqueueRequest {
@@ -255,6 +259,38 @@ export class JobEngine {
       if (due.source && due.kind === 'sync') await c.updateSource(due.source, { last_sync_started_at: now.toISOString() });
       await this.enqueue({ kind: due.kind, source: due.source, agent: due.agent, slot: due.slot, reason: due.reason });
     }
+    await this.catalogBackupTick(now, active.some((j) => j.kind === 'catalog-backup'));
+  }
+
+  /** Queues a catalog backup when one is due (daily; a short while after a configuration change). */
+  private async catalogBackupTick(now: Date, active: boolean): Promise<void> {
+    if (!this.d.catalogBackups) return;
+    const c = this.d.catalog;
+    const S = CATALOG_BACKUP_SETTINGS;
+    const fingerprint = await c.configurationFingerprint();
+    const seen = parseSeen(await c.setting(S.seen));
+    let since = seen?.fingerprint === fingerprint ? seen.since : now;
+    if (seen?.fingerprint !== fingerprint) await c.setSetting(S.seen, JSON.stringify({ fingerprint, since: now.toISOString() }));
+    if (Number.isNaN(since.getTime())) since = now;
+    const date = (v: string | null) => (v && !Number.isNaN(Date.parse(v)) ? new Date(v) : null);
+    const due = catalogBackupDue({
+      lastBackupAt: date(await c.setting(S.lastAt)),
+      lastQueuedAt: date(await c.setting(S.lastQueuedAt)),
+      backedUpFingerprint: await c.setting(S.fingerprint),
+      fingerprint,
+      fingerprintSince: since,
+      active,
+    }, now);
+    if (!due) return;
+    await c.setSetting(S.lastQueuedAt, now.toISOString());
+    await this.enqueue({ kind: 'catalog-backup', source: null, agent: null, params: { reason: due.reason }, reason: due.why });
+  }
+
+  /** An on-demand catalog backup: the one already queued, else a new job. */
+  async requestCatalogBackup(): Promise<JobRow> {
+    const queued = await this.d.catalog.listJobs({ state: 'queued', kind: 'catalog-backup', limit: 1 });
+    if (queued[0]) return queued[0];
+    return this.enqueue({ kind: 'catalog-backup', source: null, agent: null, params: { reason: 'on demand' }, reason: 'catalog backup on demand' });
   }
 
   private async launch(job: JobRow): Promise<void> {
@@ -341,6 +377,7 @@ export class JobEngine {
     if (kind === 'prune') return this.prune(job);
     if (kind === 'gc') return this.d.maintenance.gc(jobLog);
     if (kind === 'verify') return this.d.maintenance.verify(job, jobLog);
+    if (kind === 'catalog-backup') return this.catalogBackup(job);
     if (!runsOnAgent(kind)) throw new CustosError('internal', `no runner for ${kind}`);
     const params = JSON.parse(job.params) as Record<string, unknown>;
     const agentName = job.agent!;
@@ -475,6 +512,13 @@ export class JobEngine {
     if (kind === 'consistency-check') await this.d.alerts.replicaConsistent(sourceId, this.d.clock.now());
   }
 
+  private async catalogBackup(job: JobRow): Promise<Record<string, unknown>> {
+    if (!this.d.catalogBackups) throw new CustosError('internal', 'this server takes no catalog backups');
+    const params = JSON.parse(job.params) as { reason?: unknown };
+    const reason: CatalogBackupReason = CATALOG_BACKUP_REASONS.includes(params.reason as CatalogBackupReason) ? (params.reason as CatalogBackupReason) : 'on demand';
+    return this.d.catalogBackups.take(reason, job.id, (m) => void this.d.catalog.appendJobLog(job.id, this.now(), 'info', m));
+  }
+
   /** Nightly pruning: whole days past retention, and replica-only points superseded by a newer one. */
   private async prune(job: JobRow): Promise<Record<string, unknown>> {
     const c = this.d.catalog;
@@ -494,6 +538,20 @@ export class JobEngine {
       if (ids.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `${s.id}: pruned ${ids.length} point(s)`);
     }
     return { pointsDeleted: deleted };
+  }
+}
+
+/** The schedule's record of the configuration fingerprint and since when it has held (null when absent or malformed). */
+function parseSeen(text: string | null): { fingerprint: string; since: Date } | null {
+  if (!text) return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null) return null;
+    const { fingerprint, since } = v as Record<string, unknown>;
+    if (typeof fingerprint !== 'string' || typeof since !== 'string' || Number.isNaN(Date.parse(since))) return null;
+    return { fingerprint, since: new Date(since) };
+  } catch {
+    return null;
   }
 }
 

@@ -21,8 +21,11 @@ import { AlertService } from './alerts.js';
 import { AuditLog } from './audit.js';
 import { makeAuthHook } from './auth.js';
 import type { ServerContext } from './context.js';
-import { catalogFiles, hashToken, loadOrCreateCa, loadOrIssueServerCertificate, newApiToken, secureDataDir, serverFiles, writeFileAtomic } from './data-dir.js';
+import { catalogFiles, loadOrCreateCa, loadOrIssueServerCertificate, secureDataDir, serverFiles } from './data-dir.js';
 import { makePrivateFiles } from '../agent/remote/private-files.js';
+import { ensureAdminToken, guardCatalog } from './catalog-guard.js';
+import { CatalogBackupService } from './catalog-backup.js';
+import { registerCatalogRoutes } from './routes/api/catalog.js';
 import { errorBody } from './http-errors.js';
 import { JobEngine } from './job-engine.js';
 import { PoolMaintenance, type MaintenanceLimits } from './pool-maintenance.js';
@@ -49,6 +52,10 @@ export interface ServerOptions {
   readonly log?: (line: string) => void;
   /** Bounds of pool maintenance runs (tests shorten the gc grace period). */
   readonly maintenance?: Partial<MaintenanceLimits>;
+  /** Start with an empty catalog although the data directory has been used (a damaged catalog is set aside). */
+  readonly newCatalog?: boolean;
+  /** A directory that gets a copy of every catalog backup. */
+  readonly catalogCopyDir?: string;
 }
 
 export interface RunningServer {
@@ -80,6 +87,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const warn = (message: string) => log(message, 'warning');
   await secureDataDir(files, warn);
 
+  // Before anything is created: a lost or damaged catalog stops the start here.
+  await guardCatalog(files, { newCatalog: options.newCatalog ?? false, now: clock.now(), log });
   const ca = await loadOrCreateCa(files);
   const tls = await loadOrIssueServerCertificate(files, ca, options.host);
   const catalog = await Catalog.openSqlite(files.catalog);
@@ -95,13 +104,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     lock = await pool.lock('shared', 'server');
     await pool.loadIndex();
 
-    if (!(await catalog.setting('admin_token_created'))) {
-      const token = newApiToken();
-      await catalog.addApiToken({ name: 'admin', role: 'admin', tokenHash: hashToken(token), now: clock.now().toISOString() });
-      await writeFileAtomic(files.adminToken, token + '\n', 0o600);
-      await catalog.setSetting('admin_token_created', clock.now().toISOString());
-      log(`admin token written to ${files.adminToken}`);
-    }
+    await ensureAdminToken(catalog, files, clock, log);
 
     let alerts!: AlertService;
     const hub = new AgentHub({
@@ -126,7 +129,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     alerts = new AlertService(catalog, () => hub.connected(), (m) => log(m, 'warning'));
     const maintenance = new PoolMaintenance({ pool, catalog, alerts, clock, limits: options.maintenance });
-    const engine = new JobEngine({ catalog, hub, pool, clock, alerts, maintenance, log: (m) => log(m, 'error') });
+    const catalogBackups = new CatalogBackupService({
+      catalog, pool, dataDir: dir, copyDir: options.catalogCopyDir ? resolve(options.catalogCopyDir) : null, serverVersion: SERVER_VERSION, clock,
+    });
+    const engine = new JobEngine({ catalog, hub, pool, clock, alerts, maintenance, catalogBackups, log: (m) => log(m, 'error') });
     const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
     const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, audit, maintenance, clock, files, ca, log };
 
@@ -162,6 +168,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerJobRoutes(app, ctx);
     registerAlertRoutes(app, ctx);
     registerPoolRoutes(app, ctx);
+    registerCatalogRoutes(app, ctx);
     registerMetricsRoute(app, ctx);
 
     // The agent endpoint: a WebSocket upgrade that requires a valid, unrevoked client certificate.

@@ -150,6 +150,8 @@ export interface ServerStartOptions {
    * `speed` times faster than real time (unset: the system clock).
    */
   readonly clock?: { readonly start: Date | string; readonly speed: number };
+  /** More `custos server start` options (e.g. --new-catalog). */
+  readonly extraArgs?: readonly string[];
 }
 
 export interface TestServer {
@@ -191,7 +193,7 @@ export async function startServer(options: ServerStartOptions = {}): Promise<Tes
   const clockEnv = clock ? `${new Date(clock.start).toISOString()}*${clock.speed}` : undefined;
   const env: Record<string, string | undefined> = { TZ: 'UTC', CUSTOS_TEST_CLOCK: clockEnv, CUSTOS_SERVER: undefined, CUSTOS_TOKEN: undefined, CUSTOS_CA: undefined };
   const spawnedAt = Date.now();
-  const proc = spawnLive(['server', 'start', '--data', dataDir, '--listen', `127.0.0.1:${options.port ?? 0}`], env);
+  const proc = spawnLive(['server', 'start', '--data', dataDir, '--listen', `127.0.0.1:${options.port ?? 0}`, ...(options.extraArgs ?? [])], env);
   let url: string;
   try {
     const line = await proc.waitForOutput(/"msg":"ready"/, 60_000);

@@ -21,7 +21,7 @@ const POLL_MS = 500;
 const UNREACHABLE_GRACE_MS = 30_000;
 
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
-const KINDS = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune', 'gc', 'verify'] as const;
+const KINDS = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune', 'gc', 'verify', 'catalog-backup'] as const;
 
 export interface WaitOptions {
   /** Give up (status 11, the job goes on) after this long; no limit when absent. */

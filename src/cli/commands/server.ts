@@ -5,6 +5,7 @@ import { CustosError } from '../../base/index.js';
 const load = () => import('../../server/index.js');
 import { print } from '../output.js';
 import { commandGroup } from '../server-cli.js';
+import { registerServerCatalogCommands } from './server-catalog.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8440';
 
@@ -22,13 +23,20 @@ export function registerServerCommands(program: Command): void {
     .description('Start the protection server in the foreground (catalog, storage pool, agent endpoint, REST API)')
     .requiredOption('--data <dir>', 'server data directory (catalog, storage pool, CA, admin token)')
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
-    .action(async (opts: { data: string; listen: string }) => {
+    .option('--catalog-copy <dir>', 'also copy every catalog backup (encrypted, as in the pool) to this directory')
+    .option('--new-catalog', 'start with an empty catalog although DIR has been used (a lost catalog: restore it instead if you can)')
+    .action(async (opts: { data: string; listen: string; catalogCopy?: string; newCatalog?: boolean }) => {
       const { host, port } = parseListen(opts.listen);
       const { scaledClockFromEnv, startServer } = await load();
       const { clock, speed } = scaledClockFromEnv(process.env['CUSTOS_TEST_CLOCK']);
-      const running = await startServer({ dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)) });
-      print(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'ready', url: running.url }));
-      await new Promise<void>((resolve) => {
+      const running = await startServer({
+        dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)),
+        newCatalog: opts.newCatalog ?? false,
+        ...(opts.catalogCopy ? { catalogCopyDir: opts.catalogCopy } : {}),
+      });
+      // The signal handlers are in place before "ready" is printed: a supervisor that stops the
+      // server as soon as it reads "ready" must get a clean stop, not the default SIGTERM death.
+      const stopped = new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
@@ -37,5 +45,8 @@ export function registerServerCommands(program: Command): void {
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      print(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'ready', url: running.url }));
+      await stopped;
     });
+  registerServerCatalogCommands(server);
 }

@@ -221,6 +221,13 @@ export const api = {
     response: AlertSchema,
   }),
 
+  // --- catalog
+  catalogBackup: route({
+    method: 'POST', path: '/api/catalog/backups', audit: 'catalog.backup', access: 'operate', status: 202,
+    summary: 'Take a catalog backup now (a catalog-backup job; the one already queued, if any). Listing and restoring backups is done with the server stopped',
+    response: JobSchema,
+  }),
+
   // --- pool, audit, metrics
   getPool: route({ method: 'GET', path: '/api/pool', access: 'view', summary: 'Storage pool directories and usage', response: PoolStatusSchema }),
   poolGc: route({

@@ -115,7 +115,7 @@ export const JobProgressSchema = Type.Object({ phase: Type.String(), filesDone: 
 
 export const JobSchema = Type.Object({
   id: Type.Integer(),
-  kind: Type.String({ description: 'sync, recovery-point, consistency-check, recovery, prune, …' }),
+  kind: Type.String({ description: 'sync, recovery-point, consistency-check, recovery, prune, catalog-backup, …' }),
   state: Type.Union(JOB_STATES.map((s) => Type.Literal(s))),
   source: Nullable(Type.String()),
   agent: Nullable(Type.String()),

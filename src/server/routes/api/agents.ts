@@ -15,6 +15,7 @@ import type { ServerContext } from '../../context.js';
 import { agentView } from '../../views.js';
 import { badRequest, conflict, notFound } from '../../http-errors.js';
 import { serve } from '../serve.js';
+import { recordIssued, recordRevoked } from '../../issued-certificates.js';
 
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_TOKEN_LIFETIME_MS = 7 * 86_400_000;
@@ -46,7 +47,11 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (!a || a.revoked_at) throw notFound(`agent ${name}`);
     const grouped = (await c.listSources({ agent: name })).filter((s) => s.group_name);
     if (grouped.length > 0) throw conflict(`agent ${name} has data sources in protection groups (${grouped.map((s) => `${s.id} in ${s.group_name}`).join(', ')}); remove them from their groups first`);
-    await c.updateAgent(name, { revoked_at: ctx.clock.now().toISOString() });
+    const revokedAt = ctx.clock.now().toISOString();
+    // The issuance record first: a crash between the two leaves the certificate revoked there, so
+    // a catalog restored later cannot bring it back (custos server resync).
+    await recordRevoked(ctx.files.dir, { time: revokedAt, name, serial: a.cert_serial });
+    await c.updateAgent(name, { revoked_at: revokedAt });
     ctx.hub.disconnect(name, 'certificate revoked');
     ctx.log(`agent ${name} removed; its certificate is revoked`);
     return { removed: name };
@@ -77,6 +82,11 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): v
       version: null,
       revoked_at: null,
     };
+    // Recorded outside the catalog before the certificate is handed out: every certificate that works
+    // is in the issuance record, so a catalog restored from an older backup still accepts it.
+    await recordIssued(ctx.files.dir, {
+      time: now, name: row.name, serial: row.cert_serial, fingerprint: row.cert_fingerprint, hostname: row.hostname, enrollment: hashEnrollmentSecret(body.secret),
+    });
     if (existing) await c.replaceAgent(row);
     else await c.insertAgent(row);
     ctx.log(`agent ${body.name} attached (host ${row.hostname})`);
