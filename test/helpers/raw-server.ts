@@ -1,5 +1,5 @@
 /**
- * A protection server started inside the test process (loopback, a free
+ * A protection server started inside the test process (data in memory) (loopback, a free
  * port, a temporary data directory) with a clock the test moves by hand,
  * and raw HTTPS requests whose path is sent exactly as written (no
  * normalisation of dot segments, slashes, case or percent-encoding).
@@ -9,7 +9,7 @@ import { Agent as HttpsAgent, request } from 'node:https';
 import { join } from 'node:path';
 import type { Clock } from '../../src/base/index.js';
 import { readAdminToken, startServer, type RunningServer } from '../../src/server/index.js';
-import { makeTempDir } from './tree.js';
+import { makeTempDir, memoryTmpBase } from './tree.js';
 
 export class ManualClock implements Clock {
   constructor(private t: number) {}
@@ -31,16 +31,28 @@ export interface InProcessServer {
   readonly clock: ManualClock;
   readonly dataDir: string;
   readonly adminToken: string;
+  /** Resolves once no job is queued or running (jobs on agents stay queued: use it where none are). */
+  waitIdle(): Promise<void>;
   /** One HTTPS request; `path` goes on the wire as it is. */
   raw(method: string, path: string, opts?: { token?: string; authorization?: string; body?: string }): Promise<RawAnswer>;
   close(): Promise<void>;
 }
 
 export async function startInProcessServer(): Promise<InProcessServer> {
-  const dataDir = join((await makeTempDir('custos-inproc-')).path, 'server');
+  // In memory: every refused request writes its audit entry with an fsync, which a disk makes the slowest part of these tests.
+  const dataDir = join((await makeTempDir('custos-raw-', { base: memoryTmpBase() })).path, 'server');
   const clock = new ManualClock(Date.parse('2026-03-02T09:00:00Z'));
   const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, clock, tickMs: 3_600_000, log: () => undefined });
   const adminToken = await readAdminToken(dataDir);
+  const waitIdle = async () => {
+    for (let i = 0; (await server.context.catalog.listJobs({ states: ['queued', 'running'], limit: 10 })).length > 0; i++) {
+      if (i > 600) throw new Error('the server did not become idle within 30 s');
+      server.context.engine.kick();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  // The first scheduler tick queues the day's work (a catalog backup, pool maintenance): let it finish, so the tests alone change the catalog.
+  await waitIdle();
   const ca = readFileSync(join(dataDir, 'ca.pem'), 'utf8');
   const agent = new HttpsAgent({ ca, keepAlive: true, maxSockets: 4 });
   const raw = (method: string, path: string, opts: { token?: string; authorization?: string; body?: string } = {}) =>
@@ -66,6 +78,7 @@ export async function startInProcessServer(): Promise<InProcessServer> {
     clock,
     dataDir,
     adminToken,
+    waitIdle,
     raw,
     close: async () => {
       agent.destroy();
