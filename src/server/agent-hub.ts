@@ -173,7 +173,11 @@ export class AgentSession {
     if (!parsed.ok) return this.refuse(parsed.refused);
     const m = parsed.message;
     if (m.t === 'hello') return this.onHello(m);
-    if (!this.helloDone) return this.warnings.log(`${m.t} before hello refused`);
+    if (!this.helloDone) {
+      this.warnings.log(`${m.t} before hello refused`);
+      if (m.t === 'request') this.send({ t: 'reply', req: m.req, ok: false, error: { code: 'usage', message: 'no valid hello yet', transient: false } });
+      return;
+    }
     if (m.t === 'journal-lost') return this.events.journalLost(m.source, m.reason);
     const ch = this.jobs.get(m.job);
     if (m.t === 'request') {
