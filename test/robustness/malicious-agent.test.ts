@@ -161,10 +161,20 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
     assert.equal(r.status, 202, JSON.stringify(r.body));
     const spec = await hand.job(r.body.id);
     assert.equal(spec.kind, 'recovery-point');
-    const keys = spec.keys as { idKey: string } | null;
+    // Whatever keys the server hands out are what the harness works with.
+    const keys = spec.keys as Record<string, string> | null;
     assert.ok(keys, 'the server pool is encrypted');
-    assert.deepEqual(Object.keys(keys), ['idKey'], 'an agent is given the id key and nothing else');
-    return { spec, codec: new BlobCodec({ keys: { idKey: Buffer.from(keys.idKey, 'base64') }, compressionLevel: 3 }) };
+    const decoded = Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, Buffer.from(v, 'base64')])) as { idKey: Buffer };
+    return { spec, codec: new BlobCodec({ keys: decoded, compressionLevel: 3 }) };
+  };
+
+  /** A new connection of mallory's (it replaces the one before), past its hello. */
+  const connectMallory = async () => {
+    hand?.close();
+    hand = await HandAgent.connect(server, malloryAgent);
+    hand.hello();
+    await hand.request(999_998, { op: 'stored' }); // answered once the hello has been taken
+    await waitFor('mallory connected', async () => (await api<ApiAgent[]>('GET', '/api/agents')).body.find((a) => a.name === 'mallory' && a.status === 'connected'), 30_000, 100);
   };
 
   /** Sends one chunk in transport form; the server checks it when it arrives. */
@@ -202,9 +212,6 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
     assert.equal(r.code, 0, describeCli(args, r));
     await runCli(['point', 'create', sourceA, '--wait', '--json']);
     await runCli(['point', 'create', sourceB, '--wait', '--json']);
-    hand = await HandAgent.connect(server, malloryAgent);
-    hand.hello();
-    await waitFor('mallory connected', async () => (await api<ApiAgent[]>('GET', '/api/agents')).body.find((a) => a.name === 'mallory' && a.status === 'connected'), 30_000, 100);
   });
 
   after(async () => {
@@ -234,7 +241,16 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
     garbage.close();
   });
 
+  test('an agent is given the id key of the pool and nothing else', async () => {
+    await connectMallory();
+    const { spec } = await malloryJob();
+    assert.deepEqual(Object.keys(spec.keys ?? {}), ['idKey'], 'no data key');
+    hand.send({ t: 'failed', job: spec.id, error: { code: 'io', message: 'done looking', transient: false } });
+    await finished(spec.id);
+  });
+
   test('garbage, oversized and unknown messages and frames are refused; the connection goes on', async () => {
+    await connectMallory();
     const objects = pointObjects();
     const jobsBefore = (await api<ApiJob[]>('GET', '/api/jobs?limit=1000')).body.length;
     hand.sendText('not json');
@@ -265,6 +281,7 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
   });
 
   test("`missing` says nothing about other computers' data, and `blobs` serves none of it", async () => {
+    await connectMallory();
     const objects = pointObjects();
     const { spec, codec } = await malloryJob();
     const aliceChunk = codec.chunkId(SECRET);
@@ -289,6 +306,7 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
   });
 
   test('a chunk with a wrong id, bad compression or encrypted fails the job and stores nothing', async () => {
+    await connectMallory();
     const objects = pointObjects();
     const attempts: Array<[string, (job: number, codec: BlobCodec) => void, RegExp]> = [
       ['wrong id', (job, codec) => {
@@ -320,6 +338,7 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
   });
 
   test('commits with bad references, bad summaries, foreign chunks or a page that is no manifest page are refused', async () => {
+    await connectMallory();
     const objects = pointObjects();
     const commit = (manifest: unknown, extra: Json = {}) => ({ op: 'commit', manifest, summary: ZERO_SUMMARY, partial: false, excludes: [], ...extra });
     const attempts: Array<[string, (job: number, codec: BlobCodec) => unknown, RegExp]> = [
@@ -366,6 +385,7 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
   });
 
   test('progress, log and result garbage inside a job fails that job; none of it is stored', async () => {
+    await connectMallory();
     const objects = pointObjects();
     const garbage: Array<[string, (job: number) => unknown]> = [
       ['progress', (job) => ({ t: 'progress', job, progress: { phase: 'P'.repeat(50_000), filesDone: 1, bytesDone: 1, bytesTotal: null } })],
@@ -387,6 +407,7 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
   });
 
   test('fuzzed frames on the agent endpoint: the server stays up, answers in order and stores nothing', async () => {
+    await connectMallory();
     const objects = pointObjects();
     const jobsBefore = (await api<ApiJob[]>('GET', '/api/jobs?limit=1000')).body.length;
     const id = fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 });
