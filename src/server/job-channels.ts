@@ -192,7 +192,13 @@ export class BackupChannel extends BaseChannel {
    * chunks are all its own or previous pages pays nothing.
    */
   private ownChunks(): Promise<Set<string>> {
-    this.newestChunks ??= this.target.newest ? pointChunkIds(this.pool, this.target.newest) : Promise.resolve(new Set());
+    this.newestChunks ??= (async () => {
+      const newest = this.target.newest;
+      if (!newest) return new Set<string>();
+      const ids = await pointChunkIds(this.pool, newest);
+      this.events.log('info', `the chunks of point ${newest.id} (${ids.size}) are this job's own: the agent sends any other`);
+      return ids;
+    })();
     return this.newestChunks;
   }
 
