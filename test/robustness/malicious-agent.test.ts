@@ -28,6 +28,7 @@ type Json = Record<string, unknown>;
 /** An agent that speaks the protocol by hand with a real certificate. */
 class HandAgent {
   readonly texts: Json[] = [];
+  readonly binaries: Buffer[] = [];
   closed: { code: number; reason: string } | null = null;
   private readonly waiters = new Set<() => void>();
   private nextReq = 1;
@@ -35,6 +36,7 @@ class HandAgent {
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) this.texts.push(JSON.parse(data.toString('utf8')) as Json);
+      else this.binaries.push(Buffer.from(data));
       this.wake();
     });
     ws.on('close', (code: number, reason: Buffer) => {
@@ -188,7 +190,7 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
   const nothingStored = async (objectsBefore: string[]) => {
     const health = await server.request('GET', '/api/health');
     assert.equal(health.status, 200);
-    assert.deepEqual(await points(mallorySource), [], 'mallory has no recovery point');
+    assert.deepEqual(await points(mallorySource), [], 'mallory has no recovery point (the attacks run before its one legitimate commit)');
     assert.deepEqual(pointObjects(), objectsBefore, 'no point object was written');
     assert.equal(server.process.exited, false);
   };
@@ -439,6 +441,41 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
     assert.deepEqual([m.status, m.version, m.hostname], ['connected', 'hand/1', 'mallory-host'], `seed ${seed}`);
     assert.equal((await api<ApiJob[]>('GET', '/api/jobs?limit=1000')).body.length, jobsBefore, `seed ${seed}: no job was made`);
     await nothingStored(objects);
+  });
+
+  test('a recovery job serves only the chunks of the point it recovers (and a well-formed commit of its own data is taken)', async () => {
+    await connectMallory();
+    const { spec, codec } = await malloryJob();
+    const data = Buffer.from(`mallory's own file ${randomBytes(8).toString('hex')}\n`);
+    const chunk = sendChunk(spec.id, codec, data);
+    const page = encodePage([entry('', 'dir', { mode: 0o755 }), entry('mine.txt', 'file', { size: data.length, chunks: [{ id: chunk, length: data.length }] })]);
+    const pageId = sendChunk(spec.id, codec, page);
+    await hand.request(spec.id, { op: 'stored' });
+    const committed = await hand.request(spec.id, { op: 'commit', manifest: [{ id: pageId.toString('hex'), length: page.length, entries: 2 }], summary: { ...ZERO_SUMMARY, filesNew: 1, dirs: 1 }, partial: false, excludes: [] });
+    assert.equal(committed['ok'], true, JSON.stringify(committed));
+    hand.send({ t: 'done', job: spec.id, result: committed['body'] });
+    assert.equal((await finished(spec.id)).state, 'succeeded');
+    const point = (await points(mallorySource)).at(-1)!;
+
+    const r = await api<ApiJob>('POST', '/api/recoveries', { source: mallorySource, point: point.id, to: 'mallory:/tmp/mallory-restore' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const rec = await hand.job(r.body.id);
+    assert.equal(rec.kind, 'recovery');
+    const denied = await hand.request(rec.id, { op: 'blobs', ids: [codec.chunkId(SECRET)] });
+    assert.equal((denied['error'] as Json)['code'], 'denied', "alice's chunk is not part of mallory's point");
+    for (const body of [{ op: 'missing', ids: [chunk.toString('hex')] }, { op: 'stored' }]) {
+      const other = await hand.request(rec.id, body);
+      assert.equal(other['ok'], false, `a recovery job cannot ${body.op}`);
+    }
+    const before = hand.binaries.length;
+    const own = await hand.request(rec.id, { op: 'blobs', ids: [chunk.toString('hex')] });
+    assert.deepEqual(own['body'], { count: 1 });
+    const frame = hand.binaries[before]!;
+    // Blob frame: 0x02, req, index, raw length, then the chunk in transport form: the agent reads it with the id key alone.
+    assert.equal(frame[0], 2);
+    assert.deepEqual(codec.decodeChunk(chunk, frame.subarray(13)), data);
+    hand.send({ t: 'failed', job: rec.id, error: { code: 'io', message: 'enough', transient: false } });
+    await finished(rec.id);
   });
 
   test("the honest agent's synchronizations and recoveries are unaffected", async () => {
