@@ -102,3 +102,48 @@ test('verifyChunk accepts what decodeChunk accepts and refuses a wrong length, i
   }
   assert.throws(() => sealed.verifyChunk(Buffer.alloc(32), Buffer.alloc(40), 64 * 1024 * 1024), IntegrityError);
 });
+
+test("transport form: an agent's codec (id key only) makes chunks the server seals, and reads what the server opens", () => {
+  const agent = new BlobCodec({ keys: { idKey: keys.idKey }, compressionLevel: 3 });
+  assert.equal(agent.encrypted, false);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 20000 }), fc.boolean(), (data, repetitive) => {
+      const input = repetitive ? Buffer.from(Buffer.from(data).toString('hex').repeat(3)) : Buffer.from(data);
+      const id = agent.chunkIdBytes(input);
+      assert.deepEqual(id, sealed.chunkIdBytes(input), 'the same keyed id as the pool');
+      const transport = agent.encodeChunk(id, input);
+      assert.equal(transport[3]! & FLAG_ENCRYPTED, 0, 'never encrypted');
+      const stored = sealed.sealTransport(id, transport, input.length);
+      assert.equal(stored[3]! & FLAG_ENCRYPTED, FLAG_ENCRYPTED);
+      assert.deepEqual(sealed.decodeChunk(id, stored), input, 'stored: the pool reads it');
+      assert.throws(() => agent.decodeChunk(id, stored), IntegrityError, 'the agent cannot read a stored blob');
+      const back = sealed.toTransport(id, stored);
+      assert.deepEqual(agent.decodeChunk(id, back), input, 'out: the agent reads it');
+      // An unencrypted pool: both forms are the same bytes.
+      const pid = plain.chunkIdBytes(input);
+      const blob = plain.encodeChunk(pid, input);
+      assert.deepEqual(Buffer.from(plain.sealTransport(pid, blob, input.length)), blob);
+      assert.deepEqual(plain.toTransport(pid, blob), blob);
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('sealTransport refuses a wrong id, length or compression and an encrypted blob', () => {
+  const agent = new BlobCodec({ keys: { idKey: keys.idKey }, compressionLevel: 3 });
+  const data = Buffer.from('transport '.repeat(500));
+  const id = agent.chunkIdBytes(data);
+  const blob = agent.encodeChunk(id, data);
+  assert.equal(blob[3], FLAG_ZSTD);
+  assert.throws(() => sealed.sealTransport(agent.chunkIdBytes(Buffer.from('x')), blob, data.length), /does not match its id/);
+  assert.throws(() => sealed.sealTransport(id, blob, data.length + 1), IntegrityError);
+  assert.throws(() => sealed.sealTransport(id, blob, 2 ** 32), /out of range/);
+  const broken = Buffer.from(blob);
+  broken[10]! ^= 0xff;
+  assert.throws(() => sealed.sealTransport(id, broken, data.length), IntegrityError);
+  assert.throws(() => sealed.sealTransport(id, sealed.encodeChunk(id, data), data.length), /never encrypted/);
+  // A stored blob whose tag does not match is not opened for an agent.
+  const stored = Buffer.from(sealed.sealTransport(id, blob, data.length));
+  stored[stored.length - 1]! ^= 1;
+  assert.throws(() => sealed.toTransport(id, stored), IntegrityError);
+});

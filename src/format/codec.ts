@@ -14,7 +14,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes }
 import { compress, decompress } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js';
 import { IntegrityError, type ChunkId, CustosError } from '../base/index.js';
-import type { PoolKeys } from './keys.js';
+import type { ChunkKeys } from './keys.js';
 
 export const BLOB_MAGIC_0 = 0x43; // 'C'
 export const BLOB_MAGIC_1 = 0x4b; // 'K'
@@ -35,7 +35,8 @@ const MIN_SAVING_SHIFT = 5;
 export type ObjectKind = 'index' | 'point' | 'pack-trailer' | 'catalog-backup';
 
 export interface CodecOptions {
-  readonly keys: PoolKeys | null;
+  /** A pool's keys; an id key alone (an agent's) makes a codec of transport-form chunks. */
+  readonly keys: ChunkKeys | null;
   readonly compressionLevel: number;
 }
 
@@ -57,18 +58,20 @@ function parseHeader(blob: Uint8Array, what: string): number {
 
 export class BlobCodec {
   readonly encrypted: boolean;
-  private readonly keys: PoolKeys | null;
+  private readonly idKey: Uint8Array | null;
+  private readonly dataKey: Uint8Array | null;
   private readonly level: number;
 
   constructor(options: CodecOptions) {
-    this.keys = options.keys;
-    this.encrypted = options.keys !== null;
+    this.idKey = options.keys?.idKey ?? null;
+    this.dataKey = options.keys?.dataKey ?? null;
+    this.encrypted = this.dataKey !== null;
     this.level = options.compressionLevel;
   }
 
   /** SHA-256 of the plaintext, keyed (HMAC) when the pool is encrypted. */
   chunkIdBytes(data: Uint8Array): Buffer {
-    return this.keys ? createHmac('sha256', this.keys.idKey).update(data).digest() : createHash('sha256').update(data).digest();
+    return this.idKey ? createHmac('sha256', this.idKey).update(data).digest() : createHash('sha256').update(data).digest();
   }
 
   chunkId(data: Uint8Array): ChunkId {
@@ -87,7 +90,7 @@ export class BlobCodec {
   private seal(flags: number, payload: Uint8Array, aadTail: Uint8Array): Buffer {
     const h = header(flags | FLAG_ENCRYPTED);
     const nonce = randomBytes(NONCE_SIZE);
-    const cipher = createCipheriv('aes-256-gcm', this.keys!.dataKey, nonce);
+    const cipher = createCipheriv('aes-256-gcm', this.dataKey!, nonce);
     cipher.setAAD(Buffer.concat([h, aadTail]));
     const ct = cipher.update(payload);
     const fin = cipher.final();
@@ -95,11 +98,11 @@ export class BlobCodec {
   }
 
   private open(blob: Uint8Array, aadTail: Uint8Array, what: string): Buffer {
-    if (!this.keys) throw new CustosError('bad-key', `${what} is encrypted; give the pool's --key-file`);
+    if (!this.dataKey) throw new CustosError('bad-key', `${what} is encrypted; give the pool's --key-file`);
     if (blob.length < HEADER_SIZE + NONCE_SIZE + TAG_SIZE) throw new IntegrityError(`${what}: truncated`);
     const nonce = blob.subarray(HEADER_SIZE, HEADER_SIZE + NONCE_SIZE);
     const tag = blob.subarray(blob.length - TAG_SIZE);
-    const decipher = createDecipheriv('aes-256-gcm', this.keys.dataKey, nonce);
+    const decipher = createDecipheriv('aes-256-gcm', this.dataKey, nonce);
     decipher.setAAD(Buffer.concat([blob.subarray(0, HEADER_SIZE), aadTail]));
     decipher.setAuthTag(tag);
     const ct = blob.subarray(HEADER_SIZE + NONCE_SIZE, blob.length - TAG_SIZE);
@@ -121,7 +124,7 @@ export class BlobCodec {
 
   encodeChunk(id: Uint8Array, data: Uint8Array): Buffer {
     const { payload, flags } = this.pack(data);
-    if (this.keys) return this.seal(flags, payload, id);
+    if (this.dataKey) return this.seal(flags, payload, id);
     return Buffer.concat([header(flags), payload]);
   }
 
@@ -147,15 +150,51 @@ export class BlobCodec {
 
   /**
    * Checks a chunk blob against its id and its claimed raw length without
-   * keeping the data (the server's check of what agents send): decompresses
-   * into a buffer reused from call to call, so checking a stream of chunks
-   * allocates almost nothing. Throws IntegrityError like decodeChunk.
+   * keeping the data: decompresses into a buffer reused from call to call,
+   * so checking a stream of chunks allocates almost nothing. Throws
+   * IntegrityError like decodeChunk.
    */
   verifyChunk(id: Uint8Array, blob: Uint8Array, rawLength: number): void {
-    if (!Number.isSafeInteger(rawLength) || rawLength < 0 || rawLength > MAX_VERIFIED_CHUNK) {
-      throw new IntegrityError(`chunk ${Buffer.from(id).toString('hex')}: raw length ${rawLength} is out of range`);
-    }
     const { what, flags, payload } = this.openChunk(id, blob);
+    this.checkPayload(id, flags, payload, rawLength, what);
+  }
+
+  /**
+   * The server's intake of a chunk an agent sent (agent protocol 2): checks
+   * a chunk in transport form (never encrypted) against its id and claimed
+   * raw length like verifyChunk, and returns it in this pool's stored form
+   * (sealed with the data key, the payload kept as compressed). In an
+   * unencrypted pool both forms are the same bytes.
+   */
+  sealTransport(id: Uint8Array, blob: Uint8Array, rawLength: number): Uint8Array {
+    const flags = this.checkTransport(id, blob, rawLength);
+    return this.dataKey ? this.seal(flags, blob.subarray(HEADER_SIZE), id) : blob;
+  }
+
+  /** The check of sealTransport alone (a chunk the pool already holds); returns the blob's flags. */
+  checkTransport(id: Uint8Array, blob: Uint8Array, rawLength: number): number {
+    const what = `chunk ${Buffer.from(id).toString('hex')}`;
+    const flags = parseHeader(blob, what);
+    if (flags & FLAG_ENCRYPTED) throw new IntegrityError(`${what}: a chunk in transport form is never encrypted`);
+    this.checkPayload(id, flags, blob.subarray(HEADER_SIZE), rawLength, what);
+    return flags;
+  }
+
+  /**
+   * A stored chunk in transport form, for an agent (agent protocol 2): the
+   * blob decrypted (which authenticates it against its id) and sent with its
+   * payload as compressed; the agent decompresses and checks the id.
+   */
+  toTransport(id: Uint8Array, blob: Uint8Array): Buffer {
+    const { flags, payload } = this.openChunk(id, blob);
+    if (!(flags & FLAG_ENCRYPTED)) return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+    return Buffer.concat([header(flags & ~FLAG_ENCRYPTED), payload]);
+  }
+
+  private checkPayload(id: Uint8Array, flags: number, payload: Uint8Array, rawLength: number, what: string): void {
+    if (!Number.isSafeInteger(rawLength) || rawLength < 0 || rawLength > MAX_VERIFIED_CHUNK) {
+      throw new IntegrityError(`${what}: raw length ${rawLength} is out of range`);
+    }
     let data: Uint8Array = payload;
     if (flags & FLAG_ZSTD) {
       if (this.scratch.length < rawLength) this.scratch = Buffer.allocUnsafe(Math.max(rawLength, 2 * this.scratch.length));
@@ -177,7 +216,7 @@ export class BlobCodec {
 
   encodeObject(kind: ObjectKind, data: Uint8Array): Buffer {
     const { payload, flags } = this.pack(data);
-    if (this.keys) return this.seal(flags, payload, Buffer.from(kind));
+    if (this.dataKey) return this.seal(flags, payload, Buffer.from(kind));
     const h = header(flags);
     const sum = createHash('sha256').update(h).update(kind).update(payload).digest();
     return Buffer.concat([h, payload, sum]);

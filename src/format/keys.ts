@@ -28,6 +28,17 @@ export interface PoolKeys {
   readonly dataKey: Buffer;
 }
 
+/**
+ * The keys a codec works with: a pool's (both), or a protection agent's (the
+ * id key only, agent protocol 2): an agent makes and reads chunks in
+ * transport form, compressed and never encrypted, and the data key never
+ * leaves the server (pool-format.md, "Transport form").
+ */
+export interface ChunkKeys {
+  readonly idKey: Uint8Array;
+  readonly dataKey?: Uint8Array | undefined;
+}
+
 const KEY_CHECK_LABEL = 'custos key check v1';
 
 function derive(secret: Uint8Array, kdf: ScryptParams): { keys: PoolKeys; check: Buffer } {

@@ -267,19 +267,39 @@ export class Pool {
     return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   }
 
-  /** Finds a point by id, unique id prefix, or `latest`. */
+  /**
+   * Finds a point by id, unique id prefix, or `latest`. Only the point asked
+   * for is read (a prefix is matched against object names), so a damaged
+   * point object affects nobody who does not ask for it; `latest` reads
+   * them all.
+   */
   async findPoint(ref: string): Promise<RecoveryPointRecord> {
-    const points = await this.listPoints();
     if (ref === 'latest') {
-      const p = points.at(-1);
+      const p = (await this.listPoints()).at(-1);
       if (!p) throw new UserError('not-found', 'the pool has no recovery points yet');
       return p;
     }
     if (!/^[0-9a-f]{4,32}$/.test(ref)) throw new UserError('usage', `"${ref}" is not a recovery point id (hex, at least 4 digits) or "latest"`);
-    const matches = points.filter((p) => p.id.startsWith(ref));
+    if (ref.length === 32) return this.loadPoint(ref as RecoveryPointId);
+    const matches = (await this.store.list('points')).map((i) => i.name.slice('points/'.length)).filter((id) => id.startsWith(ref));
     if (matches.length === 0) throw new UserError('not-found', `no recovery point ${ref} in this pool`);
     if (matches.length > 1) throw new UserError('usage', `recovery point id ${ref} is ambiguous (${matches.length} match); give more digits`);
-    return matches[0]!;
+    return this.loadPoint(matches[0]! as RecoveryPointId);
+  }
+
+  /** Reads and decodes one point object (nothing else); `not-found` when there is none by that id. */
+  async loadPoint(id: RecoveryPointId): Promise<RecoveryPointRecord> {
+    const name = `points/${id}`;
+    let blob: Buffer;
+    try {
+      blob = await this.store.get(name);
+    } catch (err) {
+      if (err instanceof CustosError && err.code === 'not-found') throw new UserError('not-found', `no recovery point ${id} in this pool`);
+      throw err;
+    }
+    const point = decodePoint(this.codec, blob, name);
+    if (point.id !== id) throw new IntegrityError(`${name}: holds point ${point.id}`);
+    return point;
   }
 
   async savePoint(point: RecoveryPointRecord): Promise<void> {

@@ -4,6 +4,7 @@
  * TLS. Depends on base and format.
  */
 export * from './messages.js';
+export * from './validate.js';
 export * from './pki.js';
 export * from './enrollment-token.js';
 export * from './rest/index.js';

@@ -8,16 +8,19 @@
 import { CustosError, type ErrorCode } from '../base/index.js';
 import type { ChunkerParams, ManifestPageRef, PointSummary } from '../format/index.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** The WebSocket path of the agent endpoint (client certificate required). */
 export const AGENT_CONNECT_PATH = '/api/agent/connect';
 
 export type ConflictModeName = 'overwrite' | 'skip' | 'keep-both';
 
-/** Pool keys handed to an agent for one job: base64, kept in memory only, never logged or stored. */
+/**
+ * The pool's id key handed to an agent for one job (base64, kept in memory
+ * only, never logged or stored), so that it computes the pool's keyed chunk
+ * ids. The data key never leaves the server (protocol 2).
+ */
 export interface WireKeys {
   readonly idKey: string;
-  readonly dataKey: string;
 }
 
 export interface SourceRef {
@@ -102,6 +105,16 @@ export type ServerMessage =
   | { readonly t: 'reply'; readonly req: number; readonly ok: true; readonly body: Record<string, unknown> }
   | { readonly t: 'reply'; readonly req: number; readonly ok: false; readonly error: WireError };
 
+/** Bounds of agent text the server accepts (src/protocol/validate.ts checks them; the agent clips to them). */
+export const MAX_LOG_CHARS = 2000;
+export const MAX_ERROR_CHARS = 2000;
+export const MAX_REASON_CHARS = 2000;
+
+/** Cuts a line to `max` characters. */
+export function clip(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, max - 1) + '…';
+}
+
 export const FRAME_CHUNK = 1;
 export const FRAME_BLOB = 2;
 const CHUNK_HEADER = 1 + 4 + 32 + 4;
@@ -153,11 +166,12 @@ export function parseMessage<T extends { t: string }>(text: string): T {
   return value as T;
 }
 
+/** An error as sent on the wire (the message cut to the length the other end accepts). */
 export function toWireError(err: unknown): WireError {
-  if (err instanceof CustosError) return { code: err.code, message: err.message, transient: err.transient };
+  if (err instanceof CustosError) return { code: err.code, message: clip(err.message, MAX_ERROR_CHARS), transient: err.transient };
   const code = (err as { code?: unknown })?.code;
   const transient = typeof code === 'string' && ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EIO', 'EAGAIN', 'EBUSY'].includes(code);
-  return { code: transient ? 'io' : 'internal', message: err instanceof Error ? err.message : String(err), transient };
+  return { code: transient ? 'io' : 'internal', message: clip(err instanceof Error ? err.message : String(err), MAX_ERROR_CHARS), transient };
 }
 
 export function fromWireError(e: WireError): CustosError {

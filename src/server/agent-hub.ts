@@ -10,11 +10,13 @@ import { CustosError, errorMessage } from '../base/index.js';
 import {
   decodeChunkFrame,
   FRAME_CHUNK,
-  parseMessage,
+  parseAgentMessage,
+  PROTOCOL_VERSION,
   toWireError,
   type AgentMessage,
   type AgentRequest,
   type JobProgress,
+  type RefusedMessage,
   type ServerMessage,
   type WireError,
 } from '../protocol/index.js';
@@ -33,20 +35,70 @@ export interface JobChannel {
   disconnected(): void;
 }
 
+export type Hello = Extract<AgentMessage, { t: 'hello' }>;
+
+/** What a session tells the hub. */
+export interface SessionEvents {
+  /** A valid hello of the right protocol: the session may now run jobs. */
+  hello(m: Hello): void;
+  journalLost(source: string, reason: string): void;
+  /** A warning for the server log (already rate-limited per session). */
+  warn(message: string): void;
+}
+
 const SEND_HIGH_WATER = 16 * 1024 * 1024;
+/** Job ids a session remembers after they end (a chunk still in flight for one is dropped, not refused). */
+const ENDED_JOBS_KEPT = 256;
+/** Warnings per session and minute; more are counted and reported with the next one allowed. */
+const WARNINGS_PER_MINUTE = 10;
+
+/** At most `limit` lines a minute; the count of the ones left out goes with the next. */
+export class RateLimitedLog {
+  private windowStart = 0;
+  private inWindow = 0;
+  private suppressed = 0;
+
+  constructor(private readonly write: (line: string) => void, private readonly limit = WARNINGS_PER_MINUTE, private readonly now: () => number = Date.now) {}
+
+  log(line: string): void {
+    const t = this.now();
+    if (t - this.windowStart >= 60_000) {
+      this.windowStart = t;
+      this.inWindow = 0;
+    }
+    if (this.inWindow >= this.limit) {
+      this.suppressed++;
+      return;
+    }
+    this.inWindow++;
+    const more = this.suppressed > 0 ? ` (${this.suppressed} more left out)` : '';
+    this.suppressed = 0;
+    this.write(line + more);
+  }
+}
 
 export class AgentSession {
   readonly jobs = new Map<number, JobChannel>();
+  private readonly ended: number[] = [];
   private closed = false;
+  private helloDone = false;
+  private readonly warnings: RateLimitedLog;
 
   constructor(
     readonly name: string,
     private readonly ws: WebSocket,
-    private readonly onProtocolError: (message: string) => void,
-  ) {}
+    private readonly events: SessionEvents,
+  ) {
+    this.warnings = new RateLimitedLog((m) => events.warn(`agent ${name}: ${m}`));
+  }
 
   get isOpen(): boolean {
     return !this.closed;
+  }
+
+  /** Open and past a valid hello of this server's protocol: jobs may be sent. */
+  get ready(): boolean {
+    return this.helloDone && !this.closed;
   }
 
   send(m: ServerMessage): void {
@@ -64,6 +116,18 @@ export class AgentSession {
     if (!this.closed) this.ws.close(code, reason);
   }
 
+  /** Registers a job sent to this agent. */
+  addJob(id: number, channel: JobChannel): void {
+    this.jobs.set(id, channel);
+  }
+
+  /** Forgets a job (it ended); frames still in flight for it are dropped quietly. */
+  removeJob(id: number): void {
+    if (!this.jobs.delete(id)) return;
+    this.ended.push(id);
+    if (this.ended.length > ENDED_JOBS_KEPT) this.ended.shift();
+  }
+
   /** Called by the hub when the socket closed. */
   markClosed(): void {
     if (this.closed) return;
@@ -73,31 +137,49 @@ export class AgentSession {
   }
 
   handle(data: Buffer, isBinary: boolean): void {
-    if (isBinary) {
-      if (data[0] !== FRAME_CHUNK) return this.onProtocolError('unexpected binary frame');
-      let frame;
-      try {
-        frame = decodeChunkFrame(data);
-      } catch (err) {
-        return this.onProtocolError(errorMessage(err));
-      }
-      const ch = this.jobs.get(frame.job);
-      if (!ch) return; // a chunk of a job that ended (cancelled): dropped
-      try {
-        ch.chunk(frame.id, frame.rawLength, frame.blob);
-      } catch (err) {
-        ch.failed(toWireError(err));
-      }
+    try {
+      if (isBinary) this.handleBinary(data);
+      else this.handleText(data);
+    } catch (err) {
+      // Nothing an agent sends may stop the server: whatever slipped through is refused here.
+      this.warnings.log(`message refused: ${errorMessage(err)}`);
+    }
+  }
+
+  private handleBinary(data: Buffer): void {
+    if (!this.helloDone) return this.warnings.log('binary frame before hello refused');
+    if (data.length === 0 || data[0] !== FRAME_CHUNK) return this.warnings.log('unexpected binary frame refused');
+    let frame;
+    try {
+      frame = decodeChunkFrame(data);
+    } catch (err) {
+      return this.warnings.log(errorMessage(err));
+    }
+    const ch = this.jobs.get(frame.job);
+    if (!ch) {
+      // A chunk of a job that just ended (cancelled) is dropped; one for a job never sent here is refused.
+      if (!this.ended.includes(frame.job)) this.warnings.log(`chunk frame for job ${frame.job}, which is not a job of this agent, refused`);
       return;
     }
-    let m: AgentMessage;
     try {
-      m = parseMessage<AgentMessage>(data.toString('utf8'));
+      ch.chunk(frame.id, frame.rawLength, frame.blob);
     } catch (err) {
-      return this.onProtocolError(errorMessage(err));
+      ch.failed(toWireError(err));
     }
-    if (m.t === 'hello' || m.t === 'journal-lost') return; // handled by the hub's listener
-    const ch = typeof m.job === 'number' ? this.jobs.get(m.job) : undefined;
+  }
+
+  private handleText(data: Buffer): void {
+    const parsed = parseAgentMessage(data);
+    if (!parsed.ok) return this.refuse(parsed.refused);
+    const m = parsed.message;
+    if (m.t === 'hello') return this.onHello(m);
+    if (!this.helloDone) {
+      this.warnings.log(`${m.t} before hello refused`);
+      if (m.t === 'request') this.send({ t: 'reply', req: m.req, ok: false, error: { code: 'usage', message: 'no valid hello yet', transient: false } });
+      return;
+    }
+    if (m.t === 'journal-lost') return this.events.journalLost(m.source, m.reason);
+    const ch = this.jobs.get(m.job);
     if (m.t === 'request') {
       if (!ch) {
         this.send({ t: 'reply', req: m.req, ok: false, error: { code: 'not-found', message: `job ${m.job} is not running on this agent`, transient: false } });
@@ -111,43 +193,64 @@ export class AgentSession {
     }
     if (!ch) return;
     if (m.t === 'progress') ch.progress(m.progress);
-    else if (m.t === 'log') ch.log(m.level, String(m.message));
-    else if (m.t === 'done') ch.done(m.result ?? {});
+    else if (m.t === 'log') ch.log(m.level, m.message);
+    else if (m.t === 'done') ch.done(m.result);
     else if (m.t === 'failed') ch.failed(m.error);
   }
+
+  private onHello(m: Hello): void {
+    if (this.helloDone) return this.warnings.log('second hello refused');
+    if (m.protocol !== PROTOCOL_VERSION) {
+      const why = `agent protocol ${m.protocol} is not supported: this server speaks protocol ${PROTOCOL_VERSION}; upgrade the agent (${m.version}) to this server's version`;
+      this.events.warn(`agent ${this.name}: ${why}`);
+      this.close(4002, why.slice(0, 120));
+      return;
+    }
+    this.helloDone = true;
+    this.events.hello(m);
+  }
+
+  /** An invalid message: logged; a request it names is answered, a job of this agent it names fails. */
+  private refuse(r: RefusedMessage): void {
+    this.warnings.log(r.error.message);
+    if (!this.helloDone) return;
+    const ch = r.job !== null ? this.jobs.get(r.job) : undefined;
+    if (r.req !== null && r.job !== null) {
+      this.send({ t: 'reply', req: r.req, ok: false, error: { code: 'usage', message: r.error.message, transient: false } });
+    }
+    ch?.failed({ code: 'usage', message: `the agent sent a message the server refuses (${r.error.message})`, transient: false });
+  }
+}
+
+export interface HubListeners {
+  connected(name: string, hello: Hello): void;
+  disconnected(name: string): void;
+  journalLost(name: string, source: string, reason: string): void;
 }
 
 export class AgentHub {
   readonly sessions = new Map<string, AgentSession>();
-  constructor(private readonly listeners: { connected(name: string, hello: Extract<AgentMessage, { t: 'hello' }> | null): void; disconnected(name: string): void; journalLost(name: string, source: string, reason: string): void }) {}
+  constructor(private readonly listeners: HubListeners) {}
 
+  /** Agents connected and past their hello (the ones jobs can go to). */
   connected(): Set<string> {
-    return new Set(this.sessions.keys());
+    return new Set([...this.sessions].filter(([, s]) => s.ready).map(([name]) => name));
   }
 
   get(name: string): AgentSession | undefined {
-    return this.sessions.get(name);
+    const s = this.sessions.get(name);
+    return s?.ready ? s : undefined;
   }
 
   attach(name: string, ws: WebSocket, log: (m: string) => void): AgentSession {
     this.sessions.get(name)?.close(4000, 'replaced by a newer connection');
-    const session = new AgentSession(name, ws, (message) => {
-      log(`agent ${name}: protocol error: ${message}`);
-      ws.close(1002, 'protocol error');
+    const session = new AgentSession(name, ws, {
+      hello: (m) => this.listeners.connected(name, m),
+      journalLost: (source, reason) => this.listeners.journalLost(name, source, reason),
+      warn: log,
     });
     this.sessions.set(name, session);
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) {
-        try {
-          const m = parseMessage<AgentMessage>(data.toString('utf8'));
-          if (m.t === 'hello') this.listeners.connected(name, m);
-          else if (m.t === 'journal-lost') this.listeners.journalLost(name, String(m.source), String(m.reason));
-        } catch {
-          // reported by the session
-        }
-      }
-      session.handle(data, isBinary);
-    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => session.handle(data, isBinary));
     ws.on('close', () => {
       session.markClosed();
       if (this.sessions.get(name) === session) {

@@ -1,19 +1,29 @@
 /**
- * The server's half of jobs that run on an agent. A backup channel takes the
- * agent's chunks into the pool (verifying each against its id, so no agent
- * can plant data under another's chunk id) and commits the recovery point:
- * chunks durable first, then the point object, then the catalog row. A
- * recovery channel serves the blobs of one recovery point, and only those.
+ * The server's half of jobs that run on an agent. Nothing an agent sends is
+ * trusted (docs/design/agent-protocol.md, "What the server checks"):
+ *
+ * - a backup channel takes the agent's chunks in transport form (compressed,
+ *   not encrypted), checks each against its id, seals it with the pool's
+ *   data key and stores it unless the pool has it already;
+ * - it answers "which of these chunks are missing" from the job's own set
+ *   only (chunks this job sent, and chunks of the data source's newest
+ *   point), never from the whole pool, so no agent can learn what other
+ *   computers hold;
+ * - it commits a recovery point only when every manifest page is the job's
+ *   own, decodes with the declared entry counts, and references only chunks
+ *   of the pool that are the job's own: chunks durable first, then the
+ *   point object, then the catalog row;
+ * - a recovery channel serves the blobs of one recovery point, and only
+ *   those, decrypted into transport form.
  */
 import { randomBytes } from 'node:crypto';
-import { CustosError, type RecoveryPointId } from '../base/index.js';
-import { POINT_VERSION, type ManifestPageRef, type RecoveryPointRecord } from '../format/index.js';
+import { CustosError, IntegrityError, type RecoveryPointId } from '../base/index.js';
+import { decodePage, POINT_VERSION, type ManifestPageRef, type RecoveryPointRecord } from '../format/index.js';
 import { encodeBlobFrame, fromWireError, type AgentRequest, type CommitRequest, type JobProgress, type WireError } from '../protocol/index.js';
 import type { ChunkWriter, Pool } from '../pool/index.js';
 import { packName } from '../pool/index.js';
 import type { AgentSession, JobChannel } from './agent-hub.js';
 
-const MAX_IDS_PER_REQUEST = 4096;
 /** sendBlobs reads blobs of one pack together when at most this far apart... */
 const SPAN_GAP_BYTES = 256 * 1024;
 /** ...and at most this much at once. */
@@ -74,22 +84,16 @@ abstract class BaseChannel implements JobChannel {
 
   protected async cleanup(): Promise<void> {}
 
-  protected idList(ids: unknown): string[] {
-    if (!Array.isArray(ids) || ids.length > MAX_IDS_PER_REQUEST || !ids.every((i) => typeof i === 'string' && /^[0-9a-f]{64}$/.test(i))) {
-      throw new CustosError('usage', `ids must be an array of at most ${MAX_IDS_PER_REQUEST} chunk ids (64 hex digits)`);
-    }
-    return ids as string[];
-  }
-
   /**
-   * Sends the encoded blobs of `ids` as binary frames (in pack order; each
-   * frame names its index), each checked against `allowed`. Blobs that lie
-   * close together in a pack are read with one read, so a batch of small
-   * chunks costs a few reads rather than one open, read and close each.
+   * Sends the blobs of `ids` in transport form as binary frames (in pack
+   * order; each frame names its index), each checked against `allowed`.
+   * Blobs that lie close together in a pack are read with one read, so a
+   * batch of small chunks costs a few reads rather than one open, read and
+   * close each.
    */
-  protected async sendBlobs(pool: Pool, ids: string[], allowed: ReadonlySet<string>, session: AgentSession, req: number): Promise<Record<string, unknown>> {
+  protected async sendBlobs(pool: Pool, ids: readonly string[], allowed: ReadonlySet<string>, session: AgentSession, req: number): Promise<Record<string, unknown>> {
     for (const id of ids) if (!allowed.has(id)) throw new CustosError('denied', `chunk ${id} is not part of this job's recovery point`);
-    const wanted = ids.map((id, index) => ({ index, loc: pool.location(id) }));
+    const wanted = ids.map((id, index) => ({ index, id, loc: pool.location(id) }));
     wanted.sort((a, b) => (a.loc.pack === b.loc.pack ? a.loc.offset - b.loc.offset : a.loc.pack < b.loc.pack ? -1 : 1));
     for (let first = 0; first < wanted.length;) {
       const start = wanted[first]!.loc;
@@ -104,10 +108,12 @@ abstract class BaseChannel implements JobChannel {
       }
       const span = await pool.store.getRange(packName(start.pack), start.offset, end - start.offset);
       for (let k = first; k <= last; k++) {
-        const { index, loc } = wanted[k]!;
+        const { index, id, loc } = wanted[k]!;
         const from = loc.offset - start.offset;
         if (from + loc.length > span.length) throw new CustosError('integrity', `pack ${packName(loc.pack)} is shorter than the index says`);
-        await session.sendBinary(encodeBlobFrame(req, index, loc.rawLength, span.subarray(from, from + loc.length)));
+        // Decrypted here (which authenticates it): the data key never leaves the server.
+        const blob = pool.codec.toTransport(Buffer.from(id, 'hex'), span.subarray(from, from + loc.length));
+        await session.sendBinary(encodeBlobFrame(req, index, loc.rawLength, blob));
       }
       first = last + 1;
     }
@@ -115,79 +121,123 @@ abstract class BaseChannel implements JobChannel {
   }
 }
 
-export interface CommittedPoint {
-  readonly record: RecoveryPointRecord;
+export interface BackupTarget {
+  readonly host: string;
+  readonly path: string;
+  readonly parent: RecoveryPointId | null;
+  /** The pages of the manifest the agent compares with (the only blobs it may read); none for a consistency check. */
+  readonly previousPages: readonly ManifestPageRef[];
+  /** The data source's newest point: its chunks are the agent's own (see ownChunks). */
+  readonly newest: RecoveryPointRecord | null;
+  readonly now: () => Date;
 }
 
 export class BackupChannel extends BaseChannel {
   private readonly writer: ChunkWriter;
-  private readonly allowed: Set<string>;
+  private readonly previousPages: ReadonlyMap<string, ManifestPageRef>;
+  /** Chunks this job sent and the server checked (stored now, or already in the pool). */
+  private readonly sent = new Set<string>();
+  private newestChunks: Promise<Set<string>> | null = null;
   committed: RecoveryPointRecord | null = null;
   chunksReceived = 0;
   bytesReceived = 0;
 
   constructor(
     private readonly pool: Pool,
-    private readonly point: { host: string; path: string; parent: RecoveryPointId | null; previousPages: readonly ManifestPageRef[]; now: () => Date },
+    private readonly target: BackupTarget,
     events: ChannelEvents,
     private readonly onCommit: (record: RecoveryPointRecord) => Promise<void>,
   ) {
     super(events);
     this.writer = pool.chunkWriter();
-    this.allowed = new Set(point.previousPages.map((p) => p.id));
+    this.previousPages = new Map(target.previousPages.map((p) => [p.id, p]));
   }
 
   override chunk(id: Buffer, rawLength: number, blob: Buffer): void {
     if (this.ended) return;
-    // Verify before storing: decrypts, decompresses and re-hashes (IntegrityError on mismatch).
-    this.pool.codec.verifyChunk(id, blob, rawLength);
+    const key = id.toString('hex');
+    if (this.writer.has(key)) {
+      // The pool has it (another computer's, or sent before): checked, and not stored again.
+      this.pool.codec.checkTransport(id, blob, rawLength);
+    } else {
+      // Checked (decompressed, re-hashed) and sealed with the data key: IntegrityError on mismatch.
+      const sealed = this.pool.codec.sealTransport(id, blob, rawLength);
+      // A view that is most of its buffer is kept as it is; a small one is copied, so that it does not hold a large buffer until the pack is written.
+      const own = sealed !== blob || blob.length >= blob.buffer.byteLength * 0.9 ? Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength) : Buffer.from(blob);
+      this.writer.add(Buffer.from(id), own, rawLength);
+    }
+    this.sent.add(key);
     this.chunksReceived++;
     this.bytesReceived += blob.length;
-    // A view that is most of its buffer is kept as it is; a small one is copied, so that it does not hold a large buffer until the pack is written.
-    const own = blob.length >= blob.buffer.byteLength * 0.9 ? blob : Buffer.from(blob);
-    this.writer.add(Buffer.from(id), own, rawLength);
   }
 
   async request(body: AgentRequest, session: AgentSession, req: number): Promise<Record<string, unknown>> {
     if (this.ended) throw new CustosError('cancelled', 'the job has ended');
     switch (body.op) {
-      case 'missing': {
-        const ids = this.idList(body.ids);
-        const missing: number[] = [];
-        ids.forEach((id, i) => {
-          if (!this.writer.has(id)) missing.push(i);
-        });
-        return { missing };
-      }
+      case 'missing':
+        return { missing: await this.missing(body.ids) };
       case 'stored':
         await this.writer.backpressure();
         return {};
       case 'blobs':
-        return this.sendBlobs(this.pool, this.idList(body.ids), this.allowed, session, req);
+        return this.sendBlobs(this.pool, body.ids, new Set(this.previousPages.keys()), session, req);
       case 'commit':
         return this.commit(body);
-      default:
-        throw new CustosError('usage', 'unknown request');
     }
+  }
+
+  /**
+   * The chunks of the data source's newest point: with the ones this job
+   * sent, the job's own set. Read on first need, so a synchronization whose
+   * chunks are all its own or previous pages pays nothing.
+   */
+  private ownChunks(): Promise<Set<string>> {
+    this.newestChunks ??= (async () => {
+      const newest = this.target.newest;
+      if (!newest) return new Set<string>();
+      const ids = await pointChunkIds(this.pool, newest);
+      this.events.log('info', `the chunks of point ${newest.id} (${ids.size}) are this job's own: the agent sends any other`);
+      return ids;
+    })();
+    return this.newestChunks;
+  }
+
+  /** Whether a chunk is present for this job: in the pool and in the job's own set. */
+  private async isOwn(id: string): Promise<boolean> {
+    if (this.sent.has(id)) return true; // checked on arrival; in the pool once the writer flushes
+    if (!this.pool.index.has(id)) return false;
+    if (this.previousPages.has(id)) return true;
+    return (await this.ownChunks()).has(id);
+  }
+
+  /** Indexes of `ids` the agent must send: everything not in the job's own set (never an answer about other computers' data). */
+  private async missing(ids: readonly string[]): Promise<number[]> {
+    const missing: number[] = [];
+    for (let i = 0; i < ids.length; i++) if (!(await this.isOwn(ids[i]!))) missing.push(i);
+    return missing;
   }
 
   private async commit(c: CommitRequest): Promise<Record<string, unknown>> {
     if (this.committed) throw new CustosError('exists', 'this job already committed its recovery point');
-    if (!Array.isArray(c.manifest) || c.manifest.length === 0) throw new CustosError('usage', 'commit: manifest pages missing');
     await this.writer.flush();
-    for (const page of c.manifest) {
-      if (typeof page?.id !== 'string' || !this.pool.index.has(page.id)) throw new CustosError('integrity', `commit: manifest page ${String(page?.id)} was never stored`);
+    try {
+      for (const page of c.manifest) await this.checkPage(page);
+    } catch (err) {
+      // A commit the server refuses fails the job: nothing is written that anyone could see.
+      const refused = err instanceof CustosError && !err.transient ? new CustosError(err.code, `commit refused: ${err.message}`) : err;
+      this.end(refused, null);
+      throw refused;
     }
     const record: RecoveryPointRecord = {
       version: POINT_VERSION,
       id: randomBytes(16).toString('hex') as RecoveryPointId,
-      time: this.point.now().toISOString(),
-      source: { host: this.point.host, path: this.point.path },
-      parent: this.point.parent,
-      manifest: c.manifest.map((p) => ({ id: p.id, length: Number(p.length), entries: Number(p.entries) })),
+      time: this.target.now().toISOString(),
+      source: { host: this.target.host, path: this.target.path },
+      parent: this.target.parent,
+      manifest: c.manifest.map((p) => ({ id: p.id, length: p.length, entries: p.entries })),
       summary: { ...c.summary, bytesAdded: this.writer.bytesAdded },
-      partial: Boolean(c.partial),
-      excludes: Array.isArray(c.excludes) ? c.excludes.map(String) : [],
+      partial: c.partial,
+      excludes: [...c.excludes],
     };
     await this.pool.savePoint(record);
     this.committed = record;
@@ -195,8 +245,39 @@ export class BackupChannel extends BaseChannel {
     return { point: record.id, time: record.time, bytesAdded: this.writer.bytesAdded };
   }
 
+  /**
+   * A manifest page of a commit: a page of the previous manifest as it was,
+   * or a page this job sent that decodes to the declared number of entries,
+   * each referencing only chunks of the pool that are the job's own.
+   */
+  private async checkPage(page: ManifestPageRef): Promise<void> {
+    const previous = this.previousPages.get(page.id);
+    const loc = this.pool.index.get(page.id);
+    if (!loc || (!previous && !this.sent.has(page.id))) throw new CustosError('denied', `manifest page ${page.id} was not sent in this job`);
+    if (previous && previous.length === page.length && previous.entries === page.entries) return; // checked when that point was committed
+    if (loc.rawLength !== page.length) throw new IntegrityError(`manifest page ${page.id} is ${loc.rawLength} bytes, not ${page.length}`);
+    let entries;
+    try {
+      entries = decodePage(await this.pool.readChunk(page.id));
+    } catch (err) {
+      if (err instanceof CustosError && err.transient) throw err;
+      throw new IntegrityError(`manifest page ${page.id} is not a manifest page (${err instanceof Error ? err.message : String(err)})`);
+    }
+    if (entries.length !== page.entries) throw new IntegrityError(`manifest page ${page.id} holds ${entries.length} entries, not ${page.entries}`);
+    for (const e of entries) {
+      for (const ref of e.chunks ?? []) {
+        const id = ref.id.toString('hex');
+        const at = this.pool.index.get(id);
+        if (!at || !(this.sent.has(id) || (await this.ownChunks()).has(id))) {
+          throw new CustosError('denied', `the manifest references chunk ${id}, which this agent never sent`);
+        }
+        if (at.rawLength !== ref.length) throw new IntegrityError(`the manifest says chunk ${id} is ${ref.length} bytes; it is ${at.rawLength}`);
+      }
+    }
+  }
+
   protected override async cleanup(): Promise<void> {
-    // Chunks that arrived are kept (a retried synchronization will not send them again).
+    // Chunks that arrived are kept (stored once; a retry sends them again, as they are not yet its own).
     await this.writer.flush().catch(() => undefined);
     this.writer.close();
   }
@@ -214,7 +295,7 @@ export class RecoveryChannel extends BaseChannel {
   async request(body: AgentRequest, session: AgentSession, req: number): Promise<Record<string, unknown>> {
     if (this.ended) throw new CustosError('cancelled', 'the job has ended');
     if (body.op !== 'blobs') throw new CustosError('usage', `a recovery job cannot ${body.op}`);
-    return this.sendBlobs(this.pool, this.idList(body.ids), this.allowed, session, req);
+    return this.sendBlobs(this.pool, body.ids, this.allowed, session, req);
   }
 }
 

@@ -367,7 +367,8 @@ export class JobEngine {
 
   private wireKeys(): WireKeys | null {
     const k = this.d.pool.keys;
-    return k ? { idKey: k.idKey.toString('base64'), dataKey: k.dataKey.toString('base64') } : null;
+    // The id key only: the data key never leaves the server (docs/design/agent-protocol.md).
+    return k ? { idKey: k.idKey.toString('base64') } : null;
   }
 
   private async run(job: JobRow, onCancel: (fn: () => void) => void, cancelled: { value: boolean }): Promise<Record<string, unknown>> {
@@ -414,16 +415,17 @@ export class JobEngine {
         allowSystemTarget,
       };
     } else {
-      const newest = await c.newestPoint(source.id);
-      const previous = newest && kind !== 'consistency-check' ? await this.loadPoint(newest.id) : null;
-      if (previous) unpin = this.d.pool.activity.pin(previous);
+      const newestRow = await c.newestPoint(source.id);
+      const newest = newestRow ? await this.loadPoint(newestRow.id) : null;
+      const previous = kind !== 'consistency-check' ? newest : null;
+      if (newest) unpin = this.d.pool.activity.pin(newest);
       if (kind === 'consistency-check') await c.updateSource(source.id, { replica_state: 'checking' });
       else await c.updateSource(source.id, { last_sync_started_at: this.now() });
       const policy = source.group_name ? await this.policyOf(source.group_name) : null;
       const makesRecoveryPoint = kind === 'recovery-point' || source.replica_state === 'none';
       channel = new BackupChannel(
         this.d.pool,
-        { host: agentName, path: source.path, parent: (newest?.id ?? null) as RecoveryPointId | null, previousPages: previous?.manifest ?? [], now: () => this.d.clock.now() },
+        { host: agentName, path: source.path, parent: newest?.id ?? null, previousPages: previous?.manifest ?? [], newest, now: () => this.d.clock.now() },
         events,
         async (record) => this.recordPoint(job, source.id, record, makesRecoveryPoint),
       );
@@ -456,7 +458,7 @@ export class JobEngine {
     onCancel: (fn: () => void) => void,
     cancelled: { value: boolean },
   ): Promise<Record<string, unknown>> {
-    session.jobs.set(job.id, channel);
+    session.addJob(job.id, channel);
     onCancel(() => {
       session.send({ t: 'cancel', job: job.id });
       // An agent that does not answer a cancel within 30 s is not waited for.
@@ -473,7 +475,7 @@ export class JobEngine {
       }
       return result;
     } finally {
-      session.jobs.delete(job.id);
+      session.removeJob(job.id);
     }
   }
 

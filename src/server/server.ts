@@ -109,7 +109,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let alerts!: AlertService;
     const hub = new AgentHub({
       connected: (name, hello) => {
-        void catalog.updateAgent(name, { last_seen: clock.now().toISOString(), version: hello?.version ?? null, ...(hello?.hostname ? { hostname: hello.hostname } : {}) });
+        // version and hostname are checked (printable, bounded) by the agent-message validator.
+        void catalog.updateAgent(name, { last_seen: clock.now().toISOString(), version: hello.version, hostname: hello.hostname });
         void alerts.agentConnected(name, clock.now());
         engine.kick();
       },

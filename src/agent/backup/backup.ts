@@ -23,7 +23,7 @@ import {
   type ManifestEntry,
   type ManifestPageRef,
   type PointSummary,
-  type PoolKeys,
+  type ChunkKeys,
 } from '../../format/index.js';
 import { SEGMENT_BYTES, type BackupWorkerData, type ChunkBatch, type FileStat, type FileTask, type WorkerMessage } from './messages.js';
 import { OwnerNames } from './owners.js';
@@ -62,7 +62,7 @@ export interface BackupOptions {
   /** Directory to protect. */
   readonly source: string;
   readonly sink: ChunkSink;
-  readonly keys: PoolKeys | null;
+  readonly keys: ChunkKeys | null;
   readonly compressionLevel: number;
   readonly chunker: ChunkerParams;
   /** Chunks already stored, shared with the workers. */

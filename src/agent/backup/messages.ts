@@ -1,8 +1,8 @@
 /** Messages between the backup pipeline and its file-reading worker threads. */
-import type { PoolKeys, ChunkerParams } from '../../format/index.js';
+import type { ChunkKeys, ChunkerParams } from '../../format/index.js';
 
 export interface BackupWorkerData {
-  readonly keys: PoolKeys | null;
+  readonly keys: ChunkKeys | null;
   readonly compressionLevel: number;
   readonly chunker: ChunkerParams;
   /** KnownIds table: chunks the pool already has are not encoded again. */

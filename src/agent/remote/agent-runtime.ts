@@ -16,6 +16,9 @@ import {
   parseMessage,
   PROTOCOL_VERSION,
   toWireError,
+  wireHostname,
+  clip,
+  MAX_REASON_CHARS,
   type AgentMessage,
   type AgentRequest,
   type JobSpec,
@@ -63,7 +66,7 @@ export class AgentRuntime implements Wire {
     this.journals = options.journals === false ? null : new SourceJournals(options.dataDir, (m) => this.log(m, 'warning'), (path, reason) => {
       this.log(`${path}: ${reason}`, 'warning');
       // Offline, nothing is lost: the next synchronization scans anyway.
-      this.send({ t: 'journal-lost', source: `${this.id.name}:fs:${path}`, reason });
+      this.send({ t: 'journal-lost', source: `${this.id.name}:fs:${path}`, reason: clip(reason, MAX_REASON_CHARS) });
     });
   }
 
@@ -105,7 +108,7 @@ export class AgentRuntime implements Wire {
     this.ws = ws;
     ws.on('open', () => {
       this.backoffMs = 500;
-      this.send({ t: 'hello', protocol: PROTOCOL_VERSION, version: AGENT_VERSION, hostname: hostname() });
+      this.send({ t: 'hello', protocol: PROTOCOL_VERSION, version: AGENT_VERSION, hostname: wireHostname(hostname()) });
       this.log(`connected to ${this.id.server}`);
       this.connectedOnce?.();
     });
@@ -116,8 +119,10 @@ export class AgentRuntime implements Wire {
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('error', (err) => this.log(`connection error: ${err.message}`, 'warning'));
-    ws.on('close', () => {
+    ws.on('close', (code: number, reason: Buffer) => {
       if (this.ws === ws) this.ws = null;
+      // The server says why it closed (4002: this agent's protocol is not the server's).
+      if (code >= 4000) this.log(`the server closed the connection: ${reason.toString('utf8') || code}`, code === 4002 ? 'error' : 'warning');
       for (const p of this.pending.values()) p.reject(new CustosError('io', 'connection to the server lost', { transient: true }));
       this.pending.clear();
       // Jobs cannot finish without the server: they stop; the server retries them.

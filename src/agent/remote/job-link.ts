@@ -4,7 +4,7 @@
  * every later call fail, which stops the pipelines at their next step.
  */
 import { CustosError } from '../../base/index.js';
-import type { AgentMessage, AgentRequest, JobProgress } from '../../protocol/index.js';
+import { clip, MAX_LOG_CHARS, type AgentMessage, type AgentRequest, type JobProgress } from '../../protocol/index.js';
 
 export interface Wire {
   send(m: AgentMessage): void;
@@ -53,6 +53,6 @@ export class JobLink {
   }
 
   log(level: 'info' | 'warning' | 'error', message: string): void {
-    this.wire.send({ t: 'log', job: this.jobId, level, message });
+    this.wire.send({ t: 'log', job: this.jobId, level, message: clip(message, MAX_LOG_CHARS) });
   }
 }

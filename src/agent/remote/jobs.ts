@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
-import { BlobCodec, decodePage, type ManifestEntry, type ManifestPageRef, type PoolKeys } from '../../format/index.js';
+import { BlobCodec, decodePage, type ChunkKeys, type ManifestEntry, type ManifestPageRef } from '../../format/index.js';
 import type { BackupJobSpec, RecoveryJobSpec, WireKeys } from '../../protocol/index.js';
 import { runBackup } from '../backup/backup.js';
 import { normalizeItem, runRestore } from '../restore/restore.js';
@@ -16,8 +16,9 @@ import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
 import type { PlanRequest, SourceJournals, SyncPlan } from './source-journals.js';
 
-export function poolKeys(w: WireKeys | null): PoolKeys | null {
-  return w ? { idKey: Buffer.from(w.idKey, 'base64'), dataKey: Buffer.from(w.dataKey, 'base64') } : null;
+/** The id key of an encrypted pool: chunks are made and read in transport form (compressed, not encrypted). */
+export function chunkKeys(w: WireKeys | null): ChunkKeys | null {
+  return w ? { idKey: Buffer.from(w.idKey, 'base64') } : null;
 }
 
 /** Fetches and decodes a point's manifest pages (all of them; pages are small). */
@@ -54,7 +55,7 @@ export interface BackupJobHooks {
 }
 
 export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: BackupJobHooks = {}): Promise<Record<string, unknown>> {
-  const keys = poolKeys(spec.keys);
+  const keys = chunkKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
   const planRequest: PlanRequest = { path: spec.source.path, previous: (spec.previous?.point ?? null) as RecoveryPointId | null, excludes: spec.excludes, fullScan: spec.fullScan };
   // Asked while the previous manifest comes in; either way before the walk starts.
@@ -112,7 +113,7 @@ export function checkRecoveryTarget(target: string, allowSystemTarget: boolean):
 
 export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks: { workers?: number } = {}): Promise<Record<string, unknown>> {
   checkRecoveryTarget(spec.target, spec.allowSystemTarget === true);
-  const keys = poolKeys(spec.keys);
+  const keys = chunkKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
   const pages = await fetchManifest(link, codec, spec.point.pages);
   // Items as the manifest spells them ("./a/", "/a" and the source's own path prefix mean "a").

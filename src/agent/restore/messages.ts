@@ -1,10 +1,10 @@
 /** Messages between the restore pipeline and its file-writing worker threads. */
-import type { PoolKeys } from '../../format/index.js';
+import type { ChunkKeys } from '../../format/index.js';
 
 export type ConflictMode = 'overwrite' | 'skip' | 'keep-both';
 
 export interface RestoreWorkerData {
-  readonly keys: PoolKeys | null;
+  readonly keys: ChunkKeys | null;
   readonly compressionLevel: number;
   readonly restoreOwnership: boolean;
 }

@@ -27,7 +27,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, type ProgressSink } from '../../base/index.js';
-import { checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type PoolKeys } from '../../format/index.js';
+import { checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type ChunkKeys } from '../../format/index.js';
 import { OwnerNames } from '../backup/owners.js';
 import { writeXattrs } from '../backup/xattrs.js';
 import { closeQuietly, lstatOrNull, openForRestore, placeItem, resolveTarget, setFileMetadata, utimesSeconds, type FileMetadata } from './fs-safe.js';
@@ -43,7 +43,7 @@ export interface RestoreOptions {
   readonly manifest: AsyncIterable<ManifestEntry>;
   readonly target: string;
   readonly source: ChunkSource;
-  readonly keys: PoolKeys | null;
+  readonly keys: ChunkKeys | null;
   readonly compressionLevel: number;
   /** Paths relative to the protected directory; empty = everything. */
   readonly items?: readonly string[];

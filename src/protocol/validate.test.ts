@@ -1,0 +1,184 @@
+/**
+ * The agent-message validator, fuzzed (fast-check): every valid message is
+ * accepted exactly as sent (no coercion), every message with one field
+ * wrong, missing, added or oversized is refused with a `usage` error, and
+ * no input whatever makes it throw anything else.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { CustosError } from '../base/index.js';
+import {
+  checkAgentMessage,
+  MAX_HOSTNAME_CHARS,
+  MAX_IDS_PER_REQUEST,
+  MAX_VERSION_CHARS,
+  parseAgentMessage,
+  PROGRESS_PHASES,
+  WIRE_ERROR_CODES,
+  wireHostname,
+} from './validate.js';
+import { MAX_ERROR_CHARS, MAX_LOG_CHARS } from './messages.js';
+
+const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
+const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
+const count = fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER), fc.integer({ min: 0, max: 2 ** 40 }));
+const printable = (max: number) => fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: max });
+const host = fc.string({ unit: fc.constantFrom(...'abcXYZ019.-_'), minLength: 0, maxLength: 60 }).map((s) => `h${s}`);
+
+const summary = fc.record({
+  filesNew: count, filesChanged: count, filesUnchanged: count, dirs: count, others: count, errors: count,
+  changedDuringRead: count, bytesRead: count, bytesAdded: count, logicalBytes: count, durationMs: count,
+});
+const pageRef = fc.integer({ min: 2, max: 16 * 1024 * 1024 }).chain((length) =>
+  fc.record({ id: hex(64), length: fc.constant(length), entries: fc.integer({ min: 1, max: Math.floor(length / 2) }) }));
+
+const body = fc.oneof(
+  fc.record({ op: fc.constantFrom('missing' as const, 'blobs' as const), ids: fc.array(hex(64), { maxLength: 20 }) }),
+  fc.constant({ op: 'stored' as const }),
+  fc.record({
+    op: fc.constant('commit' as const),
+    manifest: fc.array(pageRef, { minLength: 1, maxLength: 5 }),
+    summary,
+    partial: fc.boolean(),
+    excludes: fc.array(fc.string({ maxLength: 30 }), { maxLength: 5 }),
+  }),
+);
+
+/** Valid agent messages of every type. */
+const validMessage = fc.oneof(
+  fc.record({ t: fc.constant('hello'), protocol: fc.nat(), version: printable(MAX_VERSION_CHARS), hostname: host }),
+  fc.record({ t: fc.constant('request'), req: u32, job: u32, body }),
+  fc.record({
+    t: fc.constant('progress'),
+    job: u32,
+    progress: fc.record({ phase: fc.constantFrom(...PROGRESS_PHASES), filesDone: count, bytesDone: count, bytesTotal: fc.option(count, { nil: null }) }),
+  }),
+  fc.record({ t: fc.constant('log'), job: u32, level: fc.constantFrom('info', 'warning', 'error'), message: fc.string({ maxLength: MAX_LOG_CHARS }) }),
+  fc.record({
+    t: fc.constant('done'),
+    job: u32,
+    result: fc.record({ point: hex(32), time: printable(30), bytesAdded: count, partial: fc.boolean(), errors: count, summary, files: count, target: fc.string({ maxLength: 100 }) }, { requiredKeys: [] }),
+  }),
+  fc.record({ t: fc.constant('failed'), job: u32, error: fc.record({ code: fc.constantFrom(...WIRE_ERROR_CODES), message: fc.string({ maxLength: MAX_ERROR_CHARS }), transient: fc.boolean() }) }),
+  fc.record({ t: fc.constant('journal-lost'), source: fc.string({ maxLength: 200 }), reason: fc.string({ maxLength: 200 }) }),
+);
+
+/** Values no field accepts in the place of another type (a wrong type, a number out of range, an oversized string...). */
+const wrongValue = fc.oneof(
+  fc.constant(null), fc.constant(-1), fc.constant(1.5), fc.constant(2 ** 53), fc.constant(Number.NaN), fc.constant('1'),
+  fc.constant(true), fc.constant([]), fc.constant({}), fc.constant('x'.repeat(70_000)), fc.constant({ valueOf: 1 }),
+);
+
+/** All paths to fields (and array items) in a JSON value. */
+function paths(v: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
+  if (typeof v !== 'object' || v === null) return [prefix];
+  const out: Array<Array<string | number>> = prefix.length > 0 ? [prefix] : [];
+  for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...prefix, Array.isArray(v) ? Number(k) : k]));
+  return out;
+}
+
+function setAt(root: unknown, path: ReadonlyArray<string | number>, value: unknown, remove: boolean): unknown {
+  const copy = structuredClone(root) as Record<string | number, unknown>;
+  let at = copy;
+  for (const k of path.slice(0, -1)) at = at[k] as Record<string | number, unknown>;
+  const last = path.at(-1)!;
+  if (remove) {
+    if (Array.isArray(at)) at.splice(Number(last), 1);
+    else delete at[last];
+  } else at[last] = value;
+  return copy;
+}
+
+function refusedAsUsage(v: unknown): boolean {
+  try {
+    checkAgentMessage(v);
+    return false;
+  } catch (err) {
+    assert.ok(err instanceof CustosError && err.code === 'usage', `not a usage error: ${String(err)}`);
+    return true;
+  }
+}
+
+test('every valid agent message is accepted as it was sent (no coercion, nothing added)', () => {
+  fc.assert(fc.property(validMessage, (m) => {
+    const sent: unknown = JSON.parse(JSON.stringify(m));
+    assert.deepEqual(checkAgentMessage(sent), sent);
+  }), { numRuns: 4000 });
+});
+
+test('a message with an unknown field anywhere in it is refused', () => {
+  fc.assert(fc.property(validMessage, fc.nat(), fc.string({ minLength: 1, maxLength: 12 }), (m, pick, key) => {
+    const objects = [[] as Array<string | number>, ...paths(m)].filter((p) => {
+      const at = p.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], m);
+      return typeof at === 'object' && at !== null && !Array.isArray(at);
+    });
+    const target = objects[pick % objects.length]!;
+    const at = target.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], m) as Record<string, unknown>;
+    fc.pre(!Object.hasOwn(at, key) && key !== '__proto__');
+    const extended = structuredClone(m) as Record<string, unknown>;
+    const holder = target.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], extended) as Record<string, unknown>;
+    holder[key] = 1;
+    assert.ok(refusedAsUsage(extended), `accepted with ${key} added at ${JSON.stringify(target)}`);
+  }), { numRuns: 5000 });
+});
+
+test('a message with one field of a wrong type, out of range or removed is refused', () => {
+  fc.assert(fc.property(validMessage, fc.nat(), wrongValue, fc.boolean(), (m, pick, value, remove) => {
+    const all = paths(m).filter((p) => p.length > 0 && p[0] !== 't');
+    fc.pre(all.length > 0);
+    const path = all[pick % all.length]!;
+    const inArray = typeof path.at(-1) === 'number';
+    // Removing an item of an array leaves a valid (shorter) array; an optional field of a result may be left out.
+    fc.pre(!(remove && inArray) && !(remove && path[0] === 'result' && path.length === 2));
+    // A few of the wrong values are right for some fields: a null bytesTotal, an empty list of ids, the other boolean, a short string, an empty result.
+    const current = path.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], m);
+    const fits =
+      value === current ||
+      (value === '1' && typeof current === 'string') ||
+      (typeof value === 'boolean' && typeof current === 'boolean') ||
+      (Array.isArray(value) && value.length === 0 && Array.isArray(current) && path.at(-1) !== 'manifest') ||
+      (value === null && path.at(-1) === 'bytesTotal') ||
+      (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0 && path.length === 1 && path[0] === 'result');
+    fc.pre(remove || !fits);
+    const changed = setAt(m, path, value, remove);
+    assert.ok(refusedAsUsage(changed), `accepted with ${JSON.stringify(path)} ${remove ? 'removed' : `= ${JSON.stringify(value)?.slice(0, 40)}`}`);
+  }), { numRuns: 8000 });
+});
+
+test('no JSON value, and no text at all, makes the validator throw anything but a usage error', () => {
+  fc.assert(fc.property(fc.jsonValue(), (v) => {
+    try {
+      checkAgentMessage(v);
+    } catch (err) {
+      assert.ok(err instanceof CustosError && err.code === 'usage', String(err));
+    }
+  }), { numRuns: 10_000 });
+  fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => {
+    const r = parseAgentMessage(s);
+    if (!r.ok) assert.equal(r.refused.error.code, 'usage');
+  }), { numRuns: 5000 });
+});
+
+test('bounds: sizes, host names, ids', () => {
+  const req = (body: unknown) => ({ t: 'request', req: 1, job: 1, body });
+  assert.ok(refusedAsUsage(req({ op: 'missing', ids: Array(MAX_IDS_PER_REQUEST + 1).fill('0'.repeat(64)) })));
+  assert.ok(!refusedAsUsage(req({ op: 'missing', ids: Array(MAX_IDS_PER_REQUEST).fill('0'.repeat(64)) })));
+  assert.ok(refusedAsUsage(req({ op: 'blobs', ids: ['0'.repeat(63) + 'G'] })));
+  assert.ok(refusedAsUsage(req({ op: 'blobs', ids: ['A'.repeat(64)] })), 'upper-case hex is not an id');
+  assert.ok(refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: 'a'.repeat(MAX_HOSTNAME_CHARS + 1) }));
+  assert.ok(refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: 'evil\nhost' }));
+  assert.ok(refusedAsUsage({ t: 'hello', protocol: 2, version: 'v\u0000', hostname: 'h' }));
+  assert.ok(refusedAsUsage({ t: 'log', job: 1, level: 'info', message: 'x'.repeat(MAX_LOG_CHARS + 1) }));
+  assert.ok(refusedAsUsage({ t: 'progress', job: 1, progress: { phase: 'pwned', filesDone: 0, bytesDone: 0, bytesTotal: null } }));
+  assert.ok(refusedAsUsage({ t: 'done', job: 1, result: { target: 'x'.repeat(4097) } }));
+  assert.ok(refusedAsUsage({ t: 'failed', job: 1, error: { code: 'root', message: '', transient: false } }));
+  const page = { id: 'a'.repeat(64), length: 100, entries: 51 };
+  const commit = (manifest: unknown) => req({ op: 'commit', manifest, summary: Object.fromEntries(['filesNew', 'filesChanged', 'filesUnchanged', 'dirs', 'others', 'errors', 'changedDuringRead', 'bytesRead', 'bytesAdded', 'logicalBytes', 'durationMs'].map((k) => [k, 0])), partial: false, excludes: [] });
+  assert.ok(refusedAsUsage(commit([page])), 'more entries than a page of that length can hold');
+  assert.ok(refusedAsUsage(commit([])), 'an empty manifest');
+  assert.ok(!refusedAsUsage(commit([{ ...page, entries: 50 }])));
+  assert.equal(wireHostname('my host\u00e9.example'), 'my-host-.example');
+  assert.equal(wireHostname(''), 'unknown');
+  assert.ok(!refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: wireHostname('..weird name/\u0000') }));
+});

@@ -1,0 +1,285 @@
+/**
+ * The strict check of everything an agent sends (docs/design/agent-protocol.md,
+ * "Validation"). The server treats every agent as hostile: a text frame
+ * becomes an AgentMessage only through parseAgentMessage, which checks every
+ * field's type, range and length and refuses unknown fields, so nothing
+ * unchecked reaches a job, the catalog or a log line.
+ */
+import { CustosError, type ErrorCode } from '../base/index.js';
+import type { ManifestPageRef, PointSummary } from '../format/index.js';
+import {
+  MAX_ERROR_CHARS,
+  MAX_LOG_CHARS,
+  MAX_REASON_CHARS,
+  type AgentMessage,
+  type AgentRequest,
+  type CommitRequest,
+  type JobProgress,
+  type WireError,
+} from './messages.js';
+
+/** The largest text frame an agent may send (a commit of a very large manifest is the biggest). */
+export const MAX_TEXT_FRAME = 48 * 1024 * 1024;
+/** Chunk ids per `missing` or `blobs` request. */
+export const MAX_IDS_PER_REQUEST = 4096;
+/** Manifest pages per commit (a page holds at least 64 KiB of entries but the last of a stretch). */
+export const MAX_MANIFEST_PAGES = 262_144;
+/** The largest manifest page (a page is stored as one chunk; the server checks chunks up to this size). */
+export const MAX_PAGE_BYTES_WIRE = 16 * 1024 * 1024;
+export const MAX_EXCLUDES = 1024;
+export const MAX_EXCLUDE_CHARS = 4096;
+export const MAX_SOURCE_CHARS = 4500;
+export const MAX_VERSION_CHARS = 64;
+export const MAX_HOSTNAME_CHARS = 253;
+/** A `done` result, as JSON. */
+export const MAX_RESULT_JSON = 16 * 1024;
+
+/** The phases an agent reports. */
+export const PROGRESS_PHASES = ['synchronizing', 'checking', 'recovering'] as const;
+export const LOG_LEVELS = ['info', 'warning', 'error'] as const;
+
+/** Every ErrorCode (a code added to base/errors.ts must be added here: the check below fails the build otherwise). */
+export const WIRE_ERROR_CODES = [
+  'usage', 'not-found', 'bad-key', 'locked', 'integrity', 'unsafe-path', 'exists', 'format', 'io', 'partial',
+  'denied', 'job-failed', 'unreachable', 'cancelled', 'internal',
+] as const satisfies readonly ErrorCode[];
+type UnlistedCodes = Exclude<ErrorCode, (typeof WIRE_ERROR_CODES)[number]>;
+const everyCodeListed: [UnlistedCodes] extends [never] ? true : false = true;
+void everyCodeListed;
+
+const SUMMARY_FIELDS = [
+  'filesNew', 'filesChanged', 'filesUnchanged', 'dirs', 'others', 'errors', 'changedDuringRead', 'bytesRead', 'bytesAdded', 'logicalBytes', 'durationMs',
+] as const satisfies ReadonlyArray<keyof PointSummary>;
+
+const CHUNK_ID = /^[0-9a-f]{64}$/;
+const POINT_ID = /^[0-9a-f]{32}$/;
+const PRINTABLE = /^[\x20-\x7e]*$/;
+const HOSTNAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function bad(path: string, what: string): never {
+  throw new CustosError('usage', `invalid agent message: ${path} ${what}`);
+}
+
+type Obj = Record<string, unknown>;
+
+/** An object with exactly the keys `required` (and any of `optional`), nothing else. */
+function record(v: unknown, path: string, required: readonly string[], optional: readonly string[] = []): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(path, 'must be an object');
+  const o = v as Obj;
+  for (const k of Object.keys(o)) {
+    if (!required.includes(k) && !optional.includes(k)) bad(path, `has an unknown field ${JSON.stringify(k.slice(0, 40))}`);
+  }
+  for (const k of required) if (!Object.hasOwn(o, k)) bad(path, `lacks the field ${k}`);
+  return o;
+}
+
+function uint32(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff_ffff) bad(path, 'must be an integer from 0 to 2^32-1');
+  return v;
+}
+
+function count(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(path, 'must be a non-negative whole number');
+  return v;
+}
+
+function intIn(v: unknown, path: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(path, `must be a whole number from ${min} to ${max}`);
+  return v;
+}
+
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') bad(path, 'must be true or false');
+  return v;
+}
+
+function text(v: unknown, path: string, max: number, pattern?: RegExp): string {
+  if (typeof v !== 'string') bad(path, 'must be a string');
+  if (v.length > max) bad(path, `is longer than ${max} characters`);
+  if (pattern && !pattern.test(v)) bad(path, 'has characters that are not allowed');
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, path: string, values: readonly T[]): T {
+  if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) bad(path, `must be one of ${values.join(', ')}`);
+  return v as T;
+}
+
+function list<T>(v: unknown, path: string, max: number, item: (x: unknown, p: string) => T): T[] {
+  if (!Array.isArray(v)) bad(path, 'must be an array');
+  if (v.length > max) bad(path, `has more than ${max} items`);
+  return v.map((x, i) => item(x, `${path}[${i}]`));
+}
+
+function chunkIds(v: unknown, path: string): string[] {
+  return list(v, path, MAX_IDS_PER_REQUEST, (x, p) => text(x, p, 64, CHUNK_ID));
+}
+
+export function parseSummary(v: unknown, path = 'summary'): PointSummary {
+  const o = record(v, path, SUMMARY_FIELDS);
+  const out: Record<string, number> = {};
+  for (const k of SUMMARY_FIELDS) out[k] = count(o[k], `${path}.${k}`);
+  return out as unknown as PointSummary;
+}
+
+function pageRef(v: unknown, path: string): ManifestPageRef {
+  const o = record(v, path, ['id', 'length', 'entries']);
+  const length = intIn(o['length'], `${path}.length`, 1, MAX_PAGE_BYTES_WIRE);
+  return {
+    id: text(o['id'], `${path}.id`, 64, CHUNK_ID) as ManifestPageRef['id'],
+    length,
+    // An entry takes at least two bytes of a page (its length and its type).
+    entries: intIn(o['entries'], `${path}.entries`, 1, Math.floor(length / 2)),
+  };
+}
+
+function commitBody(o: Obj, path: string): CommitRequest {
+  const manifest = list(o['manifest'], `${path}.manifest`, MAX_MANIFEST_PAGES, pageRef);
+  if (manifest.length === 0) bad(`${path}.manifest`, 'is empty');
+  return {
+    manifest,
+    summary: parseSummary(o['summary'], `${path}.summary`),
+    partial: bool(o['partial'], `${path}.partial`),
+    excludes: list(o['excludes'], `${path}.excludes`, MAX_EXCLUDES, (x, p) => text(x, p, MAX_EXCLUDE_CHARS)),
+  };
+}
+
+export function parseAgentRequest(v: unknown, path = 'body'): AgentRequest {
+  const op = typeof v === 'object' && v !== null ? (v as Obj)['op'] : undefined;
+  switch (op) {
+    case 'missing':
+    case 'blobs': {
+      const o = record(v, path, ['op', 'ids']);
+      return { op, ids: chunkIds(o['ids'], `${path}.ids`) };
+    }
+    case 'stored':
+      record(v, path, ['op']);
+      return { op };
+    case 'commit': {
+      const o = record(v, path, ['op', 'manifest', 'summary', 'partial', 'excludes']);
+      return { op, ...commitBody(o, path) };
+    }
+    default:
+      return bad(`${path}.op`, 'must be missing, blobs, stored or commit');
+  }
+}
+
+function progress(v: unknown, path: string): JobProgress {
+  const o = record(v, path, ['phase', 'filesDone', 'bytesDone', 'bytesTotal']);
+  return {
+    phase: oneOf(o['phase'], `${path}.phase`, PROGRESS_PHASES),
+    filesDone: count(o['filesDone'], `${path}.filesDone`),
+    bytesDone: count(o['bytesDone'], `${path}.bytesDone`),
+    bytesTotal: o['bytesTotal'] === null ? null : count(o['bytesTotal'], `${path}.bytesTotal`),
+  };
+}
+
+export function parseWireError(v: unknown, path = 'error'): WireError {
+  const o = record(v, path, ['code', 'message', 'transient']);
+  return {
+    code: oneOf(o['code'], `${path}.code`, WIRE_ERROR_CODES),
+    message: text(o['message'], `${path}.message`, MAX_ERROR_CHARS),
+    transient: bool(o['transient'], `${path}.transient`),
+  };
+}
+
+const RESULT_COUNTS = ['bytesAdded', 'errors', 'files', 'dirs', 'others', 'skipped', 'bytes'] as const;
+
+/** A job's result as the agent reports it: the known fields only (what `job show` displays). */
+function jobResult(v: unknown, path: string): Record<string, unknown> {
+  const o = record(v, path, [], [...RESULT_COUNTS, 'point', 'time', 'partial', 'summary', 'walk', 'target']);
+  const out: Record<string, unknown> = {};
+  for (const k of RESULT_COUNTS) if (Object.hasOwn(o, k)) out[k] = count(o[k], `${path}.${k}`);
+  if (Object.hasOwn(o, 'point')) out['point'] = text(o['point'], `${path}.point`, 32, POINT_ID);
+  if (Object.hasOwn(o, 'time')) out['time'] = text(o['time'], `${path}.time`, 40, PRINTABLE);
+  if (Object.hasOwn(o, 'partial')) out['partial'] = bool(o['partial'], `${path}.partial`);
+  if (Object.hasOwn(o, 'summary')) out['summary'] = parseSummary(o['summary'], `${path}.summary`);
+  if (Object.hasOwn(o, 'target')) out['target'] = text(o['target'], `${path}.target`, 4096);
+  if (Object.hasOwn(o, 'walk')) {
+    const w = record(o['walk'], `${path}.walk`, ['itemsStatted', 'dirsListed', 'journal']);
+    out['walk'] = { itemsStatted: count(w['itemsStatted'], `${path}.walk.itemsStatted`), dirsListed: count(w['dirsListed'], `${path}.walk.dirsListed`), journal: bool(w['journal'], `${path}.walk.journal`) };
+  }
+  if (JSON.stringify(out).length > MAX_RESULT_JSON) bad(path, `is larger than ${MAX_RESULT_JSON} bytes`);
+  return out;
+}
+
+/** A host name as the agent sends it in `hello`: characters outside the allowed ones become '-'. */
+export function wireHostname(name: string): string {
+  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[._-]+/, '').slice(0, MAX_HOSTNAME_CHARS);
+  return cleaned === '' ? 'unknown' : cleaned;
+}
+
+/** Checks one decoded message (see parseAgentMessage). */
+export function checkAgentMessage(v: unknown): AgentMessage {
+  const t = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj)['t'] : undefined;
+  switch (t) {
+    case 'hello': {
+      const o = record(v, 'hello', ['t', 'protocol', 'version', 'hostname']);
+      const hostname = text(o['hostname'], 'hello.hostname', MAX_HOSTNAME_CHARS);
+      if (!HOSTNAME.test(hostname)) bad('hello.hostname', 'is not a host name');
+      return { t, protocol: intIn(o['protocol'], 'hello.protocol', 0, 0x7fff_ffff), version: text(o['version'], 'hello.version', MAX_VERSION_CHARS, PRINTABLE), hostname };
+    }
+    case 'request': {
+      const o = record(v, 'request', ['t', 'req', 'job', 'body']);
+      return { t, req: uint32(o['req'], 'request.req'), job: uint32(o['job'], 'request.job'), body: parseAgentRequest(o['body'], 'request.body') };
+    }
+    case 'progress': {
+      const o = record(v, 'progress', ['t', 'job', 'progress']);
+      return { t, job: uint32(o['job'], 'progress.job'), progress: progress(o['progress'], 'progress.progress') };
+    }
+    case 'log': {
+      const o = record(v, 'log', ['t', 'job', 'level', 'message']);
+      return { t, job: uint32(o['job'], 'log.job'), level: oneOf(o['level'], 'log.level', LOG_LEVELS), message: text(o['message'], 'log.message', MAX_LOG_CHARS) };
+    }
+    case 'done': {
+      const o = record(v, 'done', ['t', 'job', 'result']);
+      return { t, job: uint32(o['job'], 'done.job'), result: jobResult(o['result'], 'done.result') };
+    }
+    case 'failed': {
+      const o = record(v, 'failed', ['t', 'job', 'error']);
+      return { t, job: uint32(o['job'], 'failed.job'), error: parseWireError(o['error'], 'failed.error') };
+    }
+    case 'journal-lost': {
+      const o = record(v, 'journal-lost', ['t', 'source', 'reason']);
+      return { t, source: text(o['source'], 'journal-lost.source', MAX_SOURCE_CHARS), reason: text(o['reason'], 'journal-lost.reason', MAX_REASON_CHARS) };
+    }
+    default:
+      return bad('t', 'must be hello, request, progress, log, done, failed or journal-lost');
+  }
+}
+
+/**
+ * What a refused text frame still tells: the job and request it names, when
+ * those are valid numbers (so the server can answer the request and fail the
+ * job instead of leaving both waiting).
+ */
+export interface RefusedMessage {
+  readonly error: CustosError;
+  readonly job: number | null;
+  readonly req: number | null;
+}
+
+function numberField(v: unknown, key: string): number | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const x = (v as Obj)[key];
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffff_ffff ? x : null;
+}
+
+/** Parses and checks a text frame from an agent: the message, or why it is refused. */
+export function parseAgentMessage(data: string | Buffer): { ok: true; message: AgentMessage } | { ok: false; refused: RefusedMessage } {
+  if (data.length > MAX_TEXT_FRAME) {
+    return { ok: false, refused: { error: new CustosError('usage', `invalid agent message: larger than ${MAX_TEXT_FRAME} bytes`), job: null, req: null } };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+  } catch {
+    return { ok: false, refused: { error: new CustosError('usage', 'invalid agent message: not JSON'), job: null, req: null } };
+  }
+  try {
+    return { ok: true, message: checkAgentMessage(value) };
+  } catch (err) {
+    const error = err instanceof CustosError ? err : new CustosError('usage', 'invalid agent message');
+    return { ok: false, refused: { error, job: numberField(value, 'job'), req: numberField(value, 'req') } };
+  }
+}
