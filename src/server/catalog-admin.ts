@@ -8,12 +8,14 @@
 import { existsSync } from 'node:fs';
 import { rename, writeFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CustosError, LockedError, systemClock, type Clock } from '../base/index.js';
 import { Catalog, inspectCatalogFile } from '../catalog/index.js';
 import type { CatalogBackupHeader } from '../format/index.js';
 import { CatalogBackupStore, fsyncDir, Pool, type CatalogBackupInfo, type PoolLock } from '../pool/index.js';
 import { serverFiles, type ServerFiles } from './data-dir.js';
+import { AuditLog } from './audit.js';
 import { setCatalogAside } from './catalog-guard.js';
 import { readIssuanceRecord } from './issued-certificates.js';
 import { resyncCatalog, type ResyncReport } from './resync.js';
@@ -72,7 +74,8 @@ export async function restoreCatalog(dataDir: string, ref: string, options: { re
       const setAside = await setCatalogAside(files, clock.now(), current.state === 'ok' ? 'replaced' : 'damaged');
       await rename(tmp, files.catalog);
       fsyncDir(files.dir);
-      const resync = options.resync ? await resyncOpen(files, pool, clock) : null;
+      const resync = options.resync ? await resyncOpen(files, pool, clock, { action: 'catalog.restore', target: backup.header.id }) : null;
+      if (!resync) await auditLocal(files, clock, { action: 'catalog.restore', target: backup.header.id, detail: { resync: false } });
       return { restored: backup.header, setAside, resync };
     } finally {
       // The temporary copy and the empty WAL and shared-memory files its inspection left.
@@ -108,17 +111,48 @@ export async function resyncServerCatalog(dataDir: string, options: { clock?: Cl
   const pool = await openServerPool(files);
   const lock = await lockStopped(pool, files, 'resync');
   try {
-    return await resyncOpen(files, pool, options.clock ?? systemClock);
+    return await resyncOpen(files, pool, options.clock ?? systemClock, { action: 'catalog.resync', target: null });
   } finally {
     await lock.release();
   }
 }
 
-async function resyncOpen(files: ServerFiles, pool: Pool, clock: Clock): Promise<ResyncReport> {
+/** Resyncs, and records in the audit log who did it and what it changed. */
+async function resyncOpen(files: ServerFiles, pool: Pool, clock: Clock, audit: { action: string; target: string | null }): Promise<ResyncReport> {
   const catalog = await Catalog.openSqlite(files.catalog);
   try {
-    return await resyncCatalog({ catalog, pool, issued: await readIssuanceRecord(files.dir), clock });
+    const report = await resyncCatalog({ catalog, pool, issued: await readIssuanceRecord(files.dir), clock });
+    await new AuditLog(catalog, clock, () => undefined).record({ ...localActor(), ...audit, outcome: 'ok', detail: counts(report) });
+    return report;
   } finally {
     await catalog.close();
   }
+}
+
+/** The person at the server's console: commands run with the server stopped have no token. */
+function localActor(): { actor: string; role: null; address: null } {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no user name (a container without passwd): "unknown"
+  }
+  return { actor: `${user} (local: custos server)`, role: null, address: null };
+}
+
+async function auditLocal(files: ServerFiles, clock: Clock, e: { action: string; target: string | null; detail: Record<string, unknown> }): Promise<void> {
+  const catalog = await Catalog.openSqlite(files.catalog);
+  try {
+    await new AuditLog(catalog, clock, () => undefined).record({ ...localActor(), ...e, outcome: 'ok' });
+  } finally {
+    await catalog.close();
+  }
+}
+
+function counts(r: ResyncReport): Record<string, number> {
+  return {
+    pointsRegistered: r.pointsRegistered.length, pointsDropped: r.pointsDropped.length, sourcesAdded: r.sourcesAdded.length,
+    replicasInconsistent: r.replicasInconsistent.length, jobsInterrupted: r.jobsInterrupted.length, recoveriesCancelled: r.recoveriesCancelled.length,
+    agentsRegistered: r.agentsRegistered.length, agentsUpdated: r.agentsUpdated.length, agentsRevoked: r.agentsRevoked.length,
+  };
 }

@@ -175,6 +175,12 @@ describe('catalog loss', { timeout: 600_000 }, () => {
       const jobs = await listJobs(server, ['--source', source]);
       return jobs.some((j) => j.kind === 'consistency-check' && j.state === 'succeeded') ? true : undefined;
     }, 180_000, 1000);
+    // The restore and the resync, run with the server stopped, are in the audit log.
+    const audit = await server.request('GET', '/api/audit?limit=1000', { token: adminToken });
+    assert.equal(audit.status, 200, audit.text);
+    const entries = audit.json<Array<{ action: string; target: string | null; actor: string }>>();
+    assert.ok(entries.some((e) => e.action === 'catalog.restore' && e.target === backupId && /local/.test(e.actor)), `audit: ${audit.text.slice(0, 2000)}`);
+    assert.ok(entries.some((e) => e.action === 'catalog.resync'), 'the second resync is audited');
     const sync = await server.cli(['sync', source, '--wait', '--timeout', '3m'], { timeoutMs: 200_000 });
     assert.equal(sync.code, 0, describeCli(['sync', source, '--wait'], sync));
     const sources = await server.cliJson<ApiSource[]>(['source', 'list', '--json']);
