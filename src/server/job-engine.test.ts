@@ -10,6 +10,7 @@ import { Catalog } from '../catalog/index.js';
 import { Pool } from '../pool/index.js';
 import { AgentHub } from './agent-hub.js';
 import { AlertService } from './alerts.js';
+import { PROTOCOL_VERSION } from '../protocol/index.js';
 import { JobEngine } from './job-engine.js';
 import { PoolMaintenance } from './pool-maintenance.js';
 
@@ -108,6 +109,8 @@ test('a job that meets a full disk is retried (even when reported as not transie
   // What an agent sends when the server's pool refused its chunks: the relayed error arrives as "internal", not transient.
   const socket = new ScriptedAgentSocket(() => ({ code: 'internal', message: "ENOSPC: no space left on device, write '/srv/custos/pool/tmp/9f.tmp'", transient: false }));
   hub.attach('lap', socket as unknown as WebSocket, () => undefined);
+  // A session takes jobs once the agent has said hello in the server's protocol.
+  socket.emit('message', Buffer.from(JSON.stringify({ t: 'hello', protocol: PROTOCOL_VERSION, version: '0.1.0', hostname: 'lap' })), false);
 
   const job = await engine.enqueue({ kind: 'sync', source: SOURCE, agent: 'lap', reason: 'synchronization requested' });
   const retried = async () => {
