@@ -10,7 +10,8 @@
  *   point), never from the whole pool, so no agent can learn what other
  *   computers hold;
  * - it commits a recovery point only when every manifest page is the job's
- *   own, decodes with the declared entry counts, and references only chunks
+ *   own (sent in this job, or a page of the previous or newest point),
+ *   decodes with the declared entry counts, and references only chunks
  *   of the pool that are the job's own: chunks durable first, then the
  *   point object, then the catalog row;
  * - a recovery channel serves the blobs of one recovery point, and only
@@ -135,6 +136,7 @@ export interface BackupTarget {
 export class BackupChannel extends BaseChannel {
   private readonly writer: ChunkWriter;
   private readonly previousPages: ReadonlyMap<string, ManifestPageRef>;
+  private readonly newestPages: ReadonlyMap<string, ManifestPageRef>;
   /** Chunks this job sent and the server checked (stored now, or already in the pool). */
   private readonly sent = new Set<string>();
   private newestChunks: Promise<Set<string>> | null = null;
@@ -151,6 +153,7 @@ export class BackupChannel extends BaseChannel {
     super(events);
     this.writer = pool.chunkWriter();
     this.previousPages = new Map(target.previousPages.map((p) => [p.id, p]));
+    this.newestPages = new Map((target.newest?.manifest ?? []).map((p) => [p.id, p]));
   }
 
   override chunk(id: Buffer, rawLength: number, blob: Buffer): void {
@@ -251,10 +254,11 @@ export class BackupChannel extends BaseChannel {
    * each referencing only chunks of the pool that are the job's own.
    */
   private async checkPage(page: ManifestPageRef): Promise<void> {
-    const previous = this.previousPages.get(page.id);
+    // A page of the previous manifest or of the newest point (a consistency check of an unchanged tree makes the same pages) is the job's own.
+    const known = this.previousPages.get(page.id) ?? this.newestPages.get(page.id);
     const loc = this.pool.index.get(page.id);
-    if (!loc || (!previous && !this.sent.has(page.id))) throw new CustosError('denied', `manifest page ${page.id} was not sent in this job`);
-    if (previous && previous.length === page.length && previous.entries === page.entries) return; // checked when that point was committed
+    if (!loc || (!known && !this.sent.has(page.id))) throw new CustosError('denied', `manifest page ${page.id} was not sent in this job`);
+    if (known && known.length === page.length && known.entries === page.entries) return; // checked when that point was committed
     if (loc.rawLength !== page.length) throw new IntegrityError(`manifest page ${page.id} is ${loc.rawLength} bytes, not ${page.length}`);
     let entries;
     try {

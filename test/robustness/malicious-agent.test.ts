@@ -487,6 +487,11 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
     const rec = await runCli(['recover', sourceA, '--point', 'latest', '--to', `alice:${target}`, '--wait', '--json']);
     assert.equal(rec.state, 'succeeded');
     assert.deepEqual(diffDigests(digestA, await treeDigest(target)), []);
+    // A consistency check of the unchanged tree makes the newest point's manifest pages again, without sending them: they are its own.
+    const check = await runCli(['check', sourceA, '--wait', '--json']);
+    assert.equal(check.state, 'succeeded', JSON.stringify(check));
+    // The newest replica is a recovery point again (the next test damages it).
+    assert.equal((await runCli(['point', 'create', sourceA, '--wait', '--json'])).state, 'succeeded');
   });
 
   test("a garbage point object of one data source does not affect another data source's jobs", async () => {
