@@ -37,7 +37,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.commandsGroup('Standalone commands:');
-  registerPoolCommands(program); // also `pool add|list`, the server's pool
+  registerPoolCommands(program); // also `pool list` and `pool gc|verify` without DIR, the server's pool
   registerBackupCommand(program);
   registerPointsCommand(program);
   registerRestoreCommand(program);

@@ -471,7 +471,9 @@ export class JobEngine {
       if (channel instanceof BackupChannel) {
         if (!channel.committed) throw new CustosError('internal', 'the agent finished without committing a recovery point');
         await this.replicaOk(sourceId, kind);
-        return { ...result, point: channel.committed.id, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived };
+        const c = channel.committed;
+        // The server's own figures where the agent's could be wrong (or are not told to it: bytesAdded).
+        return { ...result, point: c.id, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived };
       }
       return result;
     } finally {

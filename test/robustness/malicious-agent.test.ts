@@ -453,6 +453,8 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
     await hand.request(spec.id, { op: 'stored' });
     const committed = await hand.request(spec.id, { op: 'commit', manifest: [{ id: pageId.toString('hex'), length: page.length, entries: 2 }], summary: { ...ZERO_SUMMARY, filesNew: 1, dirs: 1 }, partial: false, excludes: [] });
     assert.equal(committed['ok'], true, JSON.stringify(committed));
+    // The answer says nothing of how much was new to the pool (that would tell whether another computer holds the content).
+    assert.deepEqual(Object.keys(committed['body'] as Json).sort(), ['point', 'time']);
     hand.send({ t: 'done', job: spec.id, result: committed['body'] });
     assert.equal((await finished(spec.id)).state, 'succeeded');
     const point = (await points(mallorySource)).at(-1)!;
@@ -482,6 +484,9 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
     await writeTree(join(work, 'a'), { 'later.txt': 'after the attacks\n' });
     const sync = await runCli(['point', 'create', sourceA, '--wait', '--json']);
     assert.equal(sync.state, 'succeeded');
+    // The bytes new to the pool are the server's own count (the agent is not told it).
+    const result = sync.result as { bytesAdded: number; summary: { bytesAdded: number } };
+    assert.ok(result.bytesAdded > 0 && result.summary.bytesAdded === result.bytesAdded, JSON.stringify(result));
     digestA = await treeDigest(join(work, 'a'));
     const target = join(work, 'recovered-a');
     const rec = await runCli(['recover', sourceA, '--point', 'latest', '--to', `alice:${target}`, '--wait', '--json']);

@@ -13,7 +13,7 @@ import { connect, printTable, withConnection, type ConnectionOptions } from '../
 import { reportStarted } from './job.js';
 
 function showPool(p: PoolStatus): void {
-  if (p.directories.length === 0) print('no pool directories (custos pool add DIR)');
+  if (p.directories.length === 0) print('no pool directories');
   else printTable(['DIRECTORY', 'USED', 'FREE'], p.directories.map((d) => [d.path, formatBytes(d.bytesUsed), formatBytes(d.bytesFree)]));
   print(`stored: ${formatBytes(p.bytesStored)} in ${p.chunks} chunks`);
 }
