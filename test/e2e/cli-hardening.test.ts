@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -21,24 +21,10 @@ import {
   startCli,
   writeTree,
   type CliResult,
+  poolListing,
 } from '../helpers/tree.js';
 import { waitFor } from '../helpers/server.js';
 
-/** The pool's lasting content: every file with size and mtime (lock files and tmp/ come and go). */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const n of readdirSync(d).sort()) {
-      if (rel === '' && (n === 'locks' || n === 'tmp')) continue;
-      const p = join(d, n);
-      const st = lstatSync(p);
-      if (st.isDirectory()) walk(p, `${rel}${n}/`);
-      else out.push(`${rel}${n} ${st.size} ${st.mtimeMs}`);
-    }
-  };
-  walk(dir, '');
-  return out;
-}
 
 /** Plants a lock file held by this (living) test process, as another operation would hold it. */
 function plantLock(pool: string, record: Record<string, unknown>): string {
@@ -116,7 +102,7 @@ describe('standalone CLI hardening', () => {
   test('--key-file on a pool that is not encrypted is refused by every command, with nothing changed', async () => {
     const key = join(base, 'some.key');
     writeFileSync(key, 'a secret the user believes protects the pool');
-    const before = listing(pool);
+    const before = poolListing(pool);
     for (const args of [
       ['backup', src, '--pool', pool],
       ['points', '--pool', pool],
@@ -131,7 +117,7 @@ describe('standalone CLI hardening', () => {
       assert.equal(r.code, 2, describeCli(withKey, r));
       assert.match(r.stderr, /^custos: pool .* is not encrypted: --key-file is only for encrypted pools \(leave it out\)\n$/, describeCli(withKey, r));
     }
-    assert.deepEqual(listing(pool), before, 'a refused command changed the pool');
+    assert.deepEqual(poolListing(pool), before, 'a refused command changed the pool');
     assert.deepEqual(readdirSync(join(pool, 'locks')), [], 'no lock left behind');
   });
 
@@ -140,12 +126,12 @@ describe('standalone CLI hardening', () => {
     await writeTree(other, { 'c.txt': 'c' });
     const planted = plantLock(pool, { kind: 'shared', operation: 'backup', source: `${hostname()}:${src}` });
     try {
-      const before = listing(pool);
+      const before = poolListing(pool);
       const args = ['backup', src, '--pool', pool];
       const r = await runCli(args);
       assert.equal(r.code, 6, describeCli(args, r));
       assert.match(r.stderr, new RegExp(`^custos: a backup of ${hostname()}:${src} is already running \\(pid ${process.pid} on `), describeCli(args, r));
-      assert.deepEqual(listing(pool), before);
+      assert.deepEqual(poolListing(pool), before);
       await cli(['backup', other, '--pool', pool]);
       await cli(['restore', 'latest', join(base, 'restored-while-backing-up'), '--pool', pool]);
     } finally {

@@ -22,6 +22,7 @@ import {
   treePath,
   writeTree,
   type CliResult,
+  poolListing,
 } from '../helpers/tree.js';
 
 interface BackupJson {
@@ -50,21 +51,6 @@ async function backup(src: string, pool: string, extra: string[] = []): Promise<
   return parseJsonOutput<BackupJson>(args, await cli(args));
 }
 
-/** The pool's lasting content: every file with size and mtime (lock files and tmp/ come and go). */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const n of readdirSync(d).sort()) {
-      if (rel === '' && (n === 'locks' || n === 'tmp')) continue;
-      const p = join(d, n);
-      const st = lstatSync(p);
-      if (st.isDirectory()) walk(p, `${rel}${n}/`);
-      else out.push(`${rel}${n} ${st.size} ${st.mtimeMs}`);
-    }
-  };
-  walk(dir, '');
-  return out;
-}
 
 const hasAcl = (() => {
   try {
@@ -222,7 +208,7 @@ describe('standalone CLI', () => {
   });
 
   test('bad input: one clear line, a distinct exit status, nothing changed', async () => {
-    const before = listing(pool);
+    const before = poolListing(pool);
     const cases: Array<[string[], number, RegExp]> = [
       [['backup', src], 2, /required option '--pool <dir>'/],
       [['backup', src, '--pool', pool, '--bogus'], 2, /unknown option '--bogus'/],
@@ -246,7 +232,7 @@ describe('standalone CLI', () => {
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack traces for users');
     }
     assert.ok(!existsSync(join(base, 'x')));
-    assert.deepEqual(listing(pool), before, 'a failed command changed the pool');
+    assert.deepEqual(poolListing(pool), before, 'a failed command changed the pool');
   });
 
   test('encrypted pools: wrong or missing key is refused', async () => {
@@ -255,7 +241,7 @@ describe('standalone CLI', () => {
     await cli(['pool', 'init', epool, '--encrypt', '--key-file', key]);
     assert.equal(statSync(key).mode & 0o777, 0o600);
     await cli(['backup', join(src, 'dir'), '--pool', epool, '--key-file', key]);
-    const before = listing(epool);
+    const before = poolListing(epool);
     const wrong = join(base, 'wrong.key');
     writeFileSync(wrong, 'not the key');
     for (const args of [
@@ -268,7 +254,7 @@ describe('standalone CLI', () => {
       assert.equal(r.code, 5, describeCli(args, r));
       assert.match(r.stderr, /^custos: (wrong key|pool .* is encrypted: give its --key-file|key file .* does not exist)/);
     }
-    assert.deepEqual(listing(epool), before);
+    assert.deepEqual(poolListing(epool), before);
     // Nothing of the plaintext is visible in the pool.
     for (const d of readdirSync(join(epool, 'packs'), { recursive: true, withFileTypes: true })) {
       if (d.isFile()) assert.ok(!readFileSync(join(d.parentPath ?? d.path, d.name)).includes('shared by two names'));
@@ -279,12 +265,12 @@ describe('standalone CLI', () => {
     const lockFile = join(pool, 'locks', 'test-holder.lock');
     writeFileSync(lockFile, JSON.stringify({ kind: 'exclusive', operation: 'gc', host: (await import('node:os')).hostname(), pid: process.pid, time: new Date().toISOString() }));
     try {
-      const before = listing(pool);
+      const before = poolListing(pool);
       const args = ['backup', src, '--pool', pool];
       const r = await runCli(args);
       assert.equal(r.code, 6, describeCli(args, r));
       assert.match(r.stderr, /^custos: pool is locked by gc \(pid \d+/);
-      assert.deepEqual(listing(pool), before);
+      assert.deepEqual(poolListing(pool), before);
     } finally {
       execFileSync('rm', ['-f', lockFile]);
     }

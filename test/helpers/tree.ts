@@ -408,3 +408,19 @@ export async function listFilesRecursive(root: string): Promise<Array<{ path: st
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
+
+/** Every file of a pool directory with its size and mtime (locks and tmp left out): what a refused command must not change. */
+export function poolListing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const n of readdirSync(d).sort()) {
+      if (rel === '' && (n === 'locks' || n === 'tmp')) continue;
+      const p = join(d, n);
+      const st = lstatSync(p);
+      if (st.isDirectory()) walk(p, `${rel}${n}/`);
+      else out.push(`${rel}${n} ${st.size} ${st.mtimeMs}`);
+    }
+  };
+  walk(dir, '');
+  return out;
+}

@@ -6,6 +6,16 @@ import { lockWaitNotice, print, printJson, RETRY_LOCK_FLAGS, RETRY_LOCK_HELP } f
 import { formatBytes, ttyProgress } from '../progress.js';
 import { registerServerPoolCommands, serverPoolJob } from './pool-server.js';
 
+/** The options of `pool gc|verify` without DIR, which queue that job on the protection server. */
+function withServerJobOptions(cmd: Command): Command {
+  return cmd
+    .option('--wait', 'server: wait for the job to finish (status 0 succeeded, 13 failed, 15 cancelled)')
+    .option('--timeout <duration>', 'server, with --wait: stop waiting after this long')
+    .option('--server <url>', 'server: protection server URL (default $CUSTOS_SERVER)')
+    .option('--token-file <file>', 'server: file holding the API token (default $CUSTOS_TOKEN)')
+    .option('--ca <file>', "server: the server's CA certificate (default $CUSTOS_CA)");
+}
+
 export function registerPoolCommands(program: Command): void {
   const pool = program
     .command('pool')
@@ -25,18 +35,15 @@ export function registerPoolCommands(program: Command): void {
       if (keyCreated) print(`new key written to ${opts.keyFile} — keep a copy somewhere safe: without it the pool cannot be read`);
     });
 
-  pool
-    .command('verify')
-    .description('re-read and re-hash every chunk; name the recovery points a damaged chunk belongs to (without DIR: a verify job of the protection server\'s whole pool)')
-    .argument('[dir]', 'pool directory (none: the protection server\'s pool, through its API)')
-    .option('--key-file <file>', 'key file of an encrypted pool')
-    .option('--json', 'print the report as JSON')
-    .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
-    .option('--wait', 'server: wait for the job to finish (status 0 succeeded, 13 failed, 15 cancelled)')
-    .option('--timeout <duration>', 'server, with --wait: stop waiting after this long')
-    .option('--server <url>', 'server: protection server URL (default $CUSTOS_SERVER)')
-    .option('--token-file <file>', 'server: file holding the API token (default $CUSTOS_TOKEN)')
-    .option('--ca <file>', "server: the server's CA certificate (default $CUSTOS_CA)")
+  withServerJobOptions(
+    pool
+      .command('verify')
+      .description('re-read and re-hash every chunk; name the recovery points a damaged chunk belongs to (without DIR: a verify job of the protection server\'s whole pool)')
+      .argument('[dir]', 'pool directory (none: the protection server\'s pool, through its API)')
+      .option('--key-file <file>', 'key file of an encrypted pool')
+      .option('--json', 'print the report as JSON')
+      .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
+  )
     .action(async (dir: string | undefined, opts: { keyFile?: string; json?: boolean; retryLock?: string; wait?: boolean; timeout?: string; server?: string; tokenFile?: string; ca?: string }) => {
       if (dir === undefined) return serverPoolJob('verify', opts);
       const progress = ttyProgress('verify', !opts.json);
@@ -58,20 +65,17 @@ export function registerPoolCommands(program: Command): void {
       if (!report.ok) process.exitCode = EXIT.integrity;
     });
 
-  pool
-    .command('gc')
-    .description('delete chunks no recovery point references, and leftovers of interrupted backups (without DIR: a gc job on the protection server\'s pool)')
-    .argument('[dir]', 'pool directory (none: the protection server\'s pool, through its API)')
-    .option('--key-file <file>', 'key file of an encrypted pool')
-    .option('--grace <duration>', 'never remove data written more recently than this', '1h')
-    .option('--dry-run', 'only say what would be removed')
-    .option('--json', 'print the report as JSON')
-    .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
-    .option('--wait', 'server: wait for the job to finish (status 0 succeeded, 13 failed, 15 cancelled)')
-    .option('--timeout <duration>', 'server, with --wait: stop waiting after this long')
-    .option('--server <url>', 'server: protection server URL (default $CUSTOS_SERVER)')
-    .option('--token-file <file>', 'server: file holding the API token (default $CUSTOS_TOKEN)')
-    .option('--ca <file>', "server: the server's CA certificate (default $CUSTOS_CA)")
+  withServerJobOptions(
+    pool
+      .command('gc')
+      .description('delete chunks no recovery point references, and leftovers of interrupted backups (without DIR: a gc job on the protection server\'s pool)')
+      .argument('[dir]', 'pool directory (none: the protection server\'s pool, through its API)')
+      .option('--key-file <file>', 'key file of an encrypted pool')
+      .option('--grace <duration>', 'never remove data written more recently than this', '1h')
+      .option('--dry-run', 'only say what would be removed')
+      .option('--json', 'print the report as JSON')
+      .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
+  )
     .action(async (dir: string | undefined, opts: { keyFile?: string; grace?: string; dryRun?: boolean; json?: boolean; retryLock?: string; wait?: boolean; timeout?: string; server?: string; tokenFile?: string; ca?: string }) => {
       if (dir === undefined) return serverPoolJob('gc', opts);
       const report = await (await load()).gc({

@@ -71,17 +71,23 @@ const GroupInputFields = {
   replica: Type.String({ maxLength: 32 }),
   check: Type.String({ maxLength: 64 }),
 };
+
+/** The policy fields of a group, each optional (a create fills in the defaults, an update changes only what it names). */
+const OptionalPolicyFields = {
+  retention: Type.Optional(GroupInputFields.retention),
+  sync: Type.Optional(GroupInputFields.sync),
+  points: Type.Optional(GroupInputFields.points),
+  days: Type.Optional(GroupInputFields.days),
+  excludes: Type.Optional(GroupInputFields.excludes),
+  replica: Type.Optional(GroupInputFields.replica),
+  check: Type.Optional(GroupInputFields.check),
+};
+
 export const GroupCreateSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 63 }),
     ...GroupInputFields,
-    retention: Type.Optional(GroupInputFields.retention),
-    sync: Type.Optional(GroupInputFields.sync),
-    points: Type.Optional(GroupInputFields.points),
-    days: Type.Optional(GroupInputFields.days),
-    excludes: Type.Optional(GroupInputFields.excludes),
-    replica: Type.Optional(GroupInputFields.replica),
-    check: Type.Optional(GroupInputFields.check),
+    ...OptionalPolicyFields,
   },
   { additionalProperties: false },
 );
@@ -92,13 +98,7 @@ export const GroupUpdateSchema = Type.Object(
     sources: Type.Optional(SourceIdList),
     addSources: Type.Optional(SourceIdList),
     removeSources: Type.Optional(SourceIdList),
-    retention: Type.Optional(GroupInputFields.retention),
-    sync: Type.Optional(GroupInputFields.sync),
-    points: Type.Optional(GroupInputFields.points),
-    days: Type.Optional(GroupInputFields.days),
-    excludes: Type.Optional(GroupInputFields.excludes),
-    replica: Type.Optional(GroupInputFields.replica),
-    check: Type.Optional(GroupInputFields.check),
+    ...OptionalPolicyFields,
   },
   { additionalProperties: false },
 );
