@@ -7,7 +7,7 @@
  * refused); path parameters and queries, which arrive as text, are coerced
  * to the declared types.
  */
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BodyOf, ParamsOf, QueryOf, ReplyOf, RouteSpec } from '../../protocol/rest/index.js';
 import type { AuditLog } from '../audit.js';
@@ -88,6 +88,29 @@ function isEmptyBody(body: unknown): boolean {
 export function installValidators(app: FastifyInstance): void {
   const v = makeValidators();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? v.bodies : v.parts).compile(schema));
+  app.setSchemaErrorFormatter((errors, dataVar) => new Error(formatSchemaErrors(errors, dataVar)));
+}
+
+/** What the validator found wrong, as one line a person reads (a union's alternatives said once: "must be one of: a, b"). */
+export function formatSchemaErrors(errors: readonly ErrorObject[], dataVar: string): string {
+  const byPath = new Map<string, ErrorObject[]>();
+  for (const e of errors) byPath.set(e.instancePath, [...(byPath.get(e.instancePath) ?? []), e]);
+  const parts: string[] = [];
+  for (const [path, list] of byPath) {
+    const where = `${dataVar}${path}`;
+    if (list.some((e) => e.keyword === 'anyOf')) {
+      const consts = list.filter((e) => e.keyword === 'const').map((e) => JSON.stringify((e.params as { allowedValue: unknown }).allowedValue));
+      const types = [...new Set(list.filter((e) => e.keyword === 'type').map((e) => String((e.params as { type: unknown }).type)))];
+      if (consts.length > 0) parts.push(`${where} must be one of: ${[...new Set(consts)].join(', ')}`);
+      else if (types.length > 0) parts.push(`${where} must be ${types.join(' or ')}`);
+      else parts.push(`${where} must match one of its allowed forms`);
+      continue;
+    }
+    const say = (e: ErrorObject) =>
+      e.keyword === 'additionalProperties' ? `${where} has an unknown field ${JSON.stringify((e.params as { additionalProperty: unknown }).additionalProperty)}` : `${where} ${e.message ?? 'is not valid'}`;
+    for (const m of new Set(list.map(say))) parts.push(m);
+  }
+  return parts.join(', ');
 }
 
 /** The two validators: strict for bodies, converting text for path parameters and queries. */
@@ -109,7 +132,7 @@ export function installAudit(app: FastifyInstance, audit: AuditLog): void {
     const note = req.auditNote;
     const p = req.principal;
     await audit.record({
-      actor: p ? p.name : config?.access === 'public' ? 'anonymous' : 'anonymous',
+      actor: p ? p.name : 'anonymous',
       role: p?.role ?? null,
       action: config?.audit ?? 'request',
       target: note?.target ?? null,
