@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, linkSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecoveryPointId } from '../../src/base/index.js';
 import type { ManifestEntry, ManifestPageRef, RecoveryPointRecord } from '../../src/format/index.js';
@@ -96,7 +96,7 @@ describe('backup guided by changes', () => {
     // Nothing changed: not a single lstat or readdir.
     const idle = await backup(source, first.manifest, { paths: [] });
     assert.equal(idle.changesIgnored, null);
-    assert.deepEqual(idle.walk, { itemsStatted: 0, dirsListed: 0, itemsReused: 2102 });
+    assert.deepEqual(idle.walk, { itemsStatted: 0, dirsListed: 0, itemsReused: 2102, linkedFiles: 0 });
     assert.deepEqual(idle.manifest, first.manifest);
     assert.equal(idle.summary.filesUnchanged, 2000);
     assert.equal(idle.summary.bytesRead, 0);
@@ -145,7 +145,7 @@ describe('backup guided by changes', () => {
     // to check it for hard links) and stat'ed the 30 changed paths, then the root, d001, d010, d099, dnew,
     // the 3 changed files and the 2 items below dnew, plus dnew's 3 items for the hard link check; the
     // other 2074 of the 2084 entries were copied from the previous manifest.
-    assert.deepEqual(guided.walk, { itemsStatted: 30 + 10 + 3, dirsListed: 6 + 2, itemsReused: 2074 });
+    assert.deepEqual(guided.walk, { itemsStatted: 30 + 10 + 3, dirsListed: 6 + 2, itemsReused: 2074, linkedFiles: 0 });
   });
 
   test('hard links, a directory moved out and back, a replaced directory, excludes', async () => {
@@ -210,7 +210,7 @@ describe('backup guided by changes', () => {
     assert.equal(find(r.list, 'keep/k')?.mode, 0o600);
   });
 
-  test('synchronizations driven by a real change journal match full walks, across an agent restart', async () => {
+  test('synchronizations driven by a real change journal match full walks; after an agent restart a scan, then the journal again', async () => {
     const dir = await makeTempDir('custos-changes-');
     const source = join(dir.path, 'src');
     const spec: Array<[string, string | Buffer]> = [];
@@ -228,7 +228,7 @@ describe('backup guided by changes', () => {
       const full = await backup(source, prev);
       await assertSameManifest(guided, full);
       prev = full.manifest;
-      await journal.commit(c.marker, randomBytes(16).toString('hex') as RecoveryPointId, { scanned: c.mode === 'scan' || guided.changesIgnored !== null });
+      await journal.commit(c.marker, randomBytes(16).toString('hex') as RecoveryPointId, { scanned: c.mode === 'scan' || guided.changesIgnored !== null, linkedFiles: guided.walk.linkedFiles });
       return guided;
     };
 
@@ -251,15 +251,44 @@ describe('backup guided by changes', () => {
       g = await sync('journal');
       assert.ok(g.walk.itemsStatted < 5, `an idle synchronization stat'ed ${g.walk.itemsStatted} items`);
 
-      // The agent restarts; meanwhile files change.
+      // The agent restarts; meanwhile files change, one in a way no comparison of mtimes sees.
       await journal.stop();
       writeFileSync(join(source, 'd7/f7'), 'changed while the agent was down');
       rmSync(join(source, 'd8/f8'));
       writeFileSync(join(source, 'd9/added'), 'added while down');
+      chmodSync(join(source, 'd9/f9'), 0o640);
       journal = new FsChangeJournal({ source, stateDir });
       await journal.start();
+      await sync('scan');
+      writeFileSync(join(source, 'd11/f1'), 'after the restart');
       g = await sync('journal');
       assert.ok(g.walk.dirsListed < 10, `listed ${g.walk.dirsListed} directories`);
+    } finally {
+      await journal.stop();
+    }
+  });
+
+  test('a file with a hard link outside the tree: a write through that link is in the next point (every synchronization scans)', async () => {
+    const dir = await makeTempDir('custos-changes-outside-link-');
+    const source = join(dir.path, 'src');
+    await writeTree(source, { 'docs/shared.txt': 'first', 'docs/other.txt': 'o' }, { mtimeMs: Date.now() - 60_000 });
+    linkSync(join(source, 'docs/shared.txt'), join(dir.path, 'outside-link'));
+    const journal = new FsChangeJournal({ source, stateDir: journalStateDir(join(dir.path, 'agent'), source) });
+    await journal.start();
+    let prev: readonly ManifestPageRef[] | null = null;
+    try {
+      for (const [round, content] of ['first', 'second, written through the outside link', 'third'].entries()) {
+        if (round > 0) writeFileSync(join(dir.path, 'outside-link'), content);
+        const c = await journal.changesSince();
+        assert.equal(c.mode, 'scan', `round ${round}`);
+        if (round > 0) assert.match(c.mode === 'scan' ? c.reason : '', /1 file\(s\) with more than one link/);
+        const r = await backup(source, prev, null);
+        assert.equal(r.walk.linkedFiles, 1);
+        const e = (await entries(r.manifest)).find((x) => x.path.toString() === 'docs/shared.txt')!;
+        assert.equal(e.size, content.length, `round ${round}: the point holds what the disk holds`);
+        prev = r.manifest;
+        await journal.commit(c.marker, randomBytes(16).toString('hex') as RecoveryPointId, { scanned: true, linkedFiles: r.walk.linkedFiles });
+      }
     } finally {
       await journal.stop();
     }

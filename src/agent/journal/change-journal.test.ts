@@ -1,10 +1,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecoveryPointId } from '../../base/index.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from '../../../test/helpers/tree.js';
-import { FsChangeJournal, JOURNAL_FILES, journalStateDir, type JournalChanges } from './index.js';
+import { FsChangeJournal, JOURNAL_FILES, journalStateDir, mountsAtOrBelow, type JournalChanges } from './index.js';
 
 const point = (n: number): RecoveryPointId => n.toString(16).padStart(32, '0') as RecoveryPointId;
 
@@ -97,56 +97,134 @@ describe('FsChangeJournal', () => {
     }
   });
 
-  test('after a restart: recorded paths come back from the journal file, changes made while stopped from the snapshot', async () => {
-    const { source, stateDir, make } = await setup({ 'a/x': 'x', 'b/y': 'y', 'c/z': 'z', 'keep/k': 'k' });
+  test('after a clean restart: a metadata scan (nothing while stopped left an event), and no loss reported', async () => {
+    const { source, make } = await setup({ 'a/x': 'x', 'keep/k': 'k' });
+    const lost: string[] = [];
     const j1 = make();
     await j1.start();
-    const first = await j1.changesSince();
-    await j1.commit(first.marker, point(1));
-    // A chmod: the snapshot comparison cannot see it, only the journal file can bring it back.
-    chmodSync(join(source, 'a/x'), 0o600);
-    await j1.settle();
-    assertRecorded(j1, 'a/x');
+    await j1.commit((await j1.changesSince()).marker, point(1));
     await j1.stop();
+    // While the agent is down: a chmod, which the old snapshot comparison could not see.
+    chmodSync(join(source, 'a/x'), 0o600);
 
-    // While the agent is down.
-    writeFileSync(join(source, 'a/new'), 'new');
-    rmSync(join(source, 'b/y'));
-    writeFileSync(join(source, 'c/z'), 'changed');
-    utimesSync(join(source, 'c/z'), new Date(2_000_000_000_000), new Date(2_000_000_000_000));
-
-    const j2 = make();
+    const j2 = new FsChangeJournal({ source, stateDir: j1.stateDir, onLost: (r) => lost.push(r) });
     await j2.start();
     try {
-      const c = journalMode(await j2.changesSince());
-      assert.equal(c.since, point(1));
-      for (const p of ['a/x', 'a/new', 'a', 'b/y', 'b', 'c/z', 'c']) assert.ok(c.paths.includes(p), `${p} in ${c.paths}`);
-      assert.ok(!c.paths.includes('keep/k') && !c.paths.includes('keep'), `nothing under keep: ${c.paths}`);
-      assert.equal(j2.lostReason(), null);
-    } finally {
-      await j2.stop();
-    }
-
-    // Without the snapshot a restart cannot know what happened meanwhile.
-    rmSync(join(stateDir, JOURNAL_FILES.snapshot));
-    const j3 = make();
-    await j3.start();
-    try {
-      const c = await j3.changesSince();
+      const c = await j2.changesSince();
       assert.equal(c.mode, 'scan');
-      assert.match(c.mode === 'scan' ? c.reason : '', /agent restarted without a snapshot.*metadata scan/);
-      assert.match(j3.lostReason() ?? '', /without a snapshot/);
+      assert.match(c.mode === 'scan' ? c.reason : '', /agent restarted .*metadata scan/);
+      assert.deepEqual(lost, [], 'a clean stop is no loss');
       // A committed full scan makes the journal trustworthy again.
-      await j3.commit(c.marker, point(2));
-      assert.equal(j3.lostReason(), null);
+      await j2.commit(c.marker, point(2));
+      assert.equal(j2.lostReason(), null);
       writeFileSync(join(source, 'keep/k2'), 'k2');
-      await j3.settle();
-      assertRecorded(j3, 'keep/k2');
-      const after = journalMode(await j3.changesSince());
+      const after = journalMode(await j2.changesSince());
       assert.equal(after.since, point(2));
       assert.ok(after.paths.includes('keep/k2'));
     } finally {
-      await j3.stop();
+      await j2.stop();
+    }
+  });
+
+  test('a stop that did not settle the journal (kill -9, a crash) is a loss the agent reports at the next start', async () => {
+    const { source, stateDir, make } = await setup({ 'a/x': 'x' });
+    const j1 = make();
+    await j1.start();
+    await j1.commit((await j1.changesSince()).marker, point(1));
+    // As after kill -9: the state still says running (the process never got to stop()).
+    const state = JSON.parse(readFileSync(join(stateDir, JOURNAL_FILES.state), 'utf8')) as { running: boolean };
+    assert.equal(state.running, true);
+    await j1.stop();
+    writeFileSync(join(stateDir, JOURNAL_FILES.state), JSON.stringify({ ...JSON.parse(readFileSync(join(stateDir, JOURNAL_FILES.state), 'utf8')), running: true }));
+    const lost: string[] = [];
+    const j2 = new FsChangeJournal({ source, stateDir, onLost: (r) => lost.push(r) });
+    await j2.start();
+    try {
+      assert.equal(lost.length, 1);
+      assert.match(lost[0]!, /stopped without settling/);
+      assert.equal((await j2.changesSince()).mode, 'scan');
+    } finally {
+      await j2.stop();
+    }
+  });
+
+  test('a graceful stop right after a change keeps it: stop settles before it unwatches', async () => {
+    const { source, stateDir, make } = await setup({ 'a/x': 'x', 'b/y': 'y' });
+    const j1 = make();
+    await j1.start();
+    await j1.commit((await j1.changesSince()).marker, point(1));
+    chmodSync(join(source, 'b/y'), 0o640);
+    await j1.stop();
+    const lines = readFileSync(join(stateDir, JOURNAL_FILES.journal), 'utf8');
+    assert.match(lines, /"b\/y"/, `the change is in the journal file: ${lines}`);
+  });
+
+  test('an ancestor renamed and recreated, or a link in the source path retargeted: a loss, watched anew, then trusted again', async () => {
+    const dir = await makeTempDir('custos-journal-anchor-');
+    await writeTree(join(dir.path, 'real1', 'src'), { 'f.txt': 'one' });
+    await writeTree(join(dir.path, 'real2', 'src'), { 'f.txt': 'two', 'g.txt': 'other tree' });
+    symlinkSync('real1', join(dir.path, 'link'));
+    const source = join(dir.path, 'link', 'src');
+    const lost: string[] = [];
+    const j = new FsChangeJournal({ source, stateDir: join(dir.path, 'state'), onLost: (r) => lost.push(r) });
+    await j.start();
+    try {
+      await j.commit((await j.changesSince()).marker, point(1));
+      assert.equal((await j.changesSince()).mode, 'journal');
+      // The link now points at another tree: the watcher still watches the old one.
+      rmSync(join(dir.path, 'link'));
+      symlinkSync('real2', join(dir.path, 'link'));
+      const c = await j.changesSince();
+      assert.equal(c.mode, 'scan');
+      assert.match(lost.join('\n'), /ancestors was replaced, moved or retargeted/);
+      await j.commit(c.marker, point(2));
+      // Watched anew: a change in the new tree is seen.
+      writeFileSync(join(source, 'g.txt'), 'changed');
+      const after = journalMode(await j.changesSince());
+      assert.ok(after.paths.includes('g.txt'), `${after.paths}`);
+
+      // An ancestor renamed away and a new one made in its place.
+      renameSync(join(dir.path, 'real2'), join(dir.path, 'real2-old'));
+      await writeTree(join(dir.path, 'real2', 'src'), { 'f.txt': 'three' });
+      assert.equal((await j.changesSince()).mode, 'scan');
+      assert.equal(lost.length, 2, lost.join('\n'));
+    } finally {
+      await j.stop();
+    }
+  });
+
+  test('a mount appearing or going at or below the source is a loss', async () => {
+    const { source, stateDir } = await setup({ 'd/x': 'x' });
+    const table = join(source, '..', 'mountinfo');
+    const base = '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n';
+    writeFileSync(table, base);
+    const lost: string[] = [];
+    const j = new FsChangeJournal({ source, stateDir, mountInfoPath: table, onLost: (r) => lost.push(r) });
+    await j.start();
+    try {
+      await j.commit((await j.changesSince()).marker, point(1));
+      writeFileSync(table, base + `97 22 0:55 /other ${source.replace(/ /g, '\\040')}/d rw - tmpfs tmpfs rw\n`);
+      assert.equal((await j.changesSince()).mode, 'scan');
+      assert.match(lost.join('\n'), /mounted or unmounted at or below the source/);
+    } finally {
+      await j.stop();
+    }
+    assert.equal(mountsAtOrBelow('1 0 8:1 / /data/x rw\n2 1 8:2 / /data/xy rw\n3 1 8:3 / /data/x/in\\040it rw\n', '/data/x'), '1 0 8:1 / /data/x\n3 1 8:3 / /data/x/in\\040it');
+  });
+
+  test('hard-linked files make every synchronization a scan until a full walk finds none', async () => {
+    const { make } = await setup({ 'a/x': 'x' });
+    const j = make();
+    await j.start();
+    try {
+      await j.commit((await j.changesSince()).marker, point(1), { linkedFiles: 2 });
+      const c = await j.changesSince();
+      assert.equal(c.mode, 'scan');
+      assert.match(c.mode === 'scan' ? c.reason : '', /2 file\(s\) with more than one link/);
+      await j.commit(c.marker, point(2), { linkedFiles: 0 });
+      assert.equal((await j.changesSince()).mode, 'journal');
+    } finally {
+      await j.stop();
     }
   });
 

@@ -5,49 +5,58 @@
  *
  * While the agent runs, @parcel/watcher (inotify on Linux) reports every
  * change; each path and its parent directory is recorded in memory and
- * appended to a file in batches, so a restart keeps them. After a restart the
- * watcher was not running for a while: the snapshot written at the last
- * commit() is compared with the tree (@parcel/watcher getEventsSince) to find
- * what changed meanwhile. Whenever the journal cannot vouch for every change
- * since the last commit (watcher error, journal file damaged, restart without
- * a snapshot, a name that is not UTF-8, too many changes), it is `lost`: the
- * next synchronization walks everything (a metadata scan) and, once that is
- * committed, the journal is trusted again.
+ * appended to a file in batches. The journal is an optimisation that must
+ * vouch for itself: whenever it cannot vouch for every change since the last
+ * commit it is `lost`, the next synchronization walks everything (a metadata
+ * scan: size, mtime, ctime and inode of every item) and, once that is
+ * committed, the journal is trusted again. Before every answer it checks its
+ * own preconditions (checkPreconditions):
  *
- * What it cannot see (documented limits, covered by the periodic full scan):
- * the watcher drops inotify queue overflows silently (IN_Q_OVERFLOW is
- * skipped in @parcel/watcher 2.6) and cannot watch a new directory when
+ * - the source directory and every ancestor are the same directories (device
+ *   and inode, and the same target for a symbolic link among them) as when
+ *   watching began — a renamed and recreated ancestor or a retargeted link
+ *   would otherwise be watched under its old identity;
+ * - the mounts at or below the source are the ones watching began with
+ *   (/proc/self/mountinfo): a mount or unmount inside the tree makes no event;
+ * - the last full walk found no regular file with more than one link: a write
+ *   through a link outside the tree changes such a file without an event;
+ * - the agent was not restarted since the last commit: changes made while it
+ *   was down (a chmod, a rewrite that restores the mtime) left no event, so a
+ *   restart always means a scan, and a restart after a stop that did not
+ *   settle the journal (kill -9, a crash) is a loss the server is told of (the
+ *   replica is inconsistent and a consistency check runs).
+ *
+ * What it cannot see (covered by the periodic full scan): the watcher drops
+ * inotify queue overflows silently (IN_Q_OVERFLOW is skipped in
+ * @parcel/watcher 2.6) and cannot watch a new directory when
  * fs.inotify.max_user_watches is used up; inotify reports no writes through
- * mmap and no changes made by other machines on network file systems; the
- * restart comparison sees creations, deletions and mtime changes only, not a
- * chmod/chown/xattr change or a replacement that keeps the mtime.
+ * mmap and no changes made by other machines on network file systems.
  *
  * The watcher delivers events in batches, late (up to ~0.5 s) and, because
  * of a lost wake-up in its debounce thread, occasionally not until the next
  * event anywhere. changesSince() therefore first makes a change of its own in
  * a directory it watches through the same inotify instance and waits for it
  * twice (settle()): inotify queues are in order, so every change made before
- * the call has then been recorded.
+ * the call has then been recorded. stop() settles too before it unwatches.
  *
  * State directory (one per source, see journalStateDir):
- *   state.json   what the last commit() recorded (atomic replace)
+ *   state.json   what the last commit() recorded, and whether the journal is
+ *                running (atomic replace)
  *   journal.log  a header line, then one JSON line per batch of recorded paths
- *   snapshot     @parcel/watcher's snapshot of the tree at the last commit()
  *   barrier/     where settle() makes its changes
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, lstatSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import parcelWatcher from '@parcel/watcher';
 import { errorMessage, isErrno, systemClock, type Clock, type RecoveryPointId } from '../../base/index.js';
 import type { ChangeSet } from '../backup/walker.js';
 
 const STATE_FILE = 'state.json';
 const JOURNAL_FILE = 'journal.log';
-const SNAPSHOT_FILE = 'snapshot';
 const BARRIER_DIR = 'barrier';
-const STATE_VERSION = 1;
+const STATE_VERSION = 2;
 const JOURNAL_VERSION = 1;
 
 /** Where the journal of `source` keeps its state under the agent's data directory. */
@@ -68,8 +77,8 @@ export interface FsChangeJournalOptions {
    * whole tree counts as a full scan.
    */
   readonly fullScanEveryMs?: number | null;
-  /** After a restart, compare the last snapshot with the tree ('snapshot', default) or walk everything ('scan'). */
-  readonly restartRecovery?: 'snapshot' | 'scan';
+  /** Where the mount table is read (default /proc/self/mountinfo; tests point it elsewhere). */
+  readonly mountInfoPath?: string;
   /** More changed paths than this since the last commit make the journal lost (bounded memory; default 500,000). */
   readonly maxPaths?: number;
   /** Recorded paths are appended to the journal file at least this often (default 1000 ms)... */
@@ -80,9 +89,11 @@ export interface FsChangeJournalOptions {
   readonly settleTimeoutMs?: number;
   /**
    * Called once when events are lost while watching (a watcher error, more
-   * changes than maxPaths, the source directory gone): the agent tells the
-   * server, which marks the replica inconsistent. Not called for the scans
-   * that come by design (first synchronization, restart without snapshot).
+   * changes than maxPaths, the source directory or an ancestor replaced, a
+   * mount inside the tree, a restart after a stop that did not settle the
+   * journal): the agent tells the server, which marks the replica
+   * inconsistent. Not called for the scans that come by design (first
+   * synchronization, a restart after a clean stop, hard-linked files).
    */
   readonly onLost?: (reason: string) => void;
 }
@@ -107,6 +118,8 @@ export type JournalChanges =
 export interface CommitOptions {
   /** The synchronization walked the whole tree (default: the marker's mode was 'scan'). */
   readonly scanned?: boolean;
+  /** Regular files with more than one link the synchronization looked at (WalkStats.linkedFiles). */
+  readonly linkedFiles?: number;
 }
 
 interface JournalState {
@@ -117,10 +130,18 @@ interface JournalState {
   point: string | null;
   committedAt: string | null;
   lastScanAt: string | null;
-  /** The snapshot written at the last commit(), to tell a damaged one. */
-  snapshot: { readonly sha256: string; readonly size: number } | null;
+  /** Regular files with more than one link seen by the last full walk: while any, every synchronization scans. */
+  linkedFiles: number;
+  /** Set while the journal runs; a start that finds it set follows a stop that did not settle the journal. */
+  running: boolean;
   /** Why the journal cannot be trusted until a full scan is committed. */
   lost: string | null;
+}
+
+/** What checkPreconditions compares: the identity of the path to the source, and the mounts at or below it. */
+interface Anchor {
+  readonly path: string;
+  readonly mounts: string;
 }
 
 interface JournalHeader {
@@ -137,22 +158,60 @@ interface JournalLine {
 
 const lostBecause = (what: string): string => `change journal lost (${what}): metadata scan`;
 
+/**
+ * The identity of every component of `path`, from / down: device and inode
+ * (lstat), and a symbolic link's target, which is then followed as the
+ * kernel would. Changes when a component is replaced, renamed away or
+ * retargeted.
+ */
+export function pathIdentity(path: string): string {
+  const out: string[] = [];
+  const pending = path.split('/').filter((p) => p !== '' && p !== '.');
+  let at = '/';
+  let hops = 0;
+  const describe = (p: string) => {
+    const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
+    if (!st) return `${p}: missing`;
+    return `${p}: ${st.dev}:${st.ino}${st.isSymbolicLink() ? ` -> ${readlinkSync(p)}` : ''}`;
+  };
+  out.push(describe('/'));
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    const next = part === '..' ? dirname(at) : join(at, part);
+    const st = lstatSync(next, { throwIfNoEntry: false });
+    out.push(describe(next));
+    if (st?.isSymbolicLink() && hops++ < 40) {
+      const target = readlinkSync(next);
+      pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
+      at = target.startsWith('/') ? '/' : at;
+      continue;
+    }
+    if (!st) break;
+    at = next;
+  }
+  return out.join('\n');
+}
+
+/** The lines of a mountinfo table whose mount point is `dir` or below it (mount id, parent, device, root, mount point). */
+export function mountsAtOrBelow(mountInfo: string, dir: string): string {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const lines: string[] = [];
+  for (const line of mountInfo.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 5) continue;
+    const point = unescape(f[4]!);
+    if (point === dir || point.startsWith(prefix)) lines.push(f.slice(0, 5).join(' '));
+  }
+  return lines.join('\n');
+}
+
 function isDirectory(abs: string): boolean {
   try {
     return lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() ?? false;
   } catch {
     return false; // gone again, or a parent replaced by a file
   }
-}
-
-async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), size };
 }
 
 async function replaceFile(path: string, data: string): Promise<void> {
@@ -173,7 +232,9 @@ export class FsChangeJournal {
   readonly stateDir: string;
   private readonly clock: Clock;
   private readonly fullScanEveryMs: number | null;
-  private readonly restartRecovery: 'snapshot' | 'scan';
+  private readonly mountInfoPath: string;
+  /** What checkPreconditions compares with: taken when watching began. */
+  private anchor: Anchor | null = null;
   private readonly maxPaths: number;
   private readonly flushEveryMs: number;
   private readonly flushPaths: number;
@@ -212,7 +273,7 @@ export class FsChangeJournal {
     this.stateDir = resolve(options.stateDir);
     this.clock = options.clock ?? systemClock;
     this.fullScanEveryMs = options.fullScanEveryMs === undefined ? 24 * 3_600_000 : options.fullScanEveryMs;
-    this.restartRecovery = options.restartRecovery ?? 'snapshot';
+    this.mountInfoPath = options.mountInfoPath ?? '/proc/self/mountinfo';
     this.maxPaths = options.maxPaths ?? 500_000;
     this.flushEveryMs = options.flushEveryMs ?? 1000;
     this.flushPaths = options.flushPaths ?? 1000;
@@ -247,7 +308,11 @@ export class FsChangeJournal {
     return { paths: [...this.paths.keys()].sort(), subtrees: [...this.subtrees.keys()].sort() };
   }
 
-  /** Loads the state, starts watching, and after a restart finds what changed while the agent was down. */
+  /**
+   * Loads the state and starts watching. After a restart the journal cannot
+   * know what changed while it was stopped: the next synchronization scans,
+   * and when the stop did not settle the journal, the loss is reported.
+   */
   async start(): Promise<void> {
     if (this.started) throw new Error('change journal already started');
     this.started = true;
@@ -260,24 +325,40 @@ export class FsChangeJournal {
     const committed = state.point !== null;
     if (committed) await this.loadJournal();
     else await this.serial(() => this.rewriteJournal());
+    if (committed && state.running) this.lostWhileRunning(lostBecause('the agent stopped without settling it (killed, or it crashed)'));
+    else if (committed) this.markLost('agent restarted (changes made while it was stopped leave no event): metadata scan');
+    state.running = true;
+    await this.serial(() => this.saveState());
     await this.watch();
-    if (committed && this.watching && this.lost === null) {
-      if (this.restartRecovery === 'scan') this.markLost(lostBecause('agent restarted, restart recovery by scan'));
-      else await this.catchUp();
-    }
     this.timer = setInterval(() => void this.flush().catch(() => {}), this.flushEveryMs);
     this.timer.unref();
   }
 
-  /** Stops watching and writes out what was recorded. The instance cannot be started again. */
+  /**
+   * Waits until every change made before the call is recorded, stops
+   * watching and writes out what was recorded; the next start knows the stop
+   * was clean. The instance cannot be started again.
+   */
   async stop(): Promise<void> {
     if (!this.started || this.stopped) return;
+    await this.settle().catch(() => {});
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.unwatch();
     await this.flush().catch(() => {});
+    if (this.state) {
+      this.state.running = false;
+      await this.serial(() => this.saveState()).catch(() => {});
+    }
     await this.io;
+  }
+
+  /** Watches anew (a consistency check does, so a blind spot of the watch set closes). */
+  async rewatch(): Promise<void> {
+    if (!this.started || this.stopped) return;
+    await this.unwatch();
+    await this.watch();
   }
 
   /**
@@ -289,6 +370,11 @@ export class FsChangeJournal {
     if (!this.started || this.stopped) throw new Error('change journal not running');
     if (!this.watching) await this.watch(); // after a watcher error
     await this.settle();
+    const changed = this.checkPreconditions();
+    if (changed) {
+      this.lostWhileRunning(lostBecause(changed));
+      await this.rewatch();
+    }
     await this.flush().catch(() => {});
     const problem = await this.checkJournalFile();
     if (problem) this.markLost(problem);
@@ -315,8 +401,7 @@ export class FsChangeJournal {
   /**
    * Records that the synchronization which asked changesSince() for `marker`
    * was committed as recovery point `point`: forgets the changes recorded
-   * before the marker (later ones stay for the next synchronization) and
-   * writes a fresh snapshot for restart recovery. A lost journal is trusted
+   * before the marker (later ones stay for the next synchronization). A lost journal is trusted
    * again when the synchronization walked everything and the watcher ran
    * without a loss since the marker.
    */
@@ -334,8 +419,8 @@ export class FsChangeJournal {
       state.point = point;
       state.committedAt = this.clock.now().toISOString();
       if (scanned) state.lastScanAt = marker.at;
+      state.linkedFiles = scanned ? (options.linkedFiles ?? 0) : Math.max(state.linkedFiles, options.linkedFiles ?? 0);
       state.lost = this.lost;
-      state.snapshot = await this.writeSnapshot();
       await this.rewriteJournal();
       await this.saveState();
     });
@@ -477,6 +562,7 @@ export class FsChangeJournal {
       await this.unwatch();
       return;
     }
+    this.anchor = this.takeAnchor();
     this.watching = true;
   }
 
@@ -488,49 +574,30 @@ export class FsChangeJournal {
     for (const sub of subs) if (sub) await sub.unsubscribe().catch(() => {});
   }
 
-  /** After a restart: what changed between the last commit's snapshot and now. */
-  private async catchUp(): Promise<void> {
-    const expected = this.state!.snapshot;
-    const path = this.file(SNAPSHOT_FILE);
-    let actual;
-    try {
-      actual = await sha256File(path);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) this.markLost(lostBecause('agent restarted without a snapshot'));
-      else this.markLost(lostBecause(`agent restarted, snapshot unreadable: ${errorMessage(err)}`));
-      return;
-    }
-    if (expected === null || expected.sha256 !== actual.sha256 || expected.size !== actual.size) {
-      this.markLost(lostBecause('agent restarted, snapshot damaged'));
-      return;
-    }
-    try {
-      const events = await parcelWatcher.getEventsSince(this.source, path, this.watchOptions);
-      for (const e of events) this.recordEvent(e.path, e.type);
-    } catch (err) {
-      this.markLost(lostBecause(`agent restarted, snapshot unusable: ${errorMessage(err)}`));
-    }
+  /** Why the journal's preconditions no longer hold (see the file comment), or null. */
+  private checkPreconditions(): string | null {
+    if (!this.anchor) return null;
+    const now = this.takeAnchor();
+    if (now.path !== this.anchor.path) return `the source directory or one of its ancestors was replaced, moved or retargeted (${firstDifference(this.anchor.path, now.path)})`;
+    if (now.mounts !== this.anchor.mounts) return 'a file system was mounted or unmounted at or below the source directory';
+    return null;
   }
 
-  private async writeSnapshot(): Promise<JournalState['snapshot']> {
-    const path = this.file(SNAPSHOT_FILE);
-    const tmp = `${path}.tmp`;
+  private takeAnchor(): Anchor {
+    let mounts: string;
     try {
-      await parcelWatcher.writeSnapshot(this.source, tmp, this.watchOptions);
-      const digest = await sha256File(tmp);
-      await rename(tmp, path);
-      return digest;
-    } catch {
-      // Without a snapshot a restart falls back to a scan, which is safe.
-      await rm(path, { force: true }).catch(() => {});
-      return null;
+      mounts = mountsAtOrBelow(readFileSync(this.mountInfoPath, 'utf8'), this.source);
+    } catch (err) {
+      mounts = `unreadable: ${errorMessage(err)}`;
     }
+    return { path: pathIdentity(this.source), mounts };
   }
 
   private scanReason(state: JournalState): string | null {
     if (this.lost !== null) return this.lost;
     if (!this.watching) return lostBecause('not watching');
     if (state.point === null) return 'no synchronization committed since the change journal started: metadata scan';
+    if (state.linkedFiles > 0) return `${state.linkedFiles} file(s) with more than one link (a write through a link outside the tree leaves no event): metadata scan`;
     if (this.fullScanEveryMs !== null) {
       const last = state.lastScanAt === null ? null : Date.parse(state.lastScanAt);
       if (last === null || this.clock.now().getTime() - last >= this.fullScanEveryMs) {
@@ -551,7 +618,8 @@ export class FsChangeJournal {
       point: null,
       committedAt: null,
       lastScanAt: null,
-      snapshot: null,
+      linkedFiles: 0,
+      running: false,
       lost,
     };
   }
@@ -568,14 +636,16 @@ export class FsChangeJournal {
       return fresh;
     }
     let state: JournalState | null = null;
+    let older = false;
     try {
       const parsed = JSON.parse(text) as JournalState;
       if (parsed.version === STATE_VERSION && parsed.source === this.source && typeof parsed.epoch === 'string') state = parsed;
+      older = typeof parsed.version === 'number' && parsed.version < STATE_VERSION;
     } catch {
       // damaged: start over below
     }
     if (state === null) {
-      const fresh = this.newState(lostBecause('state file damaged'));
+      const fresh = this.newState(older ? 'the change journal was written by an older agent: metadata scan' : lostBecause('state file damaged'));
       this.state = fresh;
       await this.serial(() => this.saveState());
       return fresh;
@@ -678,4 +748,12 @@ export class FsChangeJournal {
 }
 
 /** The files inside a state directory (tests damage them on purpose). */
-export const JOURNAL_FILES = { state: STATE_FILE, journal: JOURNAL_FILE, snapshot: SNAPSHOT_FILE } as const;
+export const JOURNAL_FILES = { state: STATE_FILE, journal: JOURNAL_FILE } as const;
+
+/** The first line where two identities differ, for the reason text. */
+function firstDifference(a: string, b: string): string {
+  const x = a.split('\n');
+  const y = b.split('\n');
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if (x[i] !== y[i]) return y[i] ?? x[i] ?? '';
+  return '';
+}

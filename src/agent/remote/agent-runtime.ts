@@ -57,6 +57,8 @@ export class AgentRuntime implements Wire {
   private timer: NodeJS.Timeout | null = null;
   private connectedOnce: (() => void) | null = null;
   private readonly journals: SourceJournals | null;
+  /** Journal losses found while not connected, by directory: sent after the next hello. */
+  private readonly pendingLosses = new Map<string, AgentMessage>();
   /** Journals of known sources being started (jobs wait for it, so a restart's catch-up is not raced). */
   private journalsStarted: Promise<void> = Promise.resolve();
   readonly ready: Promise<void>;
@@ -65,8 +67,10 @@ export class AgentRuntime implements Wire {
     this.ready = new Promise((r) => (this.connectedOnce = r));
     this.journals = options.journals === false ? null : new SourceJournals(options.dataDir, (m) => this.log(m, 'warning'), (path, reason) => {
       this.log(`${path}: ${reason}`, 'warning');
-      // Offline, nothing is lost: the next synchronization scans anyway.
-      this.send({ t: 'journal-lost', source: `${this.id.name}:fs:${path}`, reason: clip(reason, MAX_REASON_CHARS) });
+      // Told once connected when offline (a loss found at start): the server marks the replica inconsistent.
+      const m: AgentMessage = { t: 'journal-lost', source: `${this.id.name}:fs:${path}`, reason: clip(reason, MAX_REASON_CHARS) };
+      if (this.ws?.readyState === WebSocket.OPEN) this.send(m); // open means the hello went out
+      else this.pendingLosses.set(path, m);
     });
   }
 
@@ -109,6 +113,8 @@ export class AgentRuntime implements Wire {
     ws.on('open', () => {
       this.backoffMs = 500;
       this.send({ t: 'hello', protocol: PROTOCOL_VERSION, version: AGENT_VERSION, hostname: wireHostname(hostname()) });
+      for (const m of this.pendingLosses.values()) this.send(m);
+      this.pendingLosses.clear();
       this.log(`connected to ${this.id.server}`);
       this.connectedOnce?.();
     });

@@ -91,7 +91,7 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   if (result.changesIgnored !== null && plan?.changes) link.log('info', `change journal not used: ${result.changesIgnored}`);
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: result.summary, partial: result.partial, excludes: spec.excludes });
   // Recorded after the job is reported done; the next synchronization of this source waits for it.
-  if (plan) hooks.journals?.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, !plan.changes || result.changesIgnored !== null);
+  if (plan) hooks.journals?.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, !plan.changes || result.changesIgnored !== null, result.walk.linkedFiles);
   const walk = { itemsStatted: result.walk.itemsStatted, dirsListed: result.walk.dirsListed, journal: plan?.changes ? (result.changesIgnored === null) : false };
   return { ...commit, partial: result.partial, errors: result.errors.length, summary: result.summary, walk };
 }

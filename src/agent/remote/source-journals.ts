@@ -2,8 +2,8 @@
  * The change journals of the agent's `fs` data sources, one per protected
  * directory under DIR/journal/. A journal starts at the first
  * synchronization of its directory and, once it has one, again at every
- * agent start (so changes made while the agent was down are found from its
- * snapshot). A synchronization asks plan() what to look at and reports its
+ * agent start (the first synchronization after a start scans: changes made
+ * while the agent was down left no event). A synchronization asks plan() what to look at and reports its
  * commit with committed().
  *
  * The journal is used only when it vouches for every change since the very
@@ -107,6 +107,8 @@ export class SourceJournals {
   private async planWith(r: PlanRequest): Promise<SyncPlan> {
     await this.committing.get(r.path);
     const journal = await this.journal(r.path);
+    // A consistency check watches anew, so a blind spot of the watch set closes.
+    if (r.fullScan) await journal.rewatch();
     const c = await journal.changesSince();
     const base = { journal, marker: c.marker };
     if (r.fullScan) return { ...base, changes: null, note: 'consistency check: every item is looked at' };
@@ -127,12 +129,12 @@ export class SourceJournals {
    * waits for it. When it fails, the journal stays behind the replica and the
    * next synchronization scans.
    */
-  committed(plan: SyncPlan, r: PlanRequest, point: RecoveryPointId, walkedEverything: boolean): void {
+  committed(plan: SyncPlan, r: PlanRequest, point: RecoveryPointId, walkedEverything: boolean, linkedFiles: number): void {
     if (!plan.journal || !plan.marker) return;
     const { journal, marker } = plan;
     const done = (async () => {
       await writeFile(join(this.stateDir(r.path), EXCLUDES_FILE), JSON.stringify(r.excludes));
-      await journal.commit(marker, point, { scanned: walkedEverything });
+      await journal.commit(marker, point, { scanned: walkedEverything, linkedFiles });
     })().catch((err: unknown) => this.log(`${r.path}: change journal not updated (${errorMessage(err)}): the next synchronization scans`));
     this.committing.set(r.path, done);
   }
