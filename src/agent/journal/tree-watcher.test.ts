@@ -13,10 +13,11 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setAttributeSync } from '@napi-rs/xattr';
-import { LOST_OVERFLOW, LOST_ROOT, TreeWatcher, type ChangeKind } from './tree-watcher.js';
+import { LOST_NO_WATCHES, LOST_OVERFLOW, LOST_ROOT, TreeWatcher, type ChangeKind } from './tree-watcher.js';
 import { parseEvents, IN_CREATE, IN_ISDIR } from './inotify.js';
 
 // tmpfs when there is one: fast, and takes any bytes as a name.
@@ -239,6 +240,50 @@ describe('TreeWatcher', () => {
     assert.equal(t.watcher.watchCount, 2);
     assert.deepEqual(t.watcher.watchedDirs(), ['', 'keep']);
     await t.watcher.stop();
+  });
+
+  test('no inotify watches left (ENOSPC) is lost, at start and for a new directory', async (t) => {
+    // A user namespace of our own has its own, lower limit on watches; the
+    // machine's fs.inotify.max_user_watches is not touched.
+    const probe = spawnSync('unshare', ['-U', '-r', 'true']);
+    if (probe.status !== 0) {
+      t.skip('cannot make a user namespace (unshare -U)');
+      return;
+    }
+    const base = mkdtempSync(join(BASE, 'custos-tree-watcher-'));
+    made.push(base);
+    const root = join(base, 'src');
+    for (const d of ['a', 'b', 'c', 'd']) mkdirSync(join(root, d), { recursive: true });
+    const child = `
+      const { TreeWatcher } = await import(${JSON.stringify(new URL('./tree-watcher.js', import.meta.url).href)});
+      const { mkdirSync } = await import('node:fs');
+      const lost = [];
+      const w = new TreeWatcher(process.argv[1], { barrierDir: process.argv[2], onChange: () => {}, onLost: (r) => lost.push(r) });
+      await w.start();
+      const atStart = { lost: [...lost], watches: w.watchCount };
+      lost.length = 0;
+      mkdirSync(process.argv[1] + '/e');
+      await w.settle();
+      const later = [...lost];
+      lost.length = 0;
+      const complete = w.complete;
+      // Watches freed: resync() watches what was missed.
+      const { rmSync } = await import('node:fs');
+      for (const d of ['a', 'b', 'c', 'd']) rmSync(process.argv[1] + '/' + d, { recursive: true, force: true });
+      await w.settle();
+      const resynced = w.resync();
+      console.log(JSON.stringify({ atStart, later, complete, resynced, afterResync: { lost, complete: w.complete, dirs: w.watchedDirs() } }));
+      await w.stop();`;
+    // Barrier and root and two more directories: then the limit.
+    const script = 'echo 4 > /proc/sys/user/max_inotify_watches && exec "$0" --input-type=module -e "$1" "$2" "$3"';
+    const r = spawnSync('unshare', ['-U', '-r', 'sh', '-c', script, process.execPath, child, root, join(base, 'barrier')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual(out.atStart, { lost: [LOST_NO_WATCHES], watches: 3 });
+    assert.deepEqual(out.later, [LOST_NO_WATCHES]);
+    assert.equal(out.complete, false);
+    assert.equal(out.resynced, true);
+    assert.deepEqual(out.afterResync, { lost: [], complete: true, dirs: ['', 'e'] });
   });
 
   test('the root deleted or moved is lost and ends watching', async () => {

@@ -18,7 +18,9 @@
  *   watches; a late IN_MOVED_TO is then treated as a move in, which is
  *   correct too.
  * - onLost: inotify queue overflow (the watches are then resynchronised with
- *   a walk of the tree), no watches left (fs.inotify.max_user_watches), a
+ *   a walk of the tree), no watches left (fs.inotify.max_user_watches; the
+ *   directories concerned stay unwatched until resync() or until they are
+ *   made again: call resync() before the walk that recovers), a
  *   changed name that is not valid UTF-8 (the caller names paths as
  *   strings), the root deleted or moved (the watcher then stops), settle()
  *   timing out, or a watch that fails for another reason. It may be called
@@ -105,6 +107,8 @@ export class TreeWatcher {
 
   private inotify: Inotify | null = null;
   private started = false;
+  /** A directory could not be watched for want of watches. */
+  private incomplete = false;
   private rootDev = 0;
   private barrierWd = -1;
   private readonly wdPath = new Map<number, string>();
@@ -200,6 +204,33 @@ export class TreeWatcher {
     this.inotify?.unref();
   }
 
+  /**
+   * Walks the whole tree again: watches what is not watched (after
+   * ENOSPC, once watches are free again) and drops watches of directories
+   * that are gone. Call it before the walk that recovers from a loss. Returns
+   * whether every directory is now watched (false: onLost was told why).
+   */
+  resync(): boolean {
+    if (this.inotify === null) return false;
+    this.incomplete = false;
+    const found = this.addTree('');
+    for (const [path, wd] of this.pathWd) {
+      if (found.has(path)) continue;
+      this.dropWatch(wd, path);
+      try {
+        this.inotify?.rmWatch(wd);
+      } catch {
+        // already gone
+      }
+    }
+    return !this.incomplete;
+  }
+
+  /** Whether some directory could not be watched (ENOSPC) since start() or the last resync(). */
+  get complete(): boolean {
+    return this.inotify !== null && !this.incomplete;
+  }
+
   /** How many directories of the tree are watched. */
   get watchCount(): number {
     return this.pathWd.size;
@@ -261,6 +292,7 @@ export class TreeWatcher {
       this.movedOut();
     }
     if (e.mask & IN_Q_OVERFLOW) {
+      // The maps may be wrong now (directories made, moved or removed unseen).
       this.resync();
       this.lost(LOST_OVERFLOW);
       // Their events may have been dropped; the caller knows it lost anyway.
@@ -397,6 +429,7 @@ export class TreeWatcher {
       wd = inotify.addWatch(this.absolute(rel), DIR_MASK);
     } catch (err) {
       if (isErrno(err, 'ENOSPC')) {
+        this.incomplete = true;
         this.lost(LOST_NO_WATCHES);
         return 'full';
       }
@@ -440,23 +473,6 @@ export class TreeWatcher {
       this.pathWd.set(next, wd);
       this.wdPath.set(wd, next);
       if (cross) this.crossDev.add(next);
-    }
-  }
-
-  /**
-   * After an overflow the maps may be wrong (directories made, moved or
-   * removed unseen): walk the whole tree and drop watches it did not find.
-   */
-  private resync(): void {
-    const found = this.addTree('');
-    for (const [path, wd] of this.pathWd) {
-      if (found.has(path)) continue;
-      this.dropWatch(wd, path);
-      try {
-        this.inotify?.rmWatch(wd);
-      } catch {
-        // already gone
-      }
     }
   }
 
