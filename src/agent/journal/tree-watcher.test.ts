@@ -8,6 +8,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -298,6 +299,94 @@ describe('TreeWatcher', () => {
     await u.watcher.settle();
     assert.deepEqual(u.lost, [LOST_ROOT]);
   });
+});
+
+/** Every directory under `root`, relative, '' included (what the watcher must watch). */
+function dirsOf(root: string): string[] {
+  const out = [''];
+  const walk = (rel: string) => {
+    for (const e of readdirSync(rel === '' ? root : join(root, rel), { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const child = rel === '' ? e.name : `${rel}/${e.name}`;
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk('');
+  return out.sort();
+}
+
+describe('TreeWatcher under random operations', () => {
+  for (const seed of [1, 2, 3, 4]) {
+    test(`seed ${seed}: every directory is watched and every write is reported, as an item or below a subtree`, async () => {
+      let state = seed;
+      const rand = (n: number) => {
+        state = (state * 1103515245 + 12345) % 2147483648;
+        return Math.floor((state / 2147483648) * n);
+      };
+      const t = await setup();
+      const pick = (list: string[]) => list[rand(list.length)] as string;
+      const fresh = () => `n${rand(1000)}`;
+      for (let batch = 0; batch < 25; batch++) {
+        const written: string[] = [];
+        for (let op = 0; op < 12; op++) {
+          const dirs = dirsOf(t.root);
+          const dir = pick(dirs);
+          const at = (name: string) => (dir === '' ? name : `${dir}/${name}`);
+          switch (rand(6)) {
+            case 0:
+              mkdirSync(t.p(`${at(fresh())}/${fresh()}`), { recursive: true });
+              break;
+            case 1:
+            case 2: {
+              const f = at(`f${rand(20)}`);
+              try {
+                appendFileSync(t.p(f), 'x');
+                written.push(f);
+              } catch {
+                // a directory of that name
+              }
+              break;
+            }
+            case 3: {
+              // Rename a directory somewhere else in the tree (not into itself).
+              if (dir === '') break;
+              const target = pick(dirs.filter((d) => d !== dir && !d.startsWith(`${dir}/`)));
+              const to = target === '' ? fresh() : `${target}/${fresh()}`;
+              if (!existsSync(t.p(to))) renameSync(t.p(dir), t.p(to));
+              break;
+            }
+            case 4: {
+              // Move a directory out, or one in from outside.
+              if (dir !== '' && rand(2) === 0) {
+                renameSync(t.p(dir), join(t.outside, `out${batch}-${op}`));
+              } else {
+                const name = `in${batch}-${op}`;
+                mkdirSync(join(t.outside, name, 'sub'), { recursive: true });
+                writeFileSync(join(t.outside, name, 'sub', 'f'), 'x');
+                renameSync(join(t.outside, name), t.p(at(name)));
+              }
+              break;
+            }
+            case 5:
+              if (dir !== '' && rand(3) === 0) rmSync(t.p(dir), { recursive: true });
+              break;
+          }
+        }
+        await t.watcher.settle();
+        assert.deepEqual(t.lost, []);
+        assert.deepEqual(t.watcher.watchedDirs(), dirsOf(t.root), `batch ${batch}`);
+        const subtrees = t.subtrees();
+        for (const f of written) {
+          if (!existsSync(t.p(f))) continue; // moved or removed since: that was reported
+          const covered = t.changes.has(f) || subtrees.some((s) => s === '' || f.startsWith(`${s}/`));
+          assert.ok(covered, `batch ${batch}: ${f} not reported`);
+        }
+        t.changes.clear();
+      }
+      await t.watcher.stop();
+    });
+  }
 });
 
 describe('parseEvents', () => {
