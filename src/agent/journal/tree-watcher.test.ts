@@ -177,17 +177,28 @@ describe('TreeWatcher', () => {
     const t = await setup(['d'], { 'd/f': 'x' });
     chmodSync(t.p('d/f'), 0o600);
     assert.deepEqual((await t.settled()).items, ['d', 'd/f']);
-    chownSync(t.p('d/f'), 1234, 1234);
-    assert.deepEqual((await t.settled()).items, ['d', 'd/f']);
-    setAttributeSync(t.p('d/f'), 'user.custos', 'v');
-    assert.deepEqual((await t.settled()).items, ['d', 'd/f']);
+    if (process.getuid?.() === 0) {
+      chownSync(t.p('d/f'), 1234, 1234);
+      assert.deepEqual((await t.settled()).items, ['d', 'd/f']);
+    }
+    let xattr = true;
+    try {
+      setAttributeSync(t.p('d/f'), 'user.custos', 'v');
+    } catch {
+      xattr = false; // no user.* attributes on this file system (tmpfs before Linux 6.6)
+    }
+    if (xattr) assert.deepEqual((await t.settled()).items, ['d', 'd/f']);
     chmodSync(t.p('d'), 0o700);
     assert.deepEqual((await t.settled()).items, ['', 'd']);
     await t.watcher.stop();
   });
 
-  test('a queue overflow is lost, and directories made meanwhile are watched afterwards', async () => {
+  test('a queue overflow is lost, and directories made meanwhile are watched afterwards', async (t0) => {
     const max = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
+    if (max > 200_000) {
+      t0.skip(`max_queued_events is ${max}: too many files to make`);
+      return;
+    }
     const t = await setup(['flood']);
     // Three events per file (create, modify, close), none read while this loop blocks.
     const files = Math.ceil(max / 3) + 500;
