@@ -400,6 +400,41 @@ describe('TreeWatcher under random operations', () => {
   }
 });
 
+describe('TreeWatcher start() on a tree that changes while it is walked', () => {
+  test('renames, new directories and writes made during the walk leave every directory watched', async () => {
+    const base = mkdtempSync(join(BASE, 'custos-tree-watcher-'));
+    made.push(base);
+    const root = join(base, 'src');
+    for (let i = 0; i < 30; i++) for (let j = 0; j < 30; j++) mkdirSync(join(root, `d${i}`, `e${j}`), { recursive: true });
+    const changes = new Set<string>();
+    const lost: string[] = [];
+    const w = new TreeWatcher(root, { barrierDir: join(base, 'barrier'), onChange: (rel) => changes.add(rel), onLost: (r) => lost.push(r) });
+    const started = w.start();
+    let step = 0;
+    let walking = true;
+    void started.finally(() => (walking = false));
+    // Between the walk's slices: rename directories, make new ones, write.
+    while (walking) {
+      await new Promise((r) => setImmediate(r));
+      const i = step++ % 30;
+      if (existsSync(join(root, `d${i}`))) renameSync(join(root, `d${i}`), join(root, `r${step}`));
+      mkdirSync(join(root, `new${step}`, 'x', 'y'), { recursive: true });
+      writeFileSync(join(root, `new${step}`, 'x', 'y', 'f'), 'f');
+    }
+    await started;
+    assert.ok(step > 2, `the walk yielded ${step} times`);
+    await w.settle();
+    assert.deepEqual(lost, []);
+    assert.deepEqual(w.watchedDirs(), dirsOf(root));
+    changes.clear();
+    const dirs = dirsOf(root);
+    for (const d of dirs) writeFileSync(join(root, d, 'g'), 'g');
+    await w.settle();
+    for (const d of dirs) assert.ok(changes.has(d === '' ? 'g' : `${d}/g`), `${d}/g reported`);
+    await w.stop();
+  });
+});
+
 describe('parseEvents', () => {
   test('reads wd, mask, cookie and the NUL-padded name of each record', () => {
     const rec = (wd: number, mask: number, cookie: number, name: Buffer) => {

@@ -34,9 +34,11 @@
  * (latin1: one char per byte, lossless) and are converted to UTF-8 strings
  * only when reported.
  *
- * Walks are synchronous (readdir + lstat of directories + inotify_add_watch),
- * so the maps never see an event between a walk's steps; start() on a tree of
- * n directories blocks the loop for about that many system calls.
+ * Walks (readdir + lstat of directories + inotify_add_watch) are synchronous
+ * when an event calls for one, so the maps never see an event between a
+ * walk's steps; start()'s walk of the whole tree yields to the event loop
+ * every 100 directories and holds the events back until it is done. A
+ * rename or move-in of a large directory blocks the loop for its walk.
  */
 import { isUtf8 } from 'node:buffer';
 import { lstatSync, readdirSync, type Dirent } from 'node:fs';
@@ -87,6 +89,10 @@ const DIR_MASK =
   IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
 const BARRIER_MASK = IN_CREATE | IN_ONLYDIR | IN_DONT_FOLLOW;
 const SLASH = Buffer.from('/');
+/** Events kept during start()'s walk before it counts as an overflow (bounded memory). */
+const MAX_HELD_EVENTS = 100_000;
+/** start()'s walk yields to the event loop after this many directories (a few ms). */
+const WALK_SLICE = 100;
 
 export const LOST_OVERFLOW = 'inotify queue overflow';
 export const LOST_NO_WATCHES = 'no inotify watches left (fs.inotify.max_user_watches)';
@@ -107,6 +113,8 @@ export class TreeWatcher {
 
   private inotify: Inotify | null = null;
   private started = false;
+  /** Events that arrived during start()'s walk ('overflow': too many to keep). */
+  private held: InotifyEvent[] | 'overflow' | null = null;
   /** A directory could not be watched for want of watches. */
   private incomplete = false;
   private rootDev = 0;
@@ -162,7 +170,24 @@ export class TreeWatcher {
       this.close();
       throw new Error(`cannot watch ${this.root}: ${errorMessage(err)}`, { cause: err });
     }
-    this.addTree('');
+    // The first walk may be long: it yields to the event loop, and events
+    // wait until it is done so the maps never change under it.
+    this.held = [];
+    try {
+      await this.addTreeAsync('');
+    } finally {
+      // (A cast: the compiler does not see onEvents() change it during the await.)
+      const held = this.held as InotifyEvent[] | 'overflow' | null;
+      this.held = null;
+      if (held === null || this.inotify === null) {
+        // closed meanwhile
+      } else if (held === 'overflow') {
+        this.resync();
+        this.lost(LOST_OVERFLOW);
+      } else if (held.length > 0) {
+        this.onEvents(held);
+      }
+    }
   }
 
   /**
@@ -275,6 +300,11 @@ export class TreeWatcher {
   // Events
 
   private onEvents(events: InotifyEvent[]): void {
+    if (this.held !== null) {
+      if (this.held !== 'overflow') this.held.push(...events);
+      if (this.held !== 'overflow' && this.held.length > MAX_HELD_EVENTS) this.held = 'overflow';
+      return;
+    }
     try {
       for (const e of events) {
         if (this.inotify === null) return;
@@ -408,17 +438,45 @@ export class TreeWatcher {
       if (result === 'full') break;
       if (result === 'gone') continue;
       watched.add(dir);
-      let entries: Dirent[];
       try {
-        entries = readdirSync(abs, { withFileTypes: true, encoding: 'buffer' }) as unknown as Dirent[];
+        stack.push(...childDirs(dir, readdirSync(abs, { withFileTypes: true, encoding: 'buffer' })));
       } catch {
-        continue;
-      }
-      for (const entry of entries) {
-        if (entry.isDirectory()) stack.push(childPath(dir, entry.name as unknown as Buffer));
+        // gone meanwhile
       }
     }
     return watched;
+  }
+
+  /**
+   * addTree for start(): the same steps, yielding to the event loop every
+   * WALK_SLICE directories (events are held meanwhile). Synchronous calls in
+   * slices: about four times faster than awaiting each one.
+   */
+  private async addTreeAsync(rel: string): Promise<void> {
+    const stack = [rel];
+    let slice = 0;
+    while (stack.length > 0 && this.inotify !== null) {
+      if (++slice % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
+      const dir = stack.pop() as string;
+      if (this.isIgnored(dir)) continue;
+      const abs = this.absolute(dir);
+      let dev: number;
+      try {
+        const st = lstatSync(abs);
+        if (!st.isDirectory()) continue;
+        dev = st.dev;
+      } catch {
+        continue;
+      }
+      const result = this.watch(dir, dev);
+      if (result === 'full') break;
+      if (result === 'gone') continue;
+      try {
+        stack.push(...childDirs(dir, readdirSync(abs, { withFileTypes: true, encoding: 'buffer' })));
+      } catch {
+        // gone meanwhile
+      }
+    }
   }
 
   private watch(rel: string, dev: number): WatchResult {
@@ -485,6 +543,11 @@ export class TreeWatcher {
   private absolute(rel: string): Buffer {
     return rel === '' ? this.rootBytes : Buffer.concat([this.rootBytes, SLASH, Buffer.from(rel, 'latin1')]);
   }
+}
+
+/** The directories among a readdir's entries (Node lstat()s entries whose type the file system does not tell). */
+function childDirs(dir: string, entries: Dirent<Buffer>[]): string[] {
+  return entries.filter((e) => e.isDirectory()).map((e) => childPath(dir, e.name));
 }
 
 function childPath(dir: string, name: Buffer): string {
