@@ -298,6 +298,22 @@ describe('TreeWatcher', () => {
     assert.deepEqual(out.afterResync, { lost: [], complete: true, dirs: ['', 'e'] });
   });
 
+  test('unref() lets the process exit while watching', () => {
+    const base = mkdtempSync(join(BASE, 'custos-tree-watcher-'));
+    made.push(base);
+    mkdirSync(join(base, 'src'));
+    const child = `
+      const { TreeWatcher } = await import(${JSON.stringify(new URL('./tree-watcher.js', import.meta.url).href)});
+      const w = new TreeWatcher(process.argv[1], { barrierDir: process.argv[2], onChange: () => {}, onLost: () => {} });
+      await w.start();
+      w.unref();
+      console.log(w.watchCount);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', child, join(base, 'src'), join(base, 'barrier')], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.signal, null, 'the child did not exit by itself');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '1');
+  });
+
   test('the root deleted or moved is lost and ends watching', async () => {
     const t = await setup(['d']);
     renameSync(t.root, join(t.outside, 'moved'));
