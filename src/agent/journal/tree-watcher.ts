@@ -112,7 +112,8 @@ export class TreeWatcher {
   private readonly ignored = new Set<string>();
 
   private inotify: Inotify | null = null;
-  private started = false;
+  /** start()'s work; settle() waits for it (events are held until it is done). */
+  private starting: Promise<void> | null = null;
   /** Events that arrived during start()'s walk ('overflow': too many to keep). */
   private held: InotifyEvent[] | 'overflow' | null = null;
   /** A directory could not be watched for want of watches. */
@@ -150,9 +151,13 @@ export class TreeWatcher {
    * the barrier directory cannot be watched; a directory below that cannot
    * be watched is an onLost.
    */
-  async start(): Promise<void> {
-    if (this.started) throw new Error('TreeWatcher.start: already started');
-    this.started = true;
+  start(): Promise<void> {
+    if (this.starting !== null) throw new Error('TreeWatcher.start: already started');
+    this.starting = this.startWatching();
+    return this.starting;
+  }
+
+  private async startWatching(): Promise<void> {
     const st = await lstat(this.root);
     if (!st.isDirectory()) throw new Error(`cannot watch ${this.root}: not a directory`);
     this.rootDev = st.dev;
@@ -196,6 +201,7 @@ export class TreeWatcher {
    * inotify instance delivers in order).
    */
   async settle(): Promise<void> {
+    await this.starting?.catch(() => {});
     if (this.inotify === null) return;
     const name = `settle-${process.pid}-${++this.settleSeq}`;
     const path = join(this.barrierDir, name);
