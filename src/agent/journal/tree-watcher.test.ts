@@ -449,6 +449,21 @@ describe('TreeWatcher start() on a tree that changes while it is walked', () => 
     for (const d of dirs) assert.ok(changes.has(d === '' ? 'g' : `${d}/g`), `${d}/g reported`);
     await w.stop();
   });
+
+  test('stop() while start() still walks waits for it, then closes', async () => {
+    const base = mkdtempSync(join(BASE, 'custos-tree-watcher-'));
+    made.push(base);
+    const root = join(base, 'src');
+    for (let i = 0; i < 1000; i++) mkdirSync(join(root, `d${i}`), { recursive: true });
+    const lost: string[] = [];
+    const w = new TreeWatcher(root, { barrierDir: join(base, 'barrier'), onChange: () => {}, onLost: (r) => lost.push(r) });
+    const started = w.start();
+    writeFileSync(join(root, 'd1', 'f'), 'x');
+    await w.stop();
+    await started;
+    assert.deepEqual(lost, []);
+    assert.equal(w.watchCount, 0);
+  });
 });
 
 describe('parseEvents', () => {
