@@ -19,9 +19,12 @@
  * Errors thrown carry `code` (e.g. 'ENOSPC', 'ENOENT'), `errno` and `syscall`
  * like Node's own system errors.
  *
- * Lifetime: the uv handle must outlive its memory until uv_close's callback
- * has run, and the JS object may be collected before or after close(); the
- * struct is freed only when both have happened.
+ * Lifetime: the uv handle's memory must live until uv_close's callback has
+ * run, and the JS object may be collected before or after close(); the
+ * struct is freed only when both have happened. An instance still open when
+ * its environment ends (a worker terminated, the process exiting) is closed
+ * by an async cleanup hook, which holds the environment until the handle is
+ * closed.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -45,6 +48,7 @@ typedef struct {
   int fd;              /* -1 once closed */
   int handle_open;     /* uv_close's callback has not run yet */
   int finalized;       /* the JS object has been collected */
+  napi_async_cleanup_hook_handle cleanup; /* until uv_close's callback has run */
   napi_env env;
   napi_ref callback;
   napi_async_context async;
@@ -75,19 +79,27 @@ static void throw_errno(napi_env env, int err, const char *syscall) {
   if (error != NULL) napi_throw(env, error);
 }
 
+/* The handle is closed: the environment may go (its cleanup waits for this)
+ * and the memory may go once the JS object has too. */
 static void on_closed(uv_handle_t *handle) {
   inotify_t *self = handle->data;
   self->handle_open = 0;
+  if (self->cleanup != NULL) {
+    napi_remove_async_cleanup_hook(self->cleanup);
+    self->cleanup = NULL;
+  }
   if (self->finalized) free(self);
 }
 
-/* Stops polling and closes the descriptor; releases the callback. */
-static void do_close(inotify_t *self) {
+/* Stops polling and closes the descriptor; releases the callback (not while
+ * the environment is being torn down: it frees what is left itself). */
+static void do_close(inotify_t *self, int teardown) {
   if (self->fd < 0) return;
   uv_poll_stop(&self->poll);
   uv_close((uv_handle_t *)&self->poll, on_closed);
   close(self->fd);
   self->fd = -1;
+  if (teardown) return;
   if (self->callback != NULL) {
     napi_delete_reference(self->env, self->callback);
     self->callback = NULL;
@@ -96,6 +108,16 @@ static void do_close(inotify_t *self) {
     napi_async_destroy(self->env, self->async);
     self->async = NULL;
   }
+}
+
+/* The environment (a worker, or the process) is ending: close the handle if
+ * it is open. The environment, and with it this code, stays until
+ * on_closed has run (an env cleanup hook that closes synchronously would have
+ * its close callback run after the addon is unloaded). */
+static void async_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  inotify_t *self = arg;
+  (void)handle;
+  do_close(self, 1);
 }
 
 /* Calls callback(err, buf) as a top-level callback; a throw becomes an
@@ -144,7 +166,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   inotify_t *self = data;
   (void)env;
   (void)hint;
-  do_close(self);
+  do_close(self, 0);
   self->finalized = 1;
   if (!self->handle_open) free(self);
 }
@@ -206,7 +228,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
       napi_wrap(env, this_arg, self, finalize, NULL, NULL) != napi_ok) {
     self->finalized = 1; /* nothing else refers to it: free once closed */
     if (self->handle_open) {
-      do_close(self);
+      do_close(self, 0);
     } else {
       close(self->fd);
       free(self);
@@ -214,6 +236,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     if (rc != 0) throw_errno(env, -rc, "uv_poll_init");
     return NULL;
   }
+  if (napi_add_async_cleanup_hook(env, async_cleanup, self, &self->cleanup) != napi_ok) self->cleanup = NULL;
   return this_arg;
 }
 
@@ -271,7 +294,7 @@ static napi_value rm_watch(napi_env env, napi_callback_info info) {
 static napi_value close_fn(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   inotify_t *self = unwrap(env, info, &argc, NULL);
-  if (self != NULL) do_close(self);
+  if (self != NULL) do_close(self, 0);
   return NULL;
 }
 

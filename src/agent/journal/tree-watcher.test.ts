@@ -466,6 +466,34 @@ describe('TreeWatcher start() on a tree that changes while it is walked', () => 
   });
 });
 
+describe('the inotify binding', () => {
+  test('a worker that ends with instances open, closed and closing does not crash the process', () => {
+    const url = JSON.stringify(new URL('./inotify.js', import.meta.url).href);
+    const worker = `
+      const { Inotify } = await import(${url});
+      const { parentPort } = await import('node:worker_threads');
+      const open = new Inotify({ onEvents: () => {}, onError: () => {} });
+      open.addWatch(process.argv[1], 0x100);
+      const closed = new Inotify({ onEvents: () => {}, onError: () => {} });
+      closed.close();
+      parentPort.postMessage('ready');
+      new Inotify({ onEvents: () => {}, onError: () => {} }).close(); // its close still pending
+    `;
+    const main = `
+      const { Worker } = await import('node:worker_threads');
+      for (let i = 0; i < 10; i++) {
+        const w = new Worker(${JSON.stringify(worker)}, { eval: true, type: 'module', argv: [process.argv[1]] });
+        await new Promise((r, j) => { w.once('message', r); w.once('error', j); });
+        await w.terminate();
+      }
+      console.log('done');`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', main, BASE], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, `ended by ${r.signal}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'done');
+  });
+});
+
 describe('parseEvents', () => {
   test('reads wd, mask, cookie and the NUL-padded name of each record', () => {
     const rec = (wd: number, mask: number, cookie: number, name: Buffer) => {
