@@ -3,8 +3,10 @@
  * since the last synchronization, recorded by a file system watcher
  * (@parcel/watcher, inotify on Linux) and checked before every use, so a
  * synchronization of a large, mostly unchanged tree looks only at what
- * changed (runBackup's `changes`). Depends on base and on the backup
- * pipeline's ChangeSet type.
+ * changed (runBackup's `changes`). TreeWatcher (tree-watcher.ts, over our
+ * own inotify binding in inotify.ts and native/inotify) is the recursive
+ * watcher that is to replace @parcel/watcher (issue 9). Depends on base and
+ * on the backup pipeline's ChangeSet type.
  */
 export {
   FsChangeJournal,
@@ -17,4 +19,12 @@ export {
   type JournalChanges,
   type JournalMarker,
 } from './change-journal.js';
+export {
+  LOST_NO_WATCHES,
+  LOST_OVERFLOW,
+  LOST_ROOT,
+  TreeWatcher,
+  type ChangeKind,
+  type TreeWatcherOptions,
+} from './tree-watcher.js';
 export type { ChangeSet } from '../backup/walker.js';
