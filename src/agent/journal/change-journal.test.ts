@@ -255,6 +255,7 @@ describe('FsChangeJournal', () => {
       writeFileSync(Buffer.concat([Buffer.from(`${source}/a/`), Buffer.from([0xff, 0x41])]), 'latin1 name');
       await j.settle();
       assert.match(j.lostReason() ?? '', /not valid UTF-8/);
+      rmSync(Buffer.concat([Buffer.from(`${source}/a/`), Buffer.from([0xff, 0x41])]));
       const c = await j.changesSince();
       assert.equal(c.mode, 'scan');
       // A scan that started after the loss restores trust.

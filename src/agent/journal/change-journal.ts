@@ -3,11 +3,13 @@
  * last synchronization, so the next one looks only at those (runBackup's
  * `changes`) instead of stat'ing the whole tree.
  *
- * While the agent runs, @parcel/watcher (inotify on Linux) reports every
- * change; each path and its parent directory is recorded in memory and
- * appended to a file in batches. The journal is an optimisation that must
- * vouch for itself: whenever it cannot vouch for every change since the last
- * commit it is `lost`, the next synchronization walks everything (a metadata
+ * While the agent runs, a TreeWatcher (our own inotify binding, see
+ * tree-watcher.ts) reports every change: each path and its parent directory
+ * is recorded in memory and appended to a file in batches; a directory that
+ * appears is recorded as a subtree to walk whole. The journal is an
+ * optimisation that must vouch for itself: whenever it cannot vouch for
+ * every change since the last commit it is `lost`, the next synchronization
+ * walks everything (a metadata
  * scan: size, mtime, ctime and inode of every item) and, once that is
  * committed, the journal is trusted again. Before every answer it checks its
  * own preconditions (checkPreconditions):
@@ -26,18 +28,16 @@
  *   settle the journal (kill -9, a crash) is a loss the server is told of (the
  *   replica is inconsistent and a consistency check runs).
  *
- * What it cannot see (covered by the periodic full scan): the watcher drops
- * inotify queue overflows silently (IN_Q_OVERFLOW is skipped in
- * @parcel/watcher 2.6) and cannot watch a new directory when
- * fs.inotify.max_user_watches is used up; inotify reports no writes through
- * mmap and no changes made by other machines on network file systems.
+ * What it cannot see (covered by the periodic full scan): writes through
+ * mmap, changes made by other machines on network file systems, and a hard
+ * link made outside the tree to a file in it and written through before the
+ * next full walk (no event reaches a directory watch). Queue overflows and
+ * running out of watches are losses (the watcher says so).
  *
- * The watcher delivers events in batches, late (up to ~0.5 s) and, because
- * of a lost wake-up in its debounce thread, occasionally not until the next
- * event anywhere. changesSince() therefore first makes a change of its own in
- * a directory it watches through the same inotify instance and waits for it
- * twice (settle()): inotify queues are in order, so every change made before
- * the call has then been recorded. stop() settles too before it unwatches.
+ * settle() (TreeWatcher.settle) makes a change of its own in a watched
+ * barrier directory and waits for its event: inotify delivers in order, so
+ * every change made before the call has then been recorded. stop() settles
+ * too before it unwatches.
  *
  * State directory (one per source, see journalStateDir):
  *   state.json   what the last commit() recorded, and whether the journal is
@@ -47,11 +47,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import parcelWatcher from '@parcel/watcher';
+import { appendFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { errorMessage, isErrno, systemClock, type Clock, type RecoveryPointId } from '../../base/index.js';
 import type { ChangeSet } from '../backup/walker.js';
+import { LOST_ROOT, TreeWatcher, type ChangeKind } from './tree-watcher.js';
 
 const STATE_FILE = 'state.json';
 const JOURNAL_FILE = 'journal.log';
@@ -206,14 +206,6 @@ export function mountsAtOrBelow(mountInfo: string, dir: string): string {
   return lines.join('\n');
 }
 
-function isDirectory(abs: string): boolean {
-  try {
-    return lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() ?? false;
-  } catch {
-    return false; // gone again, or a parent replaced by a file
-  }
-}
-
 async function replaceFile(path: string, data: string): Promise<void> {
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
@@ -240,7 +232,8 @@ export class FsChangeJournal {
   private readonly flushPaths: number;
   private readonly settleTimeoutMs: number;
   private readonly onLost: ((reason: string) => void) | undefined;
-  private readonly watchOptions: parcelWatcher.Options;
+  /** Directories inside the source that are not watched (the journal's own state, when it lives there). */
+  private readonly ignore: string[];
   /** Tells this instance's markers from another's. */
   private readonly instance = randomBytes(8).toString('hex');
 
@@ -256,11 +249,7 @@ export class FsChangeJournal {
   private lost: string | null = null;
   /** Generation in which the journal was last lost. */
   private lostGeneration = 0;
-  private subscription: parcelWatcher.AsyncSubscription | null = null;
-  private barrierSubscription: parcelWatcher.AsyncSubscription | null = null;
-  /** settle() tokens waiting for their event. */
-  private readonly barrierWaiters = new Map<string, () => void>();
-  private barrierSeq = 0;
+  private watcher: TreeWatcher | null = null;
   private watching = false;
   private started = false;
   private stopped = false;
@@ -281,7 +270,7 @@ export class FsChangeJournal {
     this.onLost = options.onLost;
     // Our own files must not feed the journal when they live inside the source.
     const inside = this.stateDir === this.source || this.stateDir.startsWith(this.prefix());
-    this.watchOptions = inside ? { ignore: [this.stateDir] } : {};
+    this.ignore = inside ? [this.stateDir] : [];
   }
 
   private prefix(): string {
@@ -429,46 +418,23 @@ export class FsChangeJournal {
   // -------------------------------------------------------------------------
   // Recording
 
-  private readonly onEvents = (err: Error | null, events: parcelWatcher.Event[]): void => {
+  /** What the watcher reports: an item (with its parent, reported apart) or a directory to walk whole. */
+  private readonly onChange = (rel: string, kind: ChangeKind): void => {
     if (this.stopped) return;
-    if (err) {
-      this.lostWhileRunning(lostBecause(`watcher error: ${err.message}`));
-      void this.unwatch();
-      return;
-    }
     try {
-      for (const e of events) this.recordEvent(e.path, e.type);
+      this.record(rel, kind === 'subtree');
     } catch (e) {
-      // An exception thrown back into the watcher would end the process.
+      // An exception thrown back into the watcher's event loop would end the process.
       this.lostWhileRunning(lostBecause(`cannot record a change: ${errorMessage(e)}`));
     }
   };
 
-  private recordEvent(abs: string, type: parcelWatcher.EventType): void {
-    let rel: string;
-    if (abs === this.source) rel = '';
-    else if (abs.startsWith(this.prefix())) rel = abs.slice(this.prefix().length);
-    else return;
-    if (rel.includes('\uFFFD')) {
-      // The watcher hands names over as UTF-8 strings: other bytes cannot be named exactly.
-      this.markLost(lostBecause(`a changed name is not valid UTF-8: ${rel}`));
-      return;
-    }
-    if (rel === '' && type === 'delete') {
-      this.lostWhileRunning(lostBecause('the source directory was deleted or moved'));
-      void this.unwatch();
-      return;
-    }
-    this.record(rel, false);
-    // Creating, deleting or renaming an item changes its parent's listing.
-    if (rel !== '') {
-      const slash = rel.lastIndexOf('/');
-      this.record(slash < 0 ? '' : rel.slice(0, slash), false);
-    }
-    // A directory that appears may have brought a whole tree no event told of
-    // (moved in, or filled before the watcher caught up with it).
-    if (type !== 'delete' && isDirectory(abs)) this.record(rel, true);
-  }
+  private readonly onWatcherLost = (reason: string): void => {
+    if (this.stopped) return;
+    this.lostWhileRunning(lostBecause(reason));
+    // Gone with its root: the watcher has stopped; the next changesSince() watches anew.
+    if (reason === LOST_ROOT) void this.unwatch();
+  };
 
   private record(rel: string, subtree: boolean): void {
     const map = subtree ? this.subtrees : this.paths;
@@ -503,75 +469,40 @@ export class FsChangeJournal {
     this.lostGeneration = this.generation;
   }
 
-  /**
-   * Returns once every change made before the call has been recorded: makes
-   * a change in the barrier directory and waits for its event, twice (the
-   * first proves the watcher handled everything queued before it, the second
-   * that the batch holding the source's events went out to us too).
-   */
+  /** Returns once every change made before the call has been recorded (TreeWatcher.settle). */
   async settle(): Promise<void> {
-    if (!this.watching) return;
-    for (let round = 0; round < 2; round++) {
-      const name = `${++this.barrierSeq}`;
-      const path = join(this.file(BARRIER_DIR), name);
-      let timer: NodeJS.Timeout | undefined;
-      const arrived = new Promise<boolean>((resolveArrived) => {
-        this.barrierWaiters.set(name, () => resolveArrived(true));
-        timer = setTimeout(() => resolveArrived(false), this.settleTimeoutMs);
-      });
-      try {
-        await writeFile(path, '');
-        if (!(await arrived)) {
-          this.markLost(lostBecause(`the watcher reported nothing for ${this.settleTimeoutMs} ms`));
-          return;
-        }
-      } finally {
-        clearTimeout(timer);
-        this.barrierWaiters.delete(name);
-        await rm(path, { force: true });
-      }
-    }
-    // Callbacks of the same turn of the event loop run before this.
-    await new Promise((r) => setImmediate(r));
+    await this.watcher?.settle();
   }
-
-  private readonly onBarrierEvents = (err: Error | null, events: parcelWatcher.Event[]): void => {
-    if (err) {
-      this.lostWhileRunning(lostBecause(`watcher error: ${err.message}`));
-      void this.unwatch();
-      return;
-    }
-    for (const e of events) if (e.type !== 'delete') this.barrierWaiters.get(basename(e.path))?.();
-  };
 
   // -------------------------------------------------------------------------
   // Watching
 
   private async watch(): Promise<void> {
     if (this.watching || this.stopped) return;
+    const watcher = new TreeWatcher(this.source, {
+      onChange: this.onChange,
+      onLost: this.onWatcherLost,
+      barrierDir: this.file(BARRIER_DIR),
+      ignore: this.ignore,
+      settleTimeoutMs: this.settleTimeoutMs,
+    });
     try {
-      this.subscription = await parcelWatcher.subscribe(this.source, this.onEvents, this.watchOptions);
+      await watcher.start();
     } catch (err) {
-      this.markLost(lostBecause(`cannot watch ${this.source}: ${errorMessage(err)}`));
+      this.markLost(lostBecause(errorMessage(err)));
       return;
     }
-    try {
-      this.barrierSubscription = await parcelWatcher.subscribe(this.file(BARRIER_DIR), this.onBarrierEvents);
-    } catch (err) {
-      this.markLost(lostBecause(`cannot watch ${this.file(BARRIER_DIR)}: ${errorMessage(err)}`));
-      await this.unwatch();
-      return;
-    }
+    watcher.unref();
+    this.watcher = watcher;
     this.anchor = this.takeAnchor();
     this.watching = true;
   }
 
   private async unwatch(): Promise<void> {
-    const subs = [this.subscription, this.barrierSubscription];
-    this.subscription = null;
-    this.barrierSubscription = null;
+    const watcher = this.watcher;
+    this.watcher = null;
     this.watching = false;
-    for (const sub of subs) if (sub) await sub.unsubscribe().catch(() => {});
+    await watcher?.stop().catch(() => {});
   }
 
   /** Why the journal's preconditions no longer hold (see the file comment), or null. */

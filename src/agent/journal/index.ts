@@ -1,12 +1,10 @@
 /**
  * journal: the change journal of an `fs` data source — which paths changed
- * since the last synchronization, recorded by a file system watcher
- * (@parcel/watcher, inotify on Linux) and checked before every use, so a
- * synchronization of a large, mostly unchanged tree looks only at what
- * changed (runBackup's `changes`). TreeWatcher (tree-watcher.ts, over our
- * own inotify binding in inotify.ts and native/inotify) is the recursive
- * watcher that is to replace @parcel/watcher (issue 9). Depends on base and
- * on the backup pipeline's ChangeSet type.
+ * since the last synchronization, recorded by TreeWatcher (tree-watcher.ts,
+ * a recursive watcher over our own inotify binding in inotify.ts and
+ * native/inotify) and checked before every use, so a synchronization of a
+ * large, mostly unchanged tree looks only at what changed (runBackup's
+ * `changes`). Depends on base and on the backup pipeline's ChangeSet type.
  */
 export {
   FsChangeJournal,
