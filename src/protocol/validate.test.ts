@@ -11,6 +11,7 @@ import { CustosError } from '../base/index.js';
 import {
   checkAgentMessage,
   MAX_HOSTNAME_CHARS,
+  MAX_MISSED_PATHS,
   MAX_IDS_PER_REQUEST,
   MAX_VERSION_CHARS,
   parseAgentMessage,
@@ -58,7 +59,10 @@ const validMessage = fc.oneof(
   fc.record({
     t: fc.constant('done'),
     job: u32,
-    result: fc.record({ point: hex(32), time: printable(30), bytesAdded: count, partial: fc.boolean(), errors: count, summary, files: count, target: fc.string({ maxLength: 100 }) }, { requiredKeys: [] }),
+    result: fc.record({
+      point: hex(32), time: printable(30), bytesAdded: count, partial: fc.boolean(), errors: count, summary, files: count, target: fc.string({ maxLength: 100 }),
+      walk: fc.record({ itemsStatted: count, dirsListed: count, journal: fc.boolean(), journalMissed: count, journalMissedPaths: fc.array(fc.string({ maxLength: 100 }), { maxLength: MAX_MISSED_PATHS }) }, { requiredKeys: ['itemsStatted', 'dirsListed', 'journal'] }),
+    }, { requiredKeys: [] }),
   }),
   fc.record({ t: fc.constant('failed'), job: u32, error: fc.record({ code: fc.constantFrom(...WIRE_ERROR_CODES), message: fc.string({ maxLength: MAX_ERROR_CHARS }), transient: fc.boolean() }) }),
   fc.record({ t: fc.constant('journal-lost'), source: fc.string({ maxLength: 200 }), reason: fc.string({ maxLength: 200 }) }),
@@ -130,7 +134,8 @@ test('a message with one field of a wrong type, out of range or removed is refus
     const path = all[pick % all.length]!;
     const inArray = typeof path.at(-1) === 'number';
     // Removing an item of an array leaves a valid (shorter) array; an optional field of a result may be left out.
-    fc.pre(!(remove && inArray) && !(remove && path[0] === 'result' && path.length === 2));
+    const optionalWalkField = path[0] === 'result' && path[1] === 'walk' && path.length === 3 && (path[2] === 'journalMissed' || path[2] === 'journalMissedPaths');
+    fc.pre(!(remove && inArray) && !(remove && path[0] === 'result' && path.length === 2) && !(remove && optionalWalkField));
     // A few of the wrong values are right for some fields: a null bytesTotal, an empty list of ids, the other boolean, a short string, an empty result.
     const current = path.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], m);
     const fits =
@@ -172,6 +177,10 @@ test('bounds: sizes, host names, ids', () => {
   assert.ok(refusedAsUsage({ t: 'log', job: 1, level: 'info', message: 'x'.repeat(MAX_LOG_CHARS + 1) }));
   assert.ok(refusedAsUsage({ t: 'progress', job: 1, progress: { phase: 'pwned', filesDone: 0, bytesDone: 0, bytesTotal: null } }));
   assert.ok(refusedAsUsage({ t: 'done', job: 1, result: { target: 'x'.repeat(4097) } }));
+  const walk = { itemsStatted: 1, dirsListed: 1, journal: false };
+  assert.ok(refusedAsUsage({ t: 'done', job: 1, result: { walk: { ...walk, journalMissedPaths: Array(MAX_MISSED_PATHS + 1).fill('p') } } }));
+  assert.ok(refusedAsUsage({ t: 'done', job: 1, result: { walk: { ...walk, journalMissedPaths: ['x'.repeat(1025)] } } }));
+  assert.ok(!refusedAsUsage({ t: 'done', job: 1, result: { walk: { ...walk, journalMissed: 3, journalMissedPaths: ['a', 'b'] } } }));
   assert.ok(refusedAsUsage({ t: 'failed', job: 1, error: { code: 'root', message: '', transient: false } }));
   const page = { id: 'a'.repeat(64), length: 100, entries: 51 };
   const commit = (manifest: unknown) => req({ op: 'commit', manifest, summary: Object.fromEntries(['filesNew', 'filesChanged', 'filesUnchanged', 'dirs', 'others', 'errors', 'changedDuringRead', 'bytesRead', 'bytesAdded', 'logicalBytes', 'durationMs'].map((k) => [k, 0])), partial: false, excludes: [] });

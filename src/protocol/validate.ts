@@ -183,6 +183,9 @@ export function parseWireError(v: unknown, path = 'error'): WireError {
   };
 }
 
+/** Paths of a verification scan's misses a result may name. */
+export const MAX_MISSED_PATHS = 20;
+
 const RESULT_COUNTS = ['bytesAdded', 'errors', 'files', 'dirs', 'others', 'skipped', 'bytes'] as const;
 
 /** A job's result as the agent reports it: the known fields only (what `job show` displays). */
@@ -196,8 +199,16 @@ function jobResult(v: unknown, path: string): Record<string, unknown> {
   if (Object.hasOwn(o, 'summary')) out['summary'] = parseSummary(o['summary'], `${path}.summary`);
   if (Object.hasOwn(o, 'target')) out['target'] = text(o['target'], `${path}.target`, 4096);
   if (Object.hasOwn(o, 'walk')) {
-    const w = record(o['walk'], `${path}.walk`, ['itemsStatted', 'dirsListed', 'journal']);
-    out['walk'] = { itemsStatted: count(w['itemsStatted'], `${path}.walk.itemsStatted`), dirsListed: count(w['dirsListed'], `${path}.walk.dirsListed`), journal: bool(w['journal'], `${path}.walk.journal`) };
+    const w = record(o['walk'], `${path}.walk`, ['itemsStatted', 'dirsListed', 'journal'], ['journalMissed', 'journalMissedPaths']);
+    const walk: Record<string, unknown> = { itemsStatted: count(w['itemsStatted'], `${path}.walk.itemsStatted`), dirsListed: count(w['dirsListed'], `${path}.walk.dirsListed`), journal: bool(w['journal'], `${path}.walk.journal`) };
+    // A verification scan's finding: changed items the change journal had not recorded (count, and the first paths).
+    if (Object.hasOwn(w, 'journalMissed')) walk['journalMissed'] = count(w['journalMissed'], `${path}.walk.journalMissed`);
+    if (Object.hasOwn(w, 'journalMissedPaths')) {
+      const list = w['journalMissedPaths'];
+      if (!Array.isArray(list) || list.length > MAX_MISSED_PATHS) bad(`${path}.walk.journalMissedPaths`, `must be a list of at most ${MAX_MISSED_PATHS} paths`);
+      walk['journalMissedPaths'] = list.map((p, i) => text(p, `${path}.walk.journalMissedPaths[${i}]`, 1024));
+    }
+    out['walk'] = walk;
   }
   if (JSON.stringify(out).length > MAX_RESULT_JSON) bad(path, `is larger than ${MAX_RESULT_JSON} bytes`);
   return out;

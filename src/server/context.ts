@@ -23,4 +23,6 @@ export interface ServerContext {
   readonly files: ServerFiles;
   readonly ca: KeyedCertificate;
   readonly log: (message: string) => void;
+  /** Changed items the agents' verification scans found that their change journals missed, by data source, since the server started. */
+  readonly journalMisses: ReadonlyMap<string, number>;
 }

@@ -46,6 +46,8 @@ export interface JobEngineDeps {
   readonly log: (message: string) => void;
   /** Runs `catalog-backup` jobs (absent: such jobs fail). */
   readonly catalogBackups?: CatalogBackupService;
+  /** An agent's verification scan found `n` changed items its change journal had missed (counted in /metrics). */
+  readonly journalMissed?: (source: string, n: number) => void;
 }
 
 export interface EnqueueRequest {
@@ -472,6 +474,7 @@ export class JobEngine {
         if (!channel.committed) throw new CustosError('internal', 'the agent finished without committing a recovery point');
         await this.replicaOk(sourceId, kind);
         const c = channel.committed;
+        await this.journalVerified(sourceId, result);
         // The server's own figures where the agent's could be wrong (or are not told to it: bytesAdded).
         return { ...result, point: c.id, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived };
       }
@@ -509,6 +512,21 @@ export class JobEngine {
     await this.d.catalog.appendJobLog(job.id, this.now(), 'info',
       `${recoveryPoint ? 'recovery point' : 'replica'} ${record.id} committed: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged files; ${s.bytesAdded} bytes added`);
     await this.d.alerts.pointCommitted(sourceId, this.d.clock.now());
+  }
+
+  /**
+   * A verification scan (the walk itself was complete, so the point is
+   * right) found changes the agent's change journal had missed: the replica
+   * is marked inconsistent with the paths in the alert, so a consistency
+   * check runs, and the miss is counted.
+   */
+  private async journalVerified(sourceId: string, result: Record<string, unknown>): Promise<void> {
+    const walk = result['walk'] as { journalMissed?: number; journalMissedPaths?: string[] } | undefined;
+    const n = walk?.journalMissed ?? 0;
+    if (n === 0) return;
+    this.d.journalMissed?.(sourceId, n);
+    const paths = walk?.journalMissedPaths ?? [];
+    await this.d.alerts.markInconsistent(sourceId, `a verification scan found ${n} changed item(s) the change journal had missed (${paths.slice(0, 5).join(', ')}${n > 5 ? ', …' : ''})`, this.d.clock.now());
   }
 
   private async replicaOk(sourceId: string, kind: JobKind): Promise<void> {

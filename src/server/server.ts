@@ -107,6 +107,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await ensureAdminToken(catalog, files, clock, log);
 
     let alerts!: AlertService;
+    const journalMisses = new Map<string, number>();
     const hub = new AgentHub({
       connected: (name, hello) => {
         // version and hostname are checked (printable, bounded) by the agent-message validator.
@@ -133,9 +134,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const catalogBackups = new CatalogBackupService({
       catalog, pool, dataDir: dir, copyDir: options.catalogCopyDir ? resolve(options.catalogCopyDir) : null, serverVersion: SERVER_VERSION, clock,
     });
-    const engine = new JobEngine({ catalog, hub, pool, clock, alerts, maintenance, catalogBackups, log: (m) => log(m, 'error') });
+    const engine = new JobEngine({
+      catalog, hub, pool, clock, alerts, maintenance, catalogBackups, log: (m) => log(m, 'error'),
+      journalMissed: (source, n) => journalMisses.set(source, (journalMisses.get(source) ?? 0) + n),
+    });
     const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
-    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, audit, maintenance, clock, files, ca, log };
+    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses };
 
     app = Fastify({
       logger: false,

@@ -83,6 +83,8 @@ export interface BackupOptions {
   readonly excludes?: readonly string[];
   readonly progress?: ProgressSink;
   readonly workers?: number;
+  /** Sees every entry of the new manifest, in order, as it is added (the change journal's audit). */
+  readonly onEntry?: (e: ManifestEntry) => void;
 }
 
 export interface ItemError {
@@ -320,6 +322,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const queue: Slot[] = [];
   let head = 0;
   const emit = (e: ManifestEntry): void => {
+    options.onEntry?.(e);
     const page = pages.add(e);
     if (page) storePage(page);
   };

@@ -113,7 +113,17 @@ export type JournalChanges =
   /** Pass `changes` to runBackup together with the manifest of `since` as `previous`. */
   | { readonly mode: 'journal'; readonly changes: ChangeSet; readonly since: RecoveryPointId; readonly marker: JournalMarker }
   /** Walk everything (no `changes`); `reason` says why, for the job log. */
-  | { readonly mode: 'scan'; readonly reason: string; readonly marker: JournalMarker };
+  | {
+      readonly mode: 'scan';
+      readonly reason: string;
+      readonly marker: JournalMarker;
+      /**
+       * Set when the journal would have vouched and the scan is its periodic
+       * verification: what it recorded since `since`, for the walk to check
+       * (JournalAudit) — a changed item it did not cover is a miss (distrust()).
+       */
+      readonly audit?: { readonly changes: ChangeSet; readonly since: RecoveryPointId };
+    };
 
 export interface CommitOptions {
   /** The synchronization walked the whole tree (default: the marker's mode was 'scan'). */
@@ -343,6 +353,16 @@ export class FsChangeJournal {
     await this.io;
   }
 
+  /**
+   * A verification scan found changes the journal had not recorded: it is
+   * lost until a later full scan is committed (the one under way does not
+   * count), and watches anew.
+   */
+  async distrust(reason: string): Promise<void> {
+    this.markLost(reason);
+    await this.rewatch();
+  }
+
   /** Watches anew (a consistency check does, so a blind spot of the watch set closes). */
   async rewatch(): Promise<void> {
     if (!this.started || this.stopped) return;
@@ -378,13 +398,10 @@ export class FsChangeJournal {
       at: this.clock.now().toISOString(),
     };
     this.generation++;
-    if (reason !== null) return { mode: 'scan', reason, marker };
-    return {
-      mode: 'journal',
-      since: state.point as RecoveryPointId,
-      changes: { paths: [...this.paths.keys()], subtrees: [...this.subtrees.keys()] },
-      marker,
-    };
+    const trusted = this.lost === null && this.watching && state.point !== null && state.linkedFiles === 0;
+    const changes: ChangeSet = { paths: [...this.paths.keys()], subtrees: [...this.subtrees.keys()] };
+    if (reason !== null) return trusted ? { mode: 'scan', reason, marker, audit: { changes, since: state.point as RecoveryPointId } } : { mode: 'scan', reason, marker };
+    return { mode: 'journal', since: state.point as RecoveryPointId, changes, marker };
   }
 
   /**
@@ -532,7 +549,7 @@ export class FsChangeJournal {
     if (this.fullScanEveryMs !== null) {
       const last = state.lastScanAt === null ? null : Date.parse(state.lastScanAt);
       if (last === null || this.clock.now().getTime() - last >= this.fullScanEveryMs) {
-        return `periodic metadata scan (last full scan ${state.lastScanAt ?? 'never'})`;
+        return `periodic metadata scan, which also verifies the change journal (last full scan ${state.lastScanAt ?? 'never'})`;
       }
     }
     return null;

@@ -25,4 +25,5 @@ export {
   type ChangeKind,
   type TreeWatcherOptions,
 } from './tree-watcher.js';
+export { JournalAudit } from './audit.js';
 export type { ChangeSet } from '../backup/walker.js';

@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
 import { BlobCodec, decodePage, type ChunkKeys, type ManifestEntry, type ManifestPageRef } from '../../format/index.js';
-import type { BackupJobSpec, RecoveryJobSpec, WireKeys } from '../../protocol/index.js';
+import { MAX_MISSED_PATHS, type BackupJobSpec, type RecoveryJobSpec, type WireKeys } from '../../protocol/index.js';
 import { runBackup } from '../backup/backup.js';
 import { normalizeItem, runRestore } from '../restore/restore.js';
 import { resolveTarget } from '../restore/fs-safe.js';
@@ -15,6 +15,7 @@ import { isSystemTarget } from '../../protection/index.js';
 import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
 import type { PlanRequest, SourceJournals, SyncPlan } from './source-journals.js';
+import { JournalAudit } from '../journal/index.js';
 
 /** The id key of an encrypted pool: chunks are made and read in transport form (compressed, not encrypted). */
 export function chunkKeys(w: WireKeys | null): ChunkKeys | null {
@@ -71,6 +72,12 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   if (spec.fullScan) link.log('info', 'consistency check: reading every file and comparing checksums with the replica');
   const plan: SyncPlan | null = planning ? await planning : null;
   if (plan && !spec.fullScan) link.log('info', plan.note);
+  // A verification scan: the walk's entries are checked against what the journal recorded.
+  let audit: JournalAudit | null = null;
+  if (plan?.audit && previousPages) {
+    audit = new JournalAudit(plan.audit);
+    for (const p of previousPages) for (const e of p) audit.addPrevious(e);
+  }
   const result = await runBackup({
     source: spec.source.path,
     sink,
@@ -83,16 +90,28 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
     excludes: spec.excludes,
     progress: progressSink(link, spec.fullScan ? 'checking' : 'synchronizing'),
     workers: hooks.workers ?? availableParallelism(),
+    ...(audit ? { onEntry: (e: ManifestEntry) => audit.seen(e) } : {}),
   });
   await sink.flush();
   for (const e of result.errors.slice(0, 100)) link.log('warning', `${e.path}: ${e.message}`);
   if (result.errors.length > 100) link.log('warning', `… and ${result.errors.length - 100} more unreadable items`);
   for (const p of result.changedDuringRead.slice(0, 100)) link.log('warning', `${p}: kept changing while read (flagged)`);
   if (result.changesIgnored !== null && plan?.changes) link.log('info', `change journal not used: ${result.changesIgnored}`);
+  // A tree with hard-linked files is not the journal's to vouch for (the next synchronization scans too): no verdict.
+  const misses = result.walk.linkedFiles === 0 ? audit?.finish() : undefined;
+  if (misses && misses.count > 0 && plan && hooks.journals) {
+    link.log('warning', `change journal verification: ${misses.count} changed item(s) the journal had not recorded (${misses.paths.slice(0, 20).join(', ')}); this point is complete (every item was looked at), the replica is marked inconsistent`);
+    await hooks.journals.missed(plan, misses.count, misses.paths);
+  } else if (misses) link.log('info', 'change journal verification: every change the scan found was in the journal');
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: result.summary, partial: result.partial, excludes: spec.excludes });
   // Recorded after the job is reported done; the next synchronization of this source waits for it.
   if (plan) hooks.journals?.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, !plan.changes || result.changesIgnored !== null, result.walk.linkedFiles);
-  const walk = { itemsStatted: result.walk.itemsStatted, dirsListed: result.walk.dirsListed, journal: plan?.changes ? (result.changesIgnored === null) : false };
+  const walk = {
+    itemsStatted: result.walk.itemsStatted,
+    dirsListed: result.walk.dirsListed,
+    journal: plan?.changes ? (result.changesIgnored === null) : false,
+    ...(misses && misses.count > 0 ? { journalMissed: misses.count, journalMissedPaths: misses.paths.slice(0, MAX_MISSED_PATHS).map((p) => p.slice(0, 1024)) } : {}),
+  };
   return { ...commit, partial: result.partial, errors: result.errors.length, summary: result.summary, walk };
 }
 

@@ -27,6 +27,8 @@ export interface SyncPlan {
   readonly note: string;
   readonly journal: FsChangeJournal | null;
   readonly marker: JournalMarker | null;
+  /** A verification scan: what the journal recorded, for JournalAudit to check against the walk. */
+  readonly audit?: ChangeSet;
 }
 
 export interface PlanRequest {
@@ -112,7 +114,10 @@ export class SourceJournals {
     const c = await journal.changesSince();
     const base = { journal, marker: c.marker };
     if (r.fullScan) return { ...base, changes: null, note: 'consistency check: every item is looked at' };
-    if (c.mode === 'scan') return { ...base, changes: null, note: c.reason };
+    if (c.mode === 'scan') {
+      const verifiable = c.audit !== undefined && r.previous === c.audit.since && sameExcludes(await this.lastExcludes(r.path), r.excludes);
+      return verifiable ? { ...base, changes: null, note: c.reason, audit: c.audit!.changes } : { ...base, changes: null, note: c.reason };
+    }
     if (r.previous === null || c.since !== r.previous) {
       return { ...base, changes: null, note: 'change journal lost (it follows another recovery point than the replica on the server): metadata scan' };
     }
@@ -137,6 +142,16 @@ export class SourceJournals {
       await journal.commit(marker, point, { scanned: walkedEverything, linkedFiles });
     })().catch((err: unknown) => this.log(`${r.path}: change journal not updated (${errorMessage(err)}): the next synchronization scans`));
     this.committing.set(r.path, done);
+  }
+
+  /**
+   * A verification scan found `count` changed items the journal had not
+   * recorded (`paths`, the first of them): the journal is distrusted until a
+   * later full scan, and watches anew. (The server learns of it from the
+   * job's result.)
+   */
+  async missed(plan: SyncPlan, count: number, paths: readonly string[]): Promise<void> {
+    await plan.journal?.distrust(`change journal lost (a verification scan found ${count} changed item(s) it had missed: ${paths.slice(0, 5).join(', ')}${count > 5 ? ', …' : ''}): metadata scan`);
   }
 
   private async lastExcludes(path: string): Promise<string[] | null> {

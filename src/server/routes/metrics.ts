@@ -38,6 +38,8 @@ export function registerMetricsRoute(app: FastifyInstance, ctx: ServerContext): 
     metric('custos_pool_chunks', 'gauge', 'Chunks in the storage pool.', [[{}, ctx.pool.index.size]]);
     metric('custos_agents_connected', 'gauge', 'Agents connected now.', [[{}, ctx.hub.connected().size]]);
     metric('custos_alerts_active', 'gauge', 'Active alerts.', [[{}, (await c.listAlerts('active')).length]]);
+    metric('custos_journal_missed_items_total', 'counter', "Changed items an agent's verification scan found that its change journal had missed, since the server started.",
+      [...ctx.journalMisses].map(([source, n]) => [{ data_source: source }, n]));
     return lines.join('\n') + '\n';
   });
 }
