@@ -9,9 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, linkSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecoveryPointId } from '../../src/base/index.js';
-import type { ManifestEntry, ManifestPageRef, RecoveryPointRecord } from '../../src/format/index.js';
+import type { ManifestEntry, ManifestPageRef } from '../../src/format/index.js';
 import { Pool } from '../../src/pool/index.js';
-import { runBackup, type BackupResult, type ChangeSet } from '../../src/agent/backup/backup.js';
+import type { BackupResult, ChangeSet } from '../../src/agent/backup/backup.js';
+import { backupToPool, manifestEntries, showEntry } from '../helpers/backup-harness.js';
 import { FsChangeJournal, journalStateDir } from '../../src/agent/journal/index.js';
 import { cleanupTempDirs, makeTempDir, seededText, writeTree, type TreeSpec } from '../helpers/tree.js';
 
@@ -25,39 +26,12 @@ before(async () => {
 });
 after(cleanupTempDirs);
 
-/** One backup into the pool, wired as src/standalone/backup.ts does. */
-async function backup(source: string, previous: readonly ManifestPageRef[] | null, changes?: ChangeSet | null, excludes?: string[]): Promise<BackupResult> {
-  const writer = pool.chunkWriter();
-  const result = await runBackup({
-    source,
-    sink: writer,
-    keys: pool.keys,
-    compressionLevel: pool.config.compression.level,
-    chunker: pool.config.chunker,
-    known: pool.knownIds(),
-    previous: previous ? pool.manifest({ manifest: previous } as unknown as RecoveryPointRecord) : null,
-    changes,
-    excludes,
-    workers: 2,
-  });
-  await writer.flush();
-  return result;
+function backup(source: string, previous: readonly ManifestPageRef[] | null, changes?: ChangeSet | null, excludes?: string[]): Promise<BackupResult> {
+  return backupToPool(pool, source, previous, { changes: changes ?? null, ...(excludes ? { excludes } : {}) });
 }
 
-async function entries(manifest: readonly ManifestPageRef[]): Promise<ManifestEntry[]> {
-  const out: ManifestEntry[] = [];
-  for await (const e of pool.manifest({ manifest } as unknown as RecoveryPointRecord)) out.push(e);
-  return out;
-}
-
-/** An entry as one line: every field, Buffers as hex, so two lists compare with a readable diff. */
-function show(e: ManifestEntry): string {
-  return JSON.stringify(e, (_k, v: unknown) => {
-    if (typeof v === 'bigint') return v.toString();
-    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer') return Buffer.from((v as { data: number[] }).data).toString('hex');
-    return v;
-  });
-}
+const entries = (manifest: readonly ManifestPageRef[]): Promise<ManifestEntry[]> => manifestEntries(pool, manifest);
+const show = showEntry;
 
 /** Asserts that two backups made the same manifest, entry by entry, and the same counts. */
 async function assertSameManifest(guided: BackupResult, full: BackupResult): Promise<ManifestEntry[]> {

@@ -30,9 +30,10 @@ import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readd
 import { join } from 'node:path';
 import { setAttributeSync } from '@napi-rs/xattr';
 import type { RecoveryPointId } from '../../src/base/index.js';
-import type { ManifestEntry, ManifestPageRef, RecoveryPointRecord } from '../../src/format/index.js';
+import type { ManifestEntry, ManifestPageRef } from '../../src/format/index.js';
 import { Pool } from '../../src/pool/index.js';
-import { runBackup, type BackupResult, type ChangeSet } from '../../src/agent/backup/backup.js';
+import type { BackupResult, ChangeSet } from '../../src/agent/backup/backup.js';
+import { backupToPool, manifestEntries, manifestOf, showEntry } from '../helpers/backup-harness.js';
 import { FsChangeJournal, JournalAudit, journalStateDir } from '../../src/agent/journal/index.js';
 import { Rng } from '../../bench/rng.js';
 import { cleanupTempDirs, makeTempDir, memoryTmpBase } from '../helpers/tree.js';
@@ -55,36 +56,12 @@ before(async () => {
 });
 after(cleanupTempDirs);
 
-async function backup(source: string, previous: readonly ManifestPageRef[] | null, changes: ChangeSet | null, onEntry?: (e: ManifestEntry) => void): Promise<BackupResult> {
-  const writer = pool.chunkWriter();
-  const result = await runBackup({
-    source,
-    sink: writer,
-    keys: pool.keys,
-    compressionLevel: pool.config.compression.level,
-    chunker: pool.config.chunker,
-    known: pool.knownIds(),
-    previous: previous ? pool.manifest({ manifest: previous } as unknown as RecoveryPointRecord) : null,
-    changes,
-    workers: 1,
-    ...(onEntry ? { onEntry } : {}),
-  });
-  await writer.flush();
-  return result;
+function backup(source: string, previous: readonly ManifestPageRef[] | null, changes: ChangeSet | null, onEntry?: (e: ManifestEntry) => void): Promise<BackupResult> {
+  return backupToPool(pool, source, previous, { changes, workers: 1, ...(onEntry ? { onEntry } : {}) });
 }
 
 async function lines(manifest: readonly ManifestPageRef[]): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of pool.manifest({ manifest } as unknown as RecoveryPointRecord)) out.push(show(e));
-  return out;
-}
-
-function show(e: ManifestEntry): string {
-  return JSON.stringify(e, (_k, v: unknown) => {
-    if (typeof v === 'bigint') return v.toString();
-    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer') return Buffer.from((v as { data: number[] }).data).toString('hex');
-    return v;
-  });
+  return (await manifestEntries(pool, manifest)).map(showEntry);
 }
 
 /** The items of the tree now, relative paths, directories and files apart (symlinks count as files). */
@@ -286,7 +263,7 @@ describe('the change journal against a full scan', { timeout: 600_000 }, () => {
           const guided = await backup(root, previous, c.mode === 'journal' ? c.changes : null);
           // The verification scan's audit beside it: the full walk must find no change the journal did not record.
           const audit = c.mode === 'journal' ? new JournalAudit(c.changes) : null;
-          if (audit && previous) for await (const e of pool.manifest({ manifest: previous } as unknown as RecoveryPointRecord)) audit.addPrevious(e);
+          if (audit && previous) for await (const e of manifestOf(pool, previous)) audit.addPrevious(e);
           const full = await backup(root, previous, null, audit ? (e) => audit.seen(e) : undefined);
           const missed = audit?.finish();
           // As on the agent: a tree with hard-linked files is not the journal's to vouch for (the guided walk falls back), so no verdict.

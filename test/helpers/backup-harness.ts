@@ -1,0 +1,55 @@
+/**
+ * Backups into a local pool as the standalone command wires them, for tests
+ * that compare a backup guided by changes with a full walk (the change
+ * journal's tests), and a readable form of manifest entries.
+ */
+import type { ManifestEntry, ManifestPageRef, RecoveryPointRecord } from '../../src/format/index.js';
+import type { Pool } from '../../src/pool/index.js';
+import { runBackup, type BackupResult, type ChangeSet } from '../../src/agent/backup/backup.js';
+
+export interface HarnessBackupOptions {
+  readonly changes?: ChangeSet | null;
+  readonly excludes?: string[];
+  readonly workers?: number;
+  readonly onEntry?: (e: ManifestEntry) => void;
+}
+
+/** One backup of `source` into `pool`, compared with `previous` (a manifest in the same pool). */
+export async function backupToPool(pool: Pool, source: string, previous: readonly ManifestPageRef[] | null, options: HarnessBackupOptions = {}): Promise<BackupResult> {
+  const writer = pool.chunkWriter();
+  const result = await runBackup({
+    source,
+    sink: writer,
+    keys: pool.keys,
+    compressionLevel: pool.config.compression.level,
+    chunker: pool.config.chunker,
+    known: pool.knownIds(),
+    previous: previous ? manifestOf(pool, previous) : null,
+    changes: options.changes ?? null,
+    excludes: options.excludes,
+    workers: options.workers ?? 2,
+    ...(options.onEntry ? { onEntry: options.onEntry } : {}),
+  });
+  await writer.flush();
+  return result;
+}
+
+/** The entries of a manifest held in `pool`. */
+export function manifestOf(pool: Pool, manifest: readonly ManifestPageRef[]): AsyncIterable<ManifestEntry> {
+  return pool.manifest({ manifest } as unknown as RecoveryPointRecord);
+}
+
+export async function manifestEntries(pool: Pool, manifest: readonly ManifestPageRef[]): Promise<ManifestEntry[]> {
+  const out: ManifestEntry[] = [];
+  for await (const e of manifestOf(pool, manifest)) out.push(e);
+  return out;
+}
+
+/** An entry as one line: every field, Buffers as hex, so two lists compare with a readable diff. */
+export function showEntry(e: ManifestEntry): string {
+  return JSON.stringify(e, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer') return Buffer.from((v as { data: number[] }).data).toString('hex');
+    return v;
+  });
+}
