@@ -424,3 +424,50 @@ describe('server mode: a change journal lost while the agent runs', { timeout: 2
     await server.process.stop();
   });
 });
+
+describe('server mode: the change journal verified', { timeout: 240_000 }, () => {
+  test('a change the journal missed (a write through a hard link made and removed outside the tree) is found by the verification scan: logged, the replica inconsistent, counted', async () => {
+    const work = await makeTempDir('custos-e2e-journal-verify-', { base: memoryTmpBase() });
+    const server = await startServer();
+    const agent = await attachAgent(server, 'verified');
+    // Every synchronization is a metadata scan that verifies the journal.
+    await agent.start(true, ['--journal-scan-every', '0s']);
+    const src = join(work.path, 'src');
+    await writeTree(src, { 'docs/report.txt': 'first\n', 'other.txt': 'o\n' }, { mtimeMs: T1 });
+    const source = `verified:fs:${src}`;
+    const g = await server.cli(['group', 'create', 'verified', '--source', source, '--sync', '24h', '--points', '23:00', '--check', 'daily@03:00', '--json']);
+    assert.equal(g.code, 0, describeCli(['group', 'create'], g));
+    await waitFor('the initial replica', async () => ((await listPoints(server, source)).length === 1 ? true : undefined), 60_000, 200);
+    await waitIdle(server, 60_000);
+
+    // Outside the tree: a link made, written through and removed — no event reaches a watched directory.
+    const { link, appendFile: append, unlink } = await import('node:fs/promises');
+    const outside = join(work.path, 'outside-link');
+    await link(join(src, 'docs/report.txt'), outside);
+    await append(outside, 'written through a link outside the tree\n');
+    await unlink(outside);
+
+    const r = await server.cli(['sync', source, '--wait', '--json']);
+    assert.equal(r.code, 0, describeCli(['sync', source], r));
+    const job = JSON.parse(r.stdout) as ApiJob;
+    const walk = (job.result as { walk?: { journalMissed?: number; journalMissedPaths?: string[] } }).walk;
+    assert.equal(walk?.journalMissed, 1, JSON.stringify(job.result));
+    assert.deepEqual(walk?.journalMissedPaths, ['docs/report.txt']);
+    const shown = await server.cliJson<ApiJob>(['job', 'show', String(job.id), '--json']);
+    assert.ok(shown.log?.some((l) => /change journal verification: 1 changed item\(s\) the journal had not recorded \(docs\/report\.txt\)/.test(l.message)), shown.log?.map((l) => l.message).join('\n'));
+    // The point is complete all the same: the scan looked at every item.
+    const target = join(work.path, 'recovered');
+    const synced = String((job.result as { point?: string }).point);
+    const rec = await server.cli(['recover', source, '--point', synced, '--to', `verified:${target}`, '--wait']);
+    assert.equal(rec.code, 0, describeCli(['recover'], rec));
+    assert.deepEqual(diffDigests(await treeDigest(src), await treeDigest(target)), []);
+
+    const sources = await server.cliJson<ApiSource[]>(['source', 'list', '--json']);
+    assert.equal(sources.find((s) => s.id === source)?.replicaState, 'inconsistent');
+    const alerts = await server.cliJson<Array<{ kind: string; subject: string; message: string }>>(['alert', 'list', '--json']);
+    assert.ok(alerts.some((a) => a.kind === 'replica-inconsistent' && a.subject === source && /verification scan found 1 changed item.*docs\/report\.txt/.test(a.message)), JSON.stringify(alerts));
+    const metrics = await server.request('GET', '/metrics', { token: server.adminToken });
+    assert.equal(metrics.status, 200);
+    assert.ok(metrics.text.includes(`custos_journal_missed_items_total{data_source="${source}"} 1`), metrics.text);
+  });
+});

@@ -281,8 +281,8 @@ export interface TestAgent {
   readonly dataDir: string;
   /** The running `custos agent start` (null until start()). */
   process: LiveProcess | null;
-  /** Starts `custos agent start` and waits until it says it is connected (unless wait is false). */
-  start(wait?: boolean): Promise<LiveProcess>;
+  /** Starts `custos agent start` (with `extra` options) and waits until it says it is connected (unless wait is false). */
+  start(wait?: boolean, extra?: readonly string[]): Promise<LiveProcess>;
 }
 
 /** Makes an enrollment token and runs `custos agent attach` with it; does not start the agent. */
@@ -298,8 +298,8 @@ export async function attachAgent(server: TestServer, name: string, dataDir?: st
     name,
     dataDir: dir,
     process: null,
-    async start(wait = true) {
-      const p = spawnLive(['agent', 'start', '--data', dir], { CUSTOS_SERVER: undefined, CUSTOS_TOKEN: undefined, CUSTOS_CA: undefined });
+    async start(wait = true, extra: readonly string[] = []) {
+      const p = spawnLive(['agent', 'start', '--data', dir, ...extra], { CUSTOS_SERVER: undefined, CUSTOS_TOKEN: undefined, CUSTOS_CA: undefined });
       agent.process = p;
       if (wait) await p.waitForOutput(/"msg":"connected to /, 30_000);
       return p;

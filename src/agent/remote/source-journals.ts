@@ -55,6 +55,8 @@ export class SourceJournals {
   constructor(
     private readonly agentData: string,
     private readonly log: (message: string) => void,
+    /** FsChangeJournalOptions.fullScanEveryMs (null: its default, 24 h). */
+    private readonly scanEveryMs: number | null,
     private readonly onLost: (path: string, reason: string) => void = () => undefined,
   ) {
     this.journalDir = join(agentData, 'journal');
@@ -87,7 +89,12 @@ export class SourceJournals {
     let j = this.open.get(path);
     if (!j) {
       j = (async () => {
-        const journal = new FsChangeJournal({ source: path, stateDir: this.stateDir(path), onLost: (reason) => this.onLost(path, reason) });
+        const journal = new FsChangeJournal({
+          source: path,
+          stateDir: this.stateDir(path),
+          onLost: (reason) => this.onLost(path, reason),
+          ...(this.scanEveryMs !== null ? { fullScanEveryMs: this.scanEveryMs } : {}),
+        });
         await journal.start();
         return journal;
       })();

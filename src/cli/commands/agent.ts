@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 // Loaded when the command runs, so that every other command starts fast.
 const load = () => import('../../agent/index.js');
 import { print, printJson } from '../output.js';
-import { commandGroup } from '../server-cli.js';
+import { commandGroup, duration } from '../server-cli.js';
+import { parseDuration } from '../../base/index.js';
 
 export function registerAgentCommands(program: Command): void {
   const agent = commandGroup(program, 'agent', 'Protection agents');
@@ -30,8 +31,9 @@ export function registerAgentCommands(program: Command): void {
     .command('start')
     .description('Run the protection agent in the foreground (connects to its server and runs its jobs)')
     .requiredOption('--data <dir>', 'agent data directory given to attach')
-    .action(async (opts: { data: string }) => {
-      const rt = await (await load()).AgentRuntime.start({ dataDir: opts.data });
+    .option('--journal-scan-every <duration>', 'walk every protected tree at least this often, verifying its change journal (e.g. 6h; 0s: at every synchronization)', duration, '24h')
+    .action(async (opts: { data: string; journalScanEvery: string }) => {
+      const rt = await (await load()).AgentRuntime.start({ dataDir: opts.data, journalScanEveryMs: parseDuration(opts.journalScanEvery)! });
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
