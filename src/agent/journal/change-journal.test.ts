@@ -286,6 +286,30 @@ describe('FsChangeJournal', () => {
     }
   });
 
+  test('after N synchronizations by the journal a scan verifies it (with what it recorded, for the audit)', async () => {
+    const { source, stateDir } = await setup({ 'a/x': 'x' });
+    const j = new FsChangeJournal({ source, stateDir, fullScanEverySyncs: 2 });
+    await j.start();
+    try {
+      await j.commit((await j.changesSince()).marker, point(1));
+      for (let n = 2; n <= 3; n++) {
+        writeFileSync(join(source, 'a/x'), `v${n}`);
+        const c = journalMode(await j.changesSince());
+        assert.ok(c.paths.includes('a/x'));
+        await j.commit((await j.changesSince()).marker, point(n));
+      }
+      writeFileSync(join(source, 'a/y'), 'new');
+      const c = await j.changesSince();
+      assert.equal(c.mode, 'scan');
+      assert.match(c.mode === 'scan' ? c.reason : '', /verifies the change journal \(2 synchronizations by the journal/);
+      assert.ok(c.mode === 'scan' && c.audit && [...c.audit.changes.paths].includes('a/y') && c.audit.since === point(3), 'the scan carries what the journal recorded');
+      await j.commit(c.marker, point(4), { scanned: true });
+      assert.equal((await j.changesSince()).mode, 'journal');
+    } finally {
+      await j.stop();
+    }
+  });
+
   test('a scan is asked for when the last full scan is too old', async () => {
     const { source, stateDir } = await setup({ 'a/x': 'x' });
     let now = Date.parse('2030-01-01T00:00:00Z');

@@ -77,6 +77,8 @@ export interface FsChangeJournalOptions {
    * whole tree counts as a full scan.
    */
   readonly fullScanEveryMs?: number | null;
+  /** Also scan (and verify the journal) after this many synchronizations guided by the journal (default null: only by time). */
+  readonly fullScanEverySyncs?: number | null;
   /** Where the mount table is read (default /proc/self/mountinfo; tests point it elsewhere). */
   readonly mountInfoPath?: string;
   /** More changed paths than this since the last commit make the journal lost (bounded memory; default 500,000). */
@@ -142,6 +144,8 @@ interface JournalState {
   lastScanAt: string | null;
   /** Regular files with more than one link seen by the last full walk: while any, every synchronization scans. */
   linkedFiles: number;
+  /** Synchronizations guided by the journal since the last full walk. */
+  syncsSinceScan?: number;
   /** Set while the journal runs; a start that finds it set follows a stop that did not settle the journal. */
   running: boolean;
   /** Why the journal cannot be trusted until a full scan is committed. */
@@ -234,6 +238,7 @@ export class FsChangeJournal {
   readonly stateDir: string;
   private readonly clock: Clock;
   private readonly fullScanEveryMs: number | null;
+  private readonly fullScanEverySyncs: number | null;
   private readonly mountInfoPath: string;
   /** What checkPreconditions compares with: taken when watching began. */
   private anchor: Anchor | null = null;
@@ -272,6 +277,7 @@ export class FsChangeJournal {
     this.stateDir = resolve(options.stateDir);
     this.clock = options.clock ?? systemClock;
     this.fullScanEveryMs = options.fullScanEveryMs === undefined ? 24 * 3_600_000 : options.fullScanEveryMs;
+    this.fullScanEverySyncs = options.fullScanEverySyncs ?? null;
     this.mountInfoPath = options.mountInfoPath ?? '/proc/self/mountinfo';
     this.maxPaths = options.maxPaths ?? 500_000;
     this.flushEveryMs = options.flushEveryMs ?? 1000;
@@ -425,6 +431,7 @@ export class FsChangeJournal {
       state.point = point;
       state.committedAt = this.clock.now().toISOString();
       if (scanned) state.lastScanAt = marker.at;
+      state.syncsSinceScan = scanned ? 0 : (state.syncsSinceScan ?? 0) + 1;
       state.linkedFiles = scanned ? (options.linkedFiles ?? 0) : Math.max(state.linkedFiles, options.linkedFiles ?? 0);
       state.lost = this.lost;
       await this.rewriteJournal();
@@ -546,6 +553,9 @@ export class FsChangeJournal {
     if (!this.watching) return lostBecause('not watching');
     if (state.point === null) return 'no synchronization committed since the change journal started: metadata scan';
     if (state.linkedFiles > 0) return `${state.linkedFiles} file(s) with more than one link (a write through a link outside the tree leaves no event): metadata scan`;
+    if (this.fullScanEverySyncs !== null && (state.syncsSinceScan ?? 0) >= this.fullScanEverySyncs) {
+      return `periodic metadata scan, which also verifies the change journal (${state.syncsSinceScan} synchronizations by the journal since the last)`;
+    }
     if (this.fullScanEveryMs !== null) {
       const last = state.lastScanAt === null ? null : Date.parse(state.lastScanAt);
       if (last === null || this.clock.now().getTime() - last >= this.fullScanEveryMs) {

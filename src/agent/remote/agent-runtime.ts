@@ -39,8 +39,10 @@ export interface AgentRuntimeOptions {
   readonly workers?: number;
   /** Keep change journals of fs data sources (default true); without, every synchronization is a metadata scan. */
   readonly journals?: boolean;
-  /** The longest time between two metadata scans of a tree, each verifying its journal (default 24 h). */
+  /** The longest time between two metadata scans of a tree, each verifying its journal (default 24 h)... */
   readonly journalScanEveryMs?: number;
+  /** ...and the most synchronizations guided by the journal between two (default: no limit). */
+  readonly journalScanEverySyncs?: number;
 }
 
 interface Pending {
@@ -67,7 +69,7 @@ export class AgentRuntime implements Wire {
 
   private constructor(private readonly id: AgentIdentity, private readonly options: AgentRuntimeOptions) {
     this.ready = new Promise((r) => (this.connectedOnce = r));
-    this.journals = options.journals === false ? null : new SourceJournals(options.dataDir, (m) => this.log(m, 'warning'), options.journalScanEveryMs ?? null, (path, reason) => {
+    this.journals = options.journals === false ? null : new SourceJournals(options.dataDir, (m) => this.log(m, 'warning'), { ms: options.journalScanEveryMs ?? null, syncs: options.journalScanEverySyncs ?? null }, (path, reason) => {
       this.log(`${path}: ${reason}`, 'warning');
       // Told once connected when offline (a loss found at start): the server marks the replica inconsistent.
       const m: AgentMessage = { t: 'journal-lost', source: `${this.id.name}:fs:${path}`, reason: clip(reason, MAX_REASON_CHARS) };

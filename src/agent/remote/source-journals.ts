@@ -55,8 +55,8 @@ export class SourceJournals {
   constructor(
     private readonly agentData: string,
     private readonly log: (message: string) => void,
-    /** FsChangeJournalOptions.fullScanEveryMs (null: its default, 24 h). */
-    private readonly scanEveryMs: number | null,
+    /** FsChangeJournalOptions.fullScanEveryMs (null: its default, 24 h) and fullScanEverySyncs. */
+    private readonly scanEvery: { readonly ms: number | null; readonly syncs: number | null },
     private readonly onLost: (path: string, reason: string) => void = () => undefined,
   ) {
     this.journalDir = join(agentData, 'journal');
@@ -93,7 +93,8 @@ export class SourceJournals {
           source: path,
           stateDir: this.stateDir(path),
           onLost: (reason) => this.onLost(path, reason),
-          ...(this.scanEveryMs !== null ? { fullScanEveryMs: this.scanEveryMs } : {}),
+          ...(this.scanEvery.ms !== null ? { fullScanEveryMs: this.scanEvery.ms } : {}),
+          fullScanEverySyncs: this.scanEvery.syncs,
         });
         await journal.start();
         return journal;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 // Loaded when the command runs, so that every other command starts fast.
 const load = () => import('../../agent/index.js');
 import { print, printJson } from '../output.js';
-import { commandGroup, duration } from '../server-cli.js';
+import { commandGroup, duration, positiveInt } from '../server-cli.js';
 import { parseDuration } from '../../base/index.js';
 
 export function registerAgentCommands(program: Command): void {
@@ -32,8 +32,13 @@ export function registerAgentCommands(program: Command): void {
     .description('Run the protection agent in the foreground (connects to its server and runs its jobs)')
     .requiredOption('--data <dir>', 'agent data directory given to attach')
     .option('--journal-scan-every <duration>', 'walk every protected tree at least this often, verifying its change journal (e.g. 6h; 0s: at every synchronization)', duration, '24h')
-    .action(async (opts: { data: string; journalScanEvery: string }) => {
-      const rt = await (await load()).AgentRuntime.start({ dataDir: opts.data, journalScanEveryMs: parseDuration(opts.journalScanEvery)! });
+    .option('--journal-scan-syncs <n>', 'also walk it after this many synchronizations guided by the journal', positiveInt)
+    .action(async (opts: { data: string; journalScanEvery: string; journalScanSyncs?: number }) => {
+      const rt = await (await load()).AgentRuntime.start({
+        dataDir: opts.data,
+        journalScanEveryMs: parseDuration(opts.journalScanEvery)!,
+        ...(opts.journalScanSyncs !== undefined ? { journalScanEverySyncs: opts.journalScanSyncs } : {}),
+      });
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
