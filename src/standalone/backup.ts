@@ -8,8 +8,9 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { ProgressSink, RecoveryPointId } from '../base/index.js';
 import { POINT_VERSION, type RecoveryPointRecord } from '../format/index.js';
+import type { Pool } from '../pool/index.js';
 import { withPool, type PoolRef } from './with-pool.js';
-import { runBackup, type ItemError } from '../agent/index.js';
+import { runBackup, type BackupOptions, type BackupResult, type ItemError } from '../agent/index.js';
 
 export interface BackupCommandOptions extends PoolRef {
   readonly excludes?: readonly string[];
@@ -36,6 +37,28 @@ export interface BackupReport {
   readonly changedDuringRead: string[];
 }
 
+/** What a backup into a local pool is told beyond the pool itself. */
+export type PoolBackupOptions = Omit<BackupOptions, 'sink' | 'keys' | 'compressionLevel' | 'chunker' | 'known'>;
+
+/**
+ * The agent's backup pipeline wired to an open pool (its keys, settings and
+ * chunk writer): the chunks are stored once this resolves; the caller saves
+ * the point. `bytesAdded`: what the chunk writer stored.
+ */
+export async function runBackupInto(pool: Pool, options: PoolBackupOptions): Promise<{ readonly result: BackupResult; readonly bytesAdded: number }> {
+  const writer = pool.chunkWriter();
+  const result = await runBackup({
+    ...options,
+    sink: writer,
+    keys: pool.keys,
+    compressionLevel: pool.config.compression.level,
+    chunker: pool.config.chunker,
+    known: pool.knownIds(),
+  });
+  await writer.flush();
+  return { result, bytesAdded: writer.bytesAdded };
+}
+
 export async function backupToPool(sourcePath: string, options: BackupCommandOptions): Promise<BackupReport> {
   const source = resolve(sourcePath);
   const host = hostname();
@@ -44,20 +67,13 @@ export async function backupToPool(sourcePath: string, options: BackupCommandOpt
     const started = Date.now(); // after any wait for the lock
     await pool.loadIndex();
     const parent = (await pool.listPoints()).filter((p) => p.source.host === host && p.source.path === source).at(-1) ?? null;
-    const writer = pool.chunkWriter();
-    const result = await runBackup({
+    const { result, bytesAdded } = await runBackupInto(pool, {
       source,
-      sink: writer,
-      keys: pool.keys,
-      compressionLevel: pool.config.compression.level,
-      chunker: pool.config.chunker,
-      known: pool.knownIds(),
       previous: parent ? pool.manifest(parent) : null,
       excludes: options.excludes ?? [],
       progress: options.progress,
       workers: options.workers,
     });
-    await writer.flush();
     const point: RecoveryPointRecord = {
       version: POINT_VERSION,
       id: randomBytes(16).toString('hex') as RecoveryPointId,
@@ -65,7 +81,7 @@ export async function backupToPool(sourcePath: string, options: BackupCommandOpt
       source: { host, path: source },
       parent: parent?.id ?? null,
       manifest: result.manifest,
-      summary: { ...result.summary, bytesAdded: writer.bytesAdded, durationMs: Date.now() - started },
+      summary: { ...result.summary, bytesAdded, durationMs: Date.now() - started },
       partial: result.partial,
       excludes: [...(options.excludes ?? [])],
     };

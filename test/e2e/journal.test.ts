@@ -12,7 +12,7 @@ import type { RecoveryPointId } from '../../src/base/index.js';
 import type { ManifestEntry, ManifestPageRef } from '../../src/format/index.js';
 import { Pool } from '../../src/pool/index.js';
 import type { BackupResult, ChangeSet } from '../../src/agent/backup/backup.js';
-import { backupToPool, manifestEntries, showEntry } from '../helpers/backup-harness.js';
+import { backupWithChanges, manifestEntries, showEntry } from '../helpers/backup-harness.js';
 import { FsChangeJournal, journalStateDir } from '../../src/agent/journal/index.js';
 import { cleanupTempDirs, makeTempDir, seededText, writeTree, type TreeSpec } from '../helpers/tree.js';
 
@@ -27,7 +27,7 @@ before(async () => {
 after(cleanupTempDirs);
 
 function backup(source: string, previous: readonly ManifestPageRef[] | null, changes?: ChangeSet | null, excludes?: string[]): Promise<BackupResult> {
-  return backupToPool(pool, source, previous, { changes: changes ?? null, ...(excludes ? { excludes } : {}) });
+  return backupWithChanges(pool, source, previous, { changes: changes ?? null, ...(excludes ? { excludes } : {}) });
 }
 
 const entries = (manifest: readonly ManifestPageRef[]): Promise<ManifestEntry[]> => manifestEntries(pool, manifest);

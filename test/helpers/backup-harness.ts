@@ -1,11 +1,12 @@
 /**
- * Backups into a local pool as the standalone command wires them, for tests
+ * Backups into a local pool as the standalone command makes them, for tests
  * that compare a backup guided by changes with a full walk (the change
  * journal's tests), and a readable form of manifest entries.
  */
 import type { ManifestEntry, ManifestPageRef, RecoveryPointRecord } from '../../src/format/index.js';
 import type { Pool } from '../../src/pool/index.js';
-import { runBackup, type BackupResult, type ChangeSet } from '../../src/agent/backup/backup.js';
+import type { BackupResult, ChangeSet } from '../../src/agent/backup/backup.js';
+import { runBackupInto } from '../../src/standalone/backup.js';
 
 export interface HarnessBackupOptions {
   readonly changes?: ChangeSet | null;
@@ -14,23 +15,16 @@ export interface HarnessBackupOptions {
   readonly onEntry?: (e: ManifestEntry) => void;
 }
 
-/** One backup of `source` into `pool`, compared with `previous` (a manifest in the same pool). */
-export async function backupToPool(pool: Pool, source: string, previous: readonly ManifestPageRef[] | null, options: HarnessBackupOptions = {}): Promise<BackupResult> {
-  const writer = pool.chunkWriter();
-  const result = await runBackup({
+/** One backup of `source` into `pool` (runBackupInto, as the standalone command does), compared with `previous` (a manifest in the same pool). */
+export async function backupWithChanges(pool: Pool, source: string, previous: readonly ManifestPageRef[] | null, options: HarnessBackupOptions = {}): Promise<BackupResult> {
+  const { result } = await runBackupInto(pool, {
     source,
-    sink: writer,
-    keys: pool.keys,
-    compressionLevel: pool.config.compression.level,
-    chunker: pool.config.chunker,
-    known: pool.knownIds(),
     previous: previous ? manifestOf(pool, previous) : null,
     changes: options.changes ?? null,
     excludes: options.excludes,
     workers: options.workers ?? 2,
     ...(options.onEntry ? { onEntry: options.onEntry } : {}),
   });
-  await writer.flush();
   return result;
 }
 

@@ -33,7 +33,7 @@ import type { RecoveryPointId } from '../../src/base/index.js';
 import type { ManifestEntry, ManifestPageRef } from '../../src/format/index.js';
 import { Pool } from '../../src/pool/index.js';
 import type { BackupResult, ChangeSet } from '../../src/agent/backup/backup.js';
-import { backupToPool, manifestEntries, manifestOf, showEntry } from '../helpers/backup-harness.js';
+import { backupWithChanges, manifestEntries, manifestOf, showEntry } from '../helpers/backup-harness.js';
 import { FsChangeJournal, JournalAudit, journalStateDir } from '../../src/agent/journal/index.js';
 import { Rng } from '../../bench/rng.js';
 import { cleanupTempDirs, makeTempDir, memoryTmpBase } from '../helpers/tree.js';
@@ -57,7 +57,7 @@ before(async () => {
 after(cleanupTempDirs);
 
 function backup(source: string, previous: readonly ManifestPageRef[] | null, changes: ChangeSet | null, onEntry?: (e: ManifestEntry) => void): Promise<BackupResult> {
-  return backupToPool(pool, source, previous, { changes, workers: 1, ...(onEntry ? { onEntry } : {}) });
+  return backupWithChanges(pool, source, previous, { changes, workers: 1, ...(onEntry ? { onEntry } : {}) });
 }
 
 async function lines(manifest: readonly ManifestPageRef[]): Promise<string[]> {

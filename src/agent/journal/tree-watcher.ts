@@ -430,25 +430,11 @@ export class TreeWatcher {
     const stack = [rel];
     while (stack.length > 0) {
       const dir = stack.pop() as string;
-      if (this.isIgnored(dir)) continue;
-      const abs = this.absolute(dir);
-      let dev: number;
-      try {
-        const st = lstatSync(abs);
-        if (!st.isDirectory()) continue;
-        dev = st.dev;
-      } catch {
-        continue; // gone meanwhile: an event tells
-      }
-      const result = this.watch(dir, dev);
-      if (result === 'full') break;
-      if (result === 'gone') continue;
+      const step = this.visit(dir);
+      if (step === 'full') break;
+      if (step === null) continue;
       watched.add(dir);
-      try {
-        stack.push(...childDirs(dir, readdirSync(abs, { withFileTypes: true, encoding: 'buffer' })));
-      } catch {
-        // gone meanwhile
-      }
+      stack.push(...step);
     }
     return watched;
   }
@@ -463,25 +449,35 @@ export class TreeWatcher {
     let slice = 0;
     while (stack.length > 0 && this.inotify !== null) {
       if (++slice % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
-      const dir = stack.pop() as string;
-      if (this.isIgnored(dir)) continue;
-      const abs = this.absolute(dir);
-      let dev: number;
-      try {
-        const st = lstatSync(abs);
-        if (!st.isDirectory()) continue;
-        dev = st.dev;
-      } catch {
-        continue;
-      }
-      const result = this.watch(dir, dev);
-      if (result === 'full') break;
-      if (result === 'gone') continue;
-      try {
-        stack.push(...childDirs(dir, readdirSync(abs, { withFileTypes: true, encoding: 'buffer' })));
-      } catch {
-        // gone meanwhile
-      }
+      const step = this.visit(stack.pop() as string);
+      if (step === 'full') break;
+      if (step !== null) stack.push(...step);
+    }
+  }
+
+  /**
+   * One step of a walk: watches `dir` when it is a directory (not ignored)
+   * and returns its subdirectories to walk next; null when it is not watched
+   * (ignored, gone meanwhile — an event tells — or not a directory); 'full'
+   * when no watches are left.
+   */
+  private visit(dir: string): string[] | null | 'full' {
+    if (this.isIgnored(dir)) return null;
+    const abs = this.absolute(dir);
+    let dev: number;
+    try {
+      const st = lstatSync(abs);
+      if (!st.isDirectory()) return null;
+      dev = st.dev;
+    } catch {
+      return null;
+    }
+    const result = this.watch(dir, dev);
+    if (result !== 'watched') return result === 'full' ? 'full' : null;
+    try {
+      return childDirs(dir, readdirSync(abs, { withFileTypes: true, encoding: 'buffer' }));
+    } catch {
+      return []; // gone meanwhile
     }
   }
 

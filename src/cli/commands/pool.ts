@@ -5,15 +5,15 @@ import { EXIT } from '../exit-codes.js';
 import { lockWaitNotice, print, printJson, RETRY_LOCK_FLAGS, RETRY_LOCK_HELP } from '../output.js';
 import { formatBytes, ttyProgress } from '../progress.js';
 import { registerServerPoolCommands, serverPoolJob } from './pool-server.js';
+import { withConnection } from '../server-cli.js';
 
 /** The options of `pool gc|verify` without DIR, which queue that job on the protection server. */
 function withServerJobOptions(cmd: Command): Command {
-  return cmd
-    .option('--wait', 'server: wait for the job to finish (status 0 succeeded, 13 failed, 15 cancelled)')
-    .option('--timeout <duration>', 'server, with --wait: stop waiting after this long')
-    .option('--server <url>', 'server: protection server URL (default $CUSTOS_SERVER)')
-    .option('--token-file <file>', 'server: file holding the API token (default $CUSTOS_TOKEN)')
-    .option('--ca <file>', "server: the server's CA certificate (default $CUSTOS_CA)");
+  return withConnection(
+    cmd
+      .option('--wait', 'server: wait for the job to finish (status 0 succeeded, 13 failed, 15 cancelled)')
+      .option('--timeout <duration>', 'server, with --wait: stop waiting after this long'),
+  );
 }
 
 export function registerPoolCommands(program: Command): void {
