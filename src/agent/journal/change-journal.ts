@@ -181,26 +181,30 @@ const lostBecause = (what: string): string => `change journal lost (${what}): me
 export function pathIdentity(path: string): string {
   const out: string[] = [];
   const pending = path.split('/').filter((p) => p !== '' && p !== '.');
-  let at = '/';
   let hops = 0;
-  const describe = (p: string) => {
+  /** One line for a component; the link's target when it is a symbolic link (null when it is missing). */
+  const look = (p: string): { target: string | null; missing: boolean } => {
     const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
-    if (!st) return `${p}: missing`;
-    return `${p}: ${st.dev}:${st.ino}${st.isSymbolicLink() ? ` -> ${readlinkSync(p)}` : ''}`;
+    if (!st) {
+      out.push(`${p}: missing`);
+      return { target: null, missing: true };
+    }
+    const target = st.isSymbolicLink() ? readlinkSync(p) : null;
+    out.push(`${p}: ${st.dev}:${st.ino}${target !== null ? ` -> ${target}` : ''}`);
+    return { target, missing: false };
   };
-  out.push(describe('/'));
+  look('/');
+  let at = '/';
   while (pending.length > 0) {
     const part = pending.shift()!;
     const next = part === '..' ? dirname(at) : join(at, part);
-    const st = lstatSync(next, { throwIfNoEntry: false });
-    out.push(describe(next));
-    if (st?.isSymbolicLink() && hops++ < 40) {
-      const target = readlinkSync(next);
+    const { target, missing } = look(next);
+    if (target !== null && hops++ < 40) {
       pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
-      at = target.startsWith('/') ? '/' : at;
+      if (target.startsWith('/')) at = '/';
       continue;
     }
-    if (!st) break;
+    if (missing) break;
     at = next;
   }
   return out.join('\n');
@@ -395,7 +399,9 @@ export class FsChangeJournal {
     if (problem) this.markLost(problem);
     // From here on nothing awaits: no event can slip between the list and the new generation.
     const state = this.state!;
-    const reason = this.scanReason(state);
+    const untrusted = this.untrustedReason(state);
+    const verification = untrusted === null ? this.verificationReason(state) : null;
+    const reason = untrusted ?? verification;
     const marker: JournalMarker = {
       instance: this.instance,
       generation: this.generation,
@@ -404,10 +410,11 @@ export class FsChangeJournal {
       at: this.clock.now().toISOString(),
     };
     this.generation++;
-    const trusted = this.lost === null && this.watching && state.point !== null && state.linkedFiles === 0;
+    if (untrusted !== null) return { mode: 'scan', reason: untrusted, marker };
     const changes: ChangeSet = { paths: [...this.paths.keys()], subtrees: [...this.subtrees.keys()] };
-    if (reason !== null) return trusted ? { mode: 'scan', reason, marker, audit: { changes, since: state.point as RecoveryPointId } } : { mode: 'scan', reason, marker };
-    return { mode: 'journal', since: state.point as RecoveryPointId, changes, marker };
+    const since = state.point as RecoveryPointId;
+    if (verification !== null) return { mode: 'scan', reason: verification, marker, audit: { changes, since } };
+    return { mode: 'journal', since, changes, marker };
   }
 
   /**
@@ -548,11 +555,17 @@ export class FsChangeJournal {
     return { path: pathIdentity(this.source), mounts };
   }
 
-  private scanReason(state: JournalState): string | null {
+  /** Why the journal cannot vouch for the changes since the last commit, or null when it can. */
+  private untrustedReason(state: JournalState): string | null {
     if (this.lost !== null) return this.lost;
     if (!this.watching) return lostBecause('not watching');
     if (state.point === null) return 'no synchronization committed since the change journal started: metadata scan';
     if (state.linkedFiles > 0) return `${state.linkedFiles} file(s) with more than one link (a write through a link outside the tree leaves no event): metadata scan`;
+    return null;
+  }
+
+  /** Why a journal that could vouch is verified by a scan now (periodic, by time or by synchronizations), or null. */
+  private verificationReason(state: JournalState): string | null {
     if (this.fullScanEverySyncs !== null && (state.syncsSinceScan ?? 0) >= this.fullScanEverySyncs) {
       return `periodic metadata scan, which also verifies the change journal (${state.syncsSinceScan} synchronizations by the journal since the last)`;
     }

@@ -75,7 +75,7 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   // A verification scan: the walk's entries are checked against what the journal recorded.
   let audit: JournalAudit | null = null;
   if (plan?.audit && previousPages) {
-    audit = new JournalAudit(plan.audit);
+    audit = new JournalAudit(plan.audit, MAX_MISSED_PATHS);
     for (const p of previousPages) for (const e of p) audit.addPrevious(e);
   }
   const result = await runBackup({
@@ -100,7 +100,7 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   // A tree with hard-linked files is not the journal's to vouch for (the next synchronization scans too): no verdict.
   const misses = result.walk.linkedFiles === 0 ? audit?.finish() : undefined;
   if (misses && misses.count > 0 && plan && hooks.journals) {
-    link.log('warning', `change journal verification: ${misses.count} changed item(s) the journal had not recorded (${misses.paths.slice(0, 20).join(', ')}); this point is complete (every item was looked at), the replica is marked inconsistent`);
+    link.log('warning', `change journal verification: ${misses.count} changed item(s) the journal had not recorded (${misses.paths.join(', ')}); this point is complete (every item was looked at), the replica is marked inconsistent`);
     await hooks.journals.missed(plan, misses.count, misses.paths);
   } else if (misses) link.log('info', 'change journal verification: every change the scan found was in the journal');
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: result.summary, partial: result.partial, excludes: spec.excludes });
@@ -110,7 +110,7 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
     itemsStatted: result.walk.itemsStatted,
     dirsListed: result.walk.dirsListed,
     journal: plan?.changes ? (result.changesIgnored === null) : false,
-    ...(misses && misses.count > 0 ? { journalMissed: misses.count, journalMissedPaths: misses.paths.slice(0, MAX_MISSED_PATHS).map((p) => p.slice(0, 1024)) } : {}),
+    ...(misses && misses.count > 0 ? { journalMissed: misses.count, journalMissedPaths: misses.paths.map((p) => p.slice(0, 1024)) } : {}),
   };
   return { ...commit, partial: result.partial, errors: result.errors.length, summary: result.summary, walk };
 }

@@ -3,8 +3,8 @@
  * directory under DIR/journal/. A journal starts at the first
  * synchronization of its directory and, once it has one, again at every
  * agent start (the first synchronization after a start scans: changes made
- * while the agent was down left no event). A synchronization asks plan() what to look at and reports its
- * commit with committed().
+ * while the agent was down left no event). A synchronization asks plan()
+ * what to look at and reports its commit with committed().
  *
  * The journal is used only when it vouches for every change since the very
  * recovery point the server sends as `previous`, and the exclusions are the
