@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "custos_inotify",
-      "sources": ["native/inotify/inotify.c"],
+      "target_name": "custos_fsnotify",
+      "sources": ["native/fsnotify/fsnotify.c"],
       "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
     }
   ]

@@ -26,8 +26,8 @@ before(async () => {
 });
 after(cleanupTempDirs);
 
-function backup(source: string, previous: readonly ManifestPageRef[] | null, changes?: ChangeSet | null, excludes?: string[]): Promise<BackupResult> {
-  return backupWithChanges(pool, source, previous, { changes: changes ?? null, ...(excludes ? { excludes } : {}) });
+function backup(source: string, previous: readonly ManifestPageRef[] | null, changes?: ChangeSet | null, excludes?: string[], journal?: FsChangeJournal): Promise<BackupResult> {
+  return backupWithChanges(pool, source, previous, { changes: changes ?? null, ...(excludes ? { excludes } : {}), ...(journal ? { journal } : {}) });
 }
 
 const entries = (manifest: readonly ManifestPageRef[]): Promise<ManifestEntry[]> => manifestEntries(pool, manifest);
@@ -198,11 +198,11 @@ describe('backup guided by changes', () => {
     const sync = async (expectMode: 'journal' | 'scan') => {
       const c = await journal.changesSince();
       assert.equal(c.mode, expectMode, c.mode === 'scan' ? c.reason : '');
-      const guided = await backup(source, prev, c.mode === 'journal' ? c.changes : null);
+      const guided = await backup(source, prev, c.mode === 'journal' ? c.changes : null, undefined, journal);
       const full = await backup(source, prev);
       await assertSameManifest(guided, full);
       prev = full.manifest;
-      await journal.commit(c.marker, randomBytes(16).toString('hex') as RecoveryPointId, { scanned: c.mode === 'scan' || guided.changesIgnored !== null, linkedFiles: guided.walk.linkedFiles });
+      await journal.commit(c.marker, randomBytes(16).toString('hex') as RecoveryPointId, { scanned: c.mode === 'scan' || guided.changesIgnored !== null });
       return guided;
     };
 
@@ -242,27 +242,41 @@ describe('backup guided by changes', () => {
     }
   });
 
-  test('a file with a hard link outside the tree: a write through that link is in the next point (every synchronization scans)', async () => {
+  test('hard links outside the tree: writes through them are in the next point, and the journal is used all along', async () => {
     const dir = await makeTempDir('custos-changes-outside-link-');
     const source = join(dir.path, 'src');
-    await writeTree(source, { 'docs/shared.txt': 'first', 'docs/other.txt': 'o' }, { mtimeMs: Date.now() - 60_000 });
-    linkSync(join(source, 'docs/shared.txt'), join(dir.path, 'outside-link'));
+    const outside = join(dir.path, 'outside');
+    await writeTree(source, { 'docs/shared.txt': 'first', 'docs/other.txt': 'o', 'docs/later.txt': 'l' }, { mtimeMs: Date.now() - 60_000 });
+    mkdirSync(outside);
+    // Case 4 of issue 9: a link that existed before the first synchronization.
+    linkSync(join(source, 'docs/shared.txt'), join(outside, 'shared-link'));
     const journal = new FsChangeJournal({ source, stateDir: journalStateDir(join(dir.path, 'agent'), source) });
     await journal.start();
     let prev: readonly ManifestPageRef[] | null = null;
+    const content = (list: ManifestEntry[], path: string) => find(list, path)?.size;
+    const sync = async (expectMode: 'journal' | 'scan') => {
+      const c = await journal.changesSince();
+      assert.equal(c.mode, expectMode, c.mode === 'scan' ? c.reason : '');
+      const guided = await backup(source, prev, c.mode === 'journal' ? c.changes : null, undefined, journal);
+      const list = await assertSameManifest(guided, await backup(source, prev));
+      prev = guided.manifest;
+      await journal.commit(c.marker, randomBytes(16).toString('hex') as RecoveryPointId, { scanned: c.mode === 'scan' });
+      return { list, statted: guided.walk.itemsStatted };
+    };
     try {
-      for (const [round, content] of ['first', 'second, written through the outside link', 'third'].entries()) {
-        if (round > 0) writeFileSync(join(dir.path, 'outside-link'), content);
-        const c = await journal.changesSince();
-        assert.equal(c.mode, 'scan', `round ${round}`);
-        if (round > 0) assert.match(c.mode === 'scan' ? c.reason : '', /1 file\(s\) with more than one link/);
-        const r = await backup(source, prev, null);
-        assert.equal(r.walk.linkedFiles, 1);
-        const e = (await entries(r.manifest)).find((x) => x.path.toString() === 'docs/shared.txt')!;
-        assert.equal(e.size, content.length, `round ${round}: the point holds what the disk holds`);
-        prev = r.manifest;
-        await journal.commit(c.marker, randomBytes(16).toString('hex') as RecoveryPointId, { scanned: true, linkedFiles: r.walk.linkedFiles });
-      }
+      await sync('scan');
+      writeFileSync(join(outside, 'shared-link'), 'second, written through the outside link');
+      let r = await sync('journal');
+      assert.equal(content(r.list, 'docs/shared.txt'), 'second, written through the outside link'.length);
+      // Looked at every time while it has another link, and nothing else is.
+      r = await sync('journal');
+      assert.ok(r.statted <= 3, `an idle synchronization stat'ed ${r.statted} items`);
+      // A link made after the walk, written through and removed before the next synchronization.
+      linkSync(join(source, 'docs/later.txt'), join(outside, 'brief'));
+      writeFileSync(join(outside, 'brief'), 'written through a link that is gone now');
+      rmSync(join(outside, 'brief'));
+      r = await sync('journal');
+      assert.equal(content(r.list, 'docs/later.txt'), 'written through a link that is gone now'.length);
     } finally {
       await journal.stop();
     }

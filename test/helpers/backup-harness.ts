@@ -7,12 +7,16 @@ import type { ManifestEntry, ManifestPageRef, RecoveryPointRecord } from '../../
 import type { Pool } from '../../src/pool/index.js';
 import type { BackupResult, ChangeSet } from '../../src/agent/backup/backup.js';
 import { runBackupInto } from '../../src/standalone/backup.js';
+import type { FsChangeJournal } from '../../src/agent/journal/index.js';
+import type { BigIntStats } from 'node:fs';
 
 export interface HarnessBackupOptions {
   readonly changes?: ChangeSet | null;
   readonly excludes?: string[];
   readonly workers?: number;
   readonly onEntry?: (e: ManifestEntry) => void;
+  /** The change journal whose inode index the walk keeps up to date, as the agent's does (FsChangeJournal.observe). */
+  readonly journal?: FsChangeJournal;
 }
 
 /** One backup of `source` into `pool` (runBackupInto, as the standalone command does), compared with `previous` (a manifest in the same pool). */
@@ -24,6 +28,7 @@ export async function backupWithChanges(pool: Pool, source: string, previous: re
     excludes: options.excludes,
     workers: options.workers ?? 2,
     ...(options.onEntry ? { onEntry: options.onEntry } : {}),
+    ...(options.journal ? { onStat: (rel: Buffer, st: BigIntStats) => options.journal!.observe(rel, st) } : {}),
   });
   return result;
 }

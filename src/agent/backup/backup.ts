@@ -85,6 +85,8 @@ export interface BackupOptions {
   readonly workers?: number;
   /** Sees every entry of the new manifest, in order, as it is added (the change journal's audit). */
   readonly onEntry?: (e: ManifestEntry) => void;
+  /** Sees every item the walk stat'ed (the change journal's inode index). */
+  readonly onStat?: (rel: Buffer, st: BigIntStats) => void;
 }
 
 export interface ItemError {
@@ -396,6 +398,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
 
   const describe = (item: WalkItem, prev: ManifestEntry | null): Slot => {
     const st = item.st;
+    options.onStat?.(item.rel, st);
     const type = entryType(st);
     const uid = Number(st.uid);
     const gid = Number(st.gid);

@@ -1,6 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, closeSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecoveryPointId } from '../../base/index.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from '../../../test/helpers/tree.js';
@@ -209,23 +210,95 @@ describe('FsChangeJournal', () => {
     } finally {
       await j.stop();
     }
-    assert.equal(mountsAtOrBelow('1 0 8:1 / /data/x rw\n2 1 8:2 / /data/xy rw\n3 1 8:3 / /data/x/in\\040it rw\n', '/data/x'), '1 0 8:1 / /data/x\n3 1 8:3 / /data/x/in\\040it');
+    assert.deepEqual(mountsAtOrBelow('1 0 8:1 / /data/x rw\n2 1 8:2 / /data/xy rw\n3 1 8:3 / /data/x/in\\040it rw\n', '/data/x'), {
+      lines: '1 0 8:1 / /data/x\n3 1 8:3 / /data/x/in\\040it',
+      points: ['/data/x', '/data/x/in it'],
+    });
   });
 
-  test('hard-linked files make every synchronization a scan until a full walk finds none', async () => {
-    const { make } = await setup({ 'a/x': 'x' });
+  test('an item seen with more than one link is looked at on every synchronization until it is seen with one', async () => {
+    const { make } = await setup({ 'a/x': 'x', 'a/y': 'y' });
     const j = make();
     await j.start();
+    const item = (ino: bigint, nlink: bigint) => ({ ino, nlink, isDirectory: () => false });
     try {
-      await j.commit((await j.changesSince()).marker, point(1), { linkedFiles: 2 });
+      const scan = await j.changesSince();
+      j.observe('a/x', item(5n, 2n));
+      j.observe('a/y', item(6n, 1n));
+      await j.commit(scan.marker, point(1));
+      for (const n of [2, 3]) {
+        const c = await j.changesSince();
+        assert.deepEqual(journalMode(c).paths, ['a/x'], `synchronization ${n}`);
+        await j.commit(c.marker, point(n));
+      }
       const c = await j.changesSince();
-      assert.equal(c.mode, 'scan');
-      assert.match(c.mode === 'scan' ? c.reason : '', /2 file\(s\) with more than one link/);
-      await j.commit(c.marker, point(2), { linkedFiles: 0 });
-      assert.equal((await j.changesSince()).mode, 'journal');
+      j.observe('a/x', item(5n, 1n));
+      await j.commit(c.marker, point(4));
+      assert.deepEqual(journalMode(await j.changesSince()).paths, []);
     } finally {
       await j.stop();
     }
+  });
+
+  test('a write, chmod or new link through a path outside the tree is recorded under the tree path (fanotify)', async () => {
+    const { source, make } = await setup({ 'a/x': 'x', 'a/y': 'y', 'b/z': 'z' });
+    const outside = join(source, '..', 'outside');
+    mkdirSync(outside);
+    const j = make();
+    await j.start();
+    const look = (rel: string) => j.observe(rel, lstatSync(join(source, rel), { bigint: true }));
+    try {
+      const scan = await j.changesSince();
+      for (const rel of ['a/x', 'a/y', 'b/z']) look(rel);
+      await j.commit(scan.marker, point(1));
+      // A link made outside, written through and removed: the tree's directories see no event.
+      linkSync(join(source, 'a/x'), join(outside, 'x'));
+      appendFileSync(join(outside, 'x'), ' and more');
+      rmSync(join(outside, 'x'));
+      // A link kept outside and a chmod through it.
+      linkSync(join(source, 'b/z'), join(outside, 'z'));
+      chmodSync(join(outside, 'z'), 0o600);
+      let c = await j.changesSince();
+      assert.deepEqual(journalMode(c).paths, ['a/x', 'b/z']);
+      look('a/x');
+      look('b/z');
+      await j.commit(c.marker, point(2));
+      // b/z still has its outside link: looked at every time.
+      c = await j.changesSince();
+      assert.deepEqual(journalMode(c).paths, ['b/z']);
+      await j.commit(c.marker, point(3));
+      // A write through a descriptor of an outside link that is gone by now.
+      linkSync(join(source, 'a/y'), join(outside, 'y'));
+      const fd = openSync(join(outside, 'y'), 'a');
+      rmSync(join(outside, 'y'));
+      writeSync(fd, 'late');
+      closeSync(fd);
+      c = await j.changesSince();
+      assert.deepEqual(journalMode(c).paths, ['a/y', 'b/z']);
+    } finally {
+      await j.stop();
+    }
+  });
+
+  test('without fanotify (an agent that is not root) the journal cannot vouch: every synchronization scans', async () => {
+    const dir = await makeTempDir('custos-journal-unprivileged-');
+    chmodSync(dir.path, 0o777);
+    const script = `
+      const { FsChangeJournal } = await import(${JSON.stringify(new URL('./index.js', import.meta.url).href)});
+      const { mkdirSync } = await import('node:fs');
+      const base = process.argv[1];
+      mkdirSync(base + '/src/a', { recursive: true });
+      const j = new FsChangeJournal({ source: base + '/src', stateDir: base + '/state' });
+      await j.start();
+      await j.commit((await j.changesSince()).marker, '${point(1)}');
+      const c = await j.changesSince();
+      await j.stop();
+      console.log(JSON.stringify({ mode: c.mode, reason: c.reason ?? null }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, dir.path], { encoding: 'utf8', uid: 65534, gid: 65534, timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { mode: string; reason: string };
+    assert.equal(out.mode, 'scan');
+    assert.match(out.reason, /writes through hard links outside the tree cannot be seen without fanotify \(EPERM.*the agent must run as root\): metadata scan/);
   });
 
   test('a journal file that does not belong to the last commit is a loss', async () => {

@@ -20,8 +20,14 @@
  *   would otherwise be watched under its old identity;
  * - the mounts at or below the source are the ones watching began with
  *   (/proc/self/mountinfo): a mount or unmount inside the tree makes no event;
- * - the last full walk found no regular file with more than one link: a write
- *   through a link outside the tree changes such a file without an event;
+ * - writes through a path outside the tree are seen: a fanotify group
+ *   watches every inode of the tree's file systems (FAN_MARK_FILESYSTEM;
+ *   needs root) and an InodeIndex maps what it reports to the tree's paths,
+ *   so a write or a chmod through a hard link outside the tree — or through
+ *   an open descriptor of one already removed — is recorded like any other;
+ *   and every item last seen with more than one link is looked at on every
+ *   synchronization all the same (without fanotify the journal cannot
+ *   vouch, and every synchronization scans);
  * - the agent was not restarted since the last commit: changes made while it
  *   was down (a chmod, a rewrite that restores the mtime) left no event, so a
  *   restart always means a scan, and a restart after a stop that did not
@@ -29,15 +35,14 @@
  *   replica is inconsistent and a consistency check runs).
  *
  * What it cannot see (covered by the periodic full scan): writes through
- * mmap, changes made by other machines on network file systems, and a hard
- * link made outside the tree to a file in it and written through before the
- * next full walk (no event reaches a directory watch). Queue overflows and
- * running out of watches are losses (the watcher says so).
+ * mmap, and changes made by other machines on network file systems. Queue
+ * overflows (of either watch) and running out of watches are losses.
  *
  * settle() (TreeWatcher.settle) makes a change of its own in a watched
  * barrier directory and waits for its event: inotify delivers in order, so
- * every change made before the call has then been recorded. stop() settles
- * too before it unwatches.
+ * every change made before the call has then been recorded; fanotify's queue
+ * is drained (the kernel queues an event before the system call returns).
+ * stop() settles too before it unwatches.
  *
  * State directory (one per source, see journalStateDir):
  *   state.json   what the last commit() recorded, and whether the journal is
@@ -51,6 +56,8 @@ import { appendFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path';
 import { errorMessage, isErrno, systemClock, type Clock, type RecoveryPointId } from '../../base/index.js';
 import type { ChangeSet } from '../backup/walker.js';
+import { FAN_ATTRIB, FAN_MODIFY, Fanotify, type FanotifyRecord } from './fanotify.js';
+import { InodeIndex } from './inode-index.js';
 import { LOST_ROOT, TreeWatcher, type ChangeKind } from './tree-watcher.js';
 
 const STATE_FILE = 'state.json';
@@ -130,8 +137,6 @@ export type JournalChanges =
 export interface CommitOptions {
   /** The synchronization walked the whole tree (default: the marker's mode was 'scan'). */
   readonly scanned?: boolean;
-  /** Regular files with more than one link the synchronization looked at (WalkStats.linkedFiles). */
-  readonly linkedFiles?: number;
 }
 
 interface JournalState {
@@ -142,8 +147,6 @@ interface JournalState {
   point: string | null;
   committedAt: string | null;
   lastScanAt: string | null;
-  /** Regular files with more than one link seen by the last full walk: while any, every synchronization scans. */
-  linkedFiles: number;
   /** Synchronizations guided by the journal since the last full walk. */
   syncsSinceScan?: number;
   /** Set while the journal runs; a start that finds it set follows a stop that did not settle the journal. */
@@ -156,6 +159,8 @@ interface JournalState {
 interface Anchor {
   readonly path: string;
   readonly mounts: string;
+  /** The mount points below the source (their file systems are marked too). */
+  readonly points: readonly string[];
 }
 
 interface JournalHeader {
@@ -210,18 +215,26 @@ export function pathIdentity(path: string): string {
   return out.join('\n');
 }
 
-/** The lines of a mountinfo table whose mount point is `dir` or below it (mount id, parent, device, root, mount point). */
-export function mountsAtOrBelow(mountInfo: string, dir: string): string {
+/**
+ * The mounts of a mountinfo table whose mount point is `dir` or below it:
+ * `lines` (mount id, parent, device, root, mount point of each) and `points`
+ * (the mount points, unescaped).
+ */
+export function mountsAtOrBelow(mountInfo: string, dir: string): { readonly lines: string; readonly points: string[] } {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
   const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
   const lines: string[] = [];
+  const points: string[] = [];
   for (const line of mountInfo.split('\n')) {
     const f = line.split(' ');
     if (f.length < 5) continue;
     const point = unescape(f[4]!);
-    if (point === dir || point.startsWith(prefix)) lines.push(f.slice(0, 5).join(' '));
+    if (point === dir || point.startsWith(prefix)) {
+      lines.push(f.slice(0, 5).join(' '));
+      points.push(point);
+    }
   }
-  return lines.join('\n');
+  return { lines: lines.join('\n'), points };
 }
 
 async function replaceFile(path: string, data: string): Promise<void> {
@@ -269,6 +282,11 @@ export class FsChangeJournal {
   /** Generation in which the journal was last lost. */
   private lostGeneration = 0;
   private watcher: TreeWatcher | null = null;
+  /** Changes to the tree's inodes through any path (null: none, see inodeWatchProblem). */
+  private fanotify: Fanotify | null = null;
+  /** Why writes through paths outside the tree cannot be seen, or null. */
+  private inodeWatchProblem: string | null = null;
+  private readonly index = new InodeIndex();
   private watching = false;
   private started = false;
   private stopped = false;
@@ -364,6 +382,25 @@ export class FsChangeJournal {
   }
 
   /**
+   * Stops at once, as a process killed at this instant would: nothing is
+   * settled or written from here on, and the state file still says the
+   * journal runs, so the next start reports a loss (tests of kill -9).
+   */
+  async abandon(): Promise<void> {
+    if (!this.started || this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.watcher?.abandon();
+    this.watcher = null;
+    this.fanotify?.close();
+    this.fanotify = null;
+    this.watching = false;
+    // Writes already under way finish (they would have, or not, at any instant of a kill).
+    await this.io;
+  }
+
+  /**
    * A verification scan found changes the journal had not recorded: it is
    * lost until a later full scan is committed (the one under way does not
    * count), and watches anew.
@@ -410,8 +447,13 @@ export class FsChangeJournal {
       at: this.clock.now().toISOString(),
     };
     this.generation++;
+    if (reason === null) this.index.beginGuided();
+    else this.index.beginScan(marker.generation);
     if (untrusted !== null) return { mode: 'scan', reason: untrusted, marker };
-    const changes: ChangeSet = { paths: [...this.paths.keys()], subtrees: [...this.subtrees.keys()] };
+    // Items with more than one link are looked at every time, whatever was recorded.
+    const paths = new Set(this.paths.keys());
+    for (const rel of this.index.linkedPaths()) paths.add(rel);
+    const changes: ChangeSet = { paths: [...paths], subtrees: [...this.subtrees.keys()] };
     const since = state.point as RecoveryPointId;
     if (verification !== null) return { mode: 'scan', reason: verification, marker, audit: { changes, since } };
     return { mode: 'journal', since, changes, marker };
@@ -439,7 +481,7 @@ export class FsChangeJournal {
       state.committedAt = this.clock.now().toISOString();
       if (scanned) state.lastScanAt = marker.at;
       state.syncsSinceScan = scanned ? 0 : (state.syncsSinceScan ?? 0) + 1;
-      state.linkedFiles = scanned ? (options.linkedFiles ?? 0) : Math.max(state.linkedFiles, options.linkedFiles ?? 0);
+      if (scanned) this.index.commitScan(marker.generation);
       state.lost = this.lost;
       await this.rewriteJournal();
       await this.saveState();
@@ -500,10 +542,39 @@ export class FsChangeJournal {
     this.lostGeneration = this.generation;
   }
 
-  /** Returns once every change made before the call has been recorded (TreeWatcher.settle). */
+  /** Returns once every change made before the call has been recorded (TreeWatcher.settle, Fanotify.drain). */
   async settle(): Promise<void> {
     await this.watcher?.settle();
+    this.fanotify?.drain();
   }
+
+  /**
+   * A synchronization's walk looked at `rel` (any item it stat'ed): keeps
+   * the inode index, which maps whole-file-system events to the tree's
+   * paths, up to date.
+   */
+  observe(rel: Buffer | string, st: { readonly ino: bigint; readonly nlink: bigint; isDirectory(): boolean }): void {
+    if (!st.isDirectory()) this.index.observe(rel, st.ino, st.nlink, this.generation);
+  }
+
+  /** What fanotify reports: a change to an inode, through whichever path; those of the tree are recorded. */
+  private readonly onInodeRecords = (records: FanotifyRecord[]): void => {
+    if (this.stopped) return;
+    try {
+      for (const r of records) {
+        if (r.kind === 'overflow') this.markLost(lostBecause('the fanotify queue overflowed'));
+        else if (r.kind === 'unresolved') this.markLost(lostBecause(`a change reported by fanotify could not be traced to its file (errno ${r.errno})`));
+        else if ((r.mode & 0o170000) !== 0o040000) {
+          for (const rel of this.index.pathsOf(r.ino)) {
+            this.record(rel, false);
+            if (r.nlink > 1) this.index.markLinked(rel, this.generation);
+          }
+        }
+      }
+    } catch (e) {
+      this.lostWhileRunning(lostBecause(`cannot record a change: ${errorMessage(e)}`));
+    }
+  };
 
   // -------------------------------------------------------------------------
   // Watching
@@ -526,13 +597,34 @@ export class FsChangeJournal {
     watcher.unref();
     this.watcher = watcher;
     this.anchor = this.takeAnchor();
+    this.watchInodes(this.anchor.points);
     this.watching = true;
+  }
+
+  /** Marks the file systems of the source and of every mount below it (see the file comment). */
+  private watchInodes(mountPoints: readonly string[]): void {
+    let fanotify: Fanotify | null = null;
+    try {
+      fanotify = new Fanotify({
+        onRecords: this.onInodeRecords,
+        onError: (err) => this.lostWhileRunning(lostBecause(`fanotify: ${errorMessage(err)}`)),
+      });
+      fanotify.unref();
+      for (const path of [this.source, ...mountPoints]) fanotify.markFileSystem(path, FAN_MODIFY | FAN_ATTRIB);
+      this.fanotify = fanotify;
+      this.inodeWatchProblem = null;
+    } catch (err) {
+      fanotify?.close();
+      this.inodeWatchProblem = `writes through hard links outside the tree cannot be seen without fanotify (${errorMessage(err)}; the agent must run as root): metadata scan`;
+    }
   }
 
   private async unwatch(): Promise<void> {
     const watcher = this.watcher;
     this.watcher = null;
     this.watching = false;
+    this.fanotify?.close();
+    this.fanotify = null;
     await watcher?.stop().catch(() => {});
   }
 
@@ -547,12 +639,15 @@ export class FsChangeJournal {
 
   private takeAnchor(): Anchor {
     let mounts: string;
+    let points: string[] = [];
     try {
-      mounts = mountsAtOrBelow(readFileSync(this.mountInfoPath, 'utf8'), this.source);
+      const found = mountsAtOrBelow(readFileSync(this.mountInfoPath, 'utf8'), this.source);
+      mounts = found.lines;
+      points = found.points.filter((p) => p !== this.source);
     } catch (err) {
       mounts = `unreadable: ${errorMessage(err)}`;
     }
-    return { path: pathIdentity(this.source), mounts };
+    return { path: pathIdentity(this.source), mounts, points };
   }
 
   /** Why the journal cannot vouch for the changes since the last commit, or null when it can. */
@@ -560,8 +655,7 @@ export class FsChangeJournal {
     if (this.lost !== null) return this.lost;
     if (!this.watching) return lostBecause('not watching');
     if (state.point === null) return 'no synchronization committed since the change journal started: metadata scan';
-    if (state.linkedFiles > 0) return `${state.linkedFiles} file(s) with more than one link (a write through a link outside the tree leaves no event): metadata scan`;
-    return null;
+    return this.inodeWatchProblem;
   }
 
   /** Why a journal that could vouch is verified by a scan now (periodic, by time or by synchronizations), or null. */
@@ -589,7 +683,6 @@ export class FsChangeJournal {
       point: null,
       committedAt: null,
       lastScanAt: null,
-      linkedFiles: 0,
       running: false,
       lost,
     };

@@ -1,18 +1,14 @@
 /**
- * A typed wrapper of our inotify binding (native/inotify/inotify.c, built by
- * node-gyp into build/Release/custos_inotify.node when the package is
- * installed): one inotify instance, watches added and removed by path bytes,
+ * A typed wrapper of our inotify binding (native/fsnotify/fsnotify.c, see
+ * native.ts): one inotify instance, watches added and removed by path bytes,
  * and the raw event records parsed into InotifyEvent values. Linux only.
  *
  * The binding reads the descriptor whenever it is readable, so events arrive
  * in the kernel's order, once per read(); the callback runs as a top-level
  * callback (a throw is an uncaught exception, so callers catch their own).
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadBinding, type NativeInotify } from './native.js';
 
 // Masks and flags from <sys/inotify.h> (the same on every Linux architecture).
 export const IN_ACCESS = 0x00000001;
@@ -74,37 +70,6 @@ export function parseEvents(buf: Buffer): InotifyEvent[] {
     off = end;
   }
   return events;
-}
-
-interface NativeInotify {
-  addWatch(path: Buffer, mask: number): number;
-  rmWatch(wd: number): void;
-  close(): void;
-  ref(): void;
-  unref(): void;
-}
-type NativeCallback = (err: Error | null | undefined, buf: Buffer | undefined) => void;
-interface NativeBinding {
-  Inotify?: new (callback: NativeCallback) => NativeInotify;
-}
-
-/** The directory above `from` that holds package.json (the package root, from src/ or dist/src/ alike). */
-function packageRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package root (package.json with binding.gyp) above ${from}`);
-  }
-}
-
-let binding: NativeBinding | undefined;
-function loadBinding(): NativeBinding {
-  if (binding === undefined) {
-    const root = packageRoot(dirname(fileURLToPath(import.meta.url)));
-    const file = join(root, 'build', 'Release', 'custos_inotify.node');
-    if (!existsSync(file)) throw new Error(`the inotify binding is not built (${file}): run npm ci, or node-gyp rebuild`);
-    binding = createRequire(import.meta.url)(file) as NativeBinding;
-  }
-  return binding;
 }
 
 export interface InotifyOptions {

@@ -226,6 +226,11 @@ export class TreeWatcher {
     this.close();
   }
 
+  /** Stops at once without settling: events not yet read are dropped (what a killed agent leaves; tests). */
+  abandon(): void {
+    this.close();
+  }
+
   /** Whether the inotify instance keeps the process alive (it does by default). */
   ref(): void {
     this.inotify?.ref();

@@ -4,6 +4,7 @@
  * server; recovery runs the restore pipeline from it. The previous point's
  * manifest pages come from the server (decoded here with the job's keys).
  */
+import type { BigIntStats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
 import { BlobCodec, decodePage, type ChunkKeys, type ManifestEntry, type ManifestPageRef } from '../../format/index.js';
@@ -78,6 +79,7 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
     audit = new JournalAudit(plan.audit, MAX_MISSED_PATHS);
     for (const p of previousPages) for (const e of p) audit.addPrevious(e);
   }
+  const journal = plan?.journal ?? null;
   const result = await runBackup({
     source: spec.source.path,
     sink,
@@ -91,21 +93,22 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
     progress: progressSink(link, spec.fullScan ? 'checking' : 'synchronizing'),
     workers: hooks.workers ?? availableParallelism(),
     ...(audit ? { onEntry: (e: ManifestEntry) => audit.seen(e) } : {}),
+    // Keeps the journal's inode index (which maps changes made through any path to the tree's paths) up to date.
+    ...(journal ? { onStat: (rel: Buffer, st: BigIntStats) => journal.observe(rel, st) } : {}),
   });
   await sink.flush();
   for (const e of result.errors.slice(0, 100)) link.log('warning', `${e.path}: ${e.message}`);
   if (result.errors.length > 100) link.log('warning', `… and ${result.errors.length - 100} more unreadable items`);
   for (const p of result.changedDuringRead.slice(0, 100)) link.log('warning', `${p}: kept changing while read (flagged)`);
   if (result.changesIgnored !== null && plan?.changes) link.log('info', `change journal not used: ${result.changesIgnored}`);
-  // A tree with hard-linked files is not the journal's to vouch for (the next synchronization scans too): no verdict.
-  const misses = result.walk.linkedFiles === 0 ? audit?.finish() : undefined;
+  const misses = audit?.finish();
   if (misses && misses.count > 0 && plan && hooks.journals) {
     link.log('warning', `change journal verification: ${misses.count} changed item(s) the journal had not recorded (${misses.paths.join(', ')}); this point is complete (every item was looked at), the replica is marked inconsistent`);
     await hooks.journals.missed(plan, misses.count, misses.paths);
   } else if (misses) link.log('info', 'change journal verification: every change the scan found was in the journal');
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: result.summary, partial: result.partial, excludes: spec.excludes });
   // Recorded after the job is reported done; the next synchronization of this source waits for it.
-  if (plan) hooks.journals?.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, !plan.changes || result.changesIgnored !== null, result.walk.linkedFiles);
+  if (plan) hooks.journals?.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, !plan.changes || result.changesIgnored !== null);
   const walk = {
     itemsStatted: result.walk.itemsStatted,
     dirsListed: result.walk.dirsListed,

@@ -142,12 +142,12 @@ export class SourceJournals {
    * waits for it. When it fails, the journal stays behind the replica and the
    * next synchronization scans.
    */
-  committed(plan: SyncPlan, r: PlanRequest, point: RecoveryPointId, walkedEverything: boolean, linkedFiles: number): void {
+  committed(plan: SyncPlan, r: PlanRequest, point: RecoveryPointId, walkedEverything: boolean): void {
     if (!plan.journal || !plan.marker) return;
     const { journal, marker } = plan;
     const done = (async () => {
       await writeFile(join(this.stateDir(r.path), EXCLUDES_FILE), JSON.stringify(r.excludes));
-      await journal.commit(marker, point, { scanned: walkedEverything, linkedFiles });
+      await journal.commit(marker, point, { scanned: walkedEverything });
     })().catch((err: unknown) => this.log(`${r.path}: change journal not updated (${errorMessage(err)}): the next synchronization scans`));
     this.committing.set(r.path, done);
   }
