@@ -63,6 +63,14 @@ export interface ChangeSet {
    * inode number), and would copy stale entries from the previous point.
    */
   readonly subtrees?: Iterable<Buffer | string>;
+  /**
+   * Every item of the tree with more than one link is among `paths` (the
+   * change journal vouches for it: it looks at each on every
+   * synchronization). The walk then looks at every name of a hard-link group
+   * and builds the group as a full walk would; without it, a changed file
+   * with other links makes the whole tree walked.
+   */
+  readonly linksIncluded?: boolean;
 }
 
 const SLASH = Buffer.from('/');
@@ -249,7 +257,9 @@ export type ChangePlan = { readonly index: ChangeIndex } | { readonly fallback: 
  * event. The manifest keeps the content under the group's first name in walk
  * order, which may already be behind the walk when the changed name comes
  * up. So when a changed path, or any file in a changed subtree, is a regular
- * file with more than one link, the whole tree is walked instead.
+ * file with more than one link, the whole tree is walked instead — unless
+ * the change set says every multi-link item is among its paths
+ * (`linksIncluded`), so every name of each group is looked at.
  */
 export function planChangeWalk(root: Buffer, changes: ChangeSet, stats: WalkStats): ChangePlan {
   const index = new ChangeIndex();
@@ -271,6 +281,7 @@ export function planChangeWalk(root: Buffer, changes: ChangeSet, stats: WalkStat
     }
   };
   const linked = (rel: Buffer): string => `a changed file has other hard links (${rel.toString('utf8')}): every item was looked at`;
+  if (changes.linksIncluded) return { index };
   for (const rel of index.paths) {
     if (index.subtrees.has(rel.toString('latin1'))) continue;
     const st = stat(abs(rel));

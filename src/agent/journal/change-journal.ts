@@ -453,7 +453,7 @@ export class FsChangeJournal {
     // Items with more than one link are looked at every time, whatever was recorded.
     const paths = new Set(this.paths.keys());
     for (const rel of this.index.linkedPaths()) paths.add(rel);
-    const changes: ChangeSet = { paths: [...paths], subtrees: [...this.subtrees.keys()] };
+    const changes: ChangeSet = { paths: [...paths], subtrees: [...this.subtrees.keys()], linksIncluded: true };
     const since = state.point as RecoveryPointId;
     if (verification !== null) return { mode: 'scan', reason: verification, marker, audit: { changes, since } };
     return { mode: 'journal', since, changes, marker };
