@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { DatasetName } from './dataset.js';
 import { DEFAULT_ROOT } from './paths.js';
-import { ALL_TOOLS, type ToolName } from './tools.js';
+import { ALL_TOOLS, DEFAULT_TOOLS, type ToolName } from './tools.js';
 
 export interface Options {
   readonly quick: boolean;
@@ -28,7 +28,9 @@ agents synchronizing small trees at once.
   --quick              small run: drivers/net + fs of the Linux tree, a 256 MiB image, 10 agents
   --only linux|image|load   run one part only
   --agents N           agents in the load run (default 50, --quick 10)
-  --tools LIST         comma-separated subset of ${ALL_TOOLS.join(',')} (default: all)
+  --tools LIST         comma-separated subset of ${ALL_TOOLS.join(',')} (default: all but
+                       custos-server-scan, whose agent makes every synchronization a
+                       verification scan)
   --root DIR           cache and work root (default ${DEFAULT_ROOT})
   --output FILE        JSON results (default bench/results/latest.json)
   --keep-work          leave every tool's work dir in place (debugging)
@@ -62,7 +64,7 @@ export function parseOptions(argv: readonly string[]): Options {
     loadAgents = Number(values.agents);
     if (!Number.isInteger(loadAgents) || loadAgents < 1 || loadAgents > 500) throw new Error(`--agents must be a whole number from 1 to 500, not ${values.agents}`);
   }
-  let tools: ToolName[] = [...ALL_TOOLS];
+  let tools: ToolName[] = [...DEFAULT_TOOLS];
   if (values.tools !== undefined) {
     const asked = values.tools.split(',').map((t) => t.trim()).filter(Boolean);
     for (const t of asked) {

@@ -108,6 +108,19 @@ export function computeRatios(result: DatasetResult): void {
   }
 }
 
+/**
+ * What a synchronization that verifies the change journal (a metadata scan,
+ * custos-server-scan's unchanged step) costs against the standalone
+ * unchanged backup of the same run; null unless both ran.
+ */
+export function verificationCost(result: DatasetResult): number | null {
+  const scan = result.runs.find((r) => r.tool === 'custos-server-scan');
+  const standalone = result.runs.find((r) => r.tool === 'custos');
+  const a = scan ? metricValue(scan, 'unchanged') : null;
+  const b = standalone ? metricValue(standalone, 'unchanged') : null;
+  return a !== null && b !== null && b > 0 ? a / b : null;
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = bytes;
@@ -169,6 +182,10 @@ export function renderDataset(result: DatasetResult): string {
   }
   rows.push(check);
   lines.push(table(rows).replace(/^/gm, '   '));
+  const verification = verificationCost(result);
+  if (verification !== null) {
+    lines.push(`   verification scan (custos-server-scan unchanged) / standalone unchanged backup (custos): ${verification.toFixed(2)} (target <= 1.00: ${verification <= 1 ? 'met' : 'NOT met'})`);
+  }
   for (const run of runs) {
     if (run.status !== 'ok' && run.reason) lines.push(`   ${run.tool} ${run.status}: ${run.reason.split('\n')[0]}`);
     if (run.cacheBytes !== undefined) {

@@ -37,7 +37,7 @@ const log = (message: string): void => console.log(`[bench] ${message}`);
 let interrupted = false;
 
 function toolsFor(names: readonly ToolName[], root: string): Tool[] {
-  const all: Record<ToolName, Tool> = { restic, borg, custos: custos(root), 'custos-server': custosServer(root) };
+  const all: Record<ToolName, Tool> = { restic, borg, custos: custos(root), 'custos-server': custosServer(root), 'custos-server-scan': custosServer(root, true) };
   return names.map((n) => all[n]);
 }
 

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { type CommandSpec, onPath, run } from './exec.js';
 import { attachCustosAgent, cpuSeconds, peakRssKiB, resetPeakRss, startCustosAgent, startCustosServer } from './services.js';
 
-export type ToolName = 'restic' | 'borg' | 'custos' | 'custos-server';
-export const ALL_TOOLS: readonly ToolName[] = ['restic', 'borg', 'custos', 'custos-server'];
+export type ToolName = 'restic' | 'borg' | 'custos' | 'custos-server' | 'custos-server-scan';
+export const ALL_TOOLS: readonly ToolName[] = ['restic', 'borg', 'custos', 'custos-server', 'custos-server-scan'];
+/** What runs without --tools: custos-server-scan only when asked for. */
+export const DEFAULT_TOOLS: readonly ToolName[] = ['restic', 'borg', 'custos', 'custos-server'];
 
 export interface ToolContext {
   /** Scratch dir for this tool and dataset; wiped before and after. */
@@ -188,8 +190,14 @@ export function custos(repoRoot: string): Tool {
  * the one after the change are recovery points (`point create`), the
  * unchanged one a synchronization guided by the agent's change journal
  * (`sync`); the restore is `recover --point latest` through the agent.
+ *
+ * `scanEverySync` (tool custos-server-scan): the agent runs with
+ * `--journal-scan-every 0s`, so every synchronization is the periodic
+ * metadata scan that also verifies the change journal — its unchanged
+ * synchronization is what a verification costs, to compare with the
+ * standalone unchanged backup of the same run.
  */
-export function custosServer(repoRoot: string): Tool {
+export function custosServer(repoRoot: string, scanEverySync = false): Tool {
   const bin = join(repoRoot, 'bin', 'custos.js');
   const AGENT = 'bench';
   let env: Record<string, string> | null = null;
@@ -197,8 +205,8 @@ export function custosServer(repoRoot: string): Tool {
   const sourceId = (ctx: ToolContext): string => `${AGENT}:fs:${ctx.source}`;
   const waitArgs = ['--wait', '--json', '--timeout', '2h'];
   return {
-    name: 'custos-server',
-    config: 'custos server + agent on loopback (mutual TLS), encrypted pool; peak RSS is server + agent',
+    name: scanEverySync ? 'custos-server-scan' : 'custos-server',
+    config: `custos server + agent on loopback (mutual TLS), encrypted pool; peak RSS is server + agent${scanEverySync ? '; agent --journal-scan-every 0s (every synchronization a verification scan)' : ''}`,
     unavailable: () => custosUnavailable(repoRoot),
     version: () => custosVersion(repoRoot),
     async services(ctx) {
@@ -207,7 +215,7 @@ export function custosServer(repoRoot: string): Tool {
       env = server.env(base);
       const agentDir = join(ctx.work, 'agent');
       const agent = await attachCustosAgent(cli, server, AGENT, agentDir)
-        .then(() => startCustosAgent(cli, AGENT, agentDir))
+        .then(() => startCustosAgent(cli, AGENT, agentDir, scanEverySync ? ['--journal-scan-every', '0s'] : []))
         .catch(async (err: unknown) => {
           await server.daemon.stop();
           throw err;
