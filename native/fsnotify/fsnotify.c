@@ -599,20 +599,10 @@ static napi_value unref_fn(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_value cls;
-  napi_property_descriptor inotify_methods[] = {
-      {"addWatch", NULL, add_watch, NULL, NULL, NULL, napi_default_method, NULL},
-      {"rmWatch", NULL, rm_watch, NULL, NULL, NULL, napi_default_method, NULL},
-      {"close", NULL, close_fn, NULL, NULL, NULL, napi_default_method, NULL},
-      {"ref", NULL, ref_fn, NULL, NULL, NULL, napi_default_method, NULL},
-      {"unref", NULL, unref_fn, NULL, NULL, NULL, napi_default_method, NULL},
-  };
-  napi_property_descriptor fanotify_methods[] = {
-      {"mark", NULL, mark, NULL, NULL, NULL, napi_default_method, NULL},
-      {"drain", NULL, drain, NULL, NULL, NULL, napi_default_method, NULL},
-      {"close", NULL, close_fn, NULL, NULL, NULL, napi_default_method, NULL},
-      {"ref", NULL, ref_fn, NULL, NULL, NULL, napi_default_method, NULL},
-      {"unref", NULL, unref_fn, NULL, NULL, NULL, napi_default_method, NULL},
-  };
+#define METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default_method, NULL}
+#define COMMON_METHODS METHOD("close", close_fn), METHOD("ref", ref_fn), METHOD("unref", unref_fn)
+  napi_property_descriptor inotify_methods[] = {METHOD("addWatch", add_watch), METHOD("rmWatch", rm_watch), COMMON_METHODS};
+  napi_property_descriptor fanotify_methods[] = {METHOD("mark", mark), METHOD("drain", drain), COMMON_METHODS};
   CHECK(napi_define_class(env, "Inotify", NAPI_AUTO_LENGTH, construct_inotify, NULL,
                           sizeof inotify_methods / sizeof inotify_methods[0], inotify_methods, &cls));
   CHECK(napi_set_named_property(env, exports, "Inotify", cls));

@@ -8,7 +8,7 @@
  * CAP_DAC_READ_SEARCH (the agent runs as root).
  */
 import { endianness } from 'node:os';
-import { loadBinding, type NativeFanotify } from './native.js';
+import { Notifier, type NativeFanotify } from './native.js';
 
 // From <linux/fanotify.h>.
 export const FAN_MODIFY = 0x00000002;
@@ -53,18 +53,9 @@ export interface FanotifyOptions {
 }
 
 /** One fanotify group. Methods throw Node-style system errors (`code` 'EPERM', 'EXDEV', ...). */
-export class Fanotify {
-  private readonly native: NativeFanotify;
-  private open = true;
-
+export class Fanotify extends Notifier<NativeFanotify> {
   constructor(options: FanotifyOptions) {
-    const Native = loadBinding().Fanotify;
-    if (Native === undefined) throw new Error('fanotify is available on Linux only');
-    this.native = new Native((err, buf) => {
-      if (!this.open) return;
-      if (err) options.onError(err);
-      else if (buf) options.onRecords(parseRecords(buf));
-    });
+    super('Fanotify', (buf) => options.onRecords(parseRecords(buf)), options.onError);
   }
 
   /**
@@ -78,17 +69,6 @@ export class Fanotify {
 
   /** Hands over, before it returns, the events of every change made before the call. */
   drain(): void {
-    if (this.open) this.native.drain();
-  }
-
-  /** Closes the group; no callback runs afterwards. Idempotent. */
-  close(): void {
-    this.open = false;
-    this.native.close();
-  }
-
-  /** Let the process exit although the group is open. */
-  unref(): void {
-    this.native.unref();
+    if (!this.closed) this.native.drain();
   }
 }

@@ -8,7 +8,7 @@
  * callback (a throw is an uncaught exception, so callers catch their own).
  */
 import { endianness } from 'node:os';
-import { loadBinding, type NativeInotify } from './native.js';
+import { Notifier, type NativeInotify } from './native.js';
 
 // Masks and flags from <sys/inotify.h> (the same on every Linux architecture).
 export const IN_ACCESS = 0x00000001;
@@ -80,18 +80,9 @@ export interface InotifyOptions {
 }
 
 /** One inotify instance. Methods throw Node-style system errors (`code` 'ENOSPC', 'ENOENT', ...). */
-export class Inotify {
-  private readonly native: NativeInotify;
-  private open = true;
-
+export class Inotify extends Notifier<NativeInotify> {
   constructor(options: InotifyOptions) {
-    const Native = loadBinding().Inotify;
-    if (Native === undefined) throw new Error('inotify is available on Linux only');
-    this.native = new Native((err, buf) => {
-      if (!this.open) return;
-      if (err) options.onError(err);
-      else if (buf) options.onEvents(parseEvents(buf));
-    });
+    super('Inotify', (buf) => options.onEvents(parseEvents(buf)), options.onError);
   }
 
   /** inotify_add_watch(2): the watch descriptor (the same one again for an inode already watched). */
@@ -102,25 +93,5 @@ export class Inotify {
   /** inotify_rm_watch(2); an IN_IGNORED event for `wd` follows. */
   rmWatch(wd: number): void {
     this.native.rmWatch(wd);
-  }
-
-  /** Closes the instance; no callback runs afterwards. Idempotent. */
-  close(): void {
-    this.open = false;
-    this.native.close();
-  }
-
-  get closed(): boolean {
-    return !this.open;
-  }
-
-  /** Keep the event loop alive while open (the default). */
-  ref(): void {
-    this.native.ref();
-  }
-
-  /** Let the process exit although the instance is open. */
-  unref(): void {
-    this.native.unref();
   }
 }

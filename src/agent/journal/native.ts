@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 /** Called once per read() of the descriptor with its bytes, or with the error that ended reading. */
 export type NativeCallback = (err: Error | null | undefined, buf: Buffer | undefined) => void;
 
-interface NativeNotifier {
+export interface NativeNotifier {
   close(): void;
   ref(): void;
   unref(): void;
@@ -53,4 +53,43 @@ export function loadBinding(): NativeBinding {
     binding = createRequire(import.meta.url)(file) as NativeBinding;
   }
   return binding;
+}
+
+/**
+ * What Inotify and Fanotify share: one native instance whose reads arrive
+ * as `onData(buf)` (or `onError`) until close(), after which nothing does.
+ */
+export class Notifier<N extends NativeNotifier> {
+  protected readonly native: N;
+  private open = true;
+
+  constructor(kind: 'Inotify' | 'Fanotify', onData: (buf: Buffer) => void, onError: (err: Error) => void) {
+    const Native = loadBinding()[kind] as (new (callback: NativeCallback) => N) | undefined;
+    if (Native === undefined) throw new Error(`${kind.toLowerCase()} is available on Linux only`);
+    this.native = new Native((err, buf) => {
+      if (!this.open) return;
+      if (err) onError(err);
+      else if (buf) onData(buf);
+    });
+  }
+
+  /** Closes the instance; no callback runs afterwards. Idempotent. */
+  close(): void {
+    this.open = false;
+    this.native.close();
+  }
+
+  get closed(): boolean {
+    return !this.open;
+  }
+
+  /** Keep the event loop alive while open (the default). */
+  ref(): void {
+    this.native.ref();
+  }
+
+  /** Let the process exit although the instance is open. */
+  unref(): void {
+    this.native.unref();
+  }
 }
