@@ -280,6 +280,29 @@ describe('FsChangeJournal', () => {
     }
   });
 
+  test("fanotify's queue overflowing (a flood of writes elsewhere on the file system) makes the next synchronization a scan, without reporting a loss", async () => {
+    const { source, make } = await setup({ 'a/x': 'x' });
+    const flood = join(source, '..', 'flood');
+    mkdirSync(flood);
+    const limit = Number(readFileSync('/proc/sys/fs/fanotify/max_queued_events', 'utf8'));
+    const lost: string[] = [];
+    const j = new FsChangeJournal({ source, stateDir: make().stateDir, onLost: (r) => lost.push(r) });
+    await j.start();
+    try {
+      await j.commit((await j.changesSince()).marker, point(1));
+      // Synchronous: the event loop does not read the queue meanwhile.
+      for (let i = 0; i <= limit + 100; i++) writeFileSync(join(flood, `f${i}`), 'x');
+      const c = await j.changesSince();
+      assert.equal(c.mode, 'scan');
+      assert.match(c.mode === 'scan' ? c.reason : '', /the fanotify queue overflowed/);
+      assert.deepEqual(lost, []);
+      await j.commit(c.marker, point(2));
+      assert.equal((await j.changesSince()).mode, 'journal');
+    } finally {
+      await j.stop();
+    }
+  });
+
   test('without fanotify (an agent that is not root) the journal cannot vouch: every synchronization scans', async (t) => {
     // A user namespace of our own: root in it, without the capabilities of the machine's root.
     if (spawnSync('unshare', ['-U', '-r', 'true']).status !== 0) return t.skip('cannot make a user namespace (unshare -U)');
