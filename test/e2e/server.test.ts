@@ -18,6 +18,7 @@
  */
 import { after, describe, test } from 'node:test';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import assert from 'node:assert/strict';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -439,6 +440,44 @@ const MMAP_WRITE = [
 ].join('\n');
 
 describe('server mode: the change journal verified', { timeout: 240_000 }, () => {
+  test('an idle synchronization commits the previous manifest as it is; the next change is synchronized by the journal; both points recover as the disk was', async () => {
+    const work = await makeTempDir('custos-e2e-journal-idle-', { base: memoryTmpBase() });
+    const server = await startServer();
+    const agent = await attachAgent(server, 'idle');
+    await agent.start(true);
+    const src = join(work.path, 'src');
+    await writeTree(src, { 'docs/a.txt': 'a\n', 'docs/b.txt': 'b\n', 'c.txt': 'c\n' }, { mtimeMs: T1 });
+    const source = `idle:fs:${src}`;
+    const g = await server.cli(['group', 'create', 'idle', '--source', source, '--sync', '24h', '--points', '23:00', '--json']);
+    assert.equal(g.code, 0, describeCli(['group', 'create'], g));
+    await waitFor('the initial replica', async () => ((await listPoints(server, source)).length === 1 ? true : undefined), 60_000, 200);
+    await waitIdle(server, 60_000);
+    const sync = async () => {
+      const r = await server.cli(['sync', source, '--wait', '--json']);
+      assert.equal(r.code, 0, describeCli(['sync', source], r));
+      const job = JSON.parse(r.stdout) as ApiJob;
+      const shown = await server.cliJson<ApiJob>(['job', 'show', String(job.id), '--json']);
+      return { result: job.result as { point: string; walk: { itemsStatted: number; journal: boolean }; summary: { filesUnchanged: number; filesChanged: number } }, log: (shown.log ?? []).map((l) => l.message) };
+    };
+    // Whatever the first synchronization finds (the journal began during the initial replica), the one after it has nothing to look at.
+    await sync();
+    const idle = await sync();
+    assert.ok(idle.log.includes('nothing changed: the manifest of the previous point is taken as it is'), idle.log.join('\n'));
+    assert.deepEqual([idle.result.walk.itemsStatted, idle.result.walk.journal, idle.result.summary.filesUnchanged, idle.result.summary.filesChanged], [0, true, 3, 0]);
+    await writeFile(join(src, 'docs/a.txt'), 'a, changed\n');
+    const changed = await sync();
+    assert.ok(!changed.log.includes('nothing changed: the manifest of the previous point is taken as it is'), changed.log.join('\n'));
+    assert.ok(changed.log.some((l) => /^change journal: \d+ changed path\(s\)/.test(l)), changed.log.join('\n'));
+    assert.equal(changed.result.summary.filesChanged, 1);
+    for (const [point, expect] of [[idle.result.point, 'a\n'], [changed.result.point, 'a, changed\n']] as const) {
+      const target = join(work.path, `recovered-${point}`);
+      const rec = await server.cli(['recover', source, '--point', point, '--to', `idle:${target}`, '--wait']);
+      assert.equal(rec.code, 0, describeCli(['recover'], rec));
+      assert.equal(readFileSync(join(target, 'docs/a.txt'), 'utf8'), expect);
+      assert.equal(readFileSync(join(target, 'c.txt'), 'utf8'), 'c\n');
+    }
+  });
+
   test('a change the journal cannot see (a write through a shared memory map) is found by the verification scan: logged, the replica inconsistent, counted', async () => {
     // On disk, not tmpfs: a write through a map updates the mtime only where the file system does so on a write fault (ext4 does, tmpfs does not).
     const work = await makeTempDir('custos-e2e-journal-verify-');

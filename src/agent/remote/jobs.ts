@@ -7,9 +7,9 @@
 import type { BigIntStats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
-import { BlobCodec, decodePage, type ChunkKeys, type ManifestEntry, type ManifestPageRef } from '../../format/index.js';
+import { BlobCodec, decodePage, type ChunkKeys, type ManifestEntry, type ManifestPageRef, type PointSummary } from '../../format/index.js';
 import { MAX_MISSED_PATHS, type BackupJobSpec, type RecoveryJobSpec, type WireKeys } from '../../protocol/index.js';
-import { runBackup } from '../backup/backup.js';
+import { runBackup, type BackupResult } from '../backup/backup.js';
 import { normalizeItem, runRestore } from '../restore/restore.js';
 import { resolveTarget } from '../restore/fs-safe.js';
 import { isSystemTarget } from '../../protection/index.js';
@@ -57,11 +57,41 @@ export interface BackupJobHooks {
 }
 
 export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: BackupJobHooks = {}): Promise<Record<string, unknown>> {
+  const planRequest: PlanRequest = { path: spec.source.path, previous: (spec.previous?.point ?? null) as RecoveryPointId | null, excludes: spec.excludes, fullScan: spec.fullScan };
+  if (spec.fullScan) link.log('info', 'consistency check: reading every file and comparing checksums with the replica');
+  const plan: SyncPlan | null = hooks.journals ? await hooks.journals.plan(planRequest) : null;
+  if (plan && !spec.fullScan) link.log('info', plan.note);
+  if (plan?.unchanged && spec.previous && !spec.fullScan) return commitUnchanged(spec, spec.previous.pages, link, hooks, plan, planRequest, plan.unchanged);
+  return walkAndCommit(spec, link, hooks, plan, planRequest);
+}
+
+/**
+ * The journal vouches that nothing changed since the previous point, a clean
+ * commit of this agent's (SourceJournals.plan): a walk would reuse every
+ * entry as it is, so the previous manifest is committed unchanged — nothing
+ * is fetched, walked or encoded.
+ */
+async function commitUnchanged(spec: BackupJobSpec, pages: readonly ManifestPageRef[], link: JobLink, hooks: BackupJobHooks, plan: SyncPlan, planRequest: PlanRequest, previous: PointSummary): Promise<Record<string, unknown>> {
+  const started = Date.now();
+  link.log('info', 'nothing changed: the manifest of the previous point is taken as it is');
+  const summary: PointSummary = {
+    ...previous,
+    filesNew: 0,
+    filesChanged: 0,
+    filesUnchanged: previous.filesNew + previous.filesChanged + previous.filesUnchanged,
+    bytesRead: 0,
+    bytesAdded: 0,
+    durationMs: Date.now() - started,
+  };
+  const commit = await link.request({ op: 'commit', manifest: pages, summary, partial: false, excludes: spec.excludes });
+  hooks.journals?.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, false, { summary, clean: true });
+  return { ...commit, partial: false, errors: 0, summary, walk: { itemsStatted: 0, dirsListed: 0, journal: true } };
+}
+
+/** A synchronization that walks: the whole tree, or what the journal recorded. */
+async function walkAndCommit(spec: BackupJobSpec, link: JobLink, hooks: BackupJobHooks, plan: SyncPlan | null, planRequest: PlanRequest): Promise<Record<string, unknown>> {
   const keys = chunkKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
-  const planRequest: PlanRequest = { path: spec.source.path, previous: (spec.previous?.point ?? null) as RecoveryPointId | null, excludes: spec.excludes, fullScan: spec.fullScan };
-  // Asked while the previous manifest comes in; either way before the walk starts.
-  const planning = hooks.journals?.plan(planRequest) ?? null;
   const previousPages = spec.previous && !spec.fullScan ? await fetchManifest(link, codec, spec.previous.pages) : null;
   // The chunks of the previous point are in the pool: an unchanged file reuses them without reading.
   let count = 0;
@@ -70,9 +100,6 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
     for (const p of previousPages ?? []) for (const e of p) for (const c of e.chunks ?? []) add(c.id);
   });
   const sink = new RemoteChunkSink(link);
-  if (spec.fullScan) link.log('info', 'consistency check: reading every file and comparing checksums with the replica');
-  const plan: SyncPlan | null = planning ? await planning : null;
-  if (plan && !spec.fullScan) link.log('info', plan.note);
   // A verification scan: the walk's entries are checked against what the journal recorded.
   let audit: JournalAudit | null = null;
   if (plan?.audit && previousPages) {
@@ -97,10 +124,7 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
     ...(journal ? { onStat: (rel: Buffer, st: BigIntStats) => journal.observe(rel, st) } : {}),
   });
   await sink.flush();
-  for (const e of result.errors.slice(0, 100)) link.log('warning', `${e.path}: ${e.message}`);
-  if (result.errors.length > 100) link.log('warning', `… and ${result.errors.length - 100} more unreadable items`);
-  for (const p of result.changedDuringRead.slice(0, 100)) link.log('warning', `${p}: kept changing while read (flagged)`);
-  if (result.changesIgnored !== null && plan?.changes) link.log('info', `change journal not used: ${result.changesIgnored}`);
+  logWalk(link, result, plan);
   const misses = audit?.finish();
   if (misses && misses.count > 0 && plan && hooks.journals) {
     link.log('warning', `change journal verification: ${misses.count} changed item(s) the journal had not recorded (${misses.paths.join(', ')}); this point is complete (every item was looked at), the replica is marked inconsistent`);
@@ -108,7 +132,10 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
   } else if (misses) link.log('info', 'change journal verification: every change the scan found was in the journal');
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: result.summary, partial: result.partial, excludes: spec.excludes });
   // Recorded after the job is reported done; the next synchronization of this source waits for it.
-  if (plan) hooks.journals?.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, !plan.changes || result.changesIgnored !== null);
+  if (plan) {
+    const clean = !result.partial && result.errors.length === 0 && result.changedDuringRead.length === 0;
+    hooks.journals?.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, !plan.changes || result.changesIgnored !== null, { summary: result.summary, clean });
+  }
   const walk = {
     itemsStatted: result.walk.itemsStatted,
     dirsListed: result.walk.dirsListed,
@@ -116,6 +143,14 @@ export async function runBackupJob(spec: BackupJobSpec, link: JobLink, hooks: Ba
     ...(misses && misses.count > 0 ? { journalMissed: misses.count, journalMissedPaths: misses.paths.map((p) => p.slice(0, 1024)) } : {}),
   };
   return { ...commit, partial: result.partial, errors: result.errors.length, summary: result.summary, walk };
+}
+
+/** The walk's warnings for the job log: unreadable items, files that kept changing, a change set not used. */
+function logWalk(link: JobLink, result: BackupResult, plan: SyncPlan | null): void {
+  for (const e of result.errors.slice(0, 100)) link.log('warning', `${e.path}: ${e.message}`);
+  if (result.errors.length > 100) link.log('warning', `… and ${result.errors.length - 100} more unreadable items`);
+  for (const p of result.changedDuringRead.slice(0, 100)) link.log('warning', `${p}: kept changing while read (flagged)`);
+  if (result.changesIgnored !== null && plan?.changes) link.log('info', `change journal not used: ${result.changesIgnored}`);
 }
 
 /**

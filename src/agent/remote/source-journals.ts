@@ -10,15 +10,33 @@
  * recovery point the server sends as `previous`, and the exclusions are the
  * ones that point was taken with; otherwise the synchronization walks the
  * whole tree (a metadata scan) and says why in the job log.
+ *
+ * When the journal vouches that nothing at all changed, the previous point
+ * was this agent's own last commit and it was clean (no unreadable item, no
+ * file that kept changing, not partial), the plan says `unchanged`: the
+ * synchronization's manifest is the previous one as it is — exactly what a
+ * walk that reuses every entry would build — so nothing is fetched, walked
+ * or encoded.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, isErrno, type RecoveryPointId } from '../../base/index.js';
 import type { ChangeSet } from '../backup/walker.js';
+import type { PointSummary } from '../../format/index.js';
+import { parseSummary } from '../../protocol/index.js';
 import { FsChangeJournal, journalStateDir, type JournalMarker } from '../journal/index.js';
 
-/** Beside the journal's own files: the exclusions of its last commit. */
+/** Beside the journal's own files: the exclusions of its last commit... */
 const EXCLUDES_FILE = 'excludes.json';
+/** ...and which point it was, with its summary and whether it was clean. */
+const LAST_COMMIT_FILE = 'last-commit.json';
+
+/** What committed() records of a synchronization's outcome. */
+export interface CommitOutcome {
+  readonly summary: PointSummary;
+  /** No unreadable item, no file that kept changing, not partial: every entry can be reused as it is. */
+  readonly clean: boolean;
+}
 
 export interface SyncPlan {
   /** What changed since `previous`, or null to walk everything. */
@@ -29,6 +47,8 @@ export interface SyncPlan {
   readonly marker: JournalMarker | null;
   /** A verification scan: what the journal recorded, for JournalAudit to check against the walk. */
   readonly audit?: ChangeSet;
+  /** Nothing changed since `previous`, a clean commit of this agent's (see the file comment): its summary. */
+  readonly unchanged?: PointSummary;
 }
 
 export interface PlanRequest {
@@ -133,7 +153,21 @@ export class SourceJournals {
       return { ...base, changes: null, note: 'the exclusions changed since the last synchronization: metadata scan' };
     }
     const n = countOf(c.changes.paths) + countOf(c.changes.subtrees ?? []);
-    return { ...base, changes: c.changes, note: `change journal: ${n} changed path(s) since recovery point ${c.since}` };
+    const note = `change journal: ${n} changed path(s) since recovery point ${c.since}`;
+    const last = n === 0 ? await this.lastCommit(r.path) : null;
+    if (last !== null && last.point === r.previous && last.clean) return { ...base, changes: c.changes, note, unchanged: last.summary };
+    return { ...base, changes: c.changes, note };
+  }
+
+  /** What committed() recorded last for `path`, or null when absent or unreadable. */
+  private async lastCommit(path: string): Promise<(CommitOutcome & { point: string }) | null> {
+    try {
+      const v = JSON.parse(await readFile(join(this.stateDir(path), LAST_COMMIT_FILE), 'utf8')) as Record<string, unknown>;
+      if (typeof v['point'] !== 'string' || typeof v['clean'] !== 'boolean') return null;
+      return { point: v['point'], clean: v['clean'], summary: parseSummary(v['summary']) };
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -142,12 +176,16 @@ export class SourceJournals {
    * waits for it. When it fails, the journal stays behind the replica and the
    * next synchronization scans.
    */
-  committed(plan: SyncPlan, r: PlanRequest, point: RecoveryPointId, walkedEverything: boolean): void {
+  committed(plan: SyncPlan, r: PlanRequest, point: RecoveryPointId, walkedEverything: boolean, outcome: CommitOutcome): void {
     if (!plan.journal || !plan.marker) return;
     const { journal, marker } = plan;
     const done = (async () => {
-      await writeFile(join(this.stateDir(r.path), EXCLUDES_FILE), JSON.stringify(r.excludes));
+      const dir = this.stateDir(r.path);
+      // Forgotten first: should the rest fail, no stale record of an earlier point stays.
+      await rm(join(dir, LAST_COMMIT_FILE), { force: true });
+      await writeFile(join(dir, EXCLUDES_FILE), JSON.stringify(r.excludes));
       await journal.commit(marker, point, { scanned: walkedEverything });
+      await writeFile(join(dir, LAST_COMMIT_FILE), JSON.stringify({ point, ...outcome }));
     })().catch((err: unknown) => this.log(`${r.path}: change journal not updated (${errorMessage(err)}): the next synchronization scans`));
     this.committing.set(r.path, done);
   }
