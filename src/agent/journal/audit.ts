@@ -17,8 +17,20 @@ import type { ManifestEntry } from '../../format/index.js';
 import type { ChangeSet } from '../backup/walker.js';
 
 /** What of an entry a metadata scan compares: a difference is a change. */
-function signature(e: ManifestEntry): string {
-  return [e.type, e.mode, e.uid, e.gid, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.target?.toString('hex') ?? '', e.error ?? ''].join('|');
+/** Whether two entries of one path say the same of the item (what a change to it would alter). */
+function sameItem(a: ManifestEntry, b: ManifestEntry): boolean {
+  return (
+    a.type === b.type &&
+    a.mode === b.mode &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs &&
+    a.ino === b.ino &&
+    a.error === b.error &&
+    (a.target === undefined ? b.target === undefined : b.target !== undefined && a.target.equals(b.target))
+  );
 }
 
 const key = (path: Buffer | string): string => (typeof path === 'string' ? Buffer.from(path, 'utf8') : path).toString('latin1');
@@ -30,7 +42,7 @@ function* ancestors(k: string): Generator<string> {
 }
 
 export class JournalAudit {
-  private readonly previous = new Map<string, string>();
+  private readonly previous = new Map<string, ManifestEntry>();
   private readonly paths = new Set<string>();
   /** Proper ancestors of changed paths: the guided walk lists them too. */
   private readonly onPath = new Set<string>();
@@ -48,7 +60,7 @@ export class JournalAudit {
 
   /** An entry of the previous recovery point (before the walk). */
   addPrevious(e: ManifestEntry): void {
-    this.previous.set(e.path.toString('latin1'), signature(e));
+    this.previous.set(e.path.toString('latin1'), e);
   }
 
   /** An entry of the new manifest, as the full walk makes it (in walk order: parents first). */
@@ -56,7 +68,7 @@ export class JournalAudit {
     const k = e.path.toString('latin1');
     const before = this.previous.get(k);
     this.previous.delete(k);
-    if (before === signature(e)) return;
+    if (before !== undefined && sameItem(before, e)) return;
     if (before === undefined) {
       this.added.add(k);
       if (!this.appearedOrGoneCovered(k, this.added)) this.miss(k);
