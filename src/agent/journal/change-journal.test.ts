@@ -325,6 +325,39 @@ describe('FsChangeJournal', () => {
     assert.match(out.reason, /writes through hard links outside the tree cannot be seen without fanotify \(EPERM.*the agent must run as root\): metadata scan/);
   });
 
+  test('watching anew (what a consistency check does) closes a blind spot: directories that could not be watched are watched', async (t) => {
+    // A user namespace of our own has its own, lower limit on inotify watches.
+    if (spawnSync('unshare', ['-U', '-r', 'true']).status !== 0) return t.skip('cannot make a user namespace (unshare -U)');
+    const dir = await makeTempDir('custos-journal-rewatch-');
+    for (const d of ['a', 'b', 'c', 'd']) mkdirSync(join(dir.path, 'src', d), { recursive: true });
+    mkdirSync(join(dir.path, 'other1'));
+    mkdirSync(join(dir.path, 'other2'));
+    const child = `
+      const { FsChangeJournal } = await import(${JSON.stringify(new URL('./index.js', import.meta.url).href)});
+      const { Inotify } = await import(${JSON.stringify(new URL('./inotify.js', import.meta.url).href)});
+      const base = process.argv[1];
+      // Another instance holds two watches while the journal starts, then lets them go: no event in the tree.
+      const other = new Inotify({ onEvents: () => {}, onError: () => {} });
+      other.addWatch(base + '/other1', 0x100);
+      other.addWatch(base + '/other2', 0x100);
+      const j = new FsChangeJournal({ source: base + '/src', stateDir: base + '/state' });
+      await j.start();
+      other.close();
+      await j.settle();
+      const before = j.watchedDirs();
+      await j.rewatch();
+      const after = j.watchedDirs();
+      await j.stop();
+      console.log(JSON.stringify({ before, after }));`;
+    // Two for the other instance, the barrier, the source and two of its four directories: then the limit.
+    const script = 'echo 6 > /proc/sys/user/max_inotify_watches && exec "$0" --input-type=module -e "$1" "$2"';
+    const r = spawnSync('unshare', ['-U', '-r', 'sh', '-c', script, process.execPath, child, dir.path], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { before: string[]; after: string[] };
+    assert.equal(out.before.length, 3, `a blind spot before: watched ${out.before}`);
+    assert.deepEqual(out.after.sort(), ['', 'a', 'b', 'c', 'd']);
+  });
+
   test('a journal file that does not belong to the last commit is a loss', async () => {
     const { stateDir, make } = await setup({ 'a/x': 'x' });
     const j1 = make();

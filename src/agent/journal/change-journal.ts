@@ -330,6 +330,11 @@ export class FsChangeJournal {
     return this.lost;
   }
 
+  /** The directories watched now, relative to the source ('' is the source); null when not watching (diagnostics and tests). */
+  watchedDirs(): string[] | null {
+    return this.watcher?.watchedDirs() ?? null;
+  }
+
   /** The paths recorded since the last commit (for diagnostics and tests). */
   recordedPaths(): { readonly paths: string[]; readonly subtrees: string[] } {
     return { paths: [...this.paths.keys()].sort(), subtrees: [...this.subtrees.keys()].sort() };
