@@ -40,7 +40,7 @@ export interface ConsistencyCheckPolicy {
 }
 
 export interface ProtectionPolicy {
-  /** Whole days of recovery points kept on disk, 1..448. */
+  /** The retention range in whole days, 1..448: every recovery point is kept at least this many × 24 h (retention.ts). */
   readonly retentionDays: number;
   /** One of SYNC_FREQUENCIES. */
   readonly syncMinutes: number;
