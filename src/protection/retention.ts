@@ -95,3 +95,22 @@ export function pointsToPrune(
 ): string[] {
   return pruneDecisions(points, policy, now, options).map((d) => d.id);
 }
+
+/**
+ * What to tell someone who asks for one more recovery point of a data source
+ * holding recovery points made at `held`: null while one more fits under
+ * `max`; otherwise that the oldest are pruned when it is made (pruning keeps
+ * the newest `max`). DPM does not refuse such a point either: VSS drops the
+ * oldest shadow copy.
+ */
+export function onDemandPointWarning(sourceId: string, held: readonly Date[], max: number = MAX_FILE_RECOVERY_POINTS): string | null {
+  if (held.length === 0 || held.length < max) return null;
+  const oldest = held.reduce((a, b) => (b.getTime() < a.getTime() ? b : a));
+  const goes = held.length - max + 1;
+  return (
+    `${sourceId} already has ${held.length} recovery points, the most kept for a file data source (${max}, DPM's limit): ` +
+    (goes === 1
+      ? `when this one is made, the oldest (${oldest.toISOString()}) is pruned`
+      : `when this one is made, the oldest ${goes} (from ${oldest.toISOString()} on) are pruned`)
+  );
+}
