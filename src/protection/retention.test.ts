@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parsePolicy } from './policy.js';
-import { pointsToPrune, pruneDecisions, type PointInfo } from './retention.js';
+import { onDemandPointWarning, pointsToPrune, pruneDecisions, type PointInfo } from './retention.js';
 
 const at = (d: number, hh: number, mm = 0): Date => new Date(2024, 10, d, hh, mm); // November 2024, local
 const plusMs = (t: Date, ms: number): Date => new Date(t.getTime() + ms);
@@ -130,6 +130,25 @@ describe('pruneDecisions: reasons', () => {
       { id: 'a', reason: 'over-limit' },
       { id: 's', reason: 'superseded' },
     ]);
+  });
+});
+
+describe('onDemandPointWarning', () => {
+  const days = (n: number): Date[] => Array.from({ length: n }, (_, i) => at(22 - (i % 20), 20 - Math.floor(i / 20)));
+  it('says nothing while one more recovery point fits under the limit', () => {
+    assert.equal(onDemandPointWarning('lap:fs:/home', [], 64), null);
+    assert.equal(onDemandPointWarning('lap:fs:/home', days(63), 64), null);
+  });
+  it('at the limit, names the oldest recovery point, which goes when the new one is made', () => {
+    const held = days(64);
+    const oldest = new Date(Math.min(...held.map((d) => d.getTime())));
+    assert.equal(
+      onDemandPointWarning('lap:fs:/home', held, 64),
+      `lap:fs:/home already has 64 recovery points, the most kept for a file data source (64, DPM's limit): when this one is made, the oldest (${oldest.toISOString()}) is pruned`,
+    );
+  });
+  it('over the limit (pruning not yet run), says how many go', () => {
+    assert.match(onDemandPointWarning('s', days(66), 64)!, /^s already has 66 recovery points, .*: when this one is made, the oldest 3 \(from .* on\) are pruned$/);
   });
 });
 
