@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { UserError } from '../base/errors.js';
 import {
   DEFAULT_POLICY,
@@ -7,6 +8,7 @@ import {
   formatReplica,
   parsePolicy,
   recoveryPointsKept,
+  WEEKDAYS,
   type PolicyInput,
   type ProtectionPolicy,
 } from './policy.js';
@@ -200,12 +202,21 @@ describe('update with a base policy', () => {
 describe('the 64 recovery point warning', () => {
   const eight = '00:00,03:00,06:00,09:00,12:00,15:00,18:00,21:00';
 
-  it('8 times a day, 7 days, 10 days keeps about 80: warns', () => {
+  it('8 times a day, 7 days, 10 days keeps up to 80: warns', () => {
     const { policy, warnings } = parsePolicy({ points: eight, days: 'daily', retention: '10d' });
     assert.equal(recoveryPointsKept(policy), 80);
     assert.deepEqual(warnings, [
-      "this schedule keeps about 80 recovery points per data source; file data sources keep at most 64 (DPM's limit): the oldest are pruned early",
+      "this schedule keeps up to 80 recovery points per data source; file data sources keep at most 64 (DPM's limit): the oldest are pruned early",
     ]);
+  });
+
+  it('8 times a day on weekdays for 11 days keeps 72 (a week and four weekdays): warns', () => {
+    const { policy, warnings } = parsePolicy({ points: eight, days: 'weekdays', retention: '11d' });
+    assert.equal(recoveryPointsKept(policy), 72);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /^this schedule keeps up to 72 recovery points per data source/);
+    // 8 days hold at most 6 weekdays (Mon..Fri and the next Mon): 48, no warning
+    assert.equal(recoveryPointsKept(parsePolicy({ points: eight, days: 'weekdays', retention: 8 }).policy), 48);
   });
 
   it('exactly 64 does not warn; 65 does', () => {
@@ -215,12 +226,47 @@ describe('the 64 recovery point warning', () => {
     assert.equal(parsePolicy({ retention: 65 }).warnings.length, 1);
   });
 
-  it('counts only the scheduled weekdays, rounding up', () => {
-    // 2 a day on weekdays for 30 days: 30 × 2 × 5 / 7 = 42.86 → 43
-    assert.equal(recoveryPointsKept(parsePolicy({ points: '08:00,20:00', days: 'weekdays', retention: 30 }).policy), 43);
+  it('counts only the scheduled weekdays, in the span that holds the most', () => {
+    // 2 a day on weekdays for 30 days: four weeks and two more weekdays, 22 × 2
+    assert.equal(recoveryPointsKept(parsePolicy({ points: '08:00,20:00', days: 'weekdays', retention: 30 }).policy), 44);
+    // weekends only, 3 days: Saturday and Sunday
+    assert.equal(recoveryPointsKept(parsePolicy({ days: 'weekends', retention: 3 }).policy), 2);
+    // once a week, kept 1 day: the one point
+    assert.equal(recoveryPointsKept(parsePolicy({ days: 'mon', retention: 1 }).policy), 1);
+    // a point kept exactly 24 h is gone when the next day's is made: 1 a day for 1 day keeps 1
+    assert.equal(recoveryPointsKept(parsePolicy({ retention: 1 }).policy), 1);
     // one a week for 448 days: 64
     const weekly = parsePolicy({ days: 'sun', retention: 448 });
     assert.equal(recoveryPointsKept(weekly.policy), 64);
     assert.deepEqual(weekly.warnings, []);
+  });
+});
+
+describe('recoveryPointsKept against counting slot by slot', () => {
+  it('equals the most slots in any retention span over four weeks of the calendar', () => {
+    const WEEK = 7 * 1440;
+    fc.assert(
+      fc.property(
+        fc.subarray(['00:00', '01:30', '03:00', '08:00', '12:00', '12:01', '20:00', '23:59'], { minLength: 1 }),
+        fc.subarray([...WEEKDAYS], { minLength: 1 }),
+        fc.integer({ min: 1, max: 21 }),
+        (points, days, retention) => {
+          const { policy } = parsePolicy({ points, days: [...days], retention });
+          // every slot of weeks 0..3 as minutes since a Monday 00:00
+          const slots: number[] = [];
+          for (let week = 0; week < 4; week++) {
+            WEEKDAYS.forEach((d, i) => {
+              if (!policy.days.includes(d)) return;
+              for (const t of policy.pointTimes) slots.push(week * WEEK + i * 1440 + Number(t.slice(0, 2)) * 60 + Number(t.slice(3)));
+            });
+          }
+          const span = retention * 1440;
+          // spans ending in the last week, so each looks back over whole weeks of slots
+          const ends = slots.filter((s) => s >= 3 * WEEK);
+          const most = Math.max(...ends.map((end) => slots.filter((s) => s > end - span && s <= end).length));
+          assert.equal(recoveryPointsKept(policy), most);
+        },
+      ),
+    );
   });
 });

@@ -40,7 +40,7 @@ export interface ConsistencyCheckPolicy {
 }
 
 export interface ProtectionPolicy {
-  /** Whole days of recovery points kept on disk, 1..448. */
+  /** The retention range in whole days, 1..448: every recovery point is kept at least this many × 24 h (retention.ts). */
   readonly retentionDays: number;
   /** One of SYNC_FREQUENCIES. */
   readonly syncMinutes: number;
@@ -99,20 +99,44 @@ export function parsePolicy(
   const kept = recoveryPointsKept(policy);
   if (kept > MAX_FILE_RECOVERY_POINTS) {
     warnings.push(
-      `this schedule keeps about ${kept} recovery points per data source; file data sources keep at most ` +
+      `this schedule keeps up to ${kept} recovery points per data source; file data sources keep at most ` +
         `${MAX_FILE_RECOVERY_POINTS} (DPM's limit): the oldest are pruned early`,
     );
   }
   return { policy, warnings };
 }
 
+const DAY_MINUTES = 1440;
+const WEEK_MINUTES = 7 * DAY_MINUTES;
+
 /**
- * About how many recovery points the policy keeps per data source: points a
- * day × the scheduled weekdays falling in the retention range. Approximate
- * (retentionDays × times × weekdays / 7, rounded up), as in DPM's wizard.
+ * The most recovery points the schedule keeps at once per data source: the
+ * largest number of schedule slots (times on the scheduled weekdays) within
+ * any retentionDays × 24 h, the span a recovery point is kept (retention.ts).
+ * Counted, not estimated: 8 a day on weekdays for 11 days keeps 72 (one
+ * whole week and four more weekdays), where times × weekdays × days / 7
+ * says 63.
  */
-export function recoveryPointsKept(p: ProtectionPolicy): number {
-  return Math.ceil((p.retentionDays * p.pointTimes.length * p.days.length) / 7);
+export function recoveryPointsKept(p: Pick<ProtectionPolicy, 'retentionDays' | 'pointTimes' | 'days'>): number {
+  // Slots as minutes since Monday 00:00; the schedule repeats every week.
+  const slots = p.days.flatMap((day) =>
+    p.pointTimes.map((t) => {
+      const [h, m] = t.split(':').map(Number) as [number, number];
+      return WEEKDAYS.indexOf(day) * DAY_MINUTES + h * 60 + m;
+    }),
+  );
+  const span = p.retentionDays * DAY_MINUTES;
+  let most = 0;
+  // The count is largest in a span that ends at a slot: count the slots in (end - span, end].
+  for (const end of slots) {
+    let n = 0;
+    for (const s of slots) {
+      const back = (end - s + WEEK_MINUTES) % WEEK_MINUTES; // to s's last occurrence at or before end
+      if (back < span) n += Math.ceil((span - back) / WEEK_MINUTES); // it and its earlier weeks within the span
+    }
+    most = Math.max(most, n);
+  }
+  return most;
 }
 
 /** 'now' | 'later@HH:MM' | 'manual' — the form parsePolicy accepts. */

@@ -4,13 +4,15 @@ import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { systemClock, type Clock } from '../base/index.js';
+import { ManualClock, systemClock, type Clock } from '../base/index.js';
 import type { WebSocket } from 'ws';
 import { Catalog } from '../catalog/index.js';
 import { Pool } from '../pool/index.js';
 import { AgentHub } from './agent-hub.js';
 import { AlertService } from './alerts.js';
 import { PROTOCOL_VERSION } from '../protocol/index.js';
+import { parsePolicy, type ProtectionPolicy } from '../protection/index.js';
+import { craftPoint } from '../../test/helpers/craft-point.js';
 import { JobEngine } from './job-engine.js';
 import { PoolMaintenance } from './pool-maintenance.js';
 
@@ -29,10 +31,54 @@ async function engineWithoutAgents(t: { after(fn: () => Promise<void>): void }, 
     await catalog.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return { catalog, engine, hub };
+  return { catalog, engine, hub, pool };
 }
 
 const SOURCE = 'lap:fs:/home';
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** What `probe` gives once it gives something; checked every 10 ms, failing after 10 s. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * SOURCE of agent `lap` in group `g` with `policy`: its replica made and
+ * synchronized just now and the nightly maintenance done today, so the
+ * scheduler queues nothing until the test moves the clock.
+ */
+async function protectedSource(catalog: Catalog, clock: Clock, policy: ProtectionPolicy): Promise<void> {
+  const now = clock.now().toISOString();
+  await catalog.insertAgent({ name: 'lap', cert_serial: '01', cert_fingerprint: 'ff', hostname: 'lap', attached_at: now, last_seen: null, version: null, revoked_at: null });
+  await catalog.saveGroup({ name: 'g', policy: JSON.stringify(policy), now, create: true }, [{
+    id: SOURCE, agent: 'lap', kind: 'fs', path: '/home', group_name: null, replica_state: 'ok', allocation_bytes: 0, used_bytes: 0,
+    created_at: now, last_sync_started_at: now, last_sync_ok_at: now, last_point_slot: null, last_check_slot: null, added_to_group_at: null,
+  }]);
+  await catalog.setSetting('last_prune_at', now);
+}
+
+/** A catalog row for a point of SOURCE made `ageMs` before the clock's now. */
+async function addPoint(catalog: Catalog, clock: Clock, id: string, ageMs: number, recoveryPoint = true): Promise<void> {
+  await catalog.insertPoint({
+    id, source_id: SOURCE, time: new Date(clock.now().getTime() - ageMs).toISOString(), recovery_point: recoveryPoint ? 1 : 0,
+    partial: 0, files: 1, logical_bytes: 1, bytes_added: 1, job_id: null,
+  });
+}
+
+const pointIds = async (catalog: Catalog): Promise<string[]> => (await catalog.listPoints(SOURCE)).map((p) => p.id);
+const logOf = async (catalog: Catalog, job: number): Promise<string[]> => (await catalog.jobLog(job)).map((l) => `${l.level}: ${l.message}`);
+const finished = (catalog: Catalog, id: number, state: string) =>
+  until(`job ${id} to be ${state}`, async () => {
+    const j = await catalog.job(id);
+    return j?.state === state ? j : undefined;
+  });
 const pointNow = { kind: 'recovery-point', source: SOURCE, agent: 'lap', reason: 'recovery point requested' } as const;
 
 test('20 requests for a recovery point of one data source at once queue one job; the others are merged into it and say so', async (t) => {
@@ -72,23 +118,43 @@ test('recoveries are never merged: each asks for its own target', async (t) => {
   assert.equal(a.merged || b.merged, false);
 });
 
+type AgentFailure = { code: string; message: string; transient: boolean };
+
 /**
- * An agent connection that speaks the protocol's text messages: it answers
- * every job the server sends with the failure `fail` gives (as an agent whose
- * disk is full, or that relays the server's own ENOSPC, reports it).
+ * An agent connection that speaks the protocol's text messages. With
+ * `autoFail`, it answers every job the server sends with that failure (as an
+ * agent whose disk is full, or that relays the server's own ENOSPC, reports
+ * it); without, it holds each job until the test calls fail().
  */
 class ScriptedAgentSocket extends EventEmitter {
   bufferedAmount = 0;
   jobsSeen = 0;
-  constructor(private readonly fail: (job: number) => { code: string; message: string; transient: boolean }) {
+  private readonly held: number[] = [];
+  private readonly waiting: Array<(job: number) => void> = [];
+  constructor(private readonly autoFail?: (job: number) => AgentFailure) {
     super();
   }
   send(data: string): void {
     const m = JSON.parse(data) as { t: string; job?: { id: number } };
     if (m.t !== 'job' || !m.job) return;
     this.jobsSeen++;
-    const reply = { t: 'failed', job: m.job.id, error: this.fail(m.job.id) };
-    setImmediate(() => this.emit('message', Buffer.from(JSON.stringify(reply)), false));
+    const id = m.job.id;
+    if (this.autoFail) {
+      const failure = this.autoFail(id);
+      setImmediate(() => this.fail(id, failure));
+    } else {
+      const waiter = this.waiting.shift();
+      if (waiter) waiter(id);
+      else this.held.push(id);
+    }
+  }
+  /** The next job the server sends (held until fail()). */
+  nextJob(): Promise<number> {
+    const id = this.held.shift();
+    return id !== undefined ? Promise.resolve(id) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+  fail(job: number, error: AgentFailure): void {
+    this.emit('message', Buffer.from(JSON.stringify({ t: 'failed', job, error })), false);
   }
   close(): void {
     this.emit('close');
@@ -96,6 +162,12 @@ class ScriptedAgentSocket extends EventEmitter {
   terminate(): void {
     this.emit('close');
   }
+}
+
+/** Attaches a scripted agent named `name` to the hub, as a real connection does (hello in the server's protocol). */
+function attachAgent(hub: AgentHub, name: string, socket: ScriptedAgentSocket): void {
+  hub.attach(name, socket as unknown as WebSocket, () => undefined);
+  socket.emit('message', Buffer.from(JSON.stringify({ t: 'hello', protocol: PROTOCOL_VERSION, version: '0.1.0', hostname: name })), false);
 }
 
 test('a job that meets a full disk is retried (even when reported as not transient) and raises a disk-full warning meanwhile', async (t) => {
@@ -108,21 +180,14 @@ test('a job that meets a full disk is retried (even when reported as not transie
   }).execute();
   // What an agent sends when the server's pool refused its chunks: the relayed error arrives as "internal", not transient.
   const socket = new ScriptedAgentSocket(() => ({ code: 'internal', message: "ENOSPC: no space left on device, write '/srv/custos/pool/tmp/9f.tmp'", transient: false }));
-  hub.attach('lap', socket as unknown as WebSocket, () => undefined);
-  // A session takes jobs once the agent has said hello in the server's protocol.
-  socket.emit('message', Buffer.from(JSON.stringify({ t: 'hello', protocol: PROTOCOL_VERSION, version: '0.1.0', hostname: 'lap' })), false);
+  attachAgent(hub, 'lap', socket);
 
   const job = await engine.enqueue({ kind: 'sync', source: SOURCE, agent: 'lap', reason: 'synchronization requested' });
-  const retried = async () => {
-    for (let i = 0; i < 200; i++) {
-      const row = (await catalog.job(job.id))!;
-      if (row.state === 'queued' && row.attempts > 0 && row.error !== null) return row;
-      assert.notEqual(row.state, 'failed', `the job failed for good: ${row.error}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    assert.fail('the job was not re-queued');
-  };
-  const row = await retried();
+  const row = await until('the job to be re-queued', async () => {
+    const r = (await catalog.job(job.id))!;
+    assert.notEqual(r.state, 'failed', `the job failed for good: ${r.error}`);
+    return r.state === 'queued' && r.attempts > 0 && r.error !== null ? r : undefined;
+  });
   assert.equal(row.attempts, 1);
   assert.match(row.error!, /ENOSPC/);
   const active = (await catalog.listAlerts('active')).filter((a) => a.kind === 'disk-full');
@@ -131,4 +196,82 @@ test('a job that meets a full disk is retried (even when reported as not transie
   assert.equal(active[0]!.severity, 'warning');
   assert.ok((await catalog.jobLog(job.id)).some((l) => l.level === 'warning' && /attempt 1 failed: ENOSPC.*retrying in 30 s/.test(l.message)));
   assert.equal(socket.jobsSeen, 1);
+});
+
+test('a data source the prune job leaves alone while its job runs is pruned when that job ends', async (t) => {
+  const clock = new ManualClock(new Date('2026-03-10T12:00:00Z'));
+  const { catalog, engine, hub, pool } = await engineWithoutAgents(t, clock);
+  await protectedSource(catalog, clock, parsePolicy({ retention: '1d' }).policy);
+  await addPoint(catalog, clock, 'three-days-old', 3 * DAY);
+  await addPoint(catalog, clock, 'twenty-hours-old', 20 * HOUR);
+  // The newest point is in the pool too: a recovery point job reads it as the previous one.
+  const newest = await craftPoint(pool, [{ path: 'a', content: 'a' }]);
+  await addPoint(catalog, clock, newest.id, HOUR);
+  const socket = new ScriptedAgentSocket();
+  attachAgent(hub, 'lap', socket);
+
+  const point = await engine.enqueue({ kind: 'recovery-point', source: SOURCE, agent: 'lap', reason: 'recovery point requested' });
+  assert.equal(await socket.nextJob(), point.id);
+  const prune = await engine.enqueue({ kind: 'prune', source: null, agent: null, reason: 'nightly pruning' });
+  const pruned = await finished(catalog, prune.id, 'succeeded');
+  assert.deepEqual(await pointIds(catalog), ['three-days-old', 'twenty-hours-old', newest.id], 'left alone while the job runs');
+  assert.ok((await logOf(catalog, prune.id)).includes(`info: ${SOURCE}: job ${point.id} is running; this data source is pruned when it ends`));
+  assert.deepEqual(JSON.parse(pruned.result!), { pointsDeleted: 0, sourcesLeftToTheirJobs: 1 });
+
+  socket.fail(point.id, { code: 'internal', message: 'the agent lost its disk', transient: false });
+  await finished(catalog, point.id, 'failed');
+  await until('the job end to prune', async () => ((await pointIds(catalog)).includes('three-days-old') ? undefined : true));
+  assert.deepEqual(await pointIds(catalog), ['twenty-hours-old', newest.id]);
+  assert.ok((await logOf(catalog, point.id)).includes('info: after the job: pruned 1 point(s): 1 older than the retention range of 1 day'));
+});
+
+test('a changed retention range applies at once: saving the group queues a prune of its data sources', async (t) => {
+  const clock = new ManualClock(new Date('2026-03-10T12:00:00Z'));
+  const { catalog, engine } = await engineWithoutAgents(t, clock);
+  const fiveDays = parsePolicy({ retention: '5d' }).policy;
+  await protectedSource(catalog, clock, fiveDays);
+  await addPoint(catalog, clock, 'four-days-old', 4 * DAY);
+  await addPoint(catalog, clock, 'two-days-old', 2 * DAY);
+  await addPoint(catalog, clock, 'replica', 2 * DAY - HOUR, false);
+  await addPoint(catalog, clock, 'an-hour-old', HOUR);
+
+  // A change that leaves the retention range alone queues nothing.
+  assert.equal(await engine.groupSaved('g', fiveDays, parsePolicy({ sync: '1h' }, fiveDays).policy), null);
+
+  const oneDay = parsePolicy({ retention: '1d' }, fiveDays).policy;
+  await catalog.saveGroup({ name: 'g', policy: JSON.stringify(oneDay), now: clock.now().toISOString(), create: false }, [(await catalog.source(SOURCE))!]);
+  const job = await engine.groupSaved('g', fiveDays, oneDay);
+  assert.equal(job?.kind, 'prune');
+  const done = await finished(catalog, job!.id, 'succeeded');
+  assert.deepEqual(await pointIds(catalog), ['an-hour-old']);
+  assert.deepEqual(JSON.parse(done.result!), { pointsDeleted: 3, sourcesLeftToTheirJobs: 0 });
+  const log = await logOf(catalog, job!.id);
+  assert.ok(log.includes('info: queued: retention range of g changed from 5 to 1 days'), log.join('\n'));
+  assert.ok(log.includes(`info: ${SOURCE}: pruned 3 point(s): 2 older than the retention range of 1 day, 1 replica-only superseded by a newer point`), log.join('\n'));
+});
+
+test('an on-demand recovery point beyond the 64 kept is queued, and the answer and the job log say the oldest will be pruned', async (t) => {
+  const clock = new ManualClock(new Date('2026-03-10T12:00:00Z'));
+  const { catalog, engine } = await engineWithoutAgents(t, clock);
+  await protectedSource(catalog, clock, parsePolicy({ retention: '448d' }).policy);
+  for (let day = 63; day >= 1; day--) await addPoint(catalog, clock, `rp-${day}`, day * DAY);
+  const lap = { id: SOURCE, agent: 'lap' };
+
+  // 63 held: one more fits.
+  const fits = await engine.requestRecoveryPoint(lap, 'ann');
+  assert.deepEqual(fits.warnings, []);
+  assert.ok((await logOf(catalog, fits.job.id)).every((l) => !l.startsWith('warning')));
+  await engine.cancel(fits.job.id);
+
+  await addPoint(catalog, clock, 'rp-64', 64 * DAY);
+  const oldest = new Date(clock.now().getTime() - 64 * DAY).toISOString();
+  const expected = `${SOURCE} already has 64 recovery points, the most kept for a file data source (64, DPM's limit): when this one is made, the oldest (${oldest}) is pruned`;
+  const over = await engine.requestRecoveryPoint(lap, 'ann');
+  assert.deepEqual(over.warnings, [expected]);
+  assert.equal(over.job.state, 'queued', 'not refused');
+  // Asked again while it is queued: the same job and the same warning, logged once.
+  const again = await engine.requestRecoveryPoint(lap, 'bob');
+  assert.equal(again.job.id, over.job.id);
+  assert.deepEqual(again.warnings, [expected]);
+  assert.deepEqual((await logOf(catalog, over.job.id)).filter((l) => l.startsWith('warning')), [`warning: ${expected}`]);
 });

@@ -26,7 +26,15 @@ import {
   type ScheduledSource,
 } from '../jobs/index.js';
 import type { Pool } from '../pool/index.js';
-import { isDiskFullError, isSystemTarget, pointsToPrune, type ProtectionPolicy } from '../protection/index.js';
+import {
+  isDiskFullError,
+  isSystemTarget,
+  MAX_FILE_RECOVERY_POINTS,
+  onDemandPointWarning,
+  pruneDecisions,
+  type PruneDecision,
+  type ProtectionPolicy,
+} from '../protection/index.js';
 import type { JobProgress, JobSpec, WireKeys } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
@@ -75,6 +83,8 @@ export class JobEngine {
   private lastTickMinute = '';
   private readonly settled = new Set<Promise<void>>();
   private enqueueing: Promise<unknown> = Promise.resolve();
+  /** Pruning runs one data source at a time, whichever path asks (pruneSource). */
+  private pruning: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly d: JobEngineDeps) {}
 
@@ -135,15 +145,45 @@ export class JobEngine {
   }
 
   /**
-   * On-demand pool maintenance (`gc`, `verify`): a job of that kind already
-   * queued with the same parameters is returned instead of queuing another.
+   * On-demand pool maintenance (`prune`, `gc`, `verify`): a job of that kind
+   * already queued with the same parameters is returned instead of queuing
+   * another (its log says why it was asked for again).
    */
-  async requestPoolJob(kind: 'gc' | 'verify', params: Record<string, unknown>, reason: string): Promise<JobRow> {
+  async requestPoolJob(kind: 'prune' | 'gc' | 'verify', params: Record<string, unknown>, reason: string): Promise<JobRow> {
     const wanted = JSON.stringify(params);
     const queued = await this.d.catalog.listJobs({ state: 'queued', kind, limit: 100 });
     const same = queued.find((j) => j.params === wanted);
-    if (same) return same;
+    if (same) {
+      await this.d.catalog.appendJobLog(same.id, this.now(), 'info', `merged: ${reason}; this job answers it`);
+      return same;
+    }
     return this.enqueue({ kind, source: null, agent: null, params, reason });
+  }
+
+  /**
+   * A protection group's policy was saved (`before` null: the group is new).
+   * The schedule is evaluated now, and a changed retention range applies at
+   * once: a prune job is queued (the nightly one would come only after
+   * midnight).
+   */
+  async groupSaved(name: string, before: ProtectionPolicy | null, after: ProtectionPolicy): Promise<JobRow | null> {
+    this.scheduleNow();
+    if (before === null || before.retentionDays === after.retentionDays) return null;
+    return this.requestPoolJob('prune', {}, `retention range of ${name} changed from ${before.retentionDays} to ${after.retentionDays} days`);
+  }
+
+  /**
+   * A recovery point now, on demand. One beyond the limit of recovery
+   * points kept is not refused (DPM does not refuse it either: VSS drops the
+   * oldest shadow copy), but the answer and the job log say that the oldest
+   * recovery point is pruned when the new one is made.
+   */
+  async requestRecoveryPoint(source: { readonly id: string; readonly agent: string }, requestedBy: string): Promise<{ job: JobRow & { readonly merged: boolean }; warnings: string[] }> {
+    const held = await this.d.catalog.listPoints(source.id, true);
+    const warning = onDemandPointWarning(source.id, held.map((p) => new Date(p.time)), MAX_FILE_RECOVERY_POINTS);
+    const job = await this.enqueue({ kind: 'recovery-point', source: source.id, agent: source.agent, reason: `recovery point requested by ${requestedBy}` });
+    if (warning !== null && !job.merged) await this.d.catalog.appendJobLog(job.id, this.now(), 'warning', warning);
+    return { job, warnings: warning === null ? [] : [warning] };
   }
 
   async cancel(id: number): Promise<JobRow> {
@@ -233,7 +273,7 @@ export class JobEngine {
       s.add(j.kind as JobKind);
       activeBySource.set(j.source_id, s);
     }
-    const groups = new Map((await c.listGroups()).map((g) => [g.name, JSON.parse(g.policy) as ProtectionPolicy]));
+    const groups = await this.groupPolicies();
     const sources: ScheduledSource[] = [];
     for (const s of await c.listSources()) {
       const policy = s.group_name ? groups.get(s.group_name) : undefined;
@@ -313,6 +353,7 @@ export class JobEngine {
         await this.failed(row, err, cancelled.value);
       } finally {
         this.running.delete(job.id);
+        await this.pruneAfterJob(row);
         this.kick();
       }
     })();
@@ -489,6 +530,10 @@ export class JobEngine {
     return g ? (JSON.parse(g.policy) as ProtectionPolicy) : null;
   }
 
+  private async groupPolicies(): Promise<Map<string, ProtectionPolicy>> {
+    return new Map((await this.d.catalog.listGroups()).map((g) => [g.name, JSON.parse(g.policy) as ProtectionPolicy]));
+  }
+
   private async loadPoint(id: string): Promise<RecoveryPointRecord> {
     const row = await this.d.catalog.point(id);
     if (!row) throw new CustosError('not-found', `recovery point ${id} does not exist`);
@@ -541,26 +586,87 @@ export class JobEngine {
     return this.d.catalogBackups.take(reason, job.id, (m) => void this.d.catalog.appendJobLog(job.id, this.now(), 'info', m));
   }
 
-  /** Nightly pruning: whole days past retention, and replica-only points superseded by a newer one. */
+  /**
+   * The prune job (nightly, or after a retention range changed): every data
+   * source in a group. One with a running job is left to the end of that job
+   * (pruneAfterJob), which prunes it then.
+   */
   private async prune(job: JobRow): Promise<Record<string, unknown>> {
     const c = this.d.catalog;
-    const groups = new Map((await c.listGroups()).map((g) => [g.name, JSON.parse(g.policy) as ProtectionPolicy]));
+    const groups = await this.groupPolicies();
     let deleted = 0;
+    let skipped = 0;
     for (const s of await c.listSources()) {
       const policy = s.group_name ? groups.get(s.group_name) : undefined;
       if (!policy) continue;
-      if ((await c.listJobs({ source: s.id, states: ['running'], limit: 1 })).length > 0) continue;
-      const points = await c.listPoints(s.id);
-      const ids = pointsToPrune(points.map((p) => ({ id: p.id, time: new Date(p.time), recoveryPoint: p.recovery_point === 1 })), policy, this.d.clock.now());
-      for (const id of ids) {
-        await c.deletePoints([id]); // catalog first: a point is invisible before its object goes
-        await this.d.pool.deletePoint(id as RecoveryPointId);
-        deleted++;
+      const busy = await c.listJobs({ source: s.id, states: ['running'], limit: 1 });
+      if (busy.length > 0) {
+        skipped++;
+        await c.appendJobLog(job.id, this.now(), 'info', `${s.id}: job ${busy[0]!.id} is running; this data source is pruned when it ends`);
+        continue;
       }
-      if (ids.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `${s.id}: pruned ${ids.length} point(s)`);
+      const pruned = await this.pruneSource(s.id, policy);
+      deleted += pruned.length;
+      if (pruned.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `${s.id}: ${describePruned(pruned, policy)}`);
     }
-    return { pointsDeleted: deleted };
+    return { pointsDeleted: deleted, sourcesLeftToTheirJobs: skipped };
   }
+
+  /**
+   * When a job of a data source ends (succeeded, failed, cancelled or to be
+   * retried), the data source is pruned, unless another of its jobs still
+   * runs (the last to end prunes). So a data source the prune job left
+   * alone, a replica-only point a synchronization superseded, and a
+   * recovery point made beyond the limit are pruned now, not next night.
+   * Pruning is cheap: one data source's catalog rows.
+   */
+  private async pruneAfterJob(job: JobRow): Promise<void> {
+    if (job.source_id === null || this.stopping) return;
+    const c = this.d.catalog;
+    try {
+      const source = await c.source(job.source_id);
+      const policy = source?.group_name ? await this.policyOf(source.group_name) : null;
+      if (!source || !policy) return;
+      if ((await c.listJobs({ source: source.id, states: ['running'], limit: 1 })).length > 0) return;
+      const pruned = await this.pruneSource(source.id, policy);
+      if (pruned.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `after the job: ${describePruned(pruned, policy)}`);
+    } catch (err) {
+      this.d.log(`job engine: pruning ${job.source_id} after job ${job.id}: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
+   * Prunes one data source by the rules of pruneDecisions (retention.ts):
+   * the one place points are pruned, whichever path asks (the prune job, the
+   * end of a job, a retention change). Catalog row first, then the pool
+   * object, so a point is invisible before its object goes. One data source
+   * at a time in this server, so two paths never delete the same point.
+   */
+  private pruneSource(sourceId: string, policy: ProtectionPolicy): Promise<PruneDecision[]> {
+    const run = this.pruning.then(async () => {
+      const c = this.d.catalog;
+      const points = (await c.listPoints(sourceId)).map((p) => ({ id: p.id, time: new Date(p.time), recoveryPoint: p.recovery_point === 1 }));
+      const decisions = pruneDecisions(points, policy, this.d.clock.now());
+      for (const d of decisions) {
+        await c.deletePoints([d.id]);
+        await this.d.pool.deletePoint(d.id as RecoveryPointId);
+      }
+      return decisions;
+    });
+    this.pruning = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** "pruned 3 point(s): 1 older than the retention range of 5 days, 2 replica-only superseded by a newer point". */
+function describePruned(pruned: readonly PruneDecision[], policy: ProtectionPolicy): string {
+  const count = (reason: PruneDecision['reason']) => pruned.filter((d) => d.reason === reason).length;
+  const parts = [
+    [count('expired'), `older than the retention range of ${policy.retentionDays} day${policy.retentionDays === 1 ? '' : 's'}`],
+    [count('over-limit'), `over the limit of ${MAX_FILE_RECOVERY_POINTS} recovery points`],
+    [count('superseded'), 'replica-only superseded by a newer point'],
+  ] as const;
+  return `pruned ${pruned.length} point(s): ${parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(', ')}`;
 }
 
 /** The schedule's record of the configuration fingerprint and since when it has held (null when absent or malformed). */

@@ -6,7 +6,7 @@ import { api } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
 import { print, printJson } from '../output.js';
 import { formatBytes } from '../progress.js';
-import { connect, printTable, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
+import { connect, printTable, printWarnings, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
 import { reportStarted, withWait } from './job.js';
 
 export function registerPointCommands(program: Command): void {
@@ -16,7 +16,9 @@ export function registerPointCommands(program: Command): void {
     withWait(point.command('create').description('synchronize a data source and create a recovery point now (prints the job id)').argument('<source>', 'data source id (AGENT:fs:/path)')),
   ).action(async (source: string, opts: ConnectionOptions & { wait?: boolean; timeout?: string; json?: boolean }) => {
     const client = connect(opts);
-    await reportStarted(client, await client.call(api.createPoint, { params: { id: source } }), opts);
+    const { warnings, ...job } = await client.call(api.createPoint, { params: { id: source } });
+    printWarnings(warnings);
+    await reportStarted(client, job, opts);
   });
 
   withConnection(

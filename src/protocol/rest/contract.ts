@@ -19,6 +19,7 @@ import {
   GroupUpdateSchema,
   JOB_STATES,
   JobSchema,
+  JobWithWarningsSchema,
   PoolStatusSchema,
   ProtectionGroupSchema,
   RecoveryPointSchema,
@@ -177,7 +178,8 @@ export const api = {
   }),
   createPoint: route({
     method: 'POST', path: '/api/data-sources/:id/recovery-points', audit: 'job.recovery-point', access: 'operate', params: SourceId, status: 202,
-    summary: 'Create a recovery point now (synchronizes first)', response: JobSchema,
+    summary: 'Create a recovery point now (synchronizes first); warns when the oldest recovery point will be pruned to make room',
+    response: JobWithWarningsSchema,
   }),
   checkNow: route({
     method: 'POST', path: '/api/data-sources/:id/consistency-check', audit: 'job.consistency-check', access: 'operate', params: SourceId, status: 202,

@@ -130,6 +130,13 @@ export const JobSchema = Type.Object({
 });
 export type Job = Static<typeof JobSchema>;
 
+/** A job just asked for, with what the caller should know about it (e.g. that the oldest recovery point will be pruned). */
+export const JobWithWarningsSchema = Type.Object({
+  ...JobSchema.properties,
+  warnings: Type.Array(Type.String(), { description: 'empty, or what the request will do that the caller may not expect' }),
+});
+export type JobWithWarnings = Static<typeof JobWithWarningsSchema>;
+
 export const RecoveryPointSchema = Type.Object({
   id: Type.String(),
   time: Time,

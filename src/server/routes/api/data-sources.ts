@@ -41,16 +41,26 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     return (await c.listPoints(s.id, true)).map(pointView);
   });
 
-  const onDemand = (kind: JobKind, label: string) => async ({ params, principal, audit }: { params: { id: string }; principal: Principal | null; audit: (t: string | null) => void }) => {
+  type OnDemandRequest = { params: { id: string }; principal: Principal | null; audit: (t: string | null) => void };
+
+  /** The data source an on-demand job is asked for: visible to the caller, in a group, its agent attached. */
+  const onDemandSource = async ({ params, principal, audit }: OnDemandRequest): Promise<DataSourceRow> => {
     audit(params.id);
     const s = await sourceFor(principal!, params.id);
     if (!s.group_name) throw new CustosError('exists', `data source ${s.id} is not in a protection group: add it to one first`);
     const agent = await c.agent(s.agent);
     if (!agent || agent.revoked_at) throw new CustosError('exists', `the agent of ${s.id} has been removed`);
-    return jobView(await ctx.engine.enqueue({ kind, source: s.id, agent: s.agent, reason: `${label} requested by ${principal!.name}` }));
+    return s;
+  };
+  const onDemand = (kind: JobKind, label: string) => async (r: OnDemandRequest) => {
+    const s = await onDemandSource(r);
+    return jobView(await ctx.engine.enqueue({ kind, source: s.id, agent: s.agent, reason: `${label} requested by ${r.principal!.name}` }));
   };
   serve(app, api.syncNow, onDemand('sync', 'synchronization'));
-  serve(app, api.createPoint, onDemand('recovery-point', 'recovery point'));
+  serve(app, api.createPoint, async (r) => {
+    const { job, warnings } = await ctx.engine.requestRecoveryPoint(await onDemandSource(r), r.principal!.name);
+    return { ...jobView(job), warnings };
+  });
   serve(app, api.checkNow, onDemand('consistency-check', 'consistency check'));
 
   serve(app, api.recover, async ({ body: b, principal, audit }) => {

@@ -57,7 +57,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     const now = ctx.clock.now().toISOString();
     const rows = await memberRows(b.sources, now);
     await c.saveGroup({ name: b.name, policy: JSON.stringify(policy), now, create: true }, rows);
-    ctx.engine.scheduleNow();
+    await ctx.engine.groupSaved(b.name, null, policy);
     return { group: groupView((await c.group(b.name))!, await members(b.name)), warnings };
   });
 
@@ -66,7 +66,8 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     audit(name, { ...b });
     const g = await c.group(name);
     if (!g) throw notFound(`protection group ${name}`);
-    const { policy, warnings } = parsePolicy(policyInput(b), JSON.parse(g.policy) as ProtectionPolicy);
+    const before = JSON.parse(g.policy) as ProtectionPolicy;
+    const { policy, warnings } = parsePolicy(policyInput(b), before);
     let ids = b.sources ? [...b.sources] : await members(name);
     if (b.addSources) ids.push(...b.addSources);
     if (b.removeSources) {
@@ -77,7 +78,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (ids.length === 0) throw badRequest(`a protection group needs at least one data source; delete the group instead (custos group delete ${name})`);
     const now = ctx.clock.now().toISOString();
     await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false }, await memberRows(ids, now));
-    ctx.engine.scheduleNow();
+    await ctx.engine.groupSaved(name, before, policy);
     return { group: groupView((await c.group(name))!, await members(name)), warnings };
   });
 
