@@ -19,6 +19,7 @@ import {
   type AlertKind,
   type ProtectionPolicy,
 } from '../protection/index.js';
+import { scheduleSince } from './schedule-marks.js';
 
 export class AlertService {
   /** When this service first evaluated the conditions (the server's start): no agent is reported disconnected for time before it. */
@@ -76,7 +77,7 @@ export class AlertService {
     if (state !== 'failed' || !replicaJob) return;
     await this.raise('sync-failed', source, `${job.kind} job ${job.id} failed: ${error ?? 'unknown error'}`, now, job.id);
     if (job.kind === 'recovery-point') {
-      const what = job.slot ? await this.missedPoints(source, job.slot, now) : 'the recovery point requested has not been created';
+      const what = job.slot ? await this.missedPoints(source, job.slot, now, false) : 'the recovery point requested has not been created';
       await this.raise('recovery-point-missed', source, `${what}: job ${job.id} failed: ${error ?? 'unknown error'}`, now, job.id);
     }
     const s = await this.catalog.source(source);
@@ -130,7 +131,7 @@ export class AlertService {
       const waiting = j.agent && !connected.has(j.agent)
         ? `agent ${j.agent} is not connected`
         : j.attempts > 0 ? `attempt ${j.attempts} failed (${j.error ?? 'no reason given'}); it is retried` : 'the job has not started';
-      await this.raise('recovery-point-missed', j.source_id, `${await this.missedPoints(j.source_id, j.slot, now)}: ${waiting} (job ${j.id})`, now, j.id);
+      await this.raise('recovery-point-missed', j.source_id, `${await this.missedPoints(j.source_id, j.slot, now, true)}: ${waiting} (job ${j.id})`, now, j.id);
     }
     // The heartbeat: one write a minute keeps every connected agent's last_seen within a minute of the truth, also after a crash.
     await this.catalog.agentsSeen([...connected], now.toISOString());
@@ -148,10 +149,10 @@ export class AlertService {
   /**
    * What the recovery-point-missed alert says: one alert covers an outage,
    * naming its first missed slot, and is updated with the last one and the
-   * count — the scheduled slots since the newest recovery point (at the
-   * earliest the job's own slot), by the group's schedule.
+   * count — the job's own slot and every slot of the group's schedule since
+   * the newest recovery point. `queued`: the job that catches up is waiting.
    */
-  private async missedPoints(sourceId: string, jobSlot: string, now: Date): Promise<string> {
+  private async missedPoints(sourceId: string, jobSlot: string, now: Date, queued: boolean): Promise<string> {
     const keys = new Set([jobSlot]);
     const s = await this.catalog.source(sourceId);
     const group = s?.group_name ? await this.catalog.group(s.group_name) : undefined;
@@ -159,7 +160,7 @@ export class AlertService {
       const policy = JSON.parse(group.policy) as ProtectionPolicy;
       const newest = (await this.catalog.listPoints(sourceId, true)).at(-1);
       // A point made at a slot's very time serves it: count from just after.
-      const from = Math.max(newest ? new Date(newest.time).getTime() + 1 : 0, new Date(s.added_to_group_at ?? s.created_at).getTime());
+      const from = Math.max(newest ? new Date(newest.time).getTime() + 1 : 0, scheduleSince(s).getTime());
       for (const slot of pointSlotsBetween(policy, new Date(from), now)) keys.add(slot.key);
     }
     const sorted = [...keys].sort();
@@ -167,7 +168,7 @@ export class AlertService {
     const last = sorted.at(-1)!;
     return sorted.length === 1
       ? `the recovery point scheduled for ${first} has not been created`
-      : `${sorted.length} recovery points scheduled from ${first} to ${last} have not been created (one catch-up point is made when the job runs)`;
+      : `${sorted.length} recovery points scheduled from ${first} to ${last} have not been created${queued ? ' (one catch-up point is made when the job runs)' : ''}`;
   }
 }
 

@@ -423,9 +423,9 @@ export class JobEngine {
       const newest = newestRow ? await this.loadPoint(newestRow.id) : null;
       const previous = kind !== 'consistency-check' ? newest : null;
       if (newest) unpin = this.d.pool.activity.pin(newest);
+      if (kind !== 'consistency-check') await c.updateSource(source.id, { last_sync_started_at: this.now() });
       // A check that creates a (manual) replica leaves it 'none' until done, as a replica-creating sync does: the scheduler waits for it.
-      if (kind === 'consistency-check' && source.replica_state !== 'none') await c.updateSource(source.id, { replica_state: 'checking' });
-      else await c.updateSource(source.id, { last_sync_started_at: this.now() });
+      else if (source.replica_state !== 'none') await c.updateSource(source.id, { replica_state: 'checking' });
       const policy = source.group_name ? await this.policyOf(source.group_name) : null;
       const makesRecoveryPoint = kind === 'recovery-point' || source.replica_state === 'none';
       channel = new BackupChannel(
