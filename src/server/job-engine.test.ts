@@ -14,6 +14,7 @@ import { PROTOCOL_VERSION } from '../protocol/index.js';
 import { JobEngine } from './job-engine.js';
 import { PoolMaintenance } from './pool-maintenance.js';
 import { parsePolicy, type PolicyInput } from '../protection/index.js';
+import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { InProcessAgent } from '../../test/helpers/in-process-agent.js';
 
 async function engineWithoutAgents(t: { after(fn: () => Promise<void>): void }, clock: Clock = systemClock) {
@@ -144,8 +145,8 @@ const at = (day: number, hh: number, mm = 0): Date => new Date(2026, 2, 2 + day,
  * connected until the test connects it. The clock moves only by tick().
  */
 async function scheduledSource(t: { after(fn: () => Promise<void>): void }, policy: PolicyInput, start: Date) {
-  let now = start;
-  const env = await engineWithoutAgents(t, { now: () => now });
+  const clock = new FakeClock(start);
+  const env = await engineWithoutAgents(t, clock);
   const { catalog, engine, hub } = env;
   // No nightly pool maintenance: it would run beside the jobs under test.
   await catalog.setSetting('last_prune_at', new Date(2100, 0, 1).toISOString());
@@ -158,19 +159,12 @@ async function scheduledSource(t: { after(fn: () => Promise<void>): void }, poli
     id: source, agent: 'lap', kind: 'fs', path: tree, group_name: null, replica_state: 'none', allocation_bytes: 0, used_bytes: 0,
     created_at: start.toISOString(), last_sync_started_at: null, last_sync_ok_at: null, last_point_slot: null, last_check_slot: null, added_to_group_at: null,
   }]);
-  const turn = () => new Promise((r) => setImmediate(r));
-  /** The clock moves to `time` and the engine ticks (a dispatch kicked before has finished first). */
-  const tick = async (time: Date) => {
-    now = time;
-    await turn();
-    await engine.dispatch();
-    await turn();
-  };
+  const tick = (time: Date) => clock.tick(engine, time);
   /** Waits until every job that can run now has run. */
   const idle = async () => {
     for (let i = 0; i < 3000; i++) {
       const jobs = await catalog.listJobs({ states: ['queued', 'running'], limit: 1000 });
-      const runnable = jobs.filter((j) => j.state === 'running' || (j.agent !== null && hub.connected().has(j.agent) && j.next_attempt_at <= now.toISOString()));
+      const runnable = jobs.filter((j) => j.state === 'running' || (j.agent !== null && hub.connected().has(j.agent) && j.next_attempt_at <= clock.now().toISOString()));
       if (runnable.length === 0) return;
       await engine.dispatch();
       await new Promise((r) => setTimeout(r, 10));
