@@ -219,12 +219,9 @@ export class Catalog {
    * Creates or updates a group and sets its membership in one transaction:
    * `members` become the group's data sources (created when new), others
    * that were members leave it. Fails with `exists` when a data source is in
-   * another group, leaving everything as it was.
-   */
-  /**
-   * Creates or updates a group with exactly these members. `marks` (by data
-   * source id) are written to members that stay, in the same transaction, so
-   * no scheduler tick sees the new policy with the old marks.
+   * another group, leaving everything as it was. `marks` (by data source
+   * id) are written to members that stay, in the same transaction, so no
+   * scheduler tick sees the new policy with the old marks.
    */
   async saveGroup(
     group: { name: string; policy: string; now: string; create: boolean },
