@@ -199,6 +199,12 @@ export class Catalog {
     await this.db.updateTable('agents').set(patch).where('name', '=', name).execute();
   }
 
+  /** The heartbeat: these agents were seen at `now` (one statement for all). */
+  async agentsSeen(names: readonly string[], now: string): Promise<void> {
+    if (names.length === 0) return;
+    await this.db.updateTable('agents').set({ last_seen: now }).where('name', 'in', [...names]).execute();
+  }
+
   // --- protection groups -------------------------------------------------------------------------
 
   group(name: string): Promise<GroupRow | undefined> {
@@ -213,9 +219,15 @@ export class Catalog {
    * Creates or updates a group and sets its membership in one transaction:
    * `members` become the group's data sources (created when new), others
    * that were members leave it. Fails with `exists` when a data source is in
-   * another group, leaving everything as it was.
+   * another group, leaving everything as it was. `marks` (by data source
+   * id) are written to members that stay, in the same transaction, so no
+   * scheduler tick sees the new policy with the old marks.
    */
-  async saveGroup(group: { name: string; policy: string; now: string; create: boolean }, members: ReadonlyArray<Insertable<DataSourcesTable>>): Promise<void> {
+  async saveGroup(
+    group: { name: string; policy: string; now: string; create: boolean },
+    members: ReadonlyArray<Insertable<DataSourcesTable>>,
+    marks: ReadonlyMap<string, Pick<Updateable<DataSourcesTable>, 'last_point_slot' | 'last_check_slot'>> = new Map(),
+  ): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       if (group.create) {
         await tx.insertInto('protection_groups').values({ name: group.name, policy: group.policy, created_at: group.now }).execute();
@@ -236,6 +248,9 @@ export class Catalog {
       let leaving = tx.updateTable('data_sources').set({ group_name: null, added_to_group_at: null }).where('group_name', '=', group.name);
       if (ids.length > 0) leaving = leaving.where('id', 'not in', ids);
       await leaving.execute();
+      for (const [id, patch] of marks) {
+        if (Object.keys(patch).length > 0) await tx.updateTable('data_sources').set(patch).where('id', '=', id).where('group_name', '=', group.name).execute();
+      }
     });
   }
 
@@ -339,12 +354,12 @@ export class Catalog {
 
   // --- alerts ------------------------------------------------------------------------------------
 
-  /** Raises an alert unless one of the same kind is active for the subject; true when raised. */
+  /** Raises an alert unless one of the same kind is active for the subject (its message and action are updated then); true when raised. */
   async raiseAlert(row: { kind: string; subject: string; severity: string; message: string; recommendedAction: string; now: string }): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const active = await tx.selectFrom('alerts').select('id').where('state', '=', 'active').where('kind', '=', row.kind).where('subject', '=', row.subject).executeTakeFirst();
       if (active) {
-        await tx.updateTable('alerts').set({ message: row.message }).where('id', '=', active.id).execute();
+        await tx.updateTable('alerts').set({ message: row.message, recommended_action: row.recommendedAction }).where('id', '=', active.id).execute();
         return false;
       }
       await tx.insertInto('alerts').values({

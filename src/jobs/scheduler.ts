@@ -4,7 +4,14 @@
  * (last synchronization start, last recovery point slot, last check slot) are
  * written when a job is queued — so a server restart loses nothing, and a run
  * missed while the server was down is caught up once: only the newest missed
- * slot is due, and its key then becomes the mark.
+ * slot is due, and its key then becomes the mark. A slot that comes due while
+ * the data source's recovery point job is still queued (its agent away) is
+ * due all the same, and the job engine merges it into that job: an outage
+ * over several slots also ends with one catch-up point.
+ *
+ * Marks also move without a job (servedMarks): a changed schedule starts with
+ * its next slot, as a new group does, and a job that read the whole data
+ * source (replica creation, consistency check) serves the slots before it.
  */
 import {
   dailyCheckSlot,
@@ -59,7 +66,8 @@ export function dueWork(sources: readonly ScheduledSource[], now: Date): DueJob[
     }
     const point = latestPointSlot(s.policy, now, s.since);
     let pointQueued = false;
-    if (point && point.key !== s.lastPointSlot && !active.has('recovery-point')) {
+    // Due even while a recovery point job is queued or running: a queued one takes it in (merge), a running one started before the slot.
+    if (point && point.key !== s.lastPointSlot) {
       due.push(job('recovery-point', point.key, `scheduled recovery point ${point.key}`));
       pointQueued = true;
     }
@@ -72,6 +80,40 @@ export function dueWork(sources: readonly ScheduledSource[], now: Date): DueJob[
     }
   }
   return due;
+}
+
+/** New values of a data source's marks (absent: unchanged). */
+export interface ScheduleMarks {
+  readonly lastPointSlot?: string;
+  readonly lastCheckSlot?: string;
+}
+
+/** Which schedules a mark is moved for: recovery points, the daily consistency check. */
+export interface ScheduleParts {
+  readonly points: boolean;
+  readonly check: boolean;
+}
+
+/**
+ * The marks that make every slot of `parts` at or before `at` count as
+ * served, so no job is due for it: after the schedule changed (at the
+ * change: slots of the new schedule already past are not made up), and when
+ * a job that read the whole data source ended (a consistency check serves
+ * the daily check slot before it; the job that created the replica also made
+ * a recovery point, so it serves the recovery point slot before it too).
+ */
+export function servedMarks(policy: ProtectionPolicy, at: Date, since: Date, parts: ScheduleParts): ScheduleMarks {
+  const point = parts.points ? latestPointSlot(policy, at, since) : null;
+  const check = parts.check ? dailyCheckSlot(policy, at, since) : null;
+  return { ...(point ? { lastPointSlot: point.key } : {}), ...(check ? { lastCheckSlot: check.key } : {}) };
+}
+
+/** The schedules a policy change altered: recovery point times or weekdays; the daily check time. */
+export function scheduleChanges(before: ProtectionPolicy, after: ProtectionPolicy): ScheduleParts {
+  return {
+    points: before.pointTimes.join(',') !== after.pointTimes.join(',') || before.days.join(',') !== after.days.join(','),
+    check: before.check.dailyAt !== after.check.dailyAt,
+  };
 }
 
 /** What the scheduler reads to decide pool maintenance. */

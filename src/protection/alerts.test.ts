@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_DISCONNECTED_ALERT_MS, ALERT_KINDS, isDiskFullError, type AlertKind } from './alerts.js';
+import { AGENT_DISCONNECTED_ALERT_MS, ALERT_KINDS, isDiskFullError, recommendedAction, type AlertKind } from './alerts.js';
 
 describe('ALERT_KINDS', () => {
   it('lists every kind with a severity, a title and an action', () => {
@@ -53,5 +53,23 @@ describe('isDiskFullError', () => {
   it('is a warning whose action says to free space', () => {
     assert.equal(ALERT_KINDS['disk-full'].severity, 'warning');
     assert.match(ALERT_KINDS['disk-full'].recommendedAction, /^Free space on the disk named in the message.*retries by itself/);
+  });
+});
+
+describe('recommendedAction', () => {
+  it('fills in the subject and the job, and leaves no placeholder', () => {
+    assert.equal(
+      recommendedAction('sync-failed', 'lap:fs:/home', 42),
+      "See the failed job's log (custos job show 42) and fix the cause; synchronization retries at the next interval, or run it now: custos sync lap:fs:/home",
+    );
+    for (const kind of Object.keys(ALERT_KINDS) as AlertKind[]) {
+      for (const job of [7, null]) assert.doesNotMatch(recommendedAction(kind, 'lap:fs:/home', job), /\b(SOURCE|AGENT|JOB)\b/, `${kind} ${job}`);
+    }
+  });
+  it('without a job, points to the subject\'s jobs', () => {
+    assert.match(recommendedAction('recovery-point-missed', 'lap:fs:/home'), /^See the job's log \(custos job list --source lap:fs:\/home\)/);
+  });
+  it('does not fill in a subject again', () => {
+    assert.equal(recommendedAction('replica-inconsistent', 'lap:fs:/SOURCE/JOB', 3), 'Run a consistency check: custos check lap:fs:/SOURCE/JOB');
   });
 });

@@ -2,7 +2,8 @@
  * The catalogue of alert kinds: severity, title and the recommended action
  * shown with every alert (product.md section 6). Pure data; raising and
  * resolving alerts by condition is the server's job. SOURCE, AGENT and JOB in
- * an action are placeholders the caller fills in with the alert's subject.
+ * an action are placeholders that recommendedAction fills in: the alert's
+ * subject, and the id of the job the alert is about.
  */
 
 export type AlertKind =
@@ -36,6 +37,19 @@ export const POINT_LATE_ALERT_MS = 60 * 60_000;
  */
 export function isDiskFullError(message: string): boolean {
   return /\b(ENOSPC|EDQUOT)\b|no space left on device|disk quota exceeded/i.test(message);
+}
+
+/**
+ * The recommended action of an alert of `kind` about `subject` (a data
+ * source, an agent) and, when there is one, `job`: no placeholder is left in
+ * what an administrator reads. Without a job, "custos job show JOB" becomes
+ * the list of the subject's jobs.
+ */
+export function recommendedAction(kind: AlertKind, subject: string, job: number | null = null): string {
+  let action = ALERT_KINDS[kind].recommendedAction;
+  if (job === null) action = action.replaceAll('custos job show JOB', 'custos job list --source SOURCE');
+  // One pass, so a subject that happens to contain "JOB" is not filled in again.
+  return action.replace(/\b(?:SOURCE|AGENT|JOB)\b/g, (word) => (word === 'JOB' ? String(job) : subject));
 }
 
 export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.freeze({

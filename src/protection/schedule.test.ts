@@ -11,6 +11,7 @@ import {
   latestPointSlot,
   minuteKey,
   nextPointSlot,
+  pointSlotsBetween,
   replicaCreationTime,
 } from './schedule.js';
 
@@ -101,6 +102,22 @@ describe('nextPointSlot', () => {
   it('finds a weekly slot a week ahead', () => {
     const mondays = parsePolicy({ days: 'mon' }).policy;
     assert.equal(nextPointSlot(mondays, at(18, 20))?.key, '2024-11-25T20:00');
+  });
+});
+
+describe('pointSlotsBetween', () => {
+  const policy = parsePolicy({ points: '08:00,12:00,20:00', days: 'weekdays' }).policy;
+  const keys = (from: Date, until: Date) => pointSlotsBetween(policy, from, until).map((s) => s.key);
+  it('lists the slots from one time to another, both included, oldest first', () => {
+    assert.deepEqual(keys(at(20, 8), at(20, 12)), ['2024-11-20T08:00', '2024-11-20T12:00']);
+    assert.deepEqual(keys(at(20, 8, 0, 1), at(21, 8)), ['2024-11-20T12:00', '2024-11-20T20:00', '2024-11-21T08:00']);
+    assert.deepEqual(keys(at(20, 9), at(20, 11)), []);
+    assert.deepEqual(keys(at(20, 12), at(20, 8)), [], 'an empty range');
+  });
+  it('follows the weekdays over a long outage', () => {
+    // Friday Nov 22 12:00 to Monday Nov 25 08:00: the weekend has no slot.
+    assert.deepEqual(keys(at(22, 12), at(25, 8)), ['2024-11-22T12:00', '2024-11-22T20:00', '2024-11-25T08:00']);
+    assert.equal(pointSlotsBetween(policy, at(1, 0), at(30, 23)).length, 21 * 3, 'the weekdays of November 2024, from the 1st');
   });
 });
 

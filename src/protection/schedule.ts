@@ -60,6 +60,22 @@ export function nextPointSlot(policy: Pick<ProtectionPolicy, 'pointTimes' | 'day
   return best;
 }
 
+/** How far back pointSlotsBetween looks: an outage longer than a year is counted as a year. */
+const SPAN_DAYS = 366;
+
+/**
+ * Every scheduled recovery point slot from `from` to `until` (both
+ * included), oldest first; at most a year back from `until`. The alert for
+ * missed recovery points counts an outage's slots with it.
+ */
+export function pointSlotsBetween(policy: Pick<ProtectionPolicy, 'pointTimes' | 'days'>, from: Date, until: Date): PointSlot[] {
+  const dayMs = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  // Rounded: a day with a DST change is 23 or 25 hours long.
+  const days = Math.min(SPAN_DAYS, Math.max(0, Math.round((dayMs(until) - dayMs(from)) / 86_400_000)));
+  return slotsAround(until, -days, 0, policy.pointTimes, policy.days)
+    .filter((s) => s.time.getTime() >= from.getTime() && s.time.getTime() <= until.getTime());
+}
+
 /**
  * When the initial replica of a data source added at `createdAt` is made:
  * now → createdAt; later@HH:MM → the next HH:MM at or after createdAt;

@@ -14,25 +14,36 @@ import {
   defaultAllocation,
   grownAllocation,
   isDiskFullError,
+  pointSlotsBetween,
+  recommendedAction,
   type AlertKind,
   type ProtectionPolicy,
 } from '../protection/index.js';
+import { scheduleSince } from './schedule-marks.js';
 
 export class AlertService {
+  /** When this service first evaluated the conditions (the server's start): no agent is reported disconnected for time before it. */
+  private watchingSince: Date | null = null;
+
   constructor(
     private readonly catalog: Catalog,
     private readonly connected: () => ReadonlySet<string>,
     private readonly log: (message: string) => void,
   ) {}
 
-  async raise(kind: AlertKind, subject: string, message: string, now: Date): Promise<void> {
+  /**
+   * Raises an alert, or updates the message (and action) of the active one
+   * of the same kind and subject: one alert per condition, however often it
+   * is seen. `job` fills the action's JOB placeholder.
+   */
+  async raise(kind: AlertKind, subject: string, message: string, now: Date, job: number | null = null): Promise<void> {
     const def = ALERT_KINDS[kind];
     const raised = await this.catalog.raiseAlert({
       kind,
       subject,
       severity: def.severity,
       message,
-      recommendedAction: def.recommendedAction.replaceAll('SOURCE', subject).replaceAll('AGENT', subject),
+      recommendedAction: recommendedAction(kind, subject, job),
       now: now.toISOString(),
     });
     if (raised) this.log(`alert ${def.severity}: ${kind} ${subject}: ${message}`);
@@ -64,9 +75,10 @@ export class AlertService {
       return;
     }
     if (state !== 'failed' || !replicaJob) return;
-    await this.raise('sync-failed', source, `${job.kind} job ${job.id} failed: ${error ?? 'unknown error'}`, now);
+    await this.raise('sync-failed', source, `${job.kind} job ${job.id} failed: ${error ?? 'unknown error'}`, now, job.id);
     if (job.kind === 'recovery-point') {
-      await this.raise('recovery-point-missed', source, `the recovery point${job.slot ? ` scheduled for ${job.slot}` : ''} was not created: ${error ?? ''}`, now);
+      const what = job.slot ? await this.missedPoints(source, job.slot, now, false) : 'the recovery point requested has not been created';
+      await this.raise('recovery-point-missed', source, `${what}: job ${job.id} failed: ${error ?? 'unknown error'}`, now, job.id);
     }
     const s = await this.catalog.source(source);
     // A replica job that failed for good leaves the replica in doubt: check it.
@@ -106,23 +118,57 @@ export class AlertService {
     await this.resolve('agent-disconnected', name, now);
   }
 
-  /** Periodic conditions (once a minute): agents disconnected too long, scheduled recovery points that never started. */
+  /**
+   * Periodic conditions (once a minute): the connected agents' heartbeat,
+   * agents disconnected too long, scheduled recovery points that never
+   * started.
+   */
   async evaluate(now: Date): Promise<void> {
     const connected = this.connected();
+    this.watchingSince ??= now;
     for (const j of await this.catalog.listJobs({ state: 'queued', kind: 'recovery-point', limit: 10_000 })) {
       if (!j.source_id || !j.slot || now.getTime() - new Date(j.created_at).getTime() < POINT_LATE_ALERT_MS) continue;
       const waiting = j.agent && !connected.has(j.agent)
         ? `agent ${j.agent} is not connected`
         : j.attempts > 0 ? `attempt ${j.attempts} failed (${j.error ?? 'no reason given'}); it is retried` : 'the job has not started';
-      await this.raise('recovery-point-missed', j.source_id, `the recovery point scheduled for ${j.slot} has not been created: ${waiting} (job ${j.id})`, now);
+      await this.raise('recovery-point-missed', j.source_id, `${await this.missedPoints(j.source_id, j.slot, now, true)}: ${waiting} (job ${j.id})`, now, j.id);
     }
+    // The heartbeat: one write a minute keeps every connected agent's last_seen within a minute of the truth, also after a crash.
+    await this.catalog.agentsSeen([...connected], now.toISOString());
     for (const a of await this.catalog.listAgents()) {
       if (connected.has(a.name)) continue;
-      const since = new Date(a.last_seen ?? a.attached_at).getTime();
+      const lastSeen = a.last_seen ?? a.attached_at;
+      // Measured from this server's start at the earliest: agents reconnect only once it runs, and get the same grace then.
+      const since = Math.max(new Date(lastSeen).getTime(), this.watchingSince.getTime());
       if (now.getTime() - since >= AGENT_DISCONNECTED_ALERT_MS) {
-        await this.raise('agent-disconnected', a.name, `agent ${a.name} has been disconnected since ${a.last_seen ?? a.attached_at}`, now);
+        await this.raise('agent-disconnected', a.name, `agent ${a.name} has been disconnected since ${lastSeen} (its last contact with this server)`, now);
       }
     }
+  }
+
+  /**
+   * What the recovery-point-missed alert says: one alert covers an outage,
+   * naming its first missed slot, and is updated with the last one and the
+   * count — the job's own slot and every slot of the group's schedule since
+   * the newest recovery point. `queued`: the job that catches up is waiting.
+   */
+  private async missedPoints(sourceId: string, jobSlot: string, now: Date, queued: boolean): Promise<string> {
+    const keys = new Set([jobSlot]);
+    const s = await this.catalog.source(sourceId);
+    const group = s?.group_name ? await this.catalog.group(s.group_name) : undefined;
+    if (s && group) {
+      const policy = JSON.parse(group.policy) as ProtectionPolicy;
+      const newest = (await this.catalog.listPoints(sourceId, true)).at(-1);
+      // A point made at a slot's very time serves it: count from just after.
+      const from = Math.max(newest ? new Date(newest.time).getTime() + 1 : 0, scheduleSince(s).getTime());
+      for (const slot of pointSlotsBetween(policy, new Date(from), now)) keys.add(slot.key);
+    }
+    const sorted = [...keys].sort();
+    const first = sorted[0]!;
+    const last = sorted.at(-1)!;
+    return sorted.length === 1
+      ? `the recovery point scheduled for ${first} has not been created`
+      : `${sorted.length} recovery points scheduled from ${first} to ${last} have not been created${queued ? ' (one catch-up point is made when the job runs)' : ''}`;
   }
 }
 

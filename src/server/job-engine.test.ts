@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock, systemClock, type Clock } from '../base/index.js';
@@ -15,6 +15,9 @@ import { parsePolicy, type ProtectionPolicy } from '../protection/index.js';
 import { craftPoint } from '../../test/helpers/craft-point.js';
 import { JobEngine } from './job-engine.js';
 import { PoolMaintenance } from './pool-maintenance.js';
+import type { PolicyInput } from '../protection/index.js';
+import { FakeClock } from '../../test/helpers/fake-clock.js';
+import { InProcessAgent } from '../../test/helpers/in-process-agent.js';
 
 async function engineWithoutAgents(t: { after(fn: () => Promise<void>): void }, clock: Clock = systemClock) {
   const dir = await mkdtemp(join(tmpdir(), 'custos-engine-'));
@@ -31,7 +34,7 @@ async function engineWithoutAgents(t: { after(fn: () => Promise<void>): void }, 
     await catalog.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return { catalog, engine, hub, pool };
+  return { catalog, engine, hub, pool, dir };
 }
 
 const SOURCE = 'lap:fs:/home';
@@ -274,4 +277,107 @@ test('an on-demand recovery point beyond the 64 kept is queued, and the answer a
   assert.equal(again.job.id, over.job.id);
   assert.deepEqual(again.warnings, [expected]);
   assert.deepEqual((await logOf(catalog, over.job.id)).filter((l) => l.startsWith('warning')), [`warning: ${expected}`]);
+});
+
+/** Local time on 2 March 2026 plus `day` days: schedules run in the server's local time. */
+const at = (day: number, hh: number, mm = 0): Date => new Date(2026, 2, 2 + day, hh, mm);
+
+/**
+ * One data source of agent `lap` (a real directory) in group `g` with
+ * `policy`, created at `start`; the agent runs in this process and is not
+ * connected until the test connects it. The clock moves only by tick().
+ */
+async function scheduledSource(t: { after(fn: () => Promise<void>): void }, policy: PolicyInput, start: Date) {
+  const clock = new FakeClock(start);
+  const env = await engineWithoutAgents(t, clock);
+  const { catalog, engine, hub } = env;
+  // No nightly pool maintenance: it would run beside the jobs under test.
+  await catalog.setSetting('last_prune_at', new Date(2100, 0, 1).toISOString());
+  const tree = join(env.dir, 'home');
+  await mkdir(join(tree, 'docs'), { recursive: true });
+  await writeFile(join(tree, 'docs', 'thesis.txt'), 'chapter 1\n');
+  const source = `lap:fs:${tree}`;
+  await catalog.insertAgent({ name: 'lap', cert_serial: '01', cert_fingerprint: 'ff', hostname: 'lap', attached_at: start.toISOString(), last_seen: null, version: null, revoked_at: null });
+  await catalog.saveGroup({ name: 'g', policy: JSON.stringify(parsePolicy(policy).policy), now: start.toISOString(), create: true }, [{
+    id: source, agent: 'lap', kind: 'fs', path: tree, group_name: null, replica_state: 'none', allocation_bytes: 0, used_bytes: 0,
+    created_at: start.toISOString(), last_sync_started_at: null, last_sync_ok_at: null, last_point_slot: null, last_check_slot: null, added_to_group_at: null,
+  }]);
+  const tick = (time: Date) => clock.tick(engine, time);
+  /** Waits until every job that can run now has run. */
+  const idle = async () => {
+    for (let i = 0; i < 3000; i++) {
+      const jobs = await catalog.listJobs({ states: ['queued', 'running'], limit: 1000 });
+      const runnable = jobs.filter((j) => j.state === 'running' || (j.agent !== null && hub.connected().has(j.agent) && j.next_attempt_at <= clock.now().toISOString()));
+      if (runnable.length === 0) return;
+      await engine.dispatch();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.fail('the jobs did not finish');
+  };
+  const jobs = async (kind: string) => (await catalog.listJobs({ source, kind, limit: 100 })).reverse();
+  return { catalog, engine, hub, source, agent: new InProcessAgent('lap'), tick, idle, jobs };
+}
+
+test('an agent away over two recovery point slots gets one catch-up point when it returns, and one missed-point alert that covers both', async (t) => {
+  const s = await scheduledSource(t, { points: '08:00,12:00,20:00', replica: 'now' }, at(0, 6));
+  await s.agent.connect(s.hub);
+  await s.tick(at(0, 6));
+  await s.idle();
+  assert.equal((await s.catalog.source(s.source))?.replica_state, 'ok', 'the replica is created');
+
+  s.agent.disconnect(); // 06:30 to 18:30
+  await s.tick(at(0, 6, 30));
+  await s.tick(at(0, 8));
+  let points = await s.jobs('recovery-point');
+  assert.deepEqual(points.map((j) => [j.state, j.slot]), [['queued', '2026-03-02T08:00']]);
+  await s.tick(at(0, 12));
+  points = await s.jobs('recovery-point');
+  assert.deepEqual(points.map((j) => [j.state, j.slot]), [['queued', '2026-03-02T08:00']], 'the 12:00 slot joins the queued job');
+  assert.ok((await s.catalog.jobLog(points[0]!.id)).some((l) => l.message === 'merged: scheduled recovery point 2026-03-02T12:00 came due while this job was queued; this job answers it'));
+  const missed = async () => (await s.catalog.listAlerts('active')).filter((a) => a.kind === 'recovery-point-missed');
+  const [alert, ...more] = await missed();
+  assert.equal(more.length, 0, 'one alert for the outage');
+  assert.match(alert!.message, /^2 recovery points scheduled from 2026-03-02T08:00 to 2026-03-02T12:00 have not been created .*: agent lap is not connected \(job \d+\)$/);
+  assert.match(alert!.recommended_action, new RegExp(`custos job show ${points[0]!.id}\\b`));
+
+  await s.agent.connect(s.hub); // 18:30
+  await s.tick(at(0, 18, 30));
+  await s.idle();
+  await s.tick(at(0, 18, 31));
+  await s.idle();
+  await s.tick(at(0, 18, 32));
+  points = await s.jobs('recovery-point');
+  assert.deepEqual(points.map((j) => [j.state, j.slot]), [['succeeded', '2026-03-02T08:00']], 'one catch-up point for both slots');
+  assert.deepEqual(await missed(), [], 'the catch-up point resolves the alert');
+
+  await s.tick(at(0, 20));
+  points = await s.jobs('recovery-point');
+  assert.deepEqual(points.map((j) => j.slot), ['2026-03-02T08:00', '2026-03-02T20:00'], 'the next slot makes its own point');
+  await s.idle();
+});
+
+test('a manual replica made by a consistency check: the check and recovery point slots that passed before it make no job; later slots do', async (t) => {
+  const s = await scheduledSource(t, { points: '20:00', replica: 'manual', check: 'auto,daily@02:00' }, at(0, 10));
+  await s.agent.connect(s.hub);
+  for (const time of [at(0, 10), at(0, 20), at(1, 2), at(1, 20), at(2, 2), at(2, 9)]) await s.tick(time);
+  assert.deepEqual(await s.catalog.listJobs({ source: s.source, limit: 100 }), [], 'nothing is scheduled before the replica exists');
+
+  // The administrator has seeded the data and runs the consistency check that creates the replica.
+  const check = await s.engine.enqueue({ kind: 'consistency-check', source: s.source, agent: 'lap', reason: 'consistency check requested by admin' });
+  await s.idle();
+  assert.equal((await s.catalog.job(check.id))?.state, 'succeeded');
+  assert.equal((await s.catalog.source(s.source))?.replica_state, 'ok');
+  for (const time of [at(2, 9, 1), at(2, 9, 2)]) {
+    await s.tick(time);
+    await s.idle();
+  }
+  assert.deepEqual((await s.jobs('consistency-check')).map((j) => j.id), [check.id], 'no daily check for 02:00: the replica was made after it');
+  assert.deepEqual(await s.jobs('recovery-point'), [], 'no recovery point for yesterday 20:00: the replica creation made one');
+
+  await s.tick(at(2, 20));
+  await s.idle();
+  assert.deepEqual((await s.jobs('recovery-point')).map((j) => [j.state, j.slot]), [['succeeded', '2026-03-04T20:00']]);
+  await s.tick(at(3, 2));
+  await s.idle();
+  assert.deepEqual((await s.jobs('consistency-check')).map((j) => [j.state, j.slot]), [['succeeded', null], ['succeeded', '2026-03-05T02:00']]);
 });

@@ -42,6 +42,7 @@ import { BackupChannel, pointChunkIds, RecoveryChannel } from './job-channels.js
 import type { PoolMaintenance } from './pool-maintenance.js';
 import { CATALOG_BACKUP_REASONS, type CatalogBackupReason, type RecoveryPointRecord } from '../format/index.js';
 import { CATALOG_BACKUP_SETTINGS, type CatalogBackupService } from './catalog-backup.js';
+import { scheduleSince, servedMarksPatch } from './schedule-marks.js';
 
 export interface JobEngineDeps {
   readonly catalog: Catalog;
@@ -119,7 +120,8 @@ export class JobEngine {
       const queued = await this.d.catalog.listJobs({ source: r.source, kind: r.kind, state: 'queued', limit: 100 });
       const into = mergeInto(r.kind, r.source, queued.map((j) => ({ id: j.id, kind: j.kind, source: j.source_id, state: j.state })));
       if (into !== null) {
-        await this.d.catalog.appendJobLog(into, now, 'info', `merged: ${r.reason} again while this job was queued; this job answers it`);
+        // A schedule slot merged in is one more slot this job serves (an outage over several slots makes one catch-up point).
+        await this.d.catalog.appendJobLog(into, now, 'info', `merged: ${r.reason} ${r.slot ? 'came due' : 'again'} while this job was queued; this job answers it`);
         return { ...(await this.d.catalog.job(into))!, merged: true };
       }
     }
@@ -282,7 +284,7 @@ export class JobEngine {
         id: s.id,
         agent: s.agent,
         policy,
-        since: new Date(s.added_to_group_at ?? s.created_at),
+        since: scheduleSince(s),
         replicaState: s.replica_state as ScheduledSource['replicaState'],
         lastSyncStartedAt: s.last_sync_started_at ? new Date(s.last_sync_started_at) : null,
         lastPointSlot: s.last_point_slot,
@@ -462,8 +464,9 @@ export class JobEngine {
       const newest = newestRow ? await this.loadPoint(newestRow.id) : null;
       const previous = kind !== 'consistency-check' ? newest : null;
       if (newest) unpin = this.d.pool.activity.pin(newest);
-      if (kind === 'consistency-check') await c.updateSource(source.id, { replica_state: 'checking' });
-      else await c.updateSource(source.id, { last_sync_started_at: this.now() });
+      if (kind !== 'consistency-check') await c.updateSource(source.id, { last_sync_started_at: this.now() });
+      // A check that creates a (manual) replica leaves it 'none' until done, as a replica-creating sync does: the scheduler waits for it.
+      else if (source.replica_state !== 'none') await c.updateSource(source.id, { replica_state: 'checking' });
       const policy = source.group_name ? await this.policyOf(source.group_name) : null;
       const makesRecoveryPoint = kind === 'recovery-point' || source.replica_state === 'none';
       channel = new BackupChannel(
@@ -574,8 +577,17 @@ export class JobEngine {
     await this.d.alerts.markInconsistent(sourceId, `a verification scan found ${n} changed item(s) the change journal had missed (${paths.slice(0, 5).join(', ')}${n > 5 ? ', …' : ''})`, this.d.clock.now());
   }
 
+  /**
+   * The replica is whole. A consistency check, and the job that created the
+   * replica (it made a recovery point too), read the whole data source: the
+   * slots already past are served, so no redundant check or point follows.
+   */
   private async replicaOk(sourceId: string, kind: JobKind): Promise<void> {
-    await this.d.catalog.updateSource(sourceId, { replica_state: 'ok', last_sync_ok_at: this.now() });
+    const s = await this.d.catalog.source(sourceId);
+    const created = s?.replica_state === 'none';
+    const policy = s?.group_name ? await this.policyOf(s.group_name) : null;
+    const marks = s && policy ? servedMarksPatch(s, policy, this.d.clock.now(), { points: created, check: created || kind === 'consistency-check' }) : {};
+    await this.d.catalog.updateSource(sourceId, { replica_state: 'ok', last_sync_ok_at: this.now(), ...marks });
     if (kind === 'consistency-check') await this.d.alerts.replicaConsistent(sourceId, this.d.clock.now());
   }
 

@@ -7,19 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request } from 'node:https';
 import { join } from 'node:path';
-import type { Clock } from '../../src/base/index.js';
+import { ManualClock } from '../../src/base/index.js';
+
+export { ManualClock };
 import { readAdminToken, startServer, type RunningServer } from '../../src/server/index.js';
 import { makeTempDir, memoryTmpBase } from './tree.js';
-
-export class ManualClock implements Clock {
-  constructor(private t: number) {}
-  now(): Date {
-    return new Date(this.t);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
 
 export interface RawAnswer {
   readonly status: number;
@@ -41,7 +33,7 @@ export interface InProcessServer {
 export async function startInProcessServer(): Promise<InProcessServer> {
   // In memory: every refused request writes its audit entry with an fsync, which a disk makes the slowest part of these tests.
   const dataDir = join((await makeTempDir('custos-raw-', { base: memoryTmpBase() })).path, 'server');
-  const clock = new ManualClock(Date.parse('2026-03-02T09:00:00Z'));
+  const clock = new ManualClock(new Date('2026-03-02T09:00:00Z'));
   const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, clock, tickMs: 3_600_000, log: () => undefined });
   const adminToken = await readAdminToken(dataDir);
   const waitIdle = async () => {

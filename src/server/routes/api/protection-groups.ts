@@ -1,6 +1,7 @@
 /** /api/protection-groups: create, list, show, update, delete protection groups. */
 import type { FastifyInstance } from 'fastify';
 import { CustosError } from '../../../base/index.js';
+import { scheduleChanges } from '../../../jobs/index.js';
 import { DEFAULT_POLICY, parsePolicy, type PolicyInput, type ProtectionPolicy } from '../../../protection/index.js';
 import { api, type GroupCreate, type GroupUpdate } from '../../../protocol/rest/index.js';
 import type { ServerContext } from '../../context.js';
@@ -8,6 +9,7 @@ import { serve } from '../serve.js';
 import { badRequest, conflict, notFound } from '../../http-errors.js';
 import { groupView } from '../../views.js';
 import { parseSourceId } from '../../source-id.js';
+import { servedMarksPatch } from '../../schedule-marks.js';
 
 const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
 
@@ -76,8 +78,14 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
       ids = ids.filter((id) => !remove.has(id));
     }
     if (ids.length === 0) throw badRequest(`a protection group needs at least one data source; delete the group instead (custos group delete ${name})`);
-    const now = ctx.clock.now().toISOString();
-    await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false }, await memberRows(ids, now));
+    const at = ctx.clock.now();
+    const now = at.toISOString();
+    // A changed schedule starts with its next slot, as a new group's does: slots of it already past make no job.
+    const changed = scheduleChanges(before, policy);
+    const marks = new Map(changed.points || changed.check
+      ? (await c.listSources({ group: name })).map((s) => [s.id, servedMarksPatch(s, policy, at, changed)] as const)
+      : []);
+    await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false }, await memberRows(ids, now), marks);
     await ctx.engine.groupSaved(name, before, policy);
     return { group: groupView((await c.group(name))!, await members(name)), warnings };
   });

@@ -1,0 +1,60 @@
+// Times are local (new Date(y, m, d, hh, mm)) like the schedule's keys, so
+// these pass in any TZ. 2024-11-20 is a Wednesday.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parsePolicy, type PolicyInput } from '../protection/index.js';
+import type { JobKind } from './kinds.js';
+import { dueWork, scheduleChanges, servedMarks, type ScheduledSource } from './scheduler.js';
+
+const at = (d: number, hh: number, mm = 0): Date => new Date(2024, 10, d, hh, mm);
+
+function source(policy: PolicyInput, marks: Partial<ScheduledSource> = {}): ScheduledSource {
+  return {
+    id: 'lap:fs:/home',
+    agent: 'lap',
+    policy: parsePolicy(policy).policy,
+    since: at(1, 0),
+    replicaState: 'ok',
+    lastSyncStartedAt: at(20, 12),
+    lastPointSlot: null,
+    lastCheckSlot: null,
+    activeKinds: new Set<JobKind>(),
+    ...marks,
+  };
+}
+
+describe('dueWork', () => {
+  it('keeps a slot due while the recovery point job of an earlier one is queued (the engine merges it: one catch-up point)', () => {
+    const s = source({ points: '08:00,12:00', sync: '24h' }, { lastPointSlot: '2024-11-20T08:00', activeKinds: new Set<JobKind>(['recovery-point']) });
+    assert.deepEqual(dueWork([s], at(20, 12)).map((j) => [j.kind, j.slot]), [['recovery-point', '2024-11-20T12:00']]);
+    assert.deepEqual(dueWork([{ ...s, lastPointSlot: '2024-11-20T12:00' }], at(20, 12, 1)), [], 'once, then the mark holds it');
+  });
+});
+
+describe('servedMarks', () => {
+  const policy = parsePolicy({ points: '08:00,20:00', check: 'auto,daily@02:00' }).policy;
+  it('marks the newest slot at or before the time as served', () => {
+    assert.deepEqual(servedMarks(policy, at(20, 9), at(1, 0), { points: true, check: true }), { lastPointSlot: '2024-11-20T08:00', lastCheckSlot: '2024-11-20T02:00' });
+    assert.deepEqual(servedMarks(policy, at(20, 9), at(1, 0), { points: false, check: true }), { lastCheckSlot: '2024-11-20T02:00' });
+  });
+  it('moves no mark for a schedule with no slot since the data source joined', () => {
+    assert.deepEqual(servedMarks(policy, at(20, 9), at(20, 8, 30), { points: true, check: true }), {});
+  });
+  it('a served slot is not due; the next one is', () => {
+    const s = source({ points: '08:00,20:00', check: 'auto,daily@02:00', sync: '24h' }, servedMarks(policy, at(20, 9), at(1, 0), { points: true, check: true }));
+    assert.deepEqual(dueWork([s], at(20, 9, 1)), []);
+    assert.deepEqual(dueWork([s], at(20, 20)).map((j) => j.slot), ['2024-11-20T20:00']);
+    assert.deepEqual(dueWork([{ ...s, lastPointSlot: '2024-11-20T20:00' }], at(21, 2)).map((j) => [j.kind, j.slot]), [['consistency-check', '2024-11-21T02:00']]);
+  });
+});
+
+describe('scheduleChanges', () => {
+  const base = parsePolicy({ points: '20:00', check: 'auto,daily@02:00' }).policy;
+  it('tells which schedule a change altered', () => {
+    assert.deepEqual(scheduleChanges(base, parsePolicy({ retention: '10d', sync: '1h' }, base).policy), { points: false, check: false });
+    assert.deepEqual(scheduleChanges(base, parsePolicy({ points: '06:00,07:00' }, base).policy), { points: true, check: false });
+    assert.deepEqual(scheduleChanges(base, parsePolicy({ days: 'weekdays' }, base).policy), { points: true, check: false });
+    assert.deepEqual(scheduleChanges(base, parsePolicy({ check: 'auto,daily@07:30' }, base).policy), { points: false, check: true });
+    assert.deepEqual(scheduleChanges(base, parsePolicy({ check: 'auto' }, base).policy), { points: false, check: true });
+  });
+});
