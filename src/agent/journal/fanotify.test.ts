@@ -6,22 +6,10 @@ import { FAN_ATTRIB, FAN_MODIFY, FAN_Q_OVERFLOW, parseRecords } from './fanotify
 /** One 40-byte record as the binding writes it (host byte order). */
 function record(dev: bigint, ino: bigint, nlink: number, mode: number, mask: number, flags: number): Buffer {
   const b = Buffer.alloc(40);
-  const le = endianness() === 'LE';
-  if (le) {
-    b.writeBigUInt64LE(dev, 0);
-    b.writeBigUInt64LE(ino, 8);
-    b.writeUInt32LE(nlink, 16);
-    b.writeUInt32LE(mode, 20);
-    b.writeUInt32LE(mask, 24);
-    b.writeUInt32LE(flags, 28);
-  } else {
-    b.writeBigUInt64BE(dev, 0);
-    b.writeBigUInt64BE(ino, 8);
-    b.writeUInt32BE(nlink, 16);
-    b.writeUInt32BE(mode, 20);
-    b.writeUInt32BE(mask, 24);
-    b.writeUInt32BE(flags, 28);
-  }
+  const e = endianness();
+  b[`writeBigUInt64${e}`](dev, 0);
+  b[`writeBigUInt64${e}`](ino, 8);
+  [nlink, mode, mask, flags].forEach((v, i) => b[`writeUInt32${e}`](v, 16 + 4 * i));
   return b;
 }
 
