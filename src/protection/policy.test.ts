@@ -123,10 +123,17 @@ describe('days', () => {
     assert.deepEqual(parsePolicy({ days: 'daily' }).policy.days, ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
     assert.deepEqual(parsePolicy({ days: 'weekdays,Sat' }).policy.days, ['mon', 'tue', 'wed', 'thu', 'fri', 'sat']);
     assert.deepEqual(parsePolicy({ days: ['sunday', 'wed'] }).policy.days, ['wed', 'sun']);
+    assert.deepEqual(parsePolicy({ days: 'mon-fri' }).policy.days, ['mon', 'tue', 'wed', 'thu', 'fri']);
+    assert.deepEqual(parsePolicy({ days: 'Tue-Thu,sun' }).policy.days, ['tue', 'wed', 'thu', 'sun']);
+    assert.deepEqual(parsePolicy({ days: 'fri-mon' }).policy.days, ['mon', 'fri', 'sat', 'sun'], 'across the end of the week');
+    assert.deepEqual(parsePolicy({ days: 'wed-wed' }).policy.days, ['wed']);
   });
 
   it('rejects unknown days, duplicates and an empty set', () => {
-    rejects({ days: 'mon,funday' }, 'day funday is not known: use mon, tue, wed, thu, fri, sat, sun, daily, weekdays or weekends');
+    rejects({ days: 'mon,funday' }, 'day funday is not known: use mon, tue, wed, thu, fri, sat, sun, a range such as mon-fri, daily, weekdays or weekends');
+    rejects({ days: 'mon-funday' }, /^day mon-funday is not known/);
+    rejects({ days: 'weekdays-sun' }, /^day weekdays-sun is not known/);
+    rejects({ days: 'mon-fri,wed' }, /^day wed is listed twice/);
     rejects({ days: 'mon,mon' }, /^day mon is listed twice/);
     rejects({ days: 'weekdays,tue' }, /^day tue is listed twice/);
     rejects({ days: '' }, /^at least one day is needed/);

@@ -250,6 +250,20 @@ const DAY_NAMES: Record<string, readonly Weekday[]> = {
   sun: ['sun'], sunday: ['sun'],
 };
 
+/** A range such as mon-fri (or fri-mon, across the end of the week), or undefined when `item` is not one. */
+function dayRange(item: string): readonly Weekday[] | undefined {
+  const m = /^([a-z]+)-([a-z]+)$/.exec(item.toLowerCase());
+  const from = m && Object.hasOwn(DAY_NAMES, m[1]!) ? DAY_NAMES[m[1]!]! : undefined;
+  const to = m && Object.hasOwn(DAY_NAMES, m[2]!) ? DAY_NAMES[m[2]!]! : undefined;
+  if (from?.length !== 1 || to?.length !== 1) return undefined;
+  const start = WEEKDAYS.indexOf(from[0]!);
+  const days: Weekday[] = [];
+  for (let i = start; ; i = (i + 1) % WEEKDAYS.length) {
+    days.push(WEEKDAYS[i]!);
+    if (WEEKDAYS[i] === to[0]) return days;
+  }
+}
+
 function parseDays(value: string | readonly string[]): Weekday[] {
   const items = splitList(value).filter((s) => s !== '');
   if (items.length === 0) {
@@ -257,9 +271,9 @@ function parseDays(value: string | readonly string[]): Weekday[] {
   }
   const seen = new Set<Weekday>();
   for (const item of items) {
-    const days = Object.hasOwn(DAY_NAMES, item.toLowerCase()) ? DAY_NAMES[item.toLowerCase()] : undefined;
+    const days = dayRange(item) ?? (Object.hasOwn(DAY_NAMES, item.toLowerCase()) ? DAY_NAMES[item.toLowerCase()] : undefined);
     if (days === undefined) {
-      throw new UserError('usage', `day ${item} is not known: use mon, tue, wed, thu, fri, sat, sun, daily, weekdays or weekends`);
+      throw new UserError('usage', `day ${item} is not known: use mon, tue, wed, thu, fri, sat, sun, a range such as mon-fri, daily, weekdays or weekends`);
     }
     for (const d of days) {
       if (seen.has(d)) throw new UserError('usage', `day ${d} is listed twice (in ${items.join(',')}): list each day once`);

@@ -106,7 +106,7 @@ describe('server-mode CLI client', () => {
         return send(res, 200, { group: { ...GROUP, name }, warnings: ['8 recovery points a day for 10 days is 80 recovery points: more than the 64 kept per file data source'] });
       }
       case 'DELETE /api/protection-groups/laptops':
-        return send(res, 200, { deleted: 'laptops', recoveryPointsDeleted: 0 });
+        return send(res, 200, { deleted: 'laptops', recoveryPointsDeleted: 0, replicaOnlyPointsDeleted: 0 });
       case 'POST /api/agents/enrollment-tokens':
         return send(res, 200, { token: 'enroll-xyz', expiresAt: '2025-03-02T11:00:00.000Z' });
       case 'POST /api/recoveries':

@@ -78,9 +78,19 @@ describe('the server maintains its pool', { timeout: 300_000 }, () => {
     const digestB = await treeDigest(b);
     const [pointB] = await pointsOf(sb);
 
+    // A synchronization leaves a replica-only point beside the recovery points.
+    assert.equal((await h.server.cli(['sync', sa, '--wait'])).code, 0);
+    await waitIdle(h);
+    const held = await h.running.context.catalog.listPoints(sa);
+    const recoveryHeld = held.filter((p) => p.recovery_point === 1).length;
+    assert.deepEqual([recoveryHeld, held.length - recoveryHeld], [2, 1]);
+
     const before = await poolBytesUsed(h);
     const del = await h.server.cli(['group', 'delete', 'ga', '--delete-points', '--json']);
     assert.equal(del.code, 0, describeCli(['group', 'delete'], del));
+    const counts = JSON.parse(del.stdout) as { recoveryPointsDeleted: number; replicaOnlyPointsDeleted: number };
+    assert.deepEqual([counts.recoveryPointsDeleted, counts.replicaOnlyPointsDeleted], [2, 1], 'recovery points and replica-only points counted apart');
+    assert.equal((await h.running.context.catalog.listPoints(sa)).length, 0);
     // Deleting points frees nothing by itself.
     const ctx = h.running.context;
     const gc = await ctx.engine.requestPoolJob('gc', {}, 'test: on demand');

@@ -154,6 +154,6 @@ export function registerGroupCommands(program: Command): void {
     const points = opts.keepPoints ? 'keep' : 'delete';
     const r = await connect(opts).call(api.deleteGroup, { params: { name }, query: { points } });
     if (opts.json) return printJson(r);
-    print(`protection group ${r.deleted} deleted; ${points === 'keep' ? 'recovery points kept' : `${r.recoveryPointsDeleted} recovery points deleted`}`);
+    print(`protection group ${r.deleted} deleted; ${points === 'keep' ? 'recovery points kept' : `${r.recoveryPointsDeleted} recovery points and ${r.replicaOnlyPointsDeleted} replica-only points (left by synchronizations) deleted`}`);
   });
 }

@@ -159,7 +159,7 @@ export const api = {
     method: 'DELETE', path: '/api/protection-groups/:name', audit: 'group.delete', access: 'configure', params: GroupName,
     query: strict({ points: Type.Union([Type.Literal('keep'), Type.Literal('delete')]) }),
     summary: 'Delete a protection group, keeping or deleting its recovery points',
-    response: Type.Object({ deleted: Type.String(), recoveryPointsDeleted: Type.Integer({ minimum: 0 }) }),
+    response: Type.Object({ deleted: Type.String(), recoveryPointsDeleted: Type.Integer({ minimum: 0 }), replicaOnlyPointsDeleted: Type.Integer({ minimum: 0 }) }),
   }),
 
   // --- data sources

@@ -101,19 +101,22 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     for (const q of await c.listJobs({ states: ['queued'], limit: 10_000 })) {
       if (sources.some((s) => s.id === q.source_id)) await ctx.engine.cancel(q.id);
     }
+    // Recovery points and the replica-only points synchronizations left, counted apart.
     let deleted = 0;
+    let replicaOnly = 0;
     if (points === 'delete') {
       for (const s of sources) {
         const ps = await c.listPoints(s.id);
         for (const p of ps) {
           await c.deletePoints([p.id]);
           await ctx.pool.deletePoint(p.id as never);
-          deleted++;
+          if (p.recovery_point === 1) deleted++;
+          else replicaOnly++;
         }
         await c.updateSource(s.id, { replica_state: 'none', used_bytes: 0, last_point_slot: null, last_check_slot: null, last_sync_started_at: null });
       }
     }
     await c.deleteGroup(name);
-    return { deleted: name, recoveryPointsDeleted: deleted };
+    return { deleted: name, recoveryPointsDeleted: deleted, replicaOnlyPointsDeleted: replicaOnly };
   });
 }
