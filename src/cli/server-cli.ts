@@ -49,12 +49,25 @@ export function printTable(headers: readonly string[], rows: ReadonlyArray<reado
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
-/** An ISO time as local "YYYY-MM-DD HH:MM"; "-" for none. */
+/** The local zone's offset at `d` as "+02:00". */
+function utcOffset(d: Date): string {
+  const minutes = -d.getTimezoneOffset();
+  const abs = Math.abs(minutes);
+  return `${minutes < 0 ? '-' : '+'}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`;
+}
+
+/**
+ * An ISO time as local "YYYY-MM-DD HH:MM"; "-" for none. Within an hour of
+ * a daylight saving change the local offset follows ("2026-10-25 02:30
+ * +02:00"), so the hour that happens twice is told apart.
+ */
 export function shortTime(iso: string | null | undefined): string {
   if (!iso) return '-';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  const local = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  const nearChange = new Date(d.getTime() - 3_600_000).getTimezoneOffset() !== new Date(d.getTime() + 3_600_000).getTimezoneOffset();
+  return nearChange ? `${local} ${utcOffset(d)}` : local;
 }
 
 /** An ISO time as local "HH:MM:SS" (job log lines). */
