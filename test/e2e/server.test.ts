@@ -440,7 +440,7 @@ const MMAP_WRITE = [
 ].join('\n');
 
 describe('server mode: the change journal verified', { timeout: 240_000 }, () => {
-  test('an idle synchronization commits the previous manifest as it is; the next change is synchronized by the journal; both points recover as the disk was', async () => {
+  test('an idle synchronization (here a recovery point) commits the previous manifest as it is; the next change is synchronized by the journal; both points recover as the disk was', async () => {
     const work = await makeTempDir('custos-e2e-journal-idle-', { base: memoryTmpBase() });
     const server = await startServer();
     const agent = await attachAgent(server, 'idle');
@@ -452,20 +452,21 @@ describe('server mode: the change journal verified', { timeout: 240_000 }, () =>
     assert.equal(g.code, 0, describeCli(['group', 'create'], g));
     await waitFor('the initial replica', async () => ((await listPoints(server, source)).length === 1 ? true : undefined), 60_000, 200);
     await waitIdle(server, 60_000);
-    const sync = async () => {
-      const r = await server.cli(['sync', source, '--wait', '--json']);
-      assert.equal(r.code, 0, describeCli(['sync', source], r));
+    /** A synchronization, or a recovery point (`point create`: kept, where a synchronization's replica-only point goes once a newer point exists). */
+    const sync = async (args: readonly string[] = ['sync', source]) => {
+      const r = await server.cli([...args, '--wait', '--json']);
+      assert.equal(r.code, 0, describeCli([...args], r));
       const job = JSON.parse(r.stdout) as ApiJob;
       const shown = await server.cliJson<ApiJob>(['job', 'show', String(job.id), '--json']);
       return { result: job.result as { point: string; walk: { itemsStatted: number; journal: boolean }; summary: { filesUnchanged: number; filesChanged: number } }, log: (shown.log ?? []).map((l) => l.message) };
     };
-    // Whatever the first synchronization finds (the journal began during the initial replica), the one after it has nothing to look at.
+    // Whatever the first synchronization finds (the journal began during the initial replica), the recovery point after it has nothing to look at.
     await sync();
-    const idle = await sync();
+    const idle = await sync(['point', 'create', source]);
     assert.ok(idle.log.includes('nothing changed: the manifest of the previous point is taken as it is'), idle.log.join('\n'));
     assert.deepEqual([idle.result.walk.itemsStatted, idle.result.walk.journal, idle.result.summary.filesUnchanged, idle.result.summary.filesChanged], [0, true, 3, 0]);
     await writeFile(join(src, 'docs/a.txt'), 'a, changed\n');
-    const changed = await sync();
+    const changed = await sync(['point', 'create', source]);
     assert.ok(!changed.log.includes('nothing changed: the manifest of the previous point is taken as it is'), changed.log.join('\n'));
     assert.ok(changed.log.some((l) => /^change journal: \d+ changed path\(s\)/.test(l)), changed.log.join('\n'));
     assert.equal(changed.result.summary.filesChanged, 1);
