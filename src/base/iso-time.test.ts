@@ -1,18 +1,11 @@
 // ISO times with and without an offset; local ones in a zone with daylight
 // saving time (set for this file only: node --test runs each file in its own process).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { useTimeZone } from '../../test/helpers/time-zone.js';
 import { parseIsoTime } from './iso-time.js';
 
-let saved: string | undefined;
-before(() => {
-  saved = process.env.TZ;
-  process.env.TZ = 'Europe/Berlin';
-});
-after(() => {
-  if (saved === undefined) delete process.env.TZ;
-  else process.env.TZ = saved;
-});
+useTimeZone('Europe/Berlin');
 
 const iso = (text: string) => parseIsoTime(text)?.date.toISOString();
 

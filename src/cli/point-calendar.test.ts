@@ -1,18 +1,11 @@
 // The calendar of recovery points, grouped by the CLI's local day (zone set
 // for this file only: node --test runs each file in its own process).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { useTimeZone } from '../../test/helpers/time-zone.js';
 import { calendarDays, calendarMonth, monthLabel } from './point-calendar.js';
 
-let saved: string | undefined;
-before(() => {
-  saved = process.env.TZ;
-  process.env.TZ = 'Europe/Berlin';
-});
-after(() => {
-  if (saved === undefined) delete process.env.TZ;
-  else process.env.TZ = saved;
-});
+useTimeZone('Europe/Berlin');
 
 test('calendarDays: local days of the month with their number of recovery points, in date order', () => {
   const times = [

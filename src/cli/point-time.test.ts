@@ -1,19 +1,12 @@
 // `--at TIME` with a fake "now", in a zone with daylight saving time (set for
 // this file only: node --test runs each file in its own process).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { useTimeZone } from '../../test/helpers/time-zone.js';
 import { CustosError } from '../base/index.js';
 import { parsePointTime } from './point-time.js';
 
-let saved: string | undefined;
-before(() => {
-  saved = process.env.TZ;
-  process.env.TZ = 'Europe/Berlin';
-});
-after(() => {
-  if (saved === undefined) delete process.env.TZ;
-  else process.env.TZ = saved;
-});
+useTimeZone('Europe/Berlin');
 
 const NOW = new Date('2026-12-02T09:15:00Z'); // 10:15 in Berlin
 const at = (text: string, now = NOW) => {
