@@ -55,6 +55,12 @@ test('recover at a time: the newest recovery point at or before it; both, neithe
   assert.equal(await recoveredPoint({ ...base, at: '2030-01-01T00:00Z' }), 'p20');
   assert.equal(await recoveredPoint({ ...base, point: 'p08' }), 'p08', 'point alone still works');
 
+  const audit = await server.inject({ method: 'GET', url: '/api/audit?action=recovery&limit=2', headers: { authorization: `Bearer ${token}` } });
+  const [byPoint, byTime] = JSON.parse(audit.text) as Array<{ target: string; detail: string }>;
+  assert.equal(byPoint!.target, SOURCE);
+  assert.match(byPoint!.detail, /"point":"p08"/, 'the audit entry names the point recovered');
+  assert.match(byTime!.detail, /"at":"2030-01-01T00:00Z".*"point":"p20"/, 'with at: the time asked for and the point it named');
+
   const before = await recover({ ...base, at: '2026-12-01T07:59:59Z' });
   assert.equal(before.status, 404, before.text);
   assert.match(before.text, /no recovery point at or before 2026-12-01T07:59:59.000Z: the oldest is at 2026-12-01T08:00:00.000Z/);
