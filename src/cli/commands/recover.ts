@@ -22,19 +22,10 @@ export function registerRecoverCommand(program: Command): void {
         .option('--allow-system-target', 'admin only: allow / or a system directory (/etc, /usr, …) as the target'),
     ),
   ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: string; allowSystemTarget?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
-    if ((opts.point === undefined) === (opts.at === undefined)) throw new CustosError('usage', 'choose the recovery point with exactly one of --point ID|latest and --at TIME');
-    const chosen = opts.at !== undefined ? parsePointTime(opts.at, systemClock.now()) : opts.point === 'latest' ? { latest: true as const } : undefined;
+    const choice = chooseRecoveryPoint(opts, systemClock.now());
     if (!/^[^:/]+:\//.test(opts.to)) throw new CustosError('usage', `--to must be AGENT:/absolute/path, e.g. laptop:/home/ann/restored (got ${opts.to})`);
     const client = connect(opts);
-    let which: { point: string } | { at: string };
-    if (chosen?.latest) {
-      const points = await client.call(api.listPoints, { params: { id: source } });
-      const newest = points.at(-1);
-      if (newest === undefined) throw new CustosError('not-found', `${source} has no recovery points`);
-      which = { point: newest.id };
-    } else {
-      which = chosen ? { at: chosen.at } : { point: opts.point! };
-    }
+    const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;
     const job = await client.call(api.recover, { body: {
       source,
       ...which,
@@ -45,4 +36,22 @@ export function registerRecoverCommand(program: Command): void {
     } });
     await reportStarted(client, job, opts);
   });
+}
+
+/** What the command line names: the newest point (found here), a point id, or a time (the server finds its point). */
+type Choice = { latest: true } | { point: string } | { at: string };
+
+function chooseRecoveryPoint(opts: { point?: string; at?: string }, now: Date): Choice {
+  if ((opts.point === undefined) === (opts.at === undefined)) throw new CustosError('usage', 'choose the recovery point with exactly one of --point ID|latest and --at TIME');
+  if (opts.at !== undefined) {
+    const t = parsePointTime(opts.at, now);
+    return t.latest ? { latest: true } : { at: t.at };
+  }
+  return opts.point === 'latest' ? { latest: true } : { point: opts.point! };
+}
+
+async function newestPoint(client: ReturnType<typeof connect>, source: string): Promise<string> {
+  const newest = (await client.call(api.listPoints, { params: { id: source } })).at(-1);
+  if (newest === undefined) throw new CustosError('not-found', `${source} has no recovery points`);
+  return newest.id;
 }
