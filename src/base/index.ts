@@ -7,3 +7,4 @@ export * from './ids.js';
 export * from './clock.js';
 export * from './progress.js';
 export * from './known-ids.js';
+export * from './iso-time.js';

@@ -1,18 +1,11 @@
 // Local times in a zone with daylight saving time: the zone is set for this
 // file only (node --test runs each file in a process of its own).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { useTimeZone } from '../../test/helpers/time-zone.js';
 import { shortTime } from './server-cli.js';
 
-let saved: string | undefined;
-before(() => {
-  saved = process.env.TZ;
-  process.env.TZ = 'Europe/Berlin';
-});
-after(() => {
-  if (saved === undefined) delete process.env.TZ;
-  else process.env.TZ = saved;
-});
+useTimeZone('Europe/Berlin');
 
 test('shortTime: local time, and the offset within an hour of a daylight saving change, so the repeated hour is told apart', () => {
   assert.equal(shortTime('2026-07-01T18:00:00Z'), '2026-07-01 20:00');

@@ -13,3 +13,4 @@ export * from './retention.js';
 export * from './allocation.js';
 export * from './alerts.js';
 export * from './system-targets.js';
+export * from './point-at.js';

@@ -3,8 +3,9 @@
 // 2025-03-30 02:00 becomes 03:00, on 2025-10-26 03:00 becomes 02:00). The
 // zone is set for this file only: node --test runs each file in a process of
 // its own, and the first test checks that the zone took effect.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { useTimeZone } from '../../test/helpers/time-zone.js';
 import { ManualClock } from '../base/clock.js';
 import { parsePolicy, WEEKDAYS, type ProtectionPolicy } from './policy.js';
 import { pointsToPrune, type PointInfo } from './retention.js';
@@ -13,16 +14,7 @@ import { isPruneDue, isSyncDue, latestPointSlot, localDateKey } from './schedule
 const ZONE = 'Europe/Berlin';
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-let savedZone: string | undefined;
-
-before(() => {
-  savedZone = process.env.TZ;
-  process.env.TZ = ZONE;
-});
-after(() => {
-  if (savedZone === undefined) delete process.env.TZ;
-  else process.env.TZ = savedZone;
-});
+useTimeZone(ZONE);
 
 interface Week {
   /** Recovery points made, by slot key, with the time they were made. */

@@ -322,6 +322,61 @@ describe('server-mode CLI client', () => {
     assert.equal(b.code, 2, describeCli(bad, b));
   });
 
+  test('recover --at sends the time as an ISO instant (the whole minute, local unless an offset); --at latest is the newest point', async () => {
+    const to = ['--to', 'laptop:/tmp/restored', '--json'];
+    for (const [at, sent] of [['2025-03-02T20:00', '2025-03-02T20:00:59.999Z'], ['2025-03-02T21:00:30+01:00', '2025-03-02T20:00:30.999Z']] as const) {
+      const args = ['recover', SOURCE, '--at', at, ...to];
+      const r = await cli(args);
+      assert.equal(r.code, 0, describeCli(args, r));
+      assert.deepEqual(last('POST', '/api/recoveries').body, { source: SOURCE, at: sent, to: 'laptop:/tmp/restored' });
+    }
+    const local = ['recover', SOURCE, '--at', '2025-03-02T20:00', ...to];
+    const k = await cli(local, { TZ: 'Pacific/Kiritimati' });
+    assert.equal(k.code, 0, describeCli(local, k));
+    assert.equal((last('POST', '/api/recoveries').body as { at: string }).at, '2025-03-02T06:00:59.999Z', 'local time of the CLI: +14:00');
+    const latest = ['recover', SOURCE, '--at', 'latest', ...to];
+    assert.equal((await cli(latest)).code, 0);
+    assert.deepEqual(last('POST', '/api/recoveries').body, { source: SOURCE, point: 'e5f6a7b8', to: 'laptop:/tmp/restored' });
+  });
+
+  test('recover with both --point and --at, neither, or a bad time is a usage error (exit 2) and sends nothing', async () => {
+    const to = ['--to', 'laptop:/tmp/restored'];
+    for (const [args, message] of [
+      [['recover', SOURCE, '--point', 'e5f6a7b8', '--at', 'latest', ...to], /exactly one of --point/],
+      [['recover', SOURCE, ...to], /exactly one of --point/],
+      [['recover', SOURCE, '--at', 'tomorrow 08:00', ...to], /is not a time/],
+      [['recover', SOURCE, '--at', '2025-02-30T10:00', ...to], /is not a time/],
+      [['recover', SOURCE, '--at', `2025-03-02T20:00${'0'.repeat(100_000)}`, ...to], /is not a time/],
+    ] as const) {
+      const before = seen.length;
+      const r = await cli([...args]);
+      assert.equal(r.code, 2, describeCli([...args].map((a) => a.slice(0, 60)), r));
+      assert.match(r.stderr, message);
+      assert.ok(r.stderr.length < 1000, 'the error does not echo a huge argument');
+      assert.equal(seen.length, before, 'nothing was sent');
+    }
+  });
+
+  test('point list --calendar: the days with recovery points in the local time zone of the CLI, and how many', async () => {
+    const args = ['point', 'list', SOURCE, '--calendar', '--month', '2025-03', '--json'];
+    const r = await cli(args);
+    assert.equal(r.code, 0, describeCli(args, r));
+    assert.deepEqual(parseJsonOutput(args, r), { month: '2025-03', days: [{ date: '2025-03-01', recoveryPoints: 1 }, { date: '2025-03-02', recoveryPoints: 1 }] });
+    // 20:00 UTC is 10:00 the next day at +14:00
+    const text = ['point', 'list', SOURCE, '--calendar', '--month', '2025-03'];
+    const k = await cli(text, { TZ: 'Pacific/Kiritimati' });
+    assert.equal(k.code, 0, describeCli(text, k));
+    assert.match(k.stdout, /^DATE +RECOVERY POINTS\n2025-03-02 +1\n2025-03-03 +1\n$/);
+    const empty = ['point', 'list', SOURCE, '--calendar', '--month', '2025-04'];
+    assert.match((await cli(empty)).stdout, /no recovery points of .* in 2025-04/);
+    for (const bad of [['--month', '2025-03'], ['--calendar', '--month', '2025-13']]) {
+      const before = seen.length;
+      const b = await cli(['point', 'list', SOURCE, ...bad]);
+      assert.equal(b.code, 2, describeCli(bad, b));
+      assert.equal(seen.length, before, 'nothing was sent');
+    }
+  });
+
   test('agent token prints the token and the attach command to run', async () => {
     const args = ['agent', 'token', '--expires', '2h'];
     const r = await cli(args);

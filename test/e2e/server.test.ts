@@ -88,9 +88,10 @@ async function waitAgentConnected(server: TestServer, name: string, timeoutMs: n
   }, timeoutMs, 300);
 }
 
-/** Recovers a point to `target` on `agent` with `custos recover --wait` and checks the tree there against `expected`. */
-async function recoverAndCompare(server: TestServer, source: string, point: string, agent: string, target: string, expected: Map<string, string>, what: string): Promise<ApiJob> {
-  const args = ['recover', source, '--point', point, '--to', `${agent}:${target}`, '--wait', '--json', '--timeout', '5m'];
+/** Recovers a point (by id, or `--at` a time) to `target` on `agent` with `custos recover --wait` and checks the tree there against `expected`. */
+async function recoverAndCompare(server: TestServer, source: string, point: string | { at: string }, agent: string, target: string, expected: Map<string, string>, what: string): Promise<ApiJob> {
+  const which = typeof point === 'string' ? ['--point', point] : ['--at', point.at];
+  const args = ['recover', source, ...which, '--to', `${agent}:${target}`, '--wait', '--json', '--timeout', '5m'];
   const r = await server.cli(args, { timeoutMs: 330_000 });
   assert.equal(r.code, 0, describeCli(args, r));
   const job = JSON.parse(r.stdout) as ApiJob;
@@ -192,7 +193,7 @@ describe('server mode: attach, protect, two recovery points, recover', { timeout
     assert.equal(newer.logicalBytes, 5 * MiB + notes2.length + report.length + 4 + 300_000);
 
     // --- each recovers, to another directory, as the tree was when it was made
-    await recoverAndCompare(server, source, older.id, 'happy', join(work.path, 'recovered-older'), digestAtFirst, 'the older point');
+    await recoverAndCompare(server, source, { at: older.time }, 'happy', join(work.path, 'recovered-older'), digestAtFirst, 'the older point, chosen by its time (--at)');
     await recoverAndCompare(server, source, newer.id, 'happy', join(work.path, 'recovered-newer'), digestAtSecond, 'the newer point');
 
     // --- jobs, data sources

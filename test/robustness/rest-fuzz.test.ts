@@ -28,7 +28,8 @@ const VALID: Partial<Record<keyof typeof api, Record<string, unknown>>> = {
   enroll: { secret: 'abc', name: 'agent1', csr: '-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n', hostname: 'h' },
   createGroup: { name: 'g1', sources: ['nobody:fs:/data'], retention: '5d', sync: '15m', points: '08:00,20:00', days: 'mon,tue', excludes: ['*.mp3'], replica: 'now', check: 'auto' },
   updateGroup: { retention: 7, sync: 30, points: ['08:00'], days: ['mon'], excludes: ['x'], replica: 'manual', check: 'auto', addSources: ['nobody:fs:/y'], removeSources: ['nobody:fs:/z'] },
-  recover: { source: 'nobody:fs:/data', point: 'abc', to: 'nobody:/tmp/x', items: ['a/b'], conflict: 'skip', allowSystemTarget: false },
+  // point and at: the schema takes both (the handler wants exactly one), so removing either field reaches the handler
+  recover: { source: 'nobody:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'nobody:/tmp/x', items: ['a/b'], conflict: 'skip', allowSystemTarget: false },
 };
 
 const PER_ROUTE_RUNS = 1500;

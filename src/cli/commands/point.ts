@@ -4,7 +4,9 @@
  */
 import { api } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
+import { CustosError, systemClock } from '../../base/index.js';
 import { print, printJson } from '../output.js';
+import { calendarDays, calendarMonth, monthLabel } from '../point-calendar.js';
 import { formatBytes } from '../progress.js';
 import { connect, printTable, printWarnings, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
 import { reportStarted, withWait } from './job.js';
@@ -22,9 +24,23 @@ export function registerPointCommands(program: Command): void {
   });
 
   withConnection(
-    point.command('list').description('recovery points of a data source, oldest first').argument('<source>', 'data source id (AGENT:fs:/path)').option('--json', 'print the recovery points as JSON'),
-  ).action(async (source: string, opts: ConnectionOptions & { json?: boolean }) => {
+    point
+      .command('list')
+      .description('recovery points of a data source, oldest first')
+      .argument('<source>', 'data source id (AGENT:fs:/path)')
+      .option('--calendar', 'the days (local to this computer) that have recovery points, and how many')
+      .option('--month <YYYY-MM>', 'with --calendar: this month [the current one]')
+      .option('--json', 'print the recovery points (or the days) as JSON'),
+  ).action(async (source: string, opts: ConnectionOptions & { json?: boolean; calendar?: boolean; month?: string }) => {
+    if (opts.month !== undefined && !opts.calendar) throw new CustosError('usage', '--month goes with --calendar');
+    const month = opts.calendar ? calendarMonth(opts.month, systemClock.now()) : undefined;
     const points = await connect(opts).call(api.listPoints, { params: { id: source } });
+    if (month) {
+      const days = calendarDays(points.map((p) => p.time), month);
+      if (opts.json) return printJson({ month: monthLabel(month), days });
+      if (days.length === 0) return print(`no recovery points of ${source} in ${monthLabel(month)}`);
+      return printTable(['DATE', 'RECOVERY POINTS'], days.map((d) => [d.date, String(d.recoveryPoints)]));
+    }
     if (opts.json) return printJson(points);
     if (points.length === 0) return print(`no recovery points of ${source}`);
     printTable(

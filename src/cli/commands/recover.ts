@@ -1,8 +1,9 @@
 /** `custos recover`: recover a recovery point (or items of it) to a directory on any attached protection agent. */
 import { api } from '../../protocol/rest/index.js';
 import { Option, type Command } from 'commander';
-import { CustosError } from '../../base/index.js';
+import { CustosError, systemClock } from '../../base/index.js';
 import { collect } from '../output.js';
+import { parsePointTime } from '../point-time.js';
 import { connect, withConnection, type ConnectionOptions } from '../server-cli.js';
 import { reportStarted, withWait } from './job.js';
 
@@ -13,25 +14,21 @@ export function registerRecoverCommand(program: Command): void {
         .command('recover')
         .description('recover a recovery point, or items of it, to a directory on an attached protection agent (prints the job id)')
         .argument('<source>', 'data source id (AGENT:fs:/path)')
-        .requiredOption('--point <id>', 'recovery point id, or "latest" (see custos point list)')
+        .option('--point <id>', 'recovery point id, or "latest" (see custos point list)')
+        .option('--at <time>', 'the newest recovery point at or before TIME: 2026-12-01T17:00 (local unless an offset is given), "yesterday 17:00", "today 08:00" or latest')
         .requiredOption('--to <agent:path>', 'target: AGENT:/absolute/path (the original location or any other)')
         .option('--item <path>', 'recover only this file or directory (path inside the data source); repeatable', collect)
         .addOption(new Option('--conflict <mode>', 'when an item exists at the target').choices(['overwrite', 'skip', 'keep-both']))
         .option('--allow-system-target', 'admin only: allow / or a system directory (/etc, /usr, …) as the target'),
     ),
-  ).action(async (source: string, opts: ConnectionOptions & { point: string; to: string; item?: string[]; conflict?: string; allowSystemTarget?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
+  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: string; allowSystemTarget?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
+    const choice = chooseRecoveryPoint(opts, systemClock.now());
     if (!/^[^:/]+:\//.test(opts.to)) throw new CustosError('usage', `--to must be AGENT:/absolute/path, e.g. laptop:/home/ann/restored (got ${opts.to})`);
     const client = connect(opts);
-    let point = opts.point;
-    if (point === 'latest') {
-      const points = await client.call(api.listPoints, { params: { id: source } });
-      const newest = points.at(-1);
-      if (newest === undefined) throw new CustosError('not-found', `${source} has no recovery points`);
-      point = newest.id;
-    }
+    const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;
     const job = await client.call(api.recover, { body: {
       source,
-      point,
+      ...which,
       to: opts.to,
       ...(opts.item !== undefined ? { items: opts.item } : {}),
       ...(opts.conflict !== undefined ? { conflict: opts.conflict as 'overwrite' | 'skip' | 'keep-both' } : {}),
@@ -39,4 +36,22 @@ export function registerRecoverCommand(program: Command): void {
     } });
     await reportStarted(client, job, opts);
   });
+}
+
+/** What the command line names: the newest point (found here), a point id, or a time (the server finds its point). */
+type Choice = { latest: true } | { point: string } | { at: string };
+
+function chooseRecoveryPoint(opts: { point?: string; at?: string }, now: Date): Choice {
+  if ((opts.point === undefined) === (opts.at === undefined)) throw new CustosError('usage', 'choose the recovery point with exactly one of --point ID|latest and --at TIME');
+  if (opts.at !== undefined) {
+    const t = parsePointTime(opts.at, now);
+    return t.latest ? { latest: true } : { at: t.at };
+  }
+  return opts.point === 'latest' ? { latest: true } : { point: opts.point! };
+}
+
+async function newestPoint(client: ReturnType<typeof connect>, source: string): Promise<string> {
+  const newest = (await client.call(api.listPoints, { params: { id: source } })).at(-1);
+  if (newest === undefined) throw new CustosError('not-found', `${source} has no recovery points`);
+  return newest.id;
 }

@@ -6,6 +6,7 @@
  * copy that disagrees stops compiling.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ISO_LOCAL_TIME_SOURCE, ISO_OFFSET_SOURCE } from '../../base/index.js';
 
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const Time = Type.String({ description: 'ISO 8601 UTC time' });
@@ -223,7 +224,12 @@ export type AuditEntry = Static<typeof AuditEntrySchema>;
 export const RecoveryRequestSchema = Type.Object(
   {
     source: Type.String({ minLength: 1, maxLength: 4200 }),
-    point: Type.String({ minLength: 1, maxLength: 64 }),
+    point: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the recovery point id; exactly one of point and at' })),
+    at: Type.Optional(Type.String({
+      maxLength: 40,
+      pattern: `^${ISO_LOCAL_TIME_SOURCE}${ISO_OFFSET_SOURCE}$`,
+      description: 'ISO 8601 time with Z or an offset: the newest recovery point at or before it; exactly one of point and at',
+    })),
     to: Type.String({ minLength: 3, maxLength: 4200, description: 'AGENT:/absolute/path' }),
     items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 10_000 })),
     conflict: Type.Optional(Type.Union([Type.Literal('overwrite'), Type.Literal('skip'), Type.Literal('keep-both')])),

@@ -4,10 +4,10 @@
  * and recovers only to agents that own one of them.
  */
 import type { FastifyInstance } from 'fastify';
-import { CustosError } from '../../../base/index.js';
+import { CustosError, parseIsoTime } from '../../../base/index.js';
 import type { DataSourceRow } from '../../../catalog/index.js';
 import type { JobKind } from '../../../jobs/index.js';
-import { isSystemTarget } from '../../../protection/index.js';
+import { isSystemTarget, pointAt } from '../../../protection/index.js';
 import { api } from '../../../protocol/rest/index.js';
 import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
@@ -65,10 +65,15 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
 
   serve(app, api.recover, async ({ body: b, principal, audit }) => {
     const p = principal!;
-    audit(b.source, { point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? 'keep-both', allowSystemTarget: b.allowSystemTarget ?? false });
+    const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? 'keep-both', allowSystemTarget: b.allowSystemTarget ?? false };
+    audit(b.source, detail);
+    if ((b.point === undefined) === (b.at === undefined)) throw badRequest('give exactly one of point (a recovery point id) and at (an ISO time)');
+    const at = b.at === undefined ? undefined : parseIsoTime(b.at)?.date;
+    if (b.at !== undefined && at === undefined) throw badRequest(`at: ${b.at} is not a time (e.g. 2026-12-01T17:00:00Z)`);
     const s = await sourceFor(p, b.source);
-    const point = await c.point(b.point);
+    const point = at !== undefined ? pointAt(await c.listPoints(s.id, true), at, s.id) : await c.point(b.point!);
     if (!point || point.source_id !== s.id) throw notFound(`recovery point ${b.point} of ${s.id}`);
+    audit(b.source, { ...detail, point: point.id }); // with at: the point the time named
     const target = parseTarget(b.to);
     const agent = await c.agent(target.agent);
     if (!agent || agent.revoked_at) throw badRequest(`recovery target agent ${target.agent} is not attached`);
