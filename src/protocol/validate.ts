@@ -186,6 +186,11 @@ export function parseWireError(v: unknown, path = 'error'): WireError {
 /** Paths of a verification scan's misses a result may name. */
 export const MAX_MISSED_PATHS = 20;
 
+/** The first five of `count` missed paths for a message: "a, b, c, d, e, …" (the agent's journal log and the server's alert say it alike). */
+export function missedPathsText(paths: readonly string[], count: number): string {
+  return `${paths.slice(0, 5).join(', ')}${count > 5 ? ', …' : ''}`;
+}
+
 const RESULT_COUNTS = ['bytesAdded', 'errors', 'files', 'dirs', 'others', 'skipped', 'bytes'] as const;
 
 /** A job's result as the agent reports it: the known fields only (what `job show` displays). */

@@ -35,7 +35,7 @@ import {
   type PruneDecision,
   type ProtectionPolicy,
 } from '../protection/index.js';
-import type { JobProgress, JobSpec, WireKeys } from '../protocol/index.js';
+import { missedPathsText, type JobProgress, type JobSpec, type WireKeys } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
 import { BackupChannel, pointChunkIds, RecoveryChannel } from './job-channels.js';
@@ -574,7 +574,7 @@ export class JobEngine {
     if (n === 0) return;
     this.d.journalMissed?.(sourceId, n);
     const paths = walk?.journalMissedPaths ?? [];
-    await this.d.alerts.markInconsistent(sourceId, `a verification scan found ${n} changed item(s) the change journal had missed (${paths.slice(0, 5).join(', ')}${n > 5 ? ', …' : ''})`, this.d.clock.now());
+    await this.d.alerts.markInconsistent(sourceId, `a verification scan found ${n} changed item(s) the change journal had missed (${missedPathsText(paths, n)})`, this.d.clock.now());
   }
 
   /**

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { errorMessage, isErrno, type RecoveryPointId } from '../../base/index.js';
 import type { ChangeSet } from '../backup/walker.js';
 import type { PointSummary } from '../../format/index.js';
-import { parseSummary } from '../../protocol/index.js';
+import { missedPathsText, parseSummary } from '../../protocol/index.js';
 import { FsChangeJournal, journalStateDir, type JournalMarker } from '../journal/index.js';
 
 /** Beside the journal's own files: the exclusions of its last commit... */
@@ -197,7 +197,7 @@ export class SourceJournals {
    * job's result.)
    */
   async missed(plan: SyncPlan, count: number, paths: readonly string[]): Promise<void> {
-    await plan.journal?.distrust(`change journal lost (a verification scan found ${count} changed item(s) it had missed: ${paths.slice(0, 5).join(', ')}${count > 5 ? ', …' : ''}): metadata scan`);
+    await plan.journal?.distrust(`change journal lost (a verification scan found ${count} changed item(s) it had missed: ${missedPathsText(paths, count)}): metadata scan`);
   }
 
   private async lastExcludes(path: string): Promise<string[] | null> {
