@@ -133,7 +133,8 @@ async function walkAndCommit(spec: BackupJobSpec, link: JobLink, hooks: BackupJo
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: result.summary, partial: result.partial, excludes: spec.excludes });
   // Recorded after the job is reported done; the next synchronization of this source waits for it.
   if (plan) {
-    const clean = !result.partial && result.errors.length === 0 && result.changedDuringRead.length === 0;
+    // (A point is partial exactly when an item could not be read.)
+    const clean = result.errors.length === 0 && result.changedDuringRead.length === 0;
     hooks.journals?.committed(plan, planRequest, String(commit['point']) as RecoveryPointId, !plan.changes || result.changesIgnored !== null, { summary: result.summary, clean });
   }
   const walk = {
