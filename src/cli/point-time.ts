@@ -25,9 +25,11 @@ export function parsePointTime(text: string, now: Date): PointTime {
     const minute = Number(rel[3]);
     if (hour > 23 || minute > 59) throw bad(text);
     const day = new Date(now.getFullYear(), now.getMonth(), now.getDate() - (rel[1] === 'yesterday' ? 1 : 0));
-    const d = new Date(day.getFullYear(), day.getMonth(), day.getDate(), hour, minute);
-    if (d.getHours() !== hour || d.getMinutes() !== minute) throw new CustosError('usage', `--at ${t}: that local time does not exist (a daylight saving change skips it); give an offset, e.g. 2026-03-29T03:00+02:00`);
-    return { latest: false, at: new Date(d.getTime() + SPAN.minute - 1).toISOString() };
+    const pad = (n: number) => String(n).padStart(2, '0');
+    // The same checks as any local ISO time: a time a daylight saving change skips does not exist.
+    const local = parseIsoTime(`${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}T${pad(hour)}:${pad(minute)}`);
+    if (!local) throw new CustosError('usage', `--at ${t}: that local time does not exist (a daylight saving change skips it); give an offset, e.g. 2026-03-29T03:00+02:00`);
+    return { latest: false, at: new Date(local.date.getTime() + SPAN.minute - 1).toISOString() };
   }
   const iso = parseIsoTime(t);
   if (!iso) throw bad(text);
