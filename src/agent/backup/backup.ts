@@ -426,7 +426,6 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       return { entry: { ...base, size: 0, target, rdev } };
     }
     if (st.nlink > 1n) {
-      walkStats.linkedFiles++;
       const key = `${st.dev}:${st.ino}`;
       const first = hardLinks.get(key);
       if (first) {

@@ -31,16 +31,10 @@ export interface WalkStats {
   dirsListed: number;
   /** Entries taken from the previous recovery point's manifest without looking at the file system. */
   itemsReused: number;
-  /**
-   * Regular files looked at that have more than one link. A write through a
-   * link outside the tree changes such a file without any event inside it,
-   * so a change journal cannot vouch for a tree that holds any.
-   */
-  linkedFiles: number;
 }
 
 export function newWalkStats(): WalkStats {
-  return { itemsStatted: 0, dirsListed: 0, itemsReused: 0, linkedFiles: 0 };
+  return { itemsStatted: 0, dirsListed: 0, itemsReused: 0 };
 }
 
 /**
