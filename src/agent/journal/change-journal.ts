@@ -374,9 +374,7 @@ export class FsChangeJournal {
   async stop(): Promise<void> {
     if (!this.started || this.stopped) return;
     await this.settle().catch(() => {});
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.halt();
     await this.unwatch();
     await this.flush().catch(() => {});
     if (this.state) {
@@ -393,16 +391,17 @@ export class FsChangeJournal {
    */
   async abandon(): Promise<void> {
     if (!this.started || this.stopped) return;
+    this.halt();
+    await this.unwatch({ settle: false });
+    // Writes already under way finish (they would have, or not, at any instant of a kill).
+    await this.io;
+  }
+
+  /** No callback records anything from here on, and nothing is flushed on a timer. */
+  private halt(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.watcher?.abandon();
-    this.watcher = null;
-    this.fanotify?.close();
-    this.fanotify = null;
-    this.watching = false;
-    // Writes already under way finish (they would have, or not, at any instant of a kill).
-    await this.io;
   }
 
   /**
@@ -624,13 +623,15 @@ export class FsChangeJournal {
     }
   }
 
-  private async unwatch(): Promise<void> {
+  /** Stops both watches; `settle: false` drops what the watcher has not read yet (abandon). */
+  private async unwatch({ settle = true } = {}): Promise<void> {
     const watcher = this.watcher;
     this.watcher = null;
     this.watching = false;
     this.fanotify?.close();
     this.fanotify = null;
-    await watcher?.stop().catch(() => {});
+    if (settle) await watcher?.stop().catch(() => {});
+    else watcher?.abandon();
   }
 
   /** Why the journal's preconditions no longer hold (see the file comment), or null. */
