@@ -264,7 +264,8 @@ function dayRange(item: string): readonly Weekday[] | undefined {
   }
 }
 
-function parseDays(value: string | readonly string[]): Weekday[] {
+/** Parses days as `--days` takes them (mon,wed, mon-fri, fri-mon, weekdays, …) into unique weekdays, mon..sun order. */
+export function parseDays(value: string | readonly string[]): Weekday[] {
   const items = splitList(value).filter((s) => s !== '');
   if (items.length === 0) {
     throw new UserError('usage', 'at least one day is needed: use mon,tue,… or daily, weekdays or weekends');
