@@ -13,7 +13,7 @@ const allowed = {
   protocol: ['base', 'format'],
   agent: ['base', 'format', 'protocol', 'protection'],
   longterm: ['base', 'format', 'pool'],
-  standalone: ['base', 'format', 'pool', 'agent'],
+  standalone: ['base', 'format', 'pool', 'agent', 'protection'],
   server: ['base', 'format', 'pool', 'catalog', 'protection', 'jobs', 'protocol', 'agent', 'longterm'],
   cli: ['base', 'protocol', 'standalone', 'server', 'agent'],
 };

@@ -9,6 +9,6 @@
  */
 export { runBackup, makeExcluder, type BackupOptions, type BackupResult, type ChunkSink, type ItemError } from './backup/backup.js';
 export { runRestore, normalizeItem, type ChunkSource, type RestoreOptions, type RestoreResult } from './restore/restore.js';
-export type { ConflictMode } from './restore/messages.js';
+export type { ConflictMode, SecurityMode } from './restore/messages.js';
 export { attachAgent, type AttachOptions } from './remote/attach.js';
 export { AgentRuntime, AGENT_VERSION, type AgentRuntimeOptions } from './remote/agent-runtime.js';

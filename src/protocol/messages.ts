@@ -13,6 +13,21 @@ export const PROTOCOL_VERSION = 2;
 export const AGENT_CONNECT_PATH = '/api/agent/connect';
 
 export type ConflictModeName = 'overwrite' | 'skip' | 'keep-both';
+export const CONFLICT_MODES: readonly ConflictModeName[] = ['overwrite', 'skip', 'keep-both'];
+/** The one default of both modes (server recovery and standalone restore): the target ends up as the point has it; identical files are never rewritten. */
+export const DEFAULT_CONFLICT: ConflictModeName = 'overwrite';
+
+/** point: the point's owners, modes, ACLs and security labels; target: new items inherit from the target, existing ones are left alone. */
+export type SecurityModeName = 'point' | 'target';
+export const SECURITY_MODES: readonly SecurityModeName[] = ['point', 'target'];
+
+export type WireWeekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+
+/** One --throttle rate: bytes per second, in a window of the agent's local time (days, from HH:MM to HH:MM) or outside every window. */
+export interface WireThrottleRule {
+  readonly bytesPerSecond: number;
+  readonly window?: { readonly days: readonly WireWeekday[]; readonly from: string; readonly to: string };
+}
 
 /**
  * The pool's id key handed to an agent for one job (base64, kept in memory
@@ -51,6 +66,10 @@ export interface RecoveryJobSpec {
   readonly target: string;
   readonly items: readonly string[];
   readonly conflict: ConflictModeName;
+  /** Absent: point. */
+  readonly security?: SecurityModeName;
+  /** Absent or empty: no limit. */
+  readonly throttle?: readonly WireThrottleRule[];
   readonly keys: WireKeys | null;
   readonly compressionLevel: number;
   /**

@@ -8,6 +8,9 @@
 import { CustosError, type ErrorCode } from '../base/index.js';
 import type { ManifestPageRef, PointSummary } from '../format/index.js';
 import {
+  CONFLICT_MODES,
+  DEFAULT_CONFLICT,
+  SECURITY_MODES,
   MAX_ERROR_CHARS,
   MAX_LOG_CHARS,
   MAX_REASON_CHARS,
@@ -15,7 +18,10 @@ import {
   type AgentRequest,
   type CommitRequest,
   type JobProgress,
+  type RecoveryJobSpec,
   type WireError,
+  type WireThrottleRule,
+  type WireWeekday,
 } from './messages.js';
 
 /** The largest text frame an agent may send (a commit of a very large manifest is the biggest). */
@@ -191,7 +197,7 @@ export function missedPathsText(paths: readonly string[], count: number): string
   return `${paths.slice(0, 5).join(', ')}${count > 5 ? ', …' : ''}`;
 }
 
-const RESULT_COUNTS = ['bytesAdded', 'errors', 'files', 'dirs', 'others', 'skipped', 'bytes'] as const;
+const RESULT_COUNTS = ['bytesAdded', 'errors', 'files', 'dirs', 'others', 'identical', 'copies', 'skipped', 'bytes'] as const;
 
 /** A job's result as the agent reports it: the known fields only (what `job show` displays). */
 function jobResult(v: unknown, path: string): Record<string, unknown> {
@@ -217,6 +223,40 @@ function jobResult(v: unknown, path: string): Record<string, unknown> {
   }
   if (JSON.stringify(out).length > MAX_RESULT_JSON) bad(path, `is larger than ${MAX_RESULT_JSON} bytes`);
   return out;
+}
+
+const WEEKDAY_NAMES: readonly WireWeekday[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+const TIME_OF_DAY = /^([01]\d|2[0-3]):[0-5]\d$/;
+/** --throttle rules per recovery, at most (src/protection/throttle.ts MAX_THROTTLE_RULES). */
+const MAX_THROTTLE_RULES_WIRE = 16;
+
+function throttleRule(v: unknown, path: string): WireThrottleRule {
+  const o = record(v, path, ['bytesPerSecond'], ['window']);
+  const bytesPerSecond = intIn(o['bytesPerSecond'], `${path}.bytesPerSecond`, 1024, Number.MAX_SAFE_INTEGER);
+  if (!Object.hasOwn(o, 'window')) return { bytesPerSecond };
+  const w = record(o['window'], `${path}.window`, ['days', 'from', 'to']);
+  const days = list(w['days'], `${path}.window.days`, 7, (d, p) => oneOf(d, p, WEEKDAY_NAMES));
+  if (days.length === 0 || new Set(days).size !== days.length) bad(`${path}.window.days`, 'must name each day once, at least one');
+  const from = text(w['from'], `${path}.window.from`, 5, TIME_OF_DAY);
+  const to = text(w['to'], `${path}.window.to`, 5, TIME_OF_DAY);
+  if (from === to) bad(`${path}.window`, 'is empty');
+  return { bytesPerSecond, window: { days, from, to } };
+}
+
+/** How the agent writes a recovery, as the server sent it (RecoveryJobSpec): checked, with the defaults of absent fields. */
+export interface RecoverySettings {
+  readonly conflict: (typeof CONFLICT_MODES)[number];
+  readonly security: (typeof SECURITY_MODES)[number];
+  readonly throttle: readonly WireThrottleRule[];
+}
+
+export function parseRecoverySettings(spec: Pick<RecoveryJobSpec, 'conflict' | 'security' | 'throttle'>, path = 'job'): RecoverySettings {
+  const s = spec as Record<string, unknown>;
+  return {
+    conflict: s['conflict'] === undefined ? DEFAULT_CONFLICT : oneOf(s['conflict'], `${path}.conflict`, CONFLICT_MODES),
+    security: s['security'] === undefined ? 'point' : oneOf(s['security'], `${path}.security`, SECURITY_MODES),
+    throttle: s['throttle'] === undefined ? [] : list(s['throttle'], `${path}.throttle`, MAX_THROTTLE_RULES_WIRE, throttleRule),
+  };
 }
 
 /** A host name as the agent sends it in `hello`: characters outside the allowed ones become '-'. */

@@ -35,7 +35,7 @@ import {
   type PruneDecision,
   type ProtectionPolicy,
 } from '../protection/index.js';
-import { missedPathsText, type JobProgress, type JobSpec, type WireKeys } from '../protocol/index.js';
+import { DEFAULT_CONFLICT, missedPathsText, type ConflictModeName, type JobProgress, type JobSpec, type SecurityModeName, type WireKeys, type WireThrottleRule } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
 import { BackupChannel, pointChunkIds, RecoveryChannel } from './job-channels.js';
@@ -454,7 +454,10 @@ export class JobEngine {
         point: { id: point.id, pages: point.manifest },
         target,
         items: (params['items'] as string[] | undefined) ?? [],
-        conflict: (params['conflict'] as 'overwrite' | 'skip' | 'keep-both' | undefined) ?? 'keep-both',
+        // Checked by the route when queued, and again by the agent (parseRecoverySettings).
+        conflict: (params['conflict'] as ConflictModeName | undefined) ?? DEFAULT_CONFLICT,
+        security: (params['security'] as SecurityModeName | undefined) ?? 'point',
+        throttle: (params['throttle'] as WireThrottleRule[] | undefined) ?? [],
         keys: this.wireKeys(),
         compressionLevel: this.d.pool.config.compression.level,
         allowSystemTarget,

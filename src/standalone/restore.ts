@@ -3,13 +3,20 @@ import { stat } from 'node:fs/promises';
 import { isErrno, UserError, type ProgressSink } from '../base/index.js';
 import { packName } from '../pool/index.js';
 import { withPool, type PoolRef } from './with-pool.js';
-import { normalizeItem, runRestore, type ConflictMode, type RestoreResult } from '../agent/index.js';
+import { normalizeItem, runRestore, type ConflictMode, type RestoreResult, type SecurityMode } from '../agent/index.js';
+import { parseThrottle } from '../protection/index.js';
 
 export const CONFLICT_MODES: readonly ConflictMode[] = ['overwrite', 'skip', 'keep-both'];
+const SECURITY_MODES: readonly SecurityMode[] = ['point', 'target'];
 
 export interface RestoreCommandOptions extends PoolRef {
   readonly items?: readonly string[];
+  /** Default overwrite (as in server mode). */
   readonly conflict?: string;
+  /** Default point. */
+  readonly security?: string;
+  /** --throttle values. */
+  readonly throttle?: readonly string[];
   readonly progress?: ProgressSink;
 }
 
@@ -23,6 +30,9 @@ export async function restoreFromPool(pointRef: string, target: string, options:
   if (!CONFLICT_MODES.includes(conflict)) {
     throw new UserError('usage', `--conflict must be one of ${CONFLICT_MODES.join(', ')} (got "${options.conflict}")`);
   }
+  const security = (options.security ?? 'point') as SecurityMode;
+  if (!SECURITY_MODES.includes(security)) throw new UserError('usage', `--security must be point or target (got "${options.security}")`);
+  const throttle = parseThrottle(options.throttle ?? []);
   await checkTarget(target);
   return withPool(options, 'shared', 'restore', async (pool) => {
     const point = await pool.findPoint(pointRef);
@@ -45,6 +55,8 @@ export async function restoreFromPool(pointRef: string, target: string, options:
       target,
       items: items.map((i) => i.toString('utf8')),
       conflict,
+      security,
+      throttle,
       keys: pool.keys,
       compressionLevel: pool.config.compression.level,
       progress: options.progress,

@@ -8,11 +8,11 @@ import type { BigIntStats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
 import { BlobCodec, decodePage, type ChunkKeys, type ManifestEntry, type ManifestPageRef, type PointSummary } from '../../format/index.js';
-import { MAX_MISSED_PATHS, type BackupJobSpec, type RecoveryJobSpec, type WireKeys } from '../../protocol/index.js';
+import { MAX_MISSED_PATHS, parseRecoverySettings, type BackupJobSpec, type RecoveryJobSpec, type RecoverySettings, type WireKeys } from '../../protocol/index.js';
 import { runBackup, type BackupResult } from '../backup/backup.js';
-import { normalizeItem, runRestore } from '../restore/restore.js';
+import { normalizeItem, runRestore, type RestoreResult } from '../restore/restore.js';
 import { resolveTarget } from '../restore/fs-safe.js';
-import { isSystemTarget } from '../../protection/index.js';
+import { formatThrottle, isSystemTarget } from '../../protection/index.js';
 import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
 import type { PlanRequest, SourceJournals, SyncPlan } from './source-journals.js';
@@ -169,8 +169,29 @@ export function checkRecoveryTarget(target: string, allowSystemTarget: boolean):
   }
 }
 
+/** Lines of the job log that name items not recovered, at most (then one line says how many more). */
+export const MAX_ITEM_LINES = 10_000;
+
+/** What the job log says of the restore: every item not recovered and why (failed, or left as it was by --conflict skip), then the warnings. */
+export function logNotRecovered(link: Pick<JobLink, 'log'>, result: RestoreResult): void {
+  let lines = 0;
+  const more = result.errors.length + result.skippedItems.length - MAX_ITEM_LINES;
+  for (const e of result.errors) if (lines++ < MAX_ITEM_LINES) link.log('warning', `not recovered: ${e.path}: ${e.message}`);
+  for (const p of result.skippedItems) if (lines++ < MAX_ITEM_LINES) link.log('info', `not recovered: ${p}: a different item exists at the target (--conflict skip)`);
+  if (more > 0) link.log('warning', `… and ${more} more items not recovered`);
+  for (const w of result.warnings.slice(0, 100)) link.log('warning', w);
+  if (result.warnings.length > 100) link.log('warning', `… and ${result.warnings.length - 100} more warnings`);
+}
+
+function describeSettings(s: RecoverySettings): string {
+  const throttle = s.throttle.length > 0 ? `, throttle ${formatThrottle(s.throttle).join(' ')} (agent's local time)` : '';
+  return `conflict ${s.conflict}, security ${s.security}${throttle}`;
+}
+
 export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks: { workers?: number } = {}): Promise<Record<string, unknown>> {
+  const settings = parseRecoverySettings(spec);
   checkRecoveryTarget(spec.target, spec.allowSystemTarget === true);
+  link.log('info', `recovering to ${spec.target}: ${describeSettings(settings)}`);
   const keys = chunkKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
   const pages = await fetchManifest(link, codec, spec.point.pages);
@@ -185,12 +206,14 @@ export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks
     keys,
     compressionLevel: spec.compressionLevel,
     items,
-    conflict: spec.conflict,
+    conflict: settings.conflict,
+    security: settings.security,
+    throttle: settings.throttle,
     progress: progressSink(link, 'recovering'),
     workers: hooks.workers ?? availableParallelism(),
   });
-  for (const e of result.errors.slice(0, 100)) link.log('warning', `${e.path}: ${e.message}`);
-  for (const w of result.warnings.slice(0, 100)) link.log('warning', w);
+  logNotRecovered(link, result);
+  link.log('info', `written: ${result.files} files (${result.copies} of them keep-both copies); already identical, not rewritten: ${result.identical}; skipped: ${result.skipped}; failed: ${result.errors.length}`);
   if (result.damaged) throw new CustosError('integrity', 'some chunks failed their integrity check; the recovery is incomplete');
   if (result.missingItems.length > 0) {
     const names = result.missingItems.map((m) => spec.items[items.indexOf(m)] ?? m).join(', ');
@@ -200,5 +223,5 @@ export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks
   if (result.errors.length > 0) {
     throw new CustosError('partial', `${result.errors.length} item(s) could not be recovered (see the job log); the rest is in ${spec.target}`);
   }
-  return { files: result.files, dirs: result.dirs, others: result.others, skipped: result.skipped, bytes: result.bytes, target: spec.target };
+  return { files: result.files, dirs: result.dirs, others: result.others, identical: result.identical, copies: result.copies, skipped: result.skipped, bytes: result.bytes, target: spec.target };
 }

@@ -9,6 +9,7 @@ import { CustosError } from '../../base/index.js';
 import type { ChunkSink } from '../backup/backup.js';
 import type { ChunkSource } from '../restore/restore.js';
 import type { ChunkRead } from '../restore/messages.js';
+import type { ChunkRef } from '../../format/index.js';
 import { encodeChunkFrame } from '../../protocol/index.js';
 import type { JobLink } from './job-link.js';
 
@@ -96,6 +97,8 @@ export class RemoteChunkSource implements ChunkSource {
   private readonly pending = new Map<string, Promise<Fetched>>();
   private cursor = 0;
   private aheadBytes = 0;
+  /** Chunks of files found identical at the target, not yet passed by the prefetch: it steps over them. */
+  private readonly skipped = new Map<string, number>();
 
   /** `order`: chunk ids (with their raw lengths) in the order the restore will ask for them, when known. */
   constructor(private readonly link: JobLink, private readonly order: ReadonlyArray<{ id: string; length: number }> = []) {}
@@ -114,12 +117,32 @@ export class RemoteChunkSource implements ChunkSource {
     return { id, rawLength: got.rawLength, blob: got.blob };
   }
 
+  /** The restore will not ask for these (their file is at the target already): drop them from the prefetch. */
+  skip(chunks: readonly ChunkRef[]): void {
+    for (const c of chunks) {
+      const key = c.id.toString('hex');
+      if (this.pending.has(key)) {
+        this.pending.delete(key);
+        this.aheadBytes -= c.length;
+      } else if (this.order.length > 0) {
+        this.skipped.set(key, (this.skipped.get(key) ?? 0) + 1);
+      }
+    }
+    this.prefetch();
+  }
+
   private prefetch(): void {
     // Refill only once half the window is used up, so that requests stay large (a few ids each would cost the server a read apiece).
     if (this.aheadBytes > PREFETCH_BYTES / 2) return;
     const ids: string[] = [];
     while (this.cursor < this.order.length && this.aheadBytes < PREFETCH_BYTES) {
       const c = this.order[this.cursor++]!;
+      const skips = this.skipped.get(c.id);
+      if (skips !== undefined) {
+        if (skips > 1) this.skipped.set(c.id, skips - 1);
+        else this.skipped.delete(c.id);
+        continue;
+      }
       if (this.pending.has(c.id)) continue;
       ids.push(c.id);
       this.aheadBytes += c.length;

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CustosError, IntegrityError } from '../../base/index.js';
 import { BlobCodec } from '../../format/index.js';
 import type { ChunkRead, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
-import { closeQuietly, openForRestore, setFileMetadata } from './fs-safe.js';
+import { closeQuietly, commitTemp, creationMode, openTemp, setFileMetadata } from './fs-safe.js';
 
 const data = workerData as RestoreWorkerData;
 const codec = new BlobCodec({ keys: data.keys, compressionLevel: data.compressionLevel });
@@ -110,7 +110,7 @@ function restorePart(task: RestoreFileTask, offset: number): RestoreWorkerReply 
   let fd = -1;
   try {
     fd = openSync(Buffer.from(task.path), constants.O_WRONLY | constants.O_NOFOLLOW);
-    return { t, kind: 'done', bytes: writeChunks(fd, task, offset), skipped: false, warnings: [] };
+    return { t, kind: 'done', bytes: writeChunks(fd, task, offset), skipped: false, copy: false, warnings: [] };
   } catch (err) {
     return { t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError };
   } finally {
@@ -118,26 +118,36 @@ function restorePart(task: RestoreFileTask, offset: number): RestoreWorkerReply 
   }
 }
 
+/**
+ * A whole file: written under its temporary name, its metadata set, then
+ * given its real name (commitTemp): a killed restore never leaves part of a
+ * file under the real name, and the next run replaces the temporary one.
+ */
 function restoreFile(task: RestoreFileTask): RestoreWorkerReply {
   if (task.part) return restorePart(task, task.part.offset);
   const { t } = task;
+  const path = Buffer.from(task.path);
   let fd = -1;
-  let created: Buffer | null = null;
+  let temp: Buffer | null = null;
   try {
-    const opened = openForRestore(Buffer.from(task.path), task.conflict);
-    if ('skip' in opened) return { t, kind: 'done', bytes: 0, skipped: true, warnings: [] };
+    const opened = openTemp(path, creationMode(task.mode, data.security));
     if ('error' in opened) return { t, kind: 'error', message: opened.error, integrity: false };
     fd = opened.fd;
-    created = opened.path;
+    temp = opened.temp;
     const pos = writeChunks(fd, task, 0);
     if (pos !== task.size) throw new IntegrityError(`chunks add up to ${pos} bytes, the manifest says ${task.size}`);
-    const warnings = setFileMetadata(fd, created, task, data.restoreOwnership);
-    return { t, kind: 'done', bytes: pos, skipped: false, warnings };
+    const warnings = setFileMetadata(fd, temp, task, { security: data.security, ownership: data.restoreOwnership, keep: task.keep });
+    closeSync(fd);
+    fd = -1;
+    const committed = commitTemp(temp, path, task.conflict);
+    temp = null;
+    if ('error' in committed) return { t, kind: 'error', message: committed.error, integrity: false };
+    if ('skip' in committed) return { t, kind: 'done', bytes: 0, skipped: true, copy: false, warnings: [] };
+    return { t, kind: 'done', bytes: pos, skipped: false, copy: committed.copy, warnings };
   } catch (err) {
-    // Never leave a half-written file under its real name: a later restore with --conflict skip would keep it.
     if (fd >= 0) closeQuietly(fd);
     fd = -1;
-    if (created) rmSync(created, { force: true });
+    if (temp) rmSync(temp, { force: true });
     return { t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError };
   } finally {
     if (fd >= 0) closeQuietly(fd);

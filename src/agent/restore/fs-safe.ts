@@ -3,11 +3,12 @@
  * target: every directory we write into has been checked with lstat to be a
  * real directory, and files are opened with O_NOFOLLOW.
  */
-import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lstatSync, mkdirSync, openSync, readlinkSync, unlinkSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, unlinkSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeXattrs } from '../backup/xattrs.js';
 import { CustosError, UnsafePathError, isErrno } from '../../base/index.js';
-import type { ConflictMode } from './messages.js';
+import type { ConflictMode, SecurityMode } from './messages.js';
 
 export function lstatOrNull(path: Buffer): Stats | null {
   try {
@@ -108,17 +109,78 @@ export function placeItem(path: Buffer, conflict: ConflictMode): Placement {
 }
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const SLASH = 0x2f;
 
-/** Opens a new file for writing without following a symlink, replacing per the conflict mode. */
-export function openForRestore(path: Buffer, conflict: ConflictMode): { fd: number; path: Buffer } | { skip: true } | { error: string } {
+/**
+ * The name a file is written under before it takes its real name: in the
+ * same directory (so the rename is atomic), hidden, and the same for the
+ * same file every time, so that a restore that was killed leaves at most
+ * one such file per file it was writing, which the next run replaces.
+ */
+export function tempNameFor(path: Buffer): Buffer {
+  const slash = path.lastIndexOf(SLASH);
+  const name = path.subarray(slash + 1);
+  const tag = createHash('sha256').update(name).digest('hex').slice(0, 16);
+  return Buffer.concat([path.subarray(0, slash + 1), Buffer.from(`.custos-tmp-${tag}`)]);
+}
+
+/**
+ * Opens a new file under tempNameFor(path) without following a symlink; a
+ * leftover of an earlier, interrupted restore (anything but a directory) is
+ * removed first. `mode` is the creation mode (the umask and a default ACL
+ * of the directory apply to it).
+ */
+export function openTemp(path: Buffer, mode: number): { fd: number; temp: Buffer } | { error: string } {
+  const temp = tempNameFor(path);
+  const stale = lstatOrNull(temp);
+  if (stale?.isDirectory()) return { error: `a directory is in the way of the temporary file ${temp.toString('utf8')}` };
+  if (stale) unlinkSync(temp);
+  return { fd: openSync(temp, CREATE, mode), temp };
+}
+
+export type Committed = { readonly path: Buffer; readonly copy: boolean } | { readonly skip: true } | { readonly error: string };
+
+/**
+ * Gives a completely written temporary file its real name, per the conflict
+ * mode: overwrite renames it over whatever file, link or special file is
+ * there (atomically: a reader sees the old file or the new one, never part
+ * of one); skip and keep-both never replace anything (a hard link fails if
+ * the name is taken, then keep-both tries the next free name). The
+ * temporary name is gone afterwards, whatever the outcome.
+ */
+export function commitTemp(temp: Buffer, path: Buffer, conflict: ConflictMode): Committed {
   try {
-    return { fd: openSync(path, CREATE, 0o600), path }; // the common case: nothing there yet
-  } catch (err) {
-    if (!isErrno(err, 'EEXIST')) throw err;
+    if (conflict === 'overwrite') {
+      if (lstatOrNull(path)?.isDirectory()) return { error: 'a directory is in the way' };
+      renameSync(temp, path);
+      return { path, copy: false };
+    }
+    for (let candidate = path, copy = false; ; candidate = keepBothName(path), copy = true) {
+      if (linkOrRename(temp, candidate)) return { path: candidate, copy };
+      if (conflict === 'skip') return { skip: true };
+    }
+  } finally {
+    if (lstatOrNull(temp) !== null) unlinkSync(temp);
   }
-  const place = placeItem(path, conflict);
-  if (!('path' in place)) return place;
-  return { fd: openSync(place.path, CREATE, 0o600), path: place.path };
+}
+
+/** Links `temp` to the free name `to` (false when taken); where hard links are not supported, renames when `to` is free. */
+function linkOrRename(temp: Buffer, to: Buffer): boolean {
+  try {
+    linkSync(temp, to);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return false;
+    if (!isErrno(err, 'EPERM') && !isErrno(err, 'ENOTSUP') && !isErrno(err, 'EOPNOTSUPP')) throw err;
+  }
+  if (lstatOrNull(to) !== null) return false;
+  renameSync(temp, to);
+  return true;
+}
+
+/** The creation mode of a new file: the point's mode (security point; set again by fchmod), else read/write for all and the point's execute bits, less the umask and default ACL. */
+export function creationMode(mode: number, security: SecurityMode): number {
+  return security === 'point' ? 0o600 : 0o666 | (mode & 0o111);
 }
 
 export function closeQuietly(fd: number): void {
@@ -152,14 +214,38 @@ export function utimesSeconds(mtimeNs: bigint): number {
   return (Number(mtimeNs / 1000n) + 0.5) / 1e6;
 }
 
+/** Extended attributes that carry security (ACLs, SELinux and other labels): with --security target they come from the target, not the point. */
+export function isSecurityXattr(name: string): boolean {
+  return name.startsWith('system.posix_acl_') || name.startsWith('security.');
+}
+
+/** How a written file's metadata is set: the point's security (owners when allowed), or the target's (keeping an overwritten file's mode and owner). */
+export interface MetadataPolicy {
+  readonly security: SecurityMode;
+  /** Owners are set (security point, running as root). */
+  readonly ownership: boolean;
+  /** Security target, overwriting a file: its mode and owner, kept. */
+  readonly keep?: { readonly mode: number; readonly uid: number; readonly gid: number } | undefined;
+}
+
 /** Sets a written file's size (sparse files may end in a hole) and metadata; returns warnings. */
-export function setFileMetadata(fd: number, path: Uint8Array, meta: FileMetadata, restoreOwnership: boolean): string[] {
+export function setFileMetadata(fd: number, path: Uint8Array, meta: FileMetadata, policy: MetadataPolicy): string[] {
   if (meta.sparse) ftruncateSync(fd, meta.size);
   const warnings: string[] = [];
-  const failed = writeXattrs(path, meta.xattrs);
+  const xattrs = policy.security === 'point' ? meta.xattrs : meta.xattrs.filter(([name]) => !isSecurityXattr(name));
+  const failed = writeXattrs(path, xattrs);
   if (failed.length > 0) warnings.push(`extended attributes not restored: ${failed.join(', ')}`);
-  if (restoreOwnership) fchownSync(fd, meta.uid, meta.gid); // before chmod: chown clears setuid bits
-  fchmodSync(fd, meta.mode);
+  if (policy.security === 'point') {
+    if (policy.ownership) fchownSync(fd, meta.uid, meta.gid); // before chmod: chown clears setuid bits
+    fchmodSync(fd, meta.mode);
+  } else if (policy.keep) {
+    try {
+      fchownSync(fd, policy.keep.uid, policy.keep.gid);
+    } catch {
+      // not root: the file stays the writing process's
+    }
+    fchmodSync(fd, policy.keep.mode & 0o7777);
+  }
   const mtime = utimesSeconds(meta.mtimeNs);
   futimesSync(fd, mtime, mtime);
   return warnings;

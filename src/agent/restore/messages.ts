@@ -3,10 +3,14 @@ import type { ChunkKeys } from '../../format/index.js';
 
 export type ConflictMode = 'overwrite' | 'skip' | 'keep-both';
 
+/** point: the point's owners, modes, ACLs and security labels; target: what the target gives new items, existing items left alone. */
+export type SecurityMode = 'point' | 'target';
+
 export interface RestoreWorkerData {
   readonly keys: ChunkKeys | null;
   readonly compressionLevel: number;
   readonly restoreOwnership: boolean;
+  readonly security: SecurityMode;
 }
 
 /** Where a worker finds one encoded chunk: a byte range of a local file, or the bytes themselves. */
@@ -32,6 +36,8 @@ export interface RestoreFileTask {
   readonly xattrs: ReadonlyArray<readonly [string, Uint8Array]>;
   readonly chunks: readonly ChunkRead[];
   readonly conflict: ConflictMode;
+  /** Security target, replacing an existing file: its mode and owner, which the new one keeps. */
+  readonly keep?: { readonly mode: number; readonly uid: number; readonly gid: number };
   /**
    * Set for one part of a large file written by several workers at once: the
    * file exists already (created and checked by the pipeline); write these
@@ -42,5 +48,5 @@ export interface RestoreFileTask {
 }
 
 export type RestoreWorkerReply =
-  | { readonly t: number; readonly kind: 'done'; readonly bytes: number; readonly skipped: boolean; readonly warnings: readonly string[] }
+  | { readonly t: number; readonly kind: 'done'; readonly bytes: number; readonly skipped: boolean; readonly copy: boolean; readonly warnings: readonly string[] }
   | { readonly t: number; readonly kind: 'error'; readonly message: string; readonly integrity: boolean };

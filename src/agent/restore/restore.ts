@@ -22,21 +22,26 @@ import {
   renameSync,
   rmSync,
   symlinkSync,
+  type Stats,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, type ProgressSink } from '../../base/index.js';
-import { checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type ChunkKeys } from '../../format/index.js';
+import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, systemClock, type Clock, type ProgressSink } from '../../base/index.js';
+import { BlobCodec, checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type ChunkKeys } from '../../format/index.js';
+import { ThrottleBucket, type ThrottleRule } from '../../protection/index.js';
 import { OwnerNames } from '../backup/owners.js';
 import { writeXattrs } from '../backup/xattrs.js';
-import { closeQuietly, lstatOrNull, openForRestore, placeItem, resolveTarget, setFileMetadata, utimesSeconds, type FileMetadata } from './fs-safe.js';
-import type { ChunkRead, ConflictMode, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
+import { closeQuietly, commitTemp, creationMode, isSecurityXattr, lstatOrNull, openTemp, placeItem, resolveTarget, setFileMetadata, utimesSeconds, type FileMetadata, type MetadataPolicy } from './fs-safe.js';
+import { identicalFile, identicalOther, type ChunkIdOf } from './identical.js';
+import type { ChunkRead, ConflictMode, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply, SecurityMode } from './messages.js';
 
 /** Where the restore finds chunks; the pool is one, the server connection another. */
 export interface ChunkSource {
   /** How a worker reads this chunk; throws when the source does not have it. */
   locate(id: Buffer): Promise<ChunkRead> | ChunkRead;
+  /** These chunks will not be asked for (their file is already at the target): a prefetching source drops them. */
+  skip?(chunks: readonly ChunkRef[]): void;
 }
 
 export interface RestoreOptions {
@@ -47,7 +52,13 @@ export interface RestoreOptions {
   readonly compressionLevel: number;
   /** Paths relative to the protected directory; empty = everything. */
   readonly items?: readonly string[];
+  /** What to do when an item exists at the target and differs from the point's (an identical one is left alone whatever the mode); default overwrite. */
   readonly conflict?: ConflictMode;
+  /** Whose security new items get: the point's (default) or the target's (existing items left alone). */
+  readonly security?: SecurityMode;
+  /** Bytes written per second, at most (--throttle); the clock decides which windowed rate is in force. */
+  readonly throttle?: readonly ThrottleRule[];
+  readonly clock?: Clock;
   /** Restore owners (by name when it exists here, else by id); default: when running as root. */
   readonly restoreOwnership?: boolean;
   readonly progress?: ProgressSink;
@@ -60,10 +71,18 @@ export interface RestoreItemError {
 }
 
 export interface RestoreResult {
+  /** Files written (new, replaced, or keep-both copies). */
   readonly files: number;
   readonly dirs: number;
   readonly others: number;
+  /** Files, links and special files already identical at the target: not written again. */
+  readonly identical: number;
+  /** Of `files`: written beside a differing existing file (keep-both), as NAME.restored, NAME.restored-2, … */
+  readonly copies: number;
+  /** Items left out because a different one exists at the target (--conflict skip). */
   readonly skipped: number;
+  /** Their paths (relative to the target). */
+  readonly skippedItems: string[];
   readonly bytes: number;
   readonly errors: RestoreItemError[];
   /** Some chunk failed its integrity check: the restore is incomplete. */
@@ -109,9 +128,12 @@ function parentOf(path: Buffer): Buffer {
 /** A large file whose parts are being written by several workers. */
 interface LargeFile {
   readonly entry: ManifestEntry;
-  /** Where it is being written (a keep-both name, maybe). */
+  /** Its real name, which it takes when complete (or a keep-both name beside it). */
   readonly path: Buffer;
+  /** Where its parts are being written (fs-safe tempNameFor). */
+  readonly temp: Buffer;
   readonly meta: FileMetadata;
+  readonly keep: MetadataPolicy['keep'];
   remaining: number;
   bytes: number;
   error: string | null;
@@ -120,27 +142,46 @@ interface LargeFile {
 
 /** Files larger than this are written in parts of about this size by several workers at once. */
 const PART_BYTES = 64 * 1024 * 1024;
+/** The same under --throttle: smaller parts keep the writing even. */
+const THROTTLED_PART_BYTES = 1024 * 1024;
 
 interface DirMeta {
   readonly abs: Buffer;
   readonly entry: ManifestEntry;
+  /** Made by this restore (with security target, only those get a time, and nothing else). */
+  readonly created: boolean;
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function runRestore(options: RestoreOptions): Promise<RestoreResult> {
   const conflict = options.conflict ?? 'overwrite';
+  const security = options.security ?? 'point';
   const progress = options.progress ?? noProgress;
-  const restoreOwnership = options.restoreOwnership ?? process.getuid?.() === 0;
+  const restoreOwnership = security === 'point' && (options.restoreOwnership ?? process.getuid?.() === 0);
+  const metaPolicy: MetadataPolicy = { security, ownership: restoreOwnership };
+  /** New directories: private while the restore writes into them (security point: their mode is set at the end). */
+  const dirMode = security === 'point' ? 0o700 : 0o777;
+  const codec = new BlobCodec({ keys: options.keys, compressionLevel: options.compressionLevel });
+  const idOf: ChunkIdOf = (data) => codec.chunkIdBytes(data);
+  const bucket = new ThrottleBucket(options.throttle ?? [], options.clock ?? systemClock);
+  const partBytes = bucket.limited ? THROTTLED_PART_BYTES : PART_BYTES;
   const items = options.items ?? [];
   const owners = new OwnerNames();
   // Made and resolved a component at a time: no link is followed unless only root can have made it.
   const target = Buffer.from(resolveTarget(resolve(options.target), { create: true }));
   const abs = (rel: Buffer): Buffer => (rel.length === 0 ? target : Buffer.concat([target, Buffer.from('/'), rel]));
 
-  const result = { files: 0, dirs: 0, others: 0, skipped: 0, bytes: 0, damaged: false };
+  const result = { files: 0, dirs: 0, others: 0, identical: 0, copies: 0, skipped: 0, bytes: 0, damaged: false };
   const errors: RestoreItemError[] = [];
   const warnings: string[] = [];
+  const skippedItems: string[] = [];
   const fail = (rel: Buffer, message: string): void => {
     errors.push({ path: rel.toString('utf8') || '.', message });
+  };
+  const skipped = (rel: Buffer): void => {
+    result.skipped++;
+    skippedItems.push(rel.toString('utf8'));
   };
 
   // Directories checked to be real directories inside the target, as a stack along the walk.
@@ -160,7 +201,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       const comp = next < 0 ? parent : parent.subarray(0, next);
       if (comp.length <= at.length) throw new UnsafePathError(`unsafe path in manifest: ${JSON.stringify(rel.toString('utf8'))}`);
       const st = lstatOrNull(abs(comp));
-      if (st === null) mkdirSync(abs(comp), { mode: 0o700 });
+      if (st === null) mkdirSync(abs(comp), { mode: dirMode });
       else if (!st.isDirectory()) {
         fail(rel, `refused: ${comp.toString('utf8')} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'} (would leave the target)`);
         return false;
@@ -202,7 +243,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   ];
 
   // Workers.
-  const workerData: RestoreWorkerData = { keys: options.keys, compressionLevel: options.compressionLevel, restoreOwnership };
+  const workerData: RestoreWorkerData = { keys: options.keys, compressionLevel: options.compressionLevel, restoreOwnership, security };
   // One worker per core, at least two so one can write while another waits on the disk.
   // (More were measured: 4 instead of 2 saved ~10% on tmpfs for ~60 MiB of RSS each.)
   const nWorkers = Math.max(1, options.workers ?? Math.max(2, availableParallelism()));
@@ -235,9 +276,10 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       return;
     }
     if (msg.kind === 'done') {
-      if (msg.skipped) result.skipped++;
+      if (msg.skipped) skipped(w.rel);
       else {
         result.files++;
+        if (msg.copy) result.copies++;
         result.bytes += msg.bytes;
       }
       for (const warning of msg.warnings) warnings.push(`${w.rel.toString('utf8')}: ${warning}`);
@@ -273,6 +315,14 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     if (fatal) throw fatal;
   };
 
+  /** Holds the writer to --throttle: bytes are taken from the bucket before the task that writes them is sent. */
+  const pace = async (bytes: number): Promise<void> => {
+    const wait = bucket.take(bytes);
+    if (wait <= 0) return;
+    sendBatch();
+    await sleep(wait);
+  };
+
   /** Where each chunk is (or, from a remote source, its data), in order. */
   const locateAll = async (refs: readonly ChunkRef[]): Promise<ChunkRead[]> => {
     const chunks: ChunkRead[] = [];
@@ -294,9 +344,28 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     return t;
   };
 
+  /**
+   * A file already at the target: identical (counted, its chunks never
+   * fetched), or left alone by --conflict skip. Otherwise false: it is
+   * written (overwrite replaces it, keep-both writes beside it).
+   */
+  const fileIsSettled = (e: ManifestEntry, p: Buffer, existing: Stats): boolean => {
+    const fixMetadata = conflict === 'overwrite' && security === 'point';
+    if (identicalFile(p, existing, e, idOf, { fixMetadata, owner: restoreOwnership ? ownerOf(e) : null })) result.identical++;
+    else if (conflict === 'skip') skipped(e.path);
+    else return false;
+    options.source.skip?.(e.chunks ?? []);
+    return true;
+  };
+
   const restoreFile = async (e: ManifestEntry): Promise<void> => {
+    const p = abs(e.path);
+    const existing = lstatOrNull(p);
+    if (existing !== null && fileIsSettled(e, p, existing)) return;
     const [uid, gid] = ownerOf(e);
-    if (e.error === undefined && e.size > PART_BYTES && (e.chunks?.length ?? 0) > 1) return restoreLargeFile(e, uid, gid);
+    // Security target: a replaced file keeps its mode and owner.
+    const keep = security === 'target' && conflict === 'overwrite' && existing?.isFile() ? { mode: existing.mode, uid: existing.uid, gid: existing.gid } : undefined;
+    if (e.error === undefined && e.size > partBytes && (e.chunks?.length ?? 0) > 1) return restoreLargeFile(e, uid, gid, keep);
     let chunks: ChunkRead[];
     try {
       chunks = await locateAll(e.chunks ?? []);
@@ -307,7 +376,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     if (e.error !== undefined) warnings.push(`${e.path.toString('utf8')}: was not readable at backup time (${e.error}); restored empty`);
     const task: RestoreFileTask = {
       t: track(e.path, chunks),
-      path: abs(e.path),
+      path: p,
       size: e.error !== undefined ? 0 : e.size,
       mode: e.mode,
       uid,
@@ -317,7 +386,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       xattrs: e.xattrs ?? [],
       chunks,
       conflict,
+      ...(keep ? { keep } : {}),
     };
+    await pace(task.size);
     batch.push(task);
     batchBytes += task.size;
     if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) sendBatch();
@@ -332,31 +403,28 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
    * manifest's chunk lengths and their chunks located one part at a time, so
    * a remote source holds at most a few parts' data (MAX_BLOB_BYTES).
    */
-  const restoreLargeFile = async (e: ManifestEntry, uid: number, gid: number): Promise<void> => {
+  const restoreLargeFile = async (e: ManifestEntry, uid: number, gid: number, keep: MetadataPolicy['keep']): Promise<void> => {
     const parts: Array<{ chunks: ChunkRef[]; offset: number }> = [{ chunks: [], offset: 0 }];
-    let partBytes = 0;
+    let inPart = 0;
     let offset = 0;
     for (const c of e.chunks!) {
-      if (partBytes >= PART_BYTES) {
+      if (inPart >= partBytes) {
         parts.push({ chunks: [], offset });
-        partBytes = 0;
+        inPart = 0;
       }
       parts.at(-1)!.chunks.push(c);
-      partBytes += c.length;
+      inPart += c.length;
       offset += c.length;
     }
     if (offset !== e.size) {
       result.damaged = true;
       return fail(e.path, `chunks add up to ${offset} bytes, the manifest says ${e.size}`);
     }
-    const opened = openForRestore(abs(e.path), conflict);
-    if ('skip' in opened) {
-      result.skipped++;
-      return;
-    }
+    const opened = openTemp(abs(e.path), creationMode(e.mode, security));
     if ('error' in opened) return fail(e.path, opened.error);
     closeSync(opened.fd);
-    const large: LargeFile = { entry: e, path: opened.path, remaining: parts.length, bytes: 0, error: null, integrity: false, meta: { size: e.size, sparse: e.sparse === true, xattrs: e.xattrs ?? [], uid, gid, mode: e.mode, mtimeNs: e.mtimeNs } };
+    const meta: FileMetadata = { size: e.size, sparse: e.sparse === true, xattrs: e.xattrs ?? [], uid, gid, mode: e.mode, mtimeNs: e.mtimeNs };
+    const large: LargeFile = { entry: e, path: abs(e.path), temp: opened.temp, keep, remaining: parts.length, bytes: 0, error: null, integrity: false, meta };
     for (let i = 0; i < parts.length; i++) {
       let chunks: ChunkRead[];
       try {
@@ -369,30 +437,39 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         if (large.remaining === 0) finishLargeFile(large);
         return;
       }
+      await pace(parts[i]!.chunks.reduce((n, c) => n + c.length, 0));
       const t = track(e.path, chunks, large);
       workers[rr++ % nWorkers]!.postMessage([
-        { ...large.meta, t, path: opened.path, chunks, conflict, part: { offset: parts[i]!.offset } } satisfies RestoreFileTask,
+        { ...large.meta, t, path: large.temp, chunks, conflict, part: { offset: parts[i]!.offset } } satisfies RestoreFileTask,
       ]);
       await waitForRoom(MAX_OUTSTANDING);
     }
   };
 
-  /** The last part of a large file is done: set its metadata, or remove it if a part failed. */
+  /** The last part of a large file is done: set its metadata and give it its name, or remove it if a part failed. */
   const finishLargeFile = (large: LargeFile): void => {
     const e = large.entry;
     if (large.error === null && large.bytes !== e.size) large.error = `wrote ${large.bytes} bytes, the manifest says ${e.size}`;
     if (large.error !== null) {
-      rmSync(large.path, { force: true });
+      rmSync(large.temp, { force: true });
       if (large.integrity) result.damaged = true;
       return fail(e.path, large.error);
     }
     let fd = -1;
     try {
-      fd = openSync(large.path, constants.O_WRONLY | constants.O_NOFOLLOW);
-      for (const w of setFileMetadata(fd, large.path, large.meta, restoreOwnership)) warnings.push(`${e.path.toString('utf8')}: ${w}`);
+      fd = openSync(large.temp, constants.O_WRONLY | constants.O_NOFOLLOW);
+      const written = setFileMetadata(fd, large.temp, large.meta, { ...metaPolicy, keep: large.keep });
+      closeSync(fd);
+      fd = -1;
+      const committed = commitTemp(large.temp, large.path, conflict);
+      if ('error' in committed) return fail(e.path, committed.error);
+      if ('skip' in committed) return skipped(e.path);
+      for (const w of written) warnings.push(`${e.path.toString('utf8')}: ${w}`);
       result.files++;
+      if (committed.copy) result.copies++;
       result.bytes += large.bytes;
     } catch (err) {
+      rmSync(large.temp, { force: true });
       fail(e.path, errorMessage(err));
     } finally {
       if (fd >= 0) closeQuietly(fd);
@@ -402,27 +479,29 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const restoreDir = (e: ManifestEntry): void => {
     const p = abs(e.path);
     const st = lstatOrNull(p);
-    if (st === null) mkdirSync(p, { mode: 0o700 });
+    if (st === null) mkdirSync(p, { mode: dirMode });
     else if (!st.isDirectory()) {
       if (conflict === 'overwrite' && !st.isSymbolicLink()) {
         const place = placeItem(p, conflict);
         if ('error' in place) return fail(e.path, place.error);
-        mkdirSync(p, { mode: 0o700 });
+        mkdirSync(p, { mode: dirMode });
       } else {
         return fail(e.path, st.isSymbolicLink() ? 'refused: a symbolic link is in the way of a directory' : 'a file is in the way of a directory');
       }
     }
     verified.push(e.path);
-    dirs.push({ abs: p, entry: e });
+    dirs.push({ abs: p, entry: e, created: st === null || !st.isDirectory() });
     result.dirs++;
   };
 
   const restoreOther = (e: ManifestEntry): void => {
-    const place = placeItem(abs(e.path), conflict);
-    if ('skip' in place) {
-      result.skipped++;
+    const existing = lstatOrNull(abs(e.path));
+    if (existing !== null && identicalOther(abs(e.path), existing, e)) {
+      result.identical++;
       return;
     }
+    const place = placeItem(abs(e.path), conflict);
+    if ('skip' in place) return skipped(e.path);
     if ('error' in place) return fail(e.path, place.error);
     const p = place.path;
     const [uid, gid] = ownerOf(e);
@@ -432,7 +511,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         symlinkSync(e.target ?? Buffer.alloc(0), p);
         break;
       case 'fifo':
-        makeNode(p, ['mkfifo', '-m', (e.mode & 0o7777).toString(8)], []);
+        makeNode(p, ['mkfifo', ...(security === 'point' ? ['-m', (e.mode & 0o7777).toString(8)] : [])], []);
         break;
       case 'char':
       case 'block': {
@@ -462,17 +541,21 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const st = lstatOrNull(abs(target));
     if (st === null || !st.isFile()) return fail(e.path, `hard link target ${target.toString('utf8')} was not restored`);
     if (!ensureParents(e.path)) return;
-    const place = placeItem(abs(e.path), conflict);
-    if ('skip' in place) {
-      result.skipped++;
+    const here = lstatOrNull(abs(e.path));
+    if (here !== null && here.ino === st.ino && here.dev === st.dev) {
+      result.identical++;
       return;
     }
+    const place = placeItem(abs(e.path), conflict);
+    if ('skip' in place) return skipped(e.path);
     if ('error' in place) return fail(e.path, place.error);
     linkSync(abs(target), place.path);
     result.others++;
   };
 
-  const applyDirMeta = ({ abs: p, entry: e }: DirMeta): void => {
+  const applyDirMeta = ({ abs: p, entry: e, created }: DirMeta): void => {
+    // Security target: an existing directory is left alone; a new one has what the target gave it, and the point's time.
+    if (security === 'target' && !created) return;
     let fd: number;
     try {
       fd = openSync(p, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
@@ -480,13 +563,14 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       return fail(e.path, `cannot set directory metadata: ${errorMessage(err)}`);
     }
     try {
-      const failed = writeXattrs(p, e.xattrs ?? []);
+      const xattrs = security === 'point' ? e.xattrs ?? [] : (e.xattrs ?? []).filter(([name]) => !isSecurityXattr(name));
+      const failed = writeXattrs(p, xattrs);
       if (failed.length > 0) warnings.push(`${e.path.toString('utf8') || '.'}: extended attributes not restored: ${failed.join(', ')}`);
       if (restoreOwnership) {
         const [uid, gid] = ownerOf(e);
         fchownSync(fd, uid, gid);
       }
-      fchmodSync(fd, e.mode);
+      if (security === 'point') fchmodSync(fd, e.mode);
       const mtime = utimesSeconds(e.mtimeNs);
       futimesSync(fd, mtime, mtime);
     } catch (err) {
@@ -521,7 +605,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       if (want === 'no') continue;
       if (e.path.length === 0) {
         if (e.type !== 'dir') throw new UnsafePathError('the root of a recovery point must be a directory');
-        if (want === 'yes') dirs.push({ abs: target, entry: e });
+        if (want === 'yes') dirs.push({ abs: target, entry: e, created: false });
         continue;
       }
       if (want === 'ancestor' && e.type !== 'dir') continue;
@@ -553,5 +637,5 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   }
   progress.update({ files: result.files, dirs: result.dirs, bytes: result.bytes, errors: errors.length });
   const missingItems = items.filter((_, i) => !found.has(i));
-  return { ...result, errors, warnings, missingItems };
+  return { ...result, skippedItems, errors, warnings, missingItems };
 }

@@ -1,5 +1,7 @@
 /** `custos recover`: recover a recovery point (or items of it) to a directory on any attached protection agent. */
 import { api } from '../../protocol/rest/index.js';
+import { CONFLICT_MODES, SECURITY_MODES, type ConflictModeName, type SecurityModeName } from '../../protocol/index.js';
+import { CONFLICT_HELP, SECURITY_HELP, THROTTLE_HELP } from './restore-options.js';
 import { Option, type Command } from 'commander';
 import { CustosError, systemClock } from '../../base/index.js';
 import { collect } from '../output.js';
@@ -18,10 +20,12 @@ export function registerRecoverCommand(program: Command): void {
         .option('--at <time>', 'the newest recovery point at or before TIME: 2026-12-01T17:00 (local unless an offset is given), "yesterday 17:00", "today 08:00" or latest')
         .requiredOption('--to <agent:path>', 'target: AGENT:/absolute/path (the original location or any other)')
         .option('--item <path>', 'recover only this file or directory (path inside the data source); repeatable', collect)
-        .addOption(new Option('--conflict <mode>', 'when an item exists at the target').choices(['overwrite', 'skip', 'keep-both']))
+        .addOption(new Option('--conflict <mode>', CONFLICT_HELP).choices(CONFLICT_MODES))
+        .addOption(new Option('--security <mode>', SECURITY_HELP).choices(SECURITY_MODES))
+        .option('--throttle <rate>', THROTTLE_HELP, collect)
         .option('--allow-system-target', 'admin only: allow / or a system directory (/etc, /usr, …) as the target'),
     ),
-  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: string; allowSystemTarget?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
+  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: ConflictModeName; security?: SecurityModeName; throttle?: string[]; allowSystemTarget?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
     const choice = chooseRecoveryPoint(opts, systemClock.now());
     if (!/^[^:/]+:\//.test(opts.to)) throw new CustosError('usage', `--to must be AGENT:/absolute/path, e.g. laptop:/home/ann/restored (got ${opts.to})`);
     const client = connect(opts);
@@ -31,7 +35,9 @@ export function registerRecoverCommand(program: Command): void {
       ...which,
       to: opts.to,
       ...(opts.item !== undefined ? { items: opts.item } : {}),
-      ...(opts.conflict !== undefined ? { conflict: opts.conflict as 'overwrite' | 'skip' | 'keep-both' } : {}),
+      ...(opts.conflict !== undefined ? { conflict: opts.conflict } : {}),
+      ...(opts.security !== undefined ? { security: opts.security } : {}),
+      ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
       ...(opts.allowSystemTarget ? { allowSystemTarget: true } : {}),
     } });
     await reportStarted(client, job, opts);

@@ -232,7 +232,16 @@ export const RecoveryRequestSchema = Type.Object(
     })),
     to: Type.String({ minLength: 3, maxLength: 4200, description: 'AGENT:/absolute/path' }),
     items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 10_000 })),
-    conflict: Type.Optional(Type.Union([Type.Literal('overwrite'), Type.Literal('skip'), Type.Literal('keep-both')])),
+    conflict: Type.Optional(Type.Union([Type.Literal('overwrite'), Type.Literal('skip'), Type.Literal('keep-both')], {
+      description: 'when a different item exists at the target: overwrite (the default), skip, or keep-both (the recovered file is written beside it as NAME.restored, NAME.restored-2, …); a file identical to the point\'s is never rewritten',
+    })),
+    security: Type.Optional(Type.Union([Type.Literal('point'), Type.Literal('target')], {
+      description: 'point (the default): the point\'s owners, modes, ACLs and security labels; target: new items get what the target directory gives them, existing ones keep theirs',
+    })),
+    throttle: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 80 }), {
+      maxItems: 16,
+      description: 'bytes written per second at most, as --throttle takes them: "20MiB/s" (at most one plain rate) and windowed rates in the agent\'s local time, "5MiB/s@mon-fri,08:00-18:00"',
+    })),
     allowSystemTarget: Type.Optional(Type.Boolean({ description: 'admin only: allow / or a system directory as the target' })),
   },
   { additionalProperties: false },

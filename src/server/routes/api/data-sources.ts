@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { CustosError, parseIsoTime } from '../../../base/index.js';
 import type { DataSourceRow } from '../../../catalog/index.js';
 import type { JobKind } from '../../../jobs/index.js';
-import { isSystemTarget, pointAt } from '../../../protection/index.js';
+import { formatThrottle, isSystemTarget, parseThrottle, pointAt } from '../../../protection/index.js';
+import { DEFAULT_CONFLICT } from '../../../protocol/index.js';
 import { api } from '../../../protocol/rest/index.js';
 import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
@@ -65,7 +66,8 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
 
   serve(app, api.recover, async ({ body: b, principal, audit }) => {
     const p = principal!;
-    const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? 'keep-both', allowSystemTarget: b.allowSystemTarget ?? false };
+    const settings = { conflict: b.conflict ?? DEFAULT_CONFLICT, security: b.security ?? 'point', throttle: parseThrottle(b.throttle ?? []) };
+    const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: settings.conflict, security: settings.security, throttle: formatThrottle(settings.throttle), allowSystemTarget: b.allowSystemTarget ?? false };
     audit(b.source, detail);
     if ((b.point === undefined) === (b.at === undefined)) throw badRequest('give exactly one of point (a recovery point id) and at (an ISO time)');
     const at = b.at === undefined ? undefined : parseIsoTime(b.at)?.date;
@@ -92,7 +94,7 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
-      params: { point: point.id, target: target.path, items: b.items ?? [], conflict: b.conflict ?? 'keep-both', allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name },
+      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name },
       reason: `recovery of ${point.time} to ${b.to} requested by ${p.name}`,
     });
     return jobView(job);
