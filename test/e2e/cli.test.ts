@@ -184,7 +184,7 @@ describe('standalone CLI', () => {
     const args = ['restore', 'latest', out, '--pool', pool, '--conflict', 'merge'];
     const r = await runCli(args);
     assert.equal(r.code, 2, describeCli(args, r));
-    assert.match(r.stderr, /--conflict must be one of overwrite, skip, keep-both/);
+    assert.match(r.stderr, /Allowed choices are overwrite, skip, keep-both/);
   });
 
   test('a file that keeps changing while read is flagged', async () => {
