@@ -15,6 +15,7 @@ import {
   MAX_IDS_PER_REQUEST,
   MAX_VERSION_CHARS,
   parseAgentMessage,
+  parseRecoverySettings,
   PROGRESS_PHASES,
   WIRE_ERROR_CODES,
   wireHostname,
@@ -60,7 +61,7 @@ const validMessage = fc.oneof(
     t: fc.constant('done'),
     job: u32,
     result: fc.record({
-      point: hex(32), time: printable(30), bytesAdded: count, partial: fc.boolean(), errors: count, summary, files: count, target: fc.string({ maxLength: 100 }),
+      point: hex(32), time: printable(30), bytesAdded: count, partial: fc.boolean(), errors: count, summary, files: count, identical: count, copies: count, skipped: count, target: fc.string({ maxLength: 100 }),
       walk: fc.record({ itemsStatted: count, dirsListed: count, journal: fc.boolean(), journalMissed: count, journalMissedPaths: fc.array(fc.string({ maxLength: 100 }), { maxLength: MAX_MISSED_PATHS }) }, { requiredKeys: ['itemsStatted', 'dirsListed', 'journal'] }),
     }, { requiredKeys: [] }),
   }),
@@ -190,4 +191,24 @@ test('bounds: sizes, host names, ids', () => {
   assert.equal(wireHostname('my host\u00e9.example'), 'my-host-.example');
   assert.equal(wireHostname(''), 'unknown');
   assert.ok(!refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: wireHostname('..weird name/\u0000') }));
+});
+
+test('a recovery job\'s conflict, security and throttle: defaults when absent, checked when present', () => {
+  const refused = (spec: Record<string, unknown>) =>
+    assert.throws(() => parseRecoverySettings(spec as never), (err: unknown) => err instanceof CustosError && err.code === 'usage');
+  assert.deepEqual(parseRecoverySettings({} as never), { conflict: 'overwrite', security: 'point', throttle: [] });
+  const throttle = [{ bytesPerSecond: 20 * 1024 * 1024 }, { bytesPerSecond: 5 * 1024 * 1024, window: { days: ['mon', 'fri'], from: '08:00', to: '18:00' } }];
+  assert.deepEqual(parseRecoverySettings({ conflict: 'keep-both', security: 'target', throttle } as never), { conflict: 'keep-both', security: 'target', throttle });
+  refused({ conflict: 'merge' });
+  refused({ security: 'mine' });
+  refused({ throttle: 'fast' });
+  refused({ throttle: [{ bytesPerSecond: 100 }] });
+  refused({ throttle: [{ bytesPerSecond: 1_500_000.5 }] });
+  refused({ throttle: [{ bytesPerSecond: 1e6, extra: 1 }] });
+  refused({ throttle: [{ bytesPerSecond: 1e6, window: { days: [], from: '08:00', to: '18:00' } }] });
+  refused({ throttle: [{ bytesPerSecond: 1e6, window: { days: ['mon', 'mon'], from: '08:00', to: '18:00' } }] });
+  refused({ throttle: [{ bytesPerSecond: 1e6, window: { days: ['someday'], from: '08:00', to: '18:00' } }] });
+  refused({ throttle: [{ bytesPerSecond: 1e6, window: { days: ['mon'], from: '24:00', to: '18:00' } }] });
+  refused({ throttle: [{ bytesPerSecond: 1e6, window: { days: ['mon'], from: '08:00', to: '08:00' } }] });
+  refused({ throttle: Array(17).fill({ bytesPerSecond: 1e6 }) });
 });

@@ -1,0 +1,40 @@
+/**
+ * RemoteChunkSource's prefetch when the restore finds files already at the
+ * target (issue 11 §2): chunks the restore will not ask for are dropped from
+ * the prefetch, so it keeps fetching ahead in large requests instead of
+ * stalling on bytes nobody reads.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { JobLink } from './job-link.js';
+import { RemoteChunkSource } from './remote-chunks.js';
+
+const id = (i: number) => i.toString(16).padStart(64, '0');
+const MiB = 1024 * 1024;
+
+function fakeLink() {
+  const requests: string[][] = [];
+  const link = {
+    requestBlobs(ids: string[]) {
+      requests.push(ids);
+      return Promise.resolve(ids.map(() => ({ rawLength: MiB, blob: Buffer.alloc(1) })));
+    },
+  } as unknown as JobLink;
+  return { link, requests };
+}
+
+test('skipped chunks are passed over by the prefetch: every chunk asked for comes from a prefetch request, none is fetched alone', async () => {
+  const order = Array.from({ length: 200 }, (_, i) => ({ id: id(i), length: MiB }));
+  const { link, requests } = fakeLink();
+  const source = new RemoteChunkSource(link, order);
+  // The restore asks for chunks 0–9, finds files holding chunks 10–149 at the target, then asks for 150–199.
+  for (let i = 0; i < 10; i++) await source.locate(Buffer.from(id(i), 'hex'));
+  source.skip(order.slice(10, 150).map((c) => ({ id: Buffer.from(c.id, 'hex'), length: c.length })));
+  for (let i = 150; i < 200; i++) await source.locate(Buffer.from(id(i), 'hex'));
+  const fetched = requests.flat();
+  assert.ok(requests.every((r) => r.length > 1), `no chunk fetched on its own: ${requests.map((r) => r.length).join(',')}`);
+  for (let i = 150; i < 200; i++) assert.ok(fetched.includes(id(i)));
+  // At most the prefetch window of skipped chunks was fetched before the skip was known.
+  const wasted = fetched.filter((x) => order.findIndex((c) => c.id === x) >= 10 && order.findIndex((c) => c.id === x) < 150).length;
+  assert.ok(wasted <= 32, `${wasted} skipped chunks fetched`);
+});
