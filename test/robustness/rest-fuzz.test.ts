@@ -29,7 +29,7 @@ const VALID: Partial<Record<keyof typeof api, Record<string, unknown>>> = {
   createGroup: { name: 'g1', sources: ['nobody:fs:/data'], retention: '5d', sync: '15m', points: '08:00,20:00', days: 'mon,tue', excludes: ['*.mp3'], replica: 'now', check: 'auto' },
   updateGroup: { retention: 7, sync: 30, points: ['08:00'], days: ['mon'], excludes: ['x'], replica: 'manual', check: 'auto', addSources: ['nobody:fs:/y'], removeSources: ['nobody:fs:/z'] },
   // point and at: the schema takes both (the handler wants exactly one), so removing either field reaches the handler
-  recover: { source: 'nobody:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'nobody:/tmp/x', items: ['a/b'], conflict: 'skip', allowSystemTarget: false },
+  recover: { source: 'nobody:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'nobody:/tmp/x', items: ['a/b'], conflict: 'skip', security: 'target', throttle: ['20MiB/s', '5MiB/s@mon-fri,08:00-18:00'], allowSystemTarget: false },
 };
 
 const PER_ROUTE_RUNS = 1500;

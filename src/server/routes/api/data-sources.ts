@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { CustosError, parseIsoTime } from '../../../base/index.js';
 import type { DataSourceRow } from '../../../catalog/index.js';
 import type { JobKind } from '../../../jobs/index.js';
-import { formatThrottle, isSystemTarget, parseThrottle, pointAt } from '../../../protection/index.js';
+import { isSystemTarget, parseThrottle, pointAt } from '../../../protection/index.js';
 import { DEFAULT_CONFLICT } from '../../../protocol/index.js';
 import { api } from '../../../protocol/rest/index.js';
 import { sourceInScope, type Principal } from '../../auth.js';
@@ -66,9 +66,10 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
 
   serve(app, api.recover, async ({ body: b, principal, audit }) => {
     const p = principal!;
-    const settings = { conflict: b.conflict ?? DEFAULT_CONFLICT, security: b.security ?? 'point', throttle: parseThrottle(b.throttle ?? []) };
-    const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: settings.conflict, security: settings.security, throttle: formatThrottle(settings.throttle), allowSystemTarget: b.allowSystemTarget ?? false };
+    const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? DEFAULT_CONFLICT, security: b.security ?? 'point', throttle: b.throttle ?? [], allowSystemTarget: b.allowSystemTarget ?? false };
     audit(b.source, detail);
+    // Malformed rates and windows are refused (400) before anything is queued; the agent gets them parsed.
+    const settings = { conflict: detail.conflict, security: detail.security, throttle: parseThrottle(detail.throttle) };
     if ((b.point === undefined) === (b.at === undefined)) throw badRequest('give exactly one of point (a recovery point id) and at (an ISO time)');
     const at = b.at === undefined ? undefined : parseIsoTime(b.at)?.date;
     if (b.at !== undefined && at === undefined) throw badRequest(`at: ${b.at} is not a time (e.g. 2026-12-01T17:00:00Z)`);
