@@ -322,6 +322,20 @@ describe('server-mode CLI client', () => {
     assert.equal(b.code, 2, describeCli(bad, b));
   });
 
+  test('recover posts --security and each --throttle as given; --help shows the one conflict default, in restore too', async () => {
+    const args = ['recover', SOURCE, '--point', 'e5f6a7b8', '--to', 'laptop:/tmp/restored', '--security', 'target', '--throttle', '20MiB/s', '--throttle', '5MiB/s@mon-fri,08:00-18:00', '--json'];
+    const r = await cli(args);
+    assert.equal(r.code, 0, describeCli(args, r));
+    assert.deepEqual(last('POST', '/api/recoveries').body, { source: SOURCE, point: 'e5f6a7b8', to: 'laptop:/tmp/restored', security: 'target', throttle: ['20MiB/s', '5MiB/s@mon-fri,08:00-18:00'] });
+    for (const command of ['recover', 'restore']) {
+      const help = await cli([command, '--help']);
+      const text = help.stdout.replace(/\s+/g, ' ');
+      assert.match(text, /--conflict <mode> .*keep-both \(write the recovered file beside it as NAME\.restored.*\(default: overwrite\)/, command);
+      assert.match(text, /--security <mode> .*\(default: point\)/, command);
+      assert.match(text, /--throttle <rate> .*5MiB\/s@mon-fri,08:00-18:00/, command);
+    }
+  });
+
   test('recover --at sends the time as an ISO instant (the whole minute, local unless an offset); --at latest is the newest point', async () => {
     const to = ['--to', 'laptop:/tmp/restored', '--json'];
     for (const [at, sent] of [['2025-03-02T20:00', '2025-03-02T20:00:59.999Z'], ['2025-03-02T21:00:30+01:00', '2025-03-02T20:00:30.999Z']] as const) {
