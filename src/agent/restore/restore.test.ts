@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CustosError } from '../../base/index.js';
 import { BlobCodec, comparePaths, type ChunkRef, type ManifestEntry } from '../../format/index.js';
 import { tempNameFor } from './fs-safe.js';
 import { runRestore, type RestoreOptions, type RestoreResult } from './restore.js';
@@ -165,5 +166,26 @@ describe('restore writer: what is at the target', () => {
     assert.deepEqual(readFileSync(join(t2, 'd/b.bin')), files['d/b.bin'].content);
     assert.equal(statSync(join(t2, 'd/b.bin')).mode & 0o777, 0o604, 'an overwritten file keeps its mode');
     assert.equal(statSync(join(t2, 'd/b.bin')).mtimeMs, Number(MTIME / 1_000_000n), 'times are the point\'s in both modes');
+  });
+
+  test('the connection to the server lost (a transient source error) ends the restore at once; a rerun finishes it', async () => {
+    const target = fresh();
+    const many: Record<string, { content: Buffer }> = {};
+    for (let i = 0; i < 40; i++) many[`f${String(i).padStart(2, '0')}`] = { content: content(i, 1500) };
+    const point = makePoint(many);
+    let calls = 0;
+    const failing = {
+      locate(id: Buffer) {
+        if (++calls > 20) throw new CustosError('io', 'connection to the server lost', { transient: true });
+        return point.source.locate(id);
+      },
+    };
+    await assert.rejects(runRestore({ manifest: iterate(point.entries), target, source: failing, keys: null, compressionLevel: 1, workers: 2, restoreOwnership: false }), /connection to the server lost/);
+    assert.ok(calls <= 22, `stopped at the first failure, not after trying every file (${calls} calls)`);
+    const again = await restore(makePoint(many), target);
+    assert.deepEqual(again.errors, []);
+    assert.equal(again.files + again.identical, 40);
+    assert.ok(again.identical <= 20, JSON.stringify(again)); // what was written before the failure (here the batch had not gone to the workers yet)
+    assert.deepEqual(readdirSync(target).filter((n) => n.startsWith('.custos-tmp-')), []);
   });
 });

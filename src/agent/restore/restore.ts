@@ -27,7 +27,7 @@ import {
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, systemClock, type Clock, type ProgressSink } from '../../base/index.js';
+import { CustosError, IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, systemClock, type Clock, type ProgressSink } from '../../base/index.js';
 import { BlobCodec, checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type ChunkKeys } from '../../format/index.js';
 import { ThrottleBucket, type ThrottleRule } from '../../protection/index.js';
 import { OwnerNames } from '../backup/owners.js';
@@ -153,6 +153,16 @@ interface DirMeta {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A chunk source error that ends the whole restore rather than one file:
+ * the job was cancelled, or the connection to the server is gone (a
+ * transient error). Going on would only fail every file left; the job is
+ * retried instead, and the retry finds what was written.
+ */
+export function endsRestore(err: unknown): boolean {
+  return err instanceof CustosError && (err.code === 'cancelled' || err.transient);
+}
 
 export async function runRestore(options: RestoreOptions): Promise<RestoreResult> {
   const conflict = options.conflict ?? 'overwrite';
@@ -370,6 +380,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     try {
       chunks = await locateAll(e.chunks ?? []);
     } catch (err) {
+      if (endsRestore(err)) throw err;
       result.damaged = true;
       return fail(e.path, errorMessage(err));
     }
@@ -435,6 +446,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         large.integrity = true;
         large.remaining -= parts.length - i;
         if (large.remaining === 0) finishLargeFile(large);
+        if (endsRestore(err)) throw err;
         return;
       }
       await pace(parts[i]!.chunks.reduce((n, c) => n + c.length, 0));
@@ -616,7 +628,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         else if (e.type === 'hardlink') hardLinks.push(e);
         else restoreOther(e);
       } catch (err) {
-        if (err === fatal) throw err;
+        if (err === fatal || endsRestore(err)) throw err;
         fail(e.path, errorMessage(err));
       }
       if (++n % 256 === 0) progress.update({ files: result.files, dirs: result.dirs, bytes: result.bytes, errors: errors.length });
