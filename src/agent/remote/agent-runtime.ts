@@ -56,6 +56,10 @@ export class AgentRuntime implements Wire {
   private nextReq = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly jobs = new Map<number, JobLink>();
+  /** Each job's run, until it has ended (a job sent again after a reconnection waits for its earlier run to stop). */
+  private readonly runs = new Map<number, Promise<void>>();
+  /** Counts connections: a job's outcome is sent only on the connection the job came on. */
+  private connection = 0;
   private stopped = false;
   private backoffMs = 500;
   private timer: NodeJS.Timeout | null = null;
@@ -114,6 +118,7 @@ export class AgentRuntime implements Wire {
       generateMask: (mask: Buffer) => mask.fill(0),
     });
     this.ws = ws;
+    this.connection++;
     ws.on('open', () => {
       this.backoffMs = 500;
       this.send({ t: 'hello', protocol: PROTOCOL_VERSION, version: AGENT_VERSION, hostname: wireHostname(hostname()) });
@@ -196,26 +201,53 @@ export class AgentRuntime implements Wire {
     }
   }
 
+  /**
+   * Runs a job the server sent. The same job sent again on a later
+   * connection (the server retries what a lost connection interrupted: its
+   * restart, or the network) waits for the earlier run, whose link was
+   * cancelled, to stop; that run's outcome is not sent, since the server no
+   * longer waits for it.
+   */
   private async runJob(spec: JobSpec): Promise<void> {
-    if (this.jobs.has(spec.id)) return;
-    const link = new JobLink(spec.id, this);
+    const earlier = this.runs.get(spec.id);
+    if (earlier) {
+      if (this.jobs.get(spec.id)?.connection === this.connection) return; // sent twice on one connection
+      await earlier;
+      if (this.runs.has(spec.id)) return; // a third copy got there first
+    }
+    const run = this.runJobNow(spec);
+    this.runs.set(spec.id, run);
+    try {
+      await run;
+    } finally {
+      this.runs.delete(spec.id);
+    }
+  }
+
+  private async runJobNow(spec: JobSpec): Promise<void> {
+    const link = new JobLink(spec.id, this, this.connection);
     this.jobs.set(spec.id, link);
     this.log(`job ${spec.id}: ${spec.kind} of ${spec.source.id}`);
+    let outcome: AgentMessage;
     try {
       const result = spec.kind === 'recovery'
         ? await runRecoveryJob(spec, link, { workers: this.options.workers })
         : await this.journalsStarted.then(() => runBackupJob(spec, link, { workers: this.options.workers, ...(this.journals ? { journals: this.journals } : {}) }));
-      this.send({ t: 'done', job: spec.id, result });
-      this.log(`job ${spec.id}: done`);
+      outcome = { t: 'done', job: spec.id, result };
     } catch (err) {
       const e = link.cancelled && !(err instanceof CustosError && err.code !== 'cancelled')
         ? { code: 'cancelled' as const, message: 'cancelled', transient: false }
         : toWireError(err);
-      this.send({ t: 'failed', job: spec.id, error: e });
-      this.log(`job ${spec.id}: failed: ${e.message}`, 'warning');
+      outcome = { t: 'failed', job: spec.id, error: e };
     } finally {
       this.jobs.delete(spec.id);
     }
+    if (link.connection !== this.connection) {
+      this.log(`job ${spec.id}: stopped: the connection it came on was lost (the server retries it)`, 'warning');
+      return;
+    }
+    this.send(outcome);
+    this.log(outcome.t === 'done' ? `job ${spec.id}: done` : `job ${spec.id}: failed: ${outcome.error.message}`, outcome.t === 'done' ? 'info' : 'warning');
   }
 
   async stop(): Promise<void> {

@@ -15,7 +15,8 @@ export interface Wire {
 export class JobLink {
   private cancelledReason: string | null = null;
 
-  constructor(readonly jobId: number, private readonly wire: Wire) {}
+  /** `connection`: which connection of the agent the job came on (AgentRuntime counts them). */
+  constructor(readonly jobId: number, private readonly wire: Wire, readonly connection = 0) {}
 
   cancel(reason: string): void {
     this.cancelledReason = reason;
@@ -52,7 +53,9 @@ export class JobLink {
     if (!this.cancelled) this.wire.send({ t: 'progress', job: this.jobId, progress: p });
   }
 
+  /** A log line of the job (none once the job is cancelled: the server has stopped listening to it, or will hear it as retried). */
   log(level: 'info' | 'warning' | 'error', message: string): void {
+    if (this.cancelled) return;
     this.wire.send({ t: 'log', job: this.jobId, level, message: clip(message, MAX_LOG_CHARS) });
   }
 }

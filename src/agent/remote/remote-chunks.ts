@@ -104,6 +104,8 @@ export class RemoteChunkSource implements ChunkSource {
   constructor(private readonly link: JobLink, private readonly order: ReadonlyArray<{ id: string; length: number }> = []) {}
 
   async locate(id: Buffer): Promise<ChunkRead> {
+    // Prefetched chunks need no request: a cancelled job (or a lost connection) must still stop at its next file.
+    if (this.link.cancelled) throw new CustosError('cancelled', 'the job was cancelled, or its connection to the server lost');
     const key = id.toString('hex');
     this.prefetch();
     let p = this.pending.get(key);
