@@ -359,9 +359,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
    * fetched), or left alone by --conflict skip. Otherwise false: it is
    * written (overwrite replaces it, keep-both writes beside it).
    */
-  const fileIsSettled = (e: ManifestEntry, p: Buffer, existing: Stats): boolean => {
+  const fileIsSettled = async (e: ManifestEntry, p: Buffer, existing: Stats): Promise<boolean> => {
     const fixMetadata = conflict === 'overwrite' && security === 'point';
-    if (identicalFile(p, existing, e, idOf, { fixMetadata, owner: restoreOwnership ? ownerOf(e) : null })) result.identical++;
+    if (await identicalFile(p, existing, e, idOf, { fixMetadata, owner: restoreOwnership ? ownerOf(e) : null })) result.identical++;
     else if (conflict === 'skip') skipped(e.path);
     else return false;
     options.source.skip?.(e.chunks ?? []);
@@ -371,7 +371,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const restoreFile = async (e: ManifestEntry): Promise<void> => {
     const p = abs(e.path);
     const existing = lstatOrNull(p);
-    if (existing !== null && fileIsSettled(e, p, existing)) return;
+    if (existing !== null && (await fileIsSettled(e, p, existing))) return;
     const [uid, gid] = ownerOf(e);
     // Security target: a replaced file keeps its mode and owner.
     const keep = security === 'target' && conflict === 'overwrite' && existing?.isFile() ? { mode: existing.mode, uid: existing.uid, gid: existing.gid } : undefined;
