@@ -4,7 +4,7 @@
  * real directory, and files are opened with O_NOFOLLOW.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, unlinkSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeXattrs } from '../backup/xattrs.js';
 import { CustosError, UnsafePathError, isErrno } from '../../base/index.js';
@@ -132,9 +132,13 @@ export function tempNameFor(path: Buffer): Buffer {
  */
 export function openTemp(path: Buffer, mode: number): { fd: number; temp: Buffer } | { error: string } {
   const temp = tempNameFor(path);
-  const stale = lstatOrNull(temp);
-  if (stale?.isDirectory()) return { error: `a directory is in the way of the temporary file ${temp.toString('utf8')}` };
-  if (stale) unlinkSync(temp);
+  try {
+    return { fd: openSync(temp, CREATE, mode), temp }; // the common case: no leftover
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err;
+  }
+  if (lstatOrNull(temp)?.isDirectory()) return { error: `a directory is in the way of the temporary file ${temp.toString('utf8')}` };
+  unlinkSync(temp);
   return { fd: openSync(temp, CREATE, mode), temp };
 }
 
@@ -149,33 +153,41 @@ export type Committed = { readonly path: Buffer; readonly copy: boolean } | { re
  * temporary name is gone afterwards, whatever the outcome.
  */
 export function commitTemp(temp: Buffer, path: Buffer, conflict: ConflictMode): Committed {
+  let renamed = false;
   try {
     if (conflict === 'overwrite') {
-      if (lstatOrNull(path)?.isDirectory()) return { error: 'a directory is in the way' };
-      renameSync(temp, path);
+      try {
+        renameSync(temp, path);
+      } catch (err) {
+        if (isErrno(err, 'EISDIR') || isErrno(err, 'ENOTEMPTY') || isErrno(err, 'EEXIST')) return { error: 'a directory is in the way' };
+        throw err;
+      }
+      renamed = true;
       return { path, copy: false };
     }
     for (let candidate = path, copy = false; ; candidate = keepBothName(path), copy = true) {
-      if (linkOrRename(temp, candidate)) return { path: candidate, copy };
+      const placed = linkOrRename(temp, candidate);
+      if (placed === 'renamed') renamed = true;
+      if (placed !== 'taken') return { path: candidate, copy };
       if (conflict === 'skip') return { skip: true };
     }
   } finally {
-    if (lstatOrNull(temp) !== null) unlinkSync(temp);
+    if (!renamed) rmSync(temp, { force: true });
   }
 }
 
-/** Links `temp` to the free name `to` (false when taken); where hard links are not supported, renames when `to` is free. */
-function linkOrRename(temp: Buffer, to: Buffer): boolean {
+/** Links `temp` to the free name `to` ('taken' when it is not); where hard links are not supported, renames when `to` is free. */
+function linkOrRename(temp: Buffer, to: Buffer): 'linked' | 'renamed' | 'taken' {
   try {
     linkSync(temp, to);
-    return true;
+    return 'linked';
   } catch (err) {
-    if (isErrno(err, 'EEXIST')) return false;
+    if (isErrno(err, 'EEXIST')) return 'taken';
     if (!isErrno(err, 'EPERM') && !isErrno(err, 'ENOTSUP') && !isErrno(err, 'EOPNOTSUPP')) throw err;
   }
-  if (lstatOrNull(to) !== null) return false;
+  if (lstatOrNull(to) !== null) return 'taken';
   renameSync(temp, to);
-  return true;
+  return 'renamed';
 }
 
 /** The creation mode of a new file: the point's mode (security point; set again by fchmod), else read/write for all and the point's execute bits, less the umask and default ACL. */

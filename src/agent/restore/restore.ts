@@ -18,6 +18,7 @@ import {
   linkSync,
   lutimesSync,
   mkdirSync,
+  opendirSync,
   openSync,
   renameSync,
   rmSync,
@@ -120,6 +121,16 @@ function isUnder(path: Buffer, dir: Buffer): boolean {
   return path.length > dir.length && path[dir.length] === SLASH && path.subarray(0, dir.length).equals(dir);
 }
 
+/** Whether a directory has no entries (reads one at most). */
+function isEmptyDir(path: Buffer): boolean {
+  const dir = opendirSync(path.toString());
+  try {
+    return dir.readSync() === null;
+  } finally {
+    dir.closeSync();
+  }
+}
+
 function parentOf(path: Buffer): Buffer {
   const i = path.lastIndexOf(SLASH);
   return i < 0 ? Buffer.alloc(0) : path.subarray(0, i);
@@ -180,6 +191,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const owners = new OwnerNames();
   // Made and resolved a component at a time: no link is followed unless only root can have made it.
   const target = Buffer.from(resolveTarget(resolve(options.target), { create: true }));
+  /** Directories this restore made (relative, latin1): nothing was in them before, so their files need no look at what is there. */
+  const madeDirs = new Set<string>(isEmptyDir(target) ? [''] : []);
+  const madeHere = (rel: Buffer): boolean => madeDirs.has(parentOf(rel).toString('latin1'));
   const abs = (rel: Buffer): Buffer => (rel.length === 0 ? target : Buffer.concat([target, Buffer.from('/'), rel]));
 
   const result = { files: 0, dirs: 0, others: 0, identical: 0, copies: 0, skipped: 0, bytes: 0, damaged: false };
@@ -211,7 +225,10 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       const comp = next < 0 ? parent : parent.subarray(0, next);
       if (comp.length <= at.length) throw new UnsafePathError(`unsafe path in manifest: ${JSON.stringify(rel.toString('utf8'))}`);
       const st = lstatOrNull(abs(comp));
-      if (st === null) mkdirSync(abs(comp), { mode: dirMode });
+      if (st === null) {
+        mkdirSync(abs(comp), { mode: dirMode });
+        madeDirs.add(comp.toString('latin1'));
+      }
       else if (!st.isDirectory()) {
         fail(rel, `refused: ${comp.toString('utf8')} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'} (would leave the target)`);
         return false;
@@ -370,7 +387,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
 
   const restoreFile = async (e: ManifestEntry): Promise<void> => {
     const p = abs(e.path);
-    const existing = lstatOrNull(p);
+    const existing = madeHere(e.path) ? null : lstatOrNull(p);
     if (existing !== null && (await fileIsSettled(e, p, existing))) return;
     const [uid, gid] = ownerOf(e);
     // Security target: a replaced file keeps its mode and owner.
@@ -502,7 +519,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       }
     }
     verified.push(e.path);
-    dirs.push({ abs: p, entry: e, created: st === null || !st.isDirectory() });
+    const created = st === null || !st.isDirectory();
+    if (created) madeDirs.add(e.path.toString('latin1'));
+    dirs.push({ abs: p, entry: e, created });
     result.dirs++;
   };
 
