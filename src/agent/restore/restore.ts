@@ -25,9 +25,7 @@ import {
   symlinkSync,
   type Stats,
 } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { CustosError, IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, systemClock, type Clock, type ProgressSink } from '../../base/index.js';
 import { BlobCodec, checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type ChunkKeys } from '../../format/index.js';
 import { ThrottleBucket, type ThrottleRule } from '../../protection/index.js';
@@ -35,7 +33,8 @@ import { OwnerNames } from '../backup/owners.js';
 import { writeXattrs } from '../backup/xattrs.js';
 import { closeQuietly, commitTemp, creationMode, isSecurityXattr, lstatOrNull, openTemp, placeItem, resolveTarget, setFileMetadata, utimesSeconds, type FileMetadata, type MetadataPolicy } from './fs-safe.js';
 import { identicalFile, identicalOther, type ChunkIdOf } from './identical.js';
-import type { ChunkRead, ConflictMode, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply, SecurityMode } from './messages.js';
+import { WriterPool } from './writer-pool.js';
+import type { ChunkRead, ConflictMode, RestoreFileTask, RestoreWorkerReply, SecurityMode } from './messages.js';
 
 /** Where the restore finds chunks; the pool is one, the server connection another. */
 export interface ChunkSource {
@@ -93,11 +92,6 @@ export interface RestoreResult {
   readonly missingItems: string[];
 }
 
-const MAX_OUTSTANDING = 1024;
-/** Chunk data from a remote source in tasks not yet done (a local source sends locations only). */
-const MAX_BLOB_BYTES = 128 * 1024 * 1024;
-const BATCH_FILES = 64;
-const BATCH_BYTES = 8 * 1024 * 1024;
 const SLASH = 0x2f;
 
 /** Normalizes an --item argument to manifest form: no leading './' or '/', no trailing '/'. */
@@ -163,7 +157,6 @@ interface DirMeta {
   readonly created: boolean;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * A chunk source error that ends the whole restore rather than one file:
@@ -253,8 +246,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
    * survive the trip: the node is made under a plain temporary name in the
    * target and renamed to its real (checked, byte-exact) path.
    */
+  let nodes = 0;
   const makeNode = (p: Buffer, command: string[], after: string[]): void => {
-    const tmp = `${target.toString()}/.custos-node-${process.pid}-${nextTask++}`;
+    const tmp = `${target.toString()}/.custos-node-${process.pid}-${nodes++}`;
     execFileSync(command[0]!, [...command.slice(1), tmp, ...after]);
     try {
       renameSync(tmp, p);
@@ -269,85 +263,35 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     (e.group !== undefined ? owners.gidOf(e.group) : undefined) ?? e.gid,
   ];
 
-  // Workers.
-  const workerData: RestoreWorkerData = { keys: options.keys, compressionLevel: options.compressionLevel, restoreOwnership, security };
-  // One worker per core, at least two so one can write while another waits on the disk.
-  // (More were measured: 4 instead of 2 saved ~10% on tmpfs for ~60 MiB of RSS each.)
-  const nWorkers = Math.max(1, options.workers ?? Math.max(2, availableParallelism()));
-  const workers: Worker[] = [];
-  const waiting = new Map<number, { rel: Buffer; large?: LargeFile; blobBytes: number }>();
-  let outstanding = 0;
-  /** Bytes of chunk data (from a remote source) in tasks sent to workers and not yet done. */
-  let blobBytesOut = 0;
-  let nextTask = 1;
-  let wake: (() => void) | null = null;
-  let fatal: unknown = null;
-  const onReplies = (msgs: RestoreWorkerReply[]): void => {
-    for (const msg of msgs) onReply(msg);
-    wake?.();
-  };
-  const onReply = (msg: RestoreWorkerReply): void => {
-    const w = waiting.get(msg.t);
-    if (!w) return;
-    waiting.delete(msg.t);
-    outstanding--;
-    blobBytesOut -= w.blobBytes;
-    if (w.large) {
-      const large = w.large;
-      if (msg.kind === 'done') large.bytes += msg.bytes;
-      else if (large.error === null) {
-        large.error = msg.message;
-        large.integrity = msg.integrity;
-      }
-      if (--large.remaining === 0) finishLargeFile(large);
-      return;
-    }
-    if (msg.kind === 'done') {
-      if (msg.skipped) skipped(w.rel);
+  const pool = new WriterPool<{ rel: Buffer; large?: LargeFile }>({
+    workerData: { keys: options.keys, compressionLevel: options.compressionLevel, restoreOwnership, security },
+    workers: options.workers,
+    throttle: bucket,
+    onReply: (reply, { rel, large }) => (large ? onPartDone(large, reply) : onFileDone(rel, reply)),
+  });
+
+  const onFileDone = (rel: Buffer, reply: RestoreWorkerReply): void => {
+    if (reply.kind === 'done') {
+      if (reply.skipped) skipped(rel);
       else {
         result.files++;
-        if (msg.copy) result.copies++;
-        result.bytes += msg.bytes;
+        if (reply.copy) result.copies++;
+        result.bytes += reply.bytes;
       }
-      for (const warning of msg.warnings) warnings.push(`${w.rel.toString('utf8')}: ${warning}`);
+      for (const warning of reply.warnings) warnings.push(`${rel.toString('utf8')}: ${warning}`);
     } else {
-      if (msg.integrity) result.damaged = true;
-      fail(w.rel, msg.message);
+      if (reply.integrity) result.damaged = true;
+      fail(rel, reply.message);
     }
   };
-  for (let i = 0; i < nWorkers; i++) {
-    const w = new Worker(new URL('./file-worker.js', import.meta.url), { workerData });
-    w.on('message', onReplies);
-    w.on('error', (err) => {
-      fatal ??= err;
-      wake?.();
-    });
-    workers.push(w);
-  }
-  // Files go to the workers in batches, each worker in turn.
-  let rr = 0;
-  let batch: RestoreFileTask[] = [];
-  let batchBytes = 0;
-  const sendBatch = (): void => {
-    if (batch.length === 0) return;
-    workers[rr++ % nWorkers]!.postMessage(batch);
-    batch = [];
-    batchBytes = 0;
-  };
-  const full = (limit: number): boolean => outstanding > limit || blobBytesOut > MAX_BLOB_BYTES;
-  const waitForRoom = async (limit: number): Promise<void> => {
-    if (full(limit)) sendBatch();
-    while (full(limit) && !fatal) await new Promise<void>((r) => (wake = r));
-    wake = null;
-    if (fatal) throw fatal;
-  };
 
-  /** Holds the writer to --throttle: bytes are taken from the bucket before the task that writes them is sent. */
-  const pace = async (bytes: number): Promise<void> => {
-    const wait = bucket.take(bytes);
-    if (wait <= 0) return;
-    sendBatch();
-    await sleep(wait);
+  const onPartDone = (large: LargeFile, reply: RestoreWorkerReply): void => {
+    if (reply.kind === 'done') large.bytes += reply.bytes;
+    else if (large.error === null) {
+      large.error = reply.message;
+      large.integrity = reply.integrity;
+    }
+    if (--large.remaining === 0) finishLargeFile(large);
   };
 
   /** Where each chunk is (or, from a remote source, its data), in order. */
@@ -359,16 +303,6 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       chunks.push({ ...read, id: new Uint8Array(read.id) });
     }
     return chunks;
-  };
-
-  /** Counts a task as sent (with the chunk data it carries) until its worker replies; returns its number. */
-  const track = (rel: Buffer, chunks: readonly ChunkRead[], large?: LargeFile): number => {
-    const t = nextTask++;
-    outstanding++;
-    const blobBytes = chunks.reduce((n, c) => n + (c.blob?.length ?? 0), 0);
-    blobBytesOut += blobBytes;
-    waiting.set(t, { rel, blobBytes, ...(large ? { large } : {}) });
-    return t;
   };
 
   /**
@@ -402,8 +336,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       return fail(e.path, errorMessage(err));
     }
     if (e.error !== undefined) warnings.push(`${e.path.toString('utf8')}: was not readable at backup time (${e.error}); restored empty`);
-    const task: RestoreFileTask = {
-      t: track(e.path, chunks),
+    const task: Omit<RestoreFileTask, 't'> = {
       path: p,
       size: e.error !== undefined ? 0 : e.size,
       mode: e.mode,
@@ -416,11 +349,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       conflict,
       ...(keep ? { keep } : {}),
     };
-    await pace(task.size);
-    batch.push(task);
-    batchBytes += task.size;
-    if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) sendBatch();
-    await waitForRoom(MAX_OUTSTANDING);
+    await pool.write(task, { rel: e.path });
   };
 
   /**
@@ -429,7 +358,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
    * part in place, and when the last part is done its size and metadata are
    * set here. A failed part removes the file. The parts are cut from the
    * manifest's chunk lengths and their chunks located one part at a time, so
-   * a remote source holds at most a few parts' data (MAX_BLOB_BYTES).
+   * a remote source holds at most a few parts' data (WriterPool's bound).
    */
   const restoreLargeFile = async (e: ManifestEntry, uid: number, gid: number, keep: MetadataPolicy['keep']): Promise<void> => {
     const parts: Array<{ chunks: ChunkRef[]; offset: number }> = [{ chunks: [], offset: 0 }];
@@ -466,12 +395,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         if (endsRestore(err)) throw err;
         return;
       }
-      await pace(parts[i]!.chunks.reduce((n, c) => n + c.length, 0));
-      const t = track(e.path, chunks, large);
-      workers[rr++ % nWorkers]!.postMessage([
-        { ...large.meta, t, path: large.temp, chunks, conflict, part: { offset: parts[i]!.offset } } satisfies RestoreFileTask,
-      ]);
-      await waitForRoom(MAX_OUTSTANDING);
+      await pool.writePart({ ...large.meta, path: large.temp, chunks, conflict, part: { offset: parts[i]!.offset } }, { rel: e.path, large });
     }
   };
 
@@ -647,12 +571,12 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         else if (e.type === 'hardlink') hardLinks.push(e);
         else restoreOther(e);
       } catch (err) {
-        if (err === fatal || endsRestore(err)) throw err;
+        if (err === pool.fatal || endsRestore(err)) throw err;
         fail(e.path, errorMessage(err));
       }
       if (++n % 256 === 0) progress.update({ files: result.files, dirs: result.dirs, bytes: result.bytes, errors: errors.length });
     }
-    await waitForRoom(0);
+    await pool.drain();
     verified.length = 1;
     for (const e of hardLinks) {
       try {
@@ -664,7 +588,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     // Deepest first, so setting a directory's mtime is not undone by writing into it.
     for (let i = dirs.length - 1; i >= 0; i--) applyDirMeta(dirs[i]!);
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
   progress.update({ files: result.files, dirs: result.dirs, bytes: result.bytes, errors: errors.length });
   const missingItems = items.filter((_, i) => !found.has(i));
