@@ -200,6 +200,7 @@ test('a recovery job\'s conflict, security and throttle: defaults when absent, c
   const throttle = [{ bytesPerSecond: 20 * 1024 * 1024 }, { bytesPerSecond: 5 * 1024 * 1024, window: { days: ['mon', 'fri'], from: '08:00', to: '18:00' } }];
   assert.deepEqual(parseRecoverySettings({ conflict: 'keep-both', security: 'target', throttle } as never), { conflict: 'keep-both', security: 'target', throttle });
   refused({ conflict: 'merge' });
+  assert.throws(() => parseRecoverySettings({ conflict: "merge" } as never), { message: /^invalid recovery job: job\.conflict must be one of overwrite, skip, keep-both$/ });
   refused({ security: 'mine' });
   refused({ throttle: 'fast' });
   refused({ throttle: [{ bytesPerSecond: 100 }] });

@@ -252,11 +252,16 @@ export interface RecoverySettings {
 
 export function parseRecoverySettings(spec: Pick<RecoveryJobSpec, 'conflict' | 'security' | 'throttle'>, path = 'job'): RecoverySettings {
   const s = spec as Record<string, unknown>;
-  return {
-    conflict: s['conflict'] === undefined ? DEFAULT_CONFLICT : oneOf(s['conflict'], `${path}.conflict`, CONFLICT_MODES),
-    security: s['security'] === undefined ? 'point' : oneOf(s['security'], `${path}.security`, SECURITY_MODES),
-    throttle: s['throttle'] === undefined ? [] : list(s['throttle'], `${path}.throttle`, MAX_THROTTLE_RULES_WIRE, throttleRule),
-  };
+  try {
+    return {
+      conflict: s['conflict'] === undefined ? DEFAULT_CONFLICT : oneOf(s['conflict'], `${path}.conflict`, CONFLICT_MODES),
+      security: s['security'] === undefined ? 'point' : oneOf(s['security'], `${path}.security`, SECURITY_MODES),
+      throttle: s['throttle'] === undefined ? [] : list(s['throttle'], `${path}.throttle`, MAX_THROTTLE_RULES_WIRE, throttleRule),
+    };
+  } catch (err) {
+    // The checks above speak of agent messages; this is the server's job.
+    throw new CustosError('usage', (err as Error).message.replace('invalid agent message:', 'invalid recovery job:'));
+  }
 }
 
 /** A host name as the agent sends it in `hello`: characters outside the allowed ones become '-'. */
