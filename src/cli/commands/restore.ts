@@ -18,10 +18,10 @@ export function registerRestoreCommand(program: Command): void {
     .option('--item <path>', 'restore only this file or directory (path inside the protected directory); repeatable', collect, [])
     .addOption(new Option('--conflict <mode>', CONFLICT_HELP).choices(CONFLICT_MODES))
     .addOption(new Option('--security <mode>', SECURITY_HELP).choices(SECURITY_MODES))
-    .option('--throttle <rate>', THROTTLE_HELP, collect, [])
+    .option('--throttle <rate>', THROTTLE_HELP, collect)
     .option('--json', 'print the result as JSON')
     .option(RETRY_LOCK_FLAGS, RETRY_LOCK_HELP)
-    .action(async (point: string, target: string, opts: { pool: string; keyFile?: string; item: string[]; conflict?: string; security?: string; throttle: string[]; json?: boolean; retryLock?: string }) => {
+    .action(async (point: string, target: string, opts: { pool: string; keyFile?: string; item: string[]; conflict?: string; security?: string; throttle?: string[]; json?: boolean; retryLock?: string }) => {
       const progress = ttyProgress('restore', !opts.json);
       let r;
       try {
