@@ -87,7 +87,7 @@ function withIndex(fn: (index: FileIndex, source: MemorySource, dir: string) => 
     try {
       await fn(index, source, dir);
     } finally {
-      index.close();
+      await index.close();
       rmSync(dir, { recursive: true, force: true });
     }
   };
@@ -225,7 +225,7 @@ test('a damaged index file is moved aside and rebuilt', async () => {
       assert.ok(existsSync(`${file}.damaged`));
       assert.equal((await index.list('p1', Buffer.from('docs'), { limit: 10 })).items.length, 3);
     } finally {
-      index.close();
+      await index.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

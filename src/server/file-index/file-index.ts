@@ -31,6 +31,8 @@ const SLASH = Buffer.from('/');
 /** Where the index reads points and pages from (the pool). */
 export interface FileIndexSource {
   loadPoint(id: string): Promise<RecoveryPointRecord>;
+  /** The data source a point belongs to (the catalog knows; absent: derived from the point object). */
+  sourceOf?(pointId: string): Promise<string | undefined>;
   readPage(chunkId: string): Promise<Buffer>;
 }
 
@@ -76,6 +78,7 @@ export class FileIndex implements FileIndexReader {
   private work: Promise<unknown> = Promise.resolve();
   private readonly building = new Map<string, Promise<void>>();
   private readonly nameIds = new Map<string, number>();
+  private closing = false;
   private readonly stmt: ReturnType<FileIndex['prepare']>;
 
   private constructor(
@@ -109,7 +112,10 @@ export class FileIndex implements FileIndexReader {
     return new FileIndex(db, file, from, log);
   }
 
-  close(): void {
+  /** Stops after the page being indexed (the point is left unindexed: the next start indexes it) and closes the file. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.work;
     this.db.close();
   }
 
@@ -234,7 +240,10 @@ export class FileIndex implements FileIndexReader {
   // --- building ------------------------------------------------------------
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.work.then(task);
+    const run = this.work.then(() => {
+      if (this.closing) throw new CustosError('cancelled', 'the file index is closing');
+      return task();
+    });
     this.work = run.catch(() => undefined);
     return run;
   }
@@ -243,6 +252,7 @@ export class FileIndex implements FileIndexReader {
   private async build(pointId: string): Promise<void> {
     if (this.has(pointId)) return;
     const record = await this.from.loadPoint(pointId);
+    const source = (await this.from.sourceOf?.(pointId)) ?? sourceIdOf(record);
     const pageIds: number[] = [];
     for (const ref of record.manifest) {
       const known = this.stmt.pageId.get(Buffer.from(ref.id, 'hex')) as { id: number } | undefined;
@@ -250,6 +260,7 @@ export class FileIndex implements FileIndexReader {
         pageIds.push(known.id);
         continue;
       }
+      if (this.closing) throw new CustosError('cancelled', 'the file index is closing');
       let entries: ManifestEntry[];
       try {
         entries = decodePage(await this.from.readPage(ref.id));
@@ -259,7 +270,7 @@ export class FileIndex implements FileIndexReader {
       pageIds.push(this.insertPage(ref.id, entries));
     }
     this.db.transaction(() => {
-      this.stmt.insertPoint.run(pointId, sourceIdOf(record), record.time);
+      this.stmt.insertPoint.run(pointId, source, record.time);
       pageIds.forEach((page, seq) => this.stmt.insertPointPage.run(pointId, seq, page));
     })();
   }
