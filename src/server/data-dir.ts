@@ -59,6 +59,11 @@ export function catalogFiles(files: ServerFiles): string[] {
   return [files.catalog, `${files.catalog}-wal`, `${files.catalog}-shm`];
 }
 
+/** The file index: names, owners and modes of every protected file, as private as the catalog. */
+export function fileIndexFiles(files: ServerFiles): string[] {
+  return [files.fileIndex, `${files.fileIndex}-wal`, `${files.fileIndex}-shm`];
+}
+
 /**
  * Makes the data directory (created when missing) and tls/ 0700, and every
  * secret and catalog file in it 0600; warns for each it cannot change.

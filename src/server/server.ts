@@ -21,7 +21,7 @@ import { AlertService } from './alerts.js';
 import { AuditLog } from './audit.js';
 import { makeAuthHook } from './auth.js';
 import type { ServerContext } from './context.js';
-import { catalogFiles, loadOrCreateCa, loadOrIssueServerCertificate, secureDataDir, serverFiles } from './data-dir.js';
+import { catalogFiles, fileIndexFiles, loadOrCreateCa, loadOrIssueServerCertificate, secureDataDir, serverFiles } from './data-dir.js';
 import { makePrivateFiles } from '../agent/remote/private-files.js';
 import { ensureAdminToken, guardCatalog } from './catalog-guard.js';
 import { CatalogBackupService } from './catalog-backup.js';
@@ -145,6 +145,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }, (m) => log(m, 'warning')),
       catalog, log,
     );
+    await makePrivateFiles(fileIndexFiles(files), warn);
     const engine = new JobEngine({
       catalog, hub, pool, clock, alerts, maintenance, catalogBackups, log: (m) => log(m, 'error'),
       pointsChanged: (source) => fileIndex.sourceChanged(source),

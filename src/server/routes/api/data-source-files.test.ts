@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAdminToken, startServer } from '../../server.js';
@@ -150,6 +150,8 @@ test('browse, search and versions answer from the file index; bad input and call
     assert.equal((await call(`/api/data-sources/${id}/${path}`, helpdesk)).status, 200, `in scope (${path})`);
     assert.equal((await call(`/api/data-sources/${id}/${path}`, 'not-a-token')).status, 401);
   }
+
+  assert.equal((await stat(join(dir, 'file-index.sqlite'))).mode & 0o777, 0o600, 'the file index is private, like the catalog');
 
   // The index holds recovery points only, and forgets pruned ones.
   await server.context.fileIndex.idle();
