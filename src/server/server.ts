@@ -141,7 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       FileIndex.open(files.fileIndex, {
         loadPoint: (id) => pool.loadPoint(id as RecoveryPointId),
         readPage: (id) => pool.readChunk(id as ChunkId),
-        sourceOf: async (id) => (await catalog.point(id))?.source_id,
+        pointsOf: async (source) => (await catalog.listPoints(source, true)).map((p) => ({ id: p.id, time: p.time })),
       }, (m) => log(m, 'warning')),
       catalog, log,
     );

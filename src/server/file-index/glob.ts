@@ -20,6 +20,10 @@ export const MAX_PATTERN_LENGTH = 1024;
 export interface CompiledPattern {
   /** Whether a path (raw bytes, relative, '/'-joined) matches. */
   matches(path: Buffer): boolean;
+  /** The same for a path already decoded as latin1 (one character per byte): no copy per path. */
+  matchesText(path: string): boolean;
+  /** A pattern without '/' looks at names only. */
+  readonly namesOnly: boolean;
   /** The longest run of literal bytes every match contains (a cheap prefilter), or null. */
   readonly literal: Buffer | null;
 }
@@ -36,10 +40,13 @@ export function compilePattern(pattern: string): CompiledPattern {
   const { source, literals } = translate(bytes, anchored);
   const re = new RegExp(`^${source}$`, 's');
   const longest = literals.reduce((a, b) => (b.length > a.length ? b : a), '');
-  const test = anchored
-    ? (p: Buffer) => re.test(p.toString('latin1'))
-    : (p: Buffer) => re.test(p.toString('latin1', p.lastIndexOf(0x2f) + 1));
-  return { matches: test, literal: longest.length > 0 ? Buffer.from(longest, 'latin1') : null };
+  const matchesText = anchored ? (p: string) => re.test(p) : (p: string) => re.test(p.slice(p.lastIndexOf('/') + 1));
+  return {
+    matches: (p: Buffer) => matchesText(p.toString('latin1')),
+    matchesText,
+    namesOnly: !anchored,
+    literal: longest.length > 0 ? Buffer.from(longest, 'latin1') : null,
+  };
 }
 
 /** The RegExp source of a glob (bytes as latin1), and its runs of literal bytes. */

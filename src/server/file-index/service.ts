@@ -25,7 +25,7 @@ export class FileIndexService {
 
   /** The recovery points of a data source, oldest first: what browse, search and versions look at. */
   async points(sourceId: string): Promise<PointRef[]> {
-    return (await this.catalog.listPoints(sourceId, true)).map((p) => ({ id: p.id, time: p.time }));
+    return (await this.catalog.listPoints(sourceId, true)).map((p) => ({ id: p.id, time: p.time, source: sourceId }));
   }
 
   /** The points of one data source changed (a commit, a prune): brings its index up to date soon. */
@@ -76,17 +76,19 @@ export class FileIndexService {
   }
 
   private async reconcileSource(sourceId: string): Promise<void> {
-    const wanted = (await this.catalog.listPoints(sourceId, true)).map((p) => ({ id: p.id, source: sourceId }));
-    await this.index.reconcile(wanted, [sourceId]);
+    await this.index.syncSource(sourceId);
   }
 
   private async reconcileAll(): Promise<void> {
-    const wanted = [];
-    for (const s of await this.catalog.listSources()) {
-      for (const p of await this.catalog.listPoints(s.id, true)) wanted.push({ id: p.id, source: s.id });
-    }
     const started = Date.now();
-    const { added, removed } = await this.index.reconcile(wanted);
+    const sources = (await this.catalog.listSources()).map((s) => s.id);
+    let added = 0;
+    let removed = await this.index.forgetSourcesExcept(sources);
+    for (const s of sources) {
+      const r = await this.index.syncSource(s);
+      added += r.added;
+      removed += r.removed;
+    }
     if (added + removed > 0) this.log(`file index: ${added} recovery point(s) indexed, ${removed} forgotten in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 }

@@ -14,7 +14,7 @@ import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest, notFound } from '../../http-errors.js';
 import { itemPath, pathText } from '../../file-index/item-path.js';
-import type { IndexedItem, PointRef } from '../../file-index/types.js';
+import type { IndexedItem } from '../../file-index/types.js';
 import { serve } from '../serve.js';
 
 export function registerDataSourceFileRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -32,7 +32,7 @@ export function registerDataSourceFileRoutes(app: FastifyInstance, ctx: ServerCo
     const point = choosePoint(s.id, await c.listPoints(s.id, true), query);
     const dir = itemPath(s.path, query.path ?? '');
     const after = query.after === undefined ? undefined : cursorName(query.after);
-    const page = await index.list(point.id, dir, { limit: query.limit ?? 1000, ...(after ? { after } : {}) });
+    const page = await index.list({ id: point.id, time: point.time, source: s.id }, dir, { limit: query.limit ?? 1000, ...(after ? { after } : {}) });
     return {
       source: s.id,
       point: { id: point.id, time: point.time },
@@ -76,7 +76,7 @@ export function registerDataSourceFileRoutes(app: FastifyInstance, ctx: ServerCo
  * digits; ambiguous is an error), latest, a time (the newest point at or
  * before it), or nothing (the newest). Replica-only points are never chosen.
  */
-export function choosePoint(sourceId: string, points: readonly PointRow[], q: { point?: string; at?: string }): PointRef {
+export function choosePoint(sourceId: string, points: readonly PointRow[], q: { point?: string; at?: string }): PointRow {
   if (q.point !== undefined && q.at !== undefined) throw badRequest('give at most one of point and at');
   if (q.at !== undefined) {
     const at = parseIsoTime(q.at)?.date;
