@@ -22,7 +22,7 @@ import { existsSync, renameSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { CustosError, errorMessage } from '../../base/index.js';
 import { ByteWriter } from '../../format/binary.js';
-import { decodePage, encodeEntry, type EntryType, type ManifestEntry } from '../../format/manifest.js';
+import { decodePage, type EntryType, type ManifestEntry } from '../../format/manifest.js';
 import type { RecoveryPointRecord } from '../../format/point.js';
 import { compilePattern } from './glob.js';
 import type { DirectoryPage, FileIndexReader, FileVersion, IndexedItem, PointRef, SearchHit, SearchResult } from './types.js';
@@ -298,29 +298,33 @@ export class FileIndex implements FileIndexReader {
       if (newPages.has(chunk)) continue;
       for (const r of this.stmt.digestsOf.all(JSON.stringify(unpackIds(ids))) as Array<{ id: number; digest: Buffer }>) leaving.set(r.digest.toString('latin1'), r.id);
     }
-    const added: Array<{ chunk: string; entries: ManifestEntry[] }> = [];
+    this.stmt.deleteUnfinished.run(state.id, seq); // rows of a build that was interrupted
+    // New pages a page at a time (bounded memory); their rows are invisible to every indexed point (first = seq) until the head moves.
+    const pagesIn: Array<{ chunk: Buffer; ids: Buffer }> = [];
     for (const ref of record.manifest) {
       if (headPages.has(ref.id)) continue;
       if (this.closing) throw new CustosError('cancelled', 'the file index is closing');
+      let entries: ManifestEntry[];
       try {
-        added.push({ chunk: ref.id, entries: decodePage(await this.from.readPage(ref.id)) });
+        entries = decodePage(await this.from.readPage(ref.id));
       } catch (err) {
         throw new CustosError('integrity', `manifest page ${ref.id} of point ${pointId} cannot be read: ${errorMessage(err)}`, { cause: err });
       }
+      const ids = this.db.transaction(() => entries.map((e) => {
+        const d = itemDigest(e);
+        const key = d.toString('latin1');
+        const kept = leaving.get(key);
+        if (kept !== undefined) {
+          leaving.delete(key);
+          return kept;
+        }
+        return this.insertItem(state.id, seq, e, d);
+      }))();
+      pagesIn.push({ chunk: Buffer.from(ref.id, 'hex'), ids: packIds(ids) });
     }
+    // The head moves: pages and rows that left are closed, the point becomes visible.
     this.db.transaction(() => {
-      for (const page of added) {
-        const ids = page.entries.map((e) => {
-          const d = itemDigest(e).toString('latin1');
-          const kept = leaving.get(d);
-          if (kept !== undefined) {
-            leaving.delete(d);
-            return kept;
-          }
-          return this.insertItem(state.id, seq, e);
-        });
-        this.stmt.insertHeadPage.run(state.id, Buffer.from(page.chunk, 'hex'), packIds(ids));
-      }
+      for (const page of pagesIn) this.stmt.insertHeadPage.run(state.id, page.chunk, page.ids);
       for (const id of leaving.values()) this.stmt.closeItem.run(state.head_seq, id);
       for (const chunk of headPages.keys()) if (!newPages.has(chunk)) this.stmt.deleteHeadPage.run(state.id, Buffer.from(chunk, 'hex'));
       this.stmt.insertPoint.run(pointId, state.id, seq, record.time);
@@ -337,14 +341,14 @@ export class FileIndex implements FileIndexReader {
     return s;
   }
 
-  private insertItem(src: number, seq: number, e: ManifestEntry): number {
+  private insertItem(src: number, seq: number, e: ManifestEntry, digest: Buffer): number {
     const { parent, name } = e.path.length === 0 ? { parent: ROOT_PARENT, name: Buffer.alloc(0) } : splitPath(e.path);
     const mtime = e.mtimeNs;
     const r = this.stmt.insertItem.run(
       src, parent, name, seq, TYPES.indexOf(e.type), e.size,
       Number(mtime / 1_000_000_000n), Number(((mtime % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n),
       e.mode, e.uid, e.gid, this.nameId(e.user), this.nameId(e.group), e.target ?? null,
-      e.xattrs?.find(([n]) => n === ACL_ACCESS)?.[1] ?? null, contentDigest(e), e.error ?? null, itemDigest(e),
+      e.xattrs?.find(([n]) => n === ACL_ACCESS)?.[1] ?? null, contentDigest(e), e.error ?? null, digest,
     );
     return Number(r.lastInsertRowid);
   }
@@ -455,6 +459,7 @@ export class FileIndex implements FileIndexReader {
       insertItem: db.prepare(`INSERT INTO items (src, parent, name, first, last, type, size, mtime_s, mtime_ns, mode, uid, gid, user_id, group_id, target, acl, content, error, digest)
         VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       closeItem: db.prepare('UPDATE items SET last = ? WHERE id = ?'),
+      deleteUnfinished: db.prepare('DELETE FROM items WHERE src = ? AND first >= ?'),
       // Rows whose range holds no remaining point (the head counts for open rows).
       deleteUnheld: db.prepare(`DELETE FROM items WHERE src = @src AND NOT EXISTS (
         SELECT 1 FROM points p WHERE p.src = @src AND p.seq BETWEEN items.first AND coalesce(items.last, @head))`),
@@ -558,13 +563,16 @@ function contentDigest(e: ManifestEntry): Buffer | null {
 
 /** Everything the index keeps of an item, hashed: an item whose digest did not change is the same row. */
 function itemDigest(e: ManifestEntry): Buffer {
-  const acl = e.xattrs?.find(([n]) => n === ACL_ACCESS);
-  digestWriter.reset();
-  // The manifest's own encoding, less what the index does not keep (change detection fields, other xattrs, read flags).
-  encodeEntry(digestWriter, { ...e, ctimeNs: 0n, ino: 0n, xattrs: acl ? [acl] : undefined, sparse: undefined, changedDuringRead: undefined });
-  return createHash('sha256').update(digestWriter.finish()).digest().subarray(0, 8);
+  const w = digestWriter;
+  w.reset();
+  w.u8(TYPES.indexOf(e.type)).bytes(e.path).varint(e.mode).varint(e.uid).varint(e.gid).i64(e.mtimeNs).varint(e.size);
+  w.str(e.user ?? '\0').str(e.group ?? '\0').bytes(e.target ?? EMPTY).str(e.error ?? '\0');
+  w.bytes(e.xattrs?.find(([n]) => n === ACL_ACCESS)?.[1] ?? EMPTY);
+  for (const c of e.chunks ?? []) w.raw(c.id);
+  return createHash('sha256').update(w.view()).digest().subarray(0, 8);
 }
 const digestWriter = new ByteWriter(4096);
+const EMPTY = Buffer.alloc(0);
 
 function packIds(ids: readonly number[]): Buffer {
   const b = Buffer.alloc(ids.length * 6);
