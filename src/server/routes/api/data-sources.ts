@@ -4,11 +4,12 @@
  * and recovers only to agents that own one of them.
  */
 import type { FastifyInstance } from 'fastify';
-import { CustosError, parseIsoTime } from '../../../base/index.js';
-import type { DataSourceRow } from '../../../catalog/index.js';
+import { CustosError, parseIsoTime, pointByRef } from '../../../base/index.js';
+import { checkItemsExist, resolveItems } from '../../../agent/restore/items.js';
+import type { DataSourceRow, PointRow } from '../../../catalog/index.js';
 import type { JobKind } from '../../../jobs/index.js';
 import { isSystemTarget, pointAt } from '../../../protection/index.js';
-import { api } from '../../../protocol/rest/index.js';
+import { api, ORIGINAL_TARGET, type RecoveryRequest } from '../../../protocol/rest/index.js';
 import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest, notFound } from '../../http-errors.js';
@@ -63,20 +64,45 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
   });
   serve(app, api.checkNow, onDemand('consistency-check', 'consistency check'));
 
+  /** The point a recovery names: the newest recovery point at or before `at`, or the one point of the source whose id begins with `point`. */
+  const recoveryPoint = async (s: DataSourceRow, b: RecoveryRequest): Promise<PointRow> => {
+    if ((b.point === undefined) === (b.at === undefined)) throw badRequest('give exactly one of point (a recovery point id, or its first 4+ hex digits) and at (an ISO time)');
+    if (b.at !== undefined) {
+      const at = parseIsoTime(b.at)?.date;
+      if (at === undefined) throw badRequest(`at: ${b.at} is not a time (e.g. 2026-12-01T17:00:00Z)`);
+      return pointAt(await c.listPoints(s.id, true), at, s.id);
+    }
+    return pointByRef(await c.listPoints(s.id), b.point!, s.id);
+  };
+
+  /** Where a recovery writes: AGENT:/path, or 'original' (the data source's own agent and path); the agent must be attached. */
+  const recoveryTarget = async (s: DataSourceRow, to: string): Promise<{ agent: string; path: string }> => {
+    const original = to === ORIGINAL_TARGET;
+    const target = original ? { agent: s.agent, path: s.path } : parseTarget(to);
+    const agent = await c.agent(target.agent);
+    if (!agent || agent.revoked_at) {
+      throw badRequest(original
+        ? `the agent of ${s.id} (${s.agent}) is no longer attached, so there is no original location to recover to: recover to another agent (AGENT:/path)`
+        : `recovery target agent ${target.agent} is not attached`);
+    }
+    return target;
+  };
+
+  /** The items asked for, each in the point (checked against its manifest before the job is queued; the agent checks again). */
+  const checkItems = async (s: DataSourceRow, point: PointRow, items: readonly string[]): Promise<void> => {
+    const requested = resolveItems(items, s.path);
+    if (requested.length === 0) return;
+    await checkItemsExist(ctx.pool.manifest(await ctx.pool.findPoint(point.id)), requested, point, s.path);
+  };
+
   serve(app, api.recover, async ({ body: b, principal, audit }) => {
     const p = principal!;
     const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? 'keep-both', allowSystemTarget: b.allowSystemTarget ?? false };
     audit(b.source, detail);
-    if ((b.point === undefined) === (b.at === undefined)) throw badRequest('give exactly one of point (a recovery point id) and at (an ISO time)');
-    const at = b.at === undefined ? undefined : parseIsoTime(b.at)?.date;
-    if (b.at !== undefined && at === undefined) throw badRequest(`at: ${b.at} is not a time (e.g. 2026-12-01T17:00:00Z)`);
     const s = await sourceFor(p, b.source);
-    const point = at !== undefined ? pointAt(await c.listPoints(s.id, true), at, s.id) : await c.point(b.point!);
-    if (!point || point.source_id !== s.id) throw notFound(`recovery point ${b.point} of ${s.id}`);
-    audit(b.source, { ...detail, point: point.id }); // with at: the point the time named
-    const target = parseTarget(b.to);
-    const agent = await c.agent(target.agent);
-    if (!agent || agent.revoked_at) throw badRequest(`recovery target agent ${target.agent} is not attached`);
+    const point = await recoveryPoint(s, b);
+    const target = await recoveryTarget(s, b.to);
+    audit(b.source, { ...detail, point: point.id, to: `${target.agent}:${target.path}` }); // the point a time or prefix named, the target 'original' named
     if (b.allowSystemTarget && p.role !== 'admin') throw new CustosError('denied', 'only an admin may recover onto / or a system directory (allowSystemTarget)');
     if (!b.allowSystemTarget && isSystemTarget(target.path)) {
       throw new CustosError('denied', `recovering onto ${target.path} would replace system files: recover to another directory, or (admin only) add --allow-system-target`);
@@ -85,15 +111,13 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       const ownsScopedSource = (await c.listSources({ agent: target.agent })).some((x) => sourceInScope(p, x));
       if (!ownsScopedSource) throw new CustosError('denied', `a recovery-operator recovers only to agents of data sources in its scope; ${target.agent} has none`);
     }
-    for (const item of b.items ?? []) {
-      if (item.split('/').some((part) => part === '..')) throw badRequest(`item ${item}: '..' is not allowed`);
-    }
+    await checkItems(s, point, b.items ?? []);
     const job = await ctx.engine.enqueue({
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
       params: { point: point.id, target: target.path, items: b.items ?? [], conflict: b.conflict ?? 'keep-both', allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name },
-      reason: `recovery of ${point.time} to ${b.to} requested by ${p.name}`,
+      reason: `recovery of ${point.time} to ${target.agent}:${target.path} requested by ${p.name}`,
     });
     return jobView(job);
   });
