@@ -86,6 +86,18 @@ export function reportFinished(job: Job, json: boolean | undefined): void {
   print(`job ${job.id} succeeded: ${describeJob(job)}${took}`);
   const result = flatResult(job.result);
   if (result) print(`result: ${result}`);
+  const note = pointNote(job);
+  if (note) print(note);
+}
+
+/**
+ * What the point a synchronization made is: `point list` shows recovery
+ * points only, so a replica-only point's id needs saying where it can be seen.
+ */
+export function pointNote(job: Pick<Job, 'result' | 'source'>): string | null {
+  const point = job.result?.['point'];
+  if (typeof point !== 'string' || job.result?.['recoveryPoint'] !== false) return null;
+  return `note: ${point} is a replica-only synchronization point, not a recovery point (the next point replaces it; custos point list ${job.source ?? 'SOURCE'} --all shows it)`;
 }
 
 /** After a POST that queued a job: print its id (or JSON), or wait for it with --wait. */
@@ -204,6 +216,8 @@ export function registerJobCommands(program: Command): void {
     const result = flatResult(j.result);
     if (result) fields.push(['result', result]);
     printFields(fields);
+    const note = pointNote(j);
+    if (note) print(note);
     if (j.log && j.log.length > 0) {
       print('log:');
       for (const l of j.log) print(`  ${clockTime(l.time)} ${l.level.padEnd(7)} ${l.message}`);

@@ -35,11 +35,11 @@ export const DataSourceSchema = Type.Object({
   path: Type.String(),
   group: Nullable(Type.String()),
   replicaState: Type.Union(REPLICA_STATES.map((s) => Type.Literal(s))),
-  newestPoint: Nullable(Time),
+  newestPoint: Nullable(Type.String({ description: 'time of the newest recovery point (a synchronization makes none: see lastSynchronized)' })),
   recoveryPoints: Count,
   allocationBytes: Count,
   usedBytes: Count,
-  lastSynchronized: Nullable(Time),
+  lastSynchronized: Nullable(Type.String({ description: 'ISO 8601 UTC time the last successful synchronization ended (a recovery point or consistency check synchronizes too)' })),
 });
 export type DataSource = Static<typeof DataSourceSchema>;
 

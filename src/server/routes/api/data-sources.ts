@@ -27,9 +27,10 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     return s;
   };
 
+  /** Newest point and count: recovery points only (a synchronization's replica-only point shows as lastSynchronized). */
   const view = async (s: DataSourceRow) => {
-    const points = await c.listPoints(s.id);
-    return sourceView(s, points.at(-1), points.filter((p) => p.recovery_point === 1).length);
+    const points = await c.listPoints(s.id, true);
+    return sourceView(s, points.at(-1), points.length);
   };
 
   serve(app, api.listSources, async ({ principal }) =>
@@ -37,9 +38,9 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
 
   serve(app, api.getSource, async ({ params, principal }) => view(await sourceFor(principal!, params.id)));
 
-  serve(app, api.listPoints, async ({ params, principal }) => {
+  serve(app, api.listPoints, async ({ params, query, principal }) => {
     const s = await sourceFor(principal!, params.id);
-    return (await c.listPoints(s.id, true)).map(pointView);
+    return (await c.listPoints(s.id, query.all !== true)).map(pointView);
   });
 
   type OnDemandRequest = { params: { id: string }; principal: Principal | null; audit: (t: string | null) => void };
