@@ -54,5 +54,5 @@ export function registerPointCommands(program: Command): void {
 
 /** The last column of `point list`: partial, and (with --all) replica-only. */
 function pointNotes(p: { partial: boolean; recoveryPoint: boolean }): string[] {
-  return [...(p.recoveryPoint ? [] : ['replica-only (synchronization)']), ...(p.partial ? ['partial'] : [])];
+  return [...(p.recoveryPoint === false ? ['replica-only (synchronization)'] : []), ...(p.partial ? ['partial'] : [])];
 }
