@@ -381,7 +381,8 @@ export class JobEngine {
       return;
     }
     if (this.stopping && transient) return this.requeue(job, `interrupted by shutdown: ${message}`);
-    await this.finish(job, 'failed', message, null);
+    // The failure's code, so a client can tell "the target is a file" from other failures (recover --wait exits as restore would).
+    await this.finish(job, 'failed', message, err instanceof CustosError ? { errorCode: err.code } : null);
   }
 
   private async requeue(job: JobRow, why: string): Promise<void> {

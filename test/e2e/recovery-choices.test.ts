@@ -97,6 +97,7 @@ describe('recovery choices', { timeout: 300_000 }, () => {
     });
     const done = await waitJobRow(s, row.id);
     assert.equal(done.state, 'failed', JSON.stringify(done));
+    assert.equal(done.result, JSON.stringify({ errorCode: 'not-found' }));
     assert.match(done.error ?? '', new RegExp(`^not in recovery point ${point.id}: nope/none; nothing was recovered`));
     assert.equal(existsSync(to), false, 'the target was not made');
   });
@@ -136,14 +137,16 @@ describe('recovery choices', { timeout: 300_000 }, () => {
     const file = join(work, 'a-file');
     writeFileSync(file, 'keep me\n');
     for (const [to, message] of [
-      [file, new RegExp(`recovery target ${file} is not a directory: give a directory, or a path that does not exist yet$`)],
+      [file, new RegExp(`recovery target ${file} is not a directory: give a directory, or a path that does not exist yet\n?$`)],
       [join(file, 'below'), new RegExp(`recovery target ${file}/below lies below ${file}, which is not a directory`)],
     ] as const) {
       const args = ['--point', point.id, '--to', `c1:${to}`, '--wait', '--json'];
       const r = await recover(args);
-      assert.equal(r.code, 13, describeCli(args, r));
+      assert.equal(r.code, 16, `as restore: ${describeCli(args, r)}`);
+      assert.match(r.stderr, message);
       const job = (await recoveryJobs())[0]!;
       assert.equal(job.state, 'failed');
+      assert.deepEqual(job.result, { errorCode: 'bad-target' });
       assert.match(job.error ?? '', message);
       assert.doesNotMatch(job.error ?? '', /internal|EEXIST|ENOTDIR/);
     }

@@ -1,7 +1,7 @@
 /** `custos recover`: recover a recovery point (or items of it) to a directory on any attached protection agent. */
 import { api, ORIGINAL_TARGET } from '../../protocol/rest/index.js';
 import { Option, type Command } from 'commander';
-import { checkPointRef, CustosError, systemClock } from '../../base/index.js';
+import { checkPointRef, CustosError, systemClock, type ErrorCode } from '../../base/index.js';
 import { collect } from '../output.js';
 import { parsePointTime } from '../point-time.js';
 import { connect, withConnection, type ConnectionOptions } from '../server-cli.js';
@@ -36,9 +36,16 @@ export function registerRecoverCommand(program: Command): void {
       ...(opts.conflict !== undefined ? { conflict: opts.conflict as 'overwrite' | 'skip' | 'keep-both' } : {}),
       ...(opts.allowSystemTarget ? { allowSystemTarget: true } : {}),
     } });
-    await reportStarted(client, job, opts);
+    await reportStarted(client, job, opts, RECOVERY_FAILURE_CODES);
   });
 }
+
+/**
+ * Failures of a recovery job that `--wait` reports with their own status, as
+ * `restore` does: the target is not a directory (16), an item or the point
+ * is missing (4), a system target refused (12), a link in the target (8).
+ */
+const RECOVERY_FAILURE_CODES: readonly ErrorCode[] = ['bad-target', 'not-found', 'denied', 'unsafe-path'];
 
 /** What the command line names: the newest point (found here), a point id, or a time (the server finds its point). */
 type Choice = { latest: true } | { point: string } | { at: string };
