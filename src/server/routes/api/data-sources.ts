@@ -93,7 +93,13 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
   const checkItems = async (s: DataSourceRow, point: PointRow, items: readonly string[]): Promise<void> => {
     const requested = resolveItems(items, s.path);
     if (requested.length === 0) return;
-    await checkItemsExist(ctx.pool.manifest(await ctx.pool.findPoint(point.id)), requested, point, s.path);
+    const record = await ctx.pool.findPoint(point.id);
+    const unpin = ctx.pool.activity.pin(record); // read as a recovery reads it: live for gc meanwhile
+    try {
+      await checkItemsExist(ctx.pool.manifest(record), requested, point, s.path);
+    } finally {
+      unpin();
+    }
   };
 
   serve(app, api.recover, async ({ body: b, principal, audit }) => {
