@@ -57,6 +57,8 @@ export interface JobEngineDeps {
   readonly catalogBackups?: CatalogBackupService;
   /** An agent's verification scan found `n` changed items its change journal had missed (counted in /metrics). */
   readonly journalMissed?: (source: string, n: number) => void;
+  /** The recovery points of a data source changed: a commit or a prune (the file index follows). */
+  readonly pointsChanged?: (source: string) => void;
 }
 
 export interface EnqueueRequest {
@@ -559,6 +561,7 @@ export class JobEngine {
       bytes_added: s.bytesAdded,
       job_id: job.id,
     });
+    if (recoveryPoint) this.d.pointsChanged?.(sourceId);
     await this.d.catalog.appendJobLog(job.id, this.now(), 'info', committedLine(record, recoveryPoint, sourceId));
     await this.d.alerts.pointCommitted(sourceId, this.d.clock.now());
   }
@@ -664,6 +667,7 @@ export class JobEngine {
         await c.deletePoints([d.id]);
         await this.d.pool.deletePoint(d.id as RecoveryPointId);
       }
+      if (decisions.length > 0) this.d.pointsChanged?.(sourceId);
       return decisions;
     });
     this.pruning = run.catch(() => undefined);
