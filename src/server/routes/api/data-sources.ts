@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { CustosError, parseIsoTime, pointByRef } from '../../../base/index.js';
-import { checkItemsExist, resolveItems } from '../../../agent/restore/items.js';
+import { checkItemsExist, missingItemsError, resolveItems, type RequestedItem } from '../../../agent/restore/items.js';
 import type { DataSourceRow, PointRow } from '../../../catalog/index.js';
 import type { JobKind } from '../../../jobs/index.js';
 import { isSystemTarget, pointAt } from '../../../protection/index.js';
@@ -89,12 +89,23 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     return target;
   };
 
-  /** The items asked for, each in the point (checked against its manifest before the job is queued; the agent checks again). */
+  /**
+   * The items asked for, each in the point, checked before the job is
+   * queued (the agent checks again): a recovery point's items are looked up
+   * in the file index; a replica-only point, which the index leaves out,
+   * has its manifest read (pinned meanwhile, as a recovery pins it).
+   */
   const checkItems = async (s: DataSourceRow, point: PointRow, items: readonly string[]): Promise<void> => {
     const requested = resolveItems(items, s.path);
     if (requested.length === 0) return;
+    if (point.recovery_point === 1) {
+      const missing: RequestedItem[] = [];
+      for (const i of requested) if ((await ctx.fileIndex.index.item(point.id, i.path)) === undefined) missing.push(i);
+      if (missing.length > 0) throw missingItemsError(missing, point, s.path);
+      return;
+    }
     const record = await ctx.pool.findPoint(point.id);
-    const unpin = ctx.pool.activity.pin(record); // read as a recovery reads it: live for gc meanwhile
+    const unpin = ctx.pool.activity.pin(record);
     try {
       await checkItemsExist(ctx.pool.manifest(record), requested, point, s.path);
     } finally {
