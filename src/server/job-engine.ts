@@ -383,7 +383,8 @@ export class JobEngine {
       return;
     }
     if (this.stopping && transient) return this.requeue(job, `interrupted by shutdown: ${message}`);
-    await this.finish(job, 'failed', message, null);
+    // The failure's code, so a client can tell "the target is a file" from other failures (recover --wait exits as restore would).
+    await this.finish(job, 'failed', message, err instanceof CustosError ? { errorCode: err.code } : null);
   }
 
   private async requeue(job: JobRow, why: string): Promise<void> {
@@ -522,7 +523,8 @@ export class JobEngine {
         const c = channel.committed;
         await this.journalVerified(sourceId, result);
         // The server's own figures where the agent's could be wrong (or are not told to it: bytesAdded).
-        return { ...result, point: c.id, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived };
+        const recoveryPoint = (await this.d.catalog.point(c.id))?.recovery_point === 1;
+        return { ...result, point: c.id, recoveryPoint, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived };
       }
       return result;
     } finally {
@@ -560,8 +562,7 @@ export class JobEngine {
       job_id: job.id,
     });
     if (recoveryPoint) this.d.pointsChanged?.(sourceId);
-    await this.d.catalog.appendJobLog(job.id, this.now(), 'info',
-      `${recoveryPoint ? 'recovery point' : 'replica'} ${record.id} committed: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged files; ${s.bytesAdded} bytes added`);
+    await this.d.catalog.appendJobLog(job.id, this.now(), 'info', committedLine(record, recoveryPoint, sourceId));
     await this.d.alerts.pointCommitted(sourceId, this.d.clock.now());
   }
 
@@ -672,6 +673,19 @@ export class JobEngine {
     this.pruning = run.catch(() => undefined);
     return run;
   }
+}
+
+/**
+ * The job log's line for a committed point. A synchronization's point is
+ * replica-only: it is not among the recovery points (`point list` leaves it
+ * out) and the next point replaces it, so the line says so and how to see it.
+ */
+export function committedLine(record: RecoveryPointRecord, recoveryPoint: boolean, sourceId: string): string {
+  const s = record.summary;
+  const what = recoveryPoint
+    ? `recovery point ${record.id} committed`
+    : `replica-only synchronization point ${record.id} committed (not a recovery point: the next synchronization or recovery point replaces it; custos point list ${sourceId} --all shows it)`;
+  return `${what}: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged files; ${s.bytesAdded} bytes added`;
 }
 
 /** "pruned 3 point(s): 1 older than the retention range of 5 days, 2 replica-only superseded by a newer point". */

@@ -183,7 +183,9 @@ export const api = {
   }),
   getSource: route({ method: 'GET', path: '/api/data-sources/:id', access: 'view-sources', params: SourceId, summary: 'One data source', response: DataSourceSchema }),
   listPoints: route({
-    method: 'GET', path: '/api/data-sources/:id/recovery-points', access: 'view-sources', params: SourceId, summary: 'Recovery points, oldest first',
+    method: 'GET', path: '/api/data-sources/:id/recovery-points', access: 'view-sources', params: SourceId,
+    summary: 'Recovery points, oldest first; with all=true also the replica-only point the last synchronization left (recoveryPoint false)',
+    query: strict({ all: Type.Optional(Type.Boolean({ description: 'also replica-only synchronization points' })) }),
     response: Type.Array(RecoveryPointSchema),
   }),
   syncNow: route({

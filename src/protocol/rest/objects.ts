@@ -35,11 +35,11 @@ export const DataSourceSchema = Type.Object({
   path: Type.String(),
   group: Nullable(Type.String()),
   replicaState: Type.Union(REPLICA_STATES.map((s) => Type.Literal(s))),
-  newestPoint: Nullable(Time),
+  newestPoint: Nullable(Type.String({ description: 'time of the newest recovery point (a synchronization makes none: see lastSynchronized)' })),
   recoveryPoints: Count,
   allocationBytes: Count,
   usedBytes: Count,
-  lastSynchronized: Nullable(Time),
+  lastSynchronized: Nullable(Type.String({ description: 'ISO 8601 UTC time the last successful synchronization ended (a recovery point or consistency check synchronizes too)' })),
 });
 export type DataSource = Static<typeof DataSourceSchema>;
 
@@ -221,17 +221,27 @@ export const AuditEntrySchema = Type.Object({
 });
 export type AuditEntry = Static<typeof AuditEntrySchema>;
 
+/** The `to` of a recovery that means the data source's own agent and path. */
+export const ORIGINAL_TARGET = 'original';
+
 export const RecoveryRequestSchema = Type.Object(
   {
     source: Type.String({ minLength: 1, maxLength: 4200 }),
-    point: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the recovery point id; exactly one of point and at' })),
+    point: Type.Optional(Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: "the recovery point's id or its first 4 or more hex digits (resolved among the data source's points; a prefix that begins several ids is refused, naming them); exactly one of point and at",
+    })),
     at: Type.Optional(Type.String({
       maxLength: 40,
       pattern: `^${ISO_LOCAL_TIME_SOURCE}${ISO_OFFSET_SOURCE}$`,
       description: 'ISO 8601 time with Z or an offset: the newest recovery point at or before it; exactly one of point and at',
     })),
-    to: Type.String({ minLength: 3, maxLength: 4200, description: 'AGENT:/absolute/path' }),
-    items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 10_000 })),
+    to: Type.String({ minLength: 3, maxLength: 4200, description: "AGENT:/absolute/path, or 'original': the data source's own agent and path" }),
+    items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), {
+      maxItems: 10_000,
+      description: 'paths inside the data source, absolute (under its path) or relative to it; each must be in the point (404 naming the missing ones, before anything is queued)',
+    })),
     conflict: Type.Optional(Type.Union([Type.Literal('overwrite'), Type.Literal('skip'), Type.Literal('keep-both')])),
     allowSystemTarget: Type.Optional(Type.Boolean({ description: 'admin only: allow / or a system directory as the target' })),
   },
