@@ -8,7 +8,7 @@ import type { ArchiveEntry, ArchiveWriter } from './archive-entry.js';
 import { paxRecord, paxTime, tarHeader, TarWriter } from './tar.js';
 
 /** Writes entries (with their content) through a writer into one buffer. */
-export async function archive(writer: ArchiveWriter, entries: ReadonlyArray<readonly [ArchiveEntry, Buffer?]>): Promise<Buffer> {
+async function archive(writer: ArchiveWriter, entries: ReadonlyArray<readonly [ArchiveEntry, Buffer?]>): Promise<Buffer> {
   const out: Buffer[] = [];
   for (const [e, content] of entries) {
     const chunks = content ? [content.subarray(0, 7), content.subarray(7)] : [];
