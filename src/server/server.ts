@@ -29,9 +29,11 @@ import { registerCatalogRoutes } from './routes/api/catalog.js';
 import { errorBody } from './http-errors.js';
 import { JobEngine } from './job-engine.js';
 import { PoolMaintenance, type MaintenanceLimits } from './pool-maintenance.js';
+import { resolveRecoveryDirs, ServerRecoveries } from './server-recovery.js';
 import { registerAgentRoutes } from './routes/api/agents.js';
 import { registerAlertRoutes } from './routes/api/alerts.js';
 import { registerDataSourceRoutes } from './routes/api/data-sources.js';
+import { registerDownloadRoutes } from './routes/api/downloads.js';
 import { registerGroupRoutes } from './routes/api/protection-groups.js';
 import { registerJobRoutes } from './routes/api/jobs.js';
 import { registerTokenRoutes } from './routes/api/tokens.js';
@@ -56,6 +58,8 @@ export interface ServerOptions {
   readonly newCatalog?: boolean;
   /** A directory that gets a copy of every catalog backup. */
   readonly catalogCopyDir?: string;
+  /** Directories of this computer that recoveries may write into (`--to server:/path`); none: such recoveries are refused. */
+  readonly recoveryDirs?: readonly string[];
 }
 
 export interface RunningServer {
@@ -86,6 +90,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = jsonLogger(options.log);
   const warn = (message: string) => log(message, 'warning');
   await secureDataDir(files, warn);
+  const recoveryDirs = resolveRecoveryDirs(options.recoveryDirs ?? [], dir);
 
   // Before anything is created: a lost or damaged catalog stops the start here.
   await guardCatalog(files, { newCatalog: options.newCatalog ?? false, now: clock.now(), log });
@@ -134,12 +139,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const catalogBackups = new CatalogBackupService({
       catalog, pool, dataDir: dir, copyDir: options.catalogCopyDir ? resolve(options.catalogCopyDir) : null, serverVersion: SERVER_VERSION, clock,
     });
+    const serverRecoveries = new ServerRecoveries({ pool, recoveryDirs, dataDir: dir });
     const engine = new JobEngine({
-      catalog, hub, pool, clock, alerts, maintenance, catalogBackups, log: (m) => log(m, 'error'),
+      catalog, hub, pool, clock, alerts, maintenance, catalogBackups, serverRecoveries, log: (m) => log(m, 'error'),
       journalMissed: (source, n) => journalMisses.set(source, (journalMisses.get(source) ?? 0) + n),
     });
     const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
-    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses };
+    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
 
     app = Fastify({
       logger: false,
@@ -170,6 +176,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerAgentRoutes(app, ctx);
     registerGroupRoutes(app, ctx);
     registerDataSourceRoutes(app, ctx);
+    registerDownloadRoutes(app, ctx);
     registerJobRoutes(app, ctx);
     registerAlertRoutes(app, ctx);
     registerPoolRoutes(app, ctx);
@@ -214,6 +221,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const url = `https://${hostForUrl}:${port}`;
     engine.start(options.tickMs ?? 1000);
     log(`protection server listening on ${url} (data ${dir})`);
+    if (recoveryDirs.length > 0) log(`recoveries may write to folders under ${recoveryDirs.join(', ')} (--recovery-dir)`);
 
     let closing: Promise<void> | null = null;
     const close = () => {

@@ -6,6 +6,7 @@ import { collect } from '../output.js';
 import { parsePointTime } from '../point-time.js';
 import { connect, withConnection, type ConnectionOptions } from '../server-cli.js';
 import { reportStarted, withWait } from './job.js';
+import { downloadRecovery, parseRecoveryTarget } from './recover-targets.js';
 
 export function registerRecoverCommand(program: Command): void {
   withConnection(
@@ -16,13 +17,20 @@ export function registerRecoverCommand(program: Command): void {
         .argument('<source>', 'data source id (AGENT:fs:/path)')
         .option('--point <id>', 'recovery point id, or "latest" (see custos point list)')
         .option('--at <time>', 'the newest recovery point at or before TIME: 2026-12-01T17:00 (local unless an offset is given), "yesterday 17:00", "today 08:00" or latest')
-        .requiredOption('--to <agent:path>', 'target: AGENT:/absolute/path (the original location or any other)')
+        .requiredOption('--to <target>', 'target: AGENT:/absolute/path (the original location or any other); download:FILE.tar|.tar.zst|.zip (an archive written here); server:/path (a folder under a --recovery-dir of the protection server)')
         .option('--item <path>', 'recover only this file or directory (path inside the data source); repeatable', collect)
         .addOption(new Option('--conflict <mode>', 'when an item exists at the target').choices(['overwrite', 'skip', 'keep-both']))
-        .option('--allow-system-target', 'admin only: allow / or a system directory (/etc, /usr, …) as the target'),
+        .option('--allow-system-target', 'admin only: allow / or a system directory (/etc, /usr, …) as the target')
+        .option('--force', 'download: replace FILE when it exists'),
     ),
-  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: string; allowSystemTarget?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
+  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: string; allowSystemTarget?: boolean; force?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
     const choice = chooseRecoveryPoint(opts, systemClock.now());
+    const target = parseRecoveryTarget(opts.to);
+    if (target.kind === 'download') {
+      const client = connect(opts);
+      const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;
+      return downloadRecovery(client, source, which, target, { items: opts.item, force: opts.force, json: opts.json });
+    }
     if (!/^[^:/]+:\//.test(opts.to)) throw new CustosError('usage', `--to must be AGENT:/absolute/path, e.g. laptop:/home/ann/restored (got ${opts.to})`);
     const client = connect(opts);
     const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;

@@ -13,6 +13,8 @@ import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest, notFound } from '../../http-errors.js';
 import { parseTarget } from '../../source-id.js';
+import { serverTargetPath } from '../../server-recovery.js';
+import { checkServerTargetRequest, enqueueServerRecovery } from './server-targets.js';
 import { jobView, pointView, sourceView } from '../../views.js';
 import { serve } from '../serve.js';
 
@@ -68,12 +70,14 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? 'keep-both', allowSystemTarget: b.allowSystemTarget ?? false };
     audit(b.source, detail);
     if ((b.point === undefined) === (b.at === undefined)) throw badRequest('give exactly one of point (a recovery point id) and at (an ISO time)');
+    const serverTarget = serverTargetPath(b.to) === null ? null : checkServerTargetRequest(ctx, p, b.to);
     const at = b.at === undefined ? undefined : parseIsoTime(b.at)?.date;
     if (b.at !== undefined && at === undefined) throw badRequest(`at: ${b.at} is not a time (e.g. 2026-12-01T17:00:00Z)`);
     const s = await sourceFor(p, b.source);
     const point = at !== undefined ? pointAt(await c.listPoints(s.id, true), at, s.id) : await c.point(b.point!);
     if (!point || point.source_id !== s.id) throw notFound(`recovery point ${b.point} of ${s.id}`);
     audit(b.source, { ...detail, point: point.id }); // with at: the point the time named
+    if (serverTarget !== null) return jobView(await enqueueServerRecovery(ctx, { source: s, point, target: serverTarget, request: b, principal: p }));
     const target = parseTarget(b.to);
     const agent = await c.agent(target.agent);
     if (!agent || agent.revoked_at) throw badRequest(`recovery target agent ${target.agent} is not attached`);
