@@ -72,7 +72,7 @@ export function checkServerTarget(path: string, dirs: readonly string[], dataDir
       lstatSync(existing);
       break;
     } catch (err) {
-      if (!isErrno(err, 'ENOENT') || existing === '/') throw err;
+      if (!(isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) || existing === '/') throw err;
       rest.unshift(basename(existing));
       existing = dirname(existing);
     }

@@ -13,7 +13,7 @@ export function registerRecoverCommand(program: Command): void {
     withWait(
       program
         .command('recover')
-        .description('recover a recovery point, or items of it, to a directory on an attached protection agent (prints the job id)')
+        .description('recover a recovery point, or items of it, to a directory on an attached protection agent or on the protection server (prints the job id), or download it as an archive')
         .argument('<source>', 'data source id (AGENT:fs:/path)')
         .option('--point <id>', 'recovery point id, or "latest" (see custos point list)')
         .option('--at <time>', 'the newest recovery point at or before TIME: 2026-12-01T17:00 (local unless an offset is given), "yesterday 17:00", "today 08:00" or latest')
@@ -27,6 +27,7 @@ export function registerRecoverCommand(program: Command): void {
     const choice = chooseRecoveryPoint(opts, systemClock.now());
     const target = parseRecoveryTarget(opts.to);
     if (target.kind === 'download') {
+      if (opts.conflict !== undefined || opts.allowSystemTarget) throw new CustosError('usage', '--conflict and --allow-system-target do not apply to a download (--force replaces an existing FILE)');
       const client = connect(opts);
       const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;
       return downloadRecovery(client, source, which, target, { items: opts.item, force: opts.force, json: opts.json });
