@@ -38,6 +38,8 @@ export interface ArchiveWriter {
   finish(): Generator<Buffer>;
   /** Entry types this format cannot hold (they are left out with a warning). */
   readonly unsupported: ReadonlySet<ArchiveEntryType>;
+  /** Frees what the writer holds (an archive abandoned half way included). */
+  close(): void;
 }
 
 /** The file name of an entry: its path, with '/' after a directory's (the root is './'). */

@@ -44,6 +44,8 @@ export class TarWriter implements ArchiveWriter {
   *finish(): Generator<Buffer> {
     yield Buffer.alloc(2 * TAR_BLOCK);
   }
+
+  close(): void {}
 }
 
 /** Zero bytes that fill the last block of `size` content bytes. */

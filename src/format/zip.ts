@@ -9,10 +9,12 @@
  * offset or the number of entries needs them. A name is flagged UTF-8 when it
  * is; other names are stored as their raw bytes.
  *
- * The central directory (about 80 bytes plus the name per entry) is kept in
- * memory until the end of the archive: that is the one cost that grows with
- * the number of items (tar has none). Hard links, fifos and devices have no
- * zip form: the caller writes a hard link as a copy and leaves the others out.
+ * The central directory (about 80 bytes plus the name per entry) is kept
+ * until the end of the archive: that is the one cost that grows with the
+ * number of items (tar has none). It goes to a CentralDirectoryStore: in
+ * memory by default; the server gives one that moves it to an unnamed file
+ * past a few MiB. Hard links, fifos and devices have no zip form: the caller
+ * writes a hard link as a copy and leaves the others out.
  */
 import { crc32, createDeflateRaw, type DeflateRaw } from 'node:zlib';
 import { archiveName, exactly, type ArchiveEntry, type ArchiveEntryType, type ArchiveWriter } from './archive-entry.js';
@@ -47,17 +49,48 @@ const S_IFLNK = 0o120000;
 export interface ZipOptions {
   /** zlib level (0–9); 1, the default, trades a little size for a lot of speed. */
   readonly level?: number;
+  /** Where the central directory waits for the end of the archive (default: memory). */
+  readonly central?: CentralDirectoryStore;
+}
+
+/** Keeps the central directory's records, in order, until the archive ends. */
+export interface CentralDirectoryStore {
+  append(record: Buffer): void;
+  /** The records appended, in order (in pieces of any size), once. */
+  read(): Iterable<Buffer>;
+  /** Frees what the store holds (after read, or when the archive is abandoned). */
+  close(): void;
+}
+
+/** A CentralDirectoryStore in memory. */
+export class MemoryCentralDirectory implements CentralDirectoryStore {
+  private records: Buffer[] = [];
+  append(record: Buffer): void {
+    this.records.push(record);
+  }
+  read(): Iterable<Buffer> {
+    return this.records;
+  }
+  close(): void {
+    this.records = [];
+  }
 }
 
 export class ZipWriter implements ArchiveWriter {
   readonly unsupported: ReadonlySet<ArchiveEntryType> = new Set(['hardlink', 'fifo', 'char', 'block']);
   private offset = 0;
-  private readonly central: Buffer[] = [];
+  private readonly central: CentralDirectoryStore;
+  private centralCount = 0;
   private centralBytes = 0;
   private readonly level: number;
 
   constructor(options: ZipOptions = {}) {
     this.level = options.level ?? 1;
+    this.central = options.central ?? new MemoryCentralDirectory();
+  }
+
+  close(): void {
+    this.central.close();
   }
 
   async *entry(e: ArchiveEntry, content?: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
@@ -102,8 +135,9 @@ export class ZipWriter implements ArchiveWriter {
 
   *finish(): Generator<Buffer> {
     const cdOffset = this.offset;
-    for (const c of this.central) yield c;
-    const count = this.central.length;
+    yield* this.central.read();
+    this.central.close();
+    const count = this.centralCount;
     const cdSize = this.centralBytes;
     const needs64 = count >= 0xffff || cdOffset >= MAX32 || cdSize >= MAX32;
     if (needs64) {
@@ -156,7 +190,8 @@ export class ZipWriter implements ArchiveWriter {
     h.writeUInt32LE(externalAttributes(e), 38);
     h.writeUInt32LE(bigOffset ? MAX32 : offset, 42);
     const record = Buffer.concat([h, name, extra]);
-    this.central.push(record);
+    this.central.append(record);
+    this.centralCount++;
     this.centralBytes += record.length;
   }
 }

@@ -4,7 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { IntegrityError } from '../base/index.js';
 import type { ManifestEntry, RecoveryPointRecord } from '../format/index.js';
 import type { Pool } from '../pool/index.js';
-import { ItemSelection, startDownload } from './downloads.js';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ItemSelection, SpillingCentralDirectory, startDownload } from './downloads.js';
 
 const MiB = 1024 * 1024;
 const meta = { mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_700_000_000_000_000_000n, ctimeNs: 0n, ino: 0n } as const;
@@ -77,7 +80,7 @@ test('a damaged chunk zero-fills its file and is listed; the archive stays whole
 
 test('a damaged manifest ends the archive early and the summary says it is not complete', async () => {
   const { pool } = fakePool([dir(''), file('a', [1]), file('b', [2]), file('c', [3])], { damagedManifestAfter: 2 });
-  const d = startDownload({ pool, point, items: [], format: 'zip' });
+  const d = startDownload({ pool, point, items: [], format: 'zip', spillDir: tmpdir() });
   const zip = await readAll(d.body);
   const s = d.summary();
   assert.equal(s.complete, false);
@@ -91,7 +94,7 @@ test('a hard link whose first path is not downloaded becomes a copy of that file
   const entries = [dir(''), dir('other'), file('other/f', [7]), dir('sel'), link];
   for (const format of ['tar', 'zip'] as const) {
     const { pool } = fakePool(entries);
-    const d = startDownload({ pool, point, items: [Buffer.from('sel')], format });
+    const d = startDownload({ pool, point, items: [Buffer.from('sel')], format, spillDir: tmpdir() });
     const bytes = await readAll(d.body);
     const s = d.summary();
     assert.equal(s.complete, true, format);
@@ -112,4 +115,18 @@ test('item selection: the items, what is under them, and their parent directorie
   assert.equal(s.wanted(Buffer.from('c')), 'yes');
   assert.equal(s.wanted(Buffer.from('d')), 'no');
   assert.equal(new ItemSelection([]).wanted(Buffer.from('anything')), 'yes');
+});
+
+test('a zip central directory past its memory share moves to an unnamed file and reads back in order', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'custos-central-'));
+  try {
+    const store = new SpillingCentralDirectory(dir, 1000);
+    const records = Array.from({ length: 500 }, (_, i) => Buffer.from(`record ${i};`));
+    for (const r of records) store.append(r);
+    assert.deepEqual(readdirSync(dir), [], 'the spill file has no name');
+    assert.deepEqual(Buffer.concat([...store.read()]), Buffer.concat(records));
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -5,14 +5,18 @@
  * time (read, decrypted, checked against their ids), and the archive is
  * pulled by the HTTP response: when the client reads slowly, reading the
  * pool waits. What stays in memory is bounded by the stream buffers, a few
- * chunks, one manifest page, the hard links that need copying, and (zip
- * only) the central directory.
+ * chunks, one manifest page and the hard links that need copying; a zip's
+ * central directory moves to an unnamed file (in the pool's tmp/, unlinked
+ * as soon as it is made) past 4 MiB.
  *
  * An item whose content cannot be read (a damaged chunk) is written
  * zero-filled and listed in the summary; a failure that leaves the archive
  * unusable (a damaged manifest page) ends the stream early with the summary
  * saying so. The summary is what the caller checks before keeping the file.
  */
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { CompressStream } from 'zstd-napi';
 import { IntegrityError, UnsafePathError, errorMessage } from '../base/index.js';
@@ -23,6 +27,7 @@ import {
   comparePaths,
   type ArchiveEntry,
   type ArchiveWriter,
+  type CentralDirectoryStore,
   type ManifestEntry,
   type RecoveryPointRecord,
 } from '../format/index.js';
@@ -39,6 +44,8 @@ export interface DownloadOptions {
   readonly format: ArchiveFormat;
   /** Told about a download that ended early (the server's log). */
   readonly log?: (message: string) => void;
+  /** Where a zip's central directory goes when it grows (default: the pool's tmp/). */
+  readonly spillDir?: string;
 }
 
 export interface Download {
@@ -116,7 +123,7 @@ class DownloadState {
 
 /** The bytes of the archive; a failure that makes it unusable ends it early (state.error) instead of throwing. */
 async function* archiveBytes(o: DownloadOptions, state: DownloadState): AsyncGenerator<Buffer> {
-  const writer: ArchiveWriter = o.format === 'zip' ? new ZipWriter() : new TarWriter();
+  const writer: ArchiveWriter = o.format === 'zip' ? new ZipWriter({ central: new SpillingCentralDirectory(o.spillDir ?? join(o.pool.dir, 'tmp')) }) : new TarWriter();
   const selection = new ItemSelection(o.items);
   const copies: ManifestEntry[] = [];
   const put = (e: ManifestEntry, as: ArchiveEntry = archiveEntry(e)) => {
@@ -150,6 +157,60 @@ async function* archiveBytes(o: DownloadOptions, state: DownloadState): AsyncGen
   } catch (err) {
     state.error = errorMessage(err);
     o.log?.(`download of recovery point ${o.point.id} ended early: ${state.error}`);
+  } finally {
+    writer.close();
+  }
+}
+
+/**
+ * A zip's central directory: in memory up to `memoryBytes`, then in a file
+ * that has no name (made in `dir` and unlinked at once, so nothing is left
+ * behind whatever happens to the server), read back at the end.
+ */
+export class SpillingCentralDirectory implements CentralDirectoryStore {
+  private memory: Buffer[] = [];
+  private memoryUsed = 0;
+  private fd = -1;
+  private fileBytes = 0;
+
+  constructor(private readonly dir: string, private readonly memoryBytes = 4 * 1024 * 1024) {}
+
+  append(record: Buffer): void {
+    this.memory.push(record);
+    this.memoryUsed += record.length;
+    if (this.memoryUsed >= this.memoryBytes) this.spill();
+  }
+
+  *read(): Generator<Buffer> {
+    if (this.fd >= 0) {
+      const piece = Buffer.allocUnsafe(1024 * 1024);
+      for (let at = 0; at < this.fileBytes; ) {
+        const n = readSync(this.fd, piece, 0, Math.min(piece.length, this.fileBytes - at), at);
+        if (n === 0) throw new Error('the central directory file is shorter than written');
+        at += n;
+        yield Buffer.from(piece.subarray(0, n));
+      }
+    }
+    yield* this.memory;
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    this.memory = [];
+  }
+
+  private spill(): void {
+    if (this.fd < 0) {
+      const path = join(this.dir, `download-central-${randomBytes(8).toString('hex')}`);
+      this.fd = openSync(path, 'wx+', 0o600);
+      unlinkSync(path);
+    }
+    const data = Buffer.concat(this.memory);
+    for (let done = 0; done < data.length; ) done += writeSync(this.fd, data, done, data.length - done, this.fileBytes + done);
+    this.fileBytes += data.length;
+    this.memory = [];
+    this.memoryUsed = 0;
   }
 }
 
