@@ -99,3 +99,19 @@ test('zip64: more than 65,535 entries get the zip64 end records, and readers sti
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('zip64 file entries (sizes in the zip64 fields and the data descriptor) read back with python and unzip', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'custos-zip-'));
+  try {
+    const file = join(dir, 'z64.zip');
+    writeFileSync(file, await archive(new ZipWriter({ zip64From: 1 }), entries()));
+    const listing = python('import sys, zipfile, hashlib; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(hashlib.sha256(z.read("d/big.bin")).hexdigest(), end="")', file);
+    assert.equal(listing, createHash('sha256').update(big).digest('hex'));
+    if (spawnSync('unzip', ['-v']).status === 0) {
+      const r = spawnSync('unzip', ['-t', '-q', file]);
+      assert.equal(r.status, 0, r.stdout.toString() + r.stderr.toString());
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -51,6 +51,8 @@ export interface ZipOptions {
   readonly level?: number;
   /** Where the central directory waits for the end of the archive (default: memory). */
   readonly central?: CentralDirectoryStore;
+  /** Files of at least this size get zip64 sizes (default: 3.75 GiB; tests lower it to check that form without writing gigabytes). */
+  readonly zip64From?: number;
 }
 
 /** Keeps the central directory's records, in order, until the archive ends. */
@@ -83,9 +85,11 @@ export class ZipWriter implements ArchiveWriter {
   private centralCount = 0;
   private centralBytes = 0;
   private readonly level: number;
+  private readonly zip64From: number;
 
   constructor(options: ZipOptions = {}) {
     this.level = options.level ?? 1;
+    this.zip64From = options.zip64From ?? ZIP64_FILE;
     this.central = options.central ?? new MemoryCentralDirectory();
   }
 
@@ -110,7 +114,7 @@ export class ZipWriter implements ArchiveWriter {
       this.addCentral(e, name, METHOD_STORED, 0, sizes, start, false);
       return;
     }
-    const zip64 = e.size >= ZIP64_FILE;
+    const zip64 = e.size >= this.zip64From;
     const method = e.size > 0 ? METHOD_DEFLATE : METHOD_STORED;
     yield emit(localHeader(e, name, method, FLAG_DESCRIPTOR, { crc: 0, compressed: 0, size: 0 }, zip64));
     let crc = 0;

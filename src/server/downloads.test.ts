@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { IntegrityError } from '../base/index.js';
-import type { ManifestEntry, RecoveryPointRecord } from '../format/index.js';
+import { ZipWriter, type ManifestEntry, type RecoveryPointRecord } from '../format/index.js';
 import type { Pool } from '../pool/index.js';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ItemSelection, SpillingCentralDirectory, startDownload } from './downloads.js';
@@ -126,6 +126,22 @@ test('a zip central directory past its memory share moves to an unnamed file and
     assert.deepEqual(readdirSync(dir), [], 'the spill file has no name');
     assert.deepEqual(Buffer.concat([...store.read()]), Buffer.concat(records));
     store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a zip whose central directory went to the file reads back whole (python zipfile)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'custos-central-'));
+  try {
+    const w = new ZipWriter({ central: new SpillingCentralDirectory(dir, 4096) });
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 300; i++) for await (const b of w.entry({ ...meta, path: Buffer.from(`dir-${i}`), type: 'dir', size: 0 })) parts.push(b);
+    parts.push(...w.finish());
+    const file = join(dir, 'a.zip');
+    writeFileSync(file, Buffer.concat(parts));
+    const n = spawnSync('python3', ['-c', 'import sys, zipfile; print(len(zipfile.ZipFile(sys.argv[1]).namelist()), end="")', file]).stdout.toString();
+    assert.equal(n, '300');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
