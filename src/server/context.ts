@@ -8,6 +8,7 @@ import type { AlertService } from './alerts.js';
 import type { AuditLog } from './audit.js';
 import type { ServerFiles } from './data-dir.js';
 import type { JobEngine } from './job-engine.js';
+import type { FileIndexService } from './file-index/service.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
 import type { ServerRecoveries } from './server-recovery.js';
 
@@ -15,6 +16,8 @@ export interface ServerContext {
   readonly version: string;
   readonly catalog: Catalog;
   readonly pool: Pool;
+  /** Browse, search and versions read it (docs/design/file-index.md). */
+  readonly fileIndex: FileIndexService;
   readonly hub: AgentHub;
   readonly engine: JobEngine;
   readonly alerts: AlertService;

@@ -60,6 +60,8 @@ export interface JobEngineDeps {
   readonly serverRecoveries?: ServerRecoveries;
   /** An agent's verification scan found `n` changed items its change journal had missed (counted in /metrics). */
   readonly journalMissed?: (source: string, n: number) => void;
+  /** The recovery points of a data source changed: a commit or a prune (the file index follows). */
+  readonly pointsChanged?: (source: string) => void;
 }
 
 export interface EnqueueRequest {
@@ -579,6 +581,7 @@ export class JobEngine {
       bytes_added: s.bytesAdded,
       job_id: job.id,
     });
+    if (recoveryPoint) this.d.pointsChanged?.(sourceId);
     await this.d.catalog.appendJobLog(job.id, this.now(), 'info',
       `${recoveryPoint ? 'recovery point' : 'replica'} ${record.id} committed: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged files; ${s.bytesAdded} bytes added`);
     await this.d.alerts.pointCommitted(sourceId, this.d.clock.now());
@@ -685,6 +688,7 @@ export class JobEngine {
         await c.deletePoints([d.id]);
         await this.d.pool.deletePoint(d.id as RecoveryPointId);
       }
+      if (decisions.length > 0) this.d.pointsChanged?.(sourceId);
       return decisions;
     });
     this.pruning = run.catch(() => undefined);

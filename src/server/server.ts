@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { WebSocketServer } from 'ws';
-import { CustosError, errorMessage, systemClock, type Clock } from '../base/index.js';
+import { CustosError, errorMessage, systemClock, type ChunkId, type Clock, type RecoveryPointId } from '../base/index.js';
 import { Catalog } from '../catalog/index.js';
 import { Pool, type PoolLock } from '../pool/index.js';
 import { AGENT_CONNECT_PATH, PROTOCOL_VERSION, certificateSerial } from '../protocol/index.js';
@@ -21,19 +21,22 @@ import { AlertService } from './alerts.js';
 import { AuditLog } from './audit.js';
 import { makeAuthHook } from './auth.js';
 import type { ServerContext } from './context.js';
-import { catalogFiles, loadOrCreateCa, loadOrIssueServerCertificate, secureDataDir, serverFiles } from './data-dir.js';
+import { catalogFiles, fileIndexFiles, loadOrCreateCa, loadOrIssueServerCertificate, secureDataDir, serverFiles } from './data-dir.js';
 import { makePrivateFiles } from '../agent/remote/private-files.js';
 import { ensureAdminToken, guardCatalog } from './catalog-guard.js';
 import { CatalogBackupService } from './catalog-backup.js';
 import { registerCatalogRoutes } from './routes/api/catalog.js';
 import { errorBody } from './http-errors.js';
 import { JobEngine } from './job-engine.js';
+import { FileIndex } from './file-index/file-index.js';
+import { FileIndexService } from './file-index/service.js';
 import { PoolMaintenance, type MaintenanceLimits } from './pool-maintenance.js';
 import { resolveRecoveryDirs, ServerRecoveries } from './server-recovery.js';
 import { registerAgentRoutes } from './routes/api/agents.js';
 import { registerAlertRoutes } from './routes/api/alerts.js';
 import { registerDataSourceRoutes } from './routes/api/data-sources.js';
 import { registerDownloadRoutes } from './routes/api/downloads.js';
+import { registerDataSourceFileRoutes } from './routes/api/data-source-files.js';
 import { registerGroupRoutes } from './routes/api/protection-groups.js';
 import { registerJobRoutes } from './routes/api/jobs.js';
 import { registerTokenRoutes } from './routes/api/tokens.js';
@@ -139,13 +142,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const catalogBackups = new CatalogBackupService({
       catalog, pool, dataDir: dir, copyDir: options.catalogCopyDir ? resolve(options.catalogCopyDir) : null, serverVersion: SERVER_VERSION, clock,
     });
+    const fileIndex = new FileIndexService(
+      FileIndex.open(files.fileIndex, {
+        loadPoint: (id) => pool.loadPoint(id as RecoveryPointId),
+        readPage: (id) => pool.readChunk(id as ChunkId),
+        sourceOf: async (id) => (await catalog.point(id))?.source_id,
+      }, (m) => log(m, 'warning')),
+      catalog, log,
+    );
+    await makePrivateFiles(fileIndexFiles(files), warn);
     const serverRecoveries = new ServerRecoveries({ pool, recoveryDirs, dataDir: dir });
     const engine = new JobEngine({
       catalog, hub, pool, clock, alerts, maintenance, catalogBackups, serverRecoveries, log: (m) => log(m, 'error'),
+      pointsChanged: (source) => fileIndex.sourceChanged(source),
       journalMissed: (source, n) => journalMisses.set(source, (journalMisses.get(source) ?? 0) + n),
     });
     const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
-    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
+    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
 
     app = Fastify({
       logger: false,
@@ -176,6 +189,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerAgentRoutes(app, ctx);
     registerGroupRoutes(app, ctx);
     registerDataSourceRoutes(app, ctx);
+    registerDataSourceFileRoutes(app, ctx);
     registerDownloadRoutes(app, ctx);
     registerJobRoutes(app, ctx);
     registerAlertRoutes(app, ctx);
@@ -220,6 +234,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
     const url = `https://${hostForUrl}:${port}`;
     engine.start(options.tickMs ?? 1000);
+    fileIndex.everythingChanged(); // points from before the index, or after a catalog restore: indexed in the background
     log(`protection server listening on ${url} (data ${dir})`);
     if (recoveryDirs.length > 0) log(`recoveries may write to folders under ${recoveryDirs.join(', ')} (--recovery-dir)`);
 
@@ -230,6 +245,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         for (const s of hub.sessions.values()) s.close(1001, 'server shutting down');
         wss.close();
         await app!.close();
+        await fileIndex.close();
         await lock?.release();
         await catalog.close();
         log('protection server stopped');

@@ -8,6 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import { ISO_LOCAL_TIME_SOURCE, ISO_OFFSET_SOURCE } from '../../base/index.js';
 import {
   AgentSchema,
   AlertSchema,
@@ -15,6 +16,7 @@ import {
   DataSourceSchema,
   DownloadRequestSchema,
   DownloadSummarySchema,
+  DirectoryListingSchema,
   EnrollAnswerSchema,
   EnrollRequestSchema,
   GroupAnswerSchema,
@@ -27,6 +29,8 @@ import {
   ProtectionGroupSchema,
   RecoveryPointSchema,
   RecoveryRequestSchema,
+  SearchAnswerSchema,
+  VersionsAnswerSchema,
   SessionSchema,
   TokenCreatedSchema,
   TokenCreateSchema,
@@ -118,6 +122,16 @@ const SourceId = strict({ id: Type.String({ minLength: 1, maxLength: 4200 }) });
 const GroupName = strict({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 const AgentName = strict({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 const TokenName = strict({ name: Type.String({ minLength: 1, maxLength: 100 }) });
+/** Which recovery point: an id (or a prefix of at least 4 hex digits, or latest), or a time; neither: the newest. */
+const PointChoice = {
+  point: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^([0-9a-f]{4,64}|latest)$', description: 'a recovery point id, a prefix of 4+ hex digits, or latest' })),
+  at: Type.Optional(Type.String({
+    maxLength: 40, pattern: `^${ISO_LOCAL_TIME_SOURCE}${ISO_OFFSET_SOURCE}$`, description: 'ISO 8601 time with Z or an offset: the newest recovery point at or before it',
+  })),
+};
+/** A path inside the data source: relative to the protected directory, or absolute under it; base64:… for bytes that are not UTF-8. */
+const ItemPath = Type.String({ maxLength: 6000, description: "relative to the protected directory or absolute under it ('' or / is the protected directory); base64:… gives raw bytes" });
+const Limit = (dflt: number) => Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: `default ${dflt}` }));
 
 export const api = {
   health: route({
@@ -205,6 +219,24 @@ export const api = {
   checkNow: route({
     method: 'POST', path: '/api/data-sources/:id/consistency-check', audit: 'job.consistency-check', access: 'operate', params: SourceId, status: 202,
     summary: 'Run a consistency check', response: JobSchema,
+  }),
+  browse: route({
+    method: 'GET', path: '/api/data-sources/:id/files', access: 'recover', params: SourceId,
+    summary: 'One directory of a recovery point (the newest when neither point nor at is given), in name order, a page at a time',
+    query: strict({ ...PointChoice, path: Type.Optional(ItemPath), after: Type.Optional(Type.String({ maxLength: 6000, description: 'the `next` of the previous page' })), limit: Limit(1000) }),
+    response: DirectoryListingSchema,
+  }),
+  search: route({
+    method: 'GET', path: '/api/data-sources/:id/search', access: 'recover', params: SourceId,
+    summary: 'Paths matching a glob in any recovery point of the data source, with the first and last point holding each',
+    query: strict({ pattern: Type.String({ minLength: 1, maxLength: 1024, description: "*.tex matches names at any depth; a pattern with '/' matches whole paths, ** any directories" }), limit: Limit(1000) }),
+    response: SearchAnswerSchema,
+  }),
+  versions: route({
+    method: 'GET', path: '/api/data-sources/:id/versions', access: 'recover', params: SourceId,
+    summary: 'The distinct versions of one item across the recovery points of the data source, each with the points holding it',
+    query: strict({ path: ItemPath }),
+    response: VersionsAnswerSchema,
   }),
   recover: route({
     method: 'POST', path: '/api/recoveries', audit: 'recovery', access: 'recover', status: 202,

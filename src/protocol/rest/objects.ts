@@ -283,3 +283,68 @@ export const EnrollRequestSchema = Type.Object(
 );
 export const EnrollAnswerSchema = Type.Object({ name: Type.String(), certificate: Type.String(), ca: Type.String(), server: Type.String() });
 export type EnrollAnswer = Static<typeof EnrollAnswerSchema>;
+
+/**
+ * Paths and names inside a data source are raw bytes. In JSON they are
+ * strings when they are valid UTF-8; otherwise the string is lossy and the
+ * `…Base64` field beside it carries the exact bytes.
+ */
+const PathText = Type.String({ description: 'relative to the protected directory (lossy when the bytes are not UTF-8: see the Base64 field)' });
+const PathBytes = Type.Optional(Type.String({ description: 'base64 of the exact bytes, present only when they are not valid UTF-8' }));
+const PointRefSchema = Type.Object({ id: Type.String(), time: Time });
+const ITEM_TYPES = ['file', 'dir', 'symlink', 'hardlink', 'fifo', 'char', 'block', 'socket'] as const;
+const ItemType = Type.Union(ITEM_TYPES.map((t) => Type.Literal(t)));
+
+export const FileItemSchema = Type.Object({
+  name: Type.String(),
+  nameBase64: PathBytes,
+  type: ItemType,
+  size: Count,
+  mtime: Time,
+  mode: Type.Integer({ minimum: 0, maximum: 0o7777, description: 'permission bits incl. setuid/setgid/sticky' }),
+  uid: Count,
+  gid: Count,
+  user: Nullable(Type.String()),
+  group: Nullable(Type.String()),
+  target: Type.Optional(Type.String({ description: 'symlink target, or the path a hard link links to' })),
+  error: Type.Optional(Type.String({ description: 'why the content could not be read at backup time' })),
+});
+export type FileItem = Static<typeof FileItemSchema>;
+
+export const DirectoryListingSchema = Type.Object({
+  source: Type.String(),
+  point: PointRefSchema,
+  path: PathText,
+  items: Type.Array(FileItemSchema),
+  next: Nullable(Type.String({ description: 'pass as `after` for the next page; null: this was the last' })),
+});
+export type DirectoryListing = Static<typeof DirectoryListingSchema>;
+
+export const SearchAnswerSchema = Type.Object({
+  source: Type.String(),
+  pattern: Type.String(),
+  pointsSearched: Count,
+  hits: Type.Array(Type.Object({
+    path: PathText,
+    pathBase64: PathBytes,
+    type: ItemType,
+    size: Count,
+    first: PointRefSchema,
+    last: PointRefSchema,
+    points: Count,
+  })),
+  truncated: Type.Boolean({ description: 'more paths matched than the limit' }),
+});
+export type SearchAnswer = Static<typeof SearchAnswerSchema>;
+
+export const VersionsAnswerSchema = Type.Object({
+  source: Type.String(),
+  path: PathText,
+  versions: Type.Array(Type.Object({
+    size: Count,
+    mtime: Time,
+    content: Nullable(Type.String({ description: 'identifies the content: equal ⇔ same bytes' })),
+    points: Type.Array(PointRefSchema, { description: 'oldest first' }),
+  }), { description: 'oldest first' }),
+});
+export type VersionsAnswer = Static<typeof VersionsAnswerSchema>;

@@ -55,6 +55,13 @@ export interface SearchHit {
   readonly points: number;
 }
 
+/** The hits of a search, in path order, at most the limit asked for. */
+export interface SearchResult {
+  readonly hits: readonly SearchHit[];
+  /** More paths matched than the limit. */
+  readonly truncated: boolean;
+}
+
 /** One distinct content of a file, and the points that hold it (oldest first). */
 export interface FileVersion {
   readonly content: string | null;
@@ -67,6 +74,6 @@ export interface FileVersion {
 export interface FileIndexReader {
   item(pointId: string, path: Buffer): Promise<IndexedItem | undefined>;
   list(pointId: string, dir: Buffer, page: { readonly after?: Buffer; readonly limit: number }): Promise<DirectoryPage>;
-  search(points: readonly PointRef[], pattern: string, limit: number): Promise<readonly SearchHit[]>;
+  search(points: readonly PointRef[], pattern: string, limit: number): Promise<SearchResult>;
   versions(points: readonly PointRef[], path: Buffer): Promise<readonly FileVersion[]>;
 }

@@ -7,16 +7,17 @@
  * byte: the data source, the point, the items.
  */
 import type { FastifyInstance } from 'fastify';
-import { CustosError, parseIsoTime } from '../../../base/index.js';
-import type { DataSourceRow, PointRow } from '../../../catalog/index.js';
+import { CustosError } from '../../../base/index.js';
+import type { DataSourceRow } from '../../../catalog/index.js';
 import { normalizeItem } from '../../../agent/index.js';
-import { pointAt } from '../../../protection/index.js';
 import { api } from '../../../protocol/rest/index.js';
 import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { ARCHIVE_MEDIA_TYPES, missingItems, startDownload } from '../../downloads.js';
 import { badRequest, notFound } from '../../http-errors.js';
 import { serve } from '../serve.js';
+import { choosePoint } from './data-source-files.js';
+import type { PointRef } from '../../file-index/types.js';
 import type { RecoveryPointId } from '../../../base/index.js';
 
 export function registerDownloadRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -47,20 +48,8 @@ async function visibleSource(ctx: ServerContext, p: Principal, id: string): Prom
   return s;
 }
 
-/** The recovery point a request names: by id (or a unique prefix of 4+ hex digits), or the newest at or before `at`. */
-export async function requestedPoint(ctx: ServerContext, s: DataSourceRow, r: { point?: string; at?: string }): Promise<PointRow> {
+/** The recovery point a request names: exactly one of an id (or a unique prefix of 4+ hex digits) and a time (choosePoint's rules). */
+async function requestedPoint(ctx: ServerContext, s: DataSourceRow, r: { point?: string; at?: string }): Promise<PointRef> {
   if ((r.point === undefined) === (r.at === undefined)) throw badRequest('give exactly one of point (a recovery point id) and at (an ISO time)');
-  const points = await ctx.catalog.listPoints(s.id, true);
-  if (r.at !== undefined) {
-    const at = parseIsoTime(r.at)?.date;
-    if (at === undefined) throw badRequest(`at: ${r.at} is not a time (e.g. 2026-12-01T17:00:00Z)`);
-    return pointAt(points, at, s.id);
-  }
-  const ref = r.point!;
-  const exact = points.find((p) => p.id === ref);
-  if (exact) return exact;
-  const matches = /^[0-9a-f]{4,}$/.test(ref) ? points.filter((p) => p.id.startsWith(ref)) : [];
-  if (matches.length > 1) throw badRequest(`recovery point id ${ref} is ambiguous (${matches.length} match); give more digits`);
-  if (matches.length === 0) throw notFound(`recovery point ${ref} of ${s.id}`);
-  return matches[0]!;
+  return choosePoint(s.id, await ctx.catalog.listPoints(s.id, true), r);
 }
