@@ -10,6 +10,7 @@ import type { ServerFiles } from './data-dir.js';
 import type { JobEngine } from './job-engine.js';
 import type { FileIndexService } from './file-index/service.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
+import type { ServerRecoveries } from './server-recovery.js';
 
 export interface ServerContext {
   readonly version: string;
@@ -28,4 +29,6 @@ export interface ServerContext {
   readonly log: (message: string) => void;
   /** Changed items the agents' verification scans found that their change journals missed, by data source, since the server started. */
   readonly journalMisses: ReadonlyMap<string, number>;
+  /** Recoveries to folders of this server (`--to server:/path`, under its --recovery-dir directories). */
+  readonly serverRecoveries: ServerRecoveries;
 }

@@ -43,6 +43,7 @@ import type { PoolMaintenance } from './pool-maintenance.js';
 import { CATALOG_BACKUP_REASONS, type CatalogBackupReason, type RecoveryPointRecord } from '../format/index.js';
 import { CATALOG_BACKUP_SETTINGS, type CatalogBackupService } from './catalog-backup.js';
 import { scheduleSince, servedMarksPatch } from './schedule-marks.js';
+import type { ServerRecoveries } from './server-recovery.js';
 
 export interface JobEngineDeps {
   readonly catalog: Catalog;
@@ -55,6 +56,8 @@ export interface JobEngineDeps {
   readonly log: (message: string) => void;
   /** Runs `catalog-backup` jobs (absent: such jobs fail). */
   readonly catalogBackups?: CatalogBackupService;
+  /** Runs recoveries to folders of the server (absent: such jobs fail). */
+  readonly serverRecoveries?: ServerRecoveries;
   /** An agent's verification scan found `n` changed items its change journal had missed (counted in /metrics). */
   readonly journalMissed?: (source: string, n: number) => void;
   /** The recovery points of a data source changed: a commit or a prune (the file index follows). */
@@ -427,7 +430,8 @@ export class JobEngine {
     if (kind === 'gc') return this.d.maintenance.gc(jobLog);
     if (kind === 'verify') return this.d.maintenance.verify(job, jobLog);
     if (kind === 'catalog-backup') return this.catalogBackup(job);
-    if (!runsOnAgent(kind)) throw new CustosError('internal', `no runner for ${kind}`);
+    if (kind === 'recovery' && job.agent === null) return this.serverRecovery(job, cancelled);
+    if (!runsOnAgent({ kind, agent: job.agent })) throw new CustosError('internal', `no runner for ${kind}`);
     const params = JSON.parse(job.params) as Record<string, unknown>;
     const agentName = job.agent!;
     const session = this.d.hub.get(agentName);
@@ -495,6 +499,24 @@ export class JobEngine {
     } finally {
       unpin();
     }
+  }
+
+  /** A recovery to a folder of the server: run here, with no agent (server-recovery.ts). */
+  private async serverRecovery(job: JobRow, cancelled: { value: boolean }): Promise<Record<string, unknown>> {
+    if (!this.d.serverRecoveries) throw new CustosError('denied', 'this server takes no recoveries to its own folders');
+    const params = JSON.parse(job.params) as Record<string, unknown>;
+    const source = job.source_id ? await this.d.catalog.source(job.source_id) : undefined;
+    if (!source) throw new CustosError('not-found', `data source ${job.source_id} no longer exists`);
+    const point = await this.loadPoint(String(params['point']));
+    const jobLog = (level: 'info' | 'warning' | 'error', message: string) => void this.d.catalog.appendJobLog(job.id, this.now(), level, message);
+    return this.d.serverRecoveries.run({
+      id: job.id,
+      point,
+      source: { id: source.id, path: source.path },
+      target: String(params['target']),
+      items: (params['items'] as string[] | undefined) ?? [],
+      conflict: (params['conflict'] as 'overwrite' | 'skip' | 'keep-both' | undefined) ?? 'keep-both',
+    }, { progress: this.progressWriter(job), log: jobLog }, cancelled);
   }
 
   private async runChannel(

@@ -31,9 +31,11 @@ import { JobEngine } from './job-engine.js';
 import { FileIndex } from './file-index/file-index.js';
 import { FileIndexService } from './file-index/service.js';
 import { PoolMaintenance, type MaintenanceLimits } from './pool-maintenance.js';
+import { resolveRecoveryDirs, ServerRecoveries } from './server-recovery.js';
 import { registerAgentRoutes } from './routes/api/agents.js';
 import { registerAlertRoutes } from './routes/api/alerts.js';
 import { registerDataSourceRoutes } from './routes/api/data-sources.js';
+import { registerDownloadRoutes } from './routes/api/downloads.js';
 import { registerDataSourceFileRoutes } from './routes/api/data-source-files.js';
 import { registerGroupRoutes } from './routes/api/protection-groups.js';
 import { registerJobRoutes } from './routes/api/jobs.js';
@@ -59,6 +61,8 @@ export interface ServerOptions {
   readonly newCatalog?: boolean;
   /** A directory that gets a copy of every catalog backup. */
   readonly catalogCopyDir?: string;
+  /** Directories of this computer that recoveries may write into (`--to server:/path`); none: such recoveries are refused. */
+  readonly recoveryDirs?: readonly string[];
 }
 
 export interface RunningServer {
@@ -89,6 +93,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = jsonLogger(options.log);
   const warn = (message: string) => log(message, 'warning');
   await secureDataDir(files, warn);
+  const recoveryDirs = resolveRecoveryDirs(options.recoveryDirs ?? [], dir);
 
   // Before anything is created: a lost or damaged catalog stops the start here.
   await guardCatalog(files, { newCatalog: options.newCatalog ?? false, now: clock.now(), log });
@@ -146,13 +151,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       catalog, log,
     );
     await makePrivateFiles(fileIndexFiles(files), warn);
+    const serverRecoveries = new ServerRecoveries({ pool, recoveryDirs, dataDir: dir });
     const engine = new JobEngine({
-      catalog, hub, pool, clock, alerts, maintenance, catalogBackups, log: (m) => log(m, 'error'),
+      catalog, hub, pool, clock, alerts, maintenance, catalogBackups, serverRecoveries, log: (m) => log(m, 'error'),
       pointsChanged: (source) => fileIndex.sourceChanged(source),
       journalMissed: (source, n) => journalMisses.set(source, (journalMisses.get(source) ?? 0) + n),
     });
     const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
-    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses };
+    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
 
     app = Fastify({
       logger: false,
@@ -184,6 +190,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerGroupRoutes(app, ctx);
     registerDataSourceRoutes(app, ctx);
     registerDataSourceFileRoutes(app, ctx);
+    registerDownloadRoutes(app, ctx);
     registerJobRoutes(app, ctx);
     registerAlertRoutes(app, ctx);
     registerPoolRoutes(app, ctx);
@@ -229,6 +236,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     engine.start(options.tickMs ?? 1000);
     fileIndex.everythingChanged(); // points from before the index, or after a catalog restore: indexed in the background
     log(`protection server listening on ${url} (data ${dir})`);
+    if (recoveryDirs.length > 0) log(`recoveries may write to folders under ${recoveryDirs.join(', ')} (--recovery-dir)`);
 
     let closing: Promise<void> | null = null;
     const close = () => {

@@ -6,25 +6,34 @@ import { collect } from '../output.js';
 import { parsePointTime } from '../point-time.js';
 import { connect, withConnection, type ConnectionOptions } from '../server-cli.js';
 import { reportStarted, withWait } from './job.js';
+import { downloadRecovery, parseRecoveryTarget } from './recover-targets.js';
 
 export function registerRecoverCommand(program: Command): void {
   withConnection(
     withWait(
       program
         .command('recover')
-        .description('recover a recovery point, or items of it, to its original location or a directory on an attached protection agent (prints the job id)')
+        .description('recover a recovery point, or items of it, to its original location, a directory on an attached protection agent or on the protection server (prints the job id), or download it as an archive')
         .argument('<source>', 'data source id (AGENT:fs:/path)')
         .option('--point <id>', 'recovery point id or its first 4+ hex digits, or "latest" (see custos point list)')
         .option('--at <time>', 'the newest recovery point at or before TIME: 2026-12-01T17:00 (local unless an offset is given), "yesterday 17:00", "today 08:00" or latest')
-        .requiredOption('--to <agent:path|original>', 'target: "original" (the data source\'s own agent and path) or AGENT:/absolute/path')
+        .requiredOption('--to <target>', 'target: original (the data source\'s own agent and path); AGENT:/absolute/path; download:FILE.tar|.tar.zst|.zip (an archive written here); server:/path (a folder under a --recovery-dir of the protection server)')
         .option('--item <path>', 'recover only this file or directory: a path inside the data source, absolute or relative to it; repeatable (each must be in the point)', collect)
         .addOption(new Option('--conflict <mode>', 'when an item exists at the target').choices(['overwrite', 'skip', 'keep-both']))
-        .option('--allow-system-target', 'admin only: allow / or a system directory (/etc, /usr, …) as the target'),
+        .option('--allow-system-target', 'admin only: allow / or a system directory (/etc, /usr, …) as the target')
+        .option('--force', 'download: replace FILE when it exists'),
     ),
-  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: string; allowSystemTarget?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
+  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: string; allowSystemTarget?: boolean; force?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
     const choice = chooseRecoveryPoint(opts, systemClock.now());
-    if (opts.to !== ORIGINAL_TARGET && !/^[^:/]+:\//.test(opts.to)) {
-      throw new CustosError('usage', `--to must be "original" or AGENT:/absolute/path, e.g. laptop:/home/ann/restored (got ${opts.to})`);
+    const target = parseRecoveryTarget(opts.to);
+    if (target.kind === 'download') {
+      if (opts.conflict !== undefined || opts.allowSystemTarget) throw new CustosError('usage', '--conflict and --allow-system-target do not apply to a download (--force replaces an existing FILE)');
+      const client = connect(opts);
+      const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;
+      return downloadRecovery(client, source, which, target, { items: opts.item, force: opts.force, json: opts.json });
+    }
+    if (target.kind === 'agent' && opts.to !== ORIGINAL_TARGET && !/^[^:/]+:\//.test(opts.to)) {
+      throw new CustosError('usage', `--to must be original, AGENT:/absolute/path, download:FILE.tar|.tar.zst|.zip or server:/path, e.g. laptop:/home/ann/restored (got ${opts.to})`);
     }
     const client = connect(opts);
     const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;

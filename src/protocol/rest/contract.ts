@@ -6,6 +6,7 @@
  * OpenAPI document is generated from them, and the CLI client, the console
  * and the tests call through them, so the four can no longer disagree.
  */
+import type { Readable } from 'node:stream';
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { ISO_LOCAL_TIME_SOURCE, ISO_OFFSET_SOURCE } from '../../base/index.js';
 import {
@@ -13,6 +14,8 @@ import {
   AlertSchema,
   AuditEntrySchema,
   DataSourceSchema,
+  DownloadRequestSchema,
+  DownloadSummarySchema,
   DirectoryListingSchema,
   EnrollAnswerSchema,
   EnrollRequestSchema,
@@ -81,6 +84,12 @@ export interface RouteSpec {
   /** The answer's schema; a `text` answer is sent as it is with that content type. */
   readonly response: TSchema;
   readonly text?: string;
+  /**
+   * The answer is a byte stream (an archive) of one of these media types,
+   * not JSON; `response` is then the schema of the summary that follows the
+   * stream in the X-Custos-Summary trailer (StreamReply).
+   */
+  readonly stream?: readonly string[];
   /** Left out of the OpenAPI document. */
   readonly hide?: boolean;
   /** The audit log's name for this call; every call that changes something has one. */
@@ -92,7 +101,19 @@ const route = <const R extends RouteSpec>(r: R): R => r;
 export type ParamsOf<R extends RouteSpec> = R['params'] extends TObject ? Static<R['params']> : undefined;
 export type QueryOf<R extends RouteSpec> = R['query'] extends TObject ? Static<R['query']> : undefined;
 export type BodyOf<R extends RouteSpec> = R['body'] extends TSchema ? Static<R['body']> : undefined;
-export type ReplyOf<R extends RouteSpec> = Static<R['response']>;
+export type ReplyOf<R extends RouteSpec> = R['stream'] extends readonly string[] ? StreamReply<Static<R['response']>> : Static<R['response']>;
+
+/** The trailer that carries a stream's summary (JSON, non-ASCII escaped). */
+export const SUMMARY_TRAILER = 'x-custos-summary';
+
+/** What a handler of a streaming call returns: the stream, and its summary once the stream has ended. */
+export interface StreamReply<S> {
+  readonly contentType: string;
+  /** The file name suggested to the caller (Content-Disposition). */
+  readonly fileName: string;
+  readonly body: Readable;
+  summary(): S;
+}
 
 const strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, { additionalProperties: false });
 const JobId = strict({ id: Type.String({ pattern: '^[0-9]{1,15}$' }) });
@@ -222,6 +243,11 @@ export const api = {
   recover: route({
     method: 'POST', path: '/api/recoveries', audit: 'recovery', access: 'recover', status: 202,
     summary: 'Recover a recovery point (or items of it) to a path on an agent', body: RecoveryRequestSchema, response: JobSchema,
+  }),
+  download: route({
+    method: 'POST', path: '/api/data-sources/:id/downloads', audit: 'recovery.download', access: 'recover', params: SourceId,
+    summary: 'Download a recovery point (or items of it) as a tar, tar.zst or zip archive, streamed as it is read; its summary follows in the X-Custos-Summary trailer',
+    body: DownloadRequestSchema, stream: ['application/x-tar', 'application/zstd', 'application/zip'], response: DownloadSummarySchema,
   }),
 
   // --- jobs

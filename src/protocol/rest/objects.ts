@@ -237,7 +237,7 @@ export const RecoveryRequestSchema = Type.Object(
       pattern: `^${ISO_LOCAL_TIME_SOURCE}${ISO_OFFSET_SOURCE}$`,
       description: 'ISO 8601 time with Z or an offset: the newest recovery point at or before it; exactly one of point and at',
     })),
-    to: Type.String({ minLength: 3, maxLength: 4200, description: "AGENT:/absolute/path, or 'original': the data source's own agent and path" }),
+    to: Type.String({ minLength: 3, maxLength: 4200, description: "AGENT:/absolute/path; 'original': the data source's own agent and path; or server:/absolute/path (a folder under one of the recovery directories of the protection server)" }),
     items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), {
       maxItems: 10_000,
       description: 'paths inside the data source, absolute (under its path) or relative to it; each must be in the point (404 naming the missing ones, before anything is queued)',
@@ -248,6 +248,39 @@ export const RecoveryRequestSchema = Type.Object(
   { additionalProperties: false },
 );
 export type RecoveryRequest = Static<typeof RecoveryRequestSchema>;
+
+export const ARCHIVE_FORMATS = ['tar', 'tar.zst', 'zip'] as const;
+export type ArchiveFormat = (typeof ARCHIVE_FORMATS)[number];
+
+/** A recovery point, or items of it, as an archive streamed to the caller. */
+export const DownloadRequestSchema = Type.Object(
+  {
+    point: RecoveryRequestSchema.properties.point,
+    at: RecoveryRequestSchema.properties.at,
+    items: RecoveryRequestSchema.properties.items,
+    format: Type.Union(ARCHIVE_FORMATS.map((f) => Type.Literal(f))),
+  },
+  { additionalProperties: false },
+);
+export type DownloadRequest = Static<typeof DownloadRequestSchema>;
+
+const ItemProblem = Type.Object({ path: Type.String(), message: Type.String() });
+/** What a download held, sent after the archive (the X-Custos-Summary trailer); lists are cut at 20, the counts are whole. */
+export const DownloadSummarySchema = Type.Object({
+  complete: Type.Boolean({ description: 'false: the archive is cut short (see error) and must not be used' }),
+  point: Type.String(),
+  files: Count,
+  dirs: Count,
+  others: Count,
+  bytes: Count,
+  leftOut: Count,
+  warnings: Type.Array(Type.String()),
+  warningCount: Count,
+  errors: Type.Array(ItemProblem, { description: 'items whose content could not be read (written zero-filled)' }),
+  errorCount: Count,
+  error: Nullable(Type.String()),
+});
+export type DownloadSummary = Static<typeof DownloadSummarySchema>;
 
 export const EnrollRequestSchema = Type.Object(
   {

@@ -14,6 +14,8 @@ import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest, notFound } from '../../http-errors.js';
 import { parseTarget } from '../../source-id.js';
+import { serverTargetPath } from '../../server-recovery.js';
+import { checkServerTargetRequest, enqueueServerRecovery } from './server-targets.js';
 import { jobView, pointView, sourceView } from '../../views.js';
 import { serve } from '../serve.js';
 
@@ -100,7 +102,7 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     if (requested.length === 0) return;
     if (point.recovery_point === 1) {
       const missing: RequestedItem[] = [];
-      for (const i of requested) if ((await ctx.fileIndex.index.item(point.id, i.path)) === undefined) missing.push(i);
+      for (const i of requested) if ((await ctx.fileIndex.index.item({ id: point.id, time: point.time, source: s.id }, i.path)) === undefined) missing.push(i);
       if (missing.length > 0) throw missingItemsError(missing, point, s.path);
       return;
     }
@@ -117,8 +119,14 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     const p = principal!;
     const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? 'keep-both', allowSystemTarget: b.allowSystemTarget ?? false };
     audit(b.source, detail);
+    const serverTarget = serverTargetPath(b.to) === null ? null : checkServerTargetRequest(ctx, p, b.to);
     const s = await sourceFor(p, b.source);
     const point = await recoveryPoint(s, b);
+    if (serverTarget !== null) {
+      audit(b.source, { ...detail, point: point.id });
+      await checkItems(s, point, b.items ?? []);
+      return jobView(await enqueueServerRecovery(ctx, { source: s, point, target: serverTarget, request: b, principal: p }));
+    }
     const target = await recoveryTarget(s, b.to);
     audit(b.source, { ...detail, point: point.id, to: `${target.agent}:${target.path}` }); // the point a time or prefix named, the target 'original' named
     if (b.allowSystemTarget && p.role !== 'admin') throw new CustosError('denied', 'only an admin may recover onto / or a system directory (allowSystemTarget)');
