@@ -6,7 +6,7 @@
  * recovery-operator sees only the data sources in its scope.
  */
 import type { FastifyInstance } from 'fastify';
-import { CustosError, parseIsoTime } from '../../../base/index.js';
+import { CustosError, parseIsoTime, pointByRef } from '../../../base/index.js';
 import type { DataSourceRow, PointRow } from '../../../catalog/index.js';
 import { pointAt } from '../../../protection/index.js';
 import { api, type FileItem } from '../../../protocol/rest/index.js';
@@ -88,10 +88,7 @@ export function choosePoint(sourceId: string, points: readonly PointRow[], q: { 
     if (!newest) throw new CustosError('not-found', `${sourceId} has no recovery points yet`);
     return newest;
   }
-  const matches = points.filter((p) => p.id.startsWith(q.point!));
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw notFound(`recovery point ${q.point} of ${sourceId}`);
-  throw new CustosError('usage', `recovery point ${q.point} is ambiguous: it begins ${matches.length} points (${matches.slice(0, 5).map((p) => p.id).join(', ')}${matches.length > 5 ? ', …' : ''}); give more digits`);
+  return pointByRef(points, q.point, sourceId);
 }
 
 function cursorName(after: string): Buffer {

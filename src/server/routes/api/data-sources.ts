@@ -102,7 +102,8 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     if (requested.length === 0) return;
     if (point.recovery_point === 1) {
       const missing: RequestedItem[] = [];
-      for (const i of requested) if ((await ctx.fileIndex.index.item({ id: point.id, time: point.time, source: s.id }, i.path)) === undefined) missing.push(i);
+      const ref = { id: point.id, time: point.time, source: s.id };
+      for (const i of requested) if ((await ctx.fileIndex.index.item(ref, i.path)) === undefined) missing.push(i);
       if (missing.length > 0) throw missingItemsError(missing, point, s.path);
       return;
     }
