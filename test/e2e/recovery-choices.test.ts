@@ -22,8 +22,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTempDirs, describeCli, makeTempDir, writeTree } from '../helpers/tree.js';
-import { attachAgent, stopAllProcesses, waitFor, type ApiJob, type ApiPoint, type ApiSource, type TestAgent } from '../helpers/server.js';
-import { startInProcessServer, waitJobRow, waitNoJobs, type InProcessServer } from '../helpers/in-process-server.js';
+import { attachAgent, stopAllProcesses, type ApiJob, type ApiPoint, type ApiSource, type TestAgent } from '../helpers/server.js';
+import { protectAndWaitFirstPoint, startInProcessServer, waitJobRow, type InProcessServer } from '../helpers/in-process-server.js';
 
 const T1 = Date.UTC(2026, 1, 20, 9, 30, 0, 123);
 
@@ -45,13 +45,7 @@ describe('recovery choices', { timeout: 300_000 }, () => {
     source = `c1:fs:${src}`;
     // Scheduled recovery points only three days from now: none comes between the ones the tests make.
     const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][(new Date().getDay() + 3) % 7]!;
-    const g = await s.server.cli(['group', 'create', 'choices', '--source', source, '--sync', '24h', '--points', '23:00', '--days', day, '--json']);
-    assert.equal(g.code, 0, describeCli(['group', 'create'], g));
-    [point] = await waitFor('the initial replica', async () => {
-      const p = await s.server.cliJson<ApiPoint[]>(['point', 'list', source, '--json']);
-      return p.length === 1 ? p : undefined;
-    }, 120_000);
-    await waitNoJobs(s);
+    point = await protectAndWaitFirstPoint(s, 'choices', source, ['--days', day]);
   });
 
   after(async () => {

@@ -15,9 +15,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupTempDirs, describeCli, makeTempDir, writeTree } from '../helpers/tree.js';
-import { attachAgent, stopAllProcesses, waitFor, type ApiJob, type ApiPoint, type TestAgent } from '../helpers/server.js';
-import { startInProcessServer, waitNoJobs, type InProcessServer } from '../helpers/in-process-server.js';
+import { cleanupTempDirs, makeTempDir, writeTree } from '../helpers/tree.js';
+import { attachAgent, stopAllProcesses, type ApiJob, type ApiPoint, type TestAgent } from '../helpers/server.js';
+import { protectAndWaitFirstPoint, startInProcessServer, type InProcessServer } from '../helpers/in-process-server.js';
 
 const T1 = Date.UTC(2026, 1, 20, 9, 30, 0, 123);
 const isRoot = process.getuid?.() === 0;
@@ -37,13 +37,7 @@ describe('recovery guards', { timeout: 240_000 }, () => {
     const src = join(work, 'src');
     await writeTree(src, { 'a.txt': 'alpha\n', 'sub/b.txt': 'bravo\n' }, { mtimeMs: T1 });
     source = `g1:fs:${src}`;
-    const g = await s.server.cli(['group', 'create', 'guards', '--source', source, '--sync', '24h', '--points', '23:00', '--json']);
-    assert.equal(g.code, 0, describeCli(['group', 'create'], g));
-    [point] = await waitFor('the initial replica', async () => {
-      const p = await s.server.cliJson<ApiPoint[]>(['point', 'list', source, '--json']);
-      return p.length === 1 ? p : undefined;
-    }, 120_000);
-    await waitNoJobs(s);
+    point = await protectAndWaitFirstPoint(s, 'guards', source);
   });
 
   after(async () => {

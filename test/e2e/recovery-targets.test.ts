@@ -19,8 +19,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTempDirs, describeCli, diffDigests, makeTempDir, treeDigest, treePath, writeTree } from '../helpers/tree.js';
-import { attachAgent, stopAllProcesses, waitFor, type ApiJob, type ApiPoint } from '../helpers/server.js';
-import { startInProcessServer, waitNoJobs, type InProcessServer } from '../helpers/in-process-server.js';
+import { attachAgent, stopAllProcesses, type ApiJob, type ApiPoint } from '../helpers/server.js';
+import { protectAndWaitFirstPoint, startInProcessServer, type InProcessServer } from '../helpers/in-process-server.js';
 
 const T1 = Date.UTC(2026, 1, 20, 9, 30, 0, 123);
 const isRoot = process.getuid?.() === 0;
@@ -65,13 +65,7 @@ describe('recovery targets: downloads and server folders', { timeout: 300_000, s
     execFileSync('mkfifo', [join(src, 'pipe')]);
     execFileSync('touch', ['-d', `@${T1 / 1000}`, join(src, 'pipe'), src]);
     source = `t1:fs:${src}`;
-    const g = await s.server.cli(['group', 'create', 'targets', '--source', source, '--sync', '24h', '--points', '23:00', '--json']);
-    assert.equal(g.code, 0, describeCli(['group', 'create'], g));
-    [point] = await waitFor('the initial replica', async () => {
-      const p = await s.server.cliJson<ApiPoint[]>(['point', 'list', source, '--json']);
-      return p.length === 1 ? p : undefined;
-    }, 120_000);
-    await waitNoJobs(s);
+    point = await protectAndWaitFirstPoint(s, 'targets', source);
   });
 
   after(async () => {

@@ -16,34 +16,74 @@ export interface RequestedItem {
   readonly path: Buffer;
 }
 
-/** The protected directory as a prefix to compare with: no trailing '/', except '/' itself. */
-function rootOf(sourceRoot: string): string {
-  const r = sourceRoot.replace(/\/+$/, '');
-  return r === '' ? '/' : r;
+/** The protected directory as bytes to compare with: no trailing '/', empty for '/' itself. */
+function rootOf(sourceRoot: string): Buffer {
+  return Buffer.from(sourceRoot.replace(/\/+$/, ''), 'utf8');
+}
+
+const MAX_ITEM_BYTES = 4096;
+
+/**
+ * A path inside a data source in manifest form (relative to the protected
+ * directory, components joined by one '/', no '.' or '..'; empty: the
+ * protected directory itself), from what a person or a caller gave: a path
+ * relative to the protected directory (a leading './' allowed), or an
+ * absolute one under it. Raw bytes, so names that are not UTF-8 work. The
+ * one rule for --item (standalone and server), browse, versions and
+ * end-user requests; usage errors begin with `what` (e.g. "--item x").
+ */
+export function itemBytes(bytes: Buffer, sourceRoot: string, what: string): Buffer {
+  if (bytes.includes(0)) throw new UserError('usage', `${what} contains a NUL byte`);
+  let rel = bytes;
+  if (bytes[0] === 0x2f) {
+    const root = rootOf(sourceRoot);
+    const trimmed = trimSlashes(bytes);
+    const under = root.length === 0 || trimmed.equals(root) || (trimmed.length > root.length && trimmed.subarray(0, root.length).equals(root) && trimmed[root.length] === 0x2f);
+    if (!under) throw new UserError('usage', `${what} is not under the protected directory ${sourceRoot.replace(/\/+$/, '') || '/'}: give a path inside it, absolute or relative to it`);
+    rel = trimmed.subarray(root.length);
+  }
+  const parts = splitComponents(rel);
+  while (parts.length > 0 && parts[0]!.length === 1 && parts[0]![0] === 0x2e) parts.shift(); // leading './'
+  for (const p of parts) {
+    if ((p.length === 1 && p[0] === 0x2e) || (p.length === 2 && p[0] === 0x2e && p[1] === 0x2e)) {
+      throw new UserError('usage', `${what} is not a path inside the recovery point ('.' and '..' are not allowed)`);
+    }
+  }
+  const out = Buffer.concat(parts.flatMap((p, i) => (i === 0 ? [p] : [SLASH, p])));
+  if (out.length > MAX_ITEM_BYTES) throw new UserError('usage', `${what} is longer than ${MAX_ITEM_BYTES} bytes`);
+  checkRelativePath(out);
+  return out;
+}
+
+const SLASH = Buffer.from('/');
+
+/** Without the slashes it ends with (the whole path when it is all slashes but one). */
+function trimSlashes(b: Buffer): Buffer {
+  let end = b.length;
+  while (end > 1 && b[end - 1] === 0x2f) end--;
+  return b.subarray(0, end);
+}
+
+/** The non-empty components of a path. */
+function splitComponents(b: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i <= b.length; i++) {
+    if (i === b.length || b[i] === 0x2f) {
+      if (i > start) out.push(b.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  return out;
 }
 
 /**
- * An --item argument in manifest form (relative to the protected directory,
- * no leading './', no trailing '/'). Usage errors: an absolute path outside
- * the protected directory, the whole point, '.' or '..' components.
+ * An --item argument in manifest form: itemBytes, and the whole point is
+ * not an item (leave --item out instead).
  */
 export function resolveItem(item: string, sourceRoot: string): Buffer {
-  let s = item.replace(/\/{2,}/g, '/');
-  if (s.startsWith('/')) {
-    const root = rootOf(sourceRoot);
-    if (root !== '/' && s.replace(/\/$/, '') !== root && !s.startsWith(`${root}/`)) {
-      throw new UserError('usage', `--item ${item} is not under the protected directory ${root}: give a path inside it, absolute or relative to it`);
-    }
-    s = root === '/' ? s : s.slice(root.length);
-  }
-  s = s.replace(/^(\.\/|\/)+/, '').replace(/\/+$/, '');
-  if (s === '' || s === '.') throw new UserError('usage', `--item ${item} names the whole recovery point; leave --item out instead`);
-  const path = Buffer.from(s);
-  try {
-    checkRelativePath(path);
-  } catch {
-    throw new UserError('usage', `--item ${item} is not a path inside the recovery point ('.' and '..' are not allowed)`);
-  }
+  const path = itemBytes(Buffer.from(item, 'utf8'), sourceRoot, `--item ${item}`);
+  if (path.length === 0) throw new UserError('usage', `--item ${item} names the whole recovery point; leave --item out instead`);
   return path;
 }
 

@@ -10,6 +10,7 @@ test('paths relative to the protected directory, or absolute under it, become on
   assert.equal(rel('/home/ann/', '/home/ann'), '');
   assert.equal(rel('/home/ann', ''), '');
   assert.equal(rel('/home/ann', 'docs//old/'), 'docs/old');
+  assert.equal(rel('/home/ann', './docs'), 'docs', 'a leading ./ is the protected directory');
   assert.equal(rel('/', '/etc/passwd'), 'etc/passwd');
   assert.equal(itemPath('/d', 'base64:' + Buffer.from([0x61, 0xff]).toString('base64')).toString('hex'), '61ff');
 });
@@ -18,7 +19,7 @@ test('what could leave the tree, or is not a path, is refused', () => {
   assert.throws(() => itemPath('/home/ann', '/home/annie/x'), { code: 'usage' }, 'a sibling with the same prefix is not under it');
   assert.throws(() => itemPath('/home/ann', '/etc/passwd'), { code: 'usage' });
   assert.throws(() => itemPath('/home/ann', 'docs/../../bob'), { code: 'usage' });
-  assert.throws(() => itemPath('/home/ann', './docs'), { code: 'usage' });
+  assert.throws(() => itemPath('/home/ann', 'docs/./old'), { code: 'usage' });
   assert.throws(() => itemPath('/home/ann', 'a\0b'), { code: 'usage' });
   assert.throws(() => itemPath('/home/ann', 'base64:@@@'), { code: 'usage' });
   assert.throws(() => itemPath('/home/ann', 'x'.repeat(5000)), { code: 'usage' });
