@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CustosError } from '../../base/index.js';
 import type { ManifestEntry } from '../../format/index.js';
-import { checkItemsExist, findMissingItems, resolveItem, resolveItems } from './items.js';
+import { checkItemsExist, findMissingItems, pagesForItems, resolveItem, resolveItems } from './items.js';
 
 const codeOf = (code: string, message: RegExp) => (e: unknown) => {
   assert.ok(e instanceof CustosError, String(e));
@@ -66,4 +66,27 @@ test('checkItemsExist: not-found naming every missing item, the point and its ti
     checkItemsExist(m, resolveItems(['nope/none', 'a', '/src/x'], '/src'), { id: '0123abcd', time: '2026-12-01T17:00:00.000Z' }, '/src'),
     codeOf('not-found', /^not in recovery point 0123abcd \(2026-12-01T17:00:00\.000Z\): nope\/none, \/src\/x; nothing was recovered \(an item is a path inside \/src, absolute or relative to it\)$/),
   );
+});
+
+test('pagesForItems: the pages an item and its subtree span, and its ancestors\' pages, read by binary search', async () => {
+  // 100 pages of 10 entries: d00/f0..d00/f8, d01/…; page i starts with the directory dNN.
+  const pages: string[][] = [];
+  for (let d = 0; d < 100; d++) pages.push([`d${String(d).padStart(2, '0')}`, ...Array.from({ length: 9 }, (_, f) => `d${String(d).padStart(2, '0')}/f${f}`)]);
+  pages[0]!.unshift('');
+  // d50 spills over three pages: its subtree continues on pages 51 and 52 under deeper names.
+  pages[51] = ['d50/x/1', 'd50/x/2'];
+  pages[52] = ['d50/y', 'd51'];
+  let reads = 0;
+  const firstPath = async (i: number) => {
+    reads++;
+    return Buffer.from(pages[i]![0]!);
+  };
+  const sel = (items: string[]) => pagesForItems(pages.length, items.map((i) => Buffer.from(i)), firstPath);
+  assert.deepEqual(await sel(['d07/f3']), [0, 7], 'the file\'s page, and the root\'s');
+  assert.ok(reads < 40, `binary search, not a scan: ${reads} reads`);
+  assert.deepEqual(await sel(['d50']), [0, 50, 51, 52], 'a directory: every page its subtree reaches');
+  assert.deepEqual(await sel(['d50/x/2']), [0, 50, 51], 'ancestors: the root, d50 (page 50), d50/x (page 51)');
+  assert.deepEqual(await sel(['d99/f8', 'd00/f0']), [0, 99]);
+  assert.deepEqual(await sel([]), Array.from({ length: 100 }, (_, i) => i), 'no items: every page');
+  assert.deepEqual(await sel(['zz']), [0, 99], 'an item past the end: the last page (where it would be) and the root');
 });
