@@ -23,6 +23,7 @@ import { registerRecoverCommand } from './commands/recover.js';
 import { registerAlertCommands } from './commands/alert.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerMyCommands } from './commands/my.js';
 
 export const VERSION = '0.1.0';
 
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   // `agent token|list|remove` join the `agent` command of agent attach/start when it exists (commandGroup).
   registerServerCommands(program);
   registerAgentCommands(program);
+  registerMyCommands(program);
   registerAgentAdminCommands(program);
   registerSourceCommands(program);
   registerGroupCommands(program);
