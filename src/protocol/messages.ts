@@ -105,7 +105,9 @@ export interface LocalUser {
 export type UserRequest =
   | { readonly op: 'versions'; readonly path: string }
   | { readonly op: 'browse'; readonly path: string; readonly point?: string; readonly at?: string; readonly after?: string; readonly limit: number }
-  | { readonly op: 'recover'; readonly path: string; readonly point?: string; readonly at?: string };
+  | { readonly op: 'recover'; readonly path: string; readonly point?: string; readonly at?: string }
+  /** Under the directory `path`: a glob without '/' matches names, one with '/' paths relative to `path`. */
+  | { readonly op: 'search'; readonly path: string; readonly pattern: string; readonly limit: number };
 
 export interface WireError {
   readonly code: ErrorCode;

@@ -78,6 +78,7 @@ const validMessage = fc.oneof(
     body: fc.oneof(
       fc.record({ op: fc.constantFrom('versions' as const, 'recover' as const), path: userPath }),
       fc.record({ op: fc.constant('browse' as const), path: userPath, limit: fc.integer({ min: 1, max: MAX_USER_BROWSE_LIMIT }) }),
+      fc.record({ op: fc.constant('search' as const), path: userPath, pattern: fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !s.includes('\u0000')), limit: fc.integer({ min: 1, max: MAX_USER_BROWSE_LIMIT }) }),
     ),
   }),
 );

@@ -227,6 +227,8 @@ export const MAX_USER_PATH_CHARS = 4096;
 export const MAX_USER_GROUPS = 65536;
 /** Items of one page of `my browse`. */
 export const MAX_USER_BROWSE_LIMIT = 1000;
+/** A `my search` pattern. */
+export const MAX_USER_PATTERN_CHARS = 1024;
 const POINT_REF = /^[0-9a-f]{4,32}$/;
 
 /** An absolute path with no empty, `.` or `..` component and no NUL: the one spelling the server looks up. */
@@ -286,8 +288,14 @@ export function parseUserRequest(v: unknown, path = 'body'): UserRequest {
       const o = record(v, path, ['op', 'path'], ['point', 'at']);
       return { op, path: userPath(o['path'], `${path}.path`), ...pointChoice(o, path) };
     }
+    case 'search': {
+      const o = record(v, path, ['op', 'path', 'pattern', 'limit']);
+      const pattern = text(o['pattern'], `${path}.pattern`, MAX_USER_PATTERN_CHARS);
+      if (pattern === '' || pattern.includes('\0')) bad(`${path}.pattern`, 'must be a glob');
+      return { op, path: userPath(o['path'], `${path}.path`), pattern, limit: intIn(o['limit'], `${path}.limit`, 1, MAX_USER_BROWSE_LIMIT) };
+    }
     default:
-      return bad(`${path}.op`, 'must be versions, browse or recover');
+      return bad(`${path}.op`, 'must be versions, browse, recover or search');
   }
 }
 

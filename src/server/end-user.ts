@@ -44,6 +44,8 @@ export interface EndUserDeps {
 
 interface Located {
   readonly sourceId: string;
+  /** The protected directory on the agent's computer. */
+  readonly sourcePath: string;
   /** Relative to the protected directory, '/'-joined; '' is the protected directory itself. */
   readonly rel: Buffer;
   readonly points: readonly PointRow[];
@@ -59,6 +61,9 @@ export interface UserItem {
   readonly user: string | null;
   readonly group: string | null;
 }
+
+/** Paths a search looks at before it judges which the user may see. */
+const SEARCH_CANDIDATES = 10_000;
 
 const unseen = (path: string) => new CustosError('not-found', `${path}: no recovery point holds it, or you could not read it there`);
 
@@ -90,6 +95,8 @@ export class EndUserRecovery {
           return await this.versions(who, located, body.path);
         case 'browse':
           return await this.browse(who, located, body);
+        case 'search':
+          return await this.search(who, located, body);
         case 'recover': {
           const answer = await this.recover(who, located, body, session, m.req);
           await this.d.audit?.record({ actor: `agent ${agent} uid ${m.user.uid}`, role: 'end-user', action: 'my.recover', target: located.sourceId, outcome: 'ok', detail: { path: body.path, point: answer['point'] }, address: null });
@@ -119,7 +126,7 @@ export class EndUserRecovery {
     }
     const rel = path === best.path ? '' : best.path === '/' ? path.slice(1) : path.slice(best.path.length + 1);
     const points = await this.d.catalog.listPoints(best.id, true);
-    return { sourceId: best.id, rel: Buffer.from(rel, 'utf8'), points };
+    return { sourceId: best.id, sourcePath: best.path, rel: Buffer.from(rel, 'utf8'), points };
   }
 
   /** The item at `rel` in a point, when the caller could read it there (a hard link judged by the file it links to). */
@@ -196,6 +203,40 @@ export class EndUserRecovery {
     }
     const next = page.next === null ? null : page.next.subarray(page.next.lastIndexOf(0x2f) + 1).toString('utf8');
     return { path: body.path, point: ref(point), items, next };
+  }
+
+  /**
+   * Paths under the directory asked for that match the pattern in any point,
+   * each with the points where the user could read it (first, last, how
+   * many): a path never readable is not a hit.
+   */
+  private async search(who: LocalCaller, located: Located, body: Extract<UserRequest, { op: 'search' }>): Promise<Record<string, unknown>> {
+    const dir = located.rel.toString('utf8');
+    const pattern = body.pattern.includes('/') && dir !== '' ? `${dir}/${body.pattern.replace(/^\/+/, '')}` : body.pattern;
+    const points = [...located.points].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    const hits = await this.d.index.search(points.map(ref), pattern, SEARCH_CANDIDATES);
+    const under = dir === '' ? null : Buffer.from(dir + '/');
+    const out: Array<Record<string, unknown>> = [];
+    for (const h of hits) {
+      if (under && !(h.path.length > under.length && h.path.subarray(0, under.length).equals(under))) continue;
+      let first: PointRow | undefined;
+      let last: PointRow | undefined;
+      let seen = 0;
+      let size = 0;
+      for (const p of points) {
+        const r = await this.readable(who, p.id, h.path);
+        if (!r) continue;
+        first ??= p;
+        last = p;
+        seen++;
+        size = r.item.size;
+      }
+      if (!first || !last) continue;
+      const path = located.sourcePath === '/' ? `/${h.path.toString('utf8')}` : `${located.sourcePath}/${h.path.toString('utf8')}`;
+      out.push({ path, type: h.type, size, first: ref(first), last: ref(last), points: seen });
+      if (out.length >= body.limit) break;
+    }
+    return { path: body.path, pattern: body.pattern, hits: out };
   }
 
   /**

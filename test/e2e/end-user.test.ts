@@ -189,6 +189,19 @@ describe('end-user recovery (custos my)', { skip: canRun ? false : 'needs root, 
     await expectCode('root', ['versions', secret], 4, unseen);
   });
 
+  test("search finds what alice could read and nothing of Bob's", async () => {
+    const r = await my(alice, ['search', '*', src, '--json']);
+    assert.equal(r.code, 0, show(['search'], r));
+    const paths = r.json<{ hits: Array<{ path: string }> }>().hits.map((h) => h.path.slice(src.length + 1)).sort();
+    for (const mine of ['alice', 'alice/notes.txt', 'shared/for-all.txt', 'bob-pub/plan.txt']) assert.ok(paths.includes(mine), `${mine} in ${paths.join(', ')}`);
+    for (const hidden of ['bob', 'bob/secret.txt', 'bob-pub/secret.txt', 'shared/bob-only.txt', 'shared/hardlink']) assert.ok(!paths.includes(hidden), `${hidden} found`);
+    const scoped = await my(alice, ['search', '*.txt', join(src, 'bob'), '--json']);
+    assert.equal(scoped.code, 0, show(['search in bob'], scoped));
+    assert.deepEqual(scoped.json<{ hits: unknown[] }>().hits, []);
+    const bobs = await my(bob, ['search', 'secret*', src, '--json']);
+    assert.ok(bobs.json<{ hits: Array<{ path: string }> }>().hits.some((h) => h.path === join(src, 'bob', 'secret.txt')), 'Bob finds his own');
+  });
+
   test('a directory renamed between two points: each point is judged as it was', async () => {
     const plan = join(src, 'bob-pub', 'plan.txt');
     const r = await my(alice, ['versions', plan, '--json']);

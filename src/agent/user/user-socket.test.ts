@@ -68,6 +68,9 @@ describe('requests on the user socket', () => {
       [{ op: 'versions', path: '/a', at: '2026-01-01T00:00:00Z' }, /every recovery point/],
       [{ op: 'versions', path: '/a\u0000b' }, /path/],
       [[1], /object/],
+      [{ op: 'search', path: '/a' }, /needs a pattern/],
+      [{ op: 'versions', path: '/a', pattern: '*' }, /for search/],
+      [{ op: 'search', path: '/a', pattern: '*', point: 'abcd' }, /every recovery point/],
     ];
     for (const [req, why] of refused) assert.throws(() => parseMyRequest(JSON.stringify(req)), why, JSON.stringify(req));
     assert.throws(() => parseMyRequest('{'), /not JSON/);

@@ -16,7 +16,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { basename, dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CustosError, errorMessage, type ErrorCode } from '../../base/index.js';
-import { isCanonicalAbsolutePath, MAX_USER_BROWSE_LIMIT, MAX_USER_PATH_CHARS, type LocalUser, type UserRequest } from '../../protocol/index.js';
+import { isCanonicalAbsolutePath, MAX_USER_BROWSE_LIMIT, MAX_USER_PATH_CHARS, MAX_USER_PATTERN_CHARS, type LocalUser, type UserRequest } from '../../protocol/index.js';
 import { localUserOf } from './peer.js';
 import type { WriterAnswer, WriterCommit, WriterSpec } from './writer-child.js';
 
@@ -30,9 +30,11 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 /** What `custos my` sends. */
 export interface MyRequest {
-  readonly op: 'versions' | 'browse' | 'recover';
-  /** Absolute (the CLI resolves it against the caller's working directory). */
+  readonly op: 'versions' | 'browse' | 'recover' | 'search';
+  /** Absolute (the CLI resolves it against the caller's working directory); search: the directory searched. */
   readonly path: string;
+  /** search: a glob (`*.tex`; with '/', relative to `path`). */
+  readonly pattern?: string;
   readonly point?: string;
   readonly at?: string;
   readonly after?: string;
@@ -74,10 +76,10 @@ export function parseMyRequest(line: string): MyRequest {
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) usage('the request must be an object');
   const o = v as Record<string, unknown>;
-  const allowed = ['op', 'path', 'point', 'at', 'after', 'limit', 'to', 'conflict'];
+  const allowed = ['op', 'path', 'point', 'at', 'after', 'limit', 'to', 'conflict', 'pattern'];
   for (const k of Object.keys(o)) if (!allowed.includes(k)) usage(`unknown field ${JSON.stringify(k.slice(0, 40))}`);
   const op = o['op'];
-  if (op !== 'versions' && op !== 'browse' && op !== 'recover') usage('op must be versions, browse or recover');
+  if (op !== 'versions' && op !== 'browse' && op !== 'recover' && op !== 'search') usage('op must be versions, browse, recover or search');
   const out: { -readonly [K in keyof MyRequest]: MyRequest[K] } = { op, path: absolute(o['path'], 'the path') };
   if (o['point'] !== undefined) {
     if (typeof o['point'] !== 'string' || !/^[0-9a-f]{4,32}$/.test(o['point'])) usage('--point takes a recovery point id (at least 4 hex digits)');
@@ -101,8 +103,15 @@ export function parseMyRequest(line: string): MyRequest {
     if (o['conflict'] !== 'overwrite') usage('--conflict takes overwrite');
     out.conflict = 'overwrite';
   }
+  if (o['pattern'] !== undefined || op === 'search') {
+    if (op !== 'search') usage('a pattern is for search');
+    if (typeof o['pattern'] !== 'string' || o['pattern'] === '' || o['pattern'].length > MAX_USER_PATTERN_CHARS || o['pattern'].includes('\0')) usage('search needs a pattern (a glob such as *.tex)');
+    out.pattern = o['pattern'];
+  }
   if (op !== 'recover' && (out.to !== undefined || out.conflict !== undefined)) usage('--to and --conflict are for recover');
-  if (op !== 'browse' && (out.after !== undefined || out.limit !== undefined)) usage('--after and --limit are for browse');
+  if (op !== 'browse' && out.after !== undefined) usage('--after is for browse');
+  if (op !== 'browse' && op !== 'search' && out.limit !== undefined) usage('--limit is for browse and search');
+  if (op === 'search' && (out.point !== undefined || out.at !== undefined)) usage('search looks at every recovery point: no --point or --at');
   if (op === 'versions' && (out.point !== undefined || out.at !== undefined)) usage('versions looks at every recovery point: no --point or --at');
   return out;
 }
@@ -204,6 +213,8 @@ async function answer(sink: UserRequestSink, socket: Socket, line: string): Prom
         return { ok: true, body: await sink.userRequest(user, { op: 'browse', path: req.path, limit: req.limit ?? MAX_USER_BROWSE_LIMIT, ...(req.point ? { point: req.point } : {}), ...(req.at ? { at: req.at } : {}), ...(req.after ? { after: req.after } : {}) }) };
       case 'recover':
         return { ok: true, body: await recover(sink, user, req) };
+      case 'search':
+        return { ok: true, body: await sink.userRequest(user, { op: 'search', path: req.path, pattern: req.pattern!, limit: req.limit ?? 100 }) };
     }
   } catch (e) {
     const code = e instanceof CustosError ? e.code : 'internal';

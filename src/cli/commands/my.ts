@@ -104,6 +104,20 @@ export function registerMyCommands(program: Command): void {
       if (r['next'] !== null) print(`more: --after ${JSON.stringify(r['next'])}`);
     });
 
+  my.command('search')
+    .description('your files that match a pattern, in every recovery point')
+    .argument('<pattern>', "a glob: '*.tex' matches names, 'papers/**/draft*' paths under DIR")
+    .argument('[dir]', 'where to look (absolute, or relative to the current directory)', '.')
+    .option('--limit <n>', 'at most this many hits (1-1000)', (v) => Number(v), 100)
+    .option('--json', 'print the answer as JSON')
+    .action(async (pattern: string, dir: string, opts: { limit: number; json?: boolean }) => {
+      const r = await askAgent({ op: 'search', path: resolve(dir), pattern, limit: opts.limit });
+      if (opts.json) return printJson(r);
+      const hits = r['hits'] as Array<{ path: string; type: string; size: number; first: { time: string }; last: { time: string }; points: number }>;
+      if (hits.length === 0) return print('nothing found that you could read');
+      printTable(['PATH', 'TYPE', 'SIZE', 'FIRST', 'LAST', 'POINTS'], hits.map((h) => [h.path, h.type, String(h.size), shortTime(h.first.time), shortTime(h.last.time), String(h.points)]));
+    });
+
   my.command('recover')
     .description("recover one of your files: by default next to the original as 'NAME (recovered YYYY-MM-DD HHMM)'")
     .argument('<path>', 'the file (absolute, or relative to the current directory)')
