@@ -168,17 +168,19 @@ export class EndUserRecovery {
   }
 
   private async versions(who: LocalCaller, located: Located, path: string): Promise<Record<string, unknown>> {
-    const visible: PointRef[] = [];
-    for (const p of located.points) {
+    // Every point is looked at anyway (each is judged on its own), so the versions are made from those
+    // answers: a hard link counts with the content of the file it links to in that point.
+    const versions: Array<{ content: string | null; size: number; mtimeNs: bigint; points: PointRef[] }> = [];
+    const ordered = [...located.points].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    for (const p of ordered) {
       const r = await this.readable(who, p.id, located.rel);
-      if (r && r.item.type === 'file') visible.push(ref(p));
+      if (!r || r.item.type !== 'file') continue;
+      const last = versions.at(-1);
+      if (last && last.content !== null && last.content === r.item.content) last.points.push(ref(p));
+      else versions.push({ content: r.item.content, size: r.item.size, mtimeNs: r.item.mtimeNs, points: [ref(p)] });
     }
-    if (visible.length === 0) throw unseen(path);
-    const versions = await this.d.index.versions(visible, located.rel);
-    return {
-      path,
-      versions: versions.map((v) => ({ size: v.size, mtime: mtimeIso(v.mtimeNs), points: v.points.map((p) => ({ id: p.id, time: p.time })) })),
-    };
+    if (versions.length === 0) throw unseen(path);
+    return { path, versions: versions.map((v) => ({ size: v.size, mtime: mtimeIso(v.mtimeNs), points: v.points })) };
   }
 
   private async browse(who: LocalCaller, located: Located, body: Extract<UserRequest, { op: 'browse' }>): Promise<Record<string, unknown>> {
