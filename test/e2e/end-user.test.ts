@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { CLI_PATH, REPO_ROOT, cleanupTempDirs, makeTempDir, type CliResult } from '../helpers/tree.js';
 import { attachAgent, startServer, stopAllProcesses, waitFor, type ApiPoint, type TestAgent, type TestServer } from '../helpers/server.js';
 
+const hasSetfacl = existsSync('/usr/bin/setfacl');
 const canRun = process.getuid?.() === 0 && existsSync('/usr/sbin/useradd') && existsSync('/usr/bin/setpriv');
 
 interface User {
@@ -114,6 +115,18 @@ describe('end-user recovery (custos my)', { skip: canRun ? false : 'needs root, 
     writeFileSync(join(src, 'bob-pub', 'plan.txt'), 'public plan\n');
     own(join(src, 'bob-pub', 'plan.txt'), bob, 0o644);
 
+    // POSIX ACLs as the kernel writes them: Bob may search Alice's directory and read one file in it.
+    mkdirSync(join(src, 'acl'));
+    own(join(src, 'acl'), alice, 0o700);
+    writeFileSync(join(src, 'acl', 'for-bob.txt'), 'bob may read this\n');
+    own(join(src, 'acl', 'for-bob.txt'), alice, 0o600);
+    writeFileSync(join(src, 'acl', 'not-for-bob.txt'), 'nor this\n');
+    own(join(src, 'acl', 'not-for-bob.txt'), alice, 0o600);
+    if (hasSetfacl) {
+      execFileSync('setfacl', ['-m', `u:${bob.uid}:x`, join(src, 'acl')]);
+      execFileSync('setfacl', ['-m', `u:${bob.uid}:r`, join(src, 'acl', 'for-bob.txt')]);
+    }
+
     server = await startServer();
     agent = await attachAgent(server, `eu${tag}`);
     await agent.start(true, ['--user-socket', socket]);
@@ -200,6 +213,17 @@ describe('end-user recovery (custos my)', { skip: canRun ? false : 'needs root, 
     assert.deepEqual(scoped.json<{ hits: unknown[] }>().hits, []);
     const bobs = await my(bob, ['search', 'secret*', src, '--json']);
     assert.ok(bobs.json<{ hits: Array<{ path: string }> }>().hits.some((h) => h.path === join(src, 'bob', 'secret.txt')), 'Bob finds his own');
+  });
+
+  test('POSIX ACLs the backup captured: a named user entry grants search and read, nothing more', { skip: hasSetfacl ? false : 'needs setfacl' }, async () => {
+    const r = await my(bob, ['versions', join(src, 'acl', 'for-bob.txt'), '--json']);
+    assert.equal(r.code, 0, show(['versions for-bob as bob'], r));
+    await expectCode(bob, ['versions', join(src, 'acl', 'not-for-bob.txt')], 4);
+    await expectCode(bob, ['browse', join(src, 'acl')], 4, /could not read it/);
+    const got = await my(bob, ['recover', join(src, 'acl', 'for-bob.txt'), '--to', join(src, 'shared', `for-bob-${tag}.txt`), '--json']);
+    assert.equal(got.code, 0, show(['recover for-bob as bob'], got));
+    assert.equal(readFileSync(join(src, 'shared', `for-bob-${tag}.txt`), 'utf8'), 'bob may read this\n');
+    assert.equal(statSync(join(src, 'shared', `for-bob-${tag}.txt`)).uid, bob.uid);
   });
 
   test('a directory renamed between two points: each point is judged as it was', async () => {
