@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { lstat, readFile, unlink, chmod } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server } from 'node:net';
 import { basename, dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CustosError, errorMessage, type ErrorCode } from '../../base/index.js';
@@ -202,9 +202,9 @@ async function recover(sink: UserRequestSink, user: LocalUser, req: MyRequest): 
   return { ...answer, to: written.path };
 }
 
-async function answer(sink: UserRequestSink, socket: Socket, line: string): Promise<MyAnswer> {
+async function answer(sink: UserRequestSink, who: Promise<LocalUser>, line: string): Promise<MyAnswer> {
   try {
-    const user = await localUserOf(socket);
+    const user = await who;
     const req = parseMyRequest(line);
     switch (req.op) {
       case 'versions':
@@ -250,6 +250,9 @@ export async function startUserSocket(path: string, sink: UserRequestSink, log: 
     if (open >= MAX_CONNECTIONS) return socket.destroy();
     open++;
     socket.on('close', () => open--);
+    // Who it is, read as soon as the connection is accepted, while the connecting process waits for its answer (peer.ts: pid reuse).
+    const who = localUserOf(socket);
+    who.catch(() => undefined);
     socket.on('error', () => undefined);
     socket.setTimeout(REQUEST_TIMEOUT_MS, () => { if (!got) socket.destroy(); });
     let got = false;
@@ -267,7 +270,7 @@ export async function startUserSocket(path: string, sink: UserRequestSink, log: 
       if (nl < 0) return;
       got = true;
       socket.setTimeout(0);
-      void answer(sink, socket, buf.slice(0, nl)).then((a) => socket.end(JSON.stringify(a) + '\n'));
+      void answer(sink, who, buf.slice(0, nl)).then((a) => socket.end(JSON.stringify(a) + '\n'));
     });
   });
   await new Promise<void>((resolve, reject) => {
