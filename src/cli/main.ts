@@ -20,6 +20,7 @@ import { registerJobCommands } from './commands/job.js';
 import { registerSyncCommands } from './commands/sync.js';
 import { registerPointCommands } from './commands/point.js';
 import { registerRecoverCommand } from './commands/recover.js';
+import { registerFileCommands } from './commands/files.js';
 import { registerAlertCommands } from './commands/alert.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerAgentCommands } from './commands/agent.js';
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerJobCommands(program);
   registerSyncCommands(program);
   registerPointCommands(program);
+  registerFileCommands(program);
   registerRecoverCommand(program);
   registerAlertCommands(program);
   registerTokenCommands(program);

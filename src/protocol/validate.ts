@@ -43,7 +43,7 @@ export const LOG_LEVELS = ['info', 'warning', 'error'] as const;
 /** Every ErrorCode (a code added to base/errors.ts must be added here: the check below fails the build otherwise). */
 export const WIRE_ERROR_CODES = [
   'usage', 'not-found', 'bad-key', 'locked', 'integrity', 'unsafe-path', 'exists', 'format', 'io', 'partial',
-  'denied', 'job-failed', 'unreachable', 'cancelled', 'internal',
+  'denied', 'job-failed', 'unreachable', 'cancelled', 'internal', 'bad-target',
 ] as const satisfies readonly ErrorCode[];
 type UnlistedCodes = Exclude<ErrorCode, (typeof WIRE_ERROR_CODES)[number]>;
 const everyCodeListed: [UnlistedCodes] extends [never] ? true : false = true;

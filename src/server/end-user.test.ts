@@ -17,7 +17,7 @@ import type { Pool } from '../pool/index.js';
 import { decodeBlobFrame, type LocalUser, type UserRequest } from '../protocol/index.js';
 import type { AgentSession } from './agent-hub.js';
 import { EndUserRecovery } from './end-user.js';
-import type { DirectoryPage, FileIndexReader, FileVersion, IndexedItem, PointRef, SearchHit } from './file-index/types.js';
+import type { DirectoryPage, FileIndexReader, FileVersion, IndexedItem, PointRef, SearchHit, SearchResult } from './file-index/types.js';
 
 type Spec = { type?: IndexedItem['type']; mode: number; uid: number; gid?: number; content?: string; acl?: Buffer; target?: string };
 
@@ -44,20 +44,20 @@ class MemIndex implements FileIndexReader {
     this.points.set(point, m);
   }
 
-  async item(pointId: string, path: Buffer) {
-    return this.points.get(pointId)?.get(path.toString());
+  async item(point: PointRef, path: Buffer) {
+    return this.points.get(point.id)?.get(path.toString());
   }
 
-  async list(pointId: string, dir: Buffer, page: { after?: Buffer; limit: number }): Promise<DirectoryPage> {
+  async list(point: PointRef, dir: Buffer, page: { after?: Buffer; limit: number }): Promise<DirectoryPage> {
     const d = dir.toString();
-    const items = [...(this.points.get(pointId)?.values() ?? [])]
+    const items = [...(this.points.get(point.id)?.values() ?? [])]
       .filter((i) => { const p = i.path.toString(); return p !== '' && (d === '' ? !p.includes('/') : p.startsWith(d + '/') && !p.slice(d.length + 1).includes('/')); })
       .filter((i) => !page.after || Buffer.compare(i.path, page.after) > 0)
       .sort((a, b) => Buffer.compare(a.path, b.path));
     return { items: items.slice(0, page.limit), next: items.length > page.limit ? items[page.limit - 1]!.path : null };
   }
 
-  async search(points: readonly PointRef[], pattern: string): Promise<readonly SearchHit[]> {
+  async search(points: readonly PointRef[], pattern: string): Promise<SearchResult> {
     const hits: SearchHit[] = [];
     const seen = new Set<string>();
     for (const ref of points) {
@@ -68,7 +68,7 @@ class MemIndex implements FileIndexReader {
         hits.push({ path: i.path, type: i.type, size: i.size, first: ref, last: ref, points: 1 });
       }
     }
-    return hits;
+    return { hits, truncated: false };
   }
 
   async versions(points: readonly PointRef[], path: Buffer): Promise<readonly FileVersion[]> {

@@ -20,7 +20,7 @@
  * nothing else: it names neither the data source nor the permissions.
  */
 import { CustosError } from '../base/index.js';
-import type { Catalog, PointRow } from '../catalog/index.js';
+import type { Catalog } from '../catalog/index.js';
 import type { ChunkRef } from '../format/index.js';
 import type { Pool } from '../pool/index.js';
 import { mayRead, pointAt, type CapturedPath, type CapturedPermissions, type LocalCaller } from '../protection/index.js';
@@ -48,7 +48,7 @@ interface Located {
   readonly sourcePath: string;
   /** Relative to the protected directory, '/'-joined; '' is the protected directory itself. */
   readonly rel: Buffer;
-  readonly points: readonly PointRow[];
+  readonly points: readonly PointRef[];
 }
 
 /** One item a user may see, as `my browse` shows it. */
@@ -79,7 +79,8 @@ function mtimeIso(ns: bigint): string {
   return new Date(Number(ns / 1_000_000n)).toISOString();
 }
 
-const ref = (p: PointRow): PointRef => ({ id: p.id, time: p.time });
+/** A point as the answers name it. */
+const ref = (p: PointRef) => ({ id: p.id, time: p.time });
 
 export class EndUserRecovery {
   constructor(private readonly d: EndUserDeps) {}
@@ -125,27 +126,27 @@ export class EndUserRecovery {
       throw new CustosError('denied', `end-user recovery is switched off for ${best.path}: ask your administrator (custos group update ${best.group ?? 'GROUP'} --end-user-recovery on)`);
     }
     const rel = path === best.path ? '' : best.path === '/' ? path.slice(1) : path.slice(best.path.length + 1);
-    const points = await this.d.catalog.listPoints(best.id, true);
+    const points = (await this.d.catalog.listPoints(best.id, true)).map((p) => ({ id: p.id, time: p.time, source: best!.id }));
     return { sourceId: best.id, sourcePath: best.path, rel: Buffer.from(rel, 'utf8'), points };
   }
 
   /** The item at `rel` in a point, when the caller could read it there (a hard link judged by the file it links to). */
-  private async readable(who: LocalCaller, pointId: string, rel: Buffer): Promise<{ item: IndexedItem; chain: CapturedPermissions[]; contentPath: Buffer } | undefined> {
+  private async readable(who: LocalCaller, point: PointRef, rel: Buffer): Promise<{ item: IndexedItem; chain: CapturedPermissions[]; contentPath: Buffer } | undefined> {
     const chain: CapturedPermissions[] = [];
     const names = rel.length === 0 ? [] : splitPath(rel);
     let at: Buffer = Buffer.alloc(0);
     for (let i = 0; i < names.length; i++) {
-      const dir = await this.d.index.item(pointId, at);
+      const dir = await this.d.index.item(point, at);
       if (!dir || dir.type !== 'dir') return undefined;
       chain.push(permissions(dir));
       at = i === 0 ? names[0]! : Buffer.concat([at, Buffer.from('/'), names[i]!]);
     }
-    let item = await this.d.index.item(pointId, rel);
+    let item = await this.d.index.item(point, rel);
     if (!item) return undefined;
     let contentPath: Buffer = rel;
     if (item.type === 'hardlink') {
       // The inode's owner, mode and ACL are the file it links to: judged by those, reached by the link's own parents.
-      const target = item.target ? await this.d.index.item(pointId, item.target) : undefined;
+      const target = item.target ? await this.d.index.item(point, item.target) : undefined;
       if (!target || target.type !== 'file') return undefined;
       contentPath = target.path;
       item = { ...target, path: item.path };
@@ -154,7 +155,7 @@ export class EndUserRecovery {
     return mayRead(who, path) ? { item, chain, contentPath } : undefined;
   }
 
-  private choose(located: Located, path: string, choice: { point?: string; at?: string }): PointRow {
+  private choose(located: Located, path: string, choice: { point?: string; at?: string }): PointRef {
     const { points } = located;
     if (points.length === 0) throw unseen(path);
     if (choice.point !== undefined) {
@@ -170,10 +171,10 @@ export class EndUserRecovery {
   private async versions(who: LocalCaller, located: Located, path: string): Promise<Record<string, unknown>> {
     // Every point is looked at anyway (each is judged on its own), so the versions are made from those
     // answers: a hard link counts with the content of the file it links to in that point.
-    const versions: Array<{ content: string | null; size: number; mtimeNs: bigint; points: PointRef[] }> = [];
+    const versions: Array<{ content: string | null; size: number; mtimeNs: bigint; points: Array<{ id: string; time: string }> }> = [];
     const ordered = [...located.points].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
     for (const p of ordered) {
-      const r = await this.readable(who, p.id, located.rel);
+      const r = await this.readable(who, p, located.rel);
       if (!r || r.item.type !== 'file') continue;
       const last = versions.at(-1);
       if (last && last.content !== null && last.content === r.item.content) last.points.push(ref(p));
@@ -185,15 +186,15 @@ export class EndUserRecovery {
 
   private async browse(who: LocalCaller, located: Located, body: Extract<UserRequest, { op: 'browse' }>): Promise<Record<string, unknown>> {
     const point = this.choose(located, body.path, body);
-    const dir = await this.readable(who, point.id, located.rel);
+    const dir = await this.readable(who, point, located.rel);
     if (!dir || dir.item.type !== 'dir') throw unseen(body.path);
     const chain = [...dir.chain, permissions(dir.item)];
     const after = body.after === undefined ? undefined : located.rel.length === 0 ? Buffer.from(body.after) : Buffer.concat([located.rel, Buffer.from('/' + body.after)]);
-    const page = await this.d.index.list(point.id, located.rel, { limit: body.limit, ...(after ? { after } : {}) });
+    const page = await this.d.index.list(point, located.rel, { limit: body.limit, ...(after ? { after } : {}) });
     const items: UserItem[] = [];
     for (let child of page.items) {
       if (child.type === 'hardlink') {
-        const target = child.target ? await this.d.index.item(point.id, child.target) : undefined;
+        const target = child.target ? await this.d.index.item(point, child.target) : undefined;
         if (!target || target.type !== 'file') continue;
         child = { ...target, path: child.path };
       }
@@ -216,17 +217,17 @@ export class EndUserRecovery {
     const dir = located.rel.toString('utf8');
     const pattern = body.pattern.includes('/') && dir !== '' ? `${dir}/${body.pattern.replace(/^\/+/, '')}` : body.pattern;
     const points = [...located.points].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-    const hits = await this.d.index.search(points.map(ref), pattern, SEARCH_CANDIDATES);
+    const { hits } = await this.d.index.search(points, pattern, SEARCH_CANDIDATES);
     const under = dir === '' ? null : Buffer.from(dir + '/');
     const out: Array<Record<string, unknown>> = [];
     for (const h of hits) {
       if (under && !(h.path.length > under.length && h.path.subarray(0, under.length).equals(under))) continue;
-      let first: PointRow | undefined;
-      let last: PointRow | undefined;
+      let first: PointRef | undefined;
+      let last: PointRef | undefined;
       let seen = 0;
       let size = 0;
       for (const p of points) {
-        const r = await this.readable(who, p.id, h.path);
+        const r = await this.readable(who, p, h.path);
         if (!r) continue;
         first ??= p;
         last = p;
@@ -248,7 +249,7 @@ export class EndUserRecovery {
    */
   private async recover(who: LocalCaller, located: Located, body: Extract<UserRequest, { op: 'recover' }>, session: AgentSession, req: number): Promise<Record<string, unknown>> {
     const point = this.choose(located, body.path, body);
-    const r = await this.readable(who, point.id, located.rel);
+    const r = await this.readable(who, point, located.rel);
     if (!r) throw unseen(body.path);
     if (r.item.type === 'dir') throw new CustosError('usage', `${body.path} is a directory: custos my recover recovers one file at a time (see custos my browse)`);
     if (r.item.type !== 'file') throw new CustosError('usage', `${body.path} is a ${r.item.type}, not a file`);

@@ -26,7 +26,7 @@ import {
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, type ProgressSink } from '../../base/index.js';
+import { IntegrityError, UnsafePathError, errorMessage, noProgress, type ProgressSink } from '../../base/index.js';
 import { checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type ChunkKeys } from '../../format/index.js';
 import { OwnerNames } from '../backup/owners.js';
 import { writeXattrs } from '../backup/xattrs.js';
@@ -79,23 +79,6 @@ const MAX_BLOB_BYTES = 128 * 1024 * 1024;
 const BATCH_FILES = 64;
 const BATCH_BYTES = 8 * 1024 * 1024;
 const SLASH = 0x2f;
-
-/** Normalizes an --item argument to manifest form: no leading './' or '/', no trailing '/'. */
-export function normalizeItem(item: string, sourceRoot?: string): Buffer {
-  let s = item;
-  if (sourceRoot && (s === sourceRoot || s.startsWith(sourceRoot.endsWith('/') ? sourceRoot : sourceRoot + '/'))) {
-    s = s.slice(sourceRoot.length);
-  }
-  s = s.replace(/^(\.\/|\/)+/, '').replace(/\/+$/, '');
-  const b = Buffer.from(s);
-  if (b.length === 0) throw new UserError('usage', `--item "${item}" names the whole point; leave --item out instead`);
-  try {
-    checkRelativePath(b);
-  } catch {
-    throw new UserError('usage', `--item "${item}" is not a path inside the recovery point`);
-  }
-  return b;
-}
 
 function isUnder(path: Buffer, dir: Buffer): boolean {
   return path.length > dir.length && path[dir.length] === SLASH && path.subarray(0, dir.length).equals(dir);

@@ -22,6 +22,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   updateGroup: { retention: 7, addSources: ['a:fs:/y'], removeSources: ['a:fs:/z'], endUserRecovery: false },
   // point and at: the schema takes both (the handler wants exactly one), so removing either field reaches the handler
   recover: { source: 'a:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'a:/tmp/x', items: ['a/b'], conflict: 'skip', allowSystemTarget: false },
+  download: { point: 'abc', at: '2026-12-01T17:00:00+01:00', items: ['a/b'], format: 'zip' },
 };
 
 test('the strict body validator agrees with TypeBox, never coerces, and lets only declared fields through (60,000 bodies)', () => {

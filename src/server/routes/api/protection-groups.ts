@@ -114,6 +114,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
           else replicaOnly++;
         }
         await c.updateSource(s.id, { replica_state: 'none', used_bytes: 0, last_point_slot: null, last_check_slot: null, last_sync_started_at: null });
+        ctx.fileIndex.sourceChanged(s.id);
       }
     }
     await c.deleteGroup(name);
