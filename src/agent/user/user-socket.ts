@@ -166,7 +166,15 @@ async function recover(sink: UserRequestSink, user: LocalUser, req: MyRequest): 
   let err = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
   child.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  let spawnError: Error | null = null;
+  const exited = new Promise<void>((resolve) => {
+    child.on('close', () => resolve());
+    // setpriv missing or not executable: no process, maybe no 'close' either.
+    child.on('error', (e) => {
+      spawnError = e;
+      resolve();
+    });
+  });
   let expected = 0;
   let bytes = 0;
   let broken: string | null = null;
@@ -189,6 +197,7 @@ async function recover(sink: UserRequestSink, user: LocalUser, req: MyRequest): 
   const commit: WriterCommit = { mode: Number(answer['mode']), mtimeMs: Date.parse(String(answer['mtime'])) };
   control.end(JSON.stringify(commit));
   await exited;
+  if (spawnError) throw new CustosError('internal', `cannot start the writer as the user (setpriv, util-linux): ${(spawnError as Error).message}`);
   let written: WriterAnswer;
   try {
     written = JSON.parse(out.trim().split('\n').at(-1) ?? '') as WriterAnswer;
