@@ -25,6 +25,8 @@ export const DEFAULT_USER_SOCKET = '/run/custos-agent.sock';
 const MAX_REQUEST_BYTES = 64 * 1024;
 /** Connections served at once (more wait in the kernel's backlog). */
 const MAX_CONNECTIONS = 32;
+/** Content a recovery's writer has not taken yet, at most (the rest of the file fails the recovery). */
+const MAX_WRITER_BACKLOG = 256 * 1024 * 1024;
 /** A request line must arrive within this time. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -182,6 +184,8 @@ async function recover(sink: UserRequestSink, user: LocalUser, req: MyRequest): 
   try {
     answer = await sink.userRequest(user, { op: 'recover', path: req.path, ...(req.point ? { point: req.point } : {}), ...(req.at ? { at: req.at } : {}) }, (index, _raw, blob) => {
       if (index !== expected++) broken = 'the content arrived out of order';
+      // The writer is the user's own process (they may stop it): the agent holds at most this much for it.
+      if (broken === null && stdin.writableLength > MAX_WRITER_BACKLOG) broken = 'the writer stopped taking the content';
       bytes += blob.length;
       if (broken === null) stdin.write(Buffer.from(blob));
     });
