@@ -178,7 +178,7 @@ export class AgentSession {
     if (m.t === 'hello') return this.onHello(m);
     if (!this.helloDone) {
       this.warnings.log(`${m.t} before hello refused`);
-      if (m.t === 'request') this.send({ t: 'reply', req: m.req, ok: false, error: { code: 'usage', message: 'no valid hello yet', transient: false } });
+      if (m.t === 'request' || m.t === 'user-request') this.send({ t: 'reply', req: m.req, ok: false, error: { code: 'usage', message: 'no valid hello yet', transient: false } });
       return;
     }
     if (m.t === 'journal-lost') return this.events.journalLost(m.source, m.reason);
