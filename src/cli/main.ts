@@ -24,6 +24,7 @@ import { registerFileCommands } from './commands/files.js';
 import { registerAlertCommands } from './commands/alert.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerMyCommands } from './commands/my.js';
 
 export const VERSION = '0.1.0';
 
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   // `agent token|list|remove` join the `agent` command of agent attach/start when it exists (commandGroup).
   registerServerCommands(program);
   registerAgentCommands(program);
+  registerMyCommands(program);
   registerAgentAdminCommands(program);
   registerSourceCommands(program);
   registerGroupCommands(program);

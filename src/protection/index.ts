@@ -14,3 +14,4 @@ export * from './allocation.js';
 export * from './alerts.js';
 export * from './system-targets.js';
 export * from './point-at.js';
+export * from './end-user-access.js';

@@ -17,6 +17,8 @@ import { Catalog } from '../catalog/index.js';
 import { Pool, type PoolLock } from '../pool/index.js';
 import { AGENT_CONNECT_PATH, PROTOCOL_VERSION, certificateSerial } from '../protocol/index.js';
 import { AgentHub } from './agent-hub.js';
+import { EndUserRecovery } from './end-user.js';
+import { ManifestPointContent } from './file-index/point-content.js';
 import { AlertService } from './alerts.js';
 import { AuditLog } from './audit.js';
 import { makeAuthHook } from './auth.js';
@@ -116,7 +118,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     let alerts!: AlertService;
     const journalMisses = new Map<string, number>();
+    let endUser!: EndUserRecovery;
     const hub = new AgentHub({
+      userRequest: (name, m, session) => endUser.handle(name, m, session),
       connected: (name, hello) => {
         // version and hostname are checked (printable, bounded) by the agent-message validator.
         void catalog.updateAgent(name, { last_seen: clock.now().toISOString(), version: hello.version, hostname: hello.hostname });
@@ -158,6 +162,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       journalMissed: (source, n) => journalMisses.set(source, (journalMisses.get(source) ?? 0) + n),
     });
     const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
+    endUser = new EndUserRecovery({ catalog, pool, index: fileIndex.index, content: new ManifestPointContent(pool), audit });
     const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
 
     app = Fastify({

@@ -62,6 +62,7 @@ const GROUP = {
   excludes: ['*.mp3'],
   replica: 'now',
   check: 'auto',
+  endUserRecovery: false,
   createdAt: '2025-03-01T09:00:00.000Z',
 };
 

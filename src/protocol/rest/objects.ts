@@ -53,6 +53,7 @@ export const ProtectionGroupSchema = Type.Object({
   excludes: Type.Array(Type.String()),
   replica: Type.String({ description: "'now', 'later@HH:MM' or 'manual'" }),
   check: Type.String({ description: "'auto', 'daily@HH:MM' or 'auto,daily@HH:MM'" }),
+  endUserRecovery: Type.Boolean({ description: 'people logged into the protected computers may recover files they could read (custos my)' }),
   createdAt: Time,
 });
 export type ProtectionGroup = Static<typeof ProtectionGroupSchema>;
@@ -82,6 +83,7 @@ const OptionalPolicyFields = {
   excludes: Type.Optional(GroupInputFields.excludes),
   replica: Type.Optional(GroupInputFields.replica),
   check: Type.Optional(GroupInputFields.check),
+  endUserRecovery: Type.Optional(Type.Boolean({ description: 'switch end-user recovery (custos my) on or off; a new group has it off' })),
 };
 
 export const GroupCreateSchema = Type.Object(
