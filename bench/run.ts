@@ -11,6 +11,7 @@ import { type CommandSpec, duBytes, runMeasured } from './exec.js';
 import { imageDataset } from './image-dataset.js';
 import { type LoadResult, renderLoad, runLoad } from './load.js';
 import { type FileIndexBenchResult, renderFileIndex, runFileIndexBench } from './file-index.js';
+import { type OneFileResult, renderOneFile, runOneFileBench } from './one-file.js';
 import { linuxDataset } from './linux-dataset.js';
 import { type Options, parseOptions, USAGE } from './options.js';
 import { type BenchPaths, benchPaths, repoRoot } from './paths.js';
@@ -177,6 +178,7 @@ interface Report {
   linuxUnpack?: UnpackInfo;
   readonly datasets: DatasetResult[];
   fileIndex?: FileIndexBenchResult;
+  oneFile?: OneFileResult;
   load?: LoadResult;
 }
 
@@ -281,8 +283,10 @@ async function main(argv: readonly string[]): Promise<number> {
     await freshDir(paths.work);
     const linuxRoot = (await openDataset('linux', paths, opts.quick)).root;
     report.fileIndex = await runFileIndexBench({ paths, linuxRoot, quick: opts.quick, log });
-    if (!opts.keepWork) await rm(paths.work, { recursive: true, force: true });
     console.log('\n' + renderFileIndex(report.fileIndex) + '\n');
+    report.oneFile = await runOneFileBench({ paths, repoRoot: root, quick: opts.quick, log });
+    if (!opts.keepWork) await rm(paths.work, { recursive: true, force: true });
+    console.log('\n' + renderOneFile(report.oneFile) + '\n');
   }
 
   if (opts.loadAgents > 0 && !interrupted) {
