@@ -7,6 +7,8 @@ import { ALL_TOOLS, DEFAULT_TOOLS, type ToolName } from './tools.js';
 export interface Options {
   readonly quick: boolean;
   readonly datasets: readonly DatasetName[];
+  /** The file index run (browse, search, versions: docs/design/file-index.md). */
+  readonly fileIndex: boolean;
   /** The load run (server + many agents) with this many agents; 0: not run. */
   readonly loadAgents: number;
   /** In canonical order: restic first (the baseline), then borg, then custos. */
@@ -22,11 +24,14 @@ export const USAGE = `usage: npm run bench -- [options]      (or: node dist/benc
 Compares custos (standalone, and server + agent) with restic and borg on the
 Linux 6.1 source tree and on a synthetic 2 GiB disk image: initial backup,
 unchanged re-backup, re-backup after a 1% change, restore (verified
-byte-identical), pool size, peak RSS. Then the load run: one server and 50
-agents synchronizing small trees at once.
+byte-identical), pool size, peak RSS. Then the file index (50 points of the
+Linux tree and one point of 1,000,000 files: browse, search, versions, its
+size), and the load run: one server and 50 agents synchronizing small trees
+at once.
 
-  --quick              small run: drivers/net + fs of the Linux tree, a 256 MiB image, 10 agents
-  --only linux|image|load   run one part only
+  --quick              small run: drivers/net + fs of the Linux tree, a 256 MiB image,
+                       10 points and 100,000 files for the file index, 10 agents
+  --only linux|image|file-index|load   run one part only
   --agents N           agents in the load run (default 50, --quick 10)
   --tools LIST         comma-separated subset of ${ALL_TOOLS.join(',')} (default: all but
                        custos-server-scan, whose agent makes every synchronization a
@@ -53,10 +58,13 @@ export function parseOptions(argv: readonly string[]): Options {
   });
   let datasets: DatasetName[] = ['linux', 'image'];
   let load = true;
+  let fileIndex = true;
   if (values.only !== undefined) {
-    if (values.only !== 'linux' && values.only !== 'image' && values.only !== 'load') throw new Error(`--only must be linux, image or load, not ${values.only}`);
-    datasets = values.only === 'load' ? [] : [values.only];
-    load = values.only === 'load';
+    const only = values.only;
+    if (only !== 'linux' && only !== 'image' && only !== 'load' && only !== 'file-index') throw new Error(`--only must be linux, image, file-index or load, not ${only}`);
+    datasets = only === 'linux' || only === 'image' ? [only] : [];
+    load = only === 'load';
+    fileIndex = only === 'file-index';
   }
   const quick = values.quick ?? false;
   let loadAgents = quick ? 10 : 50;
@@ -77,6 +85,7 @@ export function parseOptions(argv: readonly string[]): Options {
     quick,
     datasets,
     loadAgents: load ? loadAgents : 0,
+    fileIndex,
     tools,
     root: values.root ?? DEFAULT_ROOT,
     output: values.output,

@@ -10,6 +10,8 @@ import type { ChangeInfo, Dataset, DatasetName } from './dataset.js';
 import { type CommandSpec, duBytes, runMeasured } from './exec.js';
 import { imageDataset } from './image-dataset.js';
 import { type LoadResult, renderLoad, runLoad } from './load.js';
+import { type FileIndexBenchResult, renderFileIndex, runFileIndexBench } from './file-index.js';
+import { type OneFileResult, renderOneFile, runOneFileBench } from './one-file.js';
 import { linuxDataset } from './linux-dataset.js';
 import { type Options, parseOptions, USAGE } from './options.js';
 import { type BenchPaths, benchPaths, repoRoot } from './paths.js';
@@ -175,6 +177,8 @@ interface Report {
   readonly targets: typeof TARGETS;
   linuxUnpack?: UnpackInfo;
   readonly datasets: DatasetResult[];
+  fileIndex?: FileIndexBenchResult;
+  oneFile?: OneFileResult;
   load?: LoadResult;
 }
 
@@ -223,7 +227,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const needed: Prerequisite[] = [PREREQS.time];
   if (opts.tools.includes('restic')) needed.push(PREREQS.restic);
   if (opts.tools.includes('borg')) needed.push(PREREQS.borg);
-  if (opts.datasets.includes('linux')) needed.push(PREREQS.linuxSource);
+  if (opts.datasets.includes('linux') || opts.fileIndex) needed.push(PREREQS.linuxSource);
   await ensurePackages(needed, log);
   await mkdir(paths.root, { recursive: true });
   const lock = takeLock(paths);
@@ -231,7 +235,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error(`[bench] ${lock}`);
     return 2;
   }
-  if (opts.datasets.includes('linux')) {
+  if (opts.datasets.includes('linux') || opts.fileIndex) {
     report.linuxUnpack = await ensureLinuxTree(paths, log);
     const u = report.linuxUnpack;
     log(
@@ -273,6 +277,16 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!opts.keepWork) await rm(paths.work, { recursive: true, force: true });
     computeRatios(result);
     console.log('\n' + renderDataset(result) + '\n');
+  }
+
+  if (opts.fileIndex && !interrupted) {
+    await freshDir(paths.work);
+    const linuxRoot = (await openDataset('linux', paths, opts.quick)).root;
+    report.fileIndex = await runFileIndexBench({ paths, linuxRoot, quick: opts.quick, log });
+    console.log('\n' + renderFileIndex(report.fileIndex) + '\n');
+    report.oneFile = await runOneFileBench({ paths, repoRoot: root, quick: opts.quick, log });
+    if (!opts.keepWork) await rm(paths.work, { recursive: true, force: true });
+    console.log('\n' + renderOneFile(report.oneFile) + '\n');
   }
 
   if (opts.loadAgents > 0 && !interrupted) {

@@ -41,6 +41,12 @@
  *                           Idempotent.
  *   ref() / unref()         whether the poll handle keeps the loop alive.
  *
+ *   peerCredentials(fd)     getsockopt(fd, SOL_SOCKET, SO_PEERCRED): the
+ *                           { pid, uid, gid } the kernel recorded for the
+ *                           process at the other end of a connected Unix
+ *                           socket when it connected (end-user recovery,
+ *                           src/agent/user/peer.ts). Node has no API for it.
+ *
  * Errors thrown carry `code` (e.g. 'ENOSPC', 'ENOENT'), `errno` and `syscall`
  * like Node's own system errors.
  *
@@ -65,6 +71,7 @@
 #include <fcntl.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -597,8 +604,38 @@ static napi_value unref_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value peer_credentials(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out, v;
+  int32_t fd;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "peerCredentials(fd): fd must be a file descriptor");
+    return NULL;
+  }
+  memset(&cred, 0, sizeof cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    throw_errno(env, errno, "getsockopt");
+    return NULL;
+  }
+  if (len != sizeof cred) {
+    throw_errno(env, EPROTO, "getsockopt");
+    return NULL;
+  }
+  CHECK(napi_create_object(env, &out));
+  CHECK(napi_create_int64(env, (int64_t)cred.pid, &v));
+  CHECK(napi_set_named_property(env, out, "pid", v));
+  CHECK(napi_create_int64(env, (int64_t)cred.uid, &v));
+  CHECK(napi_set_named_property(env, out, "uid", v));
+  CHECK(napi_create_int64(env, (int64_t)cred.gid, &v));
+  CHECK(napi_set_named_property(env, out, "gid", v));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
-  napi_value cls;
+  napi_value cls, fn;
 #define METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default_method, NULL}
 #define COMMON_METHODS METHOD("close", close_fn), METHOD("ref", ref_fn), METHOD("unref", unref_fn)
   napi_property_descriptor inotify_methods[] = {METHOD("addWatch", add_watch), METHOD("rmWatch", rm_watch), COMMON_METHODS};
@@ -609,6 +646,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_define_class(env, "Fanotify", NAPI_AUTO_LENGTH, construct_fanotify, NULL,
                           sizeof fanotify_methods / sizeof fanotify_methods[0], fanotify_methods, &cls));
   CHECK(napi_set_named_property(env, exports, "Fanotify", cls));
+  CHECK(napi_create_function(env, "peerCredentials", NAPI_AUTO_LENGTH, peer_credentials, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "peerCredentials", fn));
   return exports;
 }
 

@@ -8,7 +8,9 @@
  * Depends on base, format (and protocol, protection when they exist).
  */
 export { runBackup, makeExcluder, type BackupOptions, type BackupResult, type ChunkSink, type ItemError } from './backup/backup.js';
-export { runRestore, normalizeItem, type ChunkSource, type RestoreOptions, type RestoreResult } from './restore/restore.js';
+export { runRestore, type ChunkSource, type RestoreOptions, type RestoreResult } from './restore/restore.js';
+export { checkItemsExist, findMissingItems, missingItemsError, resolveItem, resolveItems, type RequestedItem } from './restore/items.js';
 export type { ConflictMode, SecurityMode } from './restore/messages.js';
+export { resolveTarget } from './restore/fs-safe.js';
 export { attachAgent, type AttachOptions } from './remote/attach.js';
 export { AgentRuntime, AGENT_VERSION, type AgentRuntimeOptions } from './remote/agent-runtime.js';

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'job-failed'     // a job the command waited for ended in failure
   | 'unreachable'    // the server cannot be reached or its certificate cannot be verified
   | 'cancelled'      // a job the command waited for was cancelled
+  | 'bad-target'     // a recovery target that is not a directory, or lies below something that is not
   | 'internal';
 
 export class CustosError extends Error {

@@ -8,3 +8,4 @@ export * from './clock.js';
 export * from './progress.js';
 export * from './known-ids.js';
 export * from './iso-time.js';
+export * from './point-ref.js';

@@ -224,15 +224,16 @@ export class Catalog {
    * scheduler tick sees the new policy with the old marks.
    */
   async saveGroup(
-    group: { name: string; policy: string; now: string; create: boolean },
+    group: { name: string; policy: string; now: string; create: boolean; endUserRecovery?: boolean },
     members: ReadonlyArray<Insertable<DataSourcesTable>>,
     marks: ReadonlyMap<string, Pick<Updateable<DataSourcesTable>, 'last_point_slot' | 'last_check_slot'>> = new Map(),
   ): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       if (group.create) {
-        await tx.insertInto('protection_groups').values({ name: group.name, policy: group.policy, created_at: group.now }).execute();
+        await tx.insertInto('protection_groups').values({ name: group.name, policy: group.policy, created_at: group.now, end_user_recovery: group.endUserRecovery ? 1 : 0 }).execute();
       } else {
-        await tx.updateTable('protection_groups').set({ policy: group.policy }).where('name', '=', group.name).execute();
+        const endUser = group.endUserRecovery === undefined ? {} : { end_user_recovery: group.endUserRecovery ? 1 : 0 };
+        await tx.updateTable('protection_groups').set({ policy: group.policy, ...endUser }).where('name', '=', group.name).execute();
       }
       const ids = members.map((m) => m.id);
       for (const m of members) {

@@ -137,4 +137,10 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('audit_log_by_action').on('audit_log').columns(['action', 'id']).execute();
     },
   },
+  '0003-end-user-recovery': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Whether people logged into a protected computer may recover their own files (custos my): off until an admin says so.
+      await db.schema.alterTable('protection_groups').addColumn('end_user_recovery', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };

@@ -76,6 +76,8 @@ export interface ProtectionGroupsTable {
   name: string;
   policy: string;
   created_at: string;
+  /** 1: end-user recovery (custos my) is switched on for the group's data sources. */
+  end_user_recovery: Generated<number>;
 }
 
 export interface RecoveryPointsTable {

@@ -8,9 +8,13 @@
  * message ever contains the token.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request } from 'node:https';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { CustosError, errorMessage, type ErrorCode } from '../base/index.js';
-import { pathFor, queryFor, type BodyOf, type ParamsOf, type QueryOf, type ReplyOf, type RouteSpec } from '../protocol/rest/index.js';
+import { pathFor, queryFor, SUMMARY_TRAILER, type BodyOf, type ParamsOf, type QueryOf, type ReplyOf, type RouteSpec } from '../protocol/rest/index.js';
+import type { Static } from '@sinclair/typebox';
 import { isErrorCode } from './exit-codes.js';
 
 export interface ServerClientOptions {
@@ -101,6 +105,69 @@ export class ServerClient {
   call<R extends RouteSpec>(spec: R, ...args: CallArgs<R>): Promise<ReplyOf<R>> {
     const a = (args[0] ?? {}) as { params?: Record<string, string | number>; query?: Record<string, string | number | boolean | undefined>; body?: unknown };
     return this.#call<ReplyOf<R>>(spec.method, pathFor(spec, a.params) + queryFor(a.query), a.body);
+  }
+
+  /**
+   * Makes a streaming call of the contract (one whose answer is bytes, such
+   * as a download): the bytes go into `sink` (with backpressure: the server
+   * sends as fast as the sink takes them), `onBytes` is told the count as
+   * they arrive, and the answer is the summary the server sends after the
+   * last byte. A stream that ends without its summary was cut short: an
+   * error, whatever the sink got.
+   */
+  async stream<R extends RouteSpec & { readonly stream: readonly string[] }>(
+    spec: R,
+    sink: Writable,
+    onBytes: (n: number) => void,
+    ...args: CallArgs<R>
+  ): Promise<Static<R['response']>> {
+    const a = (args[0] ?? {}) as { params?: Record<string, string | number>; query?: Record<string, string | number | boolean | undefined>; body?: unknown };
+    const path = pathFor(spec, a.params) + queryFor(a.query);
+    const what = `${spec.method} ${path}`;
+    const res = await this.#open(spec.method, path, a.body, spec.stream.join(', '));
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      return answer(status, Buffer.concat(chunks).toString('utf8'), what);
+    }
+    let received = 0;
+    res.on('data', (c: Buffer) => onBytes((received += c.length)));
+    try {
+      await pipeline(res, sink);
+    } catch (err) {
+      if (err instanceof CustosError) throw err;
+      const local = (err as NodeJS.ErrnoException).syscall !== undefined && !res.destroyed;
+      throw local
+        ? new CustosError('io', `cannot write the download: ${errorMessage(err)}`, { cause: err })
+        : new CustosError('io', `the download broke off after ${received} bytes (${errorMessage(err)}); try again`, { cause: err, transient: true });
+    }
+    const trailer = res.trailers[SUMMARY_TRAILER];
+    if (trailer === undefined) throw new CustosError('io', `the download broke off after ${received} bytes (the server sent no summary); try again`, { transient: true });
+    try {
+      return JSON.parse(trailer) as Static<R['response']>;
+    } catch {
+      throw new CustosError('internal', `the summary the server sent after ${what} is not JSON`);
+    }
+  }
+
+  /** Sends a request and resolves with the response as it starts (status and headers read, body not yet). */
+  #open(method: Method, path: string, body: unknown, accept: string): Promise<IncomingMessage> {
+    const target = new URL(this.url + (path.startsWith('/') ? path : `/${path}`));
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: `${accept}, application/json`, authorization: `Bearer ${this.#token}`, te: 'trailers' };
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    return new Promise((resolve, reject) => {
+      const req = request(target, { method, agent: this.#agent, headers, timeout: this.#timeoutMs }, resolve);
+      req.on('timeout', () => {
+        req.destroy(Object.assign(new Error(`no answer within ${Math.round(this.#timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' }));
+      });
+      req.on('error', (err) => reject(this.#networkError(err)));
+      req.end(payload);
+    });
   }
 
   /** Closes idle connections (the process would exit anyway: idle sockets do not keep it alive). */

@@ -18,6 +18,7 @@ export const EXIT = {
   'job-failed': 13,
   unreachable: 14,
   cancelled: 15,
+  'bad-target': 16,
 } as const satisfies Record<ErrorCode | 'ok', number>;
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -20,9 +20,11 @@ import { registerJobCommands } from './commands/job.js';
 import { registerSyncCommands } from './commands/sync.js';
 import { registerPointCommands } from './commands/point.js';
 import { registerRecoverCommand } from './commands/recover.js';
+import { registerFileCommands } from './commands/files.js';
 import { registerAlertCommands } from './commands/alert.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerMyCommands } from './commands/my.js';
 
 export const VERSION = '0.1.0';
 
@@ -46,12 +48,14 @@ export function buildProgram(): Command {
   // `agent token|list|remove` join the `agent` command of agent attach/start when it exists (commandGroup).
   registerServerCommands(program);
   registerAgentCommands(program);
+  registerMyCommands(program);
   registerAgentAdminCommands(program);
   registerSourceCommands(program);
   registerGroupCommands(program);
   registerJobCommands(program);
   registerSyncCommands(program);
   registerPointCommands(program);
+  registerFileCommands(program);
   registerRecoverCommand(program);
   registerAlertCommands(program);
   registerTokenCommands(program);

@@ -68,6 +68,10 @@ export class ByteWriter {
   finish(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.pos));
   }
+  /** The bytes written so far, without a copy: valid until the next write or reset. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
   reset(): void {
     this.pos = 0;
   }

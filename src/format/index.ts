@@ -13,3 +13,6 @@ export * from './pack.js';
 export * from './point.js';
 export * from './pool-config.js';
 export * from './catalog-backup.js';
+export * from './archive-entry.js';
+export * from './tar.js';
+export * from './zip.js';

@@ -35,7 +35,7 @@ export function pickJobs(queued: readonly JobSlot[], running: readonly JobSlot[]
   for (const j of queued) {
     if (total >= limits.overall) break;
     if ([...running, ...picked].some((r) => conflicts(r.kind, j.kind))) continue;
-    if (runsOnAgent(j.kind)) {
+    if (runsOnAgent(j)) {
       if (!j.agent || !connected.has(j.agent)) continue;
       if ((perAgent.get(j.agent) ?? 0) >= limits.perAgent) continue;
     }

@@ -11,9 +11,13 @@ export const FINISHED_STATES: readonly JobState[] = ['succeeded', 'failed', 'can
 /** Jobs the server runs on its own pool (no agent). */
 export const POOL_JOB_KINDS: readonly JobKind[] = ['prune', 'gc', 'verify'];
 
-/** Jobs that run on an agent (they need its connection). */
-export function runsOnAgent(kind: JobKind): boolean {
-  return !POOL_JOB_KINDS.includes(kind) && kind !== 'catalog-backup';
+/**
+ * Jobs that run on an agent (they need its connection): all but the pool's
+ * own, catalog backups, and a recovery with no agent (to a folder of the
+ * protection server itself, `--to server:/path`).
+ */
+export function runsOnAgent(job: { readonly kind: JobKind; readonly agent: string | null }): boolean {
+  return !POOL_JOB_KINDS.includes(job.kind) && job.kind !== 'catalog-backup' && !(job.kind === 'recovery' && job.agent === null);
 }
 
 /**

@@ -18,6 +18,8 @@ import {
   CustosError,
   IntegrityError,
   KnownIds,
+  checkPointRef,
+  pointByRef,
   UserError,
   isErrno,
   type ChunkId,
@@ -279,12 +281,10 @@ export class Pool {
       if (!p) throw new UserError('not-found', 'the pool has no recovery points yet');
       return p;
     }
-    if (!/^[0-9a-f]{4,32}$/.test(ref)) throw new UserError('usage', `"${ref}" is not a recovery point id (hex, at least 4 digits) or "latest"`);
-    if (ref.length === 32) return this.loadPoint(ref as RecoveryPointId);
-    const matches = (await this.store.list('points')).map((i) => i.name.slice('points/'.length)).filter((id) => id.startsWith(ref));
-    if (matches.length === 0) throw new UserError('not-found', `no recovery point ${ref} in this pool`);
-    if (matches.length > 1) throw new UserError('usage', `recovery point id ${ref} is ambiguous (${matches.length} match); give more digits`);
-    return this.loadPoint(matches[0]! as RecoveryPointId);
+    const prefix = checkPointRef(ref);
+    if (prefix.length === 32) return this.loadPoint(prefix as RecoveryPointId);
+    const ids = (await this.store.list('points')).map((i) => ({ id: i.name.slice('points/'.length) }));
+    return this.loadPoint(pointByRef(ids, prefix, 'this pool').id as RecoveryPointId);
   }
 
   /** Reads and decodes one point object (nothing else); `not-found` when there is none by that id. */

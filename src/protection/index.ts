@@ -15,3 +15,4 @@ export * from './alerts.js';
 export * from './system-targets.js';
 export * from './point-at.js';
 export * from './throttle.js';
+export * from './end-user-access.js';

@@ -102,6 +102,32 @@ export type AgentRequest =
   | { readonly op: 'stored' }
   | ({ readonly op: 'commit' } & CommitRequest);
 
+/**
+ * A person logged into the agent's computer, as the agent's kernel reports
+ * the process that connected to its user socket (SO_PEERCRED, and the
+ * supplementary groups of that process): never what the person says.
+ */
+export interface LocalUser {
+  readonly uid: number;
+  readonly gid: number;
+  /** Supplementary groups (the primary gid may or may not be among them). */
+  readonly groups: readonly number[];
+}
+
+/**
+ * End-user recovery (`custos my`): what a local user asks, forwarded by the
+ * agent. `path` is an absolute, canonical path on the agent's computer (no
+ * `.`, `..` or empty components); the server maps it to one of this agent's
+ * data sources and decides what the user may see. `at` is an ISO instant
+ * (the newest point at or before it); neither `point` nor `at`: the latest.
+ */
+export type UserRequest =
+  | { readonly op: 'versions'; readonly path: string }
+  | { readonly op: 'browse'; readonly path: string; readonly point?: string; readonly at?: string; readonly after?: string; readonly limit: number }
+  | { readonly op: 'recover'; readonly path: string; readonly point?: string; readonly at?: string }
+  /** Under the directory `path`: a glob without '/' matches names, one with '/' paths relative to `path`. */
+  | { readonly op: 'search'; readonly path: string; readonly pattern: string; readonly limit: number };
+
 export interface WireError {
   readonly code: ErrorCode;
   readonly message: string;
@@ -115,7 +141,11 @@ export type AgentMessage =
   | { readonly t: 'log'; readonly job: number; readonly level: 'info' | 'warning' | 'error'; readonly message: string }
   | { readonly t: 'done'; readonly job: number; readonly result: Record<string, unknown> }
   | { readonly t: 'failed'; readonly job: number; readonly error: WireError }
-  | { readonly t: 'journal-lost'; readonly source: string; readonly reason: string };
+  | { readonly t: 'journal-lost'; readonly source: string; readonly reason: string }
+  /** Answered with a `reply`; a `recover` reply is preceded by the file's content as blob frames (raw bytes, in order). */
+  | { readonly t: 'user-request'; readonly req: number; readonly user: LocalUser; readonly body: UserRequest };
+
+export type UserRequestMessage = Extract<AgentMessage, { t: 'user-request' }>;
 
 export type ServerMessage =
   | { readonly t: 'welcome'; readonly agent: string; readonly protocol: number }

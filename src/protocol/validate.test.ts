@@ -13,7 +13,9 @@ import {
   MAX_HOSTNAME_CHARS,
   MAX_MISSED_PATHS,
   MAX_IDS_PER_REQUEST,
+  MAX_USER_BROWSE_LIMIT,
   MAX_VERSION_CHARS,
+  isCanonicalAbsolutePath,
   parseAgentMessage,
   parseRecoverySettings,
   PROGRESS_PHASES,
@@ -47,6 +49,9 @@ const body = fc.oneof(
   }),
 );
 
+const userPath = fc.array(fc.string({ unit: fc.constantFrom(...'abc xyz-_.0'), minLength: 1, maxLength: 8 }).filter((c) => c !== '.' && c !== '..'), { maxLength: 5 })
+  .map((parts) => '/' + parts.join('/'));
+
 /** Valid agent messages of every type. */
 const validMessage = fc.oneof(
   fc.record({ t: fc.constant('hello'), protocol: fc.nat(), version: printable(MAX_VERSION_CHARS), hostname: host }),
@@ -67,6 +72,16 @@ const validMessage = fc.oneof(
   }),
   fc.record({ t: fc.constant('failed'), job: u32, error: fc.record({ code: fc.constantFrom(...WIRE_ERROR_CODES), message: fc.string({ maxLength: MAX_ERROR_CHARS }), transient: fc.boolean() }) }),
   fc.record({ t: fc.constant('journal-lost'), source: fc.string({ maxLength: 200 }), reason: fc.string({ maxLength: 200 }) }),
+  fc.record({
+    t: fc.constant('user-request'),
+    req: u32,
+    user: fc.record({ uid: u32, gid: u32, groups: fc.array(u32, { maxLength: 5 }) }),
+    body: fc.oneof(
+      fc.record({ op: fc.constantFrom('versions' as const, 'recover' as const), path: userPath }),
+      fc.record({ op: fc.constant('browse' as const), path: userPath, limit: fc.integer({ min: 1, max: MAX_USER_BROWSE_LIMIT }) }),
+      fc.record({ op: fc.constant('search' as const), path: userPath, pattern: fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !s.includes('\u0000')), limit: fc.integer({ min: 1, max: MAX_USER_BROWSE_LIMIT }) }),
+    ),
+  }),
 );
 
 /** Values no field accepts in the place of another type (a wrong type, a number out of range, an oversized string...). */
@@ -212,4 +227,27 @@ test('a recovery job\'s conflict, security and throttle: defaults when absent, c
   refused({ throttle: [{ bytesPerSecond: 1e6, window: { days: ['mon'], from: '24:00', to: '18:00' } }] });
   refused({ throttle: [{ bytesPerSecond: 1e6, window: { days: ['mon'], from: '08:00', to: '08:00' } }] });
   refused({ throttle: Array(17).fill({ bytesPerSecond: 1e6 }) });
+});
+
+test('user requests: canonical absolute paths only, one way to choose a point, the refused request still answered', () => {
+  const ur = (body: unknown, user: unknown = { uid: 1000, gid: 1000, groups: [] }) => ({ t: 'user-request', req: 7, user, body });
+  for (const path of ['relative/x', '/a/../b', '/a/./b', '/a//b', '/a/', '', '/a\u0000b', '/' + 'x'.repeat(4096)]) {
+    assert.ok(refusedAsUsage(ur({ op: 'versions', path })), `accepted ${JSON.stringify(path.slice(0, 30))}`);
+  }
+  for (const path of ['/', '/a', '/a/b c/d.e', '/a/...']) assert.ok(isCanonicalAbsolutePath(path), path);
+  assert.ok(!refusedAsUsage(ur({ op: 'recover', path: '/a', point: 'abcd' })));
+  assert.ok(!refusedAsUsage(ur({ op: 'recover', path: '/a', at: '2026-12-01T17:00:59.999Z' })));
+  assert.ok(refusedAsUsage(ur({ op: 'recover', path: '/a', point: 'abcd', at: '2026-12-01T17:00:00Z' })), 'a point and a time');
+  assert.ok(refusedAsUsage(ur({ op: 'recover', path: '/a', point: 'abc' })), 'a point id of 3 digits');
+  assert.ok(refusedAsUsage(ur({ op: 'recover', path: '/a', at: 'tomorrow' })));
+  assert.ok(refusedAsUsage(ur({ op: 'versions', path: '/a', point: 'abcd' })), 'versions takes no point');
+  assert.ok(refusedAsUsage(ur({ op: 'browse', path: '/a', limit: MAX_USER_BROWSE_LIMIT + 1 })));
+  assert.ok(refusedAsUsage(ur({ op: 'browse', path: '/a', limit: 10, after: 'x/y' })));
+  assert.ok(refusedAsUsage(ur({ op: 'browse', path: '/a', limit: 10, after: '..' })));
+  assert.ok(!refusedAsUsage(ur({ op: 'browse', path: '/a', limit: 10, after: 'x y' })));
+  assert.ok(refusedAsUsage(ur({ op: 'versions', path: '/a' }, { uid: -1, gid: 0, groups: [] })));
+  assert.ok(refusedAsUsage(ur({ op: 'versions', path: '/a' }, { uid: 0, gid: 0, groups: ['wheel'] })));
+  assert.ok(refusedAsUsage(ur({ op: 'delete', path: '/a' })));
+  const r = parseAgentMessage(JSON.stringify(ur({ op: 'versions', path: '/a/../etc' })));
+  assert.ok(!r.ok && r.refused.req === 7 && r.refused.userRequest === true && r.refused.job === null);
 });

@@ -19,6 +19,8 @@ import {
   type CommitRequest,
   type JobProgress,
   type RecoveryJobSpec,
+  type LocalUser,
+  type UserRequest,
   type WireError,
   type WireThrottleRule,
   type WireWeekday,
@@ -47,7 +49,7 @@ export const LOG_LEVELS = ['info', 'warning', 'error'] as const;
 /** Every ErrorCode (a code added to base/errors.ts must be added here: the check below fails the build otherwise). */
 export const WIRE_ERROR_CODES = [
   'usage', 'not-found', 'bad-key', 'locked', 'integrity', 'unsafe-path', 'exists', 'format', 'io', 'partial',
-  'denied', 'job-failed', 'unreachable', 'cancelled', 'internal',
+  'denied', 'job-failed', 'unreachable', 'cancelled', 'internal', 'bad-target',
 ] as const satisfies readonly ErrorCode[];
 type UnlistedCodes = Exclude<ErrorCode, (typeof WIRE_ERROR_CODES)[number]>;
 const everyCodeListed: [UnlistedCodes] extends [never] ? true : false = true;
@@ -264,6 +266,84 @@ export function parseRecoverySettings(spec: Pick<RecoveryJobSpec, 'conflict' | '
   }
 }
 
+/** The longest path a `user-request` may name (PATH_MAX). */
+export const MAX_USER_PATH_CHARS = 4096;
+/** Supplementary groups of a local user (NGROUPS_MAX). */
+export const MAX_USER_GROUPS = 65536;
+/** Items of one page of `my browse`. */
+export const MAX_USER_BROWSE_LIMIT = 1000;
+/** A `my search` pattern. */
+export const MAX_USER_PATTERN_CHARS = 1024;
+const POINT_REF = /^[0-9a-f]{4,32}$/;
+
+/** An absolute path with no empty, `.` or `..` component and no NUL: the one spelling the server looks up. */
+export function isCanonicalAbsolutePath(p: string): boolean {
+  if (p === '/') return true;
+  if (!p.startsWith('/') || p.includes('\0')) return false;
+  return p.slice(1).split('/').every((c) => c !== '' && c !== '.' && c !== '..');
+}
+
+function userPath(v: unknown, path: string): string {
+  const p = text(v, path, MAX_USER_PATH_CHARS);
+  if (!isCanonicalAbsolutePath(p)) bad(path, 'must be an absolute path without empty, . or .. components');
+  return p;
+}
+
+function localUser(v: unknown, path: string): LocalUser {
+  const o = record(v, path, ['uid', 'gid', 'groups']);
+  return {
+    uid: uint32(o['uid'], `${path}.uid`),
+    gid: uint32(o['gid'], `${path}.gid`),
+    groups: list(o['groups'], `${path}.groups`, MAX_USER_GROUPS, (x, p) => uint32(x, p)),
+  };
+}
+
+function pointChoice(o: Obj, path: string): { point?: string; at?: string } {
+  const out: { point?: string; at?: string } = {};
+  if (Object.hasOwn(o, 'point')) out.point = text(o['point'], `${path}.point`, 32, POINT_REF);
+  if (Object.hasOwn(o, 'at')) {
+    const at = text(o['at'], `${path}.at`, 40, PRINTABLE);
+    if (Number.isNaN(Date.parse(at))) bad(`${path}.at`, 'is not a time');
+    out.at = at;
+  }
+  if (out.point !== undefined && out.at !== undefined) bad(path, 'names both a point and a time');
+  return out;
+}
+
+export function parseUserRequest(v: unknown, path = 'body'): UserRequest {
+  const op = typeof v === 'object' && v !== null ? (v as Obj)['op'] : undefined;
+  switch (op) {
+    case 'versions': {
+      const o = record(v, path, ['op', 'path']);
+      return { op, path: userPath(o['path'], `${path}.path`) };
+    }
+    case 'browse': {
+      const o = record(v, path, ['op', 'path', 'limit'], ['point', 'at', 'after']);
+      const out: { -readonly [K in keyof Extract<UserRequest, { op: 'browse' }>]: Extract<UserRequest, { op: 'browse' }>[K] } = {
+        op, path: userPath(o['path'], `${path}.path`), limit: intIn(o['limit'], `${path}.limit`, 1, MAX_USER_BROWSE_LIMIT), ...pointChoice(o, path),
+      };
+      if (Object.hasOwn(o, 'after')) {
+        const after = text(o['after'], `${path}.after`, 1024);
+        if (after === '' || after === '.' || after === '..' || after.includes('/') || after.includes('\0')) bad(`${path}.after`, 'must be one name');
+        out.after = after;
+      }
+      return out;
+    }
+    case 'recover': {
+      const o = record(v, path, ['op', 'path'], ['point', 'at']);
+      return { op, path: userPath(o['path'], `${path}.path`), ...pointChoice(o, path) };
+    }
+    case 'search': {
+      const o = record(v, path, ['op', 'path', 'pattern', 'limit']);
+      const pattern = text(o['pattern'], `${path}.pattern`, MAX_USER_PATTERN_CHARS);
+      if (pattern === '' || pattern.includes('\0')) bad(`${path}.pattern`, 'must be a glob');
+      return { op, path: userPath(o['path'], `${path}.path`), pattern, limit: intIn(o['limit'], `${path}.limit`, 1, MAX_USER_BROWSE_LIMIT) };
+    }
+    default:
+      return bad(`${path}.op`, 'must be versions, browse, recover or search');
+  }
+}
+
 /** A host name as the agent sends it in `hello`: characters outside the allowed ones become '-'. */
 export function wireHostname(name: string): string {
   const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[._-]+/, '').slice(0, MAX_HOSTNAME_CHARS);
@@ -304,8 +384,12 @@ export function checkAgentMessage(v: unknown): AgentMessage {
       const o = record(v, 'journal-lost', ['t', 'source', 'reason']);
       return { t, source: text(o['source'], 'journal-lost.source', MAX_SOURCE_CHARS), reason: text(o['reason'], 'journal-lost.reason', MAX_REASON_CHARS) };
     }
+    case 'user-request': {
+      const o = record(v, 'user-request', ['t', 'req', 'user', 'body']);
+      return { t, req: uint32(o['req'], 'user-request.req'), user: localUser(o['user'], 'user-request.user'), body: parseUserRequest(o['body'], 'user-request.body') };
+    }
     default:
-      return bad('t', 'must be hello, request, progress, log, done, failed or journal-lost');
+      return bad('t', 'must be hello, request, progress, log, done, failed, journal-lost or user-request');
   }
 }
 
@@ -318,6 +402,8 @@ export interface RefusedMessage {
   readonly error: CustosError;
   readonly job: number | null;
   readonly req: number | null;
+  /** The frame said it was a `user-request` (its `req` is answered though it names no job). */
+  readonly userRequest?: boolean;
 }
 
 function numberField(v: unknown, key: string): number | null {
@@ -341,6 +427,7 @@ export function parseAgentMessage(data: string | Buffer): { ok: true; message: A
     return { ok: true, message: checkAgentMessage(value) };
   } catch (err) {
     const error = err instanceof CustosError ? err : new CustosError('usage', 'invalid agent message');
-    return { ok: false, refused: { error, job: numberField(value, 'job'), req: numberField(value, 'req') } };
+    const userRequest = typeof value === 'object' && value !== null && (value as Obj)['t'] === 'user-request';
+    return { ok: false, refused: { error, job: numberField(value, 'job'), req: numberField(value, 'req'), ...(userRequest ? { userRequest } : {}) } };
   }
 }

@@ -17,6 +17,7 @@ import {
   type AgentRequest,
   type JobProgress,
   type RefusedMessage,
+  type UserRequestMessage,
   type ServerMessage,
   type WireError,
 } from '../protocol/index.js';
@@ -44,6 +45,8 @@ export interface SessionEvents {
   journalLost(source: string, reason: string): void;
   /** A warning for the server log (already rate-limited per session). */
   warn(message: string): void;
+  /** A local user's request (end-user recovery); the answer, or the error, goes back as the reply. */
+  userRequest(m: UserRequestMessage, session: AgentSession): Promise<Record<string, unknown>>;
 }
 
 const SEND_HIGH_WATER = 16 * 1024 * 1024;
@@ -175,10 +178,17 @@ export class AgentSession {
     if (m.t === 'hello') return this.onHello(m);
     if (!this.helloDone) {
       this.warnings.log(`${m.t} before hello refused`);
-      if (m.t === 'request') this.send({ t: 'reply', req: m.req, ok: false, error: { code: 'usage', message: 'no valid hello yet', transient: false } });
+      if (m.t === 'request' || m.t === 'user-request') this.send({ t: 'reply', req: m.req, ok: false, error: { code: 'usage', message: 'no valid hello yet', transient: false } });
       return;
     }
     if (m.t === 'journal-lost') return this.events.journalLost(m.source, m.reason);
+    if (m.t === 'user-request') {
+      this.events.userRequest(m, this).then(
+        (body) => this.send({ t: 'reply', req: m.req, ok: true, body }),
+        (err: unknown) => this.send({ t: 'reply', req: m.req, ok: false, error: toWireError(err) }),
+      );
+      return;
+    }
     const ch = this.jobs.get(m.job);
     if (m.t === 'request') {
       if (!ch) {
@@ -215,7 +225,7 @@ export class AgentSession {
     this.warnings.log(r.error.message);
     if (!this.helloDone) return;
     const ch = r.job !== null ? this.jobs.get(r.job) : undefined;
-    if (r.req !== null && r.job !== null) {
+    if (r.req !== null && (r.job !== null || r.userRequest)) {
       this.send({ t: 'reply', req: r.req, ok: false, error: { code: 'usage', message: r.error.message, transient: false } });
     }
     ch?.failed({ code: 'usage', message: `the agent sent a message the server refuses (${r.error.message})`, transient: false });
@@ -226,6 +236,8 @@ export interface HubListeners {
   connected(name: string, hello: Hello): void;
   disconnected(name: string): void;
   journalLost(name: string, source: string, reason: string): void;
+  /** End-user recovery on agent `name`'s computer; absent: refused (the server does not offer it). */
+  userRequest?(name: string, m: UserRequestMessage, session: AgentSession): Promise<Record<string, unknown>>;
 }
 
 export class AgentHub {
@@ -247,6 +259,9 @@ export class AgentHub {
     const session = new AgentSession(name, ws, {
       hello: (m) => this.listeners.connected(name, m),
       journalLost: (source, reason) => this.listeners.journalLost(name, source, reason),
+      userRequest: (m, s) => this.listeners.userRequest
+        ? this.listeners.userRequest(name, m, s)
+        : Promise.reject(new CustosError('denied', 'this server does not offer end-user recovery')),
       warn: log,
     });
     this.sessions.set(name, session);

@@ -8,12 +8,16 @@ import type { AlertService } from './alerts.js';
 import type { AuditLog } from './audit.js';
 import type { ServerFiles } from './data-dir.js';
 import type { JobEngine } from './job-engine.js';
+import type { FileIndexService } from './file-index/service.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
+import type { ServerRecoveries } from './server-recovery.js';
 
 export interface ServerContext {
   readonly version: string;
   readonly catalog: Catalog;
   readonly pool: Pool;
+  /** Browse, search and versions read it (docs/design/file-index.md). */
+  readonly fileIndex: FileIndexService;
   readonly hub: AgentHub;
   readonly engine: JobEngine;
   readonly alerts: AlertService;
@@ -25,4 +29,6 @@ export interface ServerContext {
   readonly log: (message: string) => void;
   /** Changed items the agents' verification scans found that their change journals missed, by data source, since the server started. */
   readonly journalMisses: ReadonlyMap<string, number>;
+  /** Recoveries to folders of this server (`--to server:/path`, under its --recovery-dir directories). */
+  readonly serverRecoveries: ServerRecoveries;
 }

@@ -28,6 +28,8 @@ import { makePrivateDir, makePrivateFiles, type Warn } from '../agent/remote/pri
 export interface ServerFiles {
   readonly dir: string;
   readonly catalog: string;
+  /** The file index (derived from the pool; never backed up: docs/design/file-index.md). */
+  readonly fileIndex: string;
   readonly pool: string;
   readonly poolKey: string;
   readonly caPem: string;
@@ -41,6 +43,7 @@ export function serverFiles(dir: string): ServerFiles {
   return {
     dir,
     catalog: join(dir, 'catalog.sqlite'),
+    fileIndex: join(dir, 'file-index.sqlite'),
     pool: join(dir, 'pool'),
     poolKey: join(dir, 'pool.key'),
     caPem: join(dir, 'ca.pem'),
@@ -54,6 +57,11 @@ export function serverFiles(dir: string): ServerFiles {
 /** The catalog's files: SQLite creates -wal and -shm with the database file's mode. */
 export function catalogFiles(files: ServerFiles): string[] {
   return [files.catalog, `${files.catalog}-wal`, `${files.catalog}-shm`];
+}
+
+/** The file index: names, owners and modes of every protected file, as private as the catalog. */
+export function fileIndexFiles(files: ServerFiles): string[] {
+  return [files.fileIndex, `${files.fileIndex}-wal`, `${files.fileIndex}-shm`];
 }
 
 /**

@@ -17,6 +17,7 @@ const STATUS: Record<ErrorCode, number> = {
   'job-failed': 500,
   unreachable: 503,
   cancelled: 409,
+  'bad-target': 400,
 };
 
 export function httpStatusFor(code: ErrorCode): number {

@@ -43,6 +43,7 @@ import type { PoolMaintenance } from './pool-maintenance.js';
 import { CATALOG_BACKUP_REASONS, type CatalogBackupReason, type RecoveryPointRecord } from '../format/index.js';
 import { CATALOG_BACKUP_SETTINGS, type CatalogBackupService } from './catalog-backup.js';
 import { scheduleSince, servedMarksPatch } from './schedule-marks.js';
+import type { ServerRecoveries } from './server-recovery.js';
 
 export interface JobEngineDeps {
   readonly catalog: Catalog;
@@ -55,8 +56,12 @@ export interface JobEngineDeps {
   readonly log: (message: string) => void;
   /** Runs `catalog-backup` jobs (absent: such jobs fail). */
   readonly catalogBackups?: CatalogBackupService;
+  /** Runs recoveries to folders of the server (absent: such jobs fail). */
+  readonly serverRecoveries?: ServerRecoveries;
   /** An agent's verification scan found `n` changed items its change journal had missed (counted in /metrics). */
   readonly journalMissed?: (source: string, n: number) => void;
+  /** The recovery points of a data source changed: a commit or a prune (the file index follows). */
+  readonly pointsChanged?: (source: string) => void;
 }
 
 export interface EnqueueRequest {
@@ -381,7 +386,8 @@ export class JobEngine {
       return;
     }
     if (this.stopping && transient) return this.requeue(job, `interrupted by shutdown: ${message}`);
-    await this.finish(job, 'failed', message, null);
+    // The failure's code, so a client can tell "the target is a file" from other failures (recover --wait exits as restore would).
+    await this.finish(job, 'failed', message, err instanceof CustosError ? { errorCode: err.code } : null);
   }
 
   private async requeue(job: JobRow, why: string): Promise<void> {
@@ -424,7 +430,8 @@ export class JobEngine {
     if (kind === 'gc') return this.d.maintenance.gc(jobLog);
     if (kind === 'verify') return this.d.maintenance.verify(job, jobLog);
     if (kind === 'catalog-backup') return this.catalogBackup(job);
-    if (!runsOnAgent(kind)) throw new CustosError('internal', `no runner for ${kind}`);
+    if (kind === 'recovery' && job.agent === null) return this.serverRecovery(job, cancelled);
+    if (!runsOnAgent({ kind, agent: job.agent })) throw new CustosError('internal', `no runner for ${kind}`);
     const params = JSON.parse(job.params) as Record<string, unknown>;
     const agentName = job.agent!;
     const session = this.d.hub.get(agentName);
@@ -497,6 +504,26 @@ export class JobEngine {
     }
   }
 
+  /** A recovery to a folder of the server: run here, with no agent (server-recovery.ts). */
+  private async serverRecovery(job: JobRow, cancelled: { value: boolean }): Promise<Record<string, unknown>> {
+    if (!this.d.serverRecoveries) throw new CustosError('denied', 'this server takes no recoveries to its own folders');
+    const params = JSON.parse(job.params) as Record<string, unknown>;
+    const source = job.source_id ? await this.d.catalog.source(job.source_id) : undefined;
+    if (!source) throw new CustosError('not-found', `data source ${job.source_id} no longer exists`);
+    const point = await this.loadPoint(String(params['point']));
+    const jobLog = (level: 'info' | 'warning' | 'error', message: string) => void this.d.catalog.appendJobLog(job.id, this.now(), level, message);
+    return this.d.serverRecoveries.run({
+      id: job.id,
+      point,
+      source: { id: source.id, path: source.path },
+      target: String(params['target']),
+      items: (params['items'] as string[] | undefined) ?? [],
+      conflict: (params['conflict'] as ConflictModeName | undefined) ?? DEFAULT_CONFLICT,
+      security: (params['security'] as SecurityModeName | undefined) ?? 'point',
+      throttle: (params['throttle'] as WireThrottleRule[] | undefined) ?? [],
+    }, { progress: this.progressWriter(job), log: jobLog }, cancelled);
+  }
+
   private async runChannel(
     job: JobRow,
     kind: JobKind,
@@ -523,7 +550,8 @@ export class JobEngine {
         const c = channel.committed;
         await this.journalVerified(sourceId, result);
         // The server's own figures where the agent's could be wrong (or are not told to it: bytesAdded).
-        return { ...result, point: c.id, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived };
+        const recoveryPoint = (await this.d.catalog.point(c.id))?.recovery_point === 1;
+        return { ...result, point: c.id, recoveryPoint, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived };
       }
       return result;
     } finally {
@@ -560,8 +588,8 @@ export class JobEngine {
       bytes_added: s.bytesAdded,
       job_id: job.id,
     });
-    await this.d.catalog.appendJobLog(job.id, this.now(), 'info',
-      `${recoveryPoint ? 'recovery point' : 'replica'} ${record.id} committed: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged files; ${s.bytesAdded} bytes added`);
+    if (recoveryPoint) this.d.pointsChanged?.(sourceId);
+    await this.d.catalog.appendJobLog(job.id, this.now(), 'info', committedLine(record, recoveryPoint, sourceId));
     await this.d.alerts.pointCommitted(sourceId, this.d.clock.now());
   }
 
@@ -666,11 +694,25 @@ export class JobEngine {
         await c.deletePoints([d.id]);
         await this.d.pool.deletePoint(d.id as RecoveryPointId);
       }
+      if (decisions.length > 0) this.d.pointsChanged?.(sourceId);
       return decisions;
     });
     this.pruning = run.catch(() => undefined);
     return run;
   }
+}
+
+/**
+ * The job log's line for a committed point. A synchronization's point is
+ * replica-only: it is not among the recovery points (`point list` leaves it
+ * out) and the next point replaces it, so the line says so and how to see it.
+ */
+export function committedLine(record: RecoveryPointRecord, recoveryPoint: boolean, sourceId: string): string {
+  const s = record.summary;
+  const what = recoveryPoint
+    ? `recovery point ${record.id} committed`
+    : `replica-only synchronization point ${record.id} committed (not a recovery point: the next synchronization or recovery point replaces it; custos point list ${sourceId} --all shows it)`;
+  return `${what}: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged files; ${s.bytesAdded} bytes added`;
 }
 
 /** "pruned 3 point(s): 1 older than the retention range of 5 days, 2 replica-only superseded by a newer point". */

@@ -12,26 +12,33 @@ import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { WebSocketServer } from 'ws';
-import { CustosError, errorMessage, systemClock, type Clock } from '../base/index.js';
+import { CustosError, errorMessage, systemClock, type ChunkId, type Clock, type RecoveryPointId } from '../base/index.js';
 import { Catalog } from '../catalog/index.js';
 import { Pool, type PoolLock } from '../pool/index.js';
 import { AGENT_CONNECT_PATH, PROTOCOL_VERSION, certificateSerial } from '../protocol/index.js';
 import { AgentHub } from './agent-hub.js';
+import { EndUserRecovery } from './end-user.js';
+import { ManifestPointContent } from './file-index/point-content.js';
 import { AlertService } from './alerts.js';
 import { AuditLog } from './audit.js';
 import { makeAuthHook } from './auth.js';
 import type { ServerContext } from './context.js';
-import { catalogFiles, loadOrCreateCa, loadOrIssueServerCertificate, secureDataDir, serverFiles } from './data-dir.js';
+import { catalogFiles, fileIndexFiles, loadOrCreateCa, loadOrIssueServerCertificate, secureDataDir, serverFiles } from './data-dir.js';
 import { makePrivateFiles } from '../agent/remote/private-files.js';
 import { ensureAdminToken, guardCatalog } from './catalog-guard.js';
 import { CatalogBackupService } from './catalog-backup.js';
 import { registerCatalogRoutes } from './routes/api/catalog.js';
 import { errorBody } from './http-errors.js';
 import { JobEngine } from './job-engine.js';
+import { FileIndex } from './file-index/file-index.js';
+import { FileIndexService } from './file-index/service.js';
 import { PoolMaintenance, type MaintenanceLimits } from './pool-maintenance.js';
+import { resolveRecoveryDirs, ServerRecoveries } from './server-recovery.js';
 import { registerAgentRoutes } from './routes/api/agents.js';
 import { registerAlertRoutes } from './routes/api/alerts.js';
 import { registerDataSourceRoutes } from './routes/api/data-sources.js';
+import { registerDownloadRoutes } from './routes/api/downloads.js';
+import { registerDataSourceFileRoutes } from './routes/api/data-source-files.js';
 import { registerGroupRoutes } from './routes/api/protection-groups.js';
 import { registerJobRoutes } from './routes/api/jobs.js';
 import { registerTokenRoutes } from './routes/api/tokens.js';
@@ -56,6 +63,8 @@ export interface ServerOptions {
   readonly newCatalog?: boolean;
   /** A directory that gets a copy of every catalog backup. */
   readonly catalogCopyDir?: string;
+  /** Directories of this computer that recoveries may write into (`--to server:/path`); none: such recoveries are refused. */
+  readonly recoveryDirs?: readonly string[];
 }
 
 export interface RunningServer {
@@ -86,6 +95,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = jsonLogger(options.log);
   const warn = (message: string) => log(message, 'warning');
   await secureDataDir(files, warn);
+  const recoveryDirs = resolveRecoveryDirs(options.recoveryDirs ?? [], dir);
 
   // Before anything is created: a lost or damaged catalog stops the start here.
   await guardCatalog(files, { newCatalog: options.newCatalog ?? false, now: clock.now(), log });
@@ -108,7 +118,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     let alerts!: AlertService;
     const journalMisses = new Map<string, number>();
+    let endUser!: EndUserRecovery;
     const hub = new AgentHub({
+      userRequest: (name, m, session) => endUser.handle(name, m, session),
       connected: (name, hello) => {
         // version and hostname are checked (printable, bounded) by the agent-message validator.
         void catalog.updateAgent(name, { last_seen: clock.now().toISOString(), version: hello.version, hostname: hello.hostname });
@@ -134,12 +146,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const catalogBackups = new CatalogBackupService({
       catalog, pool, dataDir: dir, copyDir: options.catalogCopyDir ? resolve(options.catalogCopyDir) : null, serverVersion: SERVER_VERSION, clock,
     });
+    const fileIndex = new FileIndexService(
+      FileIndex.open(files.fileIndex, {
+        loadPoint: (id) => pool.loadPoint(id as RecoveryPointId),
+        readPage: (id) => pool.readChunk(id as ChunkId),
+        pointsOf: async (source) => (await catalog.listPoints(source, true)).map((p) => ({ id: p.id, time: p.time })),
+      }, (m) => log(m, 'warning')),
+      catalog, log,
+    );
+    await makePrivateFiles(fileIndexFiles(files), warn);
+    const serverRecoveries = new ServerRecoveries({ pool, recoveryDirs, dataDir: dir });
     const engine = new JobEngine({
-      catalog, hub, pool, clock, alerts, maintenance, catalogBackups, log: (m) => log(m, 'error'),
+      catalog, hub, pool, clock, alerts, maintenance, catalogBackups, serverRecoveries, log: (m) => log(m, 'error'),
+      pointsChanged: (source) => fileIndex.sourceChanged(source),
       journalMissed: (source, n) => journalMisses.set(source, (journalMisses.get(source) ?? 0) + n),
     });
     const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
-    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses };
+    endUser = new EndUserRecovery({ catalog, pool, index: fileIndex.index, content: new ManifestPointContent(pool), audit });
+    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
 
     app = Fastify({
       logger: false,
@@ -170,6 +194,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerAgentRoutes(app, ctx);
     registerGroupRoutes(app, ctx);
     registerDataSourceRoutes(app, ctx);
+    registerDataSourceFileRoutes(app, ctx);
+    registerDownloadRoutes(app, ctx);
     registerJobRoutes(app, ctx);
     registerAlertRoutes(app, ctx);
     registerPoolRoutes(app, ctx);
@@ -213,7 +239,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
     const url = `https://${hostForUrl}:${port}`;
     engine.start(options.tickMs ?? 1000);
+    fileIndex.everythingChanged(); // points from before the index, or after a catalog restore: indexed in the background
     log(`protection server listening on ${url} (data ${dir})`);
+    if (recoveryDirs.length > 0) log(`recoveries may write to folders under ${recoveryDirs.join(', ')} (--recovery-dir)`);
 
     let closing: Promise<void> | null = null;
     const close = () => {
@@ -222,6 +250,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         for (const s of hub.sessions.values()) s.close(1001, 'server shutting down');
         wss.close();
         await app!.close();
+        await fileIndex.close();
         await lock?.release();
         await catalog.close();
         log('protection server stopped');

@@ -27,6 +27,7 @@ export function groupView(g: GroupRow, sources: string[]): ProtectionGroup {
     excludes: [...p.excludes],
     replica: formatReplica(p),
     check: formatCheck(p),
+    endUserRecovery: g.end_user_recovery === 1,
     createdAt: g.created_at,
   };
 }

@@ -1,9 +1,9 @@
 /** Standalone restore: a recovery point of a local pool into a directory. */
-import { stat } from 'node:fs/promises';
-import { isErrno, UserError, type ProgressSink } from '../base/index.js';
+import { resolve } from 'node:path';
+import { UserError, type ProgressSink } from '../base/index.js';
 import { packName } from '../pool/index.js';
 import { withPool, type PoolRef } from './with-pool.js';
-import { normalizeItem, runRestore, type ConflictMode, type RestoreResult, type SecurityMode } from '../agent/index.js';
+import { checkItemsExist, resolveItems, resolveTarget, runRestore, type ConflictMode, type RestoreResult, type SecurityMode } from '../agent/index.js';
 import { parseThrottle } from '../protection/index.js';
 
 export const CONFLICT_MODES: readonly ConflictMode[] = ['overwrite', 'skip', 'keep-both'];
@@ -33,27 +33,17 @@ export async function restoreFromPool(pointRef: string, target: string, options:
   const security = (options.security ?? 'point') as SecurityMode;
   if (!SECURITY_MODES.includes(security)) throw new UserError('usage', `--security must be point or target (got "${options.security}")`);
   const throttle = parseThrottle(options.throttle ?? []);
-  await checkTarget(target);
+  checkTarget(target);
   return withPool(options, 'shared', 'restore', async (pool) => {
     const point = await pool.findPoint(pointRef);
-    const items = (options.items ?? []).map((i) => normalizeItem(i, point.source.path));
+    const items = resolveItems(options.items ?? [], point.source.path);
     await pool.loadIndex();
-    if (items.length > 0) {
-      // Check the items exist before writing anything.
-      const missing = new Set(items.map((i) => i.toString('hex')));
-      for await (const e of pool.manifest(point)) {
-        missing.delete(e.path.toString('hex'));
-        if (missing.size === 0) break;
-      }
-      if (missing.size > 0) {
-        const names = [...missing].map((h) => Buffer.from(h, 'hex').toString('utf8'));
-        throw new UserError('not-found', `not in recovery point ${point.id}: ${names.join(', ')}`);
-      }
-    }
+    // The items must all be in the point before anything is written.
+    await checkItemsExist(pool.manifest(point), items, point, point.source.path);
     const result = await runRestore({
       manifest: pool.manifest(point),
       target,
-      items: items.map((i) => i.toString('utf8')),
+      items: items.map((i) => i.path.toString('utf8')),
       conflict,
       security,
       throttle,
@@ -71,15 +61,12 @@ export async function restoreFromPool(pointRef: string, target: string, options:
   });
 }
 
-/** The target is a directory or does not exist yet (it is then created); anything else is misuse, refused before the pool is touched. */
-async function checkTarget(target: string): Promise<void> {
-  try {
-    if (!(await stat(target)).isDirectory()) {
-      throw new UserError('usage', `restore target ${target} exists and is not a directory (give a directory, or a path that does not exist yet)`);
-    }
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return;
-    if (isErrno(err, 'ENOTDIR')) throw new UserError('usage', `restore target ${target}: a part of the path is a file, not a directory`);
-    throw err;
-  }
+/**
+ * The target is a directory or does not exist yet (it is then created), and
+ * no link in it leads elsewhere (resolveTarget's rules); anything else is
+ * refused before the pool is touched: a file, or a path below one, with
+ * bad-target.
+ */
+function checkTarget(target: string): void {
+  resolveTarget(resolve(target), { create: false });
 }

@@ -62,6 +62,7 @@ const GROUP = {
   excludes: ['*.mp3'],
   replica: 'now',
   check: 'auto',
+  endUserRecovery: false,
   createdAt: '2025-03-01T09:00:00.000Z',
 };
 
@@ -113,7 +114,7 @@ describe('server-mode CLI client', () => {
         return send(res, 200, job('105', 'queued', { kind: 'recovery' }));
       case 'GET /api/data-sources':
         return send(res, 200, [
-          { id: SOURCE, agent: 'laptop', kind: 'fs', path: '/home', group: 'laptops', replicaState: 'ok', newestPoint: '2025-03-02T20:00:00.000Z', recoveryPoints: 2, allocationBytes: 10 * 1024 ** 3, usedBytes: 1024 ** 3 },
+          { id: SOURCE, agent: 'laptop', kind: 'fs', path: '/home', group: 'laptops', replicaState: 'ok', newestPoint: '2025-03-02T20:00:00.000Z', recoveryPoints: 2, allocationBytes: 10 * 1024 ** 3, usedBytes: 1024 ** 3, lastSynchronized: '2025-03-02T21:15:00.000Z' },
         ]);
       default:
         return send(res, 404, { error: { code: 'not-found', message: `no route ${key}` } });
@@ -186,8 +187,11 @@ describe('server-mode CLI client', () => {
     assert.equal(lines[1]!.indexOf('2025'), lines[0]!.indexOf('TIME'));
     const src = await cli(['source', 'list']);
     assert.equal(src.code, 0, describeCli(['source', 'list'], src));
-    assert.match(src.stdout, /^ID\s+GROUP\s+REPLICA\s+NEWEST POINT\s+POINTS\s+ALLOCATION\n/);
-    assert.match(src.stdout, /laptop:fs:\/home\s+laptops\s+ok\s+2025-03-02 20:00\s+2\s+1\.0 GiB \/ 10\.0 GiB\n$/);
+    assert.match(src.stdout, /^ID\s+GROUP\s+REPLICA\s+NEWEST POINT\s+POINTS\s+LAST SYNC\s+ALLOCATION\n/);
+    assert.match(src.stdout, /laptop:fs:\/home\s+laptops\s+ok\s+2025-03-02 20:00\s+2\s+2025-03-02 21:15\s+1\.0 GiB \/ 10\.0 GiB\n$/);
+    const all = await cli(['point', 'list', SOURCE, '--all', '--json']);
+    assert.equal(all.code, 0, describeCli(['point', 'list', '--all'], all));
+    assert.equal(last('GET', `/api/data-sources/${SOURCE_ENC}/recovery-points`).url, `/api/data-sources/${SOURCE_ENC}/recovery-points?all=true`);
   });
 
   test('--token-file and --server/--ca options stand in for the environment', async () => {
@@ -320,6 +324,15 @@ describe('server-mode CLI client', () => {
     const bad = ['recover', SOURCE, '--point', 'e5f6a7b8', '--to', '/tmp/restored'];
     const b = await cli(bad);
     assert.equal(b.code, 2, describeCli(bad, b));
+    // A prefix goes to the server as given (it resolves it among the source's points); "original" is sent as it is.
+    const prefix = ['recover', SOURCE, '--point', 'E5F6', '--to', 'original', '--json'];
+    const p = await cli(prefix);
+    assert.equal(p.code, 0, describeCli(prefix, p));
+    assert.deepEqual(last('POST', '/api/recoveries').body, { source: SOURCE, point: 'e5f6', to: 'original' });
+    const short = ['recover', SOURCE, '--point', 'e5f', '--to', 'original'];
+    const sh = await cli(short);
+    assert.equal(sh.code, 2, describeCli(short, sh));
+    assert.match(sh.stderr, /^custos: "e5f" is not a recovery point id: give the whole id or its first 4 or more hex digits\n$/);
   });
 
   test('recover posts --security and each --throttle as given; --help shows the one conflict default, in restore too', async () => {

@@ -65,15 +65,15 @@ describe('standalone CLI hardening', () => {
     }
   });
 
-  test('restore onto a file, or below one, is refused as misuse before anything is read or written', async () => {
+  test('restore onto a file, or below one, is refused (bad-target, status 16) in one line before anything is read or written', async () => {
     const file = join(src, 'a.txt');
     for (const [target, message] of [
-      [file, /^custos: restore target .*a\.txt exists and is not a directory/],
-      [join(file, 'below'), /^custos: restore target .*a\.txt\/below: a part of the path is a file/],
+      [file, /^custos: recovery target .*a\.txt is not a directory: give a directory, or a path that does not exist yet\n$/],
+      [join(file, 'below', 'deeper'), /^custos: recovery target .*a\.txt\/below\/deeper lies below .*a\.txt, which is not a directory/],
     ] as const) {
       const args = ['restore', 'latest', target, '--pool', pool];
       const r = await runCli(args);
-      assert.equal(r.code, 2, describeCli(args, r));
+      assert.equal(r.code, 16, describeCli(args, r));
       assert.match(r.stderr, message, describeCli(args, r));
     }
   });

@@ -166,7 +166,12 @@ describe('standalone CLI', () => {
     const args = ['restore', 'latest', missing, '--pool', pool, '--item', 'no/such/thing'];
     const r = await runCli(args);
     assert.equal(r.code, 4, describeCli(args, r));
-    assert.match(r.stderr, /^custos: not in recovery point [0-9a-f]+: no\/such\/thing\n$/);
+    assert.match(r.stderr, new RegExp(`^custos: not in recovery point [0-9a-f]{32} \\([^)]+\\): no/such/thing; nothing was recovered \\(an item is a path inside ${src}, absolute or relative to it\\)\\n$`));
+    // An absolute item outside the protected directory is misuse, refused before the pool is read for it.
+    const outside = ['restore', 'latest', missing, '--pool', pool, '--item', '/etc/passwd'];
+    const o = await runCli(outside);
+    assert.equal(o.code, 2, describeCli(outside, o));
+    assert.match(o.stderr, new RegExp(`^custos: --item /etc/passwd is not under the protected directory ${src}: give a path inside it`));
     assert.ok(!existsSync(missing));
   });
 

@@ -6,17 +6,18 @@
  *   could have made is refused: nothing is written where the link points;
  * - a target that resolves to a system directory is refused without
  *   allowSystemTarget, though its path as written looks harmless;
- * - `--item` naming nothing in the point fails the job (every item missing:
- *   not found; some missing: partial, the found ones recovered), naming the
- *   missing items.
+ * - `--item` naming something the point does not hold is refused before
+ *   the job is queued (not found, naming the missing items), and nothing is
+ *   written, though other items are in the point (recovery-choices.test.ts
+ *   has the rest of the item rules).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupTempDirs, describeCli, makeTempDir, writeTree } from '../helpers/tree.js';
-import { attachAgent, stopAllProcesses, waitFor, type ApiJob, type ApiPoint, type TestAgent } from '../helpers/server.js';
-import { startInProcessServer, waitNoJobs, type InProcessServer } from '../helpers/in-process-server.js';
+import { cleanupTempDirs, makeTempDir, writeTree } from '../helpers/tree.js';
+import { attachAgent, stopAllProcesses, type ApiJob, type ApiPoint, type TestAgent } from '../helpers/server.js';
+import { protectAndWaitFirstPoint, startInProcessServer, type InProcessServer } from '../helpers/in-process-server.js';
 
 const T1 = Date.UTC(2026, 1, 20, 9, 30, 0, 123);
 const isRoot = process.getuid?.() === 0;
@@ -36,13 +37,7 @@ describe('recovery guards', { timeout: 240_000 }, () => {
     const src = join(work, 'src');
     await writeTree(src, { 'a.txt': 'alpha\n', 'sub/b.txt': 'bravo\n' }, { mtimeMs: T1 });
     source = `g1:fs:${src}`;
-    const g = await s.server.cli(['group', 'create', 'guards', '--source', source, '--sync', '24h', '--points', '23:00', '--json']);
-    assert.equal(g.code, 0, describeCli(['group', 'create'], g));
-    [point] = await waitFor('the initial replica', async () => {
-      const p = await s.server.cliJson<ApiPoint[]>(['point', 'list', source, '--json']);
-      return p.length === 1 ? p : undefined;
-    }, 120_000);
-    await waitNoJobs(s);
+    point = await protectAndWaitFirstPoint(s, 'guards', source);
   });
 
   after(async () => {
@@ -93,17 +88,17 @@ describe('recovery guards', { timeout: 240_000 }, () => {
     }
   });
 
-  test('items that match nothing fail the recovery and are named', async () => {
+  test('items that are not in the point are refused before anything is queued or written, and are named', async () => {
+    const jobsBefore = (await s.server.cliJson<ApiJob[]>(['job', 'list', '--kind', 'recovery', '--json'])).length;
     const none = await recover(join(work, 'r-none'), ['no/such']);
-    assert.notEqual(none.code, 0, 'exit status');
-    assert.equal(none.job.state, 'failed', JSON.stringify(none.job));
-    assert.match(none.job.error ?? '', /nothing recovered: not in recovery point [0-9a-f]+: no\/such/, JSON.stringify(none.job));
+    assert.equal(none.code, 4, none.stderr);
+    assert.match(none.stderr, /not in recovery point [0-9a-f]+ \([^)]+\): no\/such; nothing was recovered/);
 
     const some = await recover(join(work, 'r-some'), ['a.txt', 'no/such', './sub/']);
-    assert.notEqual(some.code, 0);
-    assert.equal(some.job.state, 'failed', JSON.stringify(some.job));
-    assert.match(some.job.error ?? '', /not in recovery point [0-9a-f]+: no\/such; the other item\(s\) are in/, JSON.stringify(some.job));
-    assert.deepEqual(readdirSync(join(work, 'r-some')).sort(), ['a.txt', 'sub']);
+    assert.equal(some.code, 4, some.stderr);
+    assert.match(some.stderr, /not in recovery point [0-9a-f]+ \([^)]+\): no\/such; nothing was recovered/);
+    assert.equal(existsSync(join(work, 'r-some')), false, 'nothing written, not even the items that are in the point');
+    assert.equal((await s.server.cliJson<ApiJob[]>(['job', 'list', '--kind', 'recovery', '--json'])).length, jobsBefore, 'no job queued');
 
     const ok = await recover(join(work, 'r-ok'), ['sub/b.txt']);
     assert.equal(ok.code, 0, ok.stderr);

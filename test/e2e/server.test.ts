@@ -196,6 +196,33 @@ describe('server mode: attach, protect, two recovery points, recover', { timeout
     await recoverAndCompare(server, source, { at: older.time }, 'happy', join(work.path, 'recovered-older'), digestAtFirst, 'the older point, chosen by its time (--at)');
     await recoverAndCompare(server, source, newer.id, 'happy', join(work.path, 'recovered-newer'), digestAtSecond, 'the newer point');
 
+    // --- finding what to recover: browse, search and versions (answered by the file index)
+    type Listing = { point: { id: string }; items: Array<{ name: string; type: string; size: number; mode: number }> };
+    const docsNow = await server.cliJson<Listing>(['browse', source, 'docs', '--json']);
+    assert.equal(docsNow.point.id, newer.id, 'without --point: the newest recovery point');
+    assert.deepEqual(docsNow.items.map((i) => [i.name, i.type]), [['deep', 'dir'], ['report.md', 'file']]);
+    const docsThen = await server.cliJson<Listing>(['browse', source, join(src, 'docs'), '--point', older.id.slice(0, 6), '--json']);
+    assert.equal(docsThen.point.id, older.id, 'a point id prefix; an absolute path under the protected directory');
+    assert.deepEqual(docsThen.items.map((i) => i.name), ['deep', 'report.md', 'to-delete.txt']);
+    const rootArgs = ['browse', source];
+    const rootTable = await server.cli(rootArgs);
+    assert.equal(rootTable.code, 0, describeCli(rootArgs, rootTable));
+    assert.match(rootTable.stdout, /^-rw-r-----\s+\S+\s+\S+\s+5\.0 MiB\s+.*big\.bin$/m, rootTable.stdout);
+    assert.match(rootTable.stdout, /link-to-notes -> notes\.txt$/m, rootTable.stdout);
+    type Hits = { pointsSearched: number; hits: Array<{ path: string; first: { id: string }; last: { id: string }; points: number }> };
+    const hits = await server.cliJson<Hits>(['search', source, '*.txt', '--json']);
+    assert.equal(hits.pointsSearched, 2);
+    assert.deepEqual(hits.hits.map((h) => [h.path, h.first.id, h.last.id, h.points]), [
+      ['docs/deep/nested/leaf.txt', older.id, newer.id, 2],
+      ['docs/to-delete.txt', older.id, older.id, 1],
+      ['notes.txt', older.id, newer.id, 2],
+    ]);
+    type Versions = { versions: Array<{ size: number; points: Array<{ id: string }> }> };
+    const versions = await server.cliJson<Versions>(['versions', source, 'notes.txt', '--json']);
+    assert.deepEqual(versions.versions.map((v) => [v.size, v.points.map((p) => p.id)]), [[notes1.length, [older.id]], [notes2.length, [newer.id]]]);
+    const unchanged = await server.cliJson<Versions>(['versions', source, 'docs/report.md', '--json']);
+    assert.deepEqual(unchanged.versions.map((v) => v.points.map((p) => p.id)), [[older.id, newer.id]], 'an unchanged file has one version');
+
     // --- jobs, data sources
     const jobs = await listJobs(server);
     const ofSource = jobs.filter((j) => j.source === source);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/index.js';
 import type { JobRow } from '../../src/catalog/index.js';
 import { describeCli, parseJsonOutput, runCli } from './tree.js';
-import { waitFor, type TestServer } from './server.js';
+import { waitFor, type ApiPoint, type TestServer } from './server.js';
 
 export interface InProcessServer {
   readonly running: RunningServer;
@@ -52,4 +52,22 @@ export function waitJobRow(s: InProcessServer, id: number, timeoutMs = 120_000):
 /** Waits until no job is queued or running. */
 export async function waitNoJobs(s: InProcessServer, timeoutMs = 180_000): Promise<void> {
   await waitFor('no queued or running jobs', async () => (await s.running.context.catalog.listJobs({ states: ['queued', 'running'], limit: 10 })).length === 0, timeoutMs, 300);
+}
+
+/**
+ * Protects `source` with a new protection group (sync once a day, one
+ * point time, `extra` options such as `--days`), waits for the initial
+ * replica (the first recovery point) and for every job to end; returns that
+ * point.
+ */
+export async function protectAndWaitFirstPoint(s: InProcessServer, group: string, source: string, extra: readonly string[] = []): Promise<ApiPoint> {
+  const args = ['group', 'create', group, '--source', source, '--sync', '24h', '--points', '23:00', ...extra, '--json'];
+  const g = await s.server.cli(args);
+  if (g.code !== 0) throw new Error(`group create failed:\n${describeCli(args, g)}`);
+  const [point] = await waitFor('the initial replica', async () => {
+    const p = await s.server.cliJson<ApiPoint[]>(['point', 'list', source, '--json']);
+    return p.length === 1 ? p : undefined;
+  }, 120_000);
+  await waitNoJobs(s);
+  return point!;
 }

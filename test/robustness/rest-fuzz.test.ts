@@ -30,6 +30,8 @@ const VALID: Partial<Record<keyof typeof api, Record<string, unknown>>> = {
   updateGroup: { retention: 7, sync: 30, points: ['08:00'], days: ['mon'], excludes: ['x'], replica: 'manual', check: 'auto', addSources: ['nobody:fs:/y'], removeSources: ['nobody:fs:/z'] },
   // point and at: the schema takes both (the handler wants exactly one), so removing either field reaches the handler
   recover: { source: 'nobody:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'nobody:/tmp/x', items: ['a/b'], conflict: 'skip', security: 'target', throttle: ['20MiB/s', '5MiB/s@mon-fri,08:00-18:00'], allowSystemTarget: false },
+  // a download: the same choice of point and items, and an archive format
+  download: { point: 'abc', at: '2026-12-01T17:00:00+01:00', items: ['a/b'], format: 'tar.zst' },
 };
 
 const PER_ROUTE_RUNS = 1500;

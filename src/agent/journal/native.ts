@@ -33,6 +33,8 @@ export interface NativeFanotify extends NativeNotifier {
 export interface NativeBinding {
   Inotify?: new (callback: NativeCallback) => NativeInotify;
   Fanotify?: new (callback: NativeCallback) => NativeFanotify;
+  /** SO_PEERCRED of a connected Unix socket (end-user recovery: src/agent/user/peer.ts). */
+  peerCredentials?: (fd: number) => { pid: number; uid: number; gid: number };
 }
 
 /** The directory above `from` that holds package.json (the package root, from src/ or dist/src/ alike). */

@@ -22,8 +22,11 @@ import {
   type AgentMessage,
   type AgentRequest,
   type JobSpec,
+  type LocalUser,
   type ServerMessage,
+  type UserRequest,
 } from '../../protocol/index.js';
+import { startUserSocket } from '../user/user-socket.js';
 import { agentFiles, loadIdentity, type AgentIdentity } from './agent-files.js';
 import { makePrivateDir, makePrivateFiles } from './private-files.js';
 import { JobLink, type Wire } from './job-link.js';
@@ -43,6 +46,8 @@ export interface AgentRuntimeOptions {
   readonly journalScanEveryMs?: number;
   /** ...and the most synchronizations guided by the journal between two (default: no limit). */
   readonly journalScanEverySyncs?: number;
+  /** Where local users reach the agent (custos my); null: nowhere. Absent: not served. */
+  readonly userSocket?: string | null;
 }
 
 interface Pending {
@@ -69,6 +74,7 @@ export class AgentRuntime implements Wire {
   private readonly pendingLosses = new Map<string, AgentMessage>();
   /** Journals of known sources being started (jobs wait for it, so a restart's catch-up is not raced). */
   private journalsStarted: Promise<void> = Promise.resolve();
+  private userSocket: { close(): Promise<void> } | null = null;
   readonly ready: Promise<void>;
 
   private constructor(private readonly id: AgentIdentity, private readonly options: AgentRuntimeOptions) {
@@ -90,6 +96,12 @@ export class AgentRuntime implements Wire {
     await makePrivateFiles([agentFiles(options.dataDir).key], warn);
     if (rt.journals) rt.journalsStarted = rt.journals.startKnown().catch((err) => rt.log(`change journals: ${errorMessage(err)}`, 'warning'));
     rt.connect();
+    if (options.userSocket) {
+      rt.userSocket = await startUserSocket(options.userSocket, rt, (m, level) => rt.log(m, level)).catch((err) => {
+        rt.log(`user socket ${options.userSocket}: ${errorMessage(err)}; custos my is not available`, 'warning');
+        return null;
+      });
+    }
     return rt;
   }
 
@@ -175,6 +187,17 @@ export class AgentRuntime implements Wire {
     });
   }
 
+  /** A local user's request (end-user recovery), forwarded with who they are; blobs of the answer go to onBlob. */
+  userRequest(user: LocalUser, body: UserRequest, onBlob?: Pending['onBlob']): Promise<Record<string, unknown>> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new CustosError('unreachable', 'this computer\'s agent is not connected to its server; try again later', { transient: true }));
+    const req = this.nextReq++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(req, { resolve, reject, onBlob });
+      ws.send(JSON.stringify({ t: 'user-request', req, user, body } satisfies AgentMessage));
+    });
+  }
+
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary) {
       if (data[0] !== FRAME_BLOB) return;
@@ -255,6 +278,7 @@ export class AgentRuntime implements Wire {
     if (this.timer) clearTimeout(this.timer);
     for (const link of this.jobs.values()) link.cancel('the agent is stopping');
     this.ws?.close(1001, 'agent stopping');
+    await this.userSocket?.close();
     await this.journals?.stopAll();
   }
 }

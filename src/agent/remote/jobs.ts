@@ -10,7 +10,8 @@ import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '
 import { BlobCodec, decodePage, type ChunkKeys, type ManifestEntry, type ManifestPageRef, type PointSummary } from '../../format/index.js';
 import { MAX_MISSED_PATHS, parseRecoverySettings, type BackupJobSpec, type RecoveryJobSpec, type RecoverySettings, type WireKeys } from '../../protocol/index.js';
 import { runBackup, type BackupResult } from '../backup/backup.js';
-import { normalizeItem, runRestore, type RestoreResult } from '../restore/restore.js';
+import { runRestore, type RestoreResult } from '../restore/restore.js';
+import { checkItemsExist, resolveItems } from '../restore/items.js';
 import { resolveTarget } from '../restore/fs-safe.js';
 import { formatThrottle, isSystemTarget } from '../../protection/index.js';
 import type { JobLink } from './job-link.js';
@@ -195,8 +196,10 @@ export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks
   const keys = chunkKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
   const pages = await fetchManifest(link, codec, spec.point.pages);
-  // Items as the manifest spells them ("./a/", "/a" and the source's own path prefix mean "a").
-  const items = spec.items.map((i) => normalizeItem(i, spec.source.path).toString('utf8'));
+  // Items as the manifest spells them; all must be in the point before anything is written (the server checked too).
+  const requested = resolveItems(spec.items, spec.source.path);
+  await checkItemsExist(entriesOf(pages), requested, spec.point, spec.source.path);
+  const items = requested.map((i) => i.path.toString('utf8'));
   const order: Array<{ id: string; length: number }> = [];
   if (spec.items.length === 0) for (const p of pages) for (const e of p) for (const c of e.chunks ?? []) order.push({ id: c.id.toString('hex'), length: c.length });
   const result = await runRestore({

@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UnsafePathError } from '../../base/index.js';
+import { CustosError, UnsafePathError } from '../../base/index.js';
 import { resolveTarget, utimesSeconds } from './fs-safe.js';
 
 test('times set from a manifest keep every microsecond, also next to a millisecond boundary', () => {
@@ -95,7 +95,10 @@ test('resolveTarget refuses a link anywhere in the target path that someone othe
     }
     // A file in the path is refused.
     writeFileSync(join(dir, 'file'), 'x');
-    assert.throws(() => resolveTarget(join(dir, 'file', 'x'), { create: true }), /not a directory/);
+    const badTarget = (message: RegExp) => (e: unknown) => e instanceof CustosError && e.code === 'bad-target' && message.test(e.message);
+    assert.throws(() => resolveTarget(join(dir, 'file', 'x'), { create: true }), badTarget(/^recovery target .*\/file\/x lies below .*\/file, which is not a directory: give a directory/));
+    assert.throws(() => resolveTarget(join(dir, 'file'), { create: false }), badTarget(/^recovery target .*\/file is not a directory: give a directory, or a path that does not exist yet$/));
+    assert.equal(existsSync(join(dir, 'file', 'x')), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

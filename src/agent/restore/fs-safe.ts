@@ -19,6 +19,12 @@ export function lstatOrNull(path: Buffer): Stats | null {
   }
 }
 
+/** A recovery target that is, or lies below, something other than a directory: refused before anything is written. */
+export function notADirectory(target: string, at: string, last: boolean): CustosError {
+  const where = last ? (at === target.replace(/\/+$/, '') ? 'is' : `(${at}) is`) : `lies below ${at}, which is`;
+  return new CustosError('bad-target', `recovery target ${target} ${where} not a directory: give a directory, or a path that does not exist yet`);
+}
+
 /** Symbolic links followed while resolving one target path, at most (as the kernel's ELOOP limit). */
 const MAX_LINK_HOPS = 40;
 
@@ -78,7 +84,7 @@ export function resolveTarget(path: string, options: { create: boolean }): strin
       pending.unshift(...to.split('/'));
       continue;
     }
-    if (!st.isDirectory()) throw new UnsafePathError(`refused: recovery target ${path}: ${next} is not a directory`);
+    if (!st.isDirectory()) throw notADirectory(path, next, pending.every((p) => p === '' || p === '.'));
     resolved = next;
   }
   return resolved;

@@ -26,7 +26,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { resolve } from 'node:path';
-import { CustosError, IntegrityError, UnsafePathError, UserError, errorMessage, noProgress, systemClock, type Clock, type ProgressSink } from '../../base/index.js';
+import { CustosError, IntegrityError, UnsafePathError, errorMessage, noProgress, systemClock, type Clock, type ProgressSink } from '../../base/index.js';
 import { BlobCodec, checkRelativePath, comparePaths, type ChunkRef, type ManifestEntry, type ChunkKeys } from '../../format/index.js';
 import { ThrottleBucket, type ThrottleRule } from '../../protection/index.js';
 import { OwnerNames } from '../backup/owners.js';
@@ -93,23 +93,6 @@ export interface RestoreResult {
 }
 
 const SLASH = 0x2f;
-
-/** Normalizes an --item argument to manifest form: no leading './' or '/', no trailing '/'. */
-export function normalizeItem(item: string, sourceRoot?: string): Buffer {
-  let s = item;
-  if (sourceRoot && (s === sourceRoot || s.startsWith(sourceRoot.endsWith('/') ? sourceRoot : sourceRoot + '/'))) {
-    s = s.slice(sourceRoot.length);
-  }
-  s = s.replace(/^(\.\/|\/)+/, '').replace(/\/+$/, '');
-  const b = Buffer.from(s);
-  if (b.length === 0) throw new UserError('usage', `--item "${item}" names the whole point; leave --item out instead`);
-  try {
-    checkRelativePath(b);
-  } catch {
-    throw new UserError('usage', `--item "${item}" is not a path inside the recovery point`);
-  }
-  return b;
-}
 
 function isUnder(path: Buffer, dir: Buffer): boolean {
   return path.length > dir.length && path[dir.length] === SLASH && path.subarray(0, dir.length).equals(dir);

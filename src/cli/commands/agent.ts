@@ -1,5 +1,7 @@
 /** `custos agent attach` and `custos agent start`: the protection agent on a protected computer. */
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { DEFAULT_USER_SOCKET } from '../../agent/user/user-socket.js';
 // Loaded when the command runs, so that every other command starts fast.
 const load = () => import('../../agent/index.js');
 import { print, printJson } from '../output.js';
@@ -33,9 +35,11 @@ export function registerAgentCommands(program: Command): void {
     .requiredOption('--data <dir>', 'agent data directory given to attach')
     .option('--journal-scan-every <duration>', 'walk every protected tree at least this often, verifying its change journal (e.g. 6h; 0s: at every synchronization)', duration, '24h')
     .option('--journal-scan-syncs <n>', 'also walk it after this many synchronizations guided by the journal', positiveInt)
-    .action(async (opts: { data: string; journalScanEvery: string; journalScanSyncs?: number }) => {
+    .option('--user-socket <path>', "where people logged into this computer reach the agent (custos my); mode 0666; 'off': nowhere", DEFAULT_USER_SOCKET)
+    .action(async (opts: { data: string; journalScanEvery: string; journalScanSyncs?: number; userSocket: string }) => {
       const rt = await (await load()).AgentRuntime.start({
         dataDir: opts.data,
+        userSocket: opts.userSocket === 'off' ? null : resolve(opts.userSocket),
         journalScanEveryMs: parseDuration(opts.journalScanEvery)!,
         ...(opts.journalScanSyncs !== undefined ? { journalScanEverySyncs: opts.journalScanSyncs } : {}),
       });

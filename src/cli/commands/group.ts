@@ -19,6 +19,7 @@ interface PolicyOptions {
   exclude?: string[];
   replica?: string;
   check?: string;
+  endUserRecovery?: string;
 }
 
 const ALL_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -32,7 +33,8 @@ function withPolicyOptions(cmd: Command): Command {
     .option('--days <days>', 'weekdays of the recovery points, e.g. mon,tue,wed,thu,fri [every day]')
     .option('--exclude <glob>', "leave out matching items ('*.mp3', 'node_modules', 'cache/**'); repeatable", collect)
     .option('--replica <when>', 'replica creation: now, later@HH:MM or manual [now]')
-    .option('--check <when>', 'consistency check: auto, daily@HH:MM or auto,daily@HH:MM [auto]');
+    .option('--check <when>', 'consistency check: auto, daily@HH:MM or auto,daily@HH:MM [auto]')
+    .option('--end-user-recovery <on|off>', 'people logged into the protected computers recover files they could read themselves (custos my) [off]');
 }
 
 /** "5d" → 5, "2w" → 14, "5" → 5; anything else goes to the server as typed, which explains what is wrong. */
@@ -57,6 +59,10 @@ function policyInput(o: PolicyOptions): GroupUpdate {
   if (o.exclude !== undefined) input.excludes = o.exclude;
   if (o.replica !== undefined) input.replica = o.replica;
   if (o.check !== undefined) input.check = o.check;
+  if (o.endUserRecovery !== undefined) {
+    if (o.endUserRecovery !== 'on' && o.endUserRecovery !== 'off') throw new CustosError('usage', `--end-user-recovery takes on or off, not ${JSON.stringify(o.endUserRecovery)}`);
+    input.endUserRecovery = o.endUserRecovery === 'on';
+  }
   return input;
 }
 
@@ -79,6 +85,7 @@ function showGroup(g: ProtectionGroup): void {
     ['exclusions', g.excludes.length > 0 ? g.excludes.join(' ') : '-'],
     ['replica creation', g.replica],
     ['consistency check', g.check],
+    ['end-user recovery', g.endUserRecovery ? 'on' : 'off'],
     ['created', shortTime(g.createdAt)],
   ]);
 }
@@ -103,8 +110,8 @@ export function registerGroupCommands(program: Command): void {
       if (opts.json) return printJson(groups);
       if (groups.length === 0) return print('no protection groups');
       printTable(
-        ['NAME', 'SOURCES', 'RETENTION', 'SYNC', 'RECOVERY POINTS'],
-        groups.map((g) => [g.name, String(g.sources.length), `${g.retentionDays} days`, every(g.syncMinutes), schedule(g)]),
+        ['NAME', 'SOURCES', 'RETENTION', 'SYNC', 'RECOVERY POINTS', 'END-USER RECOVERY'],
+        groups.map((g) => [g.name, String(g.sources.length), `${g.retentionDays} days`, every(g.syncMinutes), schedule(g), g.endUserRecovery ? 'on' : 'off']),
       );
     },
   );

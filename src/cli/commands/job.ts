@@ -7,7 +7,7 @@
  */
 import { api } from '../../protocol/rest/index.js';
 import { Option, type Command } from 'commander';
-import { CustosError, parseDuration } from '../../base/index.js';
+import { CustosError, parseDuration, type ErrorCode } from '../../base/index.js';
 import type { Job, ServerClient } from '../client.js';
 import { print, printJson } from '../output.js';
 import { formatBytes } from '../progress.js';
@@ -74,11 +74,18 @@ export async function waitForJob(client: ServerClient, id: Job['id'], options: W
   }
 }
 
-/** Prints a finished job and turns failure and cancellation into their exit statuses. */
-export function reportFinished(job: Job, json: boolean | undefined): void {
+/**
+ * Prints a finished job and turns failure and cancellation into their exit
+ * statuses: job-failed, unless the failure's code (result.errorCode) is one
+ * of `ownCodes`, which then is the status (so `recover --wait` exits as
+ * `restore` would for the same mistake).
+ */
+export function reportFinished(job: Job, json: boolean | undefined, ownCodes: readonly ErrorCode[] = []): void {
   if (json) printJson(job);
   if (job.state === 'failed') {
-    throw new CustosError('job-failed', `job ${job.id} (${describeJob(job)}) failed: ${job.error ?? 'the server gave no reason'}`);
+    const code = job.result?.['errorCode'];
+    const own = ownCodes.find((c) => c === code);
+    throw new CustosError(own ?? 'job-failed', `job ${job.id} (${describeJob(job)}) failed: ${job.error ?? 'the server gave no reason'}`);
   }
   if (job.state === 'cancelled') throw new CustosError('cancelled', `job ${job.id} (${describeJob(job)}) was cancelled`);
   if (json) return;
@@ -86,17 +93,29 @@ export function reportFinished(job: Job, json: boolean | undefined): void {
   print(`job ${job.id} succeeded: ${describeJob(job)}${took}`);
   const result = flatResult(job.result);
   if (result) print(`result: ${result}`);
+  const note = pointNote(job);
+  if (note) print(note);
 }
 
-/** After a POST that queued a job: print its id (or JSON), or wait for it with --wait. */
-export async function reportStarted(client: ServerClient, job: Job, opts: { wait?: boolean; timeout?: string; json?: boolean }): Promise<void> {
+/**
+ * What the point a synchronization made is: `point list` shows recovery
+ * points only, so a replica-only point's id needs saying where it can be seen.
+ */
+export function pointNote(job: Pick<Job, 'result' | 'source'>): string | null {
+  const point = job.result?.['point'];
+  if (typeof point !== 'string' || job.result?.['recoveryPoint'] !== false) return null;
+  return `note: ${point} is a replica-only synchronization point, not a recovery point (the next point replaces it; custos point list ${job.source ?? 'SOURCE'} --all shows it)`;
+}
+
+/** After a POST that queued a job: print its id (or JSON), or wait for it with --wait (`ownCodes`: see reportFinished). */
+export async function reportStarted(client: ServerClient, job: Job, opts: { wait?: boolean; timeout?: string; json?: boolean }, ownCodes: readonly ErrorCode[] = []): Promise<void> {
   if (!opts.wait) {
     if (opts.json) printJson(job);
     else print(String(job.id));
     return;
   }
   if (!opts.json && process.stderr.isTTY) process.stderr.write(`job ${job.id} queued: ${describeJob(job)}\n`);
-  reportFinished(await waitForJob(client, job.id, { timeout: opts.timeout, progress: !opts.json }), opts.json);
+  reportFinished(await waitForJob(client, job.id, { timeout: opts.timeout, progress: !opts.json }), opts.json, ownCodes);
 }
 
 /** Adds --wait, --timeout and --json to a command that starts a job. */
@@ -204,6 +223,8 @@ export function registerJobCommands(program: Command): void {
     const result = flatResult(j.result);
     if (result) fields.push(['result', result]);
     printFields(fields);
+    const note = pointNote(j);
+    if (note) print(note);
     if (j.log && j.log.length > 0) {
       print('log:');
       for (const l of j.log) print(`  ${clockTime(l.time)} ${l.level.padEnd(7)} ${l.message}`);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { CustosError } from '../../base/index.js';
 // Loaded when the command runs, so that every other command starts fast.
 const load = () => import('../../server/index.js');
-import { print } from '../output.js';
+import { collect, print } from '../output.js';
 import { commandGroup } from '../server-cli.js';
 import { registerServerCatalogCommands } from './server-catalog.js';
 
@@ -25,7 +25,8 @@ export function registerServerCommands(program: Command): void {
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .option('--catalog-copy <dir>', 'also copy every catalog backup (encrypted, as in the pool) to this directory')
     .option('--new-catalog', 'start with an empty catalog although DIR has been used (a lost catalog: restore it instead if you can)')
-    .action(async (opts: { data: string; listen: string; catalogCopy?: string; newCatalog?: boolean }) => {
+    .option('--recovery-dir <dir>', 'allow recoveries to folders under DIR on this computer (custos recover --to server:/path); repeatable', collect)
+    .action(async (opts: { data: string; listen: string; catalogCopy?: string; newCatalog?: boolean; recoveryDir?: string[] }) => {
       const { host, port } = parseListen(opts.listen);
       const { scaledClockFromEnv, startServer } = await load();
       const { clock, speed } = scaledClockFromEnv(process.env['CUSTOS_TEST_CLOCK']);
@@ -33,6 +34,7 @@ export function registerServerCommands(program: Command): void {
         dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)),
         newCatalog: opts.newCatalog ?? false,
         ...(opts.catalogCopy ? { catalogCopyDir: opts.catalogCopy } : {}),
+        ...(opts.recoveryDir ? { recoveryDirs: opts.recoveryDir } : {}),
       });
       // The signal handlers are in place before "ready" is printed: a supervisor that stops the
       // server as soon as it reads "ready" must get a clean stop, not the default SIGTERM death.

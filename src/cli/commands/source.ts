@@ -13,14 +13,14 @@ function allocation(s: DataSource): string {
 export function registerSourceCommands(program: Command): void {
   const source = program.command('source').description('data sources of the attached protection agents');
 
-  withConnection(source.command('list').description('every data source: group, replica state, recovery points, disk allocation').option('--json', 'print the data sources as JSON')).action(
+  withConnection(source.command('list').description('every data source: group, replica state, newest recovery point, last synchronization, disk allocation').option('--json', 'print the data sources as JSON')).action(
     async (opts: ConnectionOptions & { json?: boolean }) => {
       const sources = await connect(opts).call(api.listSources);
       if (opts.json) return printJson(sources);
       if (sources.length === 0) return print('no data sources (attach a protection agent first: custos agent token)');
       printTable(
-        ['ID', 'GROUP', 'REPLICA', 'NEWEST POINT', 'POINTS', 'ALLOCATION'],
-        sources.map((s) => [s.id, s.group ?? '-', s.replicaState, shortTime(s.newestPoint), String(s.recoveryPoints), allocation(s)]),
+        ['ID', 'GROUP', 'REPLICA', 'NEWEST POINT', 'POINTS', 'LAST SYNC', 'ALLOCATION'],
+        sources.map((s) => [s.id, s.group ?? '-', s.replicaState, shortTime(s.newestPoint), String(s.recoveryPoints), shortTime(s.lastSynchronized), allocation(s)]),
       );
     },
   );
@@ -36,8 +36,9 @@ export function registerSourceCommands(program: Command): void {
         ['path', s.path],
         ['protection group', s.group ?? '- (not protected)'],
         ['replica', s.replicaState],
-        ['newest point', shortTime(s.newestPoint)],
+        ['newest recovery point', shortTime(s.newestPoint)],
         ['recovery points', String(s.recoveryPoints)],
+        ['last synchronized', shortTime(s.lastSynchronized)],
         ['allocation', `${allocation(s)} used`],
       ];
       printFields(fields);

@@ -6,12 +6,17 @@
  * OpenAPI document is generated from them, and the CLI client, the console
  * and the tests call through them, so the four can no longer disagree.
  */
+import type { Readable } from 'node:stream';
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import { ISO_LOCAL_TIME_SOURCE, ISO_OFFSET_SOURCE } from '../../base/index.js';
 import {
   AgentSchema,
   AlertSchema,
   AuditEntrySchema,
   DataSourceSchema,
+  DownloadRequestSchema,
+  DownloadSummarySchema,
+  DirectoryListingSchema,
   EnrollAnswerSchema,
   EnrollRequestSchema,
   GroupAnswerSchema,
@@ -24,6 +29,8 @@ import {
   ProtectionGroupSchema,
   RecoveryPointSchema,
   RecoveryRequestSchema,
+  SearchAnswerSchema,
+  VersionsAnswerSchema,
   SessionSchema,
   TokenCreatedSchema,
   TokenCreateSchema,
@@ -77,6 +84,12 @@ export interface RouteSpec {
   /** The answer's schema; a `text` answer is sent as it is with that content type. */
   readonly response: TSchema;
   readonly text?: string;
+  /**
+   * The answer is a byte stream (an archive) of one of these media types,
+   * not JSON; `response` is then the schema of the summary that follows the
+   * stream in the X-Custos-Summary trailer (StreamReply).
+   */
+  readonly stream?: readonly string[];
   /** Left out of the OpenAPI document. */
   readonly hide?: boolean;
   /** The audit log's name for this call; every call that changes something has one. */
@@ -88,7 +101,19 @@ const route = <const R extends RouteSpec>(r: R): R => r;
 export type ParamsOf<R extends RouteSpec> = R['params'] extends TObject ? Static<R['params']> : undefined;
 export type QueryOf<R extends RouteSpec> = R['query'] extends TObject ? Static<R['query']> : undefined;
 export type BodyOf<R extends RouteSpec> = R['body'] extends TSchema ? Static<R['body']> : undefined;
-export type ReplyOf<R extends RouteSpec> = Static<R['response']>;
+export type ReplyOf<R extends RouteSpec> = R['stream'] extends readonly string[] ? StreamReply<Static<R['response']>> : Static<R['response']>;
+
+/** The trailer that carries a stream's summary (JSON, non-ASCII escaped). */
+export const SUMMARY_TRAILER = 'x-custos-summary';
+
+/** What a handler of a streaming call returns: the stream, and its summary once the stream has ended. */
+export interface StreamReply<S> {
+  readonly contentType: string;
+  /** The file name suggested to the caller (Content-Disposition). */
+  readonly fileName: string;
+  readonly body: Readable;
+  summary(): S;
+}
 
 const strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, { additionalProperties: false });
 const JobId = strict({ id: Type.String({ pattern: '^[0-9]{1,15}$' }) });
@@ -97,6 +122,16 @@ const SourceId = strict({ id: Type.String({ minLength: 1, maxLength: 4200 }) });
 const GroupName = strict({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 const AgentName = strict({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 const TokenName = strict({ name: Type.String({ minLength: 1, maxLength: 100 }) });
+/** Which recovery point: an id (or a prefix of at least 4 hex digits, or latest), or a time; neither: the newest. */
+const PointChoice = {
+  point: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^([0-9a-f]{4,64}|latest)$', description: 'a recovery point id, a prefix of 4+ hex digits, or latest' })),
+  at: Type.Optional(Type.String({
+    maxLength: 40, pattern: `^${ISO_LOCAL_TIME_SOURCE}${ISO_OFFSET_SOURCE}$`, description: 'ISO 8601 time with Z or an offset: the newest recovery point at or before it',
+  })),
+};
+/** A path inside the data source: relative to the protected directory, or absolute under it; base64:… for bytes that are not UTF-8. */
+const ItemPath = Type.String({ maxLength: 6000, description: "relative to the protected directory or absolute under it ('' or / is the protected directory); base64:… gives raw bytes" });
+const Limit = (dflt: number) => Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: `default ${dflt}` }));
 
 export const api = {
   health: route({
@@ -169,7 +204,9 @@ export const api = {
   }),
   getSource: route({ method: 'GET', path: '/api/data-sources/:id', access: 'view-sources', params: SourceId, summary: 'One data source', response: DataSourceSchema }),
   listPoints: route({
-    method: 'GET', path: '/api/data-sources/:id/recovery-points', access: 'view-sources', params: SourceId, summary: 'Recovery points, oldest first',
+    method: 'GET', path: '/api/data-sources/:id/recovery-points', access: 'view-sources', params: SourceId,
+    summary: 'Recovery points, oldest first; with all=true also the replica-only point the last synchronization left (recoveryPoint false)',
+    query: strict({ all: Type.Optional(Type.Boolean({ description: 'also replica-only synchronization points' })) }),
     response: Type.Array(RecoveryPointSchema),
   }),
   syncNow: route({
@@ -185,9 +222,32 @@ export const api = {
     method: 'POST', path: '/api/data-sources/:id/consistency-check', audit: 'job.consistency-check', access: 'operate', params: SourceId, status: 202,
     summary: 'Run a consistency check', response: JobSchema,
   }),
+  browse: route({
+    method: 'GET', path: '/api/data-sources/:id/files', access: 'recover', params: SourceId,
+    summary: 'One directory of a recovery point (the newest when neither point nor at is given), in name order, a page at a time',
+    query: strict({ ...PointChoice, path: Type.Optional(ItemPath), after: Type.Optional(Type.String({ maxLength: 6000, description: 'the `next` of the previous page' })), limit: Limit(1000) }),
+    response: DirectoryListingSchema,
+  }),
+  search: route({
+    method: 'GET', path: '/api/data-sources/:id/search', access: 'recover', params: SourceId,
+    summary: 'Paths matching a glob in any recovery point of the data source, with the first and last point holding each',
+    query: strict({ pattern: Type.String({ minLength: 1, maxLength: 1024, description: "*.tex matches names at any depth; a pattern with '/' matches whole paths, ** any directories" }), limit: Limit(1000) }),
+    response: SearchAnswerSchema,
+  }),
+  versions: route({
+    method: 'GET', path: '/api/data-sources/:id/versions', access: 'recover', params: SourceId,
+    summary: 'The distinct versions of one item across the recovery points of the data source, each with the points holding it',
+    query: strict({ path: ItemPath }),
+    response: VersionsAnswerSchema,
+  }),
   recover: route({
     method: 'POST', path: '/api/recoveries', audit: 'recovery', access: 'recover', status: 202,
     summary: 'Recover a recovery point (or items of it) to a path on an agent', body: RecoveryRequestSchema, response: JobSchema,
+  }),
+  download: route({
+    method: 'POST', path: '/api/data-sources/:id/downloads', audit: 'recovery.download', access: 'recover', params: SourceId,
+    summary: 'Download a recovery point (or items of it) as a tar, tar.zst or zip archive, streamed as it is read; its summary follows in the X-Custos-Summary trailer',
+    body: DownloadRequestSchema, stream: ['application/x-tar', 'application/zstd', 'application/zip'], response: DownloadSummarySchema,
   }),
 
   // --- jobs

@@ -35,11 +35,11 @@ export const DataSourceSchema = Type.Object({
   path: Type.String(),
   group: Nullable(Type.String()),
   replicaState: Type.Union(REPLICA_STATES.map((s) => Type.Literal(s))),
-  newestPoint: Nullable(Time),
+  newestPoint: Nullable(Type.String({ description: 'time of the newest recovery point (a synchronization makes none: see lastSynchronized)' })),
   recoveryPoints: Count,
   allocationBytes: Count,
   usedBytes: Count,
-  lastSynchronized: Nullable(Time),
+  lastSynchronized: Nullable(Type.String({ description: 'ISO 8601 UTC time the last successful synchronization ended (a recovery point or consistency check synchronizes too)' })),
 });
 export type DataSource = Static<typeof DataSourceSchema>;
 
@@ -53,6 +53,7 @@ export const ProtectionGroupSchema = Type.Object({
   excludes: Type.Array(Type.String()),
   replica: Type.String({ description: "'now', 'later@HH:MM' or 'manual'" }),
   check: Type.String({ description: "'auto', 'daily@HH:MM' or 'auto,daily@HH:MM'" }),
+  endUserRecovery: Type.Boolean({ description: 'people logged into the protected computers may recover files they could read (custos my)' }),
   createdAt: Time,
 });
 export type ProtectionGroup = Static<typeof ProtectionGroupSchema>;
@@ -82,6 +83,7 @@ const OptionalPolicyFields = {
   excludes: Type.Optional(GroupInputFields.excludes),
   replica: Type.Optional(GroupInputFields.replica),
   check: Type.Optional(GroupInputFields.check),
+  endUserRecovery: Type.Optional(Type.Boolean({ description: 'switch end-user recovery (custos my) on or off; a new group has it off' })),
 };
 
 export const GroupCreateSchema = Type.Object(
@@ -221,17 +223,27 @@ export const AuditEntrySchema = Type.Object({
 });
 export type AuditEntry = Static<typeof AuditEntrySchema>;
 
+/** The `to` of a recovery that means the data source's own agent and path. */
+export const ORIGINAL_TARGET = 'original';
+
 export const RecoveryRequestSchema = Type.Object(
   {
     source: Type.String({ minLength: 1, maxLength: 4200 }),
-    point: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the recovery point id; exactly one of point and at' })),
+    point: Type.Optional(Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: "the recovery point's id or its first 4 or more hex digits (resolved among the data source's points; a prefix that begins several ids is refused, naming them); exactly one of point and at",
+    })),
     at: Type.Optional(Type.String({
       maxLength: 40,
       pattern: `^${ISO_LOCAL_TIME_SOURCE}${ISO_OFFSET_SOURCE}$`,
       description: 'ISO 8601 time with Z or an offset: the newest recovery point at or before it; exactly one of point and at',
     })),
-    to: Type.String({ minLength: 3, maxLength: 4200, description: 'AGENT:/absolute/path' }),
-    items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 10_000 })),
+    to: Type.String({ minLength: 3, maxLength: 4200, description: "AGENT:/absolute/path; 'original': the data source's own agent and path; or server:/absolute/path (a folder under one of the recovery directories of the protection server)" }),
+    items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), {
+      maxItems: 10_000,
+      description: 'paths inside the data source, absolute (under its path) or relative to it; each must be in the point (404 naming the missing ones, before anything is queued)',
+    })),
     conflict: Type.Optional(Type.Union([Type.Literal('overwrite'), Type.Literal('skip'), Type.Literal('keep-both')], {
       description: 'when a different item exists at the target: overwrite (the default), skip, or keep-both (the recovered file is written beside it as NAME.restored, NAME.restored-2, …); a file identical to the point\'s is never rewritten',
     })),
@@ -248,6 +260,39 @@ export const RecoveryRequestSchema = Type.Object(
 );
 export type RecoveryRequest = Static<typeof RecoveryRequestSchema>;
 
+export const ARCHIVE_FORMATS = ['tar', 'tar.zst', 'zip'] as const;
+export type ArchiveFormat = (typeof ARCHIVE_FORMATS)[number];
+
+/** A recovery point, or items of it, as an archive streamed to the caller. */
+export const DownloadRequestSchema = Type.Object(
+  {
+    point: RecoveryRequestSchema.properties.point,
+    at: RecoveryRequestSchema.properties.at,
+    items: RecoveryRequestSchema.properties.items,
+    format: Type.Union(ARCHIVE_FORMATS.map((f) => Type.Literal(f))),
+  },
+  { additionalProperties: false },
+);
+export type DownloadRequest = Static<typeof DownloadRequestSchema>;
+
+const ItemProblem = Type.Object({ path: Type.String(), message: Type.String() });
+/** What a download held, sent after the archive (the X-Custos-Summary trailer); lists are cut at 20, the counts are whole. */
+export const DownloadSummarySchema = Type.Object({
+  complete: Type.Boolean({ description: 'false: the archive is cut short (see error) and must not be used' }),
+  point: Type.String(),
+  files: Count,
+  dirs: Count,
+  others: Count,
+  bytes: Count,
+  leftOut: Count,
+  warnings: Type.Array(Type.String()),
+  warningCount: Count,
+  errors: Type.Array(ItemProblem, { description: 'items whose content could not be read (written zero-filled)' }),
+  errorCount: Count,
+  error: Nullable(Type.String()),
+});
+export type DownloadSummary = Static<typeof DownloadSummarySchema>;
+
 export const EnrollRequestSchema = Type.Object(
   {
     secret: Type.String({ minLength: 1, maxLength: 200 }),
@@ -259,3 +304,68 @@ export const EnrollRequestSchema = Type.Object(
 );
 export const EnrollAnswerSchema = Type.Object({ name: Type.String(), certificate: Type.String(), ca: Type.String(), server: Type.String() });
 export type EnrollAnswer = Static<typeof EnrollAnswerSchema>;
+
+/**
+ * Paths and names inside a data source are raw bytes. In JSON they are
+ * strings when they are valid UTF-8; otherwise the string is lossy and the
+ * `…Base64` field beside it carries the exact bytes.
+ */
+const PathText = Type.String({ description: 'relative to the protected directory (lossy when the bytes are not UTF-8: see the Base64 field)' });
+const PathBytes = Type.Optional(Type.String({ description: 'base64 of the exact bytes, present only when they are not valid UTF-8' }));
+const PointRefSchema = Type.Object({ id: Type.String(), time: Time });
+const ITEM_TYPES = ['file', 'dir', 'symlink', 'hardlink', 'fifo', 'char', 'block', 'socket'] as const;
+const ItemType = Type.Union(ITEM_TYPES.map((t) => Type.Literal(t)));
+
+export const FileItemSchema = Type.Object({
+  name: Type.String(),
+  nameBase64: PathBytes,
+  type: ItemType,
+  size: Count,
+  mtime: Time,
+  mode: Type.Integer({ minimum: 0, maximum: 0o7777, description: 'permission bits incl. setuid/setgid/sticky' }),
+  uid: Count,
+  gid: Count,
+  user: Nullable(Type.String()),
+  group: Nullable(Type.String()),
+  target: Type.Optional(Type.String({ description: 'symlink target, or the path a hard link links to' })),
+  error: Type.Optional(Type.String({ description: 'why the content could not be read at backup time' })),
+});
+export type FileItem = Static<typeof FileItemSchema>;
+
+export const DirectoryListingSchema = Type.Object({
+  source: Type.String(),
+  point: PointRefSchema,
+  path: PathText,
+  items: Type.Array(FileItemSchema),
+  next: Nullable(Type.String({ description: 'pass as `after` for the next page; null: this was the last' })),
+});
+export type DirectoryListing = Static<typeof DirectoryListingSchema>;
+
+export const SearchAnswerSchema = Type.Object({
+  source: Type.String(),
+  pattern: Type.String(),
+  pointsSearched: Count,
+  hits: Type.Array(Type.Object({
+    path: PathText,
+    pathBase64: PathBytes,
+    type: ItemType,
+    size: Count,
+    first: PointRefSchema,
+    last: PointRefSchema,
+    points: Count,
+  })),
+  truncated: Type.Boolean({ description: 'more paths matched than the limit' }),
+});
+export type SearchAnswer = Static<typeof SearchAnswerSchema>;
+
+export const VersionsAnswerSchema = Type.Object({
+  source: Type.String(),
+  path: PathText,
+  versions: Type.Array(Type.Object({
+    size: Count,
+    mtime: Time,
+    content: Nullable(Type.String({ description: 'identifies the content: equal ⇔ same bytes' })),
+    points: Type.Array(PointRefSchema, { description: 'oldest first' }),
+  }), { description: 'oldest first' }),
+});
+export type VersionsAnswer = Static<typeof VersionsAnswerSchema>;

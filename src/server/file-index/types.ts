@@ -38,9 +38,11 @@ export interface DirectoryPage {
   readonly next: Buffer | null;
 }
 
+/** A recovery point as the index's callers name it: its id, time and data source (from the catalog). */
 export interface PointRef {
   readonly id: string;
   readonly time: string;
+  readonly source: string;
 }
 
 /** One path that matched a search, with where it exists. */
@@ -55,6 +57,13 @@ export interface SearchHit {
   readonly points: number;
 }
 
+/** The hits of a search, in path order, at most the limit asked for. */
+export interface SearchResult {
+  readonly hits: readonly SearchHit[];
+  /** More paths matched than the limit. */
+  readonly truncated: boolean;
+}
+
 /** One distinct content of a file, and the points that hold it (oldest first). */
 export interface FileVersion {
   readonly content: string | null;
@@ -65,8 +74,8 @@ export interface FileVersion {
 
 /** The questions the index answers. Every call names points of one data source the caller may see. */
 export interface FileIndexReader {
-  item(pointId: string, path: Buffer): Promise<IndexedItem | undefined>;
-  list(pointId: string, dir: Buffer, page: { readonly after?: Buffer; readonly limit: number }): Promise<DirectoryPage>;
-  search(points: readonly PointRef[], pattern: string, limit: number): Promise<readonly SearchHit[]>;
+  item(point: PointRef, path: Buffer): Promise<IndexedItem | undefined>;
+  list(point: PointRef, dir: Buffer, page: { readonly after?: Buffer; readonly limit: number }): Promise<DirectoryPage>;
+  search(points: readonly PointRef[], pattern: string, limit: number): Promise<SearchResult>;
   versions(points: readonly PointRef[], path: Buffer): Promise<readonly FileVersion[]>;
 }

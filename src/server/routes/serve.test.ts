@@ -18,10 +18,11 @@ const VALID: Record<string, Record<string, unknown>> = {
   createToken: { name: 'ci', role: 'recovery-operator', scopes: ['group:homes'], expires: '30d' },
   createEnrollmentToken: { expires: '1h' },
   enroll: { secret: 'abc', name: 'agent1', csr: 'x', hostname: 'h' },
-  createGroup: { name: 'g1', sources: ['a:fs:/data'], retention: '5d', sync: 15, points: ['08:00'], days: 'mon', excludes: ['*.mp3'], replica: 'now', check: 'auto' },
-  updateGroup: { retention: 7, addSources: ['a:fs:/y'], removeSources: ['a:fs:/z'] },
+  createGroup: { name: 'g1', sources: ['a:fs:/data'], retention: '5d', sync: 15, points: ['08:00'], days: 'mon', excludes: ['*.mp3'], replica: 'now', check: 'auto', endUserRecovery: true },
+  updateGroup: { retention: 7, addSources: ['a:fs:/y'], removeSources: ['a:fs:/z'], endUserRecovery: false },
   // point and at: the schema takes both (the handler wants exactly one), so removing either field reaches the handler
   recover: { source: 'a:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'a:/tmp/x', items: ['a/b'], conflict: 'skip', allowSystemTarget: false },
+  download: { point: 'abc', at: '2026-12-01T17:00:00+01:00', items: ['a/b'], format: 'zip' },
 };
 
 test('the strict body validator agrees with TypeBox, never coerces, and lets only declared fields through (60,000 bodies)', () => {

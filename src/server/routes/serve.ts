@@ -9,7 +9,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { BodyOf, ParamsOf, QueryOf, ReplyOf, RouteSpec } from '../../protocol/rest/index.js';
+import { SUMMARY_TRAILER, type BodyOf, type ParamsOf, type QueryOf, type ReplyOf, type RouteSpec, type StreamReply } from '../../protocol/rest/index.js';
 import type { AuditLog } from '../audit.js';
 import type { Principal, RouteConfig } from '../auth.js';
 import { badRequest } from '../http-errors.js';
@@ -53,7 +53,7 @@ export function serve<R extends RouteSpec>(app: FastifyInstance, spec: R, handle
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { querystring: spec.query } : {}),
       ...(spec.body ? { body: spec.body } : {}),
-      ...(spec.text ? {} : { response: { [status]: spec.response } }),
+      ...(spec.text ? {} : { response: { [status]: spec.stream ? streamSchema(spec.stream) : spec.response } }),
     },
     handler: async (req, reply) => {
       if (!spec.body && !isEmptyBody(req.body)) throw badRequest(`${spec.method} ${spec.path} takes no body`);
@@ -72,9 +72,27 @@ export function serve<R extends RouteSpec>(app: FastifyInstance, spec: R, handle
       const value = await handler(call);
       void reply.code(status);
       if (spec.text) void reply.type(spec.text);
+      if (spec.stream) return sendStream(reply, value as StreamReply<unknown>);
       return value;
     },
   });
+}
+
+/** The OpenAPI description of a streamed answer: bytes of one of its media types. */
+function streamSchema(types: readonly string[]) {
+  return { description: `a byte stream; its summary follows in the ${SUMMARY_TRAILER} trailer`, content: Object.fromEntries(types.map((t) => [t, { schema: { type: 'string', format: 'binary' } }])) };
+}
+
+/**
+ * Sends a stream (with backpressure: fastify pipes it) and, after its last
+ * byte, its summary as a trailer, JSON with everything beyond ASCII escaped
+ * (a header value must be).
+ */
+function sendStream(reply: FastifyReply, s: StreamReply<unknown>): FastifyReply {
+  void reply.type(s.contentType);
+  void reply.header('content-disposition', `attachment; filename="${s.fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
+  void reply.trailer(SUMMARY_TRAILER, async () => JSON.stringify(s.summary()).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  return reply.send(s.body);
 }
 
 function isEmptyBody(body: unknown): boolean {

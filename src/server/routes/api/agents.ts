@@ -19,6 +19,8 @@ import { recordIssued, recordRevoked } from '../../issued-certificates.js';
 
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_TOKEN_LIFETIME_MS = 7 * 86_400_000;
+/** `--to server:/path` and `--to download:FILE` are recovery targets, so no agent may be called that. */
+const RESERVED_AGENT_NAMES = ['server', 'download'];
 
 export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const c = ctx.catalog;
@@ -64,6 +66,7 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): v
   serve(app, api.enroll, async ({ body, audit }) => {
     audit(body.name, { hostname: body.hostname ?? null });
     if (!AGENT_NAME.test(body.name)) throw badRequest(`agent name ${JSON.stringify(body.name)} is not allowed: use letters, digits, '.', '_' and '-' (at most 63), starting with a letter or digit`);
+    if (RESERVED_AGENT_NAMES.includes(body.name)) throw badRequest(`agent name ${body.name} is reserved (recover --to ${body.name}:… names a recovery target): attach with another --name`);
     const existing = await c.agent(body.name);
     if (existing && !existing.revoked_at) throw conflict(`an agent named ${body.name} is already attached; pick another --name or remove it first (custos agent remove ${body.name})`);
     const now = ctx.clock.now().toISOString();

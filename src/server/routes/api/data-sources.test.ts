@@ -43,30 +43,30 @@ test('recover at a time: the newest recovery point at or before it; both, neithe
   assert.ok(g.status < 300, g.text);
   const point = (id: string, time: string, recoveryPoint = 1) =>
     catalog.insertPoint({ id, source_id: SOURCE, time, recovery_point: recoveryPoint, partial: 0, files: 1, logical_bytes: 1, bytes_added: 1, job_id: null });
-  await point('p08', '2026-12-01T08:00:00.000Z');
-  await point('p12', '2026-12-01T12:00:12.000Z');
-  await point('r13', '2026-12-01T13:00:00.000Z', 0); // replica-only: never recovered
-  await point('p20', '2026-12-01T20:00:00.000Z');
+  await point('0a08', '2026-12-01T08:00:00.000Z');
+  await point('0a12', '2026-12-01T12:00:12.000Z');
+  await point('0b13', '2026-12-01T13:00:00.000Z', 0); // replica-only: never recovered
+  await point('0a20', '2026-12-01T20:00:00.000Z');
   const base = { source: SOURCE, to: 'lap:/tmp/restored' };
 
-  assert.equal(await recoveredPoint({ ...base, at: '2026-12-01T12:00:12Z' }), 'p12', 'a point exactly at the time');
-  assert.equal(await recoveredPoint({ ...base, at: '2026-12-01T14:30:00+01:00' }), 'p12', 'an offset; the replica-only point is passed over');
-  assert.equal(await recoveredPoint({ ...base, at: '2026-12-01T19:59:59.999Z' }), 'p12');
-  assert.equal(await recoveredPoint({ ...base, at: '2030-01-01T00:00Z' }), 'p20');
-  assert.equal(await recoveredPoint({ ...base, point: 'p08' }), 'p08', 'point alone still works');
+  assert.equal(await recoveredPoint({ ...base, at: '2026-12-01T12:00:12Z' }), '0a12', 'a point exactly at the time');
+  assert.equal(await recoveredPoint({ ...base, at: '2026-12-01T14:30:00+01:00' }), '0a12', 'an offset; the replica-only point is passed over');
+  assert.equal(await recoveredPoint({ ...base, at: '2026-12-01T19:59:59.999Z' }), '0a12');
+  assert.equal(await recoveredPoint({ ...base, at: '2030-01-01T00:00Z' }), '0a20');
+  assert.equal(await recoveredPoint({ ...base, point: '0a08' }), '0a08', 'point alone still works');
 
   const audit = await server.inject({ method: 'GET', url: '/api/audit?action=recovery&limit=2', headers: { authorization: `Bearer ${token}` } });
   const [byPoint, byTime] = JSON.parse(audit.text) as Array<{ target: string; detail: string }>;
   assert.equal(byPoint!.target, SOURCE);
-  assert.match(byPoint!.detail, /"point":"p08"/, 'the audit entry names the point recovered');
-  assert.match(byTime!.detail, /"at":"2030-01-01T00:00Z".*"point":"p20"/, 'with at: the time asked for and the point it named');
+  assert.match(byPoint!.detail, /"point":"0a08"/, 'the audit entry names the point recovered');
+  assert.match(byTime!.detail, /"at":"2030-01-01T00:00Z".*"point":"0a20"/, 'with at: the time asked for and the point it named');
 
   const before = await recover({ ...base, at: '2026-12-01T07:59:59Z' });
   assert.equal(before.status, 404, before.text);
   assert.match(before.text, /no recovery point at or before 2026-12-01T07:59:59.000Z: the oldest is at 2026-12-01T08:00:00.000Z/);
 
   const refused: Array<[unknown, RegExp]> = [
-    [{ ...base, point: 'p08', at: '2026-12-01T12:00Z' }, /exactly one of point/],
+    [{ ...base, point: '0a08', at: '2026-12-01T12:00Z' }, /exactly one of point/],
     [base, /exactly one of point/],
     [{ ...base, at: '2026-12-01T12:00' }, /body\/at/], // no offset: the server cannot know the caller's zone
     [{ ...base, at: 'yesterday 17:00' }, /body\/at/],

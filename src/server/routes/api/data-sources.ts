@@ -4,16 +4,19 @@
  * and recovers only to agents that own one of them.
  */
 import type { FastifyInstance } from 'fastify';
-import { CustosError, parseIsoTime } from '../../../base/index.js';
-import type { DataSourceRow } from '../../../catalog/index.js';
+import { CustosError, parseIsoTime, pointByRef } from '../../../base/index.js';
+import { checkItemsExist, missingItemsError, resolveItems, type RequestedItem } from '../../../agent/restore/items.js';
+import type { DataSourceRow, PointRow } from '../../../catalog/index.js';
 import type { JobKind } from '../../../jobs/index.js';
 import { isSystemTarget, parseThrottle, pointAt } from '../../../protection/index.js';
 import { DEFAULT_CONFLICT } from '../../../protocol/index.js';
-import { api } from '../../../protocol/rest/index.js';
+import { api, ORIGINAL_TARGET, type RecoveryRequest } from '../../../protocol/rest/index.js';
 import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest, notFound } from '../../http-errors.js';
 import { parseTarget } from '../../source-id.js';
+import { serverTargetPath } from '../../server-recovery.js';
+import { checkServerTargetRequest, enqueueServerRecovery } from './server-targets.js';
 import { jobView, pointView, sourceView } from '../../views.js';
 import { serve } from '../serve.js';
 
@@ -27,9 +30,10 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     return s;
   };
 
+  /** Newest point and count: recovery points only (a synchronization's replica-only point shows as lastSynchronized). */
   const view = async (s: DataSourceRow) => {
-    const points = await c.listPoints(s.id);
-    return sourceView(s, points.at(-1), points.filter((p) => p.recovery_point === 1).length);
+    const points = await c.listPoints(s.id, true);
+    return sourceView(s, points.at(-1), points.length);
   };
 
   serve(app, api.listSources, async ({ principal }) =>
@@ -37,9 +41,9 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
 
   serve(app, api.getSource, async ({ params, principal }) => view(await sourceFor(principal!, params.id)));
 
-  serve(app, api.listPoints, async ({ params, principal }) => {
+  serve(app, api.listPoints, async ({ params, query, principal }) => {
     const s = await sourceFor(principal!, params.id);
-    return (await c.listPoints(s.id, true)).map(pointView);
+    return (await c.listPoints(s.id, query.all !== true)).map(pointView);
   });
 
   type OnDemandRequest = { params: { id: string }; principal: Principal | null; audit: (t: string | null) => void };
@@ -64,22 +68,71 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
   });
   serve(app, api.checkNow, onDemand('consistency-check', 'consistency check'));
 
+  /** The point a recovery names: the newest recovery point at or before `at`, or the one point of the source whose id begins with `point`. */
+  const recoveryPoint = async (s: DataSourceRow, b: RecoveryRequest): Promise<PointRow> => {
+    if ((b.point === undefined) === (b.at === undefined)) throw badRequest('give exactly one of point (a recovery point id, or its first 4+ hex digits) and at (an ISO time)');
+    if (b.at !== undefined) {
+      const at = parseIsoTime(b.at)?.date;
+      if (at === undefined) throw badRequest(`at: ${b.at} is not a time (e.g. 2026-12-01T17:00:00Z)`);
+      return pointAt(await c.listPoints(s.id, true), at, s.id);
+    }
+    return pointByRef(await c.listPoints(s.id), b.point!, s.id);
+  };
+
+  /** Where a recovery writes: AGENT:/path, or 'original' (the data source's own agent and path); the agent must be attached. */
+  const recoveryTarget = async (s: DataSourceRow, to: string): Promise<{ agent: string; path: string }> => {
+    const original = to === ORIGINAL_TARGET;
+    const target = original ? { agent: s.agent, path: s.path } : parseTarget(to);
+    const agent = await c.agent(target.agent);
+    if (!agent || agent.revoked_at) {
+      throw badRequest(original
+        ? `the agent of ${s.id} (${s.agent}) is no longer attached, so there is no original location to recover to: recover to another agent (AGENT:/path)`
+        : `recovery target agent ${target.agent} is not attached`);
+    }
+    return target;
+  };
+
+  /**
+   * The items asked for, each in the point, checked before the job is
+   * queued (the agent checks again): a recovery point's items are looked up
+   * in the file index; a replica-only point, which the index leaves out,
+   * has its manifest read (pinned meanwhile, as a recovery pins it).
+   */
+  const checkItems = async (s: DataSourceRow, point: PointRow, items: readonly string[]): Promise<void> => {
+    const requested = resolveItems(items, s.path);
+    if (requested.length === 0) return;
+    if (point.recovery_point === 1) {
+      const missing: RequestedItem[] = [];
+      const ref = { id: point.id, time: point.time, source: s.id };
+      for (const i of requested) if ((await ctx.fileIndex.index.item(ref, i.path)) === undefined) missing.push(i);
+      if (missing.length > 0) throw missingItemsError(missing, point, s.path);
+      return;
+    }
+    const record = await ctx.pool.findPoint(point.id);
+    const unpin = ctx.pool.activity.pin(record);
+    try {
+      await checkItemsExist(ctx.pool.manifest(record), requested, point, s.path);
+    } finally {
+      unpin();
+    }
+  };
+
   serve(app, api.recover, async ({ body: b, principal, audit }) => {
     const p = principal!;
     const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? DEFAULT_CONFLICT, security: b.security ?? 'point', throttle: b.throttle ?? [], allowSystemTarget: b.allowSystemTarget ?? false };
     audit(b.source, detail);
     // Malformed rates and windows are refused (400) before anything is queued; the agent gets them parsed.
     const settings = { conflict: detail.conflict, security: detail.security, throttle: parseThrottle(detail.throttle) };
-    if ((b.point === undefined) === (b.at === undefined)) throw badRequest('give exactly one of point (a recovery point id) and at (an ISO time)');
-    const at = b.at === undefined ? undefined : parseIsoTime(b.at)?.date;
-    if (b.at !== undefined && at === undefined) throw badRequest(`at: ${b.at} is not a time (e.g. 2026-12-01T17:00:00Z)`);
+    const serverTarget = serverTargetPath(b.to) === null ? null : checkServerTargetRequest(ctx, p, b.to);
     const s = await sourceFor(p, b.source);
-    const point = at !== undefined ? pointAt(await c.listPoints(s.id, true), at, s.id) : await c.point(b.point!);
-    if (!point || point.source_id !== s.id) throw notFound(`recovery point ${b.point} of ${s.id}`);
-    audit(b.source, { ...detail, point: point.id }); // with at: the point the time named
-    const target = parseTarget(b.to);
-    const agent = await c.agent(target.agent);
-    if (!agent || agent.revoked_at) throw badRequest(`recovery target agent ${target.agent} is not attached`);
+    const point = await recoveryPoint(s, b);
+    if (serverTarget !== null) {
+      audit(b.source, { ...detail, point: point.id });
+      await checkItems(s, point, b.items ?? []);
+      return jobView(await enqueueServerRecovery(ctx, { source: s, point, target: serverTarget, request: b, settings, principal: p }));
+    }
+    const target = await recoveryTarget(s, b.to);
+    audit(b.source, { ...detail, point: point.id, to: `${target.agent}:${target.path}` }); // the point a time or prefix named, the target 'original' named
     if (b.allowSystemTarget && p.role !== 'admin') throw new CustosError('denied', 'only an admin may recover onto / or a system directory (allowSystemTarget)');
     if (!b.allowSystemTarget && isSystemTarget(target.path)) {
       throw new CustosError('denied', `recovering onto ${target.path} would replace system files: recover to another directory, or (admin only) add --allow-system-target`);
@@ -88,15 +141,13 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       const ownsScopedSource = (await c.listSources({ agent: target.agent })).some((x) => sourceInScope(p, x));
       if (!ownsScopedSource) throw new CustosError('denied', `a recovery-operator recovers only to agents of data sources in its scope; ${target.agent} has none`);
     }
-    for (const item of b.items ?? []) {
-      if (item.split('/').some((part) => part === '..')) throw badRequest(`item ${item}: '..' is not allowed`);
-    }
+    await checkItems(s, point, b.items ?? []);
     const job = await ctx.engine.enqueue({
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
       params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name },
-      reason: `recovery of ${point.time} to ${b.to} requested by ${p.name}`,
+      reason: `recovery of ${point.time} to ${target.agent}:${target.path} requested by ${p.name}`,
     });
     return jobView(job);
   });

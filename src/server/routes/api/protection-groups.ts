@@ -51,14 +51,14 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
   });
 
   serve(app, api.createGroup, async ({ body: b, audit }) => {
-    audit(b.name, { sources: b.sources, ...policyInput(b) });
+    audit(b.name, { sources: b.sources, ...policyInput(b), ...(b.endUserRecovery === undefined ? {} : { endUserRecovery: b.endUserRecovery }) });
     if (!GROUP_NAME.test(b.name)) throw badRequest(`protection group name ${JSON.stringify(b.name)} is not allowed: letters, digits, space, '.', '_', '-' (at most 63)`);
     if (!b.sources || b.sources.length === 0) throw badRequest('a protection group needs at least one data source (--source AGENT:fs:/path)');
     if (await c.group(b.name)) throw conflict(`protection group ${b.name} already exists`);
     const { policy, warnings } = parsePolicy(policyInput(b), DEFAULT_POLICY);
     const now = ctx.clock.now().toISOString();
     const rows = await memberRows(b.sources, now);
-    await c.saveGroup({ name: b.name, policy: JSON.stringify(policy), now, create: true }, rows);
+    await c.saveGroup({ name: b.name, policy: JSON.stringify(policy), now, create: true, endUserRecovery: b.endUserRecovery ?? false }, rows);
     await ctx.engine.groupSaved(b.name, null, policy);
     return { group: groupView((await c.group(b.name))!, await members(b.name)), warnings };
   });
@@ -85,7 +85,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     const marks = new Map(changed.points || changed.check
       ? (await c.listSources({ group: name })).map((s) => [s.id, servedMarksPatch(s, policy, at, changed)] as const)
       : []);
-    await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false }, await memberRows(ids, now), marks);
+    await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false, ...(b.endUserRecovery === undefined ? {} : { endUserRecovery: b.endUserRecovery }) }, await memberRows(ids, now), marks);
     await ctx.engine.groupSaved(name, before, policy);
     return { group: groupView((await c.group(name))!, await members(name)), warnings };
   });
@@ -114,6 +114,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
           else replicaOnly++;
         }
         await c.updateSource(s.id, { replica_state: 'none', used_bytes: 0, last_point_slot: null, last_check_slot: null, last_sync_started_at: null });
+        ctx.fileIndex.sourceChanged(s.id);
       }
     }
     await c.deleteGroup(name);
