@@ -41,8 +41,8 @@ test('recovery options: defaults overwrite/point/no limit, the throttle parsed f
   await catalog.insertAgent({ name: 'lap', cert_serial: '01', cert_fingerprint: 'ff', hostname: 'lap', attached_at: clock.now().toISOString(), last_seen: null, version: null, revoked_at: null });
   const g = await server.inject({ method: 'POST', url: '/api/protection-groups', headers, body: JSON.stringify({ name: 'g', sources: [SOURCE], replica: 'manual' }) });
   assert.ok(g.status < 300, g.text);
-  await catalog.insertPoint({ id: 'p08', source_id: SOURCE, time: '2026-12-01T08:00:00.000Z', recovery_point: 1, partial: 0, files: 1, logical_bytes: 1, bytes_added: 1, job_id: null });
-  const base = { source: SOURCE, point: 'p08', to: 'lap:/tmp/restored' };
+  await catalog.insertPoint({ id: '0a08', source_id: SOURCE, time: '2026-12-01T08:00:00.000Z', recovery_point: 1, partial: 0, files: 1, logical_bytes: 1, bytes_added: 1, job_id: null });
+  const base = { source: SOURCE, point: '0a08', to: 'lap:/tmp/restored' };
 
   const plain = await paramsOf(base);
   assert.deepEqual([plain['conflict'], plain['security'], plain['throttle']], ['overwrite', 'point', []], 'the documented defaults');
