@@ -60,3 +60,18 @@ test('bad patterns are refused with a usage error', () => {
   assert.throws(() => compilePattern('a\0b'), { code: 'usage' });
   assert.throws(() => compilePattern('x'.repeat(2000)), { code: 'usage' });
 });
+
+test('patterns that make a backtracking RegExp take exponential time match at once', { timeout: 10_000 }, () => {
+  const long = 'a'.repeat(4000);
+  assert.equal(m(`${'*a'.repeat(200)}*b`, long), false);
+  assert.equal(m(`${'*a'.repeat(200)}*`, long), true);
+  const deep = Array.from({ length: 200 }, () => 'a').join('/');
+  assert.equal(m(`${'**/'.repeat(100)}x`, deep), false);
+  assert.equal(m(`${'**/*/'.repeat(50)}x`, deep), false);
+  assert.equal(m(`${'**/a/'.repeat(50)}a`, deep), true);
+});
+
+test('** alone, without a slash, is any name', () => {
+  assert.equal(m('**', 'a/b/c'), true);
+  assert.equal(m('x**', 'a/xyz'), true);
+});

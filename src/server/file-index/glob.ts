@@ -35,12 +35,16 @@ export function compilePattern(pattern: string): CompiledPattern {
   const anchored = pattern.includes('/');
   const body = anchored ? pattern.replace(/^\/+/, '') : pattern;
   if (body.length === 0) throw new CustosError('usage', `the search pattern ${JSON.stringify(pattern)} names no item`);
-  // Bytes as latin1 characters: one character per byte, so the RegExp works on raw bytes.
+  // Bytes as latin1 characters: one character per byte, so names that are not UTF-8 are matched byte by byte.
   const bytes = Buffer.from(body, 'utf8').toString('latin1');
-  const { source, literals } = translate(bytes, anchored);
-  const re = new RegExp(`^${source}$`, 's');
+  const components = anchored ? bytes.split('/').filter((c, i, all) => c !== '' || i === all.length - 1).map(parseComponent) : [parseName(bytes)];
+  // Consecutive ** are one.
+  const parts = components.filter((c, i) => !(c === ANY_DIRS && components[i - 1] === ANY_DIRS));
+  const literals = parts.flatMap((c) => (c === ANY_DIRS ? [] : c.literals));
   const longest = literals.reduce((a, b) => (b.length > a.length ? b : a), '');
-  const matchesText = anchored ? (p: string) => re.test(p) : (p: string) => re.test(p.slice(p.lastIndexOf('/') + 1));
+  const matchesText = anchored
+    ? (p: string) => matchPath(parts, p.split('/'))
+    : (p: string) => matchComponent((parts[0] as Component).tokens, p.slice(p.lastIndexOf('/') + 1));
   return {
     matches: (p: Buffer) => matchesText(p.toString('latin1')),
     matchesText,
@@ -49,79 +53,138 @@ export function compilePattern(pattern: string): CompiledPattern {
   };
 }
 
-/** The RegExp source of a glob (bytes as latin1), and its runs of literal bytes. */
-function translate(glob: string, anchored: boolean): { source: string; literals: string[] } {
+/*
+ * Matching works on components, never through a RegExp: a pattern such as
+ * `*a*a*a*a*a*b` would make a backtracking RegExp take exponential time on a
+ * long name, and a caller could stall the server with one request. A
+ * component is matched by the classic wildcard walk (back to the last `*`
+ * on a mismatch: O(name × pattern) at worst), and `**` by memoised dynamic
+ * programming over components (O(pattern components × path components)).
+ */
+
+type Token = { kind: 'char'; c: string } | { kind: 'any' } | { kind: 'star' } | { kind: 'class'; negated: boolean; members: string; ranges: Array<[string, string]> };
+interface Component {
+  readonly tokens: readonly Token[];
+  readonly literals: readonly string[];
+}
+/** `**` as a whole component: any number of directories. */
+const ANY_DIRS = Symbol('**');
+
+function parseComponent(text: string): Component | typeof ANY_DIRS {
+  return text === '**' ? ANY_DIRS : parseName(text);
+}
+
+/** A pattern for one name: `**` is just `*` there. */
+function parseName(text: string): Component {
+  const tokens: Token[] = [];
   const literals: string[] = [];
   let literal = '';
-  let out = '';
   const flush = () => {
     if (literal) literals.push(literal);
     literal = '';
   };
-  let i = 0;
-  while (i < glob.length) {
-    const c = glob[i]!;
-    const atComponentStart = i === 0 || glob[i - 1] === '/';
-    if (anchored && c === '*' && glob[i + 1] === '*' && atComponentStart && (i + 2 === glob.length || glob[i + 2] === '/')) {
-      flush();
-      if (i + 2 === glob.length) {
-        out += '.*'; // a trailing ** matches everything below
-        i += 2;
-      } else {
-        out += '(?:[^/]*/)*'; // **/ : any number of directories, none included
-        i += 3;
-      }
-      continue;
-    }
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
     if (c === '*') {
       flush();
-      out += '[^/]*';
-      i++;
+      if (tokens.at(-1)?.kind !== 'star') tokens.push({ kind: 'star' }); // ** inside a component is *
     } else if (c === '?') {
       flush();
-      out += '[^/]';
-      i++;
-    } else if (c === '[') {
-      const end = classEnd(glob, i);
-      if (end < 0) {
-        literal += c;
-        out += escapeRe(c);
-        i++;
-        continue;
-      }
+      tokens.push({ kind: 'any' });
+    } else if (c === '[' && classEnd(text, i) > 0) {
       flush();
-      let inner = glob.slice(i + 1, end);
+      const end = classEnd(text, i);
+      let inner = text.slice(i + 1, end);
       const negated = inner.startsWith('!') || inner.startsWith('^');
       if (negated) inner = inner.slice(1);
-      out += `[${negated ? '^/' : ''}${inner.replace(/[\\\]^]/g, (m) => `\\${m}`)}]`;
-      i = end + 1;
-    } else if (c === '\\' && i + 1 < glob.length) {
-      literal += glob[i + 1]!;
-      out += escapeRe(glob[i + 1]!);
-      i += 2;
-    } else {
-      if (c === '/') flush();
-      else literal += c;
-      out += escapeRe(c);
+      const ranges: Array<[string, string]> = [];
+      let members = '';
+      for (let k = 0; k < inner.length; k++) {
+        if (inner[k + 1] === '-' && k + 2 < inner.length) {
+          ranges.push([inner[k]!, inner[k + 2]!]);
+          k += 2;
+        } else {
+          members += inner[k];
+        }
+      }
+      tokens.push({ kind: 'class', negated, members, ranges });
+      i = end;
+    } else if (c === '\\' && i + 1 < text.length) {
       i++;
+      literal += text[i];
+      tokens.push({ kind: 'char', c: text[i]! });
+    } else {
+      literal += c;
+      tokens.push({ kind: 'char', c });
     }
   }
   flush();
-  return { source: out, literals };
+  return { tokens, literals };
 }
 
 /** Index of the ']' closing the class opened at `start`, or -1 (then '[' is literal). */
-function classEnd(glob: string, start: number): number {
+function classEnd(text: string, start: number): number {
   let j = start + 1;
-  if (glob[j] === '!' || glob[j] === '^') j++;
-  if (glob[j] === ']') j++; // a ']' first in the class is a member
-  while (j < glob.length && glob[j] !== ']') {
-    if (glob[j] === '/') return -1; // a class never spans components
-    j++;
-  }
-  return j < glob.length ? j : -1;
+  if (text[j] === '!' || text[j] === '^') j++;
+  if (text[j] === ']') j++; // a ']' first in the class is a member
+  while (j < text.length && text[j] !== ']') j++;
+  return j < text.length ? j : -1;
 }
 
-function escapeRe(c: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(c) ? `\\${c}` : c;
+function matchOne(t: Token, c: string): boolean {
+  switch (t.kind) {
+    case 'char':
+      return t.c === c;
+    case 'any':
+      return true;
+    case 'class': {
+      const inside = t.members.includes(c) || t.ranges.some(([a, b]) => c >= a && c <= b);
+      return inside !== t.negated;
+    }
+    default:
+      return false;
+  }
+}
+
+/** One name against one component's tokens (no '/' in either). */
+function matchComponent(tokens: readonly Token[], name: string): boolean {
+  let p = 0;
+  let s = 0;
+  let starP = -1;
+  let starS = 0;
+  while (s < name.length) {
+    const t = tokens[p];
+    if (t !== undefined && t.kind !== 'star' && matchOne(t, name[s]!)) {
+      p++;
+      s++;
+    } else if (t !== undefined && t.kind === 'star') {
+      starP = p++;
+      starS = s;
+    } else if (starP >= 0) {
+      p = starP + 1;
+      s = ++starS;
+    } else {
+      return false;
+    }
+  }
+  while (tokens[p]?.kind === 'star') p++;
+  return p === tokens.length;
+}
+
+/** Path components against pattern components; `**` is any number of directories, and at the end at least one item. */
+function matchPath(parts: ReadonlyArray<Component | typeof ANY_DIRS>, names: readonly string[]): boolean {
+  const memo = new Map<number, boolean>();
+  const go = (i: number, j: number): boolean => {
+    const key = i * (names.length + 1) + j;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let r: boolean;
+    const part = parts[i];
+    if (part === undefined) r = j === names.length;
+    else if (part === ANY_DIRS) r = i === parts.length - 1 ? j < names.length : go(i + 1, j) || (j < names.length && go(i, j + 1));
+    else r = j < names.length && matchComponent(part.tokens, names[j]!) && go(i + 1, j + 1);
+    memo.set(key, r);
+    return r;
+  };
+  return go(0, 0);
 }
