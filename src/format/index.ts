@@ -9,6 +9,7 @@ export * from './chunker.js';
 export * from './codec.js';
 export * from './keys.js';
 export * from './manifest.js';
+export * from './manifest-pages.js';
 export * from './pack.js';
 export * from './point.js';
 export * from './pool-config.js';

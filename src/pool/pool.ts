@@ -35,6 +35,7 @@ import {
   createEncryption,
   decodeIndex,
   decodePage,
+  pagesForItems,
   decodePoint,
   encodePoint,
   generateKeyFileContent,
@@ -310,10 +311,31 @@ export class Pool {
     await this.store.delete(`points/${id}`);
   }
 
-  /** Streams a point's manifest a page at a time. */
-  async *manifest(point: RecoveryPointRecord): AsyncGenerator<ManifestEntry> {
-    for (const page of point.manifest) {
-      yield* decodePage(await this.readChunk(page.id));
+  /**
+   * Streams a point's manifest a page at a time; with `items`, only the
+   * pages their subtrees and ancestors are on (pagesForItems: a binary
+   * search over the pages, so one file of a point of a million reads a few
+   * pages). Entries of other items may come too: the caller filters.
+   */
+  async *manifest(point: RecoveryPointRecord, items: readonly Buffer[] = []): AsyncGenerator<ManifestEntry> {
+    if (items.length === 0) {
+      for (const page of point.manifest) yield* decodePage(await this.readChunk(page.id));
+      return;
+    }
+    const read = new Map<number, ManifestEntry[]>();
+    const page = async (i: number): Promise<ManifestEntry[]> => {
+      let entries = read.get(i);
+      if (!entries) {
+        entries = decodePage(await this.readChunk(point.manifest[i]!.id));
+        read.set(i, entries);
+      }
+      return entries;
+    };
+    const wanted = await pagesForItems(point.manifest.length, items, async (i) => (await page(i))[0]?.path ?? Buffer.alloc(0));
+    for (const i of wanted) {
+      const entries = await page(i);
+      read.delete(i);
+      yield* entries;
     }
   }
 }

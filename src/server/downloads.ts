@@ -131,7 +131,7 @@ async function* archiveBytes(o: DownloadOptions, state: DownloadState): AsyncGen
     return writer.entry(as, as.type === 'file' ? fileContent(o.pool, e, as.size, state) : undefined);
   };
   try {
-    for await (const e of inWalkOrder(o.pool.manifest(o.point))) {
+    for await (const e of inWalkOrder(o.pool.manifest(o.point, o.items))) {
       const want = selection.wanted(e.path);
       if (want === 'no' || (want === 'ancestor' && e.type !== 'dir')) continue;
       if (e.path.length === 0) {
@@ -347,7 +347,7 @@ function isUnder(path: Buffer, dir: Buffer): boolean {
 export async function missingItems(pool: Pool, point: RecoveryPointRecord, items: readonly Buffer[]): Promise<Buffer[]> {
   const missing = new Map(items.map((i) => [i.toString('hex'), i]));
   if (missing.size === 0) return [];
-  for await (const e of pool.manifest(point)) {
+  for await (const e of pool.manifest(point, items)) {
     missing.delete(e.path.toString('hex'));
     if (missing.size === 0) break;
   }

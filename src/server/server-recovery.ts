@@ -126,10 +126,11 @@ export class ServerRecoveries {
     const pool = this.d.pool;
     const unpin = pool.activity.pin(job.point);
     try {
-      const items = job.items.map((i) => resolveItem(i, job.source.path).toString('utf8'));
+      const paths = job.items.map((i) => resolveItem(i, job.source.path));
+      const items = paths.map((p) => p.toString('utf8'));
       events.log('info', `recovering to ${target} on the protection server: conflict ${job.conflict}, security ${job.security}${job.throttle.length > 0 ? `, throttle ${formatThrottle(job.throttle).join(' ')} (the server's local time)` : ''}`);
       const result = await runRestore({
-        manifest: untilCancelled(pool.manifest(job.point), cancelled),
+        manifest: untilCancelled(pool.manifest(job.point, paths), cancelled),
         target,
         items,
         conflict: job.conflict,

@@ -39,9 +39,10 @@ export async function restoreFromPool(pointRef: string, target: string, options:
     const items = resolveItems(options.items ?? [], point.source.path);
     await pool.loadIndex();
     // The items must all be in the point before anything is written.
-    await checkItemsExist(pool.manifest(point), items, point, point.source.path);
+    const paths = items.map((i) => i.path);
+    await checkItemsExist(pool.manifest(point, paths), items, point, point.source.path);
     const result = await runRestore({
-      manifest: pool.manifest(point),
+      manifest: pool.manifest(point, paths),
       target,
       items: items.map((i) => i.path.toString('utf8')),
       conflict,

@@ -7,7 +7,7 @@
 import type { BigIntStats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
-import { BlobCodec, decodePage, type ChunkKeys, type ManifestEntry, type ManifestPageRef, type PointSummary } from '../../format/index.js';
+import { BlobCodec, decodePage, pagesForItems, type ChunkKeys, type ManifestEntry, type ManifestPageRef, type PointSummary } from '../../format/index.js';
 import { MAX_MISSED_PATHS, parseRecoverySettings, type BackupJobSpec, type RecoveryJobSpec, type RecoverySettings, type WireKeys } from '../../protocol/index.js';
 import { runBackup, type BackupResult } from '../backup/backup.js';
 import { runRestore, type RestoreResult } from '../restore/restore.js';
@@ -37,6 +37,30 @@ async function fetchManifest(link: JobLink, codec: BlobCodec, pages: readonly Ma
 
 async function* entriesOf(pages: ManifestEntry[][]): AsyncGenerator<ManifestEntry> {
   for (const p of pages) yield* p;
+}
+
+/**
+ * The manifest pages a recovery needs: every page for a whole point; for
+ * some items only the pages of their subtrees and ancestors, found by a
+ * binary search that fetches a few pages (pagesForItems), so one file out
+ * of a point of a million is a handful of pages, not the whole manifest.
+ */
+async function recoveryPages(link: JobLink, codec: BlobCodec, pages: readonly ManifestPageRef[], items: readonly Buffer[]): Promise<ManifestEntry[][]> {
+  if (items.length === 0) return fetchManifest(link, codec, pages);
+  const fetched = new Map<number, ManifestEntry[]>();
+  const page = async (i: number): Promise<ManifestEntry[]> => {
+    let entries = fetched.get(i);
+    if (!entries) {
+      entries = (await fetchManifest(link, codec, [pages[i]!]))[0]!;
+      fetched.set(i, entries);
+    }
+    return entries;
+  };
+  const wanted = await pagesForItems(pages.length, items, async (i) => (await page(i))[0]?.path ?? Buffer.alloc(0));
+  const missing = wanted.filter((i) => !fetched.has(i));
+  const rest = await fetchManifest(link, codec, missing.map((i) => pages[i]!));
+  missing.forEach((i, k) => fetched.set(i, rest[k]!));
+  return wanted.map((i) => fetched.get(i)!);
 }
 
 function progressSink(link: JobLink, phase: string): ProgressSink {
@@ -195,9 +219,9 @@ export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks
   link.log('info', `recovering to ${spec.target}: ${describeSettings(settings)}`);
   const keys = chunkKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
-  const pages = await fetchManifest(link, codec, spec.point.pages);
   // Items as the manifest spells them; all must be in the point before anything is written (the server checked too).
   const requested = resolveItems(spec.items, spec.source.path);
+  const pages = await recoveryPages(link, codec, spec.point.pages, requested.map((i) => i.path));
   await checkItemsExist(entriesOf(pages), requested, spec.point, spec.source.path);
   const items = requested.map((i) => i.path.toString('utf8'));
   const order: Array<{ id: string; length: number }> = [];

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CustosError } from '../../base/index.js';
 import type { ManifestEntry } from '../../format/index.js';
-import { checkItemsExist, findMissingItems, pagesForItems, resolveItem, resolveItems } from './items.js';
+import { pagesForItems } from '../../format/index.js';
+import { checkItemsExist, findMissingItems, resolveItem, resolveItems } from './items.js';
 
 const codeOf = (code: string, message: RegExp) => (e: unknown) => {
   assert.ok(e instanceof CustosError, String(e));

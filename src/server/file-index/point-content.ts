@@ -6,8 +6,7 @@
  * is answered by the caller with the path of the file it links to.
  */
 import type { RecoveryPointId } from '../../base/index.js';
-import { decodePage, type ChunkRef, type ManifestEntry } from '../../format/index.js';
-import { pageHolding } from '../../agent/restore/items.js';
+import { decodePage, pageHolding, type ChunkRef, type ManifestEntry } from '../../format/index.js';
 import type { Pool } from '../../pool/index.js';
 import type { PointContent } from '../end-user.js';
 
