@@ -12,8 +12,8 @@
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
 import { CustosError, isErrno, type ProgressSink } from '../base/index.js';
-import { runRestore, type RestoreResult, type SecurityMode } from '../agent/index.js';
-import { logNotRecovered } from '../agent/remote/jobs.js';
+import { runRestore, type SecurityMode } from '../agent/index.js';
+import { judgeRecovery } from '../agent/remote/jobs.js';
 import { formatThrottle, type ThrottleRule } from '../protection/index.js';
 import { resolveItem } from '../agent/restore/items.js';
 import type { ManifestEntry, RecoveryPointRecord } from '../format/index.js';
@@ -146,7 +146,7 @@ export class ServerRecoveries {
           },
         },
       });
-      judge(result, job, items, target, events);
+      judgeRecovery(events, result, { point: job.point.id, given: job.items, items, target });
       return { files: result.files, dirs: result.dirs, others: result.others, identical: result.identical, copies: result.copies, skipped: result.skipped, bytes: result.bytes, target, on: 'server' };
     } finally {
       unpin();
@@ -169,15 +169,3 @@ function progressSink(events: ServerRecoveryEvents): ProgressSink {
   };
 }
 
-/** The job's outcome from the restore's result, by the rules of an agent's recovery job. */
-function judge(result: RestoreResult, job: ServerRecoveryJob, items: readonly string[], target: string, events: ServerRecoveryEvents): void {
-  logNotRecovered(events, result);
-  events.log('info', `written: ${result.files} files (${result.copies} of them keep-both copies); already identical, not rewritten: ${result.identical}; skipped: ${result.skipped}; failed: ${result.errors.length}`);
-  if (result.damaged) throw new CustosError('integrity', 'some chunks failed their integrity check; the recovery is incomplete');
-  if (result.missingItems.length > 0) {
-    const names = result.missingItems.map((m) => job.items[items.indexOf(m)] ?? m).join(', ');
-    if (result.missingItems.length === job.items.length) throw new CustosError('not-found', `nothing recovered: not in recovery point ${job.point.id}: ${names}`);
-    throw new CustosError('partial', `not in recovery point ${job.point.id}: ${names}; the other item(s) are in ${target}`);
-  }
-  if (result.errors.length > 0) throw new CustosError('partial', `${result.errors.length} item(s) could not be recovered (see the job log); the rest is in ${target}`);
-}

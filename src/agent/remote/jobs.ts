@@ -198,6 +198,29 @@ export function checkRecoveryTarget(target: string, allowSystemTarget: boolean):
 export const MAX_ITEM_LINES = 10_000;
 
 /** What the job log says of the restore: every item not recovered and why (failed, or left as it was by --conflict skip), then the warnings. */
+/**
+ * A recovery's outcome from its restore's result, the same wherever it ran
+ * (an agent, a folder of the server): logs what was written and every item
+ * not recovered, then throws integrity (damaged chunks), not-found (no item
+ * asked for is in the point), or partial (some items missing, some failed).
+ * `given` are the items as asked for, `items` as the restore spelled them.
+ */
+export function judgeRecovery(
+  link: Pick<JobLink, 'log'>,
+  result: RestoreResult,
+  r: { readonly point: string; readonly given: readonly string[]; readonly items: readonly string[]; readonly target: string },
+): void {
+  logNotRecovered(link, result);
+  link.log('info', `written: ${result.files} files (${result.copies} of them keep-both copies); already identical, not rewritten: ${result.identical}; skipped: ${result.skipped}; failed: ${result.errors.length}`);
+  if (result.damaged) throw new CustosError('integrity', 'some chunks failed their integrity check; the recovery is incomplete');
+  if (result.missingItems.length > 0) {
+    const names = result.missingItems.map((m) => r.given[r.items.indexOf(m)] ?? m).join(', ');
+    if (result.missingItems.length === r.given.length) throw new CustosError('not-found', `nothing recovered: not in recovery point ${r.point}: ${names}`);
+    throw new CustosError('partial', `not in recovery point ${r.point}: ${names}; the other item(s) are in ${r.target}${result.errors.length > 0 ? `, but ${result.errors.length} could not be recovered (see the job log)` : ''}`);
+  }
+  if (result.errors.length > 0) throw new CustosError('partial', `${result.errors.length} item(s) could not be recovered (see the job log); the rest is in ${r.target}`);
+}
+
 export function logNotRecovered(link: Pick<JobLink, 'log'>, result: RestoreResult): void {
   let lines = 0;
   const more = result.errors.length + result.skippedItems.length - MAX_ITEM_LINES;
@@ -239,16 +262,6 @@ export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks
     progress: progressSink(link, 'recovering'),
     workers: hooks.workers ?? availableParallelism(),
   });
-  logNotRecovered(link, result);
-  link.log('info', `written: ${result.files} files (${result.copies} of them keep-both copies); already identical, not rewritten: ${result.identical}; skipped: ${result.skipped}; failed: ${result.errors.length}`);
-  if (result.damaged) throw new CustosError('integrity', 'some chunks failed their integrity check; the recovery is incomplete');
-  if (result.missingItems.length > 0) {
-    const names = result.missingItems.map((m) => spec.items[items.indexOf(m)] ?? m).join(', ');
-    if (result.missingItems.length === spec.items.length) throw new CustosError('not-found', `nothing recovered: not in recovery point ${spec.point.id}: ${names}`);
-    throw new CustosError('partial', `not in recovery point ${spec.point.id}: ${names}; the other item(s) are in ${spec.target}${result.errors.length > 0 ? `, but ${result.errors.length} could not be recovered (see the job log)` : ''}`);
-  }
-  if (result.errors.length > 0) {
-    throw new CustosError('partial', `${result.errors.length} item(s) could not be recovered (see the job log); the rest is in ${spec.target}`);
-  }
+  judgeRecovery(link, result, { point: spec.point.id, given: spec.items, items, target: spec.target });
   return { files: result.files, dirs: result.dirs, others: result.others, identical: result.identical, copies: result.copies, skipped: result.skipped, bytes: result.bytes, target: spec.target };
 }

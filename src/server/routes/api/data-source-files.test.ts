@@ -7,11 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readAdminToken, startServer } from '../../server.js';
-import { FakeClock } from '../../../../test/helpers/fake-clock.js';
+import { startApiServer } from '../../../../test/helpers/api-server.js';
 import { craftPoint, type CraftEntry } from '../../../../test/helpers/craft-point.js';
 import type { DirectoryListing, SearchAnswer, VersionsAnswer } from '../../../protocol/rest/index.js';
 
@@ -32,15 +30,8 @@ function tree(thesis: string, extra: CraftEntry[] = []): CraftEntry[] {
 }
 
 test('browse, search and versions answer from the file index; bad input and callers without the right are refused', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'custos-browse-'));
-  const clock = new FakeClock(new Date('2026-12-05T09:00:00Z'));
-  const server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, clock, tickMs: 3_600_000, log: () => undefined });
-  t.after(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { server, dir, clock, token: admin } = await startApiServer(t, 'custos-browse-', '2026-12-05T09:00:00Z');
   const { catalog, pool } = server.context;
-  const admin = await readAdminToken(dir);
   const call = async (url: string, token = admin) => {
     const r = await server.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
     return { status: r.status, text: r.text, json: () => JSON.parse(r.text) as unknown };

@@ -7,24 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { readAdminToken, startServer } from '../../server.js';
-import { FakeClock } from '../../../../test/helpers/fake-clock.js';
+import { startApiServer } from '../../../../test/helpers/api-server.js';
 
 const SOURCE = 'lap:fs:/home';
 
 test('recover at a time: the newest recovery point at or before it; both, neither, bad times and times before every point are refused', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'custos-recover-at-'));
-  const clock = new FakeClock(new Date('2026-12-02T09:00:00Z'));
-  const server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, clock, tickMs: 3_600_000, log: () => undefined });
-  t.after(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { server, clock, token } = await startApiServer(t, 'custos-recover-at-', '2026-12-02T09:00:00Z');
   const { catalog } = server.context;
-  const token = await readAdminToken(dir);
   const recover = async (body: unknown) => {
     const r = await server.inject({ method: 'POST', url: '/api/recoveries', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: r.status, text: r.text };

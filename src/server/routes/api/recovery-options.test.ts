@@ -6,25 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { readAdminToken, startServer } from '../../server.js';
-import { FakeClock } from '../../../../test/helpers/fake-clock.js';
+import { startApiServer } from '../../../../test/helpers/api-server.js';
 
 const SOURCE = 'lap:fs:/home';
 const MiB = 1024 * 1024;
 
 test('recovery options: defaults overwrite/point/no limit, the throttle parsed for the agent, malformed ones refused', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'custos-recover-options-'));
-  const clock = new FakeClock(new Date('2026-12-02T09:00:00Z'));
-  const server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, clock, tickMs: 3_600_000, log: () => undefined });
-  t.after(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { server, clock, token } = await startApiServer(t, 'custos-recover-options-', '2026-12-02T09:00:00Z');
   const { catalog } = server.context;
-  const token = await readAdminToken(dir);
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const recover = async (body: unknown) => {
     const r = await server.inject({ method: 'POST', url: '/api/recoveries', headers, body: JSON.stringify(body) });
