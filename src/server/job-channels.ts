@@ -18,7 +18,7 @@
  *   those, decrypted into transport form.
  */
 import { randomBytes } from 'node:crypto';
-import { CustosError, IntegrityError, type RecoveryPointId } from '../base/index.js';
+import { CustosError, errorMessage, IntegrityError, type ChunkId, type RecoveryPointId } from '../base/index.js';
 import { decodePage, POINT_VERSION, type ManifestPageRef, type RecoveryPointRecord } from '../format/index.js';
 import { encodeBlobFrame, fromWireError, type AgentRequest, type CommitRequest, type JobProgress, type WireError } from '../protocol/index.js';
 import type { ChunkWriter, Pool } from '../pool/index.js';
@@ -92,7 +92,7 @@ abstract class BaseChannel implements JobChannel {
    * batch of small chunks costs a few reads rather than one open, read and
    * close each.
    */
-  protected async sendBlobs(pool: Pool, ids: readonly string[], allowed: ReadonlySet<string>, session: AgentSession, req: number): Promise<Record<string, unknown>> {
+  protected async sendBlobs(pool: Pool, ids: readonly string[], allowed: { has(id: string): boolean }, session: AgentSession, req: number): Promise<Record<string, unknown>> {
     for (const id of ids) if (!allowed.has(id)) throw new CustosError('denied', `chunk ${id} is not part of this job's recovery point`);
     const wanted = ids.map((id, index) => ({ index, id, loc: pool.location(id) }));
     wanted.sort((a, b) => (a.loc.pack === b.loc.pack ? a.loc.offset - b.loc.offset : a.loc.pack < b.loc.pack ? -1 : 1));
@@ -288,19 +288,47 @@ export class BackupChannel extends BaseChannel {
   }
 }
 
+/**
+ * What a recovery's agent may read: the point's manifest pages, and the
+ * chunks the entries of the pages it has read reference — so the server
+ * never decodes a whole manifest to start a recovery (a point of a million
+ * files: a recovery of one file reads a handful of pages), yet the agent
+ * still reads nothing its point does not hold. Pages come before the
+ * chunks they reference, as the agent reads them.
+ */
 export class RecoveryChannel extends BaseChannel {
+  private readonly pages: ReadonlySet<string>;
+  private readonly opened = new Set<string>();
+  private readonly chunks = new Set<string>();
+  private readonly allowed = { has: (id: string) => this.pages.has(id) || this.chunks.has(id) };
+
   constructor(
     private readonly pool: Pool,
-    private readonly allowed: ReadonlySet<string>,
+    point: RecoveryPointRecord,
     events: ChannelEvents,
   ) {
     super(events);
+    this.pages = new Set(point.manifest.map((p) => p.id));
   }
 
   async request(body: AgentRequest, session: AgentSession, req: number): Promise<Record<string, unknown>> {
     if (this.ended) throw new CustosError('cancelled', 'the job has ended');
     if (body.op !== 'blobs') throw new CustosError('usage', `a recovery job cannot ${body.op}`);
+    for (const id of body.ids) if (this.pages.has(id) && !this.opened.has(id)) await this.open(id);
     return this.sendBlobs(this.pool, body.ids, this.allowed, session, req);
+  }
+
+  /** A page the agent asks for: the chunks its entries reference become readable. */
+  private async open(pageId: string): Promise<void> {
+    let entries;
+    try {
+      entries = decodePage(await this.pool.readChunk(pageId as ChunkId));
+    } catch (err) {
+      if (err instanceof CustosError && err.transient) throw err;
+      throw new IntegrityError(`manifest page ${pageId} of the recovery point cannot be read: ${errorMessage(err)}`);
+    }
+    for (const e of entries) for (const c of e.chunks ?? []) this.chunks.add(Buffer.from(c.id).toString('hex'));
+    this.opened.add(pageId);
   }
 }
 

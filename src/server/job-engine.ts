@@ -38,7 +38,7 @@ import {
 import { DEFAULT_CONFLICT, missedPathsText, type ConflictModeName, type JobProgress, type JobSpec, type SecurityModeName, type WireKeys, type WireThrottleRule } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
-import { BackupChannel, pointChunkIds, RecoveryChannel } from './job-channels.js';
+import { BackupChannel, RecoveryChannel } from './job-channels.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
 import { CATALOG_BACKUP_REASONS, type CatalogBackupReason, type RecoveryPointRecord } from '../format/index.js';
 import { CATALOG_BACKUP_SETTINGS, type CatalogBackupService } from './catalog-backup.js';
@@ -452,8 +452,7 @@ export class JobEngine {
       }
       const point = await this.loadPoint(String(params['point']));
       unpin = this.d.pool.activity.pin(point);
-      const allowed = await pointChunkIds(this.d.pool, point);
-      channel = new RecoveryChannel(this.d.pool, allowed, events);
+      channel = new RecoveryChannel(this.d.pool, point, events);
       spec = {
         id: job.id,
         kind: 'recovery',

@@ -469,6 +469,11 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
       const other = await hand.request(rec.id, body);
       assert.equal(other['ok'], false, `a recovery job cannot ${body.op}`);
     }
+    // A chunk of the point is readable once the page that references it has been read (as an agent reads them).
+    const early = await hand.request(rec.id, { op: 'blobs', ids: [chunk.toString('hex')] });
+    assert.equal((early['error'] as Json)['code'], 'denied', 'no page read yet: no chunk of the point is readable');
+    const pageRead = await hand.request(rec.id, { op: 'blobs', ids: [pageId.toString('hex')] });
+    assert.deepEqual(pageRead['body'], { count: 1 });
     const before = hand.binaries.length;
     const own = await hand.request(rec.id, { op: 'blobs', ids: [chunk.toString('hex')] });
     assert.deepEqual(own['body'], { count: 1 });
