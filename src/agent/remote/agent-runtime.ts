@@ -75,6 +75,11 @@ export class AgentRuntime implements Wire {
   /** Journals of known sources being started (jobs wait for it, so a restart's catch-up is not raced). */
   private journalsStarted: Promise<void> = Promise.resolve();
   private userSocket: { close(): Promise<void> } | null = null;
+  private removedBy: ((why: string) => void) | null = null;
+  /** Resolves with why when the server refuses this agent for good (it was removed): the agent should stop. */
+  readonly removed: Promise<string> = new Promise((resolve) => {
+    this.removedBy = resolve;
+  });
   readonly ready: Promise<void>;
 
   private constructor(private readonly id: AgentIdentity, private readonly options: AgentRuntimeOptions) {
@@ -141,7 +146,10 @@ export class AgentRuntime implements Wire {
     });
     ws.on('unexpected-response', (_req, res) => {
       this.log(`the server refused the connection (${res.statusCode}): ${res.statusCode === 403 ? 'this agent has been removed; attach it again' : 'check the certificate'}`, 'error');
-      if (res.statusCode === 403) this.stopped = true;
+      if (res.statusCode === 403) {
+        this.stopped = true;
+        this.removedBy?.('this agent has been removed from the protection server; attach it again');
+      }
       ws.terminate();
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));

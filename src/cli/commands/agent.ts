@@ -6,7 +6,7 @@ import { DEFAULT_USER_SOCKET } from '../../agent/user/user-socket.js';
 const load = () => import('../../agent/index.js');
 import { print, printJson } from '../output.js';
 import { commandGroup, duration, positiveInt } from '../server-cli.js';
-import { parseDuration } from '../../base/index.js';
+import { CustosError, parseDuration } from '../../base/index.js';
 
 export function registerAgentCommands(program: Command): void {
   const agent = commandGroup(program, 'agent', 'Protection agents');
@@ -43,14 +43,18 @@ export function registerAgentCommands(program: Command): void {
         journalScanEveryMs: parseDuration(opts.journalScanEvery)!,
         ...(opts.journalScanSyncs !== undefined ? { journalScanEverySyncs: opts.journalScanSyncs } : {}),
       });
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          void rt.stop().then(resolve);
+      const removed = await new Promise<string | null>((resolve) => {
+        const stop = (why: string | null) => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          void rt.stop().then(() => resolve(why));
         };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+        const onSignal = () => stop(null);
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        void rt.removed.then(stop);
       });
+      // Removed from the server: stopped (user socket and journals closed), and the exit status says so.
+      if (removed !== null) throw new CustosError('denied', removed);
     });
 }
