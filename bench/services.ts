@@ -152,7 +152,7 @@ export async function attachCustosAgent(cli: (args: string[], env?: Record<strin
 
 /** `custos agent start`; resolves once it says it is connected. */
 export async function startCustosAgent(cli: (args: string[], env?: Record<string, string>) => CommandSpec, name: string, dataDir: string, extraArgs: readonly string[] = []): Promise<Daemon> {
-  const daemon = startDaemon(`custos agent ${name}`, cli(['agent', 'start', '--data', dataDir, ...extraArgs]));
+  const daemon = startDaemon(`custos agent ${name}`, cli(['agent', 'start', '--data', dataDir, '--user-socket', 'off', ...extraArgs]));
   try {
     await daemon.waitForLine(/"msg":"connected to /, 60_000);
   } catch (err) {

@@ -78,7 +78,8 @@ describe('server mode: refusals', { timeout: 200_000 }, () => {
     server = await startServer();
     alpha = await attachAgent(server, 'alpha');
     bravo = await attachAgent(server, 'bravo');
-    await Promise.all([alpha.start(), bravo.start()]);
+    // bravo listens for local users too: a removed agent must stop all the same.
+    await Promise.all([alpha.start(), bravo.start(true, ['--user-socket', join(work.path, 'bravo.sock')])]);
     source = `alpha:fs:${srcDir}`;
   });
 

@@ -299,7 +299,9 @@ export async function attachAgent(server: TestServer, name: string, dataDir?: st
     dataDir: dir,
     process: null,
     async start(wait = true, extra: readonly string[] = []) {
-      const p = spawnLive(['agent', 'start', '--data', dir, ...extra], { CUSTOS_SERVER: undefined, CUSTOS_TOKEN: undefined, CUSTOS_CA: undefined });
+      // No user socket unless a test asks for one: agents of tests running side by side would contend for /run/custos-agent.sock.
+      const socket = extra.includes('--user-socket') ? [] : ['--user-socket', 'off'];
+      const p = spawnLive(['agent', 'start', '--data', dir, ...socket, ...extra], { CUSTOS_SERVER: undefined, CUSTOS_TOKEN: undefined, CUSTOS_CA: undefined });
       agent.process = p;
       if (wait) await p.waitForOutput(/"msg":"connected to /, 30_000);
       return p;
@@ -310,7 +312,7 @@ export async function attachAgent(server: TestServer, name: string, dataDir?: st
 
 /** Spawns `custos agent start --data DIR` for an agent directory (e.g. one attached elsewhere). */
 export function startAgentProcess(dataDir: string): LiveProcess {
-  return spawnLive(['agent', 'start', '--data', dataDir], { CUSTOS_SERVER: undefined, CUSTOS_TOKEN: undefined, CUSTOS_CA: undefined });
+  return spawnLive(['agent', 'start', '--data', dataDir, '--user-socket', 'off'], { CUSTOS_SERVER: undefined, CUSTOS_TOKEN: undefined, CUSTOS_CA: undefined });
 }
 
 // ---------------------------------------------------------------------------
