@@ -10,22 +10,19 @@ import { CustosError, parseIsoTime, pointByRef } from '../../../base/index.js';
 import type { DataSourceRow, PointRow } from '../../../catalog/index.js';
 import { pointAt } from '../../../protection/index.js';
 import { api, type FileItem } from '../../../protocol/rest/index.js';
-import { sourceInScope, type Principal } from '../../auth.js';
+import type { Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
-import { badRequest, notFound } from '../../http-errors.js';
+import { badRequest } from '../../http-errors.js';
 import { itemPath, pathText } from '../../file-index/item-path.js';
 import type { IndexedItem } from '../../file-index/types.js';
 import { serve } from '../serve.js';
+import { visibleSource } from './visible-source.js';
 
 export function registerDataSourceFileRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const c = ctx.catalog;
   const index = ctx.fileIndex.index;
 
-  const sourceFor = async (p: Principal, id: string): Promise<DataSourceRow> => {
-    const s = await c.source(id);
-    if (!s || !sourceInScope(p, s)) throw notFound(`data source ${id}`);
-    return s;
-  };
+  const sourceFor = (p: Principal, id: string): Promise<DataSourceRow> => visibleSource(c, p, id);
 
   serve(app, api.browse, async ({ params, query, principal }) => {
     const s = await sourceFor(principal!, params.id);

@@ -13,22 +13,18 @@ import { DEFAULT_CONFLICT } from '../../../protocol/index.js';
 import { api, ORIGINAL_TARGET, type RecoveryRequest } from '../../../protocol/rest/index.js';
 import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
-import { badRequest, notFound } from '../../http-errors.js';
+import { badRequest } from '../../http-errors.js';
 import { parseTarget } from '../../source-id.js';
 import { serverTargetPath } from '../../server-recovery.js';
 import { checkServerTargetRequest, enqueueServerRecovery } from './server-targets.js';
 import { jobView, pointView, sourceView } from '../../views.js';
 import { serve } from '../serve.js';
+import { visibleSource } from './visible-source.js';
 
 export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const c = ctx.catalog;
 
-  /** The data source, if it exists and the caller may see it (else 404: a scoped caller learns nothing of others). */
-  const sourceFor = async (p: Principal, id: string): Promise<DataSourceRow> => {
-    const s = await c.source(id);
-    if (!s || !sourceInScope(p, s)) throw notFound(`data source ${id}`);
-    return s;
-  };
+  const sourceFor = (p: Principal, id: string): Promise<DataSourceRow> => visibleSource(c, p, id);
 
   /** Newest point and count: recovery points only (a synchronization's replica-only point shows as lastSynchronized). */
   const view = async (s: DataSourceRow) => {

@@ -11,11 +11,11 @@ import { CustosError } from '../../../base/index.js';
 import type { DataSourceRow, PointRow } from '../../../catalog/index.js';
 import { resolveItem } from '../../../agent/restore/items.js';
 import { api } from '../../../protocol/rest/index.js';
-import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { ARCHIVE_MEDIA_TYPES, missingItems, startDownload } from '../../downloads.js';
-import { badRequest, notFound } from '../../http-errors.js';
+import { badRequest } from '../../http-errors.js';
 import { serve } from '../serve.js';
+import { visibleSource } from './visible-source.js';
 import { choosePoint } from './data-source-files.js';
 import type { RecoveryPointId } from '../../../base/index.js';
 
@@ -23,7 +23,7 @@ export function registerDownloadRoutes(app: FastifyInstance, ctx: ServerContext)
   serve(app, api.download, async ({ params, body: b, principal, audit }) => {
     const detail = { format: b.format, items: b.items?.length ?? 0, ...(b.at !== undefined ? { at: b.at } : {}), point: b.point };
     audit(params.id, detail);
-    const source = await visibleSource(ctx, principal!, params.id);
+    const source = await visibleSource(ctx.catalog, principal!, params.id);
     const point = await requestedPoint(ctx, source, b);
     audit(params.id, { ...detail, point: point.id });
     const items = (b.items ?? []).map((i) => resolveItem(i, source.path));
@@ -38,13 +38,6 @@ export function registerDownloadRoutes(app: FastifyInstance, ctx: ServerContext)
       summary: download.summary,
     };
   });
-}
-
-/** The data source, if it exists and the caller may see it (else 404: a scoped caller learns nothing of others). */
-async function visibleSource(ctx: ServerContext, p: Principal, id: string): Promise<DataSourceRow> {
-  const s = await ctx.catalog.source(id);
-  if (!s || !sourceInScope(p, s)) throw notFound(`data source ${id}`);
-  return s;
 }
 
 /** The recovery point a request names: exactly one of an id (or a unique prefix of 4+ hex digits) and a time (choosePoint's rules). */
