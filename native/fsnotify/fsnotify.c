@@ -47,6 +47,10 @@
  *                           socket when it connected (end-user recovery,
  *                           src/agent/user/peer.ts). Node has no API for it.
  *
+ *   trimMemory()            malloc_trim(0) where the C library is glibc:
+ *                           gives the free memory of every arena back to the
+ *                           kernel (src/agent/memory.ts); true when some was.
+ *
  * Errors thrown carry `code` (e.g. 'ENOSPC', 'ENOENT'), `errno` and `syscall`
  * like Node's own system errors.
  *
@@ -64,6 +68,9 @@
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string.h>
 
 #ifdef __linux__
@@ -634,6 +641,21 @@ static napi_value peer_credentials(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* Returns the free memory of every malloc arena to the kernel (glibc's
+ * malloc_trim): buffers freed by a long job leave the heap fragmented, and
+ * glibc gives back only its top on its own, so a process that moved a few GB
+ * kept hundreds of MiB it no longer used. True when some was returned. */
+static napi_value trim_memory(napi_env env, napi_callback_info info) {
+  napi_value out;
+  int released = 0;
+  (void)info;
+#if defined(__GLIBC__)
+  released = malloc_trim(0);
+#endif
+  CHECK(napi_get_boolean(env, released != 0, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value cls, fn;
 #define METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default_method, NULL}
@@ -648,6 +670,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "Fanotify", cls));
   CHECK(napi_create_function(env, "peerCredentials", NAPI_AUTO_LENGTH, peer_credentials, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "peerCredentials", fn));
+  CHECK(napi_create_function(env, "trimMemory", NAPI_AUTO_LENGTH, trim_memory, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "trimMemory", fn));
   return exports;
 }
 

@@ -14,3 +14,4 @@ export type { ConflictMode, SecurityMode } from './restore/messages.js';
 export { resolveTarget } from './restore/fs-safe.js';
 export { attachAgent, type AttachOptions } from './remote/attach.js';
 export { AgentRuntime, AGENT_VERSION, type AgentRuntimeOptions } from './remote/agent-runtime.js';
+export { MemoryTrimmer, trimMemory } from './memory.js';

@@ -35,6 +35,8 @@ export interface NativeBinding {
   Fanotify?: new (callback: NativeCallback) => NativeFanotify;
   /** SO_PEERCRED of a connected Unix socket (end-user recovery: src/agent/user/peer.ts). */
   peerCredentials?: (fd: number) => { pid: number; uid: number; gid: number };
+  /** malloc_trim(0) where the C library is glibc (src/agent/memory.ts). */
+  trimMemory?: () => boolean;
 }
 
 /** The directory above `from` that holds package.json (the package root, from src/ or dist/src/ alike). */

@@ -7,7 +7,7 @@
 import type { BigIntStats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { CustosError, KnownIds, type ProgressSink, type RecoveryPointId } from '../../base/index.js';
-import { BlobCodec, decodePage, pagesForItems, type ChunkKeys, type ManifestEntry, type ManifestPageRef, type PointSummary } from '../../format/index.js';
+import { BlobCodec, pagesForItems, type ChunkKeys, type ManifestEntry, type ManifestPageRef, type PointSummary } from '../../format/index.js';
 import { MAX_MISSED_PATHS, parseRecoverySettings, type BackupJobSpec, type RecoveryJobSpec, type RecoverySettings, type WireKeys } from '../../protocol/index.js';
 import { runBackup, type BackupResult } from '../backup/backup.js';
 import { runRestore, type RestoreResult } from '../restore/restore.js';
@@ -16,6 +16,7 @@ import { resolveTarget } from '../restore/fs-safe.js';
 import { formatThrottle, isSystemTarget } from '../../protection/index.js';
 import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
+import { fetchPages, readAhead, streamEntries } from './point-manifest.js';
 import type { PlanRequest, SourceJournals, SyncPlan } from './source-journals.js';
 import { JournalAudit } from '../journal/index.js';
 
@@ -24,41 +25,29 @@ export function chunkKeys(w: WireKeys | null): ChunkKeys | null {
   return w ? { idKey: Buffer.from(w.idKey, 'base64') } : null;
 }
 
-/** Fetches and decodes a point's manifest pages (all of them; pages are small). */
-async function fetchManifest(link: JobLink, codec: BlobCodec, pages: readonly ManifestPageRef[]): Promise<ManifestEntry[][]> {
-  const out: ManifestEntry[][] = [];
-  for (let i = 0; i < pages.length; i += 64) {
-    const slice = pages.slice(i, i + 64);
-    const blobs = await link.requestBlobs(slice.map((p) => p.id));
-    slice.forEach((p, j) => out.push(decodePage(codec.decodeChunk(Buffer.from(p.id, 'hex'), blobs[j]!.blob))));
-  }
-  return out;
-}
-
 async function* entriesOf(pages: ManifestEntry[][]): AsyncGenerator<ManifestEntry> {
   for (const p of pages) yield* p;
 }
 
 /**
- * The manifest pages a recovery needs: every page for a whole point; for
- * some items only the pages of their subtrees and ancestors, found by a
- * binary search that fetches a few pages (pagesForItems), so one file out
- * of a point of a million is a handful of pages, not the whole manifest.
+ * The manifest pages a recovery of some items needs: the pages of their
+ * subtrees and ancestors, found by a binary search that fetches a few pages
+ * (pagesForItems), so one file out of a point of a million is a handful of
+ * pages, not the whole manifest.
  */
-async function recoveryPages(link: JobLink, codec: BlobCodec, pages: readonly ManifestPageRef[], items: readonly Buffer[]): Promise<ManifestEntry[][]> {
-  if (items.length === 0) return fetchManifest(link, codec, pages);
+async function itemPages(link: JobLink, codec: BlobCodec, pages: readonly ManifestPageRef[], items: readonly Buffer[]): Promise<ManifestEntry[][]> {
   const fetched = new Map<number, ManifestEntry[]>();
   const page = async (i: number): Promise<ManifestEntry[]> => {
     let entries = fetched.get(i);
     if (!entries) {
-      entries = (await fetchManifest(link, codec, [pages[i]!]))[0]!;
+      entries = (await fetchPages(link, codec, [pages[i]!]))[0]!;
       fetched.set(i, entries);
     }
     return entries;
   };
   const wanted = await pagesForItems(pages.length, items, async (i) => (await page(i))[0]?.path ?? Buffer.alloc(0));
   const missing = wanted.filter((i) => !fetched.has(i));
-  const rest = await fetchManifest(link, codec, missing.map((i) => pages[i]!));
+  const rest = await fetchPages(link, codec, missing.map((i) => pages[i]!));
   missing.forEach((i, k) => fetched.set(i, rest[k]!));
   return wanted.map((i) => fetched.get(i)!);
 }
@@ -117,7 +106,7 @@ async function commitUnchanged(spec: BackupJobSpec, pages: readonly ManifestPage
 async function walkAndCommit(spec: BackupJobSpec, link: JobLink, hooks: BackupJobHooks, plan: SyncPlan | null, planRequest: PlanRequest): Promise<Record<string, unknown>> {
   const keys = chunkKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
-  const previousPages = spec.previous && !spec.fullScan ? await fetchManifest(link, codec, spec.previous.pages) : null;
+  const previousPages = spec.previous && !spec.fullScan ? await fetchPages(link, codec, spec.previous.pages) : null;
   // The chunks of the previous point are in the pool: an unchanged file reuses them without reading.
   let count = 0;
   for (const p of previousPages ?? []) for (const e of p) count += e.chunks?.length ?? 0;
@@ -244,15 +233,22 @@ export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
   // Items as the manifest spells them; all must be in the point before anything is written (the server checked too).
   const requested = resolveItems(spec.items, spec.source.path);
-  const pages = await recoveryPages(link, codec, spec.point.pages, requested.map((i) => i.path));
-  await checkItemsExist(entriesOf(pages), requested, spec.point, spec.source.path);
+  const source = new RemoteChunkSource(link);
+  let manifest: AsyncIterable<ManifestEntry>;
+  if (requested.length > 0) {
+    // All must be in the point before anything is written (the server checked too).
+    const pages = await itemPages(link, codec, spec.point.pages, requested.map((i) => i.path));
+    await checkItemsExist(entriesOf(pages), requested, spec.point, spec.source.path);
+    manifest = entriesOf(pages);
+  } else {
+    // The whole point: its pages are read as the recovery goes, and the prefetch learns the chunks coming next.
+    manifest = readAhead(streamEntries(link, codec, spec.point.pages), (e) => source.expect(e.chunks ?? []));
+  }
   const items = requested.map((i) => i.path.toString('utf8'));
-  const order: Array<{ id: string; length: number }> = [];
-  if (spec.items.length === 0) for (const p of pages) for (const e of p) for (const c of e.chunks ?? []) order.push({ id: c.id.toString('hex'), length: c.length });
   const result = await runRestore({
-    manifest: entriesOf(pages),
+    manifest,
     target: spec.target,
-    source: new RemoteChunkSource(link, order),
+    source,
     keys,
     compressionLevel: spec.compressionLevel,
     items,

@@ -92,29 +92,34 @@ const PREFETCH_BYTES = 32 * 1024 * 1024;
 const FETCH_IDS = 256;
 
 type Fetched = { rawLength: number; blob: Buffer };
+/** A chunk fetched or being fetched ahead: `uses` locates expected of it (a chunk can repeat, within a file or across files). */
+type Pending = { readonly got: Promise<Fetched>; readonly length: number; uses: number };
 
 export class RemoteChunkSource implements ChunkSource {
-  private readonly pending = new Map<string, Promise<Fetched>>();
+  private readonly pending = new Map<string, Pending>();
+  /** Chunks the restore will ask for, in order (expect), from `cursor` on not yet prefetched. */
+  private order: Array<{ id: string; length: number }> = [];
   private cursor = 0;
   private aheadBytes = 0;
   /** Chunks of files found identical at the target, not yet passed by the prefetch: it steps over them. */
   private readonly skipped = new Map<string, number>();
 
-  /** `order`: chunk ids (with their raw lengths) in the order the restore will ask for them, when known. */
-  constructor(private readonly link: JobLink, private readonly order: ReadonlyArray<{ id: string; length: number }> = []) {}
+  constructor(private readonly link: JobLink) {}
+
+  /** The restore will ask for these chunks next, after those expected before (readAhead tells it as it reads the manifest). */
+  expect(chunks: readonly ChunkRef[]): void {
+    for (const c of chunks) this.order.push({ id: c.id.toString('hex'), length: c.length });
+    this.prefetch();
+  }
 
   async locate(id: Buffer): Promise<ChunkRead> {
     // Prefetched chunks need no request: a cancelled job (or a lost connection) must still stop at its next file.
     if (this.link.cancelled) throw new CustosError('cancelled', 'the job was cancelled, or its connection to the server lost');
     const key = id.toString('hex');
     this.prefetch();
-    let p = this.pending.get(key);
-    if (!p) p = this.fetch([key]).get(key)!;
-    const got = await p;
-    if (this.pending.get(key) === p) {
-      this.pending.delete(key);
-      this.aheadBytes -= got.rawLength;
-    }
+    const ahead = this.pending.get(key);
+    const got = await (ahead?.got ?? this.fetch([key]).get(key)!);
+    if (ahead !== undefined) this.used(key, ahead);
     this.prefetch();
     return { id, rawLength: got.rawLength, blob: got.blob };
   }
@@ -123,20 +128,29 @@ export class RemoteChunkSource implements ChunkSource {
   skip(chunks: readonly ChunkRef[]): void {
     for (const c of chunks) {
       const key = c.id.toString('hex');
-      if (this.pending.has(key)) {
-        this.pending.delete(key);
-        this.aheadBytes -= c.length;
-      } else if (this.order.length > 0) {
-        this.skipped.set(key, (this.skipped.get(key) ?? 0) + 1);
-      }
+      const ahead = this.pending.get(key);
+      if (ahead !== undefined) this.used(key, ahead);
+      else if (this.cursor < this.order.length) this.skipped.set(key, (this.skipped.get(key) ?? 0) + 1);
     }
     this.prefetch();
+  }
+
+  private used(key: string, ahead: Pending): void {
+    if (--ahead.uses > 0 || this.pending.get(key) !== ahead) return;
+    this.pending.delete(key);
+    this.aheadBytes -= ahead.length;
   }
 
   private prefetch(): void {
     // Refill only once half the window is used up, so that requests stay large (a few ids each would cost the server a read apiece).
     if (this.aheadBytes > PREFETCH_BYTES / 2) return;
-    const ids: string[] = [];
+    /** The next request: each id once, with its length and uses. */
+    const batch = new Map<string, { length: number; uses: number }>();
+    const send = () => {
+      const fetched = this.fetch([...batch.keys()]);
+      for (const [k, { length, uses }] of batch) this.pending.set(k, { got: fetched.get(k)!, length, uses });
+      batch.clear();
+    };
     while (this.cursor < this.order.length && this.aheadBytes < PREFETCH_BYTES) {
       const c = this.order[this.cursor++]!;
       const skips = this.skipped.get(c.id);
@@ -145,18 +159,21 @@ export class RemoteChunkSource implements ChunkSource {
         else this.skipped.delete(c.id);
         continue;
       }
-      if (this.pending.has(c.id)) continue;
-      ids.push(c.id);
-      this.aheadBytes += c.length;
-      if (ids.length >= FETCH_IDS) {
-        this.register(this.fetch(ids.splice(0)));
+      const ahead = this.pending.get(c.id) ?? batch.get(c.id);
+      if (ahead !== undefined) {
+        ahead.uses++;
+        continue;
       }
+      batch.set(c.id, { length: c.length, uses: 1 });
+      this.aheadBytes += c.length;
+      if (batch.size >= FETCH_IDS) send();
     }
-    if (ids.length > 0) this.register(this.fetch(ids));
-  }
-
-  private register(m: Map<string, Promise<Fetched>>): void {
-    for (const [k, p] of m) this.pending.set(k, p);
+    if (batch.size > 0) send();
+    // What the cursor has passed is not needed again.
+    if (this.cursor >= 4096 && this.cursor * 2 >= this.order.length) {
+      this.order.splice(0, this.cursor);
+      this.cursor = 0;
+    }
   }
 
   private fetch(ids: string[]): Map<string, Promise<Fetched>> {

@@ -547,7 +547,11 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         continue;
       }
       if (want === 'ancestor' && e.type !== 'dir') continue;
-      if (!ensureParents(e.path)) continue;
+      if (!ensureParents(e.path)) {
+        // Not written: a prefetching source need not hold its chunks.
+        options.source.skip?.(e.chunks ?? []);
+        continue;
+      }
       try {
         if (e.type === 'dir') restoreDir(e);
         else if (e.type === 'file') await restoreFile(e);

@@ -37,7 +37,9 @@ export function registerAgentCommands(program: Command): void {
     .option('--journal-scan-syncs <n>', 'also walk it after this many synchronizations guided by the journal', positiveInt)
     .option('--user-socket <path>', "where people logged into this computer reach the agent (custos my); mode 0666; 'off': nowhere", DEFAULT_USER_SOCKET)
     .action(async (opts: { data: string; journalScanEvery: string; journalScanSyncs?: number; userSocket: string }) => {
-      const rt = await (await load()).AgentRuntime.start({
+      const { AgentRuntime, MemoryTrimmer } = await load();
+      const trimmer = new MemoryTrimmer().start();
+      const rt = await AgentRuntime.start({
         dataDir: opts.data,
         userSocket: opts.userSocket === 'off' ? null : resolve(opts.userSocket),
         journalScanEveryMs: parseDuration(opts.journalScanEvery)!,
@@ -47,6 +49,7 @@ export function registerAgentCommands(program: Command): void {
         const stop = (why: string | null) => {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
+          trimmer.stop();
           void rt.stop().then(() => resolve(why));
         };
         const onSignal = () => stop(null);

@@ -30,6 +30,8 @@ export function registerServerCommands(program: Command): void {
       const { host, port } = parseListen(opts.listen);
       const { scaledClockFromEnv, startServer } = await load();
       const { clock, speed } = scaledClockFromEnv(process.env['CUSTOS_TEST_CLOCK']);
+      // Buffers freed by the jobs go back to the kernel (src/agent/memory.ts).
+      const trimmer = new (await import('../../agent/index.js')).MemoryTrimmer().start();
       const running = await startServer({
         dataDir: opts.data, host, port, clock, tickMs: Math.max(50, Math.round(1000 / speed)),
         newCatalog: opts.newCatalog ?? false,
@@ -42,6 +44,7 @@ export function registerServerCommands(program: Command): void {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
+          trimmer.stop();
           void running.close().then(resolve);
         };
         process.on('SIGINT', stop);
