@@ -12,10 +12,16 @@
  * external buffers — and trims when that grew by more than a threshold
  * since the last trim: when a job freed its buffers (they leave the
  * accounted part, the resident set stays) or the heaps grew by
- * fragmentation. A trim of a fragmented heap costs a few milliseconds; an
- * idle process is never trimmed. Where the C library is not glibc, or the
- * native binding is missing, nothing happens.
+ * fragmentation. And when the process goes quiet after work (its CPU time
+ * over the last look was high, now low) it settles: a full garbage
+ * collection, which lets V8 shrink a heap a job left full of garbage, then
+ * a trim. A trim of a fragmented heap costs a few milliseconds, a
+ * collection after a job tens; an idle process does neither. Where the C
+ * library is not glibc, or the native binding is missing, only the
+ * collection happens.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { loadBinding } from './journal/native.js';
 
 /** One reading of the process's memory (bytes). */
@@ -33,7 +39,14 @@ export interface MemoryTrimmerOptions {
   readonly sample?: () => MemorySample;
   /** Gives free memory back; true when some was. */
   readonly trim?: () => boolean;
+  /** CPU time (µs) the process used so far. */
+  readonly cpuMicros?: () => number;
+  /** A full garbage collection. */
+  readonly collect?: () => void;
 }
+
+/** A look counts as busy when the process used at least this share of one core over it. */
+const BUSY_SHARE = 0.2;
 
 const MiB = 1024 * 1024;
 
@@ -56,7 +69,27 @@ export function trimMemory(): boolean {
   return nativeTrim?.() ?? false;
 }
 
-/** The decision, apart from the timer: trim when the unaccounted part grew by `slack` since `baseline`. */
+let gcFunction: (() => void) | null | undefined;
+
+/** A full garbage collection (V8's gc(), reached without starting node with --expose-gc). */
+export function collectGarbage(): void {
+  if (gcFunction === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      gcFunction = runInNewContext('gc') as () => void;
+    } catch {
+      gcFunction = null;
+    }
+  }
+  gcFunction?.();
+}
+
+const processCpuMicros = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+/** What JavaScript does not account for in a sample: malloc's free memory, native libraries, other threads. */
 export function unaccounted(s: MemorySample): number {
   return Math.max(0, s.rss - s.accounted);
 }
@@ -65,33 +98,58 @@ export class MemoryTrimmer {
   private readonly slack: number;
   private readonly sample: () => MemorySample;
   private readonly trimFn: () => boolean;
+  private readonly cpuMicros: () => number;
+  private readonly collect: () => void;
+  private readonly everyMs: number;
   private baseline: number;
+  private cpuAtLastLook: number;
+  private wasBusy = false;
   private timer: NodeJS.Timeout | null = null;
-  /** Trims done (for tests and the log). */
+  /** Trims done, and of them settlings (for tests and the log). */
   trims = 0;
+  settles = 0;
 
-  constructor(private readonly options: MemoryTrimmerOptions = {}) {
+  constructor(options: MemoryTrimmerOptions = {}) {
     this.slack = options.slackBytes ?? 32 * MiB;
+    this.everyMs = options.everyMs ?? 2000;
     this.sample = options.sample ?? processMemory;
     this.trimFn = options.trim ?? trimMemory;
+    this.cpuMicros = options.cpuMicros ?? processCpuMicros;
+    this.collect = options.collect ?? collectGarbage;
     this.baseline = unaccounted(this.sample());
+    this.cpuAtLastLook = this.cpuMicros();
   }
 
-  /** One look: trims when due; returns whether it did. */
-  check(): boolean {
+  /** One look (every `everyMs`): settles or trims when due; returns what it did. */
+  check(): 'settled' | 'trimmed' | null {
+    const cpu = this.cpuMicros();
+    const busy = cpu - this.cpuAtLastLook >= this.everyMs * 1000 * BUSY_SHARE;
+    this.cpuAtLastLook = cpu;
+    const quietAfterWork = this.wasBusy && !busy;
+    this.wasBusy = busy;
+    if (quietAfterWork) {
+      this.collect();
+      this.trimmed();
+      this.settles++;
+      return 'settled';
+    }
     const now = unaccounted(this.sample());
     if (now < this.baseline) this.baseline = now;
-    if (now - this.baseline < this.slack) return false;
+    if (now - this.baseline < this.slack) return null;
+    this.trimmed();
+    return 'trimmed';
+  }
+
+  private trimmed(): void {
     this.trimFn();
     this.trims++;
     this.baseline = unaccounted(this.sample());
-    return true;
   }
 
   /** Looks every `everyMs` until stop(); the timer does not keep the process alive. */
   start(): this {
     if (this.timer === null) {
-      this.timer = setInterval(() => this.check(), this.options.everyMs ?? 2000);
+      this.timer = setInterval(() => this.check(), this.everyMs);
       this.timer.unref();
     }
     return this;

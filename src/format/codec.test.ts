@@ -81,6 +81,22 @@ test('the right key opens the pool, a wrong key is refused', () => {
   assert.throws(() => openEncryption(config, Buffer.from('wrong')), (err: unknown) => err instanceof CustosError && err.code === 'bad-key');
 });
 
+test('decodeChunkShared returns what decodeChunk returns (in a reused buffer) and refuses what verifyChunk refuses', () => {
+  const texts = [Buffer.from('z'.repeat(300_000)), Buffer.from('abc'.repeat(5000)), randomBytes(3000), Buffer.alloc(0), Buffer.from('q'.repeat(100))];
+  for (const codec of [plain, sealed]) {
+    for (const data of texts) {
+      const id = codec.chunkIdBytes(data);
+      const blob = codec.encodeChunk(id, data);
+      assert.ok(codec.decodeChunkShared(id, blob, data.length).equals(data));
+      assert.throws(() => codec.decodeChunkShared(id, blob, data.length + 1), IntegrityError);
+      assert.throws(() => codec.decodeChunkShared(codec.chunkIdBytes(Buffer.from('other')), blob, data.length), IntegrityError);
+      const bad = Buffer.from(blob);
+      bad[bad.length - 1]! ^= 0x01;
+      assert.throws(() => codec.decodeChunkShared(id, bad, data.length), IntegrityError);
+    }
+  }
+});
+
 test('verifyChunk accepts what decodeChunk accepts and refuses a wrong length, id or byte', () => {
   const texts = [Buffer.from('abc'.repeat(5000)), randomBytes(3000), Buffer.alloc(0), Buffer.from('z'.repeat(300_000))];
   for (const codec of [plain, sealed]) {

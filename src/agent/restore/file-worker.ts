@@ -43,7 +43,7 @@ function fdFor(file: string): number {
 /** Encoded chunks are read into this one buffer (decoding copies them out): less garbage per chunk. */
 let scratch = Buffer.allocUnsafeSlow(1024 * 1024);
 
-/** A chunk's plaintext; may be a view into `scratch`: use it before the next fetch. */
+/** A chunk's plaintext, a view into a buffer reused by the next fetch: use it before then. */
 function fetch(c: ChunkRead): Buffer {
   const id = Buffer.from(c.id.buffer, c.id.byteOffset, c.id.byteLength);
   let blob: Buffer;
@@ -55,9 +55,8 @@ function fetch(c: ChunkRead): Buffer {
     const n = readSync(fdFor(c.file!), blob, 0, c.length!, c.offset!);
     if (n !== c.length) throw new IntegrityError(`chunk ${id.toString('hex')}: pack file is truncated`);
   }
-  const out = codec.decodeChunk(id, blob);
-  if (out.length !== c.rawLength) throw new IntegrityError(`chunk ${id.toString('hex')}: length does not match the manifest`);
-  return out;
+  // Checked against its id and the manifest's length; a view into the codec's buffer, written out before the next chunk is read.
+  return codec.decodeChunkShared(id, blob, c.rawLength);
 }
 
 /** Holes are made a filesystem block at a time. */

@@ -16,7 +16,7 @@ import type { ChunkRead, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply 
 /** Tasks sent and not yet answered, at most (beyond: the pipeline waits). */
 export const MAX_OUTSTANDING = 1024;
 /** Chunk data from a remote source in tasks not yet done (a local source sends locations only). */
-const MAX_BLOB_BYTES = 128 * 1024 * 1024;
+const MAX_BLOB_BYTES = 32 * 1024 * 1024;
 const BATCH_FILES = 64;
 const BATCH_BYTES = 8 * 1024 * 1024;
 
