@@ -12,7 +12,7 @@
  * external buffers — and trims when that grew by more than a threshold
  * since the last trim: when a job freed its buffers (they leave the
  * accounted part, the resident set stays) or the heaps grew by
- * fragmentation. And when the process goes quiet after work (its CPU time
+ * fragmentation (at most every 15 looks). And when the process goes quiet after work (its CPU time
  * over the last look was high, now low) it settles: a full garbage
  * collection, which lets V8 shrink a heap a job left full of garbage, then
  * a trim. A trim of a fragmented heap costs a few milliseconds, a
@@ -47,6 +47,12 @@ export interface MemoryTrimmerOptions {
 
 /** A look counts as busy when the process used at least this share of one core over it. */
 const BUSY_SHARE = 0.2;
+/**
+ * Looks between two trims for growth, at least: a trim of a heap that a
+ * running job keeps churning cost the server 6% of its time when done at
+ * every look (~130 ms each, measured during a recovery of the Linux tree).
+ */
+const LOOKS_BETWEEN_TRIMS = 15;
 
 const MiB = 1024 * 1024;
 
@@ -104,6 +110,7 @@ export class MemoryTrimmer {
   private baseline: number;
   private cpuAtLastLook: number;
   private wasBusy = false;
+  private looksSinceTrim = LOOKS_BETWEEN_TRIMS;
   private timer: NodeJS.Timeout | null = null;
   /** Trims done, and of them settlings (for tests and the log). */
   trims = 0;
@@ -127,6 +134,7 @@ export class MemoryTrimmer {
     this.cpuAtLastLook = cpu;
     const quietAfterWork = this.wasBusy && !busy;
     this.wasBusy = busy;
+    this.looksSinceTrim++;
     if (quietAfterWork) {
       this.collect();
       this.trimmed();
@@ -135,7 +143,7 @@ export class MemoryTrimmer {
     }
     const now = unaccounted(this.sample());
     if (now < this.baseline) this.baseline = now;
-    if (now - this.baseline < this.slack) return null;
+    if (now - this.baseline < this.slack || this.looksSinceTrim < LOOKS_BETWEEN_TRIMS) return null;
     this.trimmed();
     return 'trimmed';
   }
@@ -143,6 +151,7 @@ export class MemoryTrimmer {
   private trimmed(): void {
     this.trimFn();
     this.trims++;
+    this.looksSinceTrim = 0;
     this.baseline = unaccounted(this.sample());
   }
 

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CustosError, IntegrityError } from '../../base/index.js';
 import { BlobCodec } from '../../format/index.js';
 import type { ChunkRead, RestoreFileTask, RestoreWorkerData, RestoreWorkerReply } from './messages.js';
-import { closeQuietly, commitTemp, creationMode, openTemp, setFileMetadata } from './fs-safe.js';
+import { closeQuietly, commitTemp, CREATE, creationMode, openTemp, setFileMetadata } from './fs-safe.js';
 
 const data = workerData as RestoreWorkerData;
 const codec = new BlobCodec({ keys: data.keys, compressionLevel: data.compressionLevel });
@@ -118,12 +118,46 @@ function restorePart(task: RestoreFileTask, offset: number): RestoreWorkerReply 
 }
 
 /**
+ * A whole file in a directory this restore made (task.fresh): written under
+ * its real name, created exclusively; null when the name is taken after
+ * all (then it goes the temporary way).
+ */
+function restoreFresh(task: RestoreFileTask, path: Buffer): RestoreWorkerReply | null {
+  const { t } = task;
+  let fd: number;
+  try {
+    fd = openSync(path, CREATE, creationMode(task.mode, data.security));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
+    return { t, kind: 'error', message: (err as Error).message, integrity: false };
+  }
+  try {
+    const pos = writeChunks(fd, task, 0);
+    if (pos !== task.size) throw new IntegrityError(`chunks add up to ${pos} bytes, the manifest says ${task.size}`);
+    const warnings = setFileMetadata(fd, path, task, { security: data.security, ownership: data.restoreOwnership, keep: task.keep });
+    closeSync(fd);
+    fd = -1;
+    return { t, kind: 'done', bytes: pos, skipped: false, copy: false, warnings };
+  } catch (err) {
+    closeQuietly(fd);
+    fd = -1;
+    rmSync(path, { force: true });
+    return { t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError };
+  }
+}
+
+/**
  * A whole file: written under its temporary name, its metadata set, then
  * given its real name (commitTemp): a killed restore never leaves part of a
- * file under the real name, and the next run replaces the temporary one.
+ * file under the real name of one that was there, and the next run replaces
+ * the temporary one. In a directory the restore made, restoreFresh.
  */
 function restoreFile(task: RestoreFileTask): RestoreWorkerReply {
   if (task.part) return restorePart(task, task.part.offset);
+  if (task.fresh) {
+    const done = restoreFresh(task, Buffer.from(task.path));
+    if (done !== null) return done;
+  }
   const { t } = task;
   const path = Buffer.from(task.path);
   let fd = -1;

@@ -114,7 +114,8 @@ export function placeItem(path: Buffer, conflict: ConflictMode): Placement {
   return { path };
 }
 
-const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** A new file, never through a link, never over anything. */
+export const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const SLASH = 0x2f;
 
 /**

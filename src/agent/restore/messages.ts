@@ -36,6 +36,13 @@ export interface RestoreFileTask {
   readonly xattrs: ReadonlyArray<readonly [string, Uint8Array]>;
   readonly chunks: readonly ChunkRead[];
   readonly conflict: ConflictMode;
+  /**
+   * Its directory was made by this restore, so nothing was at `path` to
+   * protect: the file is written under its real name, without a temporary
+   * name and a rename (a killed restore leaves a partial file there, which
+   * the next run finds different and replaces).
+   */
+  readonly fresh?: boolean;
   /** Security target, replacing an existing file: its mode and owner, which the new one keeps. */
   readonly keep?: { readonly mode: number; readonly uid: number; readonly gid: number };
   /**

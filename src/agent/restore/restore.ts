@@ -330,6 +330,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       xattrs: e.xattrs ?? [],
       chunks,
       conflict,
+      ...(existing === null && madeHere(e.path) ? { fresh: true } : {}),
       ...(keep ? { keep } : {}),
     };
     await pool.write(task, { rel: e.path });
