@@ -7,7 +7,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ChangeInfo, Dataset, DatasetName } from './dataset.js';
-import { type CommandSpec, duBytes, runMeasured } from './exec.js';
+import { type CommandSpec, duBytes, runMeasured, settleDisk } from './exec.js';
 import { imageDataset } from './image-dataset.js';
 import { type LoadResult, renderLoad, runLoad } from './load.js';
 import { type FileIndexBenchResult, renderFileIndex, runFileIndexBench } from './file-index.js';
@@ -72,6 +72,10 @@ async function runTool(tool: Tool, dataset: Dataset, expected: Manifest, paths: 
   let services: Services | null = null;
   const step = async (name: 'init' | 'initial' | 'unchanged' | 'changed' | 'restore', spec: CommandSpec): Promise<void> => {
     log(`${tool.name} ${dataset.name}: ${name}...`);
+    if (services) {
+      await services.idle();
+      await settleDisk();
+    }
     services?.resetPeak();
     const out = await runMeasured(spec);
     const isBackup = name === 'initial' || name === 'unchanged' || name === 'changed';

@@ -106,6 +106,26 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * Waits until these processes have used almost no CPU (< 5% of a core each)
+ * for 5 s in a row, at most 60 s: a server and an agent between two jobs,
+ * having finished what the last one left (a settling collection and trim,
+ * src/agent/memory.ts, follows a job by a few seconds).
+ */
+export async function waitForIdle(pids: readonly number[], quietMs = 5000, maxMs = 60_000): Promise<void> {
+  const stepMs = 500;
+  const deadline = Date.now() + maxMs;
+  let last = pids.map(cpuSeconds);
+  let quietFor = 0;
+  while (quietFor < quietMs && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, stepMs));
+    const now = pids.map(cpuSeconds);
+    const busy = now.some((c, i) => c - last[i]! > 0.05 * (stepMs / 1000));
+    quietFor = busy ? 0 : quietFor + stepMs;
+    last = now;
+  }
+}
+
 /** Starts a new peak (Linux: "5" in clear_refs resets VmHWM to the current RSS). */
 export function resetPeakRss(pid: number): void {
   try {

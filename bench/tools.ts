@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CommandSpec, onPath, run } from './exec.js';
-import { attachCustosAgent, cpuSeconds, peakRssKiB, resetPeakRss, startCustosAgent, startCustosServer } from './services.js';
+import { attachCustosAgent, cpuSeconds, peakRssKiB, resetPeakRss, startCustosAgent, startCustosServer, waitForIdle } from './services.js';
 
 export type ToolName = 'restic' | 'borg' | 'custos' | 'custos-server' | 'custos-server-scan';
 export const ALL_TOOLS: readonly ToolName[] = ['restic', 'borg', 'custos', 'custos-server', 'custos-server-scan'];
@@ -45,6 +45,8 @@ export interface Tool {
 }
 
 export interface Services {
+  /** Waits until the processes are idle, as they are between jobs (before a step). */
+  idle(): Promise<void>;
   /** Resets the processes' peak RSS (before a step). */
   resetPeak(): void;
   /** Sum of the processes' peak RSS since resetPeak (KiB), each one's, and the CPU seconds each used since. */
@@ -206,7 +208,7 @@ export function custosServer(repoRoot: string, scanEverySync = false): Tool {
   const waitArgs = ['--wait', '--json', '--timeout', '2h'];
   return {
     name: scanEverySync ? 'custos-server-scan' : 'custos-server',
-    config: `custos server + agent on loopback (mutual TLS), encrypted pool; peak RSS is server + agent${scanEverySync ? '; agent --journal-scan-every 0s (every synchronization a verification scan)' : ''}`,
+    config: `custos server + agent on loopback (mutual TLS), encrypted pool; peak RSS is server + agent, each step started once both are idle (as between jobs)${scanEverySync ? '; agent --journal-scan-every 0s (every synchronization a verification scan)' : ''}`,
     unavailable: () => custosUnavailable(repoRoot),
     version: () => custosVersion(repoRoot),
     async services(ctx) {
@@ -223,6 +225,7 @@ export function custosServer(repoRoot: string, scanEverySync = false): Tool {
       const pids = { server: server.daemon.child.pid!, agent: agent.child.pid! };
       let cpuAtReset = { server: 0, agent: 0 };
       return {
+        idle: () => waitForIdle(Object.values(pids)),
         resetPeak: () => {
           resetPeakRss(pids.server);
           resetPeakRss(pids.agent);
