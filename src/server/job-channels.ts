@@ -28,7 +28,7 @@ import type { AgentSession, JobChannel } from './agent-hub.js';
 /** sendBlobs reads blobs of one pack together when at most this far apart... */
 const SPAN_GAP_BYTES = 256 * 1024;
 /** ...and at most this much at once. */
-const SPAN_BYTES = 8 * 1024 * 1024;
+const SPAN_BYTES = 2 * 1024 * 1024;
 
 export interface ChannelEvents {
   progress(p: JobProgress): void;
