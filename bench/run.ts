@@ -2,6 +2,7 @@
  * `npm run bench`: Custos against restic and borg, same machine, same run,
  * same warm data. See docs/bench.md.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -33,13 +34,15 @@ import { buildManifest, type Manifest, manifestDigest } from './tree-manifest.js
 const WARM_NOTE =
   'Page caches are not dropped (not reliably possible here): each dataset is read once before the first tool, ' +
   'and every tool then runs against the same warm data. Before each timed step the disk is synced and left to settle; ' +
-  "before each restore the kernel's dentry and inode caches are dropped (as root), because creating files was measured " +
-  '3x slower in system time with millions of inodes cached by earlier runs (cp -a of the Linux tree: 35 s of system time, 7 s after).';
+  "before each restore the kernel's caches are dropped (as root): every tool restores from a cold repository, and " +
+  "creating files does not pay for earlier runs' deletions (ext4 skips inodes deleted recently, looking each up in a " +
+  'buffer cache of millions of blocks: cp -a of the Linux tree took 35 s of system time before a drop, 7 s after).';
 
-/** Drops the kernel's reclaimable dentry and inode caches (not the page cache); nothing when not root. */
-function dropInodeCaches(): void {
+/** Drops the kernel's page, dentry and inode caches (after sync); nothing when not root. */
+function dropCaches(): void {
   try {
-    writeFileSync('/proc/sys/vm/drop_caches', '2');
+    spawnSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
   } catch {
     // not root, or not Linux: the restore runs with whatever is cached
   }
@@ -87,7 +90,7 @@ async function runTool(tool: Tool, dataset: Dataset, expected: Manifest, paths: 
       await services.idle();
       await settleDisk();
     }
-    if (name === 'restore') dropInodeCaches();
+    if (name === 'restore') dropCaches();
     services?.resetPeak();
     const out = await runMeasured(spec);
     const isBackup = name === 'initial' || name === 'unchanged' || name === 'changed';

@@ -12,6 +12,12 @@ export interface Wire {
   request(job: number, body: AgentRequest, onBlob?: (index: number, rawLength: number, blob: Buffer) => void): Promise<Record<string, unknown>>;
 }
 
+function ownCopy(b: Uint8Array): Buffer {
+  const copy = new Uint8Array(b.length);
+  copy.set(b);
+  return Buffer.from(copy.buffer, 0, copy.length);
+}
+
 export class JobLink {
   private cancelledReason: string | null = null;
 
@@ -39,7 +45,9 @@ export class JobLink {
     this.check();
     const out: Array<{ rawLength: number; blob: Buffer }> = new Array(ids.length);
     await this.wire.request(this.jobId, { op: 'blobs', ids }, (i, rawLength, blob) => {
-      if (i < ids.length) out[i] = { rawLength, blob: Buffer.from(blob) };
+      // A copy of its own, exactly its size: a small copy made by Buffer.from would share an 8 KiB slab,
+      // and handing it to a restore writer (structured clone) would copy the whole slab each time.
+      if (i < ids.length) out[i] = { rawLength, blob: ownCopy(blob) };
     });
     return out;
   }
