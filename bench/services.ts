@@ -108,11 +108,11 @@ export function cpuSeconds(pid: number): number {
 
 /**
  * Waits until these processes have used almost no CPU (< 5% of a core each)
- * for 5 s in a row, at most 60 s: a server and an agent between two jobs,
+ * for 8 s in a row, at most 60 s: a server and an agent between two jobs,
  * having finished what the last one left (a settling collection and trim,
  * src/agent/memory.ts, follows a job by a few seconds).
  */
-export async function waitForIdle(pids: readonly number[], quietMs = 5000, maxMs = 60_000): Promise<void> {
+export async function waitForIdle(pids: readonly number[], quietMs = 8000, maxMs = 60_000): Promise<void> {
   const stepMs = 500;
   const deadline = Date.now() + maxMs;
   let last = pids.map(cpuSeconds);

@@ -49,7 +49,7 @@ test('trims when the part of the resident set JavaScript does not account for gr
   assert.equal(t.trims, 3);
 });
 
-test('a process that goes quiet after work settles once: a full collection, then a trim', () => {
+test('a process that goes quiet after work settles once: a full collection, then a trim at the next look', () => {
   let cpu = 0;
   const done: string[] = [];
   const t = new MemoryTrimmer({
@@ -67,6 +67,8 @@ test('a process that goes quiet after work settles once: a full collection, then
   assert.equal(look(900), null, 'working (90% of a core)');
   assert.equal(look(1500), null, 'still working');
   assert.equal(look(10), 'settled', 'quiet after work');
+  assert.deepEqual(done, ['collect']);
+  assert.equal(look(10), 'trimmed', 'the trim, a look after the collection');
   assert.deepEqual(done, ['collect', 'trim']);
   assert.equal(look(10), null, 'quiet: nothing more');
   assert.equal(look(150), null, 'a little work (15%) is not work');

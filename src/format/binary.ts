@@ -134,3 +134,13 @@ export class ByteReader {
     return this.bytes().toString('utf8');
   }
 }
+
+/**
+ * Bytes of canonical base64 text (the standard alphabet, padded to a
+ * multiple of 4), or null: Buffer.from(text, 'base64') alone skips what it
+ * does not understand, so a typo would name other bytes.
+ */
+export function strictBase64(text: string): Buffer | null {
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
+  return Buffer.from(text, 'base64');
+}

@@ -186,23 +186,22 @@ export class AgentRuntime implements Wire {
   }
 
   request(job: number, body: AgentRequest, onBlob?: Pending['onBlob']): Promise<Record<string, unknown>> {
-    const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new CustosError('io', 'connection to the server lost', { transient: true }));
-    const req = this.nextReq++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(req, { resolve, reject, onBlob });
-      ws.send(JSON.stringify({ t: 'request', req, job, body } satisfies AgentMessage));
-    });
+    return this.ask((req) => ({ t: 'request', req, job, body }), onBlob, () => new CustosError('io', 'connection to the server lost', { transient: true }));
   }
 
   /** A local user's request (end-user recovery), forwarded with who they are; blobs of the answer go to onBlob. */
   userRequest(user: LocalUser, body: UserRequest, onBlob?: Pending['onBlob']): Promise<Record<string, unknown>> {
+    return this.ask((req) => ({ t: 'user-request', req, user, body }), onBlob, () => new CustosError('unreachable', 'this computer\'s agent is not connected to its server; try again later', { transient: true }));
+  }
+
+  /** Sends a message with a new request number; its answer (and blobs) come back through `pending`. */
+  private ask(message: (req: number) => AgentMessage, onBlob: Pending['onBlob'], notConnected: () => CustosError): Promise<Record<string, unknown>> {
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new CustosError('unreachable', 'this computer\'s agent is not connected to its server; try again later', { transient: true }));
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(notConnected());
     const req = this.nextReq++;
     return new Promise((resolve, reject) => {
       this.pending.set(req, { resolve, reject, onBlob });
-      ws.send(JSON.stringify({ t: 'user-request', req, user, body } satisfies AgentMessage));
+      ws.send(JSON.stringify(message(req)));
     });
   }
 

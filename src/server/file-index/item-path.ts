@@ -6,6 +6,7 @@
  * '.' or '..' components, so a path cannot name anything outside the tree.
  */
 import { CustosError } from '../../base/index.js';
+import { strictBase64 } from '../../format/index.js';
 import { itemBytes } from '../../agent/restore/items.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -14,9 +15,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function itemPath(sourcePath: string, input: string): Buffer {
   let bytes: Buffer;
   if (input.startsWith('base64:')) {
-    const b64 = input.slice('base64:'.length);
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw new CustosError('usage', `path ${show(input)}: not valid base64`);
-    bytes = Buffer.from(b64, 'base64');
+    const decoded = strictBase64(input.slice('base64:'.length));
+    if (decoded === null) throw new CustosError('usage', `path ${show(input)}: not valid base64`);
+    bytes = decoded;
   } else {
     bytes = Buffer.from(input, 'utf8');
   }

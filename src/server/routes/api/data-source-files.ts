@@ -10,6 +10,7 @@ import { CustosError, parseIsoTime, pointByRef } from '../../../base/index.js';
 import type { DataSourceRow, PointRow } from '../../../catalog/index.js';
 import { pointAt } from '../../../protection/index.js';
 import { api, type FileItem } from '../../../protocol/rest/index.js';
+import { strictBase64 } from '../../../format/index.js';
 import type { Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest } from '../../http-errors.js';
@@ -89,8 +90,8 @@ export function choosePoint(sourceId: string, points: readonly PointRow[], q: { 
 }
 
 function cursorName(after: string): Buffer {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(after) || after.length % 4 !== 0) throw badRequest('after: give the `next` of the previous page (base64)');
-  const name = Buffer.from(after, 'base64');
+  const name = strictBase64(after);
+  if (name === null) throw badRequest('after: give the `next` of the previous page (base64)');
   if (name.length === 0 || name.includes(0x2f) || name.includes(0)) throw badRequest('after: not a name of the directory');
   return name;
 }
