@@ -12,7 +12,8 @@ export interface Wire {
   request(job: number, body: AgentRequest, onBlob?: (index: number, rawLength: number, blob: Buffer) => void): Promise<Record<string, unknown>>;
 }
 
-function ownCopy(b: Uint8Array): Buffer {
+/** A copy of `b` in an ArrayBuffer of its own, exactly its size (one a writer thread can take over). */
+export function ownCopy(b: Uint8Array): Buffer {
   const copy = new Uint8Array(b.length);
   copy.set(b);
   return Buffer.from(copy.buffer, 0, copy.length);

@@ -62,3 +62,25 @@ test('the prefetch stays within its window and refills as the restore consumes',
   assert.equal(requests.flat().length, 100, 'each chunk fetched once');
   assert.ok(requests.every((r) => r.length > 1));
 });
+
+test('each use of a repeated chunk but the last gets a copy: a writer taking over (transferring) one leaves the next whole', async () => {
+  const link = {
+    requestBlobs(ids: string[]) {
+      return Promise.resolve(ids.map(() => {
+        const own = new Uint8Array(4);
+        own.set([1, 2, 3, 4]);
+        return { rawLength: 4, blob: Buffer.from(own.buffer) };
+      }));
+    },
+  } as unknown as JobLink;
+  const source = new RemoteChunkSource(link);
+  const x = { id: Buffer.from(id(7), 'hex'), length: 4 };
+  source.expect([x, x, x]);
+  for (let use = 0; use < 3; use++) {
+    const got = await source.locate(x.id);
+    assert.deepEqual([...got.blob!], [1, 2, 3, 4], `use ${use}`);
+    assert.equal(got.blob!.byteLength, got.blob!.buffer.byteLength, 'a buffer of its own, which can be transferred');
+    structuredClone(got.blob, { transfer: [got.blob!.buffer as ArrayBuffer] });
+    assert.equal(got.blob!.byteLength, 0, 'taken over');
+  }
+});

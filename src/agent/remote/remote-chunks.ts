@@ -11,7 +11,7 @@ import type { ChunkSource } from '../restore/restore.js';
 import type { ChunkRead } from '../restore/messages.js';
 import type { ChunkRef } from '../../format/index.js';
 import { encodeChunkFrame } from '../../protocol/index.js';
-import type { JobLink } from './job-link.js';
+import { ownCopy, type JobLink } from './job-link.js';
 
 const BATCH_CHUNKS = 128;
 const BATCH_BYTES = 8 * 1024 * 1024;
@@ -119,9 +119,12 @@ export class RemoteChunkSource implements ChunkSource {
     this.prefetch();
     const ahead = this.pending.get(key);
     const got = await (ahead?.got ?? this.fetch([key]).get(key)!);
+    // The restore hands the blob to a writer thread, which takes it over (transferred): a use that
+    // is not the last gets a copy, so the blob is whole for the next.
+    const blob = ahead !== undefined && ahead.uses > 1 ? ownCopy(got.blob) : got.blob;
     if (ahead !== undefined) this.used(key, ahead);
     this.prefetch();
-    return { id, rawLength: got.rawLength, blob: got.blob };
+    return { id, rawLength: got.rawLength, blob };
   }
 
   /** The restore will not ask for these (their file is at the target already): drop them from the prefetch. */

@@ -22,6 +22,24 @@ const BATCH_BYTES = 8 * 1024 * 1024;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * The chunk data of these tasks that the worker can take over instead of a
+ * copy: blobs in an ArrayBuffer of their own (a remote source's; a view
+ * into a shared slab is cloned as before). The sender must not use them
+ * afterwards: RemoteChunkSource gives each use of a repeated chunk but the
+ * last a copy.
+ */
+function transferable(tasks: readonly RestoreFileTask[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const t of tasks) {
+    for (const c of t.chunks) {
+      const b = c.blob;
+      if (b && b.byteOffset === 0 && b.buffer instanceof ArrayBuffer && b.byteLength === b.buffer.byteLength && b.byteLength > 0) out.add(b.buffer);
+    }
+  }
+  return [...out];
+}
+
 export interface WriterPoolOptions<T> {
   readonly workerData: RestoreWorkerData;
   /** Worker threads; default one per core, at least two (one writes while another waits on the disk). */
@@ -74,7 +92,8 @@ export class WriterPool<T> {
   /** Sends one part of a large file at once (`t` is set here). */
   async writePart(task: Omit<RestoreFileTask, 't'>, tag: T): Promise<void> {
     await this.pace(task.chunks.reduce((n, c) => n + c.rawLength, 0));
-    this.workers[this.rr++ % this.workers.length]!.postMessage([{ ...task, t: this.track(task.chunks, tag) }]);
+    const full = [{ ...task, t: this.track(task.chunks, tag) }];
+    this.workers[this.rr++ % this.workers.length]!.postMessage(full, transferable(full));
     await this.waitForRoom(MAX_OUTSTANDING);
   }
 
@@ -108,7 +127,7 @@ export class WriterPool<T> {
 
   private sendBatch(): void {
     if (this.batch.length === 0) return;
-    this.workers[this.rr++ % this.workers.length]!.postMessage(this.batch);
+    this.workers[this.rr++ % this.workers.length]!.postMessage(this.batch, transferable(this.batch));
     this.batch = [];
     this.batchBytes = 0;
   }
