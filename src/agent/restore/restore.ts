@@ -151,46 +151,210 @@ export function endsRestore(err: unknown): boolean {
   return err instanceof CustosError && (err.code === 'cancelled' || err.transient);
 }
 
+/**
+ * Which manifest entries a restore of some items takes: an item and all
+ * under it ('yes'), the directories above an item ('ancestor': made, but
+ * nothing else of them), nothing else ('no'). Without items, everything.
+ * Remembers which items were met, for the ones the point does not hold.
+ */
+export class ItemSelection {
+  private readonly selected: Buffer[];
+  private readonly found = new Set<number>();
+
+  constructor(private readonly items: readonly string[]) {
+    this.selected = items.map((i) => Buffer.from(i));
+  }
+
+  want(path: Buffer): 'yes' | 'ancestor' | 'no' {
+    if (this.selected.length === 0) return 'yes';
+    this.selected.forEach((s, i) => {
+      if (s.equals(path)) this.found.add(i);
+    });
+    for (const s of this.selected) if (s.equals(path) || isUnder(path, s)) return 'yes';
+    for (const s of this.selected) if (path.length === 0 || isUnder(s, path)) return 'ancestor';
+    return 'no';
+  }
+
+  /** Items (as given) that no entry met. */
+  missing(): string[] {
+    return this.items.filter((_, i) => !this.found.has(i));
+  }
+}
+
+/**
+ * A large file's chunks cut into parts of about `partBytes` (each at least
+ * one chunk), with the offset each starts at, and the total the chunks add
+ * up to.
+ */
+export function cutParts(chunks: readonly ChunkRef[], partBytes: number): { parts: Array<{ chunks: ChunkRef[]; offset: number }>; total: number } {
+  const parts: Array<{ chunks: ChunkRef[]; offset: number }> = [{ chunks: [], offset: 0 }];
+  let inPart = 0;
+  let offset = 0;
+  for (const c of chunks) {
+    if (inPart >= partBytes) {
+      parts.push({ chunks: [], offset });
+      inPart = 0;
+    }
+    parts.at(-1)!.chunks.push(c);
+    inPart += c.length;
+    offset += c.length;
+  }
+  return { parts, total: offset };
+}
+
 export async function runRestore(options: RestoreOptions): Promise<RestoreResult> {
-  const conflict = options.conflict ?? 'overwrite';
-  const security = options.security ?? 'point';
-  const progress = options.progress ?? noProgress;
-  const restoreOwnership = security === 'point' && (options.restoreOwnership ?? process.getuid?.() === 0);
-  const metaPolicy: MetadataPolicy = { security, ownership: restoreOwnership };
+  const run = new RestoreRun(options);
+  try {
+    await run.walk(options.manifest);
+    await run.finish();
+  } finally {
+    await run.close();
+  }
+  return run.outcome();
+}
+
+/** One restore: its settings, what it has done so far, and a method per kind of item. */
+class RestoreRun {
+  private readonly conflict: ConflictMode;
+  private readonly security: SecurityMode;
+  private readonly progress: ProgressSink;
+  private readonly restoreOwnership: boolean;
+  private readonly metaPolicy: MetadataPolicy;
   /** New directories: private while the restore writes into them (security point: their mode is set at the end). */
-  const dirMode = security === 'point' ? 0o700 : 0o777;
-  const codec = new BlobCodec({ keys: options.keys, compressionLevel: options.compressionLevel });
-  const idOf: ChunkIdOf = (data) => codec.chunkIdBytes(data);
-  const bucket = new ThrottleBucket(options.throttle ?? [], options.clock ?? systemClock);
-  const partBytes = bucket.limited ? THROTTLED_PART_BYTES : PART_BYTES;
-  const items = options.items ?? [];
-  const owners = new OwnerNames();
-  // Made and resolved a component at a time: no link is followed unless only root can have made it.
-  const target = Buffer.from(resolveTarget(resolve(options.target), { create: true }));
+  private readonly dirMode: number;
+  private readonly idOf: ChunkIdOf;
+  private readonly partBytes: number;
+  private readonly owners = new OwnerNames();
+  private readonly source: ChunkSource;
+  private readonly target: Buffer;
   /** Directories this restore made (relative, latin1): nothing was in them before, so their files need no look at what is there. */
-  const madeDirs = new Set<string>(isEmptyDir(target) ? [''] : []);
-  const madeHere = (rel: Buffer): boolean => madeDirs.has(parentOf(rel).toString('latin1'));
-  const abs = (rel: Buffer): Buffer => (rel.length === 0 ? target : Buffer.concat([target, Buffer.from('/'), rel]));
+  private readonly madeDirs: Set<string>;
+  private readonly selection: ItemSelection;
+  private readonly pool: WriterPool<{ rel: Buffer; large?: LargeFile }>;
 
-  const result = { files: 0, dirs: 0, others: 0, identical: 0, copies: 0, skipped: 0, bytes: 0, damaged: false };
-  const errors: RestoreItemError[] = [];
-  const warnings: string[] = [];
-  const skippedItems: string[] = [];
-  const fail = (rel: Buffer, message: string): void => {
-    errors.push({ path: rel.toString('utf8') || '.', message });
-  };
-  const skipped = (rel: Buffer): void => {
-    result.skipped++;
-    skippedItems.push(rel.toString('utf8'));
-  };
+  private readonly result = { files: 0, dirs: 0, others: 0, identical: 0, copies: 0, skipped: 0, bytes: 0, damaged: false };
+  private readonly errors: RestoreItemError[] = [];
+  private readonly warnings: string[] = [];
+  private readonly skippedItems: string[] = [];
+  /** Directories checked to be real directories inside the target, as a stack along the walk. */
+  private readonly verified: Buffer[] = [Buffer.alloc(0)];
+  private readonly dirs: DirMeta[] = [];
+  private readonly hardLinks: ManifestEntry[] = [];
+  /** Special files made so far (their temporary names). */
+  private nodes = 0;
 
-  // Directories checked to be real directories inside the target, as a stack along the walk.
-  const verified: Buffer[] = [Buffer.alloc(0)];
-  const dirs: DirMeta[] = [];
-  const hardLinks: ManifestEntry[] = [];
+  constructor(options: RestoreOptions) {
+    this.conflict = options.conflict ?? 'overwrite';
+    this.security = options.security ?? 'point';
+    this.progress = options.progress ?? noProgress;
+    this.restoreOwnership = this.security === 'point' && (options.restoreOwnership ?? process.getuid?.() === 0);
+    this.metaPolicy = { security: this.security, ownership: this.restoreOwnership };
+    this.dirMode = this.security === 'point' ? 0o700 : 0o777;
+    const codec = new BlobCodec({ keys: options.keys, compressionLevel: options.compressionLevel });
+    this.idOf = (data) => codec.chunkIdBytes(data);
+    const bucket = new ThrottleBucket(options.throttle ?? [], options.clock ?? systemClock);
+    this.partBytes = bucket.limited ? THROTTLED_PART_BYTES : PART_BYTES;
+    this.source = options.source;
+    this.selection = new ItemSelection(options.items ?? []);
+    // Made and resolved a component at a time: no link is followed unless only root can have made it.
+    this.target = Buffer.from(resolveTarget(resolve(options.target), { create: true }));
+    this.madeDirs = new Set<string>(isEmptyDir(this.target) ? [''] : []);
+    this.pool = new WriterPool<{ rel: Buffer; large?: LargeFile }>({
+      workerData: { keys: options.keys, compressionLevel: options.compressionLevel, restoreOwnership: this.restoreOwnership, security: this.security },
+      workers: options.workers,
+      throttle: bucket,
+      onReply: (reply, { rel, large }) => (large ? this.onPartDone(large, reply) : this.onFileDone(rel, reply)),
+    });
+  }
+
+  /** Restores every selected entry of the manifest, in order (files go to the writers). */
+  async walk(manifest: AsyncIterable<ManifestEntry>): Promise<void> {
+    let last: Buffer | null = null;
+    let n = 0;
+    for await (const e of manifest) {
+      checkRelativePath(e.path);
+      if (last !== null && comparePaths(last, e.path) >= 0) {
+        throw new IntegrityError(`manifest is out of order at ${JSON.stringify(e.path.toString('utf8'))} (damaged or tampered with)`);
+      }
+      last = e.path;
+      await this.restoreEntry(e);
+      if (++n % 256 === 0) this.reportProgress();
+    }
+  }
+
+  /** Once every entry was walked: waits for the writers, then makes hard links and sets directory metadata. */
+  async finish(): Promise<void> {
+    await this.pool.drain();
+    this.verified.length = 1;
+    for (const e of this.hardLinks) {
+      try {
+        this.restoreHardLink(e);
+      } catch (err) {
+        this.fail(e.path, errorMessage(err));
+      }
+    }
+    // Deepest first, so setting a directory's mtime is not undone by writing into it.
+    for (let i = this.dirs.length - 1; i >= 0; i--) this.applyDirMeta(this.dirs[i]!);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  outcome(): RestoreResult {
+    this.reportProgress();
+    return { ...this.result, skippedItems: this.skippedItems, errors: this.errors, warnings: this.warnings, missingItems: this.selection.missing() };
+  }
+
+  private reportProgress(): void {
+    this.progress.update({ files: this.result.files, dirs: this.result.dirs, bytes: this.result.bytes, errors: this.errors.length });
+  }
+
+  private async restoreEntry(e: ManifestEntry): Promise<void> {
+    const want = this.selection.want(e.path);
+    if (want === 'no') return;
+    if (e.path.length === 0) {
+      if (e.type !== 'dir') throw new UnsafePathError('the root of a recovery point must be a directory');
+      if (want === 'yes') this.dirs.push({ abs: this.target, entry: e, created: false });
+      return;
+    }
+    if (want === 'ancestor' && e.type !== 'dir') return;
+    if (!this.ensureParents(e.path)) {
+      // Not written: a prefetching source need not hold its chunks.
+      this.source.skip?.(e.chunks ?? []);
+      return;
+    }
+    try {
+      if (e.type === 'dir') this.restoreDir(e);
+      else if (e.type === 'file') await this.restoreFile(e);
+      else if (e.type === 'hardlink') this.hardLinks.push(e);
+      else this.restoreOther(e);
+    } catch (err) {
+      if (err === this.pool.fatal || endsRestore(err)) throw err;
+      this.fail(e.path, errorMessage(err));
+    }
+  }
+
+  private fail(rel: Buffer, message: string): void {
+    this.errors.push({ path: rel.toString('utf8') || '.', message });
+  }
+
+  private skipped(rel: Buffer): void {
+    this.result.skipped++;
+    this.skippedItems.push(rel.toString('utf8'));
+  }
+
+  private abs(rel: Buffer): Buffer {
+    return rel.length === 0 ? this.target : Buffer.concat([this.target, Buffer.from('/'), rel]);
+  }
+
+  private madeHere(rel: Buffer): boolean {
+    return this.madeDirs.has(parentOf(rel).toString('latin1'));
+  }
 
   /** Makes sure every directory above `rel` exists as a real directory; false when refused. */
-  const ensureParents = (rel: Buffer): boolean => {
+  private ensureParents(rel: Buffer): boolean {
+    const verified = this.verified;
     const parent = parentOf(rel);
     while (verified.length > 1 && !(parent.equals(verified.at(-1)!) || isUnder(parent, verified.at(-1)!))) verified.pop();
     if (parent.equals(verified.at(-1)!)) return true;
@@ -200,38 +364,36 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       const next = parent.indexOf(SLASH, at.length === 0 ? 0 : at.length + 1);
       const comp = next < 0 ? parent : parent.subarray(0, next);
       if (comp.length <= at.length) throw new UnsafePathError(`unsafe path in manifest: ${JSON.stringify(rel.toString('utf8'))}`);
-      const st = lstatOrNull(abs(comp));
+      const st = lstatOrNull(this.abs(comp));
       if (st === null) {
-        mkdirSync(abs(comp), { mode: dirMode });
-        madeDirs.add(comp.toString('latin1'));
-      }
-      else if (!st.isDirectory()) {
-        fail(rel, `refused: ${comp.toString('utf8')} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'} (would leave the target)`);
+        mkdirSync(this.abs(comp), { mode: this.dirMode });
+        this.madeDirs.add(comp.toString('latin1'));
+      } else if (!st.isDirectory()) {
+        this.fail(rel, `refused: ${comp.toString('utf8')} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'} (would leave the target)`);
         return false;
       }
       verified.push(comp);
       at = comp;
     }
     return true;
-  };
+  }
 
   /** Like ensureParents, but only checks (for hard link targets, which must already exist). */
-  const parentsAreReal = (rel: Buffer): boolean => {
+  private parentsAreReal(rel: Buffer): boolean {
     for (let i = rel.indexOf(SLASH); i >= 0; i = rel.indexOf(SLASH, i + 1)) {
-      const st = lstatOrNull(abs(rel.subarray(0, i)));
+      const st = lstatOrNull(this.abs(rel.subarray(0, i)));
       if (st === null || !st.isDirectory()) return false;
     }
     return true;
-  };
+  }
 
   /**
    * mkfifo and mknod take text paths, and a name that is not UTF-8 would not
    * survive the trip: the node is made under a plain temporary name in the
    * target and renamed to its real (checked, byte-exact) path.
    */
-  let nodes = 0;
-  const makeNode = (p: Buffer, command: string[], after: string[]): void => {
-    const tmp = `${target.toString()}/.custos-node-${process.pid}-${nodes++}`;
+  private makeNode(p: Buffer, command: string[], after: string[]): void {
+    const tmp = `${this.target.toString()}/.custos-node-${process.pid}-${this.nodes++}`;
     execFileSync(command[0]!, [...command.slice(1), tmp, ...after]);
     try {
       renameSync(tmp, p);
@@ -239,86 +401,81 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       rmSync(tmp, { force: true });
       throw err;
     }
-  };
+  }
 
-  const ownerOf = (e: ManifestEntry): [number, number] => [
-    (e.user !== undefined ? owners.uidOf(e.user) : undefined) ?? e.uid,
-    (e.group !== undefined ? owners.gidOf(e.group) : undefined) ?? e.gid,
-  ];
+  private ownerOf(e: ManifestEntry): [number, number] {
+    return [
+      (e.user !== undefined ? this.owners.uidOf(e.user) : undefined) ?? e.uid,
+      (e.group !== undefined ? this.owners.gidOf(e.group) : undefined) ?? e.gid,
+    ];
+  }
 
-  const pool = new WriterPool<{ rel: Buffer; large?: LargeFile }>({
-    workerData: { keys: options.keys, compressionLevel: options.compressionLevel, restoreOwnership, security },
-    workers: options.workers,
-    throttle: bucket,
-    onReply: (reply, { rel, large }) => (large ? onPartDone(large, reply) : onFileDone(rel, reply)),
-  });
-
-  const onFileDone = (rel: Buffer, reply: RestoreWorkerReply): void => {
+  private onFileDone(rel: Buffer, reply: RestoreWorkerReply): void {
     if (reply.kind === 'done') {
-      if (reply.skipped) skipped(rel);
+      if (reply.skipped) this.skipped(rel);
       else {
-        result.files++;
-        if (reply.copy) result.copies++;
-        result.bytes += reply.bytes;
+        this.result.files++;
+        if (reply.copy) this.result.copies++;
+        this.result.bytes += reply.bytes;
       }
-      for (const warning of reply.warnings) warnings.push(`${rel.toString('utf8')}: ${warning}`);
+      for (const warning of reply.warnings) this.warnings.push(`${rel.toString('utf8')}: ${warning}`);
     } else {
-      if (reply.integrity) result.damaged = true;
-      fail(rel, reply.message);
+      if (reply.integrity) this.result.damaged = true;
+      this.fail(rel, reply.message);
     }
-  };
+  }
 
-  const onPartDone = (large: LargeFile, reply: RestoreWorkerReply): void => {
+  private onPartDone(large: LargeFile, reply: RestoreWorkerReply): void {
     if (reply.kind === 'done') large.bytes += reply.bytes;
     else if (large.error === null) {
       large.error = reply.message;
       large.integrity = reply.integrity;
     }
-    if (--large.remaining === 0) finishLargeFile(large);
-  };
+    if (--large.remaining === 0) this.finishLargeFile(large);
+  }
 
   /** Where each chunk is (or, from a remote source, its data), in order. */
-  const locateAll = async (refs: readonly ChunkRef[]): Promise<ChunkRead[]> => {
+  private async locateAll(refs: readonly ChunkRef[]): Promise<ChunkRead[]> {
     const chunks: ChunkRead[] = [];
     for (const c of refs) {
-      const read = await options.source.locate(c.id);
+      const read = await this.source.locate(c.id);
       // Own small buffer: a view into Buffer's pool would send the whole pool slab to the worker.
       chunks.push({ ...read, id: new Uint8Array(read.id) });
     }
     return chunks;
-  };
+  }
 
   /**
    * A file already at the target: identical (counted, its chunks never
    * fetched), or left alone by --conflict skip. Otherwise false: it is
    * written (overwrite replaces it, keep-both writes beside it).
    */
-  const fileIsSettled = async (e: ManifestEntry, p: Buffer, existing: Stats): Promise<boolean> => {
-    const fixMetadata = conflict === 'overwrite' && security === 'point';
-    if (await identicalFile(p, existing, e, idOf, { fixMetadata, owner: restoreOwnership ? ownerOf(e) : null })) result.identical++;
-    else if (conflict === 'skip') skipped(e.path);
+  private async fileIsSettled(e: ManifestEntry, p: Buffer, existing: Stats): Promise<boolean> {
+    const fixMetadata = this.conflict === 'overwrite' && this.security === 'point';
+    if (await identicalFile(p, existing, e, this.idOf, { fixMetadata, owner: this.restoreOwnership ? this.ownerOf(e) : null })) this.result.identical++;
+    else if (this.conflict === 'skip') this.skipped(e.path);
     else return false;
-    options.source.skip?.(e.chunks ?? []);
+    this.source.skip?.(e.chunks ?? []);
     return true;
-  };
+  }
 
-  const restoreFile = async (e: ManifestEntry): Promise<void> => {
-    const p = abs(e.path);
-    const existing = madeHere(e.path) ? null : lstatOrNull(p);
-    if (existing !== null && (await fileIsSettled(e, p, existing))) return;
-    const [uid, gid] = ownerOf(e);
+  private async restoreFile(e: ManifestEntry): Promise<void> {
+    const p = this.abs(e.path);
+    const existing = this.madeHere(e.path) ? null : lstatOrNull(p);
+    if (existing !== null && (await this.fileIsSettled(e, p, existing))) return;
+    const [uid, gid] = this.ownerOf(e);
     // Security target: a replaced file keeps its mode and owner.
-    const keep = security === 'target' && conflict === 'overwrite' && existing?.isFile() ? { mode: existing.mode, uid: existing.uid, gid: existing.gid } : undefined;
-    if (e.error === undefined && e.size > partBytes && (e.chunks?.length ?? 0) > 1) return restoreLargeFile(e, uid, gid, keep);
+    const keep = this.security === 'target' && this.conflict === 'overwrite' && existing?.isFile() ? { mode: existing.mode, uid: existing.uid, gid: existing.gid } : undefined;
+    if (e.error === undefined && e.size > this.partBytes && (e.chunks?.length ?? 0) > 1) return this.restoreLargeFile(e, uid, gid, keep);
     let chunks: ChunkRead[];
     try {
-      chunks = await locateAll(e.chunks ?? []);
+      chunks = await this.locateAll(e.chunks ?? []);
     } catch (err) {
       if (endsRestore(err)) throw err;
-      result.damaged = true;
-      return fail(e.path, errorMessage(err));
+      this.result.damaged = true;
+      return this.fail(e.path, errorMessage(err));
     }
-    if (e.error !== undefined) warnings.push(`${e.path.toString('utf8')}: was not readable at backup time (${e.error}); restored empty`);
+    if (e.error !== undefined) this.warnings.push(`${e.path.toString('utf8')}: was not readable at backup time (${e.error}); restored empty`);
     const task: Omit<RestoreFileTask, 't'> = {
       path: p,
       size: e.error !== undefined ? 0 : e.size,
@@ -329,12 +486,12 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       sparse: e.sparse === true,
       xattrs: e.xattrs ?? [],
       chunks,
-      conflict,
-      ...(existing === null && madeHere(e.path) ? { fresh: true } : {}),
+      conflict: this.conflict,
+      ...(existing === null && this.madeHere(e.path) ? { fresh: true } : {}),
       ...(keep ? { keep } : {}),
     };
-    await pool.write(task, { rel: e.path });
-  };
+    await this.pool.write(task, { rel: e.path });
+  }
 
   /**
    * A large file is written by several workers at once: it is created here
@@ -344,241 +501,167 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
    * manifest's chunk lengths and their chunks located one part at a time, so
    * a remote source holds at most a few parts' data (WriterPool's bound).
    */
-  const restoreLargeFile = async (e: ManifestEntry, uid: number, gid: number, keep: MetadataPolicy['keep']): Promise<void> => {
-    const parts: Array<{ chunks: ChunkRef[]; offset: number }> = [{ chunks: [], offset: 0 }];
-    let inPart = 0;
-    let offset = 0;
-    for (const c of e.chunks!) {
-      if (inPart >= partBytes) {
-        parts.push({ chunks: [], offset });
-        inPart = 0;
-      }
-      parts.at(-1)!.chunks.push(c);
-      inPart += c.length;
-      offset += c.length;
+  private async restoreLargeFile(e: ManifestEntry, uid: number, gid: number, keep: MetadataPolicy['keep']): Promise<void> {
+    const { parts, total } = cutParts(e.chunks!, this.partBytes);
+    if (total !== e.size) {
+      this.result.damaged = true;
+      return this.fail(e.path, `chunks add up to ${total} bytes, the manifest says ${e.size}`);
     }
-    if (offset !== e.size) {
-      result.damaged = true;
-      return fail(e.path, `chunks add up to ${offset} bytes, the manifest says ${e.size}`);
-    }
-    const opened = openTemp(abs(e.path), creationMode(e.mode, security));
-    if ('error' in opened) return fail(e.path, opened.error);
+    const opened = openTemp(this.abs(e.path), creationMode(e.mode, this.security));
+    if ('error' in opened) return this.fail(e.path, opened.error);
     closeSync(opened.fd);
     const meta: FileMetadata = { size: e.size, sparse: e.sparse === true, xattrs: e.xattrs ?? [], uid, gid, mode: e.mode, mtimeNs: e.mtimeNs };
-    const large: LargeFile = { entry: e, path: abs(e.path), temp: opened.temp, keep, remaining: parts.length, bytes: 0, error: null, integrity: false, meta };
+    const large: LargeFile = { entry: e, path: this.abs(e.path), temp: opened.temp, keep, remaining: parts.length, bytes: 0, error: null, integrity: false, meta };
     for (let i = 0; i < parts.length; i++) {
       let chunks: ChunkRead[];
       try {
-        chunks = await locateAll(parts[i]!.chunks);
+        chunks = await this.locateAll(parts[i]!.chunks);
       } catch (err) {
         // The parts not sent will never report: count them done, failed.
         large.error ??= errorMessage(err);
         large.integrity = true;
         large.remaining -= parts.length - i;
-        if (large.remaining === 0) finishLargeFile(large);
+        if (large.remaining === 0) this.finishLargeFile(large);
         if (endsRestore(err)) throw err;
         return;
       }
-      await pool.writePart({ ...large.meta, path: large.temp, chunks, conflict, part: { offset: parts[i]!.offset } }, { rel: e.path, large });
+      await this.pool.writePart({ ...large.meta, path: large.temp, chunks, conflict: this.conflict, part: { offset: parts[i]!.offset } }, { rel: e.path, large });
     }
-  };
+  }
 
   /** The last part of a large file is done: set its metadata and give it its name, or remove it if a part failed. */
-  const finishLargeFile = (large: LargeFile): void => {
+  private finishLargeFile(large: LargeFile): void {
     const e = large.entry;
     if (large.error === null && large.bytes !== e.size) large.error = `wrote ${large.bytes} bytes, the manifest says ${e.size}`;
     if (large.error !== null) {
       rmSync(large.temp, { force: true });
-      if (large.integrity) result.damaged = true;
-      return fail(e.path, large.error);
+      if (large.integrity) this.result.damaged = true;
+      return this.fail(e.path, large.error);
     }
     let fd = -1;
     try {
       fd = openSync(large.temp, constants.O_WRONLY | constants.O_NOFOLLOW);
-      const written = setFileMetadata(fd, large.temp, large.meta, { ...metaPolicy, keep: large.keep });
+      const written = setFileMetadata(fd, large.temp, large.meta, { ...this.metaPolicy, keep: large.keep });
       closeSync(fd);
       fd = -1;
-      const committed = commitTemp(large.temp, large.path, conflict);
-      if ('error' in committed) return fail(e.path, committed.error);
-      if ('skip' in committed) return skipped(e.path);
-      for (const w of written) warnings.push(`${e.path.toString('utf8')}: ${w}`);
-      result.files++;
-      if (committed.copy) result.copies++;
-      result.bytes += large.bytes;
+      const committed = commitTemp(large.temp, large.path, this.conflict);
+      if ('error' in committed) return this.fail(e.path, committed.error);
+      if ('skip' in committed) return this.skipped(e.path);
+      for (const w of written) this.warnings.push(`${e.path.toString('utf8')}: ${w}`);
+      this.result.files++;
+      if (committed.copy) this.result.copies++;
+      this.result.bytes += large.bytes;
     } catch (err) {
       rmSync(large.temp, { force: true });
-      fail(e.path, errorMessage(err));
+      this.fail(e.path, errorMessage(err));
     } finally {
       if (fd >= 0) closeQuietly(fd);
     }
-  };
+  }
 
-  const restoreDir = (e: ManifestEntry): void => {
-    const p = abs(e.path);
+  private restoreDir(e: ManifestEntry): void {
+    const p = this.abs(e.path);
     const st = lstatOrNull(p);
-    if (st === null) mkdirSync(p, { mode: dirMode });
+    if (st === null) mkdirSync(p, { mode: this.dirMode });
     else if (!st.isDirectory()) {
-      if (conflict === 'overwrite' && !st.isSymbolicLink()) {
-        const place = placeItem(p, conflict);
-        if ('error' in place) return fail(e.path, place.error);
-        mkdirSync(p, { mode: dirMode });
+      if (this.conflict === 'overwrite' && !st.isSymbolicLink()) {
+        const place = placeItem(p, this.conflict);
+        if ('error' in place) return this.fail(e.path, place.error);
+        mkdirSync(p, { mode: this.dirMode });
       } else {
-        return fail(e.path, st.isSymbolicLink() ? 'refused: a symbolic link is in the way of a directory' : 'a file is in the way of a directory');
+        return this.fail(e.path, st.isSymbolicLink() ? 'refused: a symbolic link is in the way of a directory' : 'a file is in the way of a directory');
       }
     }
-    verified.push(e.path);
+    this.verified.push(e.path);
     const created = st === null || !st.isDirectory();
-    if (created) madeDirs.add(e.path.toString('latin1'));
-    dirs.push({ abs: p, entry: e, created });
-    result.dirs++;
-  };
+    if (created) this.madeDirs.add(e.path.toString('latin1'));
+    this.dirs.push({ abs: p, entry: e, created });
+    this.result.dirs++;
+  }
 
-  const restoreOther = (e: ManifestEntry): void => {
-    const existing = lstatOrNull(abs(e.path));
-    if (existing !== null && identicalOther(abs(e.path), existing, e)) {
-      result.identical++;
+  private restoreOther(e: ManifestEntry): void {
+    const existing = lstatOrNull(this.abs(e.path));
+    if (existing !== null && identicalOther(this.abs(e.path), existing, e)) {
+      this.result.identical++;
       return;
     }
-    const place = placeItem(abs(e.path), conflict);
-    if ('skip' in place) return skipped(e.path);
-    if ('error' in place) return fail(e.path, place.error);
+    const place = placeItem(this.abs(e.path), this.conflict);
+    if ('skip' in place) return this.skipped(e.path);
+    if ('error' in place) return this.fail(e.path, place.error);
     const p = place.path;
-    const [uid, gid] = ownerOf(e);
+    const [uid, gid] = this.ownerOf(e);
     const mtime = utimesSeconds(e.mtimeNs);
     switch (e.type) {
       case 'symlink':
         symlinkSync(e.target ?? Buffer.alloc(0), p);
         break;
       case 'fifo':
-        makeNode(p, ['mkfifo', ...(security === 'point' ? ['-m', (e.mode & 0o7777).toString(8)] : [])], []);
+        this.makeNode(p, ['mkfifo', ...(this.security === 'point' ? ['-m', (e.mode & 0o7777).toString(8)] : [])], []);
         break;
       case 'char':
       case 'block': {
-        if (!restoreOwnership) return fail(e.path, 'device files are restored only when running as root');
+        if (!this.restoreOwnership) return this.fail(e.path, 'device files are restored only when running as root');
         const rdev = e.rdev ?? 0;
         const major = (rdev >> 8) & 0xfff;
         const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
-        makeNode(p, ['mknod', '-m', (e.mode & 0o7777).toString(8)], [e.type === 'char' ? 'c' : 'b', String(major), String(minor)]);
+        this.makeNode(p, ['mknod', '-m', (e.mode & 0o7777).toString(8)], [e.type === 'char' ? 'c' : 'b', String(major), String(minor)]);
         break;
       }
       default:
-        return fail(e.path, `${e.type} items cannot be restored`);
+        return this.fail(e.path, `${e.type} items cannot be restored`);
     }
-    if (restoreOwnership) lchownSync(p, uid, gid);
+    if (this.restoreOwnership) lchownSync(p, uid, gid);
     lutimesSync(p, mtime, mtime);
-    result.others++;
-  };
+    this.result.others++;
+  }
 
-  const restoreHardLink = (e: ManifestEntry): void => {
+  private restoreHardLink(e: ManifestEntry): void {
     const target = e.target ?? Buffer.alloc(0);
     try {
       checkRelativePath(target);
     } catch (err) {
-      return fail(e.path, errorMessage(err));
+      return this.fail(e.path, errorMessage(err));
     }
-    if (target.length === 0 || !parentsAreReal(target)) return fail(e.path, 'refused: hard link target is not a file restored inside the target');
-    const st = lstatOrNull(abs(target));
-    if (st === null || !st.isFile()) return fail(e.path, `hard link target ${target.toString('utf8')} was not restored`);
-    if (!ensureParents(e.path)) return;
-    const here = lstatOrNull(abs(e.path));
+    if (target.length === 0 || !this.parentsAreReal(target)) return this.fail(e.path, 'refused: hard link target is not a file restored inside the target');
+    const st = lstatOrNull(this.abs(target));
+    if (st === null || !st.isFile()) return this.fail(e.path, `hard link target ${target.toString('utf8')} was not restored`);
+    if (!this.ensureParents(e.path)) return;
+    const here = lstatOrNull(this.abs(e.path));
     if (here !== null && here.ino === st.ino && here.dev === st.dev) {
-      result.identical++;
+      this.result.identical++;
       return;
     }
-    const place = placeItem(abs(e.path), conflict);
-    if ('skip' in place) return skipped(e.path);
-    if ('error' in place) return fail(e.path, place.error);
-    linkSync(abs(target), place.path);
-    result.others++;
-  };
+    const place = placeItem(this.abs(e.path), this.conflict);
+    if ('skip' in place) return this.skipped(e.path);
+    if ('error' in place) return this.fail(e.path, place.error);
+    linkSync(this.abs(target), place.path);
+    this.result.others++;
+  }
 
-  const applyDirMeta = ({ abs: p, entry: e, created }: DirMeta): void => {
+  private applyDirMeta({ abs: p, entry: e, created }: DirMeta): void {
     // Security target: an existing directory is left alone; a new one has what the target gave it, and the point's time.
-    if (security === 'target' && !created) return;
+    if (this.security === 'target' && !created) return;
     let fd: number;
     try {
       fd = openSync(p, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     } catch (err) {
-      return fail(e.path, `cannot set directory metadata: ${errorMessage(err)}`);
+      return this.fail(e.path, `cannot set directory metadata: ${errorMessage(err)}`);
     }
     try {
-      const xattrs = security === 'point' ? e.xattrs ?? [] : (e.xattrs ?? []).filter(([name]) => !isSecurityXattr(name));
+      const xattrs = this.security === 'point' ? e.xattrs ?? [] : (e.xattrs ?? []).filter(([name]) => !isSecurityXattr(name));
       const failed = writeXattrs(p, xattrs);
-      if (failed.length > 0) warnings.push(`${e.path.toString('utf8') || '.'}: extended attributes not restored: ${failed.join(', ')}`);
-      if (restoreOwnership) {
-        const [uid, gid] = ownerOf(e);
+      if (failed.length > 0) this.warnings.push(`${e.path.toString('utf8') || '.'}: extended attributes not restored: ${failed.join(', ')}`);
+      if (this.restoreOwnership) {
+        const [uid, gid] = this.ownerOf(e);
         fchownSync(fd, uid, gid);
       }
-      if (security === 'point') fchmodSync(fd, e.mode);
+      if (this.security === 'point') fchmodSync(fd, e.mode);
       const mtime = utimesSeconds(e.mtimeNs);
       futimesSync(fd, mtime, mtime);
     } catch (err) {
-      fail(e.path, `cannot set directory metadata: ${errorMessage(err)}`);
+      this.fail(e.path, `cannot set directory metadata: ${errorMessage(err)}`);
     } finally {
       closeQuietly(fd);
     }
-  };
-
-  const selected = items.map((i) => Buffer.from(i));
-  const found = new Set<number>();
-  const wanted = (path: Buffer): 'yes' | 'ancestor' | 'no' => {
-    if (selected.length === 0) return 'yes';
-    selected.forEach((s, i) => {
-      if (s.equals(path)) found.add(i);
-    });
-    for (const s of selected) if (s.equals(path) || isUnder(path, s)) return 'yes';
-    for (const s of selected) if (path.length === 0 || isUnder(s, path)) return 'ancestor';
-    return 'no';
-  };
-
-  try {
-    let last: Buffer | null = null;
-    let n = 0;
-    for await (const e of options.manifest) {
-      checkRelativePath(e.path);
-      if (last !== null && comparePaths(last, e.path) >= 0) {
-        throw new IntegrityError(`manifest is out of order at ${JSON.stringify(e.path.toString('utf8'))} (damaged or tampered with)`);
-      }
-      last = e.path;
-      const want = wanted(e.path);
-      if (want === 'no') continue;
-      if (e.path.length === 0) {
-        if (e.type !== 'dir') throw new UnsafePathError('the root of a recovery point must be a directory');
-        if (want === 'yes') dirs.push({ abs: target, entry: e, created: false });
-        continue;
-      }
-      if (want === 'ancestor' && e.type !== 'dir') continue;
-      if (!ensureParents(e.path)) {
-        // Not written: a prefetching source need not hold its chunks.
-        options.source.skip?.(e.chunks ?? []);
-        continue;
-      }
-      try {
-        if (e.type === 'dir') restoreDir(e);
-        else if (e.type === 'file') await restoreFile(e);
-        else if (e.type === 'hardlink') hardLinks.push(e);
-        else restoreOther(e);
-      } catch (err) {
-        if (err === pool.fatal || endsRestore(err)) throw err;
-        fail(e.path, errorMessage(err));
-      }
-      if (++n % 256 === 0) progress.update({ files: result.files, dirs: result.dirs, bytes: result.bytes, errors: errors.length });
-    }
-    await pool.drain();
-    verified.length = 1;
-    for (const e of hardLinks) {
-      try {
-        restoreHardLink(e);
-      } catch (err) {
-        fail(e.path, errorMessage(err));
-      }
-    }
-    // Deepest first, so setting a directory's mtime is not undone by writing into it.
-    for (let i = dirs.length - 1; i >= 0; i--) applyDirMeta(dirs[i]!);
-  } finally {
-    await pool.close();
   }
-  progress.update({ files: result.files, dirs: result.dirs, bytes: result.bytes, errors: errors.length });
-  const missingItems = items.filter((_, i) => !found.has(i));
-  return { ...result, skippedItems, errors, warnings, missingItems };
 }
