@@ -103,6 +103,18 @@ function writeChunks(fd: number, task: RestoreFileTask, from: number): number {
   return pos - from;
 }
 
+/** The answer for a task that failed with `err` (an integrity error marks the restore damaged). */
+function failed(t: number, err: unknown): RestoreWorkerReply {
+  return { t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError };
+}
+
+/** A whole file's content and metadata, written through `fd` (`path` names it for the extended attributes); returns its warnings. */
+function writeWholeFile(fd: number, path: Uint8Array, task: RestoreFileTask): string[] {
+  const pos = writeChunks(fd, task, 0);
+  if (pos !== task.size) throw new IntegrityError(`chunks add up to ${pos} bytes, the manifest says ${task.size}`);
+  return setFileMetadata(fd, path, task, { security: data.security, ownership: data.restoreOwnership, keep: task.keep });
+}
+
 /** One part of a large file: the file exists; write the chunks at their place. */
 function restorePart(task: RestoreFileTask, offset: number): RestoreWorkerReply {
   const { t } = task;
@@ -111,7 +123,7 @@ function restorePart(task: RestoreFileTask, offset: number): RestoreWorkerReply 
     fd = openSync(Buffer.from(task.path), constants.O_WRONLY | constants.O_NOFOLLOW);
     return { t, kind: 'done', bytes: writeChunks(fd, task, offset), skipped: false, copy: false, warnings: [] };
   } catch (err) {
-    return { t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError };
+    return failed(t, err);
   } finally {
     if (fd >= 0) closeQuietly(fd);
   }
@@ -129,20 +141,16 @@ function restoreFresh(task: RestoreFileTask, path: Buffer): RestoreWorkerReply |
     fd = openSync(path, CREATE, creationMode(task.mode, data.security));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
-    return { t, kind: 'error', message: (err as Error).message, integrity: false };
+    return failed(t, err);
   }
   try {
-    const pos = writeChunks(fd, task, 0);
-    if (pos !== task.size) throw new IntegrityError(`chunks add up to ${pos} bytes, the manifest says ${task.size}`);
-    const warnings = setFileMetadata(fd, path, task, { security: data.security, ownership: data.restoreOwnership, keep: task.keep });
+    const warnings = writeWholeFile(fd, path, task);
     closeSync(fd);
-    fd = -1;
-    return { t, kind: 'done', bytes: pos, skipped: false, copy: false, warnings };
+    return { t, kind: 'done', bytes: task.size, skipped: false, copy: false, warnings };
   } catch (err) {
     closeQuietly(fd);
-    fd = -1;
     rmSync(path, { force: true });
-    return { t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError };
+    return failed(t, err);
   }
 }
 
@@ -167,21 +175,19 @@ function restoreFile(task: RestoreFileTask): RestoreWorkerReply {
     if ('error' in opened) return { t, kind: 'error', message: opened.error, integrity: false };
     fd = opened.fd;
     temp = opened.temp;
-    const pos = writeChunks(fd, task, 0);
-    if (pos !== task.size) throw new IntegrityError(`chunks add up to ${pos} bytes, the manifest says ${task.size}`);
-    const warnings = setFileMetadata(fd, temp, task, { security: data.security, ownership: data.restoreOwnership, keep: task.keep });
+    const warnings = writeWholeFile(fd, temp, task);
     closeSync(fd);
     fd = -1;
     const committed = commitTemp(temp, path, task.conflict);
     temp = null;
     if ('error' in committed) return { t, kind: 'error', message: committed.error, integrity: false };
     if ('skip' in committed) return { t, kind: 'done', bytes: 0, skipped: true, copy: false, warnings: [] };
-    return { t, kind: 'done', bytes: pos, skipped: false, copy: committed.copy, warnings };
+    return { t, kind: 'done', bytes: task.size, skipped: false, copy: committed.copy, warnings };
   } catch (err) {
     if (fd >= 0) closeQuietly(fd);
     fd = -1;
     if (temp) rmSync(temp, { force: true });
-    return { t, kind: 'error', message: (err as Error).message, integrity: err instanceof IntegrityError };
+    return failed(t, err);
   } finally {
     if (fd >= 0) closeQuietly(fd);
   }

@@ -461,7 +461,9 @@ class RestoreRun {
 
   private async restoreFile(e: ManifestEntry): Promise<void> {
     const p = this.abs(e.path);
-    const existing = this.madeHere(e.path) ? null : lstatOrNull(p);
+    // In a directory this restore made nothing is there: no look, and the writer may create the file in place.
+    const fresh = this.madeHere(e.path);
+    const existing = fresh ? null : lstatOrNull(p);
     if (existing !== null && (await this.fileIsSettled(e, p, existing))) return;
     const [uid, gid] = this.ownerOf(e);
     // Security target: a replaced file keeps its mode and owner.
@@ -487,7 +489,7 @@ class RestoreRun {
       xattrs: e.xattrs ?? [],
       chunks,
       conflict: this.conflict,
-      ...(existing === null && this.madeHere(e.path) ? { fresh: true } : {}),
+      ...(fresh ? { fresh: true } : {}),
       ...(keep ? { keep } : {}),
     };
     await this.pool.write(task, { rel: e.path });
