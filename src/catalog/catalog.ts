@@ -39,8 +39,23 @@ export const ACTIVE_JOB_STATES = ['queued', 'running'] as const;
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
+/** What changed in the catalog, for whoever shows it live (the console's event stream). */
+export type CatalogTopic = 'jobs' | 'alerts';
+
 export class Catalog {
+  readonly #listeners = new Set<(topic: CatalogTopic) => void>();
+
   private constructor(readonly db: Kysely<CatalogSchema>, private readonly sqlite: Database.Database) {}
+
+  /** Calls `listener` after each change of jobs or alerts; returns what stops it. */
+  onChange(listener: (topic: CatalogTopic) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(topic: CatalogTopic): void {
+    for (const l of this.#listeners) l(topic);
+  }
 
   /** Opens (creating when missing) a SQLite catalog and brings its schema up to date. */
   static async openSqlite(file: string): Promise<Catalog> {
@@ -315,6 +330,7 @@ export class Catalog {
 
   async insertJob(row: Omit<Insertable<JobsTable>, 'id'>): Promise<number> {
     const r = await this.db.insertInto('jobs').values(row).returning('id').executeTakeFirstOrThrow();
+    this.#changed('jobs');
     return Number(r.id);
   }
 
@@ -336,11 +352,14 @@ export class Catalog {
     let q = this.db.updateTable('jobs').set(patch).where('id', '=', id);
     if (fromStates) q = q.where('state', 'in', [...fromStates]);
     const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    const updated = Number(r.numUpdatedRows) > 0;
+    if (updated) this.#changed('jobs');
+    return updated;
   }
 
   async appendJobLog(jobId: number, time: string, level: string, message: string): Promise<void> {
     await this.db.insertInto('job_log').values({ job_id: jobId, time, level, message }).execute();
+    this.#changed('jobs');
   }
 
   jobLog(jobId: number): Promise<JobLogRow[]> {
@@ -357,7 +376,7 @@ export class Catalog {
 
   /** Raises an alert unless one of the same kind is active for the subject (its message and action are updated then); true when raised. */
   async raiseAlert(row: { kind: string; subject: string; severity: string; message: string; recommendedAction: string; now: string }): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
+    const raised = await this.db.transaction().execute(async (tx) => {
       const active = await tx.selectFrom('alerts').select('id').where('state', '=', 'active').where('kind', '=', row.kind).where('subject', '=', row.subject).executeTakeFirst();
       if (active) {
         await tx.updateTable('alerts').set({ message: row.message, recommended_action: row.recommendedAction }).where('id', '=', active.id).execute();
@@ -369,17 +388,22 @@ export class Catalog {
       }).execute();
       return true;
     });
+    this.#changed('alerts');
+    return raised;
   }
 
   /** Resolves active alerts of a kind for a subject; the number resolved. */
   async resolveAlerts(kind: string, subject: string, now: string): Promise<number> {
     const r = await this.db.updateTable('alerts').set({ state: 'resolved', resolved_at: now })
       .where('state', '=', 'active').where('kind', '=', kind).where('subject', '=', subject).executeTakeFirst();
-    return Number(r.numUpdatedRows);
+    const n = Number(r.numUpdatedRows);
+    if (n > 0) this.#changed('alerts');
+    return n;
   }
 
   async resolveAlert(id: number, now: string): Promise<AlertRow | undefined> {
-    await this.db.updateTable('alerts').set({ state: 'resolved', resolved_at: now }).where('id', '=', id).where('state', '=', 'active').execute();
+    const r = await this.db.updateTable('alerts').set({ state: 'resolved', resolved_at: now }).where('id', '=', id).where('state', '=', 'active').executeTakeFirst();
+    if (Number(r.numUpdatedRows) > 0) this.#changed('alerts');
     return this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
   }
 

@@ -8,6 +8,7 @@ import type { AlertService } from './alerts.js';
 import type { AuditLog } from './audit.js';
 import type { ServerFiles } from './data-dir.js';
 import type { JobEngine } from './job-engine.js';
+import type { LiveEvents } from './live-events.js';
 import type { FileIndexService } from './file-index/service.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
 import type { ServerRecoveries } from './server-recovery.js';
@@ -21,6 +22,8 @@ export interface ServerContext {
   readonly hub: AgentHub;
   readonly engine: JobEngine;
   readonly alerts: AlertService;
+  /** Which lists changed, for GET /api/events. */
+  readonly events: LiveEvents;
   readonly audit: AuditLog;
   readonly maintenance: PoolMaintenance;
   readonly clock: Clock;

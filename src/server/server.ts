@@ -30,6 +30,8 @@ import { CatalogBackupService } from './catalog-backup.js';
 import { registerCatalogRoutes } from './routes/api/catalog.js';
 import { errorBody } from './http-errors.js';
 import { JobEngine } from './job-engine.js';
+import { LiveEvents } from './live-events.js';
+import { registerEventRoutes } from './routes/api/events.js';
 import { FileIndex } from './file-index/file-index.js';
 import { FileIndexService } from './file-index/service.js';
 import { PoolMaintenance, type MaintenanceLimits } from './pool-maintenance.js';
@@ -163,7 +165,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
     endUser = new EndUserRecovery({ catalog, pool, index: fileIndex.index, content: new ManifestPointContent(pool), audit });
-    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, audit, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
+    const events = new LiveEvents(catalog);
+    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, events, audit, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
 
     app = Fastify({
       logger: false,
@@ -190,6 +193,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     installAudit(app, audit);
     serve(app, api.health, async () => ({ status: 'ok' as const, version: SERVER_VERSION }));
     serve(app, api.openapi, async () => app!.swagger());
+    registerEventRoutes(app, ctx);
     registerTokenRoutes(app, ctx);
     registerAgentRoutes(app, ctx);
     registerGroupRoutes(app, ctx);
@@ -249,6 +253,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await engine.stop();
         for (const s of hub.sessions.values()) s.close(1001, 'server shutting down');
         wss.close();
+        events.close();
         await app!.close();
         await fileIndex.close();
         await lock?.release();

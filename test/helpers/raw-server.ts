@@ -58,6 +58,14 @@ export async function startInProcessServer(): Promise<InProcessServer> {
       }
       const req = request({ host: '127.0.0.1', port: server.port, method, path, agent, headers, servername: '' }, (res) => {
         const parts: Buffer[] = [];
+        if (String(res.headers['content-type']).startsWith('text/event-stream')) {
+          // An event stream never ends: its first bytes are the answer.
+          res.once('data', (d: Buffer) => {
+            resolve({ status: res.statusCode ?? 0, text: d.toString('utf8') });
+            res.destroy();
+          });
+          return;
+        }
         res.on('data', (d: Buffer) => parts.push(d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
         res.on('error', (err) => reject(new Error(`${method} ${path}: ${err.message}`)));

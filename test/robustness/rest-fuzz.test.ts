@@ -110,7 +110,7 @@ describe('REST fuzzing: bodies, path parameters and queries', () => {
     const specs = Object.values(api) as RouteSpec[];
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(...specs.filter((x) => x.path !== '/api/openapi.json')),
+        fc.constantFrom(...specs.filter((x) => x.path !== '/api/openapi.json' && !x.events)), // an event stream never ends: tested in live-events.test.ts
         fc.string({ maxLength: 60 }),
         fc.dictionary(fc.constantFrom('state', 'kind', 'source', 'limit', 'wait', 'points', 'before', 'action', 'x'), fc.string({ maxLength: 20 }), { maxKeys: 3 }),
         async (spec, param, query) => {
@@ -142,7 +142,7 @@ describe('REST fuzzing: bodies, path parameters and queries', () => {
 
   test('what was accepted reads back through the API', async () => {
     for (const spec of Object.values(api) as RouteSpec[]) {
-      if (spec.method !== 'GET' || spec.path.includes(':')) continue;
+      if (spec.method !== 'GET' || spec.path.includes(':') || spec.events) continue;
       const r = await s.server.inject({ method: 'GET', url: spec.path, headers: { authorization: `Bearer ${s.adminToken}` } });
       assert.equal(r.status, 200, `${spec.path}: ${r.text.slice(0, 300)}`);
     }

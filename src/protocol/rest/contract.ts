@@ -13,6 +13,7 @@ import {
   AgentSchema,
   AlertSchema,
   AuditEntrySchema,
+  ServerEventSchema,
   DataSourceSchema,
   DownloadRequestSchema,
   DownloadSummarySchema,
@@ -90,6 +91,11 @@ export interface RouteSpec {
    * stream in the X-Custos-Summary trailer (StreamReply).
    */
   readonly stream?: readonly string[];
+  /**
+   * The answer is a stream of server-sent events (text/event-stream) that
+   * lasts until the caller goes away; each event's data is JSON of `response`.
+   */
+  readonly events?: true;
   /** Left out of the OpenAPI document. */
   readonly hide?: boolean;
   /** The audit log's name for this call; every call that changes something has one. */
@@ -101,7 +107,19 @@ const route = <const R extends RouteSpec>(r: R): R => r;
 export type ParamsOf<R extends RouteSpec> = R['params'] extends TObject ? Static<R['params']> : undefined;
 export type QueryOf<R extends RouteSpec> = R['query'] extends TObject ? Static<R['query']> : undefined;
 export type BodyOf<R extends RouteSpec> = R['body'] extends TSchema ? Static<R['body']> : undefined;
-export type ReplyOf<R extends RouteSpec> = R['stream'] extends readonly string[] ? StreamReply<Static<R['response']>> : Static<R['response']>;
+export type ReplyOf<R extends RouteSpec> = R['stream'] extends readonly string[]
+  ? StreamReply<Static<R['response']>>
+  : R['events'] extends true
+    ? EventFeed<Static<R['response']>>
+    : Static<R['response']>;
+/** One event of an `events` call as the caller receives it. */
+export type EventOf<R extends RouteSpec> = Static<R['response']>;
+
+/** What a handler of an `events` call returns: a way to follow the events until the caller leaves. */
+export interface EventFeed<E> {
+  /** Starts sending events; `end` ends the stream from the server's side (shutdown); the function returned stops it. */
+  follow(send: (event: E) => void, end: () => void): () => void;
+}
 
 /** The trailer that carries a stream's summary (JSON, non-ASCII escaped). */
 export const SUMMARY_TRAILER = 'x-custos-summary';
@@ -141,6 +159,11 @@ export const api = {
   openapi: route({
     method: 'GET', path: '/api/openapi.json', access: 'authenticated', summary: 'This OpenAPI document', hide: true,
     response: Type.Unknown(),
+  }),
+  events: route({
+    method: 'GET', path: '/api/events', access: 'authenticated', events: true,
+    summary: 'Server-sent events: which lists changed (jobs, alerts), so a console can fetch them again; carries no data of its own',
+    response: ServerEventSchema,
   }),
   session: route({
     method: 'GET', path: '/api/session', access: 'authenticated', summary: 'The token this call was made with: its name, role, scopes and expiry',

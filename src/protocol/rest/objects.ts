@@ -152,6 +152,10 @@ export const RecoveryPointSchema = Type.Object({
 });
 export type RecoveryPoint = Static<typeof RecoveryPointSchema>;
 
+/** An event of GET /api/events: which list changed (the caller fetches it again through its own, authorised, calls). */
+export const ServerEventSchema = Type.Object({ changed: Type.Union([Type.Literal('jobs'), Type.Literal('alerts')]) });
+export type ServerEvent = Static<typeof ServerEventSchema>;
+
 export const AlertSchema = Type.Object({
   id: Type.Integer(),
   kind: Type.String(),

@@ -9,7 +9,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SUMMARY_TRAILER, type BodyOf, type ParamsOf, type QueryOf, type ReplyOf, type RouteSpec, type StreamReply } from '../../protocol/rest/index.js';
+import { SUMMARY_TRAILER, type BodyOf, type EventFeed, type ParamsOf, type QueryOf, type ReplyOf, type RouteSpec, type StreamReply } from '../../protocol/rest/index.js';
 import type { AuditLog } from '../audit.js';
 import type { Principal, RouteConfig } from '../auth.js';
 import { badRequest } from '../http-errors.js';
@@ -53,7 +53,7 @@ export function serve<R extends RouteSpec>(app: FastifyInstance, spec: R, handle
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { querystring: spec.query } : {}),
       ...(spec.body ? { body: spec.body } : {}),
-      ...(spec.text ? {} : { response: { [status]: spec.stream ? streamSchema(spec.stream) : spec.response } }),
+      ...(spec.text ? {} : { response: { [status]: spec.stream ? streamSchema(spec.stream) : spec.events ? eventsSchema(spec.response) : spec.response } }),
     },
     handler: async (req, reply) => {
       if (!spec.body && !isEmptyBody(req.body)) throw badRequest(`${spec.method} ${spec.path} takes no body`);
@@ -73,6 +73,7 @@ export function serve<R extends RouteSpec>(app: FastifyInstance, spec: R, handle
       void reply.code(status);
       if (spec.text) void reply.type(spec.text);
       if (spec.stream) return sendStream(reply, value as StreamReply<unknown>);
+      if (spec.events) return sendEvents(req, reply, value as EventFeed<unknown>);
       return value;
     },
   });
@@ -93,6 +94,41 @@ function sendStream(reply: FastifyReply, s: StreamReply<unknown>): FastifyReply 
   void reply.header('content-disposition', `attachment; filename="${s.fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
   void reply.trailer(SUMMARY_TRAILER, async () => JSON.stringify(s.summary()).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
   return reply.send(s.body);
+}
+
+/** The OpenAPI description of an event stream: each event's data is JSON of `schema`. */
+function eventsSchema(schema: unknown) {
+  return { description: 'server-sent events; the data of each is JSON of the schema', content: { 'text/event-stream': { schema } } };
+}
+
+/** How often a quiet event stream sends a comment, so proxies and the browser keep it open. */
+export const EVENTS_KEEPALIVE_MS = 25_000;
+
+/**
+ * Sends server-sent events until the caller goes away. The reply is taken
+ * over from fastify (its serialisation and hooks do not apply to an endless
+ * answer); the security headers the onRequest hooks set are copied.
+ */
+function sendEvents(req: FastifyRequest, reply: FastifyReply, feed: EventFeed<unknown>): FastifyReply {
+  const res = reply.raw;
+  reply.hijack();
+  res.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-accel-buffering': 'no',
+  });
+  res.write(': custos events\n\n');
+  const stop = feed.follow((event) => res.write(`data: ${JSON.stringify(event)}\n\n`), () => res.end());
+  const keepalive = setInterval(() => res.write(': keepalive\n\n'), EVENTS_KEEPALIVE_MS);
+  keepalive.unref();
+  const end = () => {
+    clearInterval(keepalive);
+    stop();
+  };
+  req.raw.once('close', end);
+  res.once('close', end);
+  return reply;
 }
 
 function isEmptyBody(body: unknown): boolean {
