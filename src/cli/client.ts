@@ -13,7 +13,9 @@ import { Agent as HttpsAgent, request } from 'node:https';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CustosError, errorMessage, type ErrorCode } from '../base/index.js';
-import { pathFor, queryFor, SUMMARY_TRAILER, type BodyOf, type ParamsOf, type QueryOf, type ReplyOf, type RouteSpec } from '../protocol/rest/index.js';
+import { pathFor, queryFor, SUMMARY_TRAILER, type CallArgs, type ReplyOf, type RouteSpec } from '../protocol/rest/index.js';
+
+export type { CallArgs };
 import type { Static } from '@sinclair/typebox';
 import { isErrorCode } from './exit-codes.js';
 
@@ -37,14 +39,6 @@ const CA_HINT = "set CUSTOS_CA (or --ca) to the server's ca.pem (DATA/ca.pem on 
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
-type Part<K extends string, T> = undefined extends T ? { readonly [P in K]?: T } : {} extends T ? { readonly [P in K]?: T } : { readonly [P in K]: T };
-/** What a call takes: `params` when its path has parameters, `query` and `body` as its contract says. */
-export type CallArgs<R extends RouteSpec> =
-  Part<'params', ParamsOf<R>> & Part<'query', QueryOf<R>> & Part<'body', BodyOf<R>> extends infer A
-    ? {} extends A
-      ? [args?: A]
-      : [args: A]
-    : never;
 
 export class ServerClient {
   /** The server URL without a trailing slash (safe to print). */

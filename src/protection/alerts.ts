@@ -18,10 +18,19 @@ export type AlertKind =
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
+/** What the console's button of an alert does to its subject (a data source): the recommended action's first remedy. */
+export type AlertAction = 'sync' | 'recovery-point' | 'consistency-check';
+
 export interface AlertKindInfo {
   readonly severity: AlertSeverity;
   readonly title: string;
   readonly recommendedAction: string;
+  readonly action?: AlertAction;
+}
+
+/** The one-click action of an alert of `kind` (unknown kinds from an older catalog: none). */
+export function alertAction(kind: string): AlertAction | null {
+  return (ALERT_KINDS as Readonly<Record<string, AlertKindInfo | undefined>>)[kind]?.action ?? null;
 }
 
 /** An agent is reported disconnected after this long without contact, so a reboot does not raise an alert. */
@@ -58,17 +67,20 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     title: 'Synchronization failed',
     recommendedAction:
       'See the failed job\'s log (custos job show JOB) and fix the cause; synchronization retries at the next interval, or run it now: custos sync SOURCE',
+    action: 'sync',
   },
   'recovery-point-missed': {
     severity: 'critical',
     title: 'Recovery point not created',
     recommendedAction:
       'See the job\'s log (custos job show JOB) and fix the cause (a failed job, or an agent that is not connected), then create a recovery point now: custos point create SOURCE',
+    action: 'recovery-point',
   },
   'replica-inconsistent': {
     severity: 'critical',
     title: 'Replica is inconsistent',
     recommendedAction: 'Run a consistency check: custos check SOURCE',
+    action: 'consistency-check',
   },
   'agent-disconnected': {
     severity: 'warning',
@@ -99,5 +111,6 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     title: 'Recovery points damaged in the storage pool',
     recommendedAction:
       'Check the pool\'s disks; run a consistency check of SOURCE (custos check SOURCE) so the damaged data is stored again and the named recovery points become whole, then verify the pool: custos pool verify --wait',
+    action: 'consistency-check',
   },
 });

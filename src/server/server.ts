@@ -32,6 +32,8 @@ import { errorBody } from './http-errors.js';
 import { JobEngine } from './job-engine.js';
 import { LiveEvents } from './live-events.js';
 import { registerEventRoutes } from './routes/api/events.js';
+import { ConsoleAssets } from './console-assets.js';
+import { installSecurityHeaders, registerConsoleRoutes } from './routes/console.js';
 import { FileIndex } from './file-index/file-index.js';
 import { FileIndexService } from './file-index/service.js';
 import { PoolMaintenance, type MaintenanceLimits } from './pool-maintenance.js';
@@ -168,6 +170,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const events = new LiveEvents(catalog);
     const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, events, audit, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
 
+    const consoleAssets = await ConsoleAssets.load();
+    if (!consoleAssets) warn('the web console is not built (npm run build): the server runs without it');
     app = Fastify({
       logger: false,
       https: { key: tls.keyPem, cert: tls.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false },
@@ -189,11 +193,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     app.setNotFoundHandler(async (req, reply) => {
       await reply.code(404).send({ error: { code: 'not-found', message: `no such call: ${req.method} ${req.url.split('?')[0]}` } });
     });
+    installSecurityHeaders(app);
     app.addHook('onRequest', makeAuthHook({ catalog, clock }));
     installAudit(app, audit);
     serve(app, api.health, async () => ({ status: 'ok' as const, version: SERVER_VERSION }));
     serve(app, api.openapi, async () => app!.swagger());
     registerEventRoutes(app, ctx);
+    registerConsoleRoutes(app, consoleAssets);
     registerTokenRoutes(app, ctx);
     registerAgentRoutes(app, ctx);
     registerGroupRoutes(app, ctx);

@@ -1,6 +1,6 @@
 /** Catalog rows → the REST API's objects (docs/design/rest-api.md). */
 import type { AgentRow, AlertRow, ApiTokenRow, AuditRow, DataSourceRow, GroupRow, JobLogRow, JobRow, PointRow } from '../catalog/index.js';
-import { formatCheck, formatReplica, type ProtectionPolicy } from '../protection/index.js';
+import { alertAction, formatCheck, formatReplica, type ProtectionPolicy } from '../protection/index.js';
 import type { Agent, Alert, AuditEntry, DataSource, Job, JobLogLine, ProtectionGroup, RecoveryPoint, Token } from '../protocol/rest/index.js';
 
 export function agentView(a: AgentRow, connected: boolean, dataSources: string[]): Agent {
@@ -88,6 +88,7 @@ export function alertView(a: AlertRow): Alert {
     subject: a.subject,
     message: a.message,
     recommendedAction: a.recommended_action,
+    action: a.state === 'active' ? alertAction(a.kind) : null,
     raisedAt: a.raised_at,
     resolvedAt: a.resolved_at,
   };

@@ -112,6 +112,15 @@ export type ReplyOf<R extends RouteSpec> = R['stream'] extends readonly string[]
   : R['events'] extends true
     ? EventFeed<Static<R['response']>>
     : Static<R['response']>;
+type Part<K extends string, T> = undefined extends T ? { readonly [P in K]?: T } : {} extends T ? { readonly [P in K]?: T } : { readonly [P in K]: T };
+/** What a call takes (the CLI's and the console's clients): `params` when its path has parameters, `query` and `body` as its contract says. */
+export type CallArgs<R extends RouteSpec> =
+  Part<'params', ParamsOf<R>> & Part<'query', QueryOf<R>> & Part<'body', BodyOf<R>> extends infer A
+    ? {} extends A
+      ? [args?: A]
+      : [args: A]
+    : never;
+
 /** One event of an `events` call as the caller receives it. */
 export type EventOf<R extends RouteSpec> = Static<R['response']>;
 

@@ -156,6 +156,8 @@ export type RecoveryPoint = Static<typeof RecoveryPointSchema>;
 export const ServerEventSchema = Type.Object({ changed: Type.Union([Type.Literal('jobs'), Type.Literal('alerts')]) });
 export type ServerEvent = Static<typeof ServerEventSchema>;
 
+export const ALERT_ACTIONS = ['sync', 'recovery-point', 'consistency-check'] as const;
+
 export const AlertSchema = Type.Object({
   id: Type.Integer(),
   kind: Type.String(),
@@ -164,6 +166,9 @@ export const AlertSchema = Type.Object({
   subject: Type.String({ description: 'a data source, agent or group' }),
   message: Type.String(),
   recommendedAction: Type.String(),
+  action: Nullable(Type.Union(ALERT_ACTIONS.map((a) => Type.Literal(a)), {
+    description: 'what a single button does about it, to the data source named by subject: sync (POST …/sync), recovery-point (POST …/recovery-points), consistency-check (POST …/consistency-check); null: no one-click remedy',
+  })),
   raisedAt: Time,
   resolvedAt: Nullable(Time),
 });
