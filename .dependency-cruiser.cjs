@@ -39,6 +39,20 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
     {
+      name: 'rest-contract-is-portable',
+      comment: 'src/protocol/rest is bundled into the browser console: no node:* modules at run time there (type-only imports are erased).',
+      severity: 'error',
+      from: { path: '^src/protocol/rest/', pathNot: '\\.test\\.ts$' },
+      to: { dependencyTypes: ['core'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'console-talks-rest-only',
+      comment: 'The console talks only to the REST API: it may import the contract (src/protocol/rest) and nothing else of the server side.',
+      severity: 'error',
+      from: { path: '^console/' },
+      to: { path: '^src/', pathNot: '^src/protocol/rest/' },
+    },
+    {
       name: 'no-cycles',
       comment: 'A cycle makes two modules one: neither can be understood, tested or replaced alone.',
       severity: 'error',
@@ -57,6 +71,6 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
-    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.js'] },
   },
 };

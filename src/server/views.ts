@@ -1,6 +1,8 @@
 /** Catalog rows → the REST API's objects (docs/design/rest-api.md). */
 import type { AgentRow, AlertRow, ApiTokenRow, AuditRow, DataSourceRow, GroupRow, JobLogRow, JobRow, PointRow } from '../catalog/index.js';
 import { alertAction, formatCheck, formatReplica, type ProtectionPolicy } from '../protection/index.js';
+import { JOB_KIND_NAMES } from '../protocol/rest/index.js';
+import type { JobKind } from '../jobs/index.js';
 import type { Agent, Alert, AuditEntry, DataSource, Job, JobLogLine, ProtectionGroup, RecoveryPoint, Token } from '../protocol/rest/index.js';
 
 export function agentView(a: AgentRow, connected: boolean, dataSources: string[]): Agent {
@@ -126,3 +128,8 @@ export function auditView(a: AuditRow): AuditEntry {
     address: a.address,
   };
 }
+
+/** The API's list of job kinds is the job engine's (a kind added to one and not the other fails here). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const JOB_KINDS_AGREE: Same<(typeof JOB_KIND_NAMES)[number], JobKind> = true;
+void JOB_KINDS_AGREE;

@@ -107,6 +107,8 @@ export const GroupUpdateSchema = Type.Object(
 );
 export type GroupUpdate = Static<typeof GroupUpdateSchema>;
 
+/** The kinds of job, as the API names them (the same list as src/jobs/kinds.ts; src/server/views.ts checks it at compile time). */
+export const JOB_KIND_NAMES = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune', 'gc', 'verify', 'catalog-backup'] as const;
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 const LogLevel = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('error')]);

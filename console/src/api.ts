@@ -1,0 +1,66 @@
+/**
+ * The console's REST client: every call goes through an entry of the one
+ * contract (src/protocol/rest), so a call the server does not have, or a
+ * body of the wrong shape, fails the type check. Signed in with a session
+ * cookie (HttpOnly: the page never sees it); calls that change something
+ * carry the session's CSRF token.
+ */
+import { pathFor, queryFor, type CallArgs, type ReplyOf, type RouteSpec } from '../../src/protocol/rest/contract.js';
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+let csrf = '';
+let onSignedOut: () => void = () => undefined;
+
+/** The CSRF token of the current session (from sign-in or GET /api/session). */
+export function setCsrf(token: string): void {
+  csrf = token;
+}
+
+/** What happens when the server says the session is gone (401): back to the sign-in page. */
+export function whenSignedOut(f: () => void): void {
+  onSignedOut = f;
+}
+
+interface AnyArgs {
+  readonly params?: Record<string, string | number>;
+  readonly query?: Record<string, string | number | boolean | undefined>;
+  readonly body?: unknown;
+}
+
+export async function call<R extends RouteSpec>(spec: R, ...[args]: CallArgs<R>): Promise<ReplyOf<R>> {
+  const a = (args ?? {}) as AnyArgs;
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (a.body !== undefined) headers['content-type'] = 'application/json';
+  if (spec.method !== 'GET' && csrf) headers['x-custos-csrf'] = csrf;
+  let res: Response;
+  try {
+    res = await fetch(pathFor(spec, a.params) + queryFor(a.query), {
+      method: spec.method,
+      headers,
+      credentials: 'same-origin',
+      ...(a.body !== undefined ? { body: JSON.stringify(a.body) } : {}),
+    });
+  } catch {
+    throw new ApiError(0, 'unreachable', 'the protection server cannot be reached');
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let code = 'internal';
+    let message = `${res.status} ${res.statusText}`;
+    try {
+      const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+      if (e?.code) code = e.code;
+      if (e?.message) message = e.message;
+    } catch {
+      // not JSON: keep the status line
+    }
+    if (res.status === 401 && spec.access !== 'public') onSignedOut();
+    throw new ApiError(res.status, code, message);
+  }
+  return (spec.text ? text : text === '' ? undefined : JSON.parse(text)) as ReplyOf<R>;
+}

@@ -1,0 +1,75 @@
+/** The console's frame: sign-in, then the task areas with their navigation. */
+import { useCallback, useEffect, useState } from 'react';
+import { api } from '../../src/protocol/rest/contract.js';
+import type { Session } from '../../src/protocol/rest/objects.js';
+import { ApiError, call, setCsrf, whenSignedOut } from './api.js';
+import { startLive, stopLive } from './live.js';
+import { href, useRoute } from './route.js';
+import { SignIn } from './pages/sign-in.js';
+import { Monitoring } from './pages/monitoring.js';
+
+type Area = { readonly id: string; readonly label: string };
+const AREAS: readonly Area[] = [{ id: 'monitoring', label: 'Monitoring' }];
+
+export function App() {
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const route = useRoute();
+
+  const signedOut = useCallback(() => {
+    stopLive();
+    setCsrf('');
+    setSession(null);
+  }, []);
+
+  useEffect(() => {
+    whenSignedOut(signedOut);
+    call(api.session).then(
+      (s) => signIn(s),
+      (e: unknown) => {
+        if (!(e instanceof ApiError && e.status === 401)) console.error(e);
+        setSession(null);
+      },
+    );
+  }, [signedOut]);
+
+  const signIn = (s: Session) => {
+    if (s.csrf) setCsrf(s.csrf);
+    startLive();
+    setSession(s);
+  };
+
+  if (session === undefined) return <p className="loading">Loading…</p>;
+  if (session === null) return <SignIn onSignedIn={signIn} />;
+
+  const area = AREAS.find((a) => a.id === route[0]) ?? AREAS[0]!;
+  const signOut = async () => {
+    try {
+      await call(api.signOut);
+    } finally {
+      signedOut();
+    }
+  };
+  return (
+    <div className="frame">
+      <header className="top">
+        <span className="brand">Custos</span>
+        <nav aria-label="Task areas">
+          {AREAS.map((a) => (
+            <a key={a.id} href={href(a.id)} aria-current={a.id === area.id ? 'page' : undefined}>
+              {a.label}
+            </a>
+          ))}
+        </nav>
+        <span className="who">
+          {session.name} <span className="role">({session.role})</span>
+        </span>
+        {session.kind === 'user' && (
+          <button type="button" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        )}
+      </header>
+      <main>{area.id === 'monitoring' && <Monitoring route={route.slice(1)} session={session} />}</main>
+    </div>
+  );
+}
