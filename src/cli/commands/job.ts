@@ -5,7 +5,7 @@
  * job has finished, else after a second), show phase and progress on one line
  * on a terminal, and exit 0 / 13 (failed) / 15 (cancelled).
  */
-import { api } from '../../protocol/rest/index.js';
+import { api, JOB_KIND_NAMES, JOB_STATES } from '../../protocol/rest/index.js';
 import { Option, type Command } from 'commander';
 import { CustosError, parseDuration, type ErrorCode } from '../../base/index.js';
 import type { Job, ServerClient } from '../client.js';
@@ -20,8 +20,6 @@ const POLL_MS = 500;
 /** While waiting, how long the server may be unreachable (say, restarting) before we give up. */
 const UNREACHABLE_GRACE_MS = 30_000;
 
-const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
-const KINDS = ['sync', 'recovery-point', 'consistency-check', 'recovery', 'prune', 'gc', 'verify', 'catalog-backup'] as const;
 
 export interface WaitOptions {
   /** Give up (status 11, the job goes on) after this long; no limit when absent. */
@@ -189,8 +187,8 @@ export function registerJobCommands(program: Command): void {
     job
       .command('list')
       .description('jobs, newest first')
-      .addOption(new Option('--state <state>', 'only jobs in this state').choices(STATES))
-      .addOption(new Option('--kind <kind>', 'only jobs of this kind').choices(KINDS))
+      .addOption(new Option('--state <state>', 'only jobs in this state').choices(JOB_STATES))
+      .addOption(new Option('--kind <kind>', 'only jobs of this kind').choices(JOB_KIND_NAMES))
       .option('--source <id>', 'only jobs of this data source')
       .option('--limit <n>', 'at most this many (server default 100)', positiveInt)
       .option('--json', 'print the jobs as JSON'),

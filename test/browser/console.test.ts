@@ -1,0 +1,136 @@
+/**
+ * The web console in a real browser (Debian's Chromium through
+ * playwright-core) against a real protection server and a real agent, both
+ * separate processes: sign-in and its refusals, jobs that appear and finish
+ * on the page without a reload, an alert whose button fixes its cause, what
+ * a viewer may not do, and sign-out. Screenshots of each area are written
+ * to test-output/screenshots/.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { attachAgent, startServer, stopAllProcesses, waitFor, waitIdle, type ApiJob, type TestServer } from '../helpers/server.js';
+import { cleanupTempDirs, makeTempDir, writeTree } from '../helpers/tree.js';
+
+const PASSWORD = 'correct horse battery staple';
+
+describe('the console in a browser', () => {
+  let server: TestServer;
+  let browser: TestBrowser;
+  let sourceDir: string;
+  let source: string;
+
+  before(async () => {
+    server = await startServer();
+    const agent = await attachAgent(server, 'pc1');
+    await agent.start();
+    sourceDir = join((await makeTempDir('custos-console-src-')).path, 'data');
+    await writeTree(sourceDir, { 'a.txt': 'alpha\n', 'docs/b.txt': 'beta\n'.repeat(1000) });
+    source = `pc1:fs:${sourceDir}`;
+    const g = await server.cli(['group', 'create', 'office', '--source', source, '--sync', '24h', '--points', '23:00']);
+    assert.equal(g.code, 0, g.stderr);
+    await waitIdle(server, 120_000);
+    const passwordFile = join((await makeTempDir('custos-console-pw-')).path, 'pw');
+    await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+    for (const [name, role] of [['ada', 'admin'], ['vic', 'viewer']]) {
+      const r = await server.cli(['user', 'add', name!, '--role', role!, '--password-file', passwordFile]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stopAllProcesses();
+    await cleanupTempDirs();
+  });
+
+  const signIn = async (name: string, password = PASSWORD): Promise<Page> => {
+    const { page } = await browser.open(server.url);
+    await page.getByLabel('User name').fill(name);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    return page;
+  };
+
+  test('a wrong password is refused with a message; the right one opens Monitoring', async () => {
+    const page = await signIn('ada', 'not the password');
+    await page.getByRole('alert').filter({ hasText: 'wrong user name or password' }).waitFor();
+    await browser.screenshot(page, 'sign-in');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Monitoring' }).getAttribute('aria-current'), 'page');
+    await page.getByText('ada', { exact: false }).first().waitFor();
+  });
+
+  test('a job started elsewhere appears and finishes on the page without a reload, with its log', async () => {
+    const page = await signIn('ada');
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+    const job = await server.cliJson<ApiJob>(['sync', source, '--json']);
+    const row = page.locator(`tr[data-job="${job.id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    await row.getByText('succeeded').waitFor({ timeout: 60_000 });
+    await browser.screenshot(page, 'monitoring-jobs');
+    await row.getByRole('link', { name: String(job.id) }).click();
+    await page.getByRole('heading', { name: `Job ${job.id}: sync` }).waitFor();
+    await page.getByRole('heading', { name: 'Log' }).waitFor();
+    assert.ok((await page.locator('ol.log li').count()) > 0, 'the job log is shown');
+    await browser.screenshot(page, 'monitoring-job');
+  });
+
+  test('an alert shows its recommended action; its button fixes the cause and the alert goes away', async () => {
+    const page = await signIn('ada');
+    await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+    const moved = `${sourceDir}.away`;
+    await rename(sourceDir, moved);
+    const failing = await server.cliJson<ApiJob>(['sync', source, '--json']);
+    await waitFor(`sync job ${failing.id} to fail`, async () => {
+      const j = await server.cliJson<ApiJob>(['job', 'show', String(failing.id), '--json']);
+      return j.state === 'failed' ? j : undefined;
+    }, 120_000);
+    const row = page.locator('tr[data-alert="replica-inconsistent"]');
+    await row.waitFor({ timeout: 10_000 }); // live: no reload
+    await page.locator('tr[data-alert="sync-failed"]').waitFor();
+    await row.getByText('custos check').waitFor();
+    await browser.screenshot(page, 'monitoring-alerts');
+    await rename(moved, sourceDir);
+    await row.getByRole('button', { name: 'Run a consistency check' }).click();
+    await page.getByRole('status').filter({ hasText: 'consistency-check' }).waitFor();
+    await row.waitFor({ state: 'detached', timeout: 120_000 });
+    await page.locator('tr[data-alert="sync-failed"]').waitFor({ state: 'detached', timeout: 10_000 });
+    await page.getByText('No active alerts.').waitFor();
+  });
+
+  test('a viewer sees jobs and alerts but no button that changes anything', async () => {
+    const page = await signIn('vic');
+    await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+    await page.getByLabel('Show').selectOption('resolved');
+    await page.locator('tr[data-alert="replica-inconsistent"]').first().waitFor();
+    assert.equal(await page.getByRole('button', { name: /Run a consistency check|Resolve|Synchronize/ }).count(), 0);
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.locator('tr[data-job]').first().waitFor();
+    await page.locator('tr[data-job] a').first().click();
+    await page.getByRole('heading', { name: /^Job \d+/ }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Cancel job' }).count(), 0);
+  });
+
+  test('signing out ends the session: the old cookie opens nothing', async () => {
+    const page = await signIn('ada');
+    await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+    const cookies = await page.context().cookies();
+    const session = cookies.find((c) => c.name === 'custos_session');
+    assert.ok(session, 'a session cookie');
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.secure, true);
+    assert.equal(session.sameSite, 'Strict');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    const r = await server.request('GET', '/api/session', { headers: { cookie: `custos_session=${session.value}` } });
+    assert.equal(r.status, 401);
+  });
+});
