@@ -39,6 +39,22 @@ export const ACTIVE_JOB_STATES = ['queued', 'running'] as const;
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
+export interface SourceFilter {
+  readonly agent?: string;
+  /** A group's name; null: data sources in no group. */
+  readonly group?: string | null;
+  readonly state?: string;
+  /** Part of the id, any case. */
+  readonly search?: string;
+  /** Only ids after this one (paging). */
+  readonly after?: string;
+  readonly ids?: readonly string[];
+  readonly limit?: number;
+}
+
+/** A data source with its newest recovery point's time and its number of recovery points. */
+export type SourceSummaryRow = DataSourceRow & { newest_time: string | null; point_count: number | bigint };
+
 /** What changed in the catalog, for whoever shows it live (the console's event stream). */
 export type CatalogTopic = 'jobs' | 'alerts';
 
@@ -290,6 +306,29 @@ export class Catalog {
     return q.orderBy('id').execute();
   }
 
+  /**
+   * Data sources with their newest recovery point's time and count of
+   * recovery points, in one query, filtered and a page at a time (ordered by
+   * id; `after` is the last id of the previous page): what lists of
+   * thousands of data sources read.
+   */
+  listSourceSummaries(filter: SourceFilter = {}): Promise<SourceSummaryRow[]> {
+    let q = this.db.selectFrom('data_sources as s').selectAll('s')
+      .select((eb) => [
+        eb.selectFrom('recovery_points as p').select((e) => e.fn.max('p.time').as('t')).whereRef('p.source_id', '=', 's.id').where('p.recovery_point', '=', 1).as('newest_time'),
+        eb.selectFrom('recovery_points as p').select((e) => e.fn.countAll<number>().as('n')).whereRef('p.source_id', '=', 's.id').where('p.recovery_point', '=', 1).as('point_count'),
+      ]);
+    if (filter.agent !== undefined) q = q.where('s.agent', '=', filter.agent);
+    if (filter.group !== undefined) q = filter.group === null ? q.where('s.group_name', 'is', null) : q.where('s.group_name', '=', filter.group);
+    if (filter.state !== undefined) q = q.where('s.replica_state', '=', filter.state);
+    if (filter.search !== undefined) q = q.where((eb) => eb(eb.fn('instr', [eb.fn('lower', ['s.id']), eb.val(filter.search!.toLowerCase())]), '>', 0));
+    if (filter.after !== undefined) q = q.where('s.id', '>', filter.after);
+    if (filter.ids !== undefined) q = q.where('s.id', 'in', filter.ids.length > 0 ? [...filter.ids] : ['']);
+    q = q.orderBy('s.id');
+    if (filter.limit !== undefined) q = q.limit(filter.limit);
+    return q.execute() as Promise<SourceSummaryRow[]>;
+  }
+
   /** A data source outside any group (catalog resync registers the ones only the pool knows). */
   async insertSource(row: Insertable<DataSourcesTable>): Promise<void> {
     await this.db.insertInto('data_sources').values(row).execute();
@@ -338,8 +377,9 @@ export class Catalog {
     return this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  listJobs(filter: { state?: string; kind?: string; source?: string; states?: readonly string[]; limit?: number } = {}): Promise<JobRow[]> {
+  listJobs(filter: { state?: string; kind?: string; source?: string; states?: readonly string[]; limit?: number; before?: number } = {}): Promise<JobRow[]> {
     let q = this.db.selectFrom('jobs').selectAll();
+    if (filter.before !== undefined) q = q.where('id', '<', filter.before);
     if (filter.state !== undefined) q = q.where('state', '=', filter.state);
     if (filter.states !== undefined) q = q.where('state', 'in', [...filter.states]);
     if (filter.kind !== undefined) q = q.where('kind', '=', filter.kind);

@@ -34,7 +34,7 @@ export function groupView(g: GroupRow, sources: string[]): ProtectionGroup {
   };
 }
 
-export function sourceView(s: DataSourceRow, newest: PointRow | undefined, recoveryPoints: number): DataSource {
+export function sourceView(s: DataSourceRow, newestPoint: string | null, recoveryPoints: number): DataSource {
   return {
     id: s.id,
     agent: s.agent,
@@ -42,7 +42,7 @@ export function sourceView(s: DataSourceRow, newest: PointRow | undefined, recov
     path: s.path,
     group: s.group_name,
     replicaState: s.replica_state as DataSource['replicaState'],
-    newestPoint: newest?.time ?? null,
+    newestPoint,
     recoveryPoints,
     allocationBytes: Number(s.allocation_bytes),
     usedBytes: Number(s.used_bytes),

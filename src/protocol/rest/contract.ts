@@ -25,6 +25,7 @@ import {
   GroupUpdateSchema,
   JOB_STATES,
   JobSchema,
+  REPLICA_STATES,
   JobWithWarningsSchema,
   PoolStatusSchema,
   ProtectionGroupSchema,
@@ -231,7 +232,16 @@ export const api = {
 
   // --- data sources
   listSources: route({
-    method: 'GET', path: '/api/data-sources', access: 'view-sources', summary: 'Data sources with their group, replica state and newest point',
+    method: 'GET', path: '/api/data-sources', access: 'view-sources',
+    summary: 'Data sources with their group, replica state and newest point, ordered by id; filtered, and a page at a time with limit and after',
+    query: strict({
+      group: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+      agent: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+      state: Type.Optional(Type.Union(REPLICA_STATES.map((s) => Type.Literal(s)))),
+      search: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'part of the data source id, any case' })),
+      after: Type.Optional(Type.String({ minLength: 1, maxLength: 4200, description: 'the last id of the previous page' })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'default: all' })),
+    }),
     response: Type.Array(DataSourceSchema),
   }),
   getSource: route({ method: 'GET', path: '/api/data-sources/:id', access: 'view-sources', params: SourceId, summary: 'One data source', response: DataSourceSchema }),
@@ -290,6 +300,7 @@ export const api = {
       kind: Type.Optional(Type.String({ maxLength: 32 })),
       source: Type.Optional(Type.String({ maxLength: 4200 })),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+      before: Type.Optional(Type.Integer({ minimum: 1, description: 'only jobs with a smaller id: the last id of the previous page' })),
     }),
     response: Type.Array(JobSchema),
   }),

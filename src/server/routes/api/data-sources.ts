@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CustosError, parseIsoTime, pointByRef } from '../../../base/index.js';
 import { checkItemsExist, missingItemsError, resolveItems, type RequestedItem } from '../../../agent/restore/items.js';
-import type { DataSourceRow, PointRow } from '../../../catalog/index.js';
+import type { DataSourceRow, PointRow, SourceSummaryRow } from '../../../catalog/index.js';
 import type { JobKind } from '../../../jobs/index.js';
 import { isSystemTarget, parseThrottle, pointAt } from '../../../protection/index.js';
 import { DEFAULT_CONFLICT } from '../../../protocol/index.js';
@@ -27,15 +27,19 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
   const sourceFor = (p: Principal, id: string): Promise<DataSourceRow> => visibleSource(c, p, id);
 
   /** Newest point and count: recovery points only (a synchronization's replica-only point shows as lastSynchronized). */
-  const view = async (s: DataSourceRow) => {
-    const points = await c.listPoints(s.id, true);
-    return sourceView(s, points.at(-1), points.length);
-  };
+  const view = (s: SourceSummaryRow) => sourceView(s, s.newest_time, Number(s.point_count));
 
-  serve(app, api.listSources, async ({ principal }) =>
-    Promise.all((await c.listSources()).filter((s) => sourceInScope(principal!, s)).map(view)));
+  serve(app, api.listSources, async ({ query, principal }) => {
+    const filter = { group: query.group, agent: query.agent, state: query.state, search: query.search };
+    const rows = await pageInScope((after, limit) => c.listSourceSummaries({ ...filter, after, limit }), (s) => sourceInScope(principal!, s), query.after, query.limit);
+    return rows.map(view);
+  });
 
-  serve(app, api.getSource, async ({ params, principal }) => view(await sourceFor(principal!, params.id)));
+  serve(app, api.getSource, async ({ params, principal }) => {
+    const s = await sourceFor(principal!, params.id);
+    const [row] = await c.listSourceSummaries({ ids: [s.id] });
+    return view(row!);
+  });
 
   serve(app, api.listPoints, async ({ params, query, principal }) => {
     const s = await sourceFor(principal!, params.id);
@@ -147,4 +151,28 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     });
     return jobView(job);
   });
+}
+
+/**
+ * A page of `limit` rows (all when no limit) the caller may see, read in
+ * batches after `after` until the page is full or the rows run out: a scoped
+ * caller's page is as long as anyone's.
+ */
+export async function pageInScope<T extends { readonly id: string }>(
+  read: (after: string | undefined, limit: number) => Promise<T[]>,
+  visible: (row: T) => boolean,
+  after: string | undefined,
+  limit: number | undefined,
+): Promise<T[]> {
+  const want = limit ?? Number.POSITIVE_INFINITY;
+  const batch = Math.min(Number.isFinite(want) ? want : 1000, 1000);
+  const out: T[] = [];
+  let cursor = after;
+  while (out.length < want) {
+    const rows = await read(cursor, batch);
+    for (const r of rows) if (visible(r) && out.length < want) out.push(r);
+    if (rows.length < batch) break;
+    cursor = rows.at(-1)!.id;
+  }
+  return out;
 }
