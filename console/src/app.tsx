@@ -7,9 +7,13 @@ import { startLive, stopLive } from './live.js';
 import { href, useRoute } from './route.js';
 import { SignIn } from './pages/sign-in.js';
 import { Monitoring } from './pages/monitoring.js';
+import { Protection } from './pages/protection.js';
 
 type Area = { readonly id: string; readonly label: string };
-const AREAS: readonly Area[] = [{ id: 'monitoring', label: 'Monitoring' }];
+const AREAS: readonly Area[] = [
+  { id: 'monitoring', label: 'Monitoring' },
+  { id: 'protection', label: 'Protection' },
+];
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -69,7 +73,10 @@ export function App() {
           </button>
         )}
       </header>
-      <main>{area.id === 'monitoring' && <Monitoring route={route.slice(1)} session={session} />}</main>
+      <main>
+        {area.id === 'monitoring' && <Monitoring route={route.slice(1)} session={session} />}
+        {area.id === 'protection' && <Protection route={route.slice(1)} session={session} />}
+      </main>
     </div>
   );
 }

@@ -1,0 +1,190 @@
+/**
+ * Protection: protection groups and their data sources with replica state,
+ * newest recovery point and allocation use; a synchronization, a recovery
+ * point or a consistency check now. The data source list is read a page at
+ * a time and filtered on the server, so it opens as fast with 10,000 data
+ * sources as with ten.
+ */
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, roleAllows } from '../../../src/protocol/rest/contract.js';
+import { REPLICA_STATES, type DataSource, type ProtectionGroup, type Session } from '../../../src/protocol/rest/objects.js';
+import { call } from '../api.js';
+import { formatBytes, formatTime, plural } from '../format.js';
+import { useLive } from '../live.js';
+import { useLoad } from '../load.js';
+import { href } from '../route.js';
+import { VirtualRows, type Column } from '../virtual-rows.js';
+
+const PAGE = 500;
+
+export function Protection({ route, session }: { route: string[]; session: Session }) {
+  const group = route[0] === 'groups' && route[1] ? route[1] : null;
+  const canSeeGroups = roleAllows(session.role, 'view');
+  const groups = useLoad(() => (canSeeGroups ? call(api.listGroups) : Promise.resolve([] as ProtectionGroup[])), [canSeeGroups]);
+  return (
+    <div className={canSeeGroups ? 'split' : ''}>
+      {canSeeGroups && (
+        <nav aria-label="Protection groups">
+          <h2>Protection groups</h2>
+          {groups.error && <p className="error">{groups.error}</p>}
+          <ul className="groups">
+            <li>
+              <a href={href('protection')} aria-current={group === null ? 'true' : undefined}>
+                All data sources
+              </a>
+            </li>
+            {(groups.data ?? []).map((g) => (
+              <li key={g.name}>
+                <a href={href('protection', 'groups', g.name)} aria-current={group === g.name ? 'true' : undefined}>
+                  {g.name}
+                  <small>
+                    {plural(g.sources.length, 'data source')} · keep {plural(g.retentionDays, 'day')} · sync every {g.syncMinutes} min · points {g.pointTimes.join(', ')}
+                  </small>
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      )}
+      <Sources group={group} session={session} />
+    </div>
+  );
+}
+
+function Sources({ group, session }: { group: string | null; session: Session }) {
+  const [state, setState] = useState<DataSource['replicaState'] | ''>('');
+  const [search, setSearch] = useState('');
+  const [rows, setRows] = useState<DataSource[]>([]);
+  const [done, setDone] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+  const [opened, setOpened] = useState<number | null>(null);
+  const loading = useRef(false);
+  const live = useLive('jobs');
+  const filter = { ...(group ? { group } : {}), ...(state ? { state } : {}), ...(search ? { search } : {}) };
+  const key = JSON.stringify(filter);
+
+  // A new filter (or a job that ended) reads the first pages again, as many as were shown.
+  useEffect(() => {
+    let stale = false;
+    const started = performance.now();
+    loading.current = true;
+    call(api.listSources, { query: { ...filter, limit: Math.max(PAGE, rows.length) } }).then(
+      (page) => {
+        if (stale) return;
+        setRows(page);
+        setDone(page.length < Math.max(PAGE, rows.length));
+        setError(null);
+        setOpened(Math.round(performance.now() - started));
+        loading.current = false;
+      },
+      (e: unknown) => {
+        if (stale) return;
+        setError(e instanceof Error ? e.message : String(e));
+        loading.current = false;
+      },
+    );
+    return () => {
+      stale = true;
+    };
+    // rows.length is read on purpose, not followed: scrolling further must not reload
+  }, [key, live]);
+
+  const more = useCallback(() => {
+    if (done || loading.current || rows.length === 0) return;
+    loading.current = true;
+    call(api.listSources, { query: { ...filter, limit: PAGE, after: rows.at(-1)!.id } }).then(
+      (page) => {
+        setRows((r) => [...r, ...page]);
+        setDone(page.length < PAGE);
+        loading.current = false;
+      },
+      (e: unknown) => {
+        setError(e instanceof Error ? e.message : String(e));
+        loading.current = false;
+      },
+    );
+  }, [done, rows, key]);
+
+  const canOperate = roleAllows(session.role, 'operate');
+  const run = async (s: DataSource, what: 'sync' | 'point' | 'check') => {
+    setNote(null);
+    try {
+      const params = { id: s.id };
+      const job = what === 'sync' ? await call(api.syncNow, { params }) : what === 'point' ? await call(api.createPoint, { params }) : await call(api.checkNow, { params });
+      const warnings = 'warnings' in job && Array.isArray(job.warnings) && job.warnings.length > 0 ? ` (${job.warnings.join('; ')})` : '';
+      setNote(`Job ${job.id} (${job.kind}) queued for ${s.id}${warnings}.`);
+    } catch (e) {
+      setNote(`Could not start it: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+
+  const columns: Column<DataSource>[] = [
+    { label: 'Data source', width: 'minmax(14rem, 3fr)', cell: (s) => <span title={s.id}>{s.id}</span> },
+    { label: 'Group', width: 'minmax(6rem, 1fr)', cell: (s) => s.group ?? '—' },
+    { label: 'Replica', width: '7.5rem', cell: (s) => <span className={`badge ${s.replicaState === 'ok' ? 'succeeded' : s.replicaState === 'inconsistent' ? 'failed' : 'running'}`}>{s.replicaState}</span> },
+    { label: 'Newest recovery point', width: '13rem', cell: (s) => formatTime(s.newestPoint) },
+    { label: 'Points', width: '4.5rem', cell: (s) => s.recoveryPoints },
+    { label: 'Allocation used', width: '12rem', cell: (s) => <Allocation s={s} /> },
+    ...(canOperate
+      ? [{
+          label: 'Run now', width: '14rem',
+          cell: (s: DataSource) => (
+            <span className="icon-buttons">
+              <button type="button" className="secondary" onClick={() => void run(s, 'sync')} aria-label={`Synchronize ${s.id} now`}>Sync</button>
+              <button type="button" className="secondary" onClick={() => void run(s, 'point')} aria-label={`Create a recovery point of ${s.id} now`}>Point</button>
+              <button type="button" className="secondary" onClick={() => void run(s, 'check')} aria-label={`Run a consistency check of ${s.id}`}>Check</button>
+            </span>
+          ),
+        }]
+      : []),
+  ];
+
+  return (
+    <section aria-labelledby="sources-title">
+      <div className="bar">
+        <h1 id="sources-title">{group ? `Data sources of ${group}` : 'Data sources'}</h1>
+        <label>
+          Replica
+          <select value={state} onChange={(e) => setState(e.target.value as typeof state)}>
+            <option value="">any</option>
+            {REPLICA_STATES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Find
+          <input type="search" value={search} onChange={(e) => setSearch(e.target.value.trim())} placeholder="part of the id" maxLength={200} />
+        </label>
+        <span className="muted" aria-live="polite">
+          {plural(rows.length, 'data source')}
+          {done ? '' : '+'}
+          {opened !== null ? ` · listed in ${opened} ms` : ''}
+        </span>
+      </div>
+      {note && (
+        <p role="status" className="note">
+          {note}
+        </p>
+      )}
+      {error && <p className="error">{error}</p>}
+      <VirtualRows label="Data sources" rows={rows} columns={columns} rowKey={(s) => s.id} {...(done ? {} : { more })} />
+    </section>
+  );
+}
+
+function Allocation({ s }: { s: DataSource }) {
+  if (s.allocationBytes <= 0) return <span className="muted">—</span>;
+  const used = Math.min(1, s.usedBytes / s.allocationBytes);
+  return (
+    <span title={`${formatBytes(s.usedBytes)} of ${formatBytes(s.allocationBytes)}`}>
+      <span className={`meter${used >= 0.8 ? ' high' : ''}`}>
+        <span style={{ width: `${Math.round(used * 100)}%` }} />
+      </span>
+      {Math.round(used * 100)}% of {formatBytes(s.allocationBytes)}
+    </span>
+  );
+}
