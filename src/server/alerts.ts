@@ -54,6 +54,15 @@ export class AlertService {
   }
 
   /**
+   * Data sources left protection (their group was deleted): alerts about
+   * their protection are moot and resolved; damage to points they keep in
+   * the pool (pool-damaged) still matters and stays.
+   */
+  async sourcesLeftProtection(sources: readonly string[], now: Date): Promise<void> {
+    for (const source of sources) for (const kind of PROTECTION_ALERT_KINDS) await this.resolve(kind, source, now);
+  }
+
+  /**
    * A job failed and is retried later. A full disk (the pool's, or one an
    * agent reported) raises a warning now rather than when retries run out;
    * it is resolved when a job of the same data source succeeds.
@@ -176,3 +185,6 @@ export class AlertService {
 function diskFullSubject(job: JobRow): string {
   return job.source_id ?? `job ${job.id}`;
 }
+
+/** Alerts about a data source's ongoing protection (resolved when it leaves protection). */
+const PROTECTION_ALERT_KINDS: readonly AlertKind[] = ['sync-failed', 'recovery-point-missed', 'replica-inconsistent', 'allocation-warning', 'allocation-critical'];

@@ -51,3 +51,30 @@ test('group update --points / --check at 08:31 with times already past today mak
   await tick(at(1, 7, 30));
   assert.deepEqual(await jobs('consistency-check'), ['2026-03-03T07:30']);
 });
+
+test('deleting a group resolves the alerts about its data sources\' protection; pool damage stays', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'custos-group-delete-alerts-'));
+  const clock = new FakeClock(at(0, 9));
+  const server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, clock, tickMs: 3_600_000, log: () => undefined });
+  t.after(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const { catalog, alerts } = server.context;
+  const token = await readAdminToken(dir);
+  await catalog.setSetting('last_prune_at', new Date(2100, 0, 1).toISOString());
+  await catalog.insertAgent({ name: 'lap', cert_serial: '01', cert_fingerprint: 'ff', hostname: 'lap', attached_at: clock.now().toISOString(), last_seen: null, version: null, revoked_at: null });
+  for (const [name, source] of [['g', 'lap:fs:/home'], ['h', 'lap:fs:/srv']]) {
+    const r = await server.inject({ method: 'POST', url: '/api/protection-groups', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name, sources: [source], replica: 'manual' }) });
+    assert.equal(r.status, 201, r.text);
+  }
+  for (const source of ['lap:fs:/home', 'lap:fs:/srv']) {
+    await alerts.raise('sync-failed', source, 'sync job 1 failed', clock.now(), 1);
+    await alerts.markInconsistent(source, 'a test', clock.now());
+  }
+  await alerts.raise('pool-damaged', 'lap:fs:/home', 'points damaged', clock.now());
+  const del = await server.inject({ method: 'DELETE', url: '/api/protection-groups/g?points=keep', headers: { authorization: `Bearer ${token}` } });
+  assert.equal(del.status, 200, del.text);
+  const active = (await catalog.listAlerts('active')).map((a) => `${a.kind} ${a.subject}`).sort();
+  assert.deepEqual(active, ['pool-damaged lap:fs:/home', 'replica-inconsistent lap:fs:/srv', 'sync-failed lap:fs:/srv']);
+});

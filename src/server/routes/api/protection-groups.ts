@@ -118,6 +118,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
       }
     }
     await c.deleteGroup(name);
+    await ctx.alerts.sourcesLeftProtection(sources.map((s) => s.id), ctx.clock.now());
     return { deleted: name, recoveryPointsDeleted: deleted, replicaOnlyPointsDeleted: replicaOnly };
   });
 }
