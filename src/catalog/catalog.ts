@@ -286,6 +286,11 @@ export class Catalog {
     });
   }
 
+  /** Removes a data source's row (its points must be gone: see src/server/source-removal.ts). */
+  async deleteSource(id: string): Promise<void> {
+    await this.db.deleteFrom('data_sources').where('id', '=', id).execute();
+  }
+
   async deleteGroup(name: string): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       await tx.updateTable('data_sources').set({ group_name: null, added_to_group_at: null }).where('group_name', '=', name).execute();

@@ -62,6 +62,11 @@ export class AlertService {
     for (const source of sources) for (const kind of PROTECTION_ALERT_KINDS) await this.resolve(kind, source, now);
   }
 
+  /** A data source was removed from the catalog: nothing about it is left to act on. */
+  async sourceRemoved(source: string, now: Date): Promise<void> {
+    for (const kind of Object.keys(ALERT_KINDS) as AlertKind[]) await this.resolve(kind, source, now);
+  }
+
   /**
    * A job failed and is retried later. A full disk (the pool's, or one an
    * agent reported) raises a warning now rather than when retries run out;

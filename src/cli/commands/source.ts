@@ -1,4 +1,4 @@
-/** `custos source list|show`: the data sources of attached protection agents and their protection status. */
+/** `custos source list|show|remove`: the data sources of attached protection agents and their protection status. */
 import { api } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
 import type { DataSource } from '../client.js';
@@ -24,6 +24,17 @@ export function registerSourceCommands(program: Command): void {
       );
     },
   );
+
+  withConnection(
+    source.command('remove').description('remove a data source that is in no protection group (its computer or folder is gone)').argument('<id>', 'data source id (AGENT:fs:/path)')
+      .option('--delete-points', 'delete its recovery points too (without it, a data source that has any is kept)')
+      .option('--json', 'print what was removed as JSON'),
+  ).action(async (id: string, opts: ConnectionOptions & { deletePoints?: boolean; json?: boolean }) => {
+    const r = await connect(opts).call(api.removeSource, { params: { id }, query: { points: opts.deletePoints ? 'delete' : 'keep' } });
+    if (opts.json) return printJson(r);
+    const n = r.recoveryPointsDeleted;
+    print(`removed ${r.removed}${n > 0 ? ` and its ${n} recovery point${n === 1 ? '' : 's'} (the pool frees their space at its next garbage collection)` : ''}`);
+  });
 
   withConnection(source.command('show').description('one data source').argument('<id>', 'data source id (AGENT:fs:/path)').option('--json', 'print the data source as JSON')).action(
     async (id: string, opts: ConnectionOptions & { json?: boolean }) => {

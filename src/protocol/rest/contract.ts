@@ -244,6 +244,12 @@ export const api = {
     }),
     response: Type.Array(DataSourceSchema),
   }),
+  removeSource: route({
+    method: 'DELETE', path: '/api/data-sources/:id', audit: 'source.remove', access: 'configure', params: SourceId,
+    query: strict({ points: Type.Optional(Type.Union([Type.Literal('keep'), Type.Literal('delete')], { description: 'delete: its recovery points too; keep (default): refused while it has any' })) }),
+    summary: 'Remove a data source that is in no protection group (a computer or folder that is gone), with its recovery points when asked',
+    response: Type.Object({ removed: Type.String(), recoveryPointsDeleted: Type.Integer({ minimum: 0 }), replicaOnlyPointsDeleted: Type.Integer({ minimum: 0 }) }),
+  }),
   getSource: route({ method: 'GET', path: '/api/data-sources/:id', access: 'view-sources', params: SourceId, summary: 'One data source', response: DataSourceSchema }),
   listPoints: route({
     method: 'GET', path: '/api/data-sources/:id/recovery-points', access: 'view-sources', params: SourceId,

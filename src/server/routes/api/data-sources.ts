@@ -20,6 +20,7 @@ import { checkServerTargetRequest, enqueueServerRecovery } from './server-target
 import { jobView, pointView, sourceView } from '../../views.js';
 import { serve } from '../serve.js';
 import { visibleSource } from './visible-source.js';
+import { removeSource } from '../../source-removal.js';
 
 export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const c = ctx.catalog;
@@ -33,6 +34,13 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     const filter = { group: query.group, agent: query.agent, state: query.state, search: query.search };
     const rows = await pageInScope((after, limit) => c.listSourceSummaries({ ...filter, after, limit }), (s) => sourceInScope(principal!, s), query.after, query.limit);
     return rows.map(view);
+  });
+
+  serve(app, api.removeSource, async ({ params, query, principal, audit }) => {
+    audit(params.id, { points: query.points ?? 'keep' });
+    const s = await sourceFor(principal!, params.id);
+    const d = await removeSource(ctx, s, query.points === 'delete');
+    return { removed: s.id, recoveryPointsDeleted: d.recoveryPoints, replicaOnlyPointsDeleted: d.replicaOnly };
   });
 
   serve(app, api.getSource, async ({ params, principal }) => {

@@ -1,6 +1,5 @@
 /** /api/protection-groups: create, list, show, update, delete protection groups. */
 import type { FastifyInstance } from 'fastify';
-import { CustosError } from '../../../base/index.js';
 import { scheduleChanges } from '../../../jobs/index.js';
 import { DEFAULT_POLICY, parsePolicy, type PolicyInput, type ProtectionPolicy } from '../../../protection/index.js';
 import { api, type GroupCreate, type GroupUpdate } from '../../../protocol/rest/index.js';
@@ -10,6 +9,7 @@ import { badRequest, conflict, notFound } from '../../http-errors.js';
 import { groupView } from '../../views.js';
 import { parseSourceId } from '../../source-id.js';
 import { servedMarksPatch } from '../../schedule-marks.js';
+import { deleteSourcePoints, stopSourceJobs } from '../../source-removal.js';
 
 const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
 
@@ -96,25 +96,15 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     audit(name, { points });
     if (!(await c.group(name))) throw notFound(`protection group ${name}`);
     const sources = await c.listSources({ group: name });
-    const busy = (await c.listJobs({ states: ['running'], limit: 10_000 })).filter((j) => sources.some((s) => s.id === j.source_id));
-    if (busy.length > 0) throw new CustosError('exists', `jobs are running for this group (${busy.map((j) => j.id).join(', ')}); cancel them or wait`);
-    for (const q of await c.listJobs({ states: ['queued'], limit: 10_000 })) {
-      if (sources.some((s) => s.id === q.source_id)) await ctx.engine.cancel(q.id);
-    }
+    await stopSourceJobs(ctx, sources, 'this group');
     // Recovery points and the replica-only points synchronizations left, counted apart.
     let deleted = 0;
     let replicaOnly = 0;
     if (points === 'delete') {
       for (const s of sources) {
-        const ps = await c.listPoints(s.id);
-        for (const p of ps) {
-          await c.deletePoints([p.id]);
-          await ctx.pool.deletePoint(p.id as never);
-          if (p.recovery_point === 1) deleted++;
-          else replicaOnly++;
-        }
-        await c.updateSource(s.id, { replica_state: 'none', used_bytes: 0, last_point_slot: null, last_check_slot: null, last_sync_started_at: null });
-        ctx.fileIndex.sourceChanged(s.id);
+        const d = await deleteSourcePoints(ctx, s.id);
+        deleted += d.recoveryPoints;
+        replicaOnly += d.replicaOnly;
       }
     }
     await c.deleteGroup(name);
