@@ -1,15 +1,8 @@
 /** Progress on a TTY: one line redrawn at most five times a second; nothing when not a TTY. */
 import type { ProgressSink } from '../base/index.js';
+import { formatBytes } from '../protocol/rest/present.js';
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes };
 
 export function ttyProgress(label: string, enabled: boolean): ProgressSink & { end(): void } {
   const stream = process.stderr;

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { api, roleAllows } from '../../../src/protocol/rest/contract.js';
 import { JOB_KIND_NAMES, JOB_STATES, type Alert, type Job, type Session } from '../../../src/protocol/rest/objects.js';
 import { call } from '../api.js';
-import { formatBytes, formatDuration, formatTime, plural, progressFigures } from '../format.js';
+import { describeProgress, formatDuration, formatTime, progressFigures, resultFields } from '../format.js';
 import { useLive } from '../live.js';
 import { useLoad } from '../load.js';
 import { href } from '../route.js';
@@ -207,22 +207,14 @@ function Jobs() {
 function Progress({ job, now }: { job: Job; now: number }) {
   if (job.state === 'queued') return <span className="muted">waiting</span>;
   if (job.state !== 'running') {
-    const took = job.startedAt && job.finishedAt ? (new Date(job.finishedAt).getTime() - new Date(job.startedAt).getTime()) / 1000 : null;
+    const took = job.startedAt && job.finishedAt ? Date.parse(job.finishedAt) - Date.parse(job.startedAt) : null;
     return <span className="muted">{took === null ? '—' : `took ${formatDuration(took)}`}</span>;
   }
-  const p = job.progress;
-  const f = progressFigures(p, job.startedAt, now);
-  const parts = [
-    p.phase,
-    f.percent === null ? formatBytes(p.bytesDone) : `${f.percent.toFixed(0)}% of ${formatBytes(p.bytesTotal ?? 0)}`,
-    f.rate === null ? null : `${formatBytes(f.rate)}/s`,
-    f.etaSeconds === null ? null : `${formatDuration(f.etaSeconds)} left`,
-    p.filesDone > 0 ? plural(p.filesDone, 'file') : null,
-  ].filter(Boolean);
+  const f = progressFigures(job.progress, job.startedAt, now);
   return (
     <span className="progress">
       <progress max={100} value={f.percent ?? undefined} aria-label={`job ${job.id} progress`} />
-      {parts.join(' · ')}
+      {describeProgress(job.progress, job.startedAt, now)}
     </span>
   );
 }
@@ -303,20 +295,18 @@ function JobDetail({ id, session }: { id: string; session: Session }) {
   );
 }
 
-/** A job's result as named rows (bytes as sizes), not a dump of its fields. */
+/** A job's result as named rows (the CLI's `job show` names them the same). */
 function Result({ result }: { result: Record<string, unknown> }) {
-  const rows = Object.entries(result).filter(([, v]) => v !== null && typeof v !== 'object');
+  const rows = resultFields(result);
   if (rows.length === 0) return null;
-  const words = (k: string) => k.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
-  const value = (k: string, v: unknown) => (typeof v === 'number' && /bytes/i.test(k) ? formatBytes(v) : typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v));
   return (
     <>
       <h2>Result</h2>
       <dl className="facts">
-        {rows.map(([k, v]) => (
-          <div key={k}>
-            <dt>{words(k)}</dt>
-            <dd>{value(k, v)}</dd>
+        {rows.map(([label, value]) => (
+          <div key={label}>
+            <dt>{label}</dt>
+            <dd>{value}</dd>
           </div>
         ))}
       </dl>

@@ -5,12 +5,11 @@
  * job has finished, else after a second), show phase and progress on one line
  * on a terminal, and exit 0 / 13 (failed) / 15 (cancelled).
  */
-import { api, JOB_KIND_NAMES, JOB_STATES } from '../../protocol/rest/index.js';
+import { api, describeProgress, JOB_KIND_NAMES, JOB_STATES, resultFields } from '../../protocol/rest/index.js';
 import { Option, type Command } from 'commander';
 import { CustosError, parseDuration, type ErrorCode } from '../../base/index.js';
 import type { Job, ServerClient } from '../client.js';
 import { print, printJson } from '../output.js';
-import { formatBytes } from '../progress.js';
 import { clockTime, connect, duration, positiveInt, printFields, printTable, shortDuration, shortTime, withConnection, type ConnectionOptions } from '../server-cli.js';
 
 /** How long the server may hold each request (it answers at once when the job finishes). */
@@ -89,8 +88,7 @@ export function reportFinished(job: Job, json: boolean | undefined, ownCodes: re
   if (json) return;
   const took = job.startedAt && job.finishedAt ? ` in ${shortDuration(Date.parse(job.finishedAt) - Date.parse(job.startedAt))}` : '';
   print(`job ${job.id} succeeded: ${describeJob(job)}${took}`);
-  const result = flatResult(job.result);
-  if (result) print(`result: ${result}`);
+  for (const [label, value] of resultFields(job.result)) print(`  ${label}: ${value}`);
   const note = pointNote(job);
   if (note) print(note);
 }
@@ -129,27 +127,8 @@ function describeJob(job: Job): string {
 }
 
 function describeRunning(job: Job): string {
-  const progress = describeProgress(job.progress);
+  const progress = job.progress ? describeProgress(job.progress, job.startedAt, Date.now()) : '';
   return `job ${job.id} ${describeJob(job)}: ${job.state}${progress ? `, ${progress}` : ''}`;
-}
-
-function describeProgress(p: Job['progress']): string {
-  if (!p) return '';
-  const parts: string[] = [];
-  if (p.phase) parts.push(p.phase);
-  if (p.filesDone > 0) parts.push(`${p.filesDone} files`);
-  if (p.bytesTotal !== null && p.bytesTotal > 0) {
-    parts.push(`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)} (${Math.floor((100 * p.bytesDone) / p.bytesTotal)}%)`);
-  } else if (p.bytesDone > 0) parts.push(formatBytes(p.bytesDone));
-  return parts.join(', ');
-}
-
-function flatResult(result: Job['result']): string {
-  if (!result) return '';
-  return Object.entries(result)
-    .filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
-    .map(([k, v]) => `${k} ${typeof v === 'number' && /bytes/i.test(k) ? formatBytes(v) : String(v)}`)
-    .join(', ');
 }
 
 /** One line on stderr, redrawn; nothing when stderr is not a terminal. */
@@ -216,10 +195,10 @@ export function registerJobCommands(program: Command): void {
       ['finished', shortTime(j.finishedAt)],
       ['attempts', String(j.attempts)],
     ];
-    if (!isFinished(j) && describeProgress(j.progress)) fields.push(['progress', describeProgress(j.progress)]);
+    const progress = isFinished(j) ? '' : describeProgress(j.progress, j.startedAt, Date.now());
+    if (progress) fields.push(['progress', progress]);
     if (j.error) fields.push(['error', j.error]);
-    const result = flatResult(j.result);
-    if (result) fields.push(['result', result]);
+    fields.push(...resultFields(j.result));
     printFields(fields);
     const note = pointNote(j);
     if (note) print(note);
