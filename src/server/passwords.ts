@@ -87,7 +87,27 @@ export function parseStoredHash(stored: string): StoredHash | null {
   return { params, salt, key };
 }
 
-function derive(password: string, salt: Buffer, params: ScryptParams, length: number): Promise<Buffer> {
+/**
+ * At most this many hashes at once: scrypt runs on Node's thread pool (4
+ * threads), which file reads share, so a flood of sign-ins must leave
+ * threads for the pool's disk work. The rest wait their turn.
+ */
+const CONCURRENT_HASHES = 2;
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function derive(password: string, salt: Buffer, params: ScryptParams, length: number): Promise<Buffer> {
+  if (running >= CONCURRENT_HASHES) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  try {
+    return await scryptOnce(password, salt, params, length);
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+function scryptOnce(password: string, salt: Buffer, params: ScryptParams, length: number): Promise<Buffer> {
   const N = 2 ** params.ln;
   // NFC: the same password typed on systems that compose accents differently is the same password.
   const input = Buffer.from(password.normalize('NFC'), 'utf8');

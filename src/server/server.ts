@@ -42,6 +42,7 @@ import { registerDataSourceFileRoutes } from './routes/api/data-source-files.js'
 import { registerGroupRoutes } from './routes/api/protection-groups.js';
 import { registerJobRoutes } from './routes/api/jobs.js';
 import { registerTokenRoutes } from './routes/api/tokens.js';
+import { registerUserRoutes } from './routes/api/users.js';
 import { registerPoolRoutes } from './routes/api/pool.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { installAudit, installValidators, serve } from './routes/serve.js';
@@ -191,6 +192,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     serve(app, api.health, async () => ({ status: 'ok' as const, version: SERVER_VERSION }));
     serve(app, api.openapi, async () => app!.swagger());
     registerTokenRoutes(app, ctx);
+    registerUserRoutes(app, ctx);
     registerAgentRoutes(app, ctx);
     registerGroupRoutes(app, ctx);
     registerDataSourceRoutes(app, ctx);
