@@ -19,6 +19,8 @@ import type {
   JobsTable,
   ProtectionGroupsTable,
   RecoveryPointsTable,
+  SessionsTable,
+  UsersTable,
 } from './schema.js';
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -29,6 +31,8 @@ export type JobRow = Selectable<JobsTable>;
 export type AlertRow = Selectable<AlertsTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type AuditRow = Selectable<AuditLogTable>;
+export type UserRow = Selectable<UsersTable>;
+export type SessionRow = Selectable<SessionsTable>;
 export interface JobLogRow {
   readonly time: string;
   readonly level: string;
@@ -114,6 +118,8 @@ export class Catalog {
       // Not last_used_at: it changes with every call.
       await this.db.selectFrom('api_tokens').select(['name', 'role', 'token_hash', 'scopes', 'expires_at', 'revoked_at']).orderBy('token_hash').execute(),
       await this.db.selectFrom('agents').select(['name', 'cert_serial', 'revoked_at']).orderBy('name').execute(),
+      // Console users, but not their sign-in counters or sessions (they change with every sign-in).
+      await this.db.selectFrom('users').select(['name', 'role', 'scopes', 'password_hash']).orderBy('name').execute(),
       await this.db.selectFrom('pool_directories').selectAll().orderBy('path').execute(),
     ];
     return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
@@ -165,6 +171,98 @@ export class Catalog {
 
   async touchApiToken(id: number, now: string): Promise<void> {
     await this.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', id).execute();
+  }
+
+  // --- console users and their sessions --------------------------------------------------------
+
+  async addUser(row: { name: string; role: string; scopes: readonly string[]; passwordHash: string; now: string }): Promise<void> {
+    await this.db.insertInto('users')
+      .values({
+        name: row.name, role: row.role, scopes: JSON.stringify(row.scopes), password_hash: row.passwordHash,
+        created_at: row.now, password_changed_at: row.now, locked_until: null, last_sign_in_at: null,
+      })
+      .execute();
+  }
+
+  userByName(name: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  userById(id: number): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  listUsers(): Promise<UserRow[]> {
+    return this.db.selectFrom('users').selectAll().orderBy('name').execute();
+  }
+
+  /**
+   * Changes a user's password, role or scopes; each of these ends every
+   * session of the user (in the same transaction), so a changed password or
+   * a narrower role takes effect at once. Returns how many sessions ended.
+   */
+  async updateUser(id: number, change: { role?: string; scopes?: readonly string[]; passwordHash?: string; now: string }): Promise<number> {
+    return this.db.transaction().execute(async (tx) => {
+      await tx.updateTable('users')
+        .set({
+          ...(change.role !== undefined ? { role: change.role } : {}),
+          ...(change.scopes !== undefined ? { scopes: JSON.stringify(change.scopes) } : {}),
+          ...(change.passwordHash !== undefined ? { password_hash: change.passwordHash, password_changed_at: change.now, failed_sign_ins: 0, locked_until: null } : {}),
+        })
+        .where('id', '=', id)
+        .execute();
+      const r = await tx.deleteFrom('sessions').where('user_id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    });
+  }
+
+  /** Deletes a user and every session of theirs; false when there was no such user. */
+  async deleteUser(id: number): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('sessions').where('user_id', '=', id).execute();
+      const r = await tx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  /** Counts one more failed sign-in in a row (atomically) and returns the count. */
+  async addFailedSignIn(id: number): Promise<number> {
+    const r = await this.db.updateTable('users').set((eb) => ({ failed_sign_ins: eb('failed_sign_ins', '+', 1) }))
+      .where('id', '=', id).returning('failed_sign_ins').executeTakeFirst();
+    return r?.failed_sign_ins ?? 0;
+  }
+
+  /** Locks a user out until `until` and starts the count of failures again. */
+  async lockUser(id: number, until: string): Promise<void> {
+    await this.db.updateTable('users').set({ locked_until: until, failed_sign_ins: 0 }).where('id', '=', id).execute();
+  }
+
+  /** A successful sign-in: the failure count and any lock are gone. */
+  async userSignedIn(id: number, now: string): Promise<void> {
+    await this.db.updateTable('users').set({ failed_sign_ins: 0, locked_until: null, last_sign_in_at: now }).where('id', '=', id).execute();
+  }
+
+  async addSession(row: { secretHash: string; csrf: string; userId: number; now: string; expiresAt: string; address: string | null }): Promise<void> {
+    await this.db.insertInto('sessions')
+      .values({ secret_hash: row.secretHash, csrf: row.csrf, user_id: row.userId, created_at: row.now, last_used_at: row.now, expires_at: row.expiresAt, address: row.address })
+      .execute();
+  }
+
+  sessionByHash(secretHash: string): Promise<SessionRow | undefined> {
+    return this.db.selectFrom('sessions').selectAll().where('secret_hash', '=', secretHash).executeTakeFirst();
+  }
+
+  async touchSession(id: number, now: string): Promise<void> {
+    await this.db.updateTable('sessions').set({ last_used_at: now }).where('id', '=', id).execute();
+  }
+
+  async deleteSession(id: number): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id', '=', id).execute();
+  }
+
+  /** Removes sessions past their latest end or idle since before `idleBefore`. */
+  async deleteExpiredSessions(now: string, idleBefore: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where((eb) => eb.or([eb('expires_at', '<=', now), eb('last_used_at', '<=', idleBefore)])).execute();
   }
 
   // --- audit log ---------------------------------------------------------------------------------

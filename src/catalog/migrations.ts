@@ -143,4 +143,33 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('protection_groups').addColumn('end_user_recovery', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  '0004-users-and-sessions': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // People who sign in to the console with a password (scrypt, src/server/passwords.ts), and their browser sessions.
+      await db.schema.createTable('users')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('scopes', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('password_changed_at', 'text', (c) => c.notNull())
+        .addColumn('failed_sign_ins', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('locked_until', 'text')
+        .addColumn('last_sign_in_at', 'text')
+        .execute();
+      // A session is found by the SHA-256 of its cookie's secret; the secret itself is never stored.
+      await db.schema.createTable('sessions')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('csrf', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('address', 'text')
+        .execute();
+      await db.schema.createIndex('sessions_by_user').on('sessions').column('user_id').execute();
+    },
+  },
 };

@@ -23,6 +23,38 @@ export interface ApiTokensTable {
   last_used_at: string | null;
 }
 
+/** People who sign in to the console (docs/design/security.md, "Console users"). */
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  role: string;
+  /** JSON array of scopes, as for API tokens. */
+  scopes: string;
+  /** Self-describing scrypt hash (src/server/passwords.ts); never leaves the server. */
+  password_hash: string;
+  created_at: string;
+  password_changed_at: string;
+  /** Failed sign-ins in a row (reset by a successful one). */
+  failed_sign_ins: Generated<number>;
+  locked_until: string | null;
+  last_sign_in_at: string | null;
+}
+
+/** Browser sessions of console users. */
+export interface SessionsTable {
+  id: Generated<number>;
+  /** SHA-256 (hex) of the cookie's secret. */
+  secret_hash: string;
+  /** The token the console sends back in x-custos-csrf on calls that change something. */
+  csrf: string;
+  user_id: number;
+  created_at: string;
+  last_used_at: string;
+  /** The latest the session may live (7 days after sign-in); idle expiry is last_used_at + 12 h. */
+  expires_at: string;
+  address: string | null;
+}
+
 export interface AuditLogTable {
   id: Generated<number>;
   time: string;
@@ -148,4 +180,6 @@ export interface CatalogSchema {
   alerts: AlertsTable;
   pool_directories: PoolDirectoriesTable;
   audit_log: AuditLogTable;
+  users: UsersTable;
+  sessions: SessionsTable;
 }

@@ -14,6 +14,7 @@ import { registerRestoreCommand } from './commands/restore.js';
 import { registerForgetCommand } from './commands/forget.js';
 import { registerAgentAdminCommands } from './commands/agent-admin.js';
 import { registerTokenCommands } from './commands/token.js';
+import { registerUserCommands } from './commands/user.js';
 import { registerSourceCommands } from './commands/source.js';
 import { registerGroupCommands } from './commands/group.js';
 import { registerJobCommands } from './commands/job.js';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerRecoverCommand(program);
   registerAlertCommands(program);
   registerTokenCommands(program);
+  registerUserCommands(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -36,9 +36,13 @@ export class AuditLog {
     private readonly log: (message: string) => void,
   ) {}
 
-  /** Writes one entry; a failure to write is logged, never thrown at the caller. */
-  async record(e: AuditEntryInput): Promise<void> {
-    if (e.outcome === 'denied' && !this.admitDenied()) return;
+  /**
+   * Writes one entry; a failure to write is logged, never thrown at the
+   * caller. `always`: a denial that is written even beyond the limit (for
+   * events bounded by themselves, such as a lockout).
+   */
+  async record(e: AuditEntryInput, options: { always?: boolean } = {}): Promise<void> {
+    if (e.outcome === 'denied' && !options.always && !this.admitDenied()) return;
     await this.write(e);
   }
 

@@ -24,7 +24,19 @@ export function httpStatusFor(code: ErrorCode): number {
   return STATUS[code];
 }
 
+/**
+ * A refusal whose status is not the one of its code: 401 for a failed
+ * sign-in (the caller has no credential yet), 429 while a user name is
+ * locked out.
+ */
+export class Refusal extends CustosError {
+  constructor(readonly status: 401 | 429, message: string) {
+    super('denied', message);
+  }
+}
+
 export function errorBody(err: unknown): { status: number; body: { error: { code: string; message: string } } } {
+  if (err instanceof Refusal) return { status: err.status, body: { error: { code: err.code, message: err.message } } };
   if (err instanceof CustosError) return { status: httpStatusFor(err.code), body: { error: { code: err.code, message: err.message } } };
   const e = err as { statusCode?: number; validation?: unknown; message?: string; code?: string };
   if (e?.validation || (e?.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)) {

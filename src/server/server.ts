@@ -46,6 +46,7 @@ import { registerDataSourceFileRoutes } from './routes/api/data-source-files.js'
 import { registerGroupRoutes } from './routes/api/protection-groups.js';
 import { registerJobRoutes } from './routes/api/jobs.js';
 import { registerTokenRoutes } from './routes/api/tokens.js';
+import { registerUserRoutes } from './routes/api/users.js';
 import { registerPoolRoutes } from './routes/api/pool.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { installAudit, installValidators, serve } from './routes/serve.js';
@@ -201,6 +202,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerEventRoutes(app, ctx);
     registerConsoleRoutes(app, consoleAssets);
     registerTokenRoutes(app, ctx);
+    registerUserRoutes(app, ctx);
     registerAgentRoutes(app, ctx);
     registerGroupRoutes(app, ctx);
     registerDataSourceRoutes(app, ctx);

@@ -1,9 +1,9 @@
 /** Catalog rows → the REST API's objects (docs/design/rest-api.md). */
-import type { AgentRow, AlertRow, ApiTokenRow, AuditRow, DataSourceRow, GroupRow, JobLogRow, JobRow, PointRow } from '../catalog/index.js';
+import type { AgentRow, AlertRow, ApiTokenRow, AuditRow, DataSourceRow, GroupRow, JobLogRow, JobRow, PointRow, UserRow } from '../catalog/index.js';
 import { alertAction, formatCheck, formatReplica, type ProtectionPolicy } from '../protection/index.js';
 import { JOB_KIND_NAMES } from '../protocol/rest/index.js';
 import type { JobKind } from '../jobs/index.js';
-import type { Agent, Alert, AuditEntry, DataSource, Job, JobLogLine, ProtectionGroup, RecoveryPoint, Token } from '../protocol/rest/index.js';
+import type { Agent, Alert, AuditEntry, DataSource, Job, JobLogLine, ProtectionGroup, RecoveryPoint, Token, User } from '../protocol/rest/index.js';
 
 export function agentView(a: AgentRow, connected: boolean, dataSources: string[]): Agent {
   return {
@@ -96,22 +96,38 @@ export function alertView(a: AlertRow): Alert {
   };
 }
 
-export function tokenView(t: ApiTokenRow): Token {
-  let scopes: string[] = [];
+/** Stored scopes as shown (what cannot be read shows as none; such a token or user is refused at authentication). */
+function shownScopes(json: string): string[] {
   try {
-    const v: unknown = JSON.parse(t.scopes);
-    if (Array.isArray(v)) scopes = v.filter((x): x is string => typeof x === 'string');
+    const v: unknown = JSON.parse(json);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
   } catch {
-    // shown as no scopes; such a token is refused at authentication
+    return [];
   }
+}
+
+export function tokenView(t: ApiTokenRow): Token {
   return {
     name: t.name,
     role: t.role as Token['role'],
-    scopes,
+    scopes: shownScopes(t.scopes),
     createdAt: t.created_at,
     expiresAt: t.expires_at,
     lastUsedAt: t.last_used_at,
     revokedAt: t.revoked_at,
+  };
+}
+
+/** A console user as the API shows it: never the password hash, nor the count of failed sign-ins. */
+export function userView(u: UserRow, now: Date): User {
+  return {
+    name: u.name,
+    role: u.role as User['role'],
+    scopes: shownScopes(u.scopes),
+    createdAt: u.created_at,
+    passwordChangedAt: u.password_changed_at,
+    lastSignInAt: u.last_sign_in_at,
+    lockedUntil: u.locked_until !== null && u.locked_until > now.toISOString() ? u.locked_until : null,
   };
 }
 

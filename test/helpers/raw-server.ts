@@ -16,6 +16,15 @@ import { makeTempDir, memoryTmpBase } from './tree.js';
 export interface RawAnswer {
   readonly status: number;
   readonly text: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+}
+
+export interface RawOptions {
+  readonly token?: string;
+  readonly authorization?: string;
+  readonly body?: string;
+  /** More request headers (a cookie, a CSRF token, another content type). */
+  readonly headers?: Record<string, string>;
 }
 
 export interface InProcessServer {
@@ -26,15 +35,15 @@ export interface InProcessServer {
   /** Resolves once no job is queued or running (jobs on agents stay queued: use it where none are). */
   waitIdle(): Promise<void>;
   /** One HTTPS request; `path` goes on the wire as it is. */
-  raw(method: string, path: string, opts?: { token?: string; authorization?: string; body?: string }): Promise<RawAnswer>;
+  raw(method: string, path: string, opts?: RawOptions): Promise<RawAnswer>;
   close(): Promise<void>;
 }
 
-export async function startInProcessServer(): Promise<InProcessServer> {
+export async function startInProcessServer(options: { log?: (line: string) => void } = {}): Promise<InProcessServer> {
   // In memory: every refused request writes its audit entry with an fsync, which a disk makes the slowest part of these tests.
   const dataDir = join((await makeTempDir('custos-raw-', { base: memoryTmpBase() })).path, 'server');
   const clock = new ManualClock(new Date('2026-03-02T09:00:00Z'));
-  const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, clock, tickMs: 3_600_000, log: () => undefined });
+  const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, clock, tickMs: 3_600_000, log: options.log ?? (() => undefined) });
   const adminToken = await readAdminToken(dataDir);
   const waitIdle = async () => {
     for (let i = 0; (await server.context.catalog.listJobs({ states: ['queued', 'running'], limit: 10 })).length > 0; i++) {
@@ -47,13 +56,13 @@ export async function startInProcessServer(): Promise<InProcessServer> {
   await waitIdle();
   const ca = readFileSync(join(dataDir, 'ca.pem'), 'utf8');
   const agent = new HttpsAgent({ ca, keepAlive: true, maxSockets: 4 });
-  const raw = (method: string, path: string, opts: { token?: string; authorization?: string; body?: string } = {}) =>
+  const raw = (method: string, path: string, opts: RawOptions = {}) =>
     new Promise<RawAnswer>((resolve, reject) => {
-      const headers: Record<string, string | number> = {};
+      const headers: Record<string, string | number> = { ...(opts.headers ?? {}) };
       const auth = opts.authorization ?? (opts.token !== undefined ? `Bearer ${opts.token}` : undefined);
       if (auth !== undefined) headers['authorization'] = auth;
       if (opts.body !== undefined) {
-        headers['content-type'] = 'application/json';
+        headers['content-type'] ??= 'application/json';
         headers['content-length'] = Buffer.byteLength(opts.body);
       }
       const req = request({ host: '127.0.0.1', port: server.port, method, path, agent, headers, servername: '' }, (res) => {
@@ -61,13 +70,13 @@ export async function startInProcessServer(): Promise<InProcessServer> {
         if (String(res.headers['content-type']).startsWith('text/event-stream')) {
           // An event stream never ends: its first bytes are the answer.
           res.once('data', (d: Buffer) => {
-            resolve({ status: res.statusCode ?? 0, text: d.toString('utf8') });
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text: d.toString('utf8') });
             res.destroy();
           });
           return;
         }
         res.on('data', (d: Buffer) => parts.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8'), headers: res.headers }));
         res.on('error', (err) => reject(new Error(`${method} ${path}: ${err.message}`)));
       });
       req.on('error', (err) => reject(new Error(`${method} ${path}: ${err.message}`)));

@@ -7,7 +7,10 @@
  * rule checked: whatever the spelling, a call answers 2xx only to a role its
  * contract entry allows, and 401 to anyone without a valid token (public
  * calls aside). On the code before the contract, `POST /%61pi/tokens` with
- * no token made an admin token.
+ * no token made an admin token. The same for console sessions: a signed-out,
+ * idle, forged, doubled or malformed session cookie gets 401 everywhere;
+ * each role's session reaches what its role allows, and nothing but GET
+ * and HEAD without the session's CSRF token.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,14 +51,27 @@ function variants(path: string): string[] {
   return [...out];
 }
 
+/** A console user's browser: the Cookie header and the session's CSRF token. */
+interface Session {
+  readonly cookie: string;
+  readonly csrf: string;
+}
+
 describe('REST access: every call, every token, every spelling of its path', () => {
   let s: InProcessServer;
   const tokens = new Map<Role, string>();
+  const sessions = new Map<Role, Session>();
   let revoked = '';
   let expired = '';
+  let signedOut: Session;
+  let idle: Session;
 
   before(async () => {
     s = await startInProcessServer();
+    // A session left idle for more than 12 hours (made first: the clock moves on).
+    await addUser(s, 'idle', 'admin');
+    idle = await signIn(s, 'idle');
+    s.clock.advance(12 * 3_600_000 + 1);
     const create = async (name: string, role: Role, extra: Record<string, unknown> = {}) => {
       const r = await s.raw('POST', '/api/tokens', { token: s.adminToken, body: JSON.stringify({ name, role, ...extra }) });
       assert.equal(r.status, 201, r.text);
@@ -75,6 +91,14 @@ describe('REST access: every call, every token, every spelling of its path', () 
     assert.equal(rv.status, 200, rv.text);
     expired = await create('short', 'admin', { expires: '1h' });
     s.clock.advance(3_600_001);
+    for (const role of ROLES) {
+      await addUser(s, `u-${role}`, role);
+      sessions.set(role, await signIn(s, `u-${role}`));
+    }
+    await addUser(s, 'gone', 'admin');
+    signedOut = await signIn(s, 'gone');
+    const out = await s.raw('POST', '/api/sign-out', { headers: { cookie: signedOut.cookie, 'x-custos-csrf': signedOut.csrf } });
+    assert.equal(out.status, 200, out.text);
   });
 
   after(async () => {
@@ -141,6 +165,62 @@ describe('REST access: every call, every token, every spelling of its path', () 
     }
   });
 
+  test('a request with no live session gets 401 on every spelling of every non-public path', async () => {
+    const forged = `custos_session=${'A'.repeat(43)}`;
+    const cookies = [signedOut.cookie, idle.cookie, forged, `${sessions.get('admin')!.cookie}; ${forged}`, 'custos_session=', `custos_session=${'A'.repeat(44)}`];
+    let checked = 0;
+    for (const spec of Object.values(api) as RouteSpec[]) {
+      const path = canonicalPath(spec);
+      for (const p of [path, ...variants(path)]) {
+        for (const cookie of cookies) {
+          const csrf = cookie === signedOut.cookie ? signedOut.csrf : cookie === idle.cookie ? idle.csrf : sessions.get('admin')!.csrf;
+          const r = await s.raw(spec.method, p, { headers: { cookie, 'x-custos-csrf': csrf } });
+          checked++;
+          if (spec.access === 'public' && r.status !== 401) {
+            assert.ok(r.status < 500, `${spec.method} ${p}: ${r.status} ${r.text}`);
+            continue;
+          }
+          assert.equal(r.status, 401, `${spec.method} ${p} with cookie ${cookie.slice(0, 30)}: ${r.status} ${r.text.slice(0, 200)}`);
+        }
+      }
+    }
+    assert.ok(checked > 2000, `only ${checked} requests`);
+  });
+
+  test("each role's session reaches exactly the calls its role allows; without the CSRF token, only GET and HEAD", async () => {
+    for (const spec of Object.values(api) as RouteSpec[]) {
+      if (spec.access === 'public') continue;
+      const path = canonicalPath(spec);
+      for (const role of ROLES) {
+        const { cookie, csrf } = sessions.get(role)!;
+        const allowed = roleAllows(role, spec.access);
+        if (spec.method !== 'GET') {
+          for (const wrong of [undefined, '', csrf.slice(1), sessions.get(role === 'admin' ? 'viewer' : 'admin')!.csrf]) {
+            const r = await s.raw(spec.method, path, { headers: { cookie, ...(wrong === undefined ? {} : { 'x-custos-csrf': wrong }) } });
+            assert.equal(r.status, 403, `${role} ${spec.method} ${path} with CSRF ${JSON.stringify(wrong?.slice(0, 8))}: ${r.status} ${r.text}`);
+            assert.match(r.text, /missing or wrong CSRF token/);
+          }
+          // Sign-out would end the session the rest of this test uses: tested in src/server/routes/api/users.test.ts.
+          if (spec === api.signOut) continue;
+        }
+        const r = await s.raw(spec.method, path, { headers: { cookie, 'x-custos-csrf': csrf } });
+        assert.ok(r.status < 500, `${role} session ${spec.method} ${path}: ${r.status} ${r.text}`);
+        if (allowed) assert.notEqual(r.status, 403, `${role} session ${spec.method} ${path} should be allowed: ${r.text}`);
+        else assert.equal(r.status, 403, `${role} session ${spec.method} ${path} should be refused: ${r.status} ${r.text}`);
+        assert.notEqual(r.status, 401, `${role} session ${spec.method} ${path}: ${r.text}`);
+        if (spec.method === 'GET') {
+          const head = await s.raw('HEAD', path, { headers: { cookie } });
+          assert.equal(head.status === 403, !allowed, `${role} session HEAD ${path}: ${head.status}`);
+          for (const p of variants(path)) {
+            const v = await s.raw('GET', p, { headers: { cookie } });
+            assert.ok(v.status < 500, `${role} session GET ${p}: ${v.status} ${v.text}`);
+            if (!allowed) assert.ok(v.status >= 400, `${role} session GET ${p} reached a call its role may not make: ${v.status} ${v.text}`);
+          }
+        }
+      }
+    }
+  });
+
   test('every denied request is in the audit log, with who and what', async () => {
     // Denied requests beyond 60 a minute are counted, not written one by one: the tests above made thousands.
     s.clock.advance(61_000);
@@ -161,6 +241,19 @@ describe('REST access: every call, every token, every spelling of its path', () 
     assert.ok(!list.some((t) => t.name === 'evil'), 'no token was made');
   });
 });
+
+/** A console user put in the catalog the way the server would store one (a recovery-operator needs a scope, and this server has no group). */
+async function addUser(s: InProcessServer, name: string, role: Role): Promise<void> {
+  const { hashPassword } = await import('../../src/server/passwords.js');
+  const now = s.clock.now().toISOString();
+  await s.server.context.catalog.addUser({ name, role, scopes: role === 'recovery-operator' ? ['group:g'] : [], passwordHash: await hashPassword(`${name}-password`), now });
+}
+
+async function signIn(s: InProcessServer, name: string): Promise<Session> {
+  const r = await s.raw('POST', '/api/sign-in', { body: JSON.stringify({ name, password: `${name}-password` }) });
+  assert.equal(r.status, 200, r.text);
+  return { cookie: String(r.headers['set-cookie']).split(';')[0]!, csrf: (JSON.parse(r.text) as { csrf: string }).csrf };
+}
 
 async function auditCount(s: InProcessServer): Promise<number> {
   return (JSON.parse((await s.raw('GET', '/api/audit?limit=10000', { token: s.adminToken })).text) as unknown[]).length;

@@ -34,6 +34,11 @@ import {
   SearchAnswerSchema,
   VersionsAnswerSchema,
   SessionSchema,
+  SignedInSchema,
+  SignInSchema,
+  UserCreateSchema,
+  UserSchema,
+  UserUpdateSchema,
   TokenCreatedSchema,
   TokenCreateSchema,
   TokenSchema,
@@ -52,7 +57,7 @@ export type Access =
   | 'operate' //         run jobs now, cancel them, resolve alerts
   | 'recover' //         start a recovery (a recovery-operator: within its scope)
   | 'configure' //       protection groups, agents' enrollment, the pool
-  | 'manage-access'; //  tokens, agent removal, the audit log
+  | 'manage-access'; //  tokens, console users, agent removal, the audit log
 
 /** Which roles hold each access (docs/design/security.md says why). */
 export const ACCESS: Record<Exclude<Access, 'public'>, readonly Role[]> = {
@@ -150,6 +155,7 @@ const SourceId = strict({ id: Type.String({ minLength: 1, maxLength: 4200 }) });
 const GroupName = strict({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 const AgentName = strict({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 const TokenName = strict({ name: Type.String({ minLength: 1, maxLength: 100 }) });
+const UserName = strict({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 /** Which recovery point: an id (or a prefix of at least 4 hex digits, or latest), or a time; neither: the newest. */
 const PointChoice = {
   point: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^([0-9a-f]{4,64}|latest)$', description: 'a recovery point id, a prefix of 4+ hex digits, or latest' })),
@@ -176,8 +182,33 @@ export const api = {
     response: ServerEventSchema,
   }),
   session: route({
-    method: 'GET', path: '/api/session', access: 'authenticated', summary: 'The token this call was made with: its name, role, scopes and expiry',
+    method: 'GET', path: '/api/session', access: 'authenticated',
+    summary: 'Who this call was made by (an API token or a console user): name, role, scopes, expiry, and for a console session its CSRF token',
     response: SessionSchema,
+  }),
+
+  // --- console users and their sessions
+  signIn: route({
+    method: 'POST', path: '/api/sign-in', audit: 'session.sign-in', access: 'public',
+    summary: 'Sign a console user in: sets the session cookie custos_session and answers the CSRF token (401 for a wrong name or password, 429 while locked out)',
+    body: SignInSchema, response: SignedInSchema,
+  }),
+  signOut: route({
+    method: 'POST', path: '/api/sign-out', audit: 'session.sign-out', access: 'authenticated', summary: 'End the console session this call was made with and clear its cookie',
+    response: Type.Object({ signedOut: Type.String() }),
+  }),
+  listUsers: route({ method: 'GET', path: '/api/users', access: 'manage-access', summary: 'Console users (never their passwords)', response: Type.Array(UserSchema) }),
+  createUser: route({
+    method: 'POST', path: '/api/users', audit: 'user.create', access: 'manage-access', status: 201, summary: 'Create a console user with a password',
+    body: UserCreateSchema, response: UserSchema,
+  }),
+  updateUser: route({
+    method: 'PATCH', path: '/api/users/:name', audit: 'user.update', access: 'manage-access', params: UserName,
+    summary: "Change a console user's password, role or scopes (ends the user's sessions)", body: UserUpdateSchema, response: UserSchema,
+  }),
+  deleteUser: route({
+    method: 'DELETE', path: '/api/users/:name', audit: 'user.delete', access: 'manage-access', params: UserName,
+    summary: 'Delete a console user (ends its sessions; not the user this call is signed in as)', response: Type.Object({ deleted: Type.String() }),
   }),
 
   // --- tokens

@@ -217,8 +217,72 @@ export const TokenCreatedSchema = Type.Object({
 });
 export type TokenCreated = Static<typeof TokenCreatedSchema>;
 
-export const SessionSchema = Type.Object({ name: Type.String(), role: RoleSchema, scopes: Type.Array(Type.String()), expiresAt: Nullable(Time) });
+/** Who a call was made by: an API token, or a console user's browser session (with its CSRF token). */
+export const SessionSchema = Type.Object({
+  kind: Type.Union([Type.Literal('token'), Type.Literal('user')]),
+  name: Type.String(),
+  role: RoleSchema,
+  scopes: Type.Array(Type.String()),
+  expiresAt: Nullable(Time),
+  csrf: Type.Optional(Type.String({ description: 'a console session only: send it as x-custos-csrf on every call but GET and HEAD' })),
+});
 export type Session = Static<typeof SessionSchema>;
+
+/** A console user's name: what they sign in with. */
+export const USER_NAME_PATTERN = '^[A-Za-z0-9._-]{1,63}$';
+
+export const SignInSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+export type SignIn = Static<typeof SignInSchema>;
+
+export const SignedInSchema = Type.Object({
+  name: Type.String(),
+  role: RoleSchema,
+  scopes: Type.Array(Type.String()),
+  csrf: Type.String({ description: 'send it as x-custos-csrf on every call of this session but GET and HEAD' }),
+  expiresAt: Type.String({ description: 'ISO 8601 UTC time: when the session ends unless it is used (12 h idle, 7 days at most)' }),
+});
+export type SignedIn = Static<typeof SignedInSchema>;
+
+export const UserSchema = Type.Object({
+  name: Type.String(),
+  role: RoleSchema,
+  scopes: Type.Array(Type.String()),
+  createdAt: Time,
+  passwordChangedAt: Time,
+  lastSignInAt: Nullable(Time),
+  lockedUntil: Nullable(Time),
+});
+export type User = Static<typeof UserSchema>;
+
+/** Passwords: the server says what is wrong with one (8 to 1024 characters); the schema only bounds the input. */
+const NewPassword = Type.String({ maxLength: 4096, description: '8 to 1024 characters' });
+
+export const UserCreateSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63, pattern: USER_NAME_PATTERN }),
+    role: RoleSchema,
+    scopes: Type.Optional(Type.Array(ScopeSchema, { maxItems: 100 })),
+    password: NewPassword,
+  },
+  { additionalProperties: false },
+);
+export type UserCreate = Static<typeof UserCreateSchema>;
+
+export const UserUpdateSchema = Type.Object(
+  {
+    password: Type.Optional(NewPassword),
+    role: Type.Optional(RoleSchema),
+    scopes: Type.Optional(Type.Array(ScopeSchema, { maxItems: 100 })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UserUpdate = Static<typeof UserUpdateSchema>;
 
 export const AUDIT_OUTCOMES = ['ok', 'denied', 'failed'] as const;
 export const AuditEntrySchema = Type.Object({

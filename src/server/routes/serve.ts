@@ -11,7 +11,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SUMMARY_TRAILER, type BodyOf, type EventFeed, type ParamsOf, type QueryOf, type ReplyOf, type RouteSpec, type StreamReply } from '../../protocol/rest/index.js';
 import type { AuditLog } from '../audit.js';
-import type { Principal, RouteConfig } from '../auth.js';
+import { actorOf, type Principal, type RouteConfig } from '../auth.js';
 import { badRequest } from '../http-errors.js';
 
 export interface Call<R extends RouteSpec> {
@@ -181,12 +181,13 @@ export function makeValidators(): { bodies: Ajv; parts: Ajv } {
 export function installAudit(app: FastifyInstance, audit: AuditLog): void {
   app.addHook('onSend', async (req, reply, payload) => {
     const config = (req.is404 ? undefined : req.routeOptions.config) as RouteConfig | undefined;
-    const denied = reply.statusCode === 401 || reply.statusCode === 403;
+    // 429: a sign-in while its user name is locked out, a refusal like the others (and limited like them).
+    const denied = reply.statusCode === 401 || reply.statusCode === 403 || reply.statusCode === 429;
     if (!config?.audit && !denied) return payload;
     const note = req.auditNote;
     const p = req.principal;
     await audit.record({
-      actor: p ? p.name : 'anonymous',
+      actor: p ? actorOf(p) : 'anonymous',
       role: p?.role ?? null,
       action: config?.audit ?? 'request',
       target: note?.target ?? null,

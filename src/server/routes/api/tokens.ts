@@ -1,4 +1,4 @@
-/** /api/tokens, /api/session and /api/audit: API tokens for people and scripts, who a token is, and the audit log. */
+/** /api/tokens, /api/session and /api/audit: API tokens for people and scripts, who made a call (a token or a console user), and the audit log. */
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../../../base/index.js';
 import { api } from '../../../protocol/rest/index.js';
@@ -15,16 +15,14 @@ const MAX_TOKEN_LIFETIME_MS = 10 * 365 * 86_400_000;
 export function registerTokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const c = ctx.catalog;
 
-  serve(app, api.session, async ({ principal }) => ({
-    name: principal!.name,
-    role: principal!.role,
-    scopes: principal!.scopes.map(formatScope),
-    expiresAt: principal!.expiresAt,
-  }));
+  serve(app, api.session, async ({ principal }) => {
+    const p = principal!;
+    return { kind: p.kind, name: p.name, role: p.role, scopes: p.scopes.map(formatScope), expiresAt: p.expiresAt, ...(p.kind === 'user' ? { csrf: p.csrf } : {}) };
+  });
 
   serve(app, api.createToken, async ({ body, audit }) => {
     audit(body.name, { role: body.role, scopes: body.scopes ?? [], expires: body.expires ?? null });
-    const scopes = await checkScopes(ctx, body.role, body.scopes ?? []);
+    const scopes = await checkScopes(ctx, body.role, body.scopes ?? [], 'token');
     let expiresAt: string | null = null;
     if (body.expires !== undefined) {
       const ms = parseDuration(body.expires);
@@ -57,13 +55,13 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: ServerContext): v
   });
 }
 
-/** Scopes are for recovery-operator tokens only, which need at least one; each names a group or data source that exists. */
-async function checkScopes(ctx: ServerContext, role: string, texts: readonly string[]): Promise<Scope[]> {
+/** Scopes are for recovery-operator tokens and users only, which need at least one; each names a group or data source that exists. */
+export async function checkScopes(ctx: ServerContext, role: string, texts: readonly string[], what: 'token' | 'user'): Promise<Scope[]> {
   if (role !== 'recovery-operator') {
-    if (texts.length > 0) throw badRequest(`scopes apply to recovery-operator tokens only; a ${role} token reaches everything its role allows`);
+    if (texts.length > 0) throw badRequest(`scopes apply to recovery-operator ${what}s only; a ${role} ${what} reaches everything its role allows`);
     return [];
   }
-  if (texts.length === 0) throw badRequest('a recovery-operator token needs at least one scope: group:NAME or source:AGENT:fs:/path');
+  if (texts.length === 0) throw badRequest(`a recovery-operator ${what} needs at least one scope: group:NAME or source:AGENT:fs:/path`);
   const scopes: Scope[] = [];
   for (const text of new Set(texts)) {
     const s = parseScope(text);
