@@ -3,6 +3,7 @@
 // data in ./custos-data (SQLite catalog, storage pool on local disk, HTTPS on
 // 127.0.0.1:8440), attaches a local protection agent, protects a sample
 // folder with a demo protection group, and keeps running until Ctrl-C.
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startServer, readAdminToken } from '../dist/src/server/index.js';
@@ -68,8 +69,17 @@ for (let i = 0; i < 120; i++) {
 }
 await custos('point', 'list', source);
 
+// A console user to sign in with: "admin", with a random password kept beside the admin token (0600).
+const passwordFile = join(serverDir, 'console-admin.password');
+if (!(await client.call(api.listUsers)).some((u) => u.name === 'admin')) {
+  const password = randomBytes(12).toString('base64url');
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  await client.call(api.createUser, { body: { name: 'admin', role: 'admin', password } });
+}
+
 console.log(`
 Custos protection server: ${server.url}
+  console:     ${server.url}/  (sign in as admin; ${existsSync(passwordFile) ? `the password is in ${passwordFile}` : 'set its password with: npx custos user passwd admin'})
   data:        ${serverDir}
   admin token: ${join(serverDir, 'admin.token')}
   protecting:  ${sample} (protection group "demo", agent "${agentName}")

@@ -1,13 +1,15 @@
 /** How the console writes times; sizes, durations, progress and results come from the contract's present.ts, as in the CLI. */
 export { describeProgress, formatBytes, formatDuration, plural, progressFigures, resultFields } from '../../src/protocol/rest/present.js';
 
-const timeFormat = new Intl.DateTimeFormat(undefined, {
-  year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, timeZoneName: 'short',
-});
+const zoneName = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
+const pad = (n: number) => String(n).padStart(2, '0');
 
-/** Local time with the zone, e.g. "07/12/2026, 13:04:05 UTC"; '—' for none. */
-export function formatTime(iso: string | null | undefined): string {
+/** Local time with the zone, as the CLI's tables write it: "2026-12-07 13:04 CET" ('—' for none; seconds when asked). */
+export function formatTime(iso: string | null | undefined, seconds = false): string {
   if (!iso) return '—';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : timeFormat.format(d);
+  if (Number.isNaN(d.getTime())) return iso;
+  const zone = zoneName.formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? '';
+  const time = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}${seconds ? `:${pad(d.getSeconds())}` : ''}`;
+  return zone ? `${time} ${zone}` : time;
 }

@@ -284,7 +284,7 @@ function JobDetail({ id, session }: { id: string; session: Session }) {
             <ol className="log">
               {(j.log ?? []).map((l, i) => (
                 <li key={i} className={`level-${l.level}`}>
-                  <time>{formatTime(l.time)}</time> <span className="level">{l.level}</span> {l.message}
+                  <time>{formatTime(l.time, true)}</time> <span className="level">{l.level}</span> {l.message}
                 </li>
               ))}
             </ol>

@@ -120,15 +120,15 @@ function Sources({ group, session }: { group: string | null; session: Session })
   };
 
   const columns: Column<DataSource>[] = [
-    { label: 'Data source', width: 'minmax(14rem, 3fr)', cell: (s) => <span title={s.id}>{s.id}</span> },
-    { label: 'Group', width: 'minmax(6rem, 1fr)', cell: (s) => s.group ?? '—' },
+    { label: 'Data source', width: 'minmax(12rem, 3fr)', cell: (s) => <span title={s.id}>{s.id}</span> },
+    { label: 'Group', width: 'minmax(5rem, 1fr)', cell: (s) => s.group ?? '—' },
     { label: 'Replica', width: '7.5rem', cell: (s) => <span className={`badge ${s.replicaState === 'ok' ? 'succeeded' : s.replicaState === 'inconsistent' ? 'failed' : 'running'}`}>{s.replicaState}</span> },
-    { label: 'Newest recovery point', width: '13rem', cell: (s) => formatTime(s.newestPoint) },
+    { label: 'Newest point', width: '11.5rem', cell: (s) => formatTime(s.newestPoint) },
     { label: 'Points', width: '4.5rem', cell: (s) => s.recoveryPoints },
-    { label: 'Allocation used', width: '12rem', cell: (s) => <Allocation s={s} /> },
+    { label: 'Allocation used', width: '14rem', cell: (s) => <Allocation s={s} /> },
     ...(canOperate
       ? [{
-          label: 'Run now', width: '14rem',
+          label: 'Run now', width: '12.5rem',
           cell: (s: DataSource) => (
             <span className="icon-buttons">
               <button type="button" className="secondary" onClick={() => void run(s, 'sync')} aria-label={`Synchronize ${s.id} now`}>Sync</button>

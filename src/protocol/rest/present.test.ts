@@ -23,14 +23,16 @@ test('a running job: percentage, rate and time left from its start', () => {
 });
 
 test('a result is named fields, not a dump of camelCase keys', () => {
-  const fields = resultFields({ point: 'ab12', recoveryPoint: true, bytesAdded: 0, partial: false, summary: { filesChanged: 3, bytesAdded: 9 }, walk: [1], itemsRecovered: 2048 });
+  const fields = resultFields({ point: 'ab12', recoveryPoint: true, bytesAdded: 0, partial: false, summary: { filesChanged: 3, bytesAdded: 9, durationMs: 65_000 }, walk: [1], itemsRecovered: 2048 });
   assert.deepEqual(fields, [
-    ['recovery point', 'ab12'],
-    ['a recovery point (not replica-only)', 'yes'],
+    ['point', 'ab12'],
+    ['kind of point', 'recovery point'],
     ['new data in the pool', '0 B'],
     ['some items not read', 'no'],
     ['files changed', '3'],
+    ['duration', '1 min 5 s'],
     ['items recovered', '2,048'],
   ]);
+  assert.deepEqual(resultFields({ recoveryPoint: false }), [['kind of point', 'replica-only synchronization point']]);
   assert.deepEqual(resultFields(null), []);
 });

@@ -72,8 +72,8 @@ export function describeProgress(p: ProgressLike, startedAt: string | null, nowM
 
 /** Names people read for the result fields jobs report (others: their camelCase split into words). */
 const RESULT_LABELS: Readonly<Record<string, string>> = {
-  point: 'recovery point',
-  recoveryPoint: 'a recovery point (not replica-only)',
+  point: 'point',
+  recoveryPoint: 'kind of point',
   time: 'point time',
   bytesAdded: 'new data in the pool',
   bytesReceived: 'received from the agent',
@@ -84,6 +84,15 @@ const RESULT_LABELS: Readonly<Record<string, string>> = {
   pointsDeleted: 'recovery points deleted',
 };
 
+function resultValue(key: string, v: unknown): string {
+  if (key === 'recoveryPoint' && typeof v === 'boolean') return v ? 'recovery point' : 'replica-only synchronization point';
+  if (typeof v === 'number' && /bytes/i.test(key)) return formatBytes(v);
+  if (typeof v === 'number' && key.endsWith('Ms')) return formatDuration(v);
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (typeof v === 'number') return v.toLocaleString('en-US');
+  return String(v);
+}
+
 /** A finished job's result as [label, value] pairs: scalars only, sizes in units, yes/no for flags, nested objects one level down. */
 export function resultFields(result: Readonly<Record<string, unknown>> | null): Array<[string, string]> {
   if (!result) return [];
@@ -91,8 +100,7 @@ export function resultFields(result: Readonly<Record<string, unknown>> | null): 
   const add = (key: string, v: unknown, prefix: string) => {
     if (v === null || v === undefined || typeof v === 'object') return;
     const label = RESULT_LABELS[key] ?? key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
-    const value = typeof v === 'number' && /bytes/i.test(key) ? formatBytes(v) : typeof v === 'boolean' ? (v ? 'yes' : 'no') : typeof v === 'number' ? v.toLocaleString('en-US') : String(v);
-    out.push([prefix + label, value]);
+    out.push([prefix + (key.endsWith('Ms') && typeof v === 'number' ? label.replace(/ ms$/, '') : label), resultValue(key, v)]);
   };
   const seen = new Set<string>();
   for (const [k, v] of Object.entries(result)) {
