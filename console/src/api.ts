@@ -32,35 +32,53 @@ interface AnyArgs {
   readonly body?: unknown;
 }
 
-export async function call<R extends RouteSpec>(spec: R, ...[args]: CallArgs<R>): Promise<ReplyOf<R>> {
-  const a = (args ?? {}) as AnyArgs;
+/** The headers of a call: JSON, and the session's CSRF token on anything but GET. */
+function headersFor(spec: RouteSpec, body: unknown): Record<string, string> {
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (a.body !== undefined) headers['content-type'] = 'application/json';
+  if (body !== undefined) headers['content-type'] = 'application/json';
   if (spec.method !== 'GET' && csrf) headers['x-custos-csrf'] = csrf;
-  let res: Response;
+  return headers;
+}
+
+/** The error a failed answer carries, as the server worded it. */
+async function failure(spec: RouteSpec, res: Response): Promise<ApiError> {
+  const text = await res.text();
+  let code = 'internal';
+  let message = `${res.status} ${res.statusText}`;
   try {
-    res = await fetch(pathFor(spec, a.params) + queryFor(a.query), {
+    const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+    if (e?.code) code = e.code;
+    if (e?.message) message = e.message;
+  } catch {
+    // not JSON: keep the status line
+  }
+  if (res.status === 401 && spec.access !== 'public') onSignedOut();
+  return new ApiError(res.status, code, message);
+}
+
+async function send(spec: RouteSpec, a: AnyArgs): Promise<Response> {
+  try {
+    return await fetch(pathFor(spec, a.params) + queryFor(a.query), {
       method: spec.method,
-      headers,
+      headers: headersFor(spec, a.body),
       credentials: 'same-origin',
       ...(a.body !== undefined ? { body: JSON.stringify(a.body) } : {}),
     });
   } catch {
     throw new ApiError(0, 'unreachable', 'the protection server cannot be reached');
   }
+}
+
+/** A call whose answer is a byte stream (an archive): the response, to be read by the caller. */
+export async function stream<R extends RouteSpec>(spec: R, ...[args]: CallArgs<R>): Promise<Response> {
+  const res = await send(spec, (args ?? {}) as AnyArgs);
+  if (!res.ok) throw await failure(spec, res);
+  return res;
+}
+
+export async function call<R extends RouteSpec>(spec: R, ...[args]: CallArgs<R>): Promise<ReplyOf<R>> {
+  const res = await send(spec, (args ?? {}) as AnyArgs);
+  if (!res.ok) throw await failure(spec, res);
   const text = await res.text();
-  if (!res.ok) {
-    let code = 'internal';
-    let message = `${res.status} ${res.statusText}`;
-    try {
-      const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
-      if (e?.code) code = e.code;
-      if (e?.message) message = e.message;
-    } catch {
-      // not JSON: keep the status line
-    }
-    if (res.status === 401 && spec.access !== 'public') onSignedOut();
-    throw new ApiError(res.status, code, message);
-  }
   return (spec.text ? text : text === '' ? undefined : JSON.parse(text)) as ReplyOf<R>;
 }

@@ -8,11 +8,13 @@ import { href, useRoute } from './route.js';
 import { SignIn } from './pages/sign-in.js';
 import { Monitoring } from './pages/monitoring.js';
 import { Protection } from './pages/protection.js';
+import { Recovery } from './pages/recovery.js';
 
 type Area = { readonly id: string; readonly label: string };
 const AREAS: readonly Area[] = [
   { id: 'monitoring', label: 'Monitoring' },
   { id: 'protection', label: 'Protection' },
+  { id: 'recovery', label: 'Recovery' },
 ];
 
 export function App() {
@@ -76,6 +78,7 @@ export function App() {
       <main>
         {area.id === 'monitoring' && <Monitoring route={route.slice(1)} session={session} />}
         {area.id === 'protection' && <Protection route={route.slice(1)} session={session} />}
+        {area.id === 'recovery' && <Recovery route={route.slice(1)} session={session} />}
       </main>
     </div>
   );

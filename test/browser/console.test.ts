@@ -8,7 +8,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rename, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
@@ -104,6 +105,42 @@ describe('the console in a browser', () => {
     await row.waitFor({ state: 'detached', timeout: 120_000 });
     await page.locator('tr[data-alert="sync-failed"]').waitFor({ state: 'detached', timeout: 10_000 });
     await page.getByText('No active alerts.').waitFor();
+  });
+
+  test('a file recovered from the calendar lands on the agent; another is downloaded whole', async () => {
+    const page = await signIn('ada');
+    await page.getByRole('link', { name: 'Recovery' }).click();
+    await page.getByRole('link', { name: source }).click();
+    await page.getByRole('heading', { name: `Recover from ${source}` }).waitFor();
+    // Today is bold in the calendar and chosen; its times are listed.
+    const today = page.locator('.calendar .day.has-points[aria-pressed="true"]');
+    assert.equal(await today.count(), 1);
+    assert.match(String(await today.getAttribute('aria-label')), /recovery point/);
+    await page.locator('tr[data-item="a.txt"]').waitFor();
+    await page.getByLabel('Select a.txt').check();
+    await browser.screenshot(page, 'recovery');
+    await page.getByRole('button', { name: 'Recover 1 item…' }).click();
+    await page.getByLabel('A folder on a protected computer').check();
+    const to = join((await makeTempDir('custos-console-to-')).path, 'out');
+    await page.getByRole('textbox', { name: 'Folder on the computer' }).fill(to);
+    await page.getByRole('button', { name: 'Recover', exact: true }).click();
+    await page.locator('[data-recovery-job][data-state="succeeded"]').waitFor({ timeout: 60_000 });
+    assert.equal(await readFile(join(to, 'a.txt'), 'utf8'), 'alpha\n');
+    await page.getByRole('button', { name: 'Close' }).click();
+
+    await page.getByLabel('Select a.txt').uncheck();
+    await page.getByRole('button', { name: 'docs/' }).click();
+    await page.getByLabel('Select b.txt').check();
+    await page.getByRole('button', { name: 'Recover 1 item…' }).click();
+    await page.getByLabel('Download an archive to this browser').check();
+    await page.getByLabel('Format').selectOption('tar');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
+    const file = join((await makeTempDir('custos-console-dl-')).path, download.suggestedFilename());
+    await download.saveAs(file);
+    const listed = spawnSync('tar', ['-xOf', file, 'docs/b.txt'], { encoding: 'utf8' });
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.equal(listed.stdout, 'beta\n'.repeat(1000));
+    await page.getByRole('status').filter({ hasText: /^Saved / }).waitFor();
   });
 
   test('a viewer sees jobs and alerts but no button that changes anything', async () => {
