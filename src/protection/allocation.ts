@@ -21,6 +21,10 @@ export const DEFAULT_DAILY_CHANGE_RATE = 0.02;
 /** DPM adds 1600 MB to every recovery point volume so small data sources still get room. */
 export const RECOVERY_POINT_ALLOWANCE_BYTES = 1600 * 1024 * 1024;
 
+/** defaultAllocation in words, for people choosing a policy (the console's group wizard). */
+export const ALLOCATION_RULE =
+  'each data source gets DPM\'s default once its size is known (at its first replica): 1.5 × its size for the replica, plus retention days × 2 % of its size and 1,600 MiB for recovery points; it grows by 25 % on its own when 90 % is used, and alerts warn at 80 % and 95 %. The pool is deduplicated: the allocation is a limit, not space set aside.';
+
 export const ALLOCATION_WARNING_FRACTION = 0.8;
 export const ALLOCATION_CRITICAL_FRACTION = 0.95;
 /** Auto-grow starts at 90 % used and leaves the data source at most 75 % used. */

@@ -143,6 +143,50 @@ describe('the console in a browser', () => {
     await page.getByRole('status').filter({ hasText: /^Saved / }).waitFor();
   });
 
+  test('the group wizard creates a group whose replica is made while the page watches; stop protection keeps the points', async () => {
+    const dir = join((await makeTempDir('custos-console-wizard-')).path, 'projects');
+    await writeTree(dir, { 'plan.txt': 'the plan\n', 'scratch.tmp': 'left out\n' });
+    const page = await signIn('ada');
+    await page.getByRole('link', { name: 'Protection' }).click();
+    await page.getByRole('link', { name: 'New protection group…' }).click();
+    await page.getByRole('heading', { name: 'Create a protection group' }).waitFor();
+    await page.getByLabel('Computer').selectOption('pc1');
+    await page.getByLabel('Folder to protect').fill(dir);
+    await page.getByRole('button', { name: 'Add member' }).click();
+    const next = () => page.getByRole('button', { name: 'Next' }).click();
+    await next();
+    await page.getByLabel('Group name').fill('projects');
+    await next();
+    await page.getByLabel('Retention range (days)').fill('3');
+    await page.getByLabel('Synchronization frequency').selectOption('1h');
+    await next();
+    await page.getByLabel('Exclusion pattern').fill('*.tmp');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await next();
+    await page.getByText('1.5 × its size').waitFor();
+    await next();
+    await page.getByLabel('Now').check();
+    await next();
+    await next();
+    await page.getByRole('heading', { name: 'Summary' }).waitFor();
+    await browser.screenshot(page, 'protection-wizard');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    await page.getByRole('heading', { name: 'Protection group projects created' }).waitFor();
+    await page.locator(`tr[data-source="pc1:fs:${dir}"][data-replica="ok"]`).waitFor({ timeout: 120_000 }); // live: the replica job ends while the page is open
+    const g = await server.cliJson<{ retentionDays: number; syncMinutes: number; excludes: string[]; replica: string }>(['group', 'show', 'projects', '--json']);
+    assert.deepEqual([g.retentionDays, g.syncMinutes, g.excludes, g.replica], [3, 60, ['*.tmp'], 'now']);
+
+    await page.getByRole('link', { name: 'Go to the group' }).click();
+    await page.getByRole('button', { name: 'Stop protection…' }).click();
+    await page.getByLabel(/Keep them/).check();
+    await page.getByRole('button', { name: 'Stop protection', exact: true }).click();
+    await page.getByRole('heading', { name: 'Data sources', exact: true }).waitFor();
+    const groups = await server.cliJson<Array<{ name: string }>>(['group', 'list', '--json']);
+    assert.ok(!groups.some((x) => x.name === 'projects'), 'the group is gone');
+    const points = await server.cliJson<unknown[]>(['point', 'list', `pc1:fs:${dir}`, '--json']);
+    assert.equal(points.length, 1, 'its recovery point is kept');
+  });
+
   test('a viewer sees jobs and alerts but no button that changes anything', async () => {
     const page = await signIn('vic');
     await page.getByRole('heading', { name: 'Alerts' }).waitFor();

@@ -14,18 +14,33 @@ import { useLive } from '../live.js';
 import { useLoad } from '../load.js';
 import { href } from '../route.js';
 import { VirtualRows, type Column } from '../virtual-rows.js';
+import { GroupWizard } from './group-wizard.js';
 
 const PAGE = 500;
 
 export function Protection({ route, session }: { route: string[]; session: Session }) {
   const group = route[0] === 'groups' && route[1] ? route[1] : null;
+  const canConfigure = roleAllows(session.role, 'configure');
+  if (canConfigure && route[0] === 'new') return <GroupWizard editing={null} />;
+  if (canConfigure && group && route[2] === 'edit') return <GroupWizard editing={group} />;
+  return <ProtectionLists group={group} session={session} />;
+}
+
+function ProtectionLists({ group, session }: { group: string | null; session: Session }) {
   const canSeeGroups = roleAllows(session.role, 'view');
+  const canConfigure = roleAllows(session.role, 'configure');
+  const [stopping, setStopping] = useState(false);
   const groups = useLoad(() => (canSeeGroups ? call(api.listGroups) : Promise.resolve([] as ProtectionGroup[])), [canSeeGroups]);
   return (
     <div className={canSeeGroups ? 'split' : ''}>
       {canSeeGroups && (
         <nav aria-label="Protection groups">
           <h2>Protection groups</h2>
+          {canConfigure && (
+            <p>
+              <a className="button" href={href('protection', 'new')}>New protection group…</a>
+            </p>
+          )}
           {groups.error && <p className="error">{groups.error}</p>}
           <ul className="groups">
             <li>
@@ -46,7 +61,48 @@ export function Protection({ route, session }: { route: string[]; session: Sessi
           </ul>
         </nav>
       )}
-      <Sources group={group} session={session} />
+      <div>
+        {group && canConfigure && (
+          <p className="group-actions">
+            <a className="button secondary" href={href('protection', 'groups', group, 'edit')}>Modify group…</a>
+            <button type="button" className="secondary" onClick={() => setStopping(true)}>Stop protection…</button>
+          </p>
+        )}
+        <Sources group={group} session={session} />
+      </div>
+      {stopping && group && <StopProtection group={group} onClose={() => setStopping(false)} onDone={() => { setStopping(false); groups.reload(); location.hash = href('protection'); }} />}
+    </div>
+  );
+}
+
+/** Stop protection of a group (DPM's "stop protection of members"): delete it, keeping or deleting its recovery points. */
+function StopProtection({ group, onClose, onDone }: { group: string; onClose: () => void; onDone: () => void }) {
+  const [points, setPoints] = useState<'keep' | 'delete'>('keep');
+  const [error, setError] = useState<string | null>(null);
+  const stop = async () => {
+    try {
+      await call(api.deleteGroup, { params: { name: group }, query: { points } });
+      onDone();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <div className="dialog-backdrop">
+      <div role="dialog" aria-modal="true" aria-labelledby="stop-title" className="dialog">
+        <h2 id="stop-title">Stop protection of {group}</h2>
+        <p>No more synchronizations or recovery points are made for its data sources; the group is deleted.</p>
+        <fieldset>
+          <legend>Its recovery points</legend>
+          <label><input type="radio" name="points" checked={points === 'keep'} onChange={() => setPoints('keep')} /> Keep them (they can still be recovered; remove them later with custos source remove)</label>
+          <label><input type="radio" name="points" checked={points === 'delete'} onChange={() => setPoints('delete')} /> Delete them now (they can no longer be recovered)</label>
+        </fieldset>
+        {error && <p role="alert" className="error">{error}</p>}
+        <div className="dialog-buttons">
+          <button type="button" onClick={() => void stop()}>Stop protection</button>
+          <button type="button" className="secondary" onClick={onClose} autoFocus>Cancel</button>
+        </div>
+      </div>
     </div>
   );
 }

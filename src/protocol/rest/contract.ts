@@ -29,6 +29,7 @@ import {
   JobWithWarningsSchema,
   PoolStatusSchema,
   ProtectionGroupSchema,
+  ProtectionOptionsSchema,
   RecoveryPointSchema,
   RecoveryRequestSchema,
   SearchAnswerSchema,
@@ -245,6 +246,10 @@ export const api = {
 
   // --- protection groups
   listGroups: route({ method: 'GET', path: '/api/protection-groups', access: 'view', summary: 'Protection groups', response: Type.Array(ProtectionGroupSchema) }),
+  protectionOptions: route({
+    method: 'GET', path: '/api/protection-options', access: 'view',
+    summary: "A new group's defaults and the allowed choices (synchronization frequencies, retention range, limits)", response: ProtectionOptionsSchema,
+  }),
   getGroup: route({ method: 'GET', path: '/api/protection-groups/:name', access: 'view', params: GroupName, summary: 'One protection group', response: ProtectionGroupSchema }),
   createGroup: route({
     method: 'POST', path: '/api/protection-groups', audit: 'group.create', access: 'configure', status: 201, summary: 'Create a protection group',

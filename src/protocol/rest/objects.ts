@@ -58,6 +58,25 @@ export const ProtectionGroupSchema = Type.Object({
 });
 export type ProtectionGroup = Static<typeof ProtectionGroupSchema>;
 
+/** What a new protection group gets unless told otherwise, and the choices the server accepts (the console's wizard offers exactly these). */
+export const ProtectionOptionsSchema = Type.Object({
+  defaults: Type.Object({
+    retentionDays: Count,
+    sync: Type.String({ description: 'e.g. 15m' }),
+    pointTimes: Type.Array(Type.String()),
+    days: Type.Array(Type.String()),
+    replica: Type.String(),
+    check: Type.String(),
+  }),
+  syncChoices: Type.Array(Type.String(), { description: 'the allowed synchronization frequencies, e.g. 15m … 24h' }),
+  weekdays: Type.Array(Type.String()),
+  retentionDays: Type.Object({ min: Count, max: Count }),
+  maxPointTimes: Count,
+  maxRecoveryPoints: Count,
+  allocation: Type.String({ description: 'how the default disk allocation of a data source is computed, in words' }),
+});
+export type ProtectionOptions = Static<typeof ProtectionOptionsSchema>;
+
 export const GroupAnswerSchema = Type.Object({ group: ProtectionGroupSchema, warnings: Type.Array(Type.String()) });
 export type GroupAnswer = Static<typeof GroupAnswerSchema>;
 

@@ -1,7 +1,8 @@
 /** /api/protection-groups: create, list, show, update, delete protection groups. */
 import type { FastifyInstance } from 'fastify';
 import { scheduleChanges } from '../../../jobs/index.js';
-import { DEFAULT_POLICY, parsePolicy, type PolicyInput, type ProtectionPolicy } from '../../../protection/index.js';
+import {
+  ALLOCATION_RULE, DEFAULT_POLICY, formatCheck, formatReplica, formatSync, MAX_FILE_RECOVERY_POINTS, MAX_POINT_TIMES, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, SYNC_FREQUENCIES, WEEKDAYS, parsePolicy, type PolicyInput, type ProtectionPolicy } from '../../../protection/index.js';
 import { api, type GroupCreate, type GroupUpdate } from '../../../protocol/rest/index.js';
 import type { ServerContext } from '../../context.js';
 import { serve } from '../serve.js';
@@ -21,6 +22,23 @@ function policyInput(b: GroupBody): PolicyInput {
 }
 
 export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  serve(app, api.protectionOptions, async () => ({
+    defaults: {
+      retentionDays: DEFAULT_POLICY.retentionDays,
+      sync: formatSync(DEFAULT_POLICY.syncMinutes),
+      pointTimes: [...DEFAULT_POLICY.pointTimes],
+      days: [...DEFAULT_POLICY.days],
+      replica: formatReplica(DEFAULT_POLICY),
+      check: formatCheck(DEFAULT_POLICY),
+    },
+    syncChoices: SYNC_FREQUENCIES.map(formatSync),
+    weekdays: [...WEEKDAYS],
+    retentionDays: { min: MIN_RETENTION_DAYS, max: MAX_RETENTION_DAYS },
+    maxPointTimes: MAX_POINT_TIMES,
+    maxRecoveryPoints: MAX_FILE_RECOVERY_POINTS,
+    allocation: ALLOCATION_RULE,
+  }));
+
   const c = ctx.catalog;
 
   const members = async (name: string) => (await c.listSources({ group: name })).map((s) => s.id);
