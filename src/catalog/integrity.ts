@@ -17,6 +17,7 @@ export const TABLES_OF_MIGRATION: Readonly<Record<string, readonly string[]>> = 
     'recovery_points', 'jobs', 'job_log', 'alerts', 'pool_directories',
   ],
   '0002-access-and-audit': ['audit_log'],
+  '0005-notifications': ['notification_recipients', 'notification_webhooks', 'notification_outbox'],
 };
 
 export type CatalogFileState =
