@@ -422,10 +422,13 @@ export class Catalog {
     return this.db.selectFrom('alerts').selectAll().where('state', '=', 'active').where('kind', '=', kind).where('subject', '=', subject).executeTakeFirst();
   }
 
-  async resolveAlert(id: number, now: string): Promise<AlertRow | undefined> {
+  /** Resolves an alert by id; `changed`: it was active until now. Undefined when there is no such alert. */
+  async resolveAlert(id: number, now: string): Promise<{ alert: AlertRow; changed: boolean } | undefined> {
     const r = await this.db.updateTable('alerts').set({ state: 'resolved', resolved_at: now }).where('id', '=', id).where('state', '=', 'active').executeTakeFirst();
-    if (Number(r.numUpdatedRows) > 0) this.#changed('alerts');
-    return this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    const changed = Number(r.numUpdatedRows) > 0;
+    if (changed) this.#changed('alerts');
+    const alert = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    return alert && { alert, changed };
   }
 
   listAlerts(state: 'active' | 'resolved' | 'all'): Promise<AlertRow[]> {

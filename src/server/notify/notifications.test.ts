@@ -155,6 +155,14 @@ describe('notifications through a real SMTP server', () => {
     assert.equal(resolved.subject, '[Custos] RESOLVED: Replica is inconsistent — laptop:fs:/home');
     await h.flush();
     assert.equal(trap.mails.slice(before + 4).length, 1, 'critical@ and g1@ did not ask for resolved mails');
+    // Resolved by hand (POST /api/alerts/:id/resolve): the same.
+    const active = (await h.catalog.listAlerts('active')).find((a) => a.kind === 'allocation-warning')!;
+    assert.equal((await h.call('POST', `/api/alerts/${active.id}/resolve`)).status, 200);
+    const byHand = await until(h, () => trap.mails.slice(before + 5).find((m) => m.subject === '[Custos] RESOLVED: Disk allocation 80% used — db:fs:/srv'), 'the mail of a resolve by hand');
+    assert.deepEqual(byHand.to, ['all@example.com']);
+    assert.equal((await h.call('POST', `/api/alerts/${active.id}/resolve`)).status, 200);
+    await h.flush();
+    assert.equal(trap.mails.slice(before + 5).filter((m) => m.subject.startsWith('[Custos] RESOLVED')).length, 1, 'resolving it again mails nobody');
   });
 
   test('the daily digest goes out at its time: active alerts, jobs per group, newest point age', async () => {
