@@ -17,6 +17,9 @@ import type {
   CatalogSchema,
   DataSourcesTable,
   JobsTable,
+  NotificationOutboxTable,
+  NotificationRecipientsTable,
+  NotificationWebhooksTable,
   ProtectionGroupsTable,
   RecoveryPointsTable,
   SessionsTable,
@@ -33,6 +36,9 @@ export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type AuditRow = Selectable<AuditLogTable>;
 export type UserRow = Selectable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
+export type RecipientRow = Selectable<NotificationRecipientsTable>;
+export type WebhookRow = Selectable<NotificationWebhooksTable>;
+export type OutboxRow = Selectable<NotificationOutboxTable>;
 export interface JobLogRow {
   readonly time: string;
   readonly level: string;
@@ -112,7 +118,7 @@ export class Catalog {
    * The catalog backup schedule compares it with the one of the last backup.
    */
   async configurationFingerprint(): Promise<string> {
-    const parts = [
+    const parts: unknown[] = [
       await this.db.selectFrom('protection_groups').selectAll().orderBy('name').execute(),
       await this.db.selectFrom('data_sources').select(['id', 'agent', 'path', 'group_name']).orderBy('id').execute(),
       // Not last_used_at: it changes with every call.
@@ -122,6 +128,12 @@ export class Catalog {
       await this.db.selectFrom('users').select(['name', 'role', 'scopes', 'password_hash']).orderBy('name').execute(),
       await this.db.selectFrom('pool_directories').selectAll().orderBy('path').execute(),
     ];
+    // Who is notified (not the secrets); only when set, so a catalog without notifications keeps its fingerprint.
+    const notified = [
+      ...(await this.db.selectFrom('notification_recipients').select(['address', 'min_severity', 'groups', 'resolved']).orderBy('address').execute()),
+      ...(await this.db.selectFrom('notification_webhooks').select(['url', 'min_severity']).orderBy('url').execute()),
+    ];
+    if (notified.length > 0) parts.push(notified);
     return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
   }
 
@@ -509,6 +521,11 @@ export class Catalog {
     return this.db.selectFrom('job_log').select(['time', 'level', 'message']).where('job_id', '=', jobId).orderBy('id').execute();
   }
 
+  /** Jobs that ended (succeeded or failed) at or after `since`: their data source and outcome (the daily digest). */
+  jobsEndedSince(since: string): Promise<Array<{ source_id: string | null; state: string }>> {
+    return this.db.selectFrom('jobs').select(['source_id', 'state']).where('state', 'in', ['succeeded', 'failed']).where('finished_at', '>=', since).execute();
+  }
+
   /** Counts of jobs by kind and state (for /metrics). */
   async jobCounts(): Promise<Array<{ kind: string; state: string; n: number }>> {
     const rows = await this.db.selectFrom('jobs').select(['kind', 'state']).select((eb) => eb.fn.countAll<number>().as('n')).groupBy(['kind', 'state']).execute();
@@ -535,19 +552,26 @@ export class Catalog {
     return raised;
   }
 
-  /** Resolves active alerts of a kind for a subject; the number resolved. */
-  async resolveAlerts(kind: string, subject: string, now: string): Promise<number> {
-    const r = await this.db.updateTable('alerts').set({ state: 'resolved', resolved_at: now })
-      .where('state', '=', 'active').where('kind', '=', kind).where('subject', '=', subject).executeTakeFirst();
-    const n = Number(r.numUpdatedRows);
-    if (n > 0) this.#changed('alerts');
-    return n;
+  /** Resolves active alerts of a kind for a subject; the alerts resolved (as they are now). */
+  async resolveAlerts(kind: string, subject: string, now: string): Promise<AlertRow[]> {
+    const rows = await this.db.updateTable('alerts').set({ state: 'resolved', resolved_at: now })
+      .where('state', '=', 'active').where('kind', '=', kind).where('subject', '=', subject).returningAll().execute();
+    if (rows.length > 0) this.#changed('alerts');
+    return rows;
   }
 
-  async resolveAlert(id: number, now: string): Promise<AlertRow | undefined> {
+  /** The active alert of a kind for a subject, if any (there is at most one). */
+  activeAlert(kind: string, subject: string): Promise<AlertRow | undefined> {
+    return this.db.selectFrom('alerts').selectAll().where('state', '=', 'active').where('kind', '=', kind).where('subject', '=', subject).executeTakeFirst();
+  }
+
+  /** Resolves an alert by id; `changed`: it was active until now. Undefined when there is no such alert. */
+  async resolveAlert(id: number, now: string): Promise<{ alert: AlertRow; changed: boolean } | undefined> {
     const r = await this.db.updateTable('alerts').set({ state: 'resolved', resolved_at: now }).where('id', '=', id).where('state', '=', 'active').executeTakeFirst();
-    if (Number(r.numUpdatedRows) > 0) this.#changed('alerts');
-    return this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    const changed = Number(r.numUpdatedRows) > 0;
+    if (changed) this.#changed('alerts');
+    const alert = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    return alert && { alert, changed };
   }
 
   listAlerts(state: 'active' | 'resolved' | 'all'): Promise<AlertRow[]> {
@@ -564,5 +588,77 @@ export class Catalog {
 
   async poolDirectories(): Promise<string[]> {
     return (await this.db.selectFrom('pool_directories').select('path').orderBy('added_at').execute()).map((r) => r.path);
+  }
+
+  // --- notifications -----------------------------------------------------------------------------
+
+  listRecipients(): Promise<RecipientRow[]> {
+    return this.db.selectFrom('notification_recipients').selectAll().orderBy('address').execute();
+  }
+
+  /** Adds a recipient, or replaces the settings of the one with that address. */
+  async saveRecipient(row: RecipientRow): Promise<void> {
+    const { address: _a, created_at: _c, ...settings } = row;
+    await this.db.insertInto('notification_recipients').values(row).onConflict((oc) => oc.column('address').doUpdateSet(settings)).execute();
+  }
+
+  async deleteRecipient(address: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('notification_recipients').where('address', '=', address).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  listWebhooks(): Promise<WebhookRow[]> {
+    return this.db.selectFrom('notification_webhooks').selectAll().orderBy('id').execute();
+  }
+
+  webhook(id: number): Promise<WebhookRow | undefined> {
+    return this.db.selectFrom('notification_webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Adds a webhook, or replaces the secret and severity of the one with that URL; its id. */
+  async saveWebhook(row: Omit<Insertable<NotificationWebhooksTable>, 'id'>): Promise<number> {
+    const r = await this.db.insertInto('notification_webhooks').values(row)
+      .onConflict((oc) => oc.column('url').doUpdateSet({ secret: row.secret, min_severity: row.min_severity }))
+      .returning('id').executeTakeFirstOrThrow();
+    return Number(r.id);
+  }
+
+  /** Removes a webhook and what its outbox still held for it. */
+  async deleteWebhook(id: number): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const r = await tx.deleteFrom('notification_webhooks').where('id', '=', id).executeTakeFirst();
+      await tx.deleteFrom('notification_outbox').where('channel', '=', 'webhook').where('destination', '=', String(id)).where('state', '=', 'queued').execute();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  /** Queues messages in the outbox (one transaction: all or none). */
+  async queueNotifications(rows: ReadonlyArray<Pick<OutboxRow, 'channel' | 'destination' | 'subject' | 'body'>>, now: string): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.insertInto('notification_outbox')
+      .values(rows.map((r) => ({ ...r, state: 'queued', created_at: now, next_attempt_at: now, attempts: 0, last_error: null, sent_at: null })))
+      .execute();
+  }
+
+  /** Queued messages due at `now`, oldest first. */
+  dueNotifications(now: string, limit: number): Promise<OutboxRow[]> {
+    return this.db.selectFrom('notification_outbox').selectAll().where('state', '=', 'queued').where('next_attempt_at', '<=', now)
+      .orderBy('id').limit(limit).execute();
+  }
+
+  listOutbox(filter: { state?: string; limit?: number } = {}): Promise<OutboxRow[]> {
+    let q = this.db.selectFrom('notification_outbox').selectAll();
+    if (filter.state !== undefined) q = q.where('state', '=', filter.state);
+    return q.orderBy('id', 'desc').limit(filter.limit ?? 100).execute();
+  }
+
+  async updateNotification(id: number, patch: Updateable<NotificationOutboxTable>): Promise<void> {
+    await this.db.updateTable('notification_outbox').set(patch).where('id', '=', id).execute();
+  }
+
+  /** Forgets sent and abandoned messages older than `before`; how many. */
+  async purgeNotifications(before: string): Promise<number> {
+    const r = await this.db.deleteFrom('notification_outbox').where('state', 'in', ['sent', 'failed']).where('created_at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 }

@@ -18,6 +18,7 @@ export const TABLES_OF_MIGRATION: Readonly<Record<string, readonly string[]>> = 
   ],
   '0002-access-and-audit': ['audit_log'],
   '0004-users-and-sessions': ['users', 'sessions'],
+  '0005-notifications': ['notification_recipients', 'notification_webhooks', 'notification_outbox'],
 };
 
 export type CatalogFileState =

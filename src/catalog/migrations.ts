@@ -172,4 +172,38 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('sessions_by_user').on('sessions').column('user_id').execute();
     },
   },
+  '0005-notifications': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // SMTP and digest settings live in `settings` (notify.smtp, notify.digest) as JSON; who gets what is here.
+      await db.schema.createTable('notification_recipients')
+        .addColumn('address', 'text', (c) => c.primaryKey())
+        .addColumn('min_severity', 'text', (c) => c.notNull())
+        .addColumn('groups', 'text', (c) => c.notNull()) // JSON array of group names; [] = every group
+        .addColumn('resolved', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('notification_webhooks')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('url', 'text', (c) => c.notNull().unique())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('min_severity', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      // The outbox: each message is written here before anyone tries to send it, so a restart loses none.
+      await db.schema.createTable('notification_outbox')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('channel', 'text', (c) => c.notNull()) // mail | webhook
+        .addColumn('destination', 'text', (c) => c.notNull()) // an address, or a webhook's id
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull()) // queued | sent | failed
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('sent_at', 'text')
+        .execute();
+      await db.schema.createIndex('notification_outbox_by_state').on('notification_outbox').columns(['state', 'next_attempt_at']).execute();
+    },
+  },
 };

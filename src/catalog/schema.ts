@@ -167,6 +167,42 @@ export interface PoolDirectoriesTable {
   added_at: string;
 }
 
+export interface NotificationRecipientsTable {
+  address: string;
+  /** critical | warning | info: the least severe alert this recipient is told about. */
+  min_severity: string;
+  /** JSON array of protection group names; [] = alerts of every group (and of none). */
+  groups: string;
+  /** 1: also a mail when an alert is resolved. */
+  resolved: number;
+  created_at: string;
+}
+
+export interface NotificationWebhooksTable {
+  id: Generated<number>;
+  url: string;
+  /** The HMAC key of the signature header; never leaves the server. */
+  secret: string;
+  min_severity: string;
+  created_at: string;
+}
+
+export interface NotificationOutboxTable {
+  id: Generated<number>;
+  channel: string;
+  /** An e-mail address, or the id of a webhook (as text). */
+  destination: string;
+  subject: string;
+  /** The mail's text, or the webhook's JSON body. */
+  body: string;
+  state: string;
+  created_at: string;
+  next_attempt_at: string;
+  attempts: number;
+  last_error: string | null;
+  sent_at: string | null;
+}
+
 export interface CatalogSchema {
   settings: SettingsTable;
   api_tokens: ApiTokensTable;
@@ -182,4 +218,7 @@ export interface CatalogSchema {
   audit_log: AuditLogTable;
   users: UsersTable;
   sessions: SessionsTable;
+  notification_recipients: NotificationRecipientsTable;
+  notification_webhooks: NotificationWebhooksTable;
+  notification_outbox: NotificationOutboxTable;
 }

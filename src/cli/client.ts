@@ -37,7 +37,7 @@ export interface ServerClientOptions {
 const EXAMPLE = 'export CUSTOS_SERVER=https://127.0.0.1:8440 CUSTOS_TOKEN=$(cat custos-data/server/admin.token) CUSTOS_CA=custos-data/server/ca.pem';
 const CA_HINT = "set CUSTOS_CA (or --ca) to the server's ca.pem (DATA/ca.pem on the protection server)";
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 
 export class ServerClient {

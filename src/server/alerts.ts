@@ -5,7 +5,7 @@
  * layer's catalogue. An admin may resolve one early; it comes back if the
  * condition still holds when next evaluated.
  */
-import type { Catalog, JobRow } from '../catalog/index.js';
+import type { AlertRow, Catalog, JobRow } from '../catalog/index.js';
 import {
   AGENT_DISCONNECTED_ALERT_MS,
   POINT_LATE_ALERT_MS,
@@ -21,7 +21,14 @@ import {
 } from '../protection/index.js';
 import { scheduleSince } from './schedule-marks.js';
 
+/** Told of each alert raised or resolved by a condition (notifications); called after the catalog write, never awaited. */
+export interface AlertWatcher {
+  raised(alert: AlertRow): void;
+  resolved(alert: AlertRow): void;
+}
+
 export class AlertService {
+  readonly #watchers = new Set<AlertWatcher>();
   /** When this service first evaluated the conditions (the server's start): no agent is reported disconnected for time before it. */
   private watchingSince: Date | null = null;
 
@@ -30,6 +37,12 @@ export class AlertService {
     private readonly connected: () => ReadonlySet<string>,
     private readonly log: (message: string) => void,
   ) {}
+
+  /** Tells `watcher` of every alert raised or resolved from now on; returns what stops it. */
+  watch(watcher: AlertWatcher): () => void {
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
+  }
 
   /**
    * Raises an alert, or updates the message (and action) of the active one
@@ -46,11 +59,16 @@ export class AlertService {
       recommendedAction: recommendedAction(kind, subject, job),
       now: now.toISOString(),
     });
-    if (raised) this.log(`alert ${def.severity}: ${kind} ${subject}: ${message}`);
+    if (!raised) return;
+    this.log(`alert ${def.severity}: ${kind} ${subject}: ${message}`);
+    if (this.#watchers.size === 0) return;
+    const row = await this.catalog.activeAlert(kind, subject);
+    if (row) for (const w of this.#watchers) w.raised(row);
   }
 
   async resolve(kind: AlertKind, subject: string, now: Date): Promise<void> {
-    await this.catalog.resolveAlerts(kind, subject, now.toISOString());
+    const rows = await this.catalog.resolveAlerts(kind, subject, now.toISOString());
+    for (const row of rows) for (const w of this.#watchers) w.resolved(row);
   }
 
   /**

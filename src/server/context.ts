@@ -9,6 +9,7 @@ import type { AuditLog } from './audit.js';
 import type { ServerFiles } from './data-dir.js';
 import type { JobEngine } from './job-engine.js';
 import type { LiveEvents } from './live-events.js';
+import type { NotificationService } from './notify/notifications.js';
 import type { FileIndexService } from './file-index/service.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
 import type { ServerRecoveries } from './server-recovery.js';
@@ -25,6 +26,8 @@ export interface ServerContext {
   /** Which lists changed, for GET /api/events. */
   readonly events: LiveEvents;
   readonly audit: AuditLog;
+  /** Mails and webhooks: the outbox and its sender. */
+  readonly notifications: NotificationService;
   readonly maintenance: PoolMaintenance;
   readonly clock: Clock;
   readonly files: ServerFiles;

@@ -62,6 +62,8 @@ export interface JobEngineDeps {
   readonly journalMissed?: (source: string, n: number) => void;
   /** The recovery points of a data source changed: a commit or a prune (the file index follows). */
   readonly pointsChanged?: (source: string) => void;
+  /** A job ended for good (not a retry): notifications. Called after the catalog write; must not throw, is not awaited. */
+  readonly jobEnded?: (job: JobRow, state: 'succeeded' | 'failed' | 'cancelled', error: string | null, result: Record<string, unknown> | null) => void;
 }
 
 export interface EnqueueRequest {
@@ -400,6 +402,7 @@ export class JobEngine {
     await c.updateJob(job.id, { state, finished_at: this.now(), error, result: result ? JSON.stringify(result) : null }, ['running']);
     await c.appendJobLog(job.id, this.now(), state === 'succeeded' ? 'info' : 'error', state === 'succeeded' ? 'succeeded' : `${state}: ${error ?? ''}`);
     await this.d.alerts.jobFinished(job, state, error, this.d.clock.now());
+    this.d.jobEnded?.(job, state, error, result);
   }
 
   private progressWriter(job: JobRow): (p: JobProgress) => void {

@@ -49,6 +49,8 @@ import { registerTokenRoutes } from './routes/api/tokens.js';
 import { registerUserRoutes } from './routes/api/users.js';
 import { registerPoolRoutes } from './routes/api/pool.js';
 import { registerMetricsRoute } from './routes/metrics.js';
+import { registerNotificationRoutes } from './routes/api/notifications.js';
+import { NotificationService } from './notify/notifications.js';
 import { installAudit, installValidators, serve } from './routes/serve.js';
 import { api } from '../protocol/rest/index.js';
 
@@ -70,6 +72,10 @@ export interface ServerOptions {
   readonly catalogCopyDir?: string;
   /** Directories of this computer that recoveries may write into (`--to server:/path`); none: such recoveries are refused. */
   readonly recoveryDirs?: readonly string[];
+  /** A CA certificate (PEM) the mail server's certificate may chain to, besides the system's (a private CA; tests). */
+  readonly smtpCa?: string;
+  /** How often the notification sender looks at its outbox, in real time (default 1 s; it is also woken when a message is queued). */
+  readonly notifyTickMs?: number;
 }
 
 export interface RunningServer {
@@ -161,15 +167,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
     await makePrivateFiles(fileIndexFiles(files), warn);
     const serverRecoveries = new ServerRecoveries({ pool, recoveryDirs, dataDir: dir });
+    const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
+    const notifications = new NotificationService({ catalog, clock, audit, log, ...(options.smtpCa ? { smtpCa: options.smtpCa } : {}) });
+    alerts.watch(notifications);
     const engine = new JobEngine({
       catalog, hub, pool, clock, alerts, maintenance, catalogBackups, serverRecoveries, log: (m) => log(m, 'error'),
       pointsChanged: (source) => fileIndex.sourceChanged(source),
       journalMissed: (source, n) => journalMisses.set(source, (journalMisses.get(source) ?? 0) + n),
+      jobEnded: (job, state, error, result) => notifications.jobEnded(job, state, error, result),
     });
-    const audit = new AuditLog(catalog, clock, (m) => log(m, 'error'));
     endUser = new EndUserRecovery({ catalog, pool, index: fileIndex.index, content: new ManifestPointContent(pool), audit });
     const events = new LiveEvents(catalog);
-    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, events, audit, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
+    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, events, audit, notifications, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
 
     const consoleAssets = await ConsoleAssets.load();
     if (!consoleAssets) warn('the web console is not built (npm run build): the server runs without it');
@@ -212,6 +221,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerAlertRoutes(app, ctx);
     registerPoolRoutes(app, ctx);
     registerCatalogRoutes(app, ctx);
+    registerNotificationRoutes(app, ctx);
     registerMetricsRoute(app, ctx);
 
     // The agent endpoint: a WebSocket upgrade that requires a valid, unrevoked client certificate.
@@ -251,6 +261,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
     const url = `https://${hostForUrl}:${port}`;
     engine.start(options.tickMs ?? 1000);
+    // The console's address for links in mails: known when the server listens on a name or address people can reach.
+    const wildcard = ['0.0.0.0', '::', '[::]'].includes(options.host);
+    notifications.setConsoleUrl(wildcard ? null : url);
+    notifications.start(options.notifyTickMs ?? 1000);
     fileIndex.everythingChanged(); // points from before the index, or after a catalog restore: indexed in the background
     log(`protection server listening on ${url} (data ${dir})`);
     if (recoveryDirs.length > 0) log(`recoveries may write to folders under ${recoveryDirs.join(', ')} (--recovery-dir)`);
@@ -259,6 +273,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const close = () => {
       closing ??= (async () => {
         await engine.stop();
+        await notifications.stop();
         for (const s of hub.sessions.values()) s.close(1001, 'server shutting down');
         wss.close();
         events.close();

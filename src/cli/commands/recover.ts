@@ -25,14 +25,15 @@ export function registerRecoverCommand(program: Command): void {
         .addOption(new Option('--security <mode>', SECURITY_HELP).choices(SECURITY_MODES))
         .option('--throttle <rate>', THROTTLE_HELP, collect)
         .option('--allow-system-target', 'admin only: allow / or a system directory (/etc, /usr, …) as the target')
+        .option('--notify <address>', 'mail this address when the recovery has finished (what, where, the outcome and the counts); repeatable, at most 5; needs custos server notify smtp', collect)
         .option('--force', 'download: replace FILE when it exists'),
     ),
-  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: ConflictModeName; security?: SecurityModeName; throttle?: string[]; allowSystemTarget?: boolean; force?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
+  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: ConflictModeName; security?: SecurityModeName; throttle?: string[]; allowSystemTarget?: boolean; notify?: string[]; force?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
     const choice = chooseRecoveryPoint(opts, systemClock.now());
     const target = parseRecoveryTarget(opts.to);
     if (target.kind === 'download') {
-      if (opts.conflict !== undefined || opts.security !== undefined || opts.throttle !== undefined || opts.allowSystemTarget) {
-        throw new CustosError('usage', '--conflict, --security, --throttle and --allow-system-target do not apply to a download (--force replaces an existing FILE)');
+      if (opts.conflict !== undefined || opts.security !== undefined || opts.throttle !== undefined || opts.allowSystemTarget || opts.notify !== undefined) {
+        throw new CustosError('usage', '--conflict, --security, --throttle, --allow-system-target and --notify do not apply to a download (--force replaces an existing FILE)');
       }
       const client = connect(opts);
       const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;
@@ -52,6 +53,7 @@ export function registerRecoverCommand(program: Command): void {
       ...(opts.security !== undefined ? { security: opts.security } : {}),
       ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
       ...(opts.allowSystemTarget ? { allowSystemTarget: true } : {}),
+      ...(opts.notify !== undefined ? { notify: opts.notify } : {}),
     } });
     await reportStarted(client, job, opts, RECOVERY_FAILURE_CODES);
   });

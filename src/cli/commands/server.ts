@@ -6,6 +6,7 @@ const load = () => import('../../server/index.js');
 import { collect, print } from '../output.js';
 import { commandGroup } from '../server-cli.js';
 import { registerServerCatalogCommands } from './server-catalog.js';
+import { registerServerNotifyCommands } from './server-notify.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8440';
 
@@ -54,4 +55,5 @@ export function registerServerCommands(program: Command): void {
       await stopped;
     });
   registerServerCatalogCommands(server);
+  registerServerNotifyCommands(server);
 }

@@ -17,6 +17,16 @@ import {
   DataSourceSchema,
   DownloadRequestSchema,
   DownloadSummarySchema,
+  DigestInputSchema,
+  DigestSettingsSchema,
+  NotifyTestAnswerSchema,
+  NotifyTestInputSchema,
+  RecipientInputSchema,
+  RecipientSchema,
+  SmtpSettingsInputSchema,
+  SmtpSettingsSchema,
+  WebhookInputSchema,
+  WebhookSchema,
   DirectoryListingSchema,
   EnrollAnswerSchema,
   EnrollRequestSchema,
@@ -76,7 +86,7 @@ export function roleAllows(role: Role, access: Access): boolean {
   return access === 'public' || ACCESS[access].includes(role);
 }
 
-export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteSpec {
   readonly method: Method;
@@ -366,6 +376,56 @@ export const api = {
   resolveAlert: route({
     method: 'POST', path: '/api/alerts/:id/resolve', audit: 'alert.resolve', access: 'operate', params: AlertId, summary: 'Resolve an alert',
     response: AlertSchema,
+  }),
+
+  // --- notifications
+  getSmtp: route({
+    method: 'GET', path: '/api/notifications/smtp', access: 'view', summary: 'The mail server notifications go through (whether a password is set, never the password)',
+    response: SmtpSettingsSchema,
+  }),
+  setSmtp: route({
+    method: 'PUT', path: '/api/notifications/smtp', audit: 'notify.smtp', access: 'configure',
+    summary: 'Set the mail server: host, port, TLS (implicit, starttls; none only to this computer), login, sender address',
+    body: SmtpSettingsInputSchema, response: SmtpSettingsSchema,
+  }),
+  listRecipients: route({
+    method: 'GET', path: '/api/notifications/recipients', access: 'view', summary: 'Who is mailed about alerts (and the digest): minimum severity, groups, resolved mails',
+    response: Type.Array(RecipientSchema),
+  }),
+  setRecipient: route({
+    method: 'POST', path: '/api/notifications/recipients', audit: 'notify.recipient.set', access: 'configure', status: 201,
+    summary: 'Add a recipient, or change the one with that address', body: RecipientInputSchema, response: RecipientSchema,
+  }),
+  removeRecipient: route({
+    method: 'DELETE', path: '/api/notifications/recipients/:address', audit: 'notify.recipient.remove', access: 'configure',
+    params: strict({ address: Type.String({ minLength: 1, maxLength: 254 }) }), summary: 'Stop mailing an address',
+    response: Type.Object({ removed: Type.String() }),
+  }),
+  listWebhooks: route({
+    method: 'GET', path: '/api/notifications/webhooks', access: 'view', summary: 'Webhooks alerts are posted to (never their secrets)',
+    response: Type.Array(WebhookSchema),
+  }),
+  addWebhook: route({
+    method: 'POST', path: '/api/notifications/webhooks', audit: 'notify.webhook.add', access: 'configure', status: 201,
+    summary: 'Add a webhook (or replace the secret and severity of the one with that URL): alerts are POSTed as JSON, signed with HMAC-SHA256 of the secret',
+    body: WebhookInputSchema, response: WebhookSchema,
+  }),
+  removeWebhook: route({
+    method: 'DELETE', path: '/api/notifications/webhooks/:id', audit: 'notify.webhook.remove', access: 'configure', params: JobId,
+    summary: 'Remove a webhook (what its outbox still held is dropped)', response: Type.Object({ removed: Type.String() }),
+  }),
+  getDigest: route({
+    method: 'GET', path: '/api/notifications/digest', access: 'view', summary: 'The daily digest mail: on or off, and its time (the server\'s local time)',
+    response: DigestSettingsSchema,
+  }),
+  setDigest: route({
+    method: 'PUT', path: '/api/notifications/digest', audit: 'notify.digest', access: 'configure', summary: 'Switch the daily digest on (at HH:MM, default 07:00) or off',
+    body: DigestInputSchema, response: DigestSettingsSchema,
+  }),
+  testNotifications: route({
+    method: 'POST', path: '/api/notifications/test', audit: 'notify.test', access: 'configure',
+    summary: 'Send a test mail now (to `to`, or to every recipient and every webhook) and say what failed and why',
+    body: NotifyTestInputSchema, response: NotifyTestAnswerSchema,
   }),
 
   // --- catalog

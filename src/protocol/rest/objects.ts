@@ -317,6 +317,111 @@ export const AuditEntrySchema = Type.Object({
 });
 export type AuditEntry = Static<typeof AuditEntrySchema>;
 
+// --- notifications (docs/user-guide.md, Notifications)
+
+export const SEVERITIES = ['critical', 'warning', 'info'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+export const SeveritySchema = Type.Union(SEVERITIES.map((x) => Type.Literal(x)));
+
+/**
+ * An e-mail address as notifications take it: one plain address (no display
+ * name, no quotes, no spaces, commas or line breaks), so it can never add a
+ * header or a recipient to a mail.
+ */
+export const EMAIL_PATTERN = "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$";
+export const EmailSchema = Type.String({ minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN, description: 'one plain e-mail address: name@example.com' });
+/** Printable text on one line (no control characters). */
+const OneLine = (max: number, description?: string) => Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f\\u007f]+$', ...(description ? { description } : {}) });
+const GroupNameRef = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$', maxLength: 63 });
+const ClockTime = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM, the server\'s local time' });
+
+export const SMTP_TLS_MODES = ['implicit', 'starttls', 'none'] as const;
+export type SmtpTlsMode = (typeof SMTP_TLS_MODES)[number];
+
+export const SmtpSettingsInputSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9._:-]+$', description: 'host name or address of the mail server' }),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'default 465 (implicit), 587 (starttls), 25 (none)' })),
+    tls: Type.Optional(Type.Union(SMTP_TLS_MODES.map((m) => Type.Literal(m)), {
+      description: 'implicit: TLS from the first byte; starttls (the default): STARTTLS required, never plain text; none: no TLS, only to a mail server on this computer (loopback)',
+    })),
+    user: Type.Optional(OneLine(256, 'log in with this user (AUTH); none: no authentication')),
+    password: Type.Optional(OneLine(1024, 'stored in the catalog, never shown again; left out with the same user: the stored one is kept')),
+    from: EmailSchema,
+  },
+  { additionalProperties: false },
+);
+export type SmtpSettingsInput = Static<typeof SmtpSettingsInputSchema>;
+
+export const SmtpSettingsSchema = Type.Object({
+  smtp: Type.Union([Type.Object({
+    host: Type.String(),
+    port: Type.Integer(),
+    tls: Type.Union(SMTP_TLS_MODES.map((m) => Type.Literal(m))),
+    user: Nullable(Type.String()),
+    passwordSet: Type.Boolean({ description: 'whether a password is stored (it is never shown)' }),
+    from: Type.String(),
+  }), Type.Null()], { description: 'null: no mail server is set, so no mail is sent' }),
+});
+export type SmtpSettings = Static<typeof SmtpSettingsSchema>;
+
+export const RecipientInputSchema = Type.Object(
+  {
+    address: EmailSchema,
+    severity: Type.Optional(Type.Union(SEVERITIES.map((x) => Type.Literal(x)), { description: 'the least severe alert mailed (default warning)' })),
+    groups: Type.Optional(Type.Array(GroupNameRef, { maxItems: 100, description: 'only alerts about these protection groups; none: every alert' })),
+    resolved: Type.Optional(Type.Boolean({ description: 'also a mail when an alert is resolved (default false)' })),
+  },
+  { additionalProperties: false },
+);
+export type RecipientInput = Static<typeof RecipientInputSchema>;
+
+export const RecipientSchema = Type.Object({
+  address: Type.String(),
+  severity: SeveritySchema,
+  groups: Type.Array(Type.String()),
+  resolved: Type.Boolean(),
+  createdAt: Time,
+});
+export type Recipient = Static<typeof RecipientSchema>;
+
+export const WebhookInputSchema = Type.Object(
+  {
+    url: Type.String({ minLength: 8, maxLength: 2048, pattern: '^https?://[^\\s]+$', description: 'https://…, or http:// to this computer (loopback) only' }),
+    secret: Type.String({ minLength: 16, maxLength: 512, pattern: '^[\\x21-\\x7e]+$', description: 'the HMAC-SHA256 key of X-Custos-Signature (16 to 512 printable ASCII characters); never shown again' }),
+    severity: Type.Optional(Type.Union(SEVERITIES.map((x) => Type.Literal(x)), { description: 'the least severe alert posted (default warning)' })),
+  },
+  { additionalProperties: false },
+);
+export type WebhookInput = Static<typeof WebhookInputSchema>;
+
+export const WebhookSchema = Type.Object({ id: Type.Integer(), url: Type.String(), severity: SeveritySchema, createdAt: Time });
+export type Webhook = Static<typeof WebhookSchema>;
+
+export const DigestSettingsSchema = Type.Object(
+  { enabled: Type.Boolean(), at: ClockTime },
+  { additionalProperties: false },
+);
+export type DigestSettings = Static<typeof DigestSettingsSchema>;
+export const DigestInputSchema = Type.Object(
+  { enabled: Type.Boolean(), at: Type.Optional(ClockTime) },
+  { additionalProperties: false },
+);
+
+export const NotifyTestInputSchema = Type.Object(
+  { to: Type.Optional(EmailSchema) },
+  { additionalProperties: false },
+);
+export const NotifyTestAnswerSchema = Type.Object({
+  results: Type.Array(Type.Object({
+    channel: Type.Union([Type.Literal('mail'), Type.Literal('webhook')]),
+    destination: Type.String(),
+    ok: Type.Boolean(),
+    error: Nullable(Type.String({ description: 'why it failed, as the mail server or the webhook answered' })),
+  })),
+});
+export type NotifyTestAnswer = Static<typeof NotifyTestAnswerSchema>;
+
 /** The `to` of a recovery that means the data source's own agent and path. */
 export const ORIGINAL_TARGET = 'original';
 
@@ -349,6 +454,7 @@ export const RecoveryRequestSchema = Type.Object(
       description: 'bytes written per second at most, as --throttle takes them: "20MiB/s" (at most one plain rate) and windowed rates in the agent\'s local time, "5MiB/s@mon-fri,08:00-18:00"',
     })),
     allowSystemTarget: Type.Optional(Type.Boolean({ description: 'admin only: allow / or a system directory as the target' })),
+    notify: Type.Optional(Type.Array(EmailSchema, { maxItems: 5, description: 'mail these addresses when the recovery has finished (what, where, the outcome and the counts); needs a mail server (PUT /api/notifications/smtp)' })),
   },
   { additionalProperties: false },
 );

@@ -21,8 +21,13 @@ const VALID: Record<string, Record<string, unknown>> = {
   createGroup: { name: 'g1', sources: ['a:fs:/data'], retention: '5d', sync: 15, points: ['08:00'], days: 'mon', excludes: ['*.mp3'], replica: 'now', check: 'auto', endUserRecovery: true },
   updateGroup: { retention: 7, addSources: ['a:fs:/y'], removeSources: ['a:fs:/z'], endUserRecovery: false },
   // point and at: the schema takes both (the handler wants exactly one), so removing either field reaches the handler
-  recover: { source: 'a:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'a:/tmp/x', items: ['a/b'], conflict: 'skip', allowSystemTarget: false },
+  recover: { source: 'a:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'a:/tmp/x', items: ['a/b'], conflict: 'skip', allowSystemTarget: false, notify: ['ops@example.com'] },
   download: { point: 'abc', at: '2026-12-01T17:00:00+01:00', items: ['a/b'], format: 'zip' },
+  setSmtp: { host: 'mail.example.com', port: 587, tls: 'starttls', user: 'custos', password: 'pw', from: 'custos@example.com' },
+  setRecipient: { address: 'ops@example.com', severity: 'critical', groups: ['g1'], resolved: true },
+  addWebhook: { url: 'https://chat.example.com/hook', secret: 'whsec-0123456789abcdef', severity: 'warning' },
+  setDigest: { enabled: true, at: '07:00' },
+  testNotifications: { to: 'ops@example.com' },
 };
 
 test('the strict body validator agrees with TypeBox, never coerces, and lets only declared fields through (60,000 bodies)', () => {

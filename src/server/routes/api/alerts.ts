@@ -12,8 +12,9 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
   serve(app, api.resolveAlert, async ({ params, audit }) => {
     const id = Number(params.id);
     audit(String(id));
-    const a = await ctx.catalog.resolveAlert(id, ctx.clock.now().toISOString());
-    if (!a) throw notFound(`alert ${id}`);
-    return alertView(a);
+    const r = await ctx.catalog.resolveAlert(id, ctx.clock.now().toISOString());
+    if (!r) throw notFound(`alert ${id}`);
+    if (r.changed) ctx.notifications.resolved(r.alert); // who asked for resolved mails hears of it, once
+    return alertView(r.alert);
   });
 }

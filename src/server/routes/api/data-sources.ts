@@ -127,7 +127,7 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
 
   serve(app, api.recover, async ({ body: b, principal, audit }) => {
     const p = principal!;
-    const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? DEFAULT_CONFLICT, security: b.security ?? 'point', throttle: b.throttle ?? [], allowSystemTarget: b.allowSystemTarget ?? false };
+    const detail = { ...(b.at !== undefined ? { at: b.at } : {}), point: b.point, to: b.to, items: b.items?.length ?? 0, conflict: b.conflict ?? DEFAULT_CONFLICT, security: b.security ?? 'point', throttle: b.throttle ?? [], allowSystemTarget: b.allowSystemTarget ?? false, ...(b.notify ? { notify: b.notify } : {}) };
     audit(b.source, detail);
     // Malformed rates and windows are refused (400) before anything is queued; the agent gets them parsed.
     const settings = { conflict: detail.conflict, security: detail.security, throttle: parseThrottle(detail.throttle) };
@@ -154,7 +154,7 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
-      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name },
+      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}) },
       reason: `recovery of ${point.time} to ${target.agent}:${target.path} requested by ${p.name}`,
     });
     return jobView(job);

@@ -43,7 +43,7 @@ export async function enqueueServerRecovery(
     kind: 'recovery',
     source: r.source.id,
     agent: null,
-    params: { point: r.point.id, target: r.target, on: 'server', items: b.items ?? [], ...r.settings, requestedBy: r.principal.name },
+    params: { point: r.point.id, target: r.target, on: 'server', items: b.items ?? [], ...r.settings, requestedBy: r.principal.name, ...(b.notify ? { notify: b.notify } : {}) },
     reason: `recovery of ${r.point.time} to ${b.to} on the protection server requested by ${r.principal.name}`,
   });
 }
