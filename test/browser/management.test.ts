@@ -166,6 +166,22 @@ describe('the Management area in a browser', () => {
     await page.getByRole('status').filter({ hasText: 'User bob: role viewer' }).waitFor();
     assert.match(await bob.innerText(), /viewer/);
 
+    // Five wrong passwords lock a name out; the list shows it, and a new password unlocks it.
+    for (let i = 0; i < 5; i++) {
+      const r = await server.request('POST', '/api/sign-in', { body: JSON.stringify({ name: 'vic', password: 'wrong' }) });
+      assert.equal(r.status, 401, r.text);
+    }
+    await page.reload();
+    const vic = page.locator('tr[data-user="vic"]');
+    await vic.getByText('a new password unlocks').waitFor();
+    await vic.getByRole('button', { name: 'Change user vic' }).click();
+    const pw = page.getByRole('dialog', { name: 'Change user vic' });
+    await pw.getByLabel('New password', { exact: true }).fill(PASSWORD);
+    await pw.getByLabel('New password again').fill(PASSWORD);
+    await pw.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('status').filter({ hasText: 'User vic: password changed' }).waitFor();
+    await vic.getByText('a new password unlocks').waitFor({ state: 'detached' });
+
     await openTab(page, 'Audit log', 'Audit log');
     const created = page.locator('tr[data-audit="user.create"][data-outcome="ok"]').filter({ hasText: 'bob' });
     await created.waitFor();

@@ -69,7 +69,10 @@ export function Users({ session }: { session: Session }) {
                 <td>{formatTime(u.lastSignInAt)}</td>
                 <td>
                   {u.lockedUntil && Date.parse(u.lockedUntil) > now ? (
-                    <span className="badge failed">until {formatTime(u.lockedUntil, true)}</span>
+                    <>
+                      <span className="badge failed">until {formatTime(u.lockedUntil, true)}</span>
+                      <small className="muted">after failed sign-ins; a new password unlocks</small>
+                    </>
                   ) : (
                     <span className="muted">no</span>
                   )}
