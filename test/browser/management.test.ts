@@ -195,6 +195,24 @@ describe('the Management area in a browser', () => {
     await browser.screenshot(page, 'management-audit');
   });
 
+  test('Audit log: filtered by action, a hundred entries a page, Older reads the next page', async () => {
+    for (let i = 0; i < 110; i++) {
+      const r = await server.request('POST', '/api/pool/gc', { token: server.adminToken });
+      assert.equal(r.status, 202, r.text);
+    }
+    const page = await signIn('ada');
+    await openTab(page, 'Audit log', 'Audit log');
+    await page.getByLabel('Action').fill('pool.gc');
+    const rows = page.getByRole('table', { name: 'Audit log' }).locator('tbody tr');
+    await page.locator('tr[data-audit="pool.gc"]').nth(99).waitFor();
+    await page.locator('tr[data-audit="user.create"]').first().waitFor({ state: 'detached' });
+    assert.equal(await rows.count(), 100);
+    await page.getByRole('button', { name: 'Older' }).click();
+    await page.getByRole('button', { name: 'Older' }).waitFor({ state: 'detached' });
+    assert.equal(await rows.count(), 110);
+    assert.equal(await page.locator('tr[data-audit="pool.gc"]').count(), 110, 'only the action asked for, none twice');
+  });
+
   test('Tokens: a token created on the page works with the CLI; revoked on the page, the CLI is refused', async () => {
     const page = await signIn('ada');
     await openTab(page, 'Tokens', 'API tokens');

@@ -2,7 +2,7 @@
  * Management for those who manage access (admins): console users, API
  * tokens (a new secret is shown once) and the audit log, a page at a time.
  */
-import { useEffect, useId, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { api } from '../../../src/protocol/rest/contract.js';
 import type { AuditEntry, Role, Session, Token, TokenCreated, User, UserUpdate } from '../../../src/protocol/rest/objects.js';
 import { call } from '../api.js';
@@ -529,18 +529,21 @@ export function Audit() {
   const [busy, setBusy] = useState(false);
   const [tick, setTick] = useState(0);
   const filter = action.trim();
+  const seq = useRef(0);
 
   const load = async (before: number | undefined, replace: boolean) => {
+    const mine = ++seq.current;
     setBusy(true);
     try {
       const page = await call(api.listAudit, { query: { limit: PAGE, ...(before ? { before } : {}), ...(filter ? { action: filter } : {}) } });
+      if (mine !== seq.current) return; // an answer for another filter, arriving late
       setRows((r) => (replace ? page : [...r, ...page]));
       setDone(page.length < PAGE);
       setError(null);
     } catch (e) {
-      setError(messageOf(e));
+      if (mine === seq.current) setError(messageOf(e));
     } finally {
-      setBusy(false);
+      if (mine === seq.current) setBusy(false);
     }
   };
   useEffect(() => {
