@@ -1,6 +1,6 @@
 /** The console's frame: sign-in, then the task areas with their navigation. */
 import { useCallback, useEffect, useState } from 'react';
-import { api } from '../../src/protocol/rest/contract.js';
+import { api, roleAllows, type Access } from '../../src/protocol/rest/contract.js';
 import type { Session } from '../../src/protocol/rest/objects.js';
 import { ApiError, call, setCsrf, whenSignedOut } from './api.js';
 import { startLive, stopLive } from './live.js';
@@ -9,12 +9,15 @@ import { SignIn } from './pages/sign-in.js';
 import { Monitoring } from './pages/monitoring.js';
 import { Protection } from './pages/protection.js';
 import { Recovery } from './pages/recovery.js';
+import { Management } from './pages/management.js';
 
-type Area = { readonly id: string; readonly label: string };
+/** `access`: shown only to roles that hold it. */
+type Area = { readonly id: string; readonly label: string; readonly access?: Access };
 const AREAS: readonly Area[] = [
   { id: 'monitoring', label: 'Monitoring' },
   { id: 'protection', label: 'Protection' },
-  { id: 'recovery', label: 'Recovery' },
+  { id: 'recovery', label: 'Recovery', access: 'recover' },
+  { id: 'management', label: 'Management', access: 'view' },
 ];
 
 export function App() {
@@ -47,7 +50,8 @@ export function App() {
   if (session === undefined) return <p className="loading">Loading…</p>;
   if (session === null) return <SignIn onSignedIn={signIn} />;
 
-  const area = AREAS.find((a) => a.id === route[0]) ?? AREAS[0]!;
+  const areas = AREAS.filter((a) => !a.access || roleAllows(session.role, a.access));
+  const area = areas.find((a) => a.id === route[0]) ?? areas[0]!;
   const signOut = async () => {
     try {
       await call(api.signOut);
@@ -60,7 +64,7 @@ export function App() {
       <header className="top">
         <span className="brand">Custos</span>
         <nav aria-label="Task areas">
-          {AREAS.map((a) => (
+          {areas.map((a) => (
             <a key={a.id} href={href(a.id)} aria-current={a.id === area.id ? 'page' : undefined}>
               {a.label}
             </a>
@@ -79,6 +83,7 @@ export function App() {
         {area.id === 'monitoring' && <Monitoring route={route.slice(1)} session={session} />}
         {area.id === 'protection' && <Protection route={route.slice(1)} session={session} />}
         {area.id === 'recovery' && <Recovery route={route.slice(1)} session={session} />}
+        {area.id === 'management' && <Management route={route.slice(1)} session={session} />}
       </main>
     </div>
   );
