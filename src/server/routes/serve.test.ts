@@ -23,6 +23,9 @@ const VALID: Record<string, Record<string, unknown>> = {
   // point and at: the schema takes both (the handler wants exactly one), so removing either field reaches the handler
   recover: { source: 'a:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'a:/tmp/x', items: ['a/b'], conflict: 'skip', allowSystemTarget: false },
   download: { point: 'abc', at: '2026-12-01T17:00:00+01:00', items: ['a/b'], format: 'zip' },
+  signIn: { name: 'ann', password: 'a password' },
+  createUser: { name: 'ann', role: 'recovery-operator', scopes: ['group:homes'], password: 'a password' },
+  updateUser: { password: 'another password', role: 'viewer', scopes: [] },
 };
 
 test('the strict body validator agrees with TypeBox, never coerces, and lets only declared fields through (60,000 bodies)', () => {
