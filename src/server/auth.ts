@@ -57,7 +57,7 @@ export async function authenticate(catalog: Catalog, headers: { authorization?: 
     const found = await findSession(catalog, cookie.secret, now);
     if ('refused' in found) return found;
     const principal = userPrincipalOf(found.user, found.session);
-    if (!principal) return { refused: "the user's role or scopes are damaged in the catalog: ask an admin to set them again (custos user add)" };
+    if (!principal) return { refused: "the user's role or scopes are damaged in the catalog: ask an admin to remove the user and add it again (custos user remove, custos user add)" };
     return { principal };
   }
   const m = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(headers.authorization);

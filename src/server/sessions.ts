@@ -178,6 +178,8 @@ export class SignInService {
     const secret = randomBytes(32).toString('base64url');
     const secretHash = hashToken(secret);
     const expiresAt = new Date(t + SESSION_MAX_MS).toISOString();
+    const probe = { id: 0, secret_hash: '', csrf: '', user_id: user.id, created_at: now.toISOString(), last_used_at: now.toISOString(), expires_at: expiresAt, address };
+    if (!userPrincipalOf(user, probe)) return { ok: false, locked: null, damaged: true }; // no session for a user nobody could act as
     await this.d.catalog.addSession({ secretHash, csrf: randomBytes(32).toString('base64url'), userId: user.id, now: now.toISOString(), expiresAt, address });
     const principal = userPrincipalOf(user, (await this.d.catalog.sessionByHash(secretHash))!);
     return principal ? { ok: true, principal, secret } : { ok: false, locked: null, damaged: true };

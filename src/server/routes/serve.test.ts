@@ -28,6 +28,9 @@ const VALID: Record<string, Record<string, unknown>> = {
   addWebhook: { url: 'https://chat.example.com/hook', secret: 'whsec-0123456789abcdef', severity: 'warning' },
   setDigest: { enabled: true, at: '07:00' },
   testNotifications: { to: 'ops@example.com' },
+  signIn: { name: 'ann', password: 'a password' },
+  createUser: { name: 'ann', role: 'recovery-operator', scopes: ['group:homes'], password: 'a password' },
+  updateUser: { password: 'another password', role: 'viewer', scopes: [] },
 };
 
 test('the strict body validator agrees with TypeBox, never coerces, and lets only declared fields through (60,000 bodies)', () => {

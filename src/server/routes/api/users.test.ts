@@ -274,6 +274,20 @@ describe('console users: sign-in, sessions, CSRF, lockout', () => {
     assert.equal((await s.raw('GET', '/api/no/such/call', { headers: { cookie: 'custos_session=nope' } })).status, 401, '401 before 404');
   });
 
+  test("a user whose role is damaged in the catalog gets no session, and an open one stops working", async () => {
+    await addUser('broken', 'viewer', 'broken-password');
+    const b = await signIn('broken', 'broken-password');
+    await s.server.context.catalog.db.updateTable('users').set({ role: 'superuser' }).where('name', '=', 'broken').execute();
+    const r = await signInRaw('broken', 'broken-password');
+    assert.equal(r.status, 401);
+    assert.match(errorOf(r).message, /role or scopes are damaged in the catalog/);
+    assert.equal(r.headers['set-cookie'], undefined);
+    const user = (await s.server.context.catalog.userByName('broken'))!;
+    const open = await s.server.context.catalog.db.selectFrom('sessions').select('id').where('user_id', '=', user.id).execute();
+    assert.equal(open.length, 1, 'only the session from before the damage');
+    assert.equal((await as(b, 'GET', '/api/session')).status, 401);
+  });
+
   test('no password, cookie secret or CSRF token reaches the audit log or the server log', async () => {
     const secretPassword = 'Very-Secret-Passw0rd';
     await addUser('quiet', 'operator', secretPassword);
