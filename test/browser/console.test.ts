@@ -64,7 +64,7 @@ describe('the console in a browser', () => {
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Alerts' }).waitFor();
-    assert.equal(await page.getByRole('link', { name: 'Monitoring' }).getAttribute('aria-current'), 'page');
+    assert.equal(await page.getByRole('link', { name: 'Monitoring', exact: true }).getAttribute('aria-current'), 'page');
     await page.getByText('ada', { exact: false }).first().waitFor();
   });
 
@@ -109,7 +109,7 @@ describe('the console in a browser', () => {
 
   test('a file recovered from the calendar lands on the agent; another is downloaded whole', async () => {
     const page = await signIn('ada');
-    await page.getByRole('link', { name: 'Recovery' }).click();
+    await page.getByRole('link', { name: 'Recovery', exact: true }).click();
     await page.getByRole('link', { name: source }).click();
     await page.getByRole('heading', { name: `Recover from ${source}` }).waitFor();
     // Today is bold in the calendar and chosen; its times are listed.
@@ -147,7 +147,7 @@ describe('the console in a browser', () => {
     const dir = join((await makeTempDir('custos-console-wizard-')).path, 'projects');
     await writeTree(dir, { 'plan.txt': 'the plan\n', 'scratch.tmp': 'left out\n' });
     const page = await signIn('ada');
-    await page.getByRole('link', { name: 'Protection' }).click();
+    await page.getByRole('link', { name: 'Protection', exact: true }).click();
     await page.getByRole('link', { name: 'New protection group…' }).click();
     await page.getByRole('heading', { name: 'Create a protection group' }).waitFor();
     await page.getByLabel('Computer').selectOption('pc1');

@@ -87,10 +87,10 @@ describe('the console at fleet size', () => {
 
   test(`the list of ${SOURCES.toLocaleString('en-US')} data sources opens in under a second`, async () => {
     const ms = await opening(
-      () => page.getByRole('link', { name: 'Protection' }).click(),
+      () => page.getByRole('link', { name: 'Protection', exact: true }).click(),
       '[data-row]',
       async () => {
-        await page.getByRole('link', { name: 'Monitoring' }).click();
+        await page.getByRole('link', { name: 'Monitoring', exact: true }).click();
         await page.getByRole('heading', { name: 'Alerts' }).waitFor();
       },
     );
@@ -110,12 +110,12 @@ describe('the console at fleet size', () => {
   test(`the job list opens in under a second with ${JOBS.toLocaleString('en-US')} jobs`, async () => {
     const ms = await opening(
       async () => {
-        await page.getByRole('link', { name: 'Monitoring' }).click();
+        await page.getByRole('link', { name: 'Monitoring', exact: true }).click();
         await page.getByRole('link', { name: 'Jobs' }).click();
       },
       'tr[data-job]',
       async () => {
-        await page.getByRole('link', { name: 'Protection' }).click();
+        await page.getByRole('link', { name: 'Protection', exact: true }).click();
         await page.getByRole('heading', { name: 'Data sources' }).waitFor();
       },
     );

@@ -294,7 +294,7 @@ describe('the Management area in a browser', () => {
     assert.equal(await page.getByRole('heading', { name: 'Users' }).count(), 0);
 
     const rita = await signIn('rita');
-    await rita.getByRole('navigation', { name: 'Task areas' }).getByRole('link', { name: 'Protection' }).waitFor();
+    await rita.getByRole('navigation', { name: 'Task areas' }).getByRole('link', { name: 'Protection', exact: true }).waitFor();
     assert.equal(await rita.getByRole('navigation', { name: 'Task areas' }).getByRole('link', { name: 'Management' }).count(), 0);
   });
 });
