@@ -13,6 +13,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { MailTrap } from '../helpers/mail-trap.js';
 import { attachAgent, startServer, stopAllProcesses, waitFor, waitIdle, type ApiJob, type TestServer } from '../helpers/server.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from '../helpers/tree.js';
 
@@ -185,6 +186,45 @@ describe('the console in a browser', () => {
     assert.ok(!groups.some((x) => x.name === 'projects'), 'the group is gone');
     const points = await server.cliJson<unknown[]>(['point', 'list', `pc1:fs:${dir}`, '--json']);
     assert.equal(points.length, 1, 'its recovery point is kept');
+  });
+
+  test('notifications set in the console: a test mail and an alert mail reach a real SMTP server', async () => {
+    const trap = await new MailTrap().start();
+    try {
+      const page = await signIn('ada');
+      await page.goto(`${server.url}/#/management/notifications`);
+      await page.getByRole('heading', { name: 'Notifications' }).waitFor();
+      await page.getByRole('button', { name: 'Set the mail server' }).click();
+      await page.getByLabel('Host').fill('127.0.0.1');
+      await page.getByLabel('Port').fill(String(trap.port));
+      await page.getByLabel('Security').selectOption('none');
+      await page.getByLabel('Sender address').fill('custos@example.com');
+      await page.getByRole('button', { name: 'Save mail server' }).click();
+      await page.getByText(`127.0.0.1:${trap.port} (none), from custos@example.com`).waitFor();
+      await page.getByLabel('Address', { exact: true }).fill('ops@example.com');
+      await page.getByLabel('Alerts from').selectOption('critical');
+      await page.getByRole('button', { name: 'Add recipient' }).click();
+      await page.locator('tr[data-recipient="ops@example.com"]').waitFor();
+      await page.getByRole('button', { name: 'Send a test now' }).click();
+      await page.locator('[data-test-result="ok"]').waitFor({ timeout: 30_000 });
+      await browser.screenshot(page, 'management-notifications');
+      await waitFor('the test mail', async () => trap.to('ops@example.com').length > 0, 30_000, 200);
+
+      // A critical alert (a failed synchronization) is mailed to the recipient.
+      const moved = `${sourceDir}.gone`;
+      await rename(sourceDir, moved);
+      try {
+        const failing = await server.cliJson<ApiJob>(['sync', source, '--json']);
+        const mail = await waitFor('the alert mail', async () => trap.to('ops@example.com').find((m) => /CRITICAL/i.test(m.subject)), 120_000, 300);
+        assert.ok(mail.subject.includes(source) || mail.body.includes(source), `${mail.subject}\n${mail.body}`);
+        assert.ok(mail.body.includes(`job ${failing.id}`), mail.body);
+      } finally {
+        await rename(moved, sourceDir);
+      }
+      await server.cli(['check', source, '--wait']);
+    } finally {
+      await trap.stop();
+    }
   });
 
   test('a viewer sees jobs and alerts but no button that changes anything', async () => {

@@ -1,6 +1,7 @@
 /**
  * Management: the protected computers' agents (and attaching a new one),
- * the storage pool and its maintenance jobs, catalog backups; for those who
+ * the storage pool and its maintenance jobs, catalog backups, notifications
+ * (management-notify.tsx); for those who
  * manage access, console users, API tokens and the audit log
  * (management-access.tsx). Each tab offers only what the signed-in role may
  * do; the server checks again.
@@ -14,6 +15,7 @@ import { useLive } from '../live.js';
 import { useLoad } from '../load.js';
 import { href } from '../route.js';
 import { Audit, Tokens, Users } from './management-access.js';
+import { Notifications } from './management-notify.js';
 import { ConfirmDialog, CopyButton, JobLink, JobState, messageOf } from './management-parts.js';
 import '../management.css';
 
@@ -24,6 +26,7 @@ const TABS = [
   { id: 'tokens', label: 'Tokens', access: 'manage-access' },
   { id: 'audit', label: 'Audit log', access: 'manage-access' },
   { id: 'catalog', label: 'Catalog backups', access: 'view' },
+  { id: 'notifications', label: 'Notifications', access: 'view' },
 ] as const satisfies readonly { id: string; label: string; access: Access }[];
 
 export function Management({ route, session }: { route: string[]; session: Session }) {
@@ -45,6 +48,7 @@ export function Management({ route, session }: { route: string[]; session: Sessi
       {tab.id === 'tokens' && <Tokens session={session} />}
       {tab.id === 'audit' && <Audit />}
       {tab.id === 'catalog' && <CatalogBackups session={session} />}
+      {tab.id === 'notifications' && <Notifications session={session} />}
     </>
   );
 }
