@@ -95,6 +95,8 @@ export interface StoragePlanInput {
   readonly preparationSeconds?: number;
 }
 
+// The output's arrays are plain (not readonly) so the REST contract's types (src/protocol/rest) take them as they are.
+
 /** A data source's (or a sum's) figures at one size. */
 export interface PlanFigures {
   readonly dataBytes: number;
@@ -121,15 +123,15 @@ export interface SourcePlan extends PlanFigures {
   /** What the server allocates when the data source joins a group now (allocation.ts). */
   readonly defaultAllocationBytes: number;
   /** Year 0 (now) to the last year planned. */
-  readonly growth: readonly PlanYear[];
+  readonly growth: PlanYear[];
 }
 
 export interface GroupPlan extends PlanFigures {
   readonly name: string;
   readonly retentionDays: number;
   readonly syncMinutes: number;
-  readonly pointTimes: readonly string[];
-  readonly days: readonly Weekday[];
+  readonly pointTimes: string[];
+  readonly days: Weekday[];
   readonly yearlyGrowthPercent: number;
   readonly years: number;
   /** The most recovery points the schedule keeps per data source (policy.ts). */
@@ -141,9 +143,9 @@ export interface GroupPlan extends PlanFigures {
     readonly recoveryPointMinutes: number;
   };
   readonly defaultAllocationBytes: number;
-  readonly sources: readonly SourcePlan[];
+  readonly sources: SourcePlan[];
   /** Sums over the sources, year by year. */
-  readonly growth: readonly PlanYear[];
+  readonly growth: PlanYear[];
 }
 
 export interface PoolYear {
@@ -159,7 +161,7 @@ export interface PoolYear {
 export interface StoragePlan {
   readonly recoveryRate: number | null;
   readonly preparationSeconds: number;
-  readonly groups: readonly GroupPlan[];
+  readonly groups: GroupPlan[];
   readonly pool: {
     readonly protectedBytes: number;
     readonly plannedBytes: number;
@@ -167,9 +169,9 @@ export interface StoragePlan {
     readonly recommendedMinBytes: number;
     readonly recommendedMaxBytes: number;
     /** Year by year up to the longest plan of any group (a shorter one keeps its last year). */
-    readonly growth: readonly PoolYear[];
+    readonly growth: PoolYear[];
   };
-  readonly warnings: readonly string[];
+  readonly warnings: string[];
 }
 
 /** Computes the plan; throws UserError('usage') for input outside the product's limits. */

@@ -47,6 +47,7 @@ import { registerGroupRoutes } from './routes/api/protection-groups.js';
 import { registerJobRoutes } from './routes/api/jobs.js';
 import { registerTokenRoutes } from './routes/api/tokens.js';
 import { registerPoolRoutes } from './routes/api/pool.js';
+import { registerPlanRoutes } from './routes/api/plan.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { installAudit, installValidators, serve } from './routes/serve.js';
 import { api } from '../protocol/rest/index.js';
@@ -209,6 +210,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerJobRoutes(app, ctx);
     registerAlertRoutes(app, ctx);
     registerPoolRoutes(app, ctx);
+    registerPlanRoutes(app, ctx);
     registerCatalogRoutes(app, ctx);
     registerMetricsRoute(app, ctx);
 

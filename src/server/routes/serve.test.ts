@@ -23,6 +23,10 @@ const VALID: Record<string, Record<string, unknown>> = {
   // point and at: the schema takes both (the handler wants exactly one), so removing either field reaches the handler
   recover: { source: 'a:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'a:/tmp/x', items: ['a/b'], conflict: 'skip', allowSystemTarget: false },
   download: { point: 'abc', at: '2026-12-01T17:00:00+01:00', items: ['a/b'], format: 'zip' },
+  planStorage: {
+    groups: [{ name: 'g', sources: [{ name: 'a:fs:/data', dataBytes: 1e12, dailyChangePercent: 2.5, logBytesPerDay: 0 }], retentionDays: 5, syncMinutes: 15, pointTimes: ['20:00'], days: ['mon'], yearlyGrowthPercent: 10, years: 3 }],
+    fromGroups: true, growthPercent: 5, years: 2, preparationSeconds: 600,
+  },
 };
 
 test('the strict body validator agrees with TypeBox, never coerces, and lets only declared fields through (60,000 bodies)', () => {
