@@ -25,6 +25,7 @@ import { registerAlertCommands } from './commands/alert.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerMyCommands } from './commands/my.js';
+import { registerPlanCommands } from './commands/plan.js';
 
 export const VERSION = '0.1.0';
 
@@ -59,6 +60,8 @@ export function buildProgram(): Command {
   registerRecoverCommand(program);
   registerAlertCommands(program);
   registerTokenCommands(program);
+  program.commandsGroup('Planning (with or without a server):');
+  registerPlanCommands(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
