@@ -2,11 +2,17 @@
  * `custos plan storage` as a user runs it, without a server: the figures of
  * the user guide's example in the table and in --json, lines that fit 120
  * columns, and one clear line with the usage status for what it cannot take.
+ * Then against a real server and agent: --from-groups plans the group with
+ * the size of its newest point, and a recovery gives the server a measured
+ * rate that the RTO then uses.
  */
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type { PlanAnswer } from '../../src/protocol/rest/index.js';
-import { describeCli, parseJsonOutput, runCli } from '../helpers/tree.js';
+import { attachAgent, listPoints, startServer, stopAllProcesses, waitFor } from '../helpers/server.js';
+import { cleanupTempDirs, describeCli, makeTempDir, parseJsonOutput, runCli, writeTree } from '../helpers/tree.js';
 
 const GiB = 1024 ** 3;
 const NO_SERVER = { CUSTOS_SERVER: undefined, CUSTOS_TOKEN: undefined, CUSTOS_CA: undefined };
@@ -74,5 +80,48 @@ describe('custos plan storage without a server', () => {
       assert.match(r.stderr, message);
       assert.equal(r.stderr.trim().split('\n').length, 1, describeCli(args, r));
     }
+  });
+});
+
+describe('custos plan storage with a server', { timeout: 300_000 }, () => {
+  after(async () => {
+    await stopAllProcesses();
+    await cleanupTempDirs();
+  });
+
+  test('--from-groups plans the current group from its newest point; a recovery gives the RTO a measured rate', async () => {
+    const work = (await makeTempDir('custos-e2e-plan-')).path;
+    const src = join(work, 'data');
+    await writeTree(src, { 'big.bin': randomBytes(3 * 1024 * 1024), 'notes.txt': 'n\n' });
+    const server = await startServer();
+    const agent = await attachAgent(server, 'alpha');
+    await agent.start();
+    const source = `alpha:fs:${src}`;
+    const created = await server.cli(['group', 'create', 'homes', '--source', source, '--retention', '10d', '--sync', '1h', '--points', '08:00,20:00']);
+    assert.equal(created.code, 0, describeCli(['group', 'create'], created));
+    const [first] = await waitFor('the replica', async () => { const p = await listPoints(server, source); return p.length > 0 && p; }, 120_000);
+
+    const before = await server.cliJson<PlanAnswer>(['plan', 'storage', '--from-groups', '--json']);
+    assert.deepEqual(before.recoveryRate, { bytesPerSecond: null, recoveries: 0 });
+    assert.deepEqual(before.measured, [{ group: 'homes', source, dataBytes: first!.logicalBytes, dailyChangePercent: null, days: 0, points: 0 }]);
+    const homes = before.plan.groups[0]!;
+    assert.deepEqual([homes.name, homes.retentionDays, homes.syncMinutes, homes.pointTimes], ['homes', 10, 60, ['08:00', '20:00']]);
+    assert.equal(homes.sources[0]!.dailyChangePercent, 2, "nothing measured yet: DPM's 2 %");
+    const table = await server.cli(['plan', 'storage', '--from-groups']);
+    assert.equal(table.code, 0, describeCli(['plan', 'storage', '--from-groups'], table));
+    assert.match(table.stdout, /RTO unknown: the server has not measured a recovery rate yet/);
+    assert.match(table.stdout, /no change measured yet \(no point after the first\): planned with 2% a day/);
+
+    const recover = ['recover', source, '--point', 'latest', '--to', `alpha:${join(work, 'restored')}`, '--wait', '--json', '--timeout', '2m'];
+    const r = await server.cli(recover);
+    assert.equal(r.code, 0, describeCli(recover, r));
+    const after = await server.cliJson<PlanAnswer>(['plan', 'storage', '--from-groups', '--size', '1GiB', '--preparation', '1m', '--json']);
+    assert.equal(after.recoveryRate.recoveries, 1);
+    const rate = after.recoveryRate.bytesPerSecond!;
+    assert.ok(rate > 0);
+    const planned = after.plan.groups.find((g) => g.name === 'planned')!;
+    assert.ok(Math.abs(planned.sources[0]!.rtoSeconds! - (1024 ** 3 / rate + 60)) < 1e-6, 'RTO = size / measured rate + preparation');
+    const shown = await server.cli(['plan', 'storage', '--size', '1GiB']);
+    assert.match(shown.stdout, /RTO = data \/ .+\/s: the median rate of this server's last 1 recovery\n/);
   });
 });
