@@ -32,6 +32,11 @@ const VALID: Partial<Record<keyof typeof api, Record<string, unknown>>> = {
   recover: { source: 'nobody:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'nobody:/tmp/x', items: ['a/b'], conflict: 'skip', security: 'target', throttle: ['20MiB/s', '5MiB/s@mon-fri,08:00-18:00'], allowSystemTarget: false },
   // a download: the same choice of point and items, and an archive format
   download: { point: 'abc', at: '2026-12-01T17:00:00+01:00', items: ['a/b'], format: 'tar.zst' },
+  // the storage calculator: read-only, so even an accepted body changes nothing
+  planStorage: {
+    groups: [{ name: 'g', sources: [{ name: 'd', dataBytes: 1e12, dailyChangePercent: 5, logBytesPerDay: 1e9 }], retentionDays: 14, syncMinutes: 15, pointTimes: ['08:00', '20:00'], days: ['mon', 'fri'], yearlyGrowthPercent: 20, years: 3 }],
+    fromGroups: true, growthPercent: 10, years: 2, preparationSeconds: 600,
+  },
 };
 
 const PER_ROUTE_RUNS = 1500;
