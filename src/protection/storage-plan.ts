@@ -386,7 +386,7 @@ const isCount = (n: number, max: number) => Number.isInteger(n) && n >= 0 && n <
 
 /** Checks a plan's input against the product's limits (see planStorage). */
 export function checkPlanInput(input: StoragePlanInput): void {
-  if (input.groups.length === 0) refuse('a storage plan needs at least one protection group (or a data size: --size)');
+  if (input.groups.length === 0) refuse('a storage plan needs at least one protection group with data sources');
   if (input.groups.length > MAX_PLAN_GROUPS) refuse(`at most ${MAX_PLAN_GROUPS} protection groups in one plan; got ${input.groups.length}`);
   const rate = input.recoveryRate;
   if (rate !== null && !(Number.isFinite(rate) && rate > 0)) refuse(`a recovery rate must be more than 0 bytes per second; got ${rate}`);
