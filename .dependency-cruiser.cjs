@@ -15,7 +15,8 @@ const allowed = {
   longterm: ['base', 'format', 'pool'],
   standalone: ['base', 'format', 'pool', 'agent', 'protection'],
   server: ['base', 'format', 'pool', 'catalog', 'protection', 'jobs', 'protocol', 'agent', 'longterm'],
-  cli: ['base', 'protocol', 'standalone', 'server', 'agent'],
+  // protection: the pure rules, for `plan storage` without a server (docs/architecture.md).
+  cli: ['base', 'protocol', 'protection', 'standalone', 'server', 'agent'],
 };
 
 const layerRules = Object.entries(allowed).map(([from, to]) => ({

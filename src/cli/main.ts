@@ -26,6 +26,7 @@ import { registerAlertCommands } from './commands/alert.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerMyCommands } from './commands/my.js';
+import { registerPlanCommands } from './commands/plan.js';
 
 export const VERSION = '0.1.0';
 
@@ -61,6 +62,8 @@ export function buildProgram(): Command {
   registerAlertCommands(program);
   registerTokenCommands(program);
   registerUserCommands(program);
+  program.commandsGroup('Planning (with or without a server):');
+  registerPlanCommands(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

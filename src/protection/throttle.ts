@@ -11,6 +11,7 @@
  */
 import { UserError } from '../base/errors.js';
 import type { Clock } from '../base/clock.js';
+import { parseSize } from '../base/units.js';
 import { parseDays, parseTimeOfDay, WEEKDAYS, type Weekday } from './policy.js';
 
 export interface ThrottleWindow {
@@ -33,20 +34,12 @@ export const MAX_THROTTLE_RULES = 16;
 /** Rates below 1 KiB/s would make a recovery of a few files take hours: refused as a typo. */
 export const MIN_THROTTLE_RATE = 1024;
 
-const UNITS: Record<string, number> = {
-  b: 1, k: 1000, kb: 1000, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9,
-  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
-};
-
-/** "20MiB/s", "500KB/s", "1.5GiB/s", "2MiB" (per second understood) → bytes per second. */
+/** "20MiB/s", "500KB/s", "1.5GiB/s", "2MiB" (per second understood) → bytes per second; the units are parseSize's. */
 export function parseRate(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)(?:\/s)?$/i.exec(text.trim());
-  const unit = m ? (m[2]!.toLowerCase() || 'b') : '';
-  const factor = Object.hasOwn(UNITS, unit) ? UNITS[unit]! : undefined;
-  if (!m || factor === undefined) {
+  const rate = parseSize(text.trim().replace(/\/s$/i, ''));
+  if (rate === undefined) {
     throw new UserError('usage', `throttle rate ${JSON.stringify(text)} is not a rate: use a number and a unit per second, e.g. 20MiB/s, 500KiB/s or 1GB/s`);
   }
-  const rate = Math.floor(Number(m[1]) * factor);
   if (rate < MIN_THROTTLE_RATE) throw new UserError('usage', `throttle rate ${text} is below the lowest allowed (1KiB/s)`);
   return rate;
 }

@@ -48,6 +48,7 @@ import { registerJobRoutes } from './routes/api/jobs.js';
 import { registerTokenRoutes } from './routes/api/tokens.js';
 import { registerUserRoutes } from './routes/api/users.js';
 import { registerPoolRoutes } from './routes/api/pool.js';
+import { registerPlanRoutes } from './routes/api/plan.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerNotificationRoutes } from './routes/api/notifications.js';
 import { NotificationService } from './notify/notifications.js';
@@ -220,6 +221,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerJobRoutes(app, ctx);
     registerAlertRoutes(app, ctx);
     registerPoolRoutes(app, ctx);
+    registerPlanRoutes(app, ctx);
     registerCatalogRoutes(app, ctx);
     registerNotificationRoutes(app, ctx);
     registerMetricsRoute(app, ctx);

@@ -35,6 +35,11 @@ const VALID: Partial<Record<keyof typeof api, Record<string, unknown>>> = {
   createUser: { name: 'fuzz-user', role: 'viewer', password: 'fuzz-password', scopes: [] },
   updateUser: { password: 'fuzz-password-2', role: 'operator', scopes: [] },
   signIn: { name: 'fuzz-user', password: 'not-the-password' },
+  // the storage calculator: read-only, so even an accepted body changes nothing
+  planStorage: {
+    groups: [{ name: 'g', sources: [{ name: 'd', dataBytes: 1e12, dailyChangePercent: 5, logBytesPerDay: 1e9 }], retentionDays: 14, syncMinutes: 15, pointTimes: ['08:00', '20:00'], days: ['mon', 'fri'], yearlyGrowthPercent: 20, years: 3 }],
+    fromGroups: true, growthPercent: 10, years: 2, preparationSeconds: 600,
+  },
 };
 
 const PER_ROUTE_RUNS = 1500;

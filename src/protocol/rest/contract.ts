@@ -37,6 +37,8 @@ import {
   JobSchema,
   REPLICA_STATES,
   JobWithWarningsSchema,
+  PlanAnswerSchema,
+  PlanRequestSchema,
   PoolStatusSchema,
   ProtectionGroupSchema,
   ProtectionOptionsSchema,
@@ -117,6 +119,12 @@ export interface RouteSpec {
   readonly hide?: boolean;
   /** The audit log's name for this call; every call that changes something has one. */
   readonly audit?: string;
+  /**
+   * A POST that changes nothing: a calculation whose input is too large for
+   * a query string. It needs no audit name, and a role that only views may
+   * make it.
+   */
+  readonly readOnly?: true;
 }
 
 const route = <const R extends RouteSpec>(r: R): R => r;
@@ -433,6 +441,13 @@ export const api = {
     method: 'POST', path: '/api/catalog/backups', audit: 'catalog.backup', access: 'operate', status: 202,
     summary: 'Take a catalog backup now (a catalog-backup job; the one already queued, if any). Listing and restoring backups is done with the server stopped',
     response: JobSchema,
+  }),
+
+  // --- planning
+  planStorage: route({
+    method: 'POST', path: '/api/plan/storage', access: 'view', readOnly: true,
+    summary: 'The storage calculator: pool size, allocation per group, growth, RPO and RTO (at the recovery rate this server measured) for planned groups and/or the current ones',
+    body: PlanRequestSchema, response: PlanAnswerSchema,
   }),
 
   // --- pool, audit, metrics

@@ -202,6 +202,108 @@ export const PoolStatusSchema = Type.Object({
 });
 export type PoolStatus = Static<typeof PoolStatusSchema>;
 
+/** What the storage calculator plans from (POST /api/plan/storage; the limits are the product's, checked by src/protection/storage-plan.ts). */
+const PlanSourceInputSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 4200, description: 'a data source id or any label' }),
+    dataBytes: Type.Integer({ minimum: 0, description: 'bytes of data now (at most 1 PiB)' }),
+    dailyChangePercent: Type.Number({ minimum: 0, maximum: 100, description: 'percent of the data that changes a day' }),
+    logBytesPerDay: Type.Optional(Type.Integer({ minimum: 0, description: 'bytes of logs a day (application data sources); 0 for files' })),
+  },
+  { additionalProperties: false },
+);
+export const WEEKDAY_NAMES = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+const PlanGroupInputSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    sources: Type.Array(PlanSourceInputSchema, { minItems: 1, maxItems: 1000 }),
+    retentionDays: Type.Integer({ description: '1 to 448' }),
+    syncMinutes: Type.Integer({ description: '15, 30, 60, 120, 240, 360, 720 or 1440' }),
+    pointTimes: Type.Array(Type.String({ maxLength: 5, description: 'HH:MM' }), { minItems: 1, maxItems: 8 }),
+    days: Type.Optional(Type.Array(Type.Union(WEEKDAY_NAMES.map((d) => Type.Literal(d))), { minItems: 1, maxItems: 7, description: 'weekdays with recovery points; default every day' })),
+    yearlyGrowthPercent: Type.Number({ minimum: 0, maximum: 1000 }),
+    years: Type.Integer({ minimum: 0, maximum: 10, description: 'years to plan beyond now' }),
+  },
+  { additionalProperties: false },
+);
+export const PlanRequestSchema = Type.Object(
+  {
+    groups: Type.Optional(Type.Array(PlanGroupInputSchema, { maxItems: 100, description: 'groups to plan (planned ones, or planned beside the current ones)' })),
+    fromGroups: Type.Optional(Type.Boolean({
+      description: "also plan the server's protection groups: each data source with its newest point's logical size and the daily change its points of the last 7 days added",
+    })),
+    growthPercent: Type.Optional(Type.Number({ minimum: 0, maximum: 1000, description: 'yearly growth of the current groups (fromGroups); default 0' })),
+    years: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'years to plan the current groups (fromGroups); default 0' })),
+    preparationSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800, description: 'time before a recovery starts moving bytes, added to every RTO; default 0' })),
+  },
+  { additionalProperties: false },
+);
+export type PlanRequest = Static<typeof PlanRequestSchema>;
+
+const Seconds = Nullable(Type.Number({ minimum: 0, description: 'seconds; null: no measured recovery rate' }));
+const PlanFiguresFields = {
+  dataBytes: Count,
+  logBytesPerDay: Count,
+  dailyChangeBytes: Count,
+  replicaBytes: Count,
+  recoveryPointBytes: Count,
+  plannedBytes: Count,
+  rtoSeconds: Seconds,
+};
+const PlanYearSchema = Type.Object({ year: Count, ...PlanFiguresFields });
+export const StoragePlanSchema = Type.Object({
+  recoveryRate: Nullable(Type.Number({ description: 'bytes per second the RTOs are computed with' })),
+  preparationSeconds: Type.Number(),
+  groups: Type.Array(Type.Object({
+    name: Type.String(),
+    retentionDays: Count,
+    syncMinutes: Count,
+    pointTimes: Type.Array(Type.String()),
+    days: Type.Array(Type.Union(WEEKDAY_NAMES.map((d) => Type.Literal(d)))),
+    yearlyGrowthPercent: Type.Number(),
+    years: Count,
+    recoveryPointsKept: Count,
+    rpo: Type.Object({ syncMinutes: Count, recoveryPointMinutes: Count }),
+    ...PlanFiguresFields,
+    defaultAllocationBytes: Count,
+    sources: Type.Array(Type.Object({
+      name: Type.String(),
+      dailyChangePercent: Type.Number(),
+      ...PlanFiguresFields,
+      defaultAllocationBytes: Count,
+      growth: Type.Array(PlanYearSchema),
+    })),
+    growth: Type.Array(PlanYearSchema),
+  })),
+  pool: Type.Object({
+    protectedBytes: Count,
+    plannedBytes: Count,
+    defaultAllocationBytes: Count,
+    recommendedMinBytes: Count,
+    recommendedMaxBytes: Count,
+    growth: Type.Array(Type.Object({ year: Count, protectedBytes: Count, plannedBytes: Count, recommendedMinBytes: Count, recommendedMaxBytes: Count, rtoSeconds: Seconds })),
+  }),
+  warnings: Type.Array(Type.String()),
+});
+export type StoragePlanView = Static<typeof StoragePlanSchema>;
+
+export const PlanAnswerSchema = Type.Object({
+  plan: StoragePlanSchema,
+  recoveryRate: Type.Object({
+    bytesPerSecond: Nullable(Type.Number({ description: 'median of recent recoveries; null: none measured yet' })),
+    recoveries: Type.Integer({ minimum: 0, description: 'how many recoveries the rate rests on' }),
+  }),
+  measured: Type.Array(Type.Object({
+    group: Type.String(),
+    source: Type.String(),
+    dataBytes: Count,
+    dailyChangePercent: Nullable(Type.Number({ description: 'null: no point after the first yet (the plan then uses 2 %, DPM\'s default)' })),
+    days: Type.Number({ description: 'days the change was measured over' }),
+    points: Count,
+  }), { description: 'fromGroups: what was measured for each data source of the current groups' }),
+});
+export type PlanAnswer = Static<typeof PlanAnswerSchema>;
+
 /** `group:NAME` or `source:AGENT:fs:/path`: what a recovery-operator token may see and recover. */
 export const ScopeSchema = Type.String({ pattern: '^(group:[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}|source:[^\\u0000]{3,4200})$', maxLength: 4300 });
 

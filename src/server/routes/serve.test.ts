@@ -31,6 +31,10 @@ const VALID: Record<string, Record<string, unknown>> = {
   signIn: { name: 'ann', password: 'a password' },
   createUser: { name: 'ann', role: 'recovery-operator', scopes: ['group:homes'], password: 'a password' },
   updateUser: { password: 'another password', role: 'viewer', scopes: [] },
+  planStorage: {
+    groups: [{ name: 'g', sources: [{ name: 'a:fs:/data', dataBytes: 1e12, dailyChangePercent: 2.5, logBytesPerDay: 0 }], retentionDays: 5, syncMinutes: 15, pointTimes: ['20:00'], days: ['mon'], yearlyGrowthPercent: 10, years: 3 }],
+    fromGroups: true, growthPercent: 5, years: 2, preparationSeconds: 600,
+  },
 };
 
 test('the strict body validator agrees with TypeBox, never coerces, and lets only declared fields through (60,000 bodies)', () => {
