@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { MailTrap } from '../helpers/mail-trap.js';
+import { formatBytes } from '../../src/protocol/rest/present.js';
 import { attachAgent, startServer, stopAllProcesses, waitFor, waitIdle, type ApiJob, type TestServer } from '../helpers/server.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from '../helpers/tree.js';
 
@@ -115,6 +116,7 @@ describe('the console in a browser', () => {
     await page.getByRole('heading', { name: `Recover from ${source}` }).waitFor();
     // Today is bold in the calendar and chosen; its times are listed.
     const today = page.locator('.calendar .day.has-points[aria-pressed="true"]');
+    await today.waitFor(); // the points arrive after the heading
     assert.equal(await today.count(), 1);
     assert.match(String(await today.getAttribute('aria-label')), /recovery point/);
     await page.locator('tr[data-item="a.txt"]').waitFor();
@@ -225,6 +227,28 @@ describe('the console in a browser', () => {
     } finally {
       await trap.stop();
     }
+  });
+
+  test('the storage calculator page gives the figures custos plan storage gives', async () => {
+    const page = await signIn('ada');
+    await page.goto(`${server.url}/#/protection/plan`);
+    await page.getByRole('heading', { name: 'Plan storage' }).waitFor();
+    await page.getByRole('spinbutton', { name: 'Data size' }).fill('1000');
+    await page.getByLabel('Daily change (%)').fill('3');
+    await page.getByLabel('Retention (days)').fill('10');
+    await page.getByLabel('Synchronization').selectOption('60');
+    await page.getByLabel('Recovery point times').fill('08:00,20:00');
+    await page.getByLabel('Yearly growth (%)').fill('20');
+    await page.getByLabel('Years ahead').fill('2');
+    await page.getByLabel(/Add the protection groups/).uncheck();
+    await page.getByRole('button', { name: 'Calculate' }).click();
+    const planned = await page.locator('[data-figure="planned"]').textContent({ timeout: 10_000 });
+    const cli = await server.cliJson<{ plan: { pool: { plannedBytes: number; recommendedMinBytes: number } } }>(
+      ['plan', 'storage', '--size', '1000GiB', '--change', '3%', '--retention', '10d', '--sync', '1h', '--points', '08:00,20:00', '--growth', '20%', '--years', '2', '--json'],
+    );
+    assert.equal(planned, formatBytes(cli.plan.pool.plannedBytes));
+    assert.match(String(await page.locator('[data-figure="recommended"]').textContent()), new RegExp(`^${formatBytes(cli.plan.pool.recommendedMinBytes).replace('.', '\\.')} to `));
+    await browser.screenshot(page, 'protection-plan');
   });
 
   test('a viewer sees jobs and alerts but no button that changes anything', async () => {

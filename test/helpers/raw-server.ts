@@ -73,6 +73,7 @@ export async function startInProcessServer(options: { log?: (line: string) => vo
             resolve({ status: res.statusCode ?? 0, headers: res.headers, text: d.toString('utf8') });
             res.destroy();
           });
+          res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: '' })); // HEAD: no body
           return;
         }
         res.on('data', (d: Buffer) => parts.push(d));

@@ -15,6 +15,7 @@ import { useLoad } from '../load.js';
 import { href } from '../route.js';
 import { VirtualRows, type Column } from '../virtual-rows.js';
 import { GroupWizard } from './group-wizard.js';
+import { PlanStorage } from './plan-storage.js';
 
 const PAGE = 500;
 
@@ -22,6 +23,7 @@ export function Protection({ route, session }: { route: string[]; session: Sessi
   const group = route[0] === 'groups' && route[1] ? route[1] : null;
   const canConfigure = roleAllows(session.role, 'configure');
   if (canConfigure && route[0] === 'new') return <GroupWizard editing={null} />;
+  if (roleAllows(session.role, 'view') && route[0] === 'plan') return <PlanStorage />;
   if (canConfigure && group && route[2] === 'edit') return <GroupWizard editing={group} />;
   return <ProtectionLists group={group} session={session} />;
 }
@@ -41,6 +43,9 @@ function ProtectionLists({ group, session }: { group: string | null; session: Se
               <a className="button" href={href('protection', 'new')}>New protection group…</a>
             </p>
           )}
+          <p>
+            <a href={href('protection', 'plan')}>Plan storage…</a>
+          </p>
           {groups.error && <p className="error">{groups.error}</p>}
           <ul className="groups">
             <li>

@@ -118,6 +118,10 @@ function sendEvents(req: FastifyRequest, reply: FastifyReply, feed: EventFeed<un
     'cache-control': 'no-store',
     'x-accel-buffering': 'no',
   });
+  if (req.method === 'HEAD') {
+    res.end(); // the headers say what a GET would stream; a HEAD gets no body
+    return reply;
+  }
   res.write(': custos events\n\n');
   const stop = feed.follow((event) => res.write(`data: ${JSON.stringify(event)}\n\n`), () => res.end());
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), EVENTS_KEEPALIVE_MS);
