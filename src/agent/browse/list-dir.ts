@@ -28,8 +28,8 @@ import {
   type ListDirAnswer,
 } from '../../protocol/index.js';
 
-/** Names read for one page at most (a few seconds of readdir): a bigger directory is not listed. */
-export const MAX_SCANNED_NAMES = 4_000_000;
+/** Names read for one page at most (some 2–5 s of readdir per million, within the server's 10 s): a bigger directory is not listed. */
+export const MAX_SCANNED_NAMES = 2_000_000;
 /** lstat calls in flight for one page. */
 const STAT_CONCURRENCY = 16;
 
@@ -92,7 +92,7 @@ async function smallestNames(path: string, after: Buffer | null, limit: number, 
 
 /** opendir with names as bytes (Node supports encoding 'buffer' here; its types do not say so). */
 function openBufferDir(path: string): Promise<AsyncIterable<Dirent<Buffer>>> {
-  return opendir(path, { encoding: 'buffer' as BufferEncoding, bufferSize: 256 }) as unknown as Promise<AsyncIterable<Dirent<Buffer>>>;
+  return opendir(path, { encoding: 'buffer' as BufferEncoding, bufferSize: 1024 }) as unknown as Promise<AsyncIterable<Dirent<Buffer>>>;
 }
 
 async function entryOf(dirPath: string, c: Candidate, dirDev: bigint): Promise<DirEntry> {
