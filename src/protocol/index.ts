@@ -5,6 +5,7 @@
  */
 export * from './messages.js';
 export * from './validate.js';
+export * from './live-names.js';
 export * from './pki.js';
 export * from './enrollment-token.js';
 export * from './rest/index.js';

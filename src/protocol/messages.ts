@@ -128,6 +128,47 @@ export type UserRequest =
   /** Under the directory `path`: a glob without '/' matches names, one with '/' paths relative to `path`. */
   | { readonly op: 'search'; readonly path: string; readonly pattern: string; readonly limit: number };
 
+/**
+ * A question the server asks an agent outside any job (`ask`), answered by
+ * an `answer` with the same `req`. Additive to protocol 2: an agent that
+ * predates it ignores the message, and the server gives up after its
+ * timeout. `kind` names the question; an agent answers a kind it does not
+ * know with `usage`.
+ *
+ * `list-dir`: one page of the directory `path` (absolute, canonical) on the
+ * agent's computer, in byte order of the names, starting after the name
+ * whose bytes `after` carries (base64: names are bytes), at most `limit`
+ * entries.
+ */
+export type Question = { readonly kind: 'list-dir'; readonly path: string; readonly after?: string; readonly limit: number };
+
+export type EntryType = 'dir' | 'file' | 'symlink' | 'other';
+export const ENTRY_TYPES: readonly EntryType[] = ['dir', 'file', 'symlink', 'other'];
+
+/** One entry of a live directory listing (lstat: a symbolic link is never followed). */
+export interface DirEntry {
+  /** The name as text people can read: the exact name when it is valid UTF-8 without control characters, else with U+FFFD in place of what is not. */
+  readonly name: string;
+  /** Base64 of the name's exact bytes; present only when `name` is not them. */
+  readonly nameBase64?: string;
+  readonly type: EntryType;
+  /** Bytes of a file; 0 for anything else. */
+  readonly size: number;
+  /** Present (true) when the entry is on another file system than the directory (st_dev differs): a mount point. */
+  readonly mountPoint?: true;
+}
+
+export interface ListDirAnswer {
+  readonly kind: 'list-dir';
+  readonly path: string;
+  readonly entries: readonly DirEntry[];
+  /** Pass as `after` for the next page (base64 of the last entry's name bytes); null: this was the last page. */
+  readonly next: string | null;
+}
+
+export type Answer = ListDirAnswer;
+export type AnswerTo<Q extends Question> = Extract<Answer, { kind: Q['kind'] }>;
+
 export interface WireError {
   readonly code: ErrorCode;
   readonly message: string;
@@ -143,14 +184,20 @@ export type AgentMessage =
   | { readonly t: 'failed'; readonly job: number; readonly error: WireError }
   | { readonly t: 'journal-lost'; readonly source: string; readonly reason: string }
   /** Answered with a `reply`; a `recover` reply is preceded by the file's content as blob frames (raw bytes, in order). */
-  | { readonly t: 'user-request'; readonly req: number; readonly user: LocalUser; readonly body: UserRequest };
+  | { readonly t: 'user-request'; readonly req: number; readonly user: LocalUser; readonly body: UserRequest }
+  /** The answer to the server's `ask` of the same `req` (its own numbering, apart from the agent's requests). */
+  | { readonly t: 'answer'; readonly req: number; readonly ok: true; readonly body: Answer }
+  | { readonly t: 'answer'; readonly req: number; readonly ok: false; readonly error: WireError };
 
 export type UserRequestMessage = Extract<AgentMessage, { t: 'user-request' }>;
+export type AnswerMessage = Extract<AgentMessage, { t: 'answer' }>;
 
 export type ServerMessage =
   | { readonly t: 'welcome'; readonly agent: string; readonly protocol: number }
   | { readonly t: 'job'; readonly job: JobSpec }
   | { readonly t: 'cancel'; readonly job: number }
+  /** A question outside any job (browsing the computer's live file system); answered by `answer`. */
+  | { readonly t: 'ask'; readonly req: number; readonly body: Question }
   | { readonly t: 'reply'; readonly req: number; readonly ok: true; readonly body: Record<string, unknown> }
   | { readonly t: 'reply'; readonly req: number; readonly ok: false; readonly error: WireError };
 

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { CustosError } from '../base/index.js';
 import {
   checkAgentMessage,
+  parseQuestion,
   MAX_HOSTNAME_CHARS,
   MAX_MISSED_PATHS,
   MAX_IDS_PER_REQUEST,
@@ -22,7 +23,8 @@ import {
   WIRE_ERROR_CODES,
   wireHostname,
 } from './validate.js';
-import { MAX_ERROR_CHARS, MAX_LOG_CHARS } from './messages.js';
+import { ENTRY_TYPES, MAX_ERROR_CHARS, MAX_LOG_CHARS } from './messages.js';
+import { cursorOf, isNameBytes, MAX_LIST_ENTRIES, MAX_NAME_BYTES, wireName } from './live-names.js';
 
 const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
 const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
@@ -52,6 +54,27 @@ const body = fc.oneof(
 const userPath = fc.array(fc.string({ unit: fc.constantFrom(...'abc xyz-_.0'), minLength: 1, maxLength: 8 }).filter((c) => c !== '.' && c !== '..'), { maxLength: 5 })
   .map((parts) => '/' + parts.join('/'));
 
+/** File names as bytes: letters, dots, spaces, controls, bytes that are not UTF-8, é, and a right-to-left override. */
+const nameBytesArb = fc.array(fc.constantFrom(0x61, 0x62, 0x7a, 0x2e, 0x20, 0x0a, 0x1b, 0x7f, 0xff, 0x80, 0xc3, 0xa9, 0xe2, 0x80, 0xae), { minLength: 1, maxLength: 10 })
+  .map((b) => Buffer.from(b))
+  .filter(isNameBytes);
+/** A valid page of a live listing: names sorted by bytes, `next` the last one's cursor or null. */
+const listDirAnswer = fc.record({
+  names: fc.uniqueArray(nameBytesArb, { selector: (b) => b.toString('hex'), maxLength: 8 }),
+  entries: fc.array(fc.record({ type: fc.constantFrom(...ENTRY_TYPES), size: count, mountPoint: fc.boolean() }), { minLength: 8, maxLength: 8 }),
+  more: fc.boolean(),
+  path: userPath,
+}).map(({ names, entries, more, path }) => {
+  const sorted = [...names].sort(Buffer.compare);
+  return {
+    kind: 'list-dir' as const,
+    path,
+    entries: sorted.map((b, i) => ({ ...wireName(b), type: entries[i]!.type, size: entries[i]!.size, ...(entries[i]!.mountPoint ? { mountPoint: true } : {}) })),
+    next: more && sorted.length > 0 ? cursorOf(sorted.at(-1)!) : null,
+  };
+});
+const wireErrorArb = fc.record({ code: fc.constantFrom(...WIRE_ERROR_CODES), message: fc.string({ maxLength: MAX_ERROR_CHARS }), transient: fc.boolean() });
+
 /** Valid agent messages of every type. */
 const validMessage = fc.oneof(
   fc.record({ t: fc.constant('hello'), protocol: fc.nat(), version: printable(MAX_VERSION_CHARS), hostname: host }),
@@ -71,6 +94,8 @@ const validMessage = fc.oneof(
     }, { requiredKeys: [] }),
   }),
   fc.record({ t: fc.constant('failed'), job: u32, error: fc.record({ code: fc.constantFrom(...WIRE_ERROR_CODES), message: fc.string({ maxLength: MAX_ERROR_CHARS }), transient: fc.boolean() }) }),
+  fc.record({ t: fc.constant('answer'), req: u32, ok: fc.constant(true), body: listDirAnswer }),
+  fc.record({ t: fc.constant('answer'), req: u32, ok: fc.constant(false), error: wireErrorArb }),
   fc.record({ t: fc.constant('journal-lost'), source: fc.string({ maxLength: 200 }), reason: fc.string({ maxLength: 200 }) }),
   fc.record({
     t: fc.constant('user-request'),
@@ -151,7 +176,9 @@ test('a message with one field of a wrong type, out of range or removed is refus
     const inArray = typeof path.at(-1) === 'number';
     // Removing an item of an array leaves a valid (shorter) array; an optional field of a result may be left out.
     const optionalWalkField = path[0] === 'result' && path[1] === 'walk' && path.length === 3 && (path[2] === 'journalMissed' || path[2] === 'journalMissedPaths');
-    fc.pre(!(remove && inArray) && !(remove && path[0] === 'result' && path.length === 2) && !(remove && optionalWalkField));
+    // A listing's entry without its optional mountPoint is valid, and so is one without nameBase64 whose text is its bytes.
+    const optionalEntryField = path[0] === 'body' && path[1] === 'entries' && (path.at(-1) === 'mountPoint' || path.at(-1) === 'nameBase64');
+    fc.pre(!(remove && inArray) && !(remove && path[0] === 'result' && path.length === 2) && !(remove && optionalWalkField) && !(remove && optionalEntryField));
     // A few of the wrong values are right for some fields: a null bytesTotal, an empty list of ids, the other boolean, a short string, an empty result.
     const current = path.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], m);
     const fits =
@@ -159,7 +186,7 @@ test('a message with one field of a wrong type, out of range or removed is refus
       (value === '1' && typeof current === 'string') ||
       (typeof value === 'boolean' && typeof current === 'boolean') ||
       (Array.isArray(value) && value.length === 0 && Array.isArray(current) && path.at(-1) !== 'manifest') ||
-      (value === null && path.at(-1) === 'bytesTotal') ||
+      (value === null && (path.at(-1) === 'bytesTotal' || (path[0] === 'body' && path.at(-1) === 'next'))) ||
       (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0 && path.length === 1 && path[0] === 'result');
     fc.pre(remove || !fits);
     const changed = setAt(m, path, value, remove);
@@ -250,4 +277,68 @@ test('user requests: canonical absolute paths only, one way to choose a point, t
   assert.ok(refusedAsUsage(ur({ op: 'delete', path: '/a' })));
   const r = parseAgentMessage(JSON.stringify(ur({ op: 'versions', path: '/a/../etc' })));
   assert.ok(!r.ok && r.refused.req === 7 && r.refused.userRequest === true && r.refused.job === null);
+});
+
+test('answers (live listings): bounded, one spelling per name, in order, next the last cursor; a refused one still names its question', () => {
+  const ans = (body: unknown) => ({ t: 'answer', req: 5, ok: true, body });
+  const page = (entries: unknown[], next: string | null = null, path = '/home') => ans({ kind: 'list-dir', path, entries, next });
+  const e = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: 'file', size: 1, ...extra });
+  assert.ok(!refusedAsUsage(page([e('a'), e('b', { mountPoint: true }), e('c')], cursorOf(Buffer.from('c')))));
+  // Sizes of lists and names.
+  const names = Array.from({ length: MAX_LIST_ENTRIES + 1 }, (_, i) => e(`n${String(i).padStart(5, '0')}`));
+  assert.ok(refusedAsUsage(page(names)), 'more than 1000 entries');
+  assert.ok(!refusedAsUsage(page(names.slice(0, MAX_LIST_ENTRIES))));
+  assert.ok(refusedAsUsage(page([e('x'.repeat(MAX_NAME_BYTES + 1))])), 'a name longer than 255 bytes');
+  assert.ok(!refusedAsUsage(page([e('x'.repeat(MAX_NAME_BYTES))])));
+  assert.ok(refusedAsUsage(page([e('é'.repeat(128))])), '256 bytes in 128 characters');
+  // One component, printable, and the displayed form of its bytes.
+  for (const name of ['', '.', '..', 'a/b', 'a\u0000b', 'evil\u001b[2J', 'line\nbreak', 'del\u007f', '\u202eexe.txt', '\ud800']) {
+    assert.ok(refusedAsUsage(page([e(name)])), `accepted the name ${JSON.stringify(name)}`);
+  }
+  const raw = Buffer.from([0x61, 0xff, 0x1b]);
+  assert.deepEqual(wireName(raw), { name: 'a\ufffd\ufffd', nameBase64: raw.toString('base64') });
+  assert.ok(!refusedAsUsage(page([{ ...wireName(raw), type: 'file', size: 0 }])));
+  assert.ok(refusedAsUsage(page([{ name: 'a??', nameBase64: raw.toString('base64'), type: 'file', size: 0 }])), 'a name that is not the display of its bytes');
+  assert.ok(refusedAsUsage(page([{ name: 'ab', nameBase64: Buffer.from('ab').toString('base64'), type: 'file', size: 0 }])), 'base64 of a name that is text');
+  assert.ok(refusedAsUsage(page([{ name: 'a\ufffd', nameBase64: 'YY==', type: 'file', size: 0 }])), 'not canonical base64');
+  assert.ok(refusedAsUsage(page([{ name: '\ufffd', nameBase64: Buffer.from([0x2f]).toString('base64'), type: 'file', size: 0 }])), 'a slash hidden in base64');
+  // Types, sizes, flags.
+  for (const bad of [{ type: 'device' }, { size: -1 }, { size: 1.5 }, { size: 2 ** 53 }, { size: '1' }, { mountPoint: false }, { mountPoint: 'yes' }, { owner: 'root' }]) {
+    assert.ok(refusedAsUsage(page([e('a', bad)])), `accepted ${JSON.stringify(bad)}`);
+  }
+  // Order and paging.
+  assert.ok(refusedAsUsage(page([e('b'), e('a')])), 'out of order');
+  assert.ok(refusedAsUsage(page([e('a'), e('a')])), 'twice');
+  assert.ok(!refusedAsUsage(page([e('B'), e('a'), e('\u00e9')])), 'byte order, not locale order');
+  assert.ok(refusedAsUsage(page([e('a'), e('b')], cursorOf(Buffer.from('a')))), 'next is not the last entry');
+  assert.ok(refusedAsUsage(page([], cursorOf(Buffer.from('a')))), 'a next after an empty page');
+  assert.ok(refusedAsUsage(page([e('a')], 'not base64!')));
+  // The path, the kind and the envelope.
+  for (const path of ['relative', '/a/../b', '/a//b', '/a\u0000', '/' + 'p'.repeat(4096)]) assert.ok(refusedAsUsage(page([], null, path)), path);
+  assert.ok(refusedAsUsage(ans({ kind: 'read-file', path: '/a', entries: [], next: null })));
+  assert.ok(refusedAsUsage({ t: 'answer', req: 5, ok: true, body: { kind: 'list-dir', path: '/', entries: [], next: null }, error: { code: 'io', message: 'x', transient: false } }));
+  assert.ok(refusedAsUsage({ t: 'answer', req: 5, ok: false }));
+  assert.ok(refusedAsUsage({ t: 'answer', req: 5, ok: 'yes', body: {} }));
+  assert.ok(refusedAsUsage({ t: 'answer', req: -5, ok: false, error: { code: 'io', message: 'x', transient: false } }));
+  const r = parseAgentMessage(JSON.stringify(page([e('b'), e('a')])));
+  assert.ok(!r.ok && r.refused.req === 5 && r.refused.answer === true && r.refused.job === null);
+});
+
+test('questions (what the agent accepts from the server): canonical absolute paths, bounded pages, cursors of one name', () => {
+  const usage = (v: unknown, message?: RegExp) =>
+    assert.throws(() => parseQuestion(v), (err: unknown) => err instanceof CustosError && err.code === 'usage' && (!message || message.test(err.message)));
+  assert.deepEqual(parseQuestion({ kind: 'list-dir', path: '/', limit: 1 }), { kind: 'list-dir', path: '/', limit: 1 });
+  const after = cursorOf(Buffer.from([0x61, 0xff]));
+  assert.deepEqual(parseQuestion({ kind: 'list-dir', path: '/a b', limit: 1000, after }), { kind: 'list-dir', path: '/a b', limit: 1000, after });
+  usage({ kind: 'read-file', path: '/etc/shadow' }, /does not know the question "read-file": update it/);
+  usage({ kind: 'list-dir', path: 'etc', limit: 1 }, /must be absolute/);
+  usage({ kind: 'list-dir', path: '/etc/../root', limit: 1 }, /'\.\.'/);
+  usage({ kind: 'list-dir', path: '/etc/', limit: 1 }, /written without empty or '\.' components: \/etc$/);
+  usage({ kind: 'list-dir', path: '/a\u0000', limit: 1 }, /NUL/);
+  usage({ kind: 'list-dir', path: '/a', limit: 0 });
+  usage({ kind: 'list-dir', path: '/a', limit: 1001 });
+  usage({ kind: 'list-dir', path: '/a', limit: 1, after: cursorOf(Buffer.from('a/b')) });
+  usage({ kind: 'list-dir', path: '/a', limit: 1, after: cursorOf(Buffer.from('..')) });
+  usage({ kind: 'list-dir', path: '/a', limit: 1, after: '' });
+  usage({ kind: 'list-dir', path: '/a', limit: 1, follow: true });
 });

@@ -24,7 +24,12 @@ import {
   type WireError,
   type WireThrottleRule,
   type WireWeekday,
+  ENTRY_TYPES,
+  type Answer,
+  type DirEntry,
+  type Question,
 } from './messages.js';
+import { canonicalBase64, cursorName, cursorOf, displayName, isNameBytes, livePathProblem, MAX_CURSOR_CHARS, MAX_LIST_ENTRIES, MAX_NAME_BYTES, nameBytes } from './live-names.js';
 
 /** The largest text frame an agent may send (a commit of a very large manifest is the biggest). */
 export const MAX_TEXT_FRAME = 48 * 1024 * 1024;
@@ -344,6 +349,82 @@ export function parseUserRequest(v: unknown, path = 'body'): UserRequest {
   }
 }
 
+// --- questions and answers (ask / answer: browsing the live file system)
+
+function livePath(v: unknown, path: string): string {
+  const p = text(v, path, 4096);
+  if (livePathProblem(p) !== null) bad(path, 'must be an absolute path without empty, . or .. components');
+  return p;
+}
+
+/**
+ * One entry: the name is its display text (displayName of its bytes, at
+ * most 255 bytes, one component), with nameBase64 exactly when the text is
+ * not the bytes; a whole-number size; mountPoint only when true.
+ */
+function dirEntry(v: unknown, path: string): DirEntry {
+  const o = record(v, path, ['name', 'type', 'size'], ['nameBase64', 'mountPoint']);
+  const name = text(o['name'], `${path}.name`, MAX_NAME_BYTES);
+  let bytes: Buffer;
+  if (Object.hasOwn(o, 'nameBase64')) {
+    const b = canonicalBase64(text(o['nameBase64'], `${path}.nameBase64`, MAX_CURSOR_CHARS));
+    if (b === null) bad(`${path}.nameBase64`, 'is not base64');
+    if (Buffer.from(name, 'utf8').equals(b)) bad(`${path}.nameBase64`, 'is present though the name is its bytes');
+    bytes = b;
+  } else {
+    bytes = Buffer.from(name, 'utf8');
+  }
+  if (!isNameBytes(bytes)) bad(`${path}.name`, `must be one name of 1 to ${MAX_NAME_BYTES} bytes`);
+  if (displayName(bytes) !== name) bad(`${path}.name`, 'is not the displayed form of its bytes');
+  if (Object.hasOwn(o, 'mountPoint') && o['mountPoint'] !== true) bad(`${path}.mountPoint`, 'must be true when present');
+  return {
+    name,
+    ...(Object.hasOwn(o, 'nameBase64') ? { nameBase64: o['nameBase64'] as string } : {}),
+    type: oneOf(o['type'], `${path}.type`, ENTRY_TYPES),
+    size: count(o['size'], `${path}.size`),
+    ...(Object.hasOwn(o, 'mountPoint') ? { mountPoint: true as const } : {}),
+  };
+}
+
+/** An answer's body: by kind; entries in strictly ascending byte order, `next` the cursor of the last one or null. */
+export function parseAnswerBody(v: unknown, path = 'body'): Answer {
+  const kind = typeof v === 'object' && v !== null ? (v as Obj)['kind'] : undefined;
+  if (kind !== 'list-dir') bad(`${path}.kind`, 'must be list-dir');
+  const o = record(v, path, ['kind', 'path', 'entries', 'next']);
+  const entries = list(o['entries'], `${path}.entries`, MAX_LIST_ENTRIES, dirEntry);
+  for (let i = 1; i < entries.length; i++) {
+    if (Buffer.compare(nameBytes(entries[i - 1]!), nameBytes(entries[i]!)) >= 0) bad(`${path}.entries[${i}]`, 'is not after the entry before it in name order');
+  }
+  let next: string | null = null;
+  if (o['next'] !== null) {
+    next = text(o['next'], `${path}.next`, MAX_CURSOR_CHARS);
+    const last = entries.at(-1);
+    if (cursorName(next) === null || last === undefined || next !== cursorOf(nameBytes(last))) bad(`${path}.next`, 'must be null or the cursor of the last entry');
+  }
+  return { kind, path: livePath(o['path'], `${path}.path`), entries, next };
+}
+
+/**
+ * A question as the agent receives it (the agent checks what the server
+ * asks as strictly as the server checks answers). An unknown kind is a
+ * `usage` error naming it, so a newer server learns this agent cannot.
+ */
+export function parseQuestion(v: unknown, path = 'ask.body'): Question {
+  const kind = typeof v === 'object' && v !== null ? (v as Obj)['kind'] : undefined;
+  if (kind !== 'list-dir') {
+    throw new CustosError('usage', `this agent does not know the question ${JSON.stringify(String(kind).slice(0, 40))}: update it`);
+  }
+  const o = record(v, path, ['kind', 'path', 'limit'], ['after']);
+  const p = text(o['path'], `${path}.path`, 4096);
+  const problem = livePathProblem(p);
+  if (problem !== null) throw new CustosError('usage', problem);
+  const limit = intIn(o['limit'], `${path}.limit`, 1, MAX_LIST_ENTRIES);
+  if (!Object.hasOwn(o, 'after')) return { kind, path: p, limit };
+  const after = text(o['after'], `${path}.after`, MAX_CURSOR_CHARS);
+  if (cursorName(after) === null) bad(`${path}.after`, 'must be the cursor of one name');
+  return { kind, path: p, after, limit };
+}
+
 /** A host name as the agent sends it in `hello`: characters outside the allowed ones become '-'. */
 export function wireHostname(name: string): string {
   const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[._-]+/, '').slice(0, MAX_HOSTNAME_CHARS);
@@ -388,8 +469,20 @@ export function checkAgentMessage(v: unknown): AgentMessage {
       const o = record(v, 'user-request', ['t', 'req', 'user', 'body']);
       return { t, req: uint32(o['req'], 'user-request.req'), user: localUser(o['user'], 'user-request.user'), body: parseUserRequest(o['body'], 'user-request.body') };
     }
+    case 'answer': {
+      const ok = typeof v === 'object' && v !== null ? (v as Obj)['ok'] : undefined;
+      if (ok === true) {
+        const o = record(v, 'answer', ['t', 'req', 'ok', 'body']);
+        return { t, req: uint32(o['req'], 'answer.req'), ok, body: parseAnswerBody(o['body'], 'answer.body') };
+      }
+      if (ok === false) {
+        const o = record(v, 'answer', ['t', 'req', 'ok', 'error']);
+        return { t, req: uint32(o['req'], 'answer.req'), ok, error: parseWireError(o['error'], 'answer.error') };
+      }
+      return bad('answer.ok', 'must be true or false');
+    }
     default:
-      return bad('t', 'must be hello, request, progress, log, done, failed, journal-lost or user-request');
+      return bad('t', 'must be hello, request, progress, log, done, failed, journal-lost, user-request or answer');
   }
 }
 
@@ -404,6 +497,8 @@ export interface RefusedMessage {
   readonly req: number | null;
   /** The frame said it was a `user-request` (its `req` is answered though it names no job). */
   readonly userRequest?: boolean;
+  /** The frame said it was an `answer` (the question of its `req`, if one is waiting, fails with the reason). */
+  readonly answer?: boolean;
 }
 
 function numberField(v: unknown, key: string): number | null {
@@ -427,7 +522,8 @@ export function parseAgentMessage(data: string | Buffer): { ok: true; message: A
     return { ok: true, message: checkAgentMessage(value) };
   } catch (err) {
     const error = err instanceof CustosError ? err : new CustosError('usage', 'invalid agent message');
-    const userRequest = typeof value === 'object' && value !== null && (value as Obj)['t'] === 'user-request';
-    return { ok: false, refused: { error, job: numberField(value, 'job'), req: numberField(value, 'req'), ...(userRequest ? { userRequest } : {}) } };
+    const t = typeof value === 'object' && value !== null ? (value as Obj)['t'] : undefined;
+    const kind = t === 'user-request' ? { userRequest: true } : t === 'answer' ? { answer: true } : {};
+    return { ok: false, refused: { error, job: numberField(value, 'job'), req: numberField(value, 'req'), ...kind } };
   }
 }

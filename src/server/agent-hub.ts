@@ -8,13 +8,20 @@
 import type { WebSocket } from 'ws';
 import { CustosError, errorMessage } from '../base/index.js';
 import {
+  cursorName,
   decodeChunkFrame,
+  fromWireError,
+  nameBytes,
   FRAME_CHUNK,
   parseAgentMessage,
   PROTOCOL_VERSION,
   toWireError,
   type AgentMessage,
   type AgentRequest,
+  type Answer,
+  type AnswerMessage,
+  type AnswerTo,
+  type Question,
   type JobProgress,
   type RefusedMessage,
   type UserRequestMessage,
@@ -55,6 +62,18 @@ const ENDED_JOBS_KEPT = 256;
 /** Warnings per session and minute; more are counted and reported with the next one allowed. */
 const WARNINGS_PER_MINUTE = 10;
 
+/** Questions to one agent waiting for their answers at once; more are refused until some are answered. */
+export const MAX_PENDING_ASKS = 8;
+/** Question numbers remembered after they were answered or timed out (an answer to one is "late" or "twice", not "never asked"). */
+const CLOSED_ASKS_KEPT = 256;
+
+interface PendingAsk {
+  readonly question: Question;
+  resolve(a: Answer): void;
+  reject(e: CustosError): void;
+  readonly timer: NodeJS.Timeout;
+}
+
 /** At most `limit` lines a minute; the count of the ones left out goes with the next. */
 export class RateLimitedLog {
   private windowStart = 0;
@@ -86,6 +105,9 @@ export class AgentSession {
   private closed = false;
   private helloDone = false;
   private readonly warnings: RateLimitedLog;
+  private nextAsk = 1;
+  private readonly asks = new Map<number, PendingAsk>();
+  private readonly closedAsks: Array<{ req: number; why: 'answered' | 'timed out' }> = [];
 
   constructor(
     readonly name: string,
@@ -131,10 +153,67 @@ export class AgentSession {
     if (this.ended.length > ENDED_JOBS_KEPT) this.ended.shift();
   }
 
+  /**
+   * Asks the agent a question outside any job and waits at most `timeoutMs`
+   * for the answer. An agent that predates questions ignores them: the
+   * timeout's error says so. The answer is checked against the question
+   * (kind, path, page size, order after the cursor) on top of the
+   * validator's checks of every agent message.
+   */
+  ask<Q extends Question>(question: Q, timeoutMs: number): Promise<AnswerTo<Q>> {
+    if (!this.ready) return Promise.reject(new CustosError('unreachable', `agent ${this.name} is not connected`, { transient: true }));
+    if (this.asks.size >= MAX_PENDING_ASKS) {
+      return Promise.reject(new CustosError('io', `agent ${this.name} is still answering ${this.asks.size} other questions; try again in a moment`, { transient: true }));
+    }
+    const req = this.nextAsk;
+    this.nextAsk = this.nextAsk >= 0xffff_ffff ? 1 : this.nextAsk + 1;
+    return new Promise<AnswerTo<Q>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.closeAsk(req, 'timed out');
+        reject(new CustosError('unreachable', `agent ${this.name} did not answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}: it may be busy, or older than this server and unable to browse its computer (update the agent), so type the path instead`, { transient: true }));
+      }, timeoutMs);
+      this.asks.set(req, { question, resolve: resolve as (a: Answer) => void, reject, timer });
+      this.send({ t: 'ask', req, body: question });
+    });
+  }
+
+  private closeAsk(req: number, why: 'answered' | 'timed out'): PendingAsk | undefined {
+    const p = this.asks.get(req);
+    if (!p) return undefined;
+    clearTimeout(p.timer);
+    this.asks.delete(req);
+    this.closedAsks.push({ req, why });
+    if (this.closedAsks.length > CLOSED_ASKS_KEPT) this.closedAsks.shift();
+    return p;
+  }
+
+  private onAnswer(m: AnswerMessage): void {
+    const p = this.closeAsk(m.req, 'answered');
+    if (!p) {
+      const earlier = this.closedAsks.find((c) => c.req === m.req);
+      const why = earlier?.why === 'timed out' ? 'came after its question timed out' : earlier ? 'answers a question answered already' : 'answers no question asked';
+      return this.warnings.log(`answer ${m.req} ignored: it ${why}`);
+    }
+    if (!m.ok) {
+      // The agent's own error (no such directory, permission denied …), said as its.
+      const e = fromWireError(m.error);
+      return p.reject(new CustosError(e.code, `agent ${this.name}: ${e.message}`, { transient: e.transient }));
+    }
+    const mismatch = answerMismatch(p.question, m.body);
+    if (mismatch !== null) {
+      this.warnings.log(`answer ${m.req} refused: ${mismatch}`);
+      return p.reject(new CustosError('io', `agent ${this.name} sent an answer the server refuses (${mismatch})`));
+    }
+    p.resolve(m.body);
+  }
+
   /** Called by the hub when the socket closed. */
   markClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const req of [...this.asks.keys()]) {
+      this.closeAsk(req, 'timed out')?.reject(new CustosError('unreachable', `agent ${this.name} disconnected before it answered`, { transient: true }));
+    }
     for (const ch of [...this.jobs.values()]) ch.disconnected();
     this.jobs.clear();
   }
@@ -182,6 +261,7 @@ export class AgentSession {
       return;
     }
     if (m.t === 'journal-lost') return this.events.journalLost(m.source, m.reason);
+    if (m.t === 'answer') return this.onAnswer(m);
     if (m.t === 'user-request') {
       this.events.userRequest(m, this).then(
         (body) => this.send({ t: 'reply', req: m.req, ok: true, body }),
@@ -224,12 +304,29 @@ export class AgentSession {
   private refuse(r: RefusedMessage): void {
     this.warnings.log(r.error.message);
     if (!this.helloDone) return;
+    if (r.answer) {
+      // The question waiting for it fails now, with the reason, instead of at its timeout.
+      const p = r.req !== null ? this.closeAsk(r.req, 'answered') : undefined;
+      p?.reject(new CustosError('io', `agent ${this.name} sent an answer the server refuses (${r.error.message})`));
+      return;
+    }
     const ch = r.job !== null ? this.jobs.get(r.job) : undefined;
     if (r.req !== null && (r.job !== null || r.userRequest)) {
       this.send({ t: 'reply', req: r.req, ok: false, error: { code: 'usage', message: r.error.message, transient: false } });
     }
     ch?.failed({ code: 'usage', message: `the agent sent a message the server refuses (${r.error.message})`, transient: false });
   }
+}
+
+/** Why an answer that passed the validator still does not answer its question, or null. */
+export function answerMismatch(q: Question, a: Answer): string | null {
+  if (a.kind !== q.kind) return `a ${a.kind} answer to a ${q.kind} question`;
+  if (a.path !== q.path) return 'the listing is of another directory';
+  if (a.entries.length > q.limit) return `${a.entries.length} entries, more than the ${q.limit} asked for`;
+  const after = q.after === undefined ? null : cursorName(q.after);
+  const first = a.entries[0];
+  if (after && first && Buffer.compare(nameBytes(first), after) <= 0) return 'the page does not start after the cursor';
+  return null;
 }
 
 export interface HubListeners {
@@ -275,6 +372,13 @@ export class AgentHub {
     });
     ws.on('error', () => ws.terminate());
     return session;
+  }
+
+  /** Asks agent `name` a question (AgentSession.ask); `unreachable` when it is not connected. */
+  ask<Q extends Question>(name: string, question: Q, timeoutMs: number): Promise<AnswerTo<Q>> {
+    const s = this.get(name);
+    if (!s) return Promise.reject(new CustosError('unreachable', `agent ${name} is not connected`, { transient: true }));
+    return s.ask(question, timeoutMs);
   }
 
   disconnect(name: string, reason: string): void {

@@ -21,12 +21,15 @@ import {
   MAX_REASON_CHARS,
   type AgentMessage,
   type AgentRequest,
+  parseQuestion,
   type JobSpec,
+  type Question,
   type LocalUser,
   type ServerMessage,
   type UserRequest,
 } from '../../protocol/index.js';
 import { startUserSocket } from '../user/user-socket.js';
+import { listDir } from '../browse/list-dir.js';
 import { agentFiles, loadIdentity, type AgentIdentity } from './agent-files.js';
 import { makePrivateDir, makePrivateFiles } from './private-files.js';
 import { JobLink, type Wire } from './job-link.js';
@@ -35,6 +38,9 @@ import { SourceJournals } from './source-journals.js';
 
 export const AGENT_VERSION = '0.1.0';
 const SEND_HIGH_WATER = 8 * 1024 * 1024;
+/** Server questions worked on at once, and waiting: a server asking more is told to wait. */
+const QUESTIONS_AT_ONCE = 2;
+const QUESTIONS_WAITING = 16;
 
 export interface AgentRuntimeOptions {
   readonly dataDir: string;
@@ -75,6 +81,9 @@ export class AgentRuntime implements Wire {
   /** Journals of known sources being started (jobs wait for it, so a restart's catch-up is not raced). */
   private journalsStarted: Promise<void> = Promise.resolve();
   private userSocket: { close(): Promise<void> } | null = null;
+  /** Questions being answered, and the ones waiting for a turn. */
+  private questionsRunning = 0;
+  private readonly questionsWaiting: Array<() => void> = [];
   private removedBy: ((why: string) => void) | null = null;
   /** Resolves with why when the server refuses this agent for good (it was removed): the agent should stop. */
   readonly removed: Promise<string> = new Promise((resolve) => {
@@ -228,7 +237,44 @@ export class AgentRuntime implements Wire {
       void this.runJob(m.job);
     } else if (m.t === 'cancel') {
       this.jobs.get(m.job)?.cancel('cancelled by the server');
+    } else if (m.t === 'ask') {
+      void this.answer(m);
     }
+  }
+
+  /**
+   * Answers a question of the server's (outside any job), on the connection
+   * it came on. The question is checked as strictly as the server checks
+   * answers; a few are worked on at once, a few more wait, the rest are
+   * told to ask again.
+   */
+  private async answer(m: { req?: unknown; body?: unknown }): Promise<void> {
+    const req = m.req;
+    if (typeof req !== 'number' || !Number.isInteger(req) || req < 0 || req > 0xffff_ffff) return this.log('a question from the server without a valid number ignored', 'warning');
+    const connection = this.connection;
+    const reply = (out: AgentMessage) => {
+      if (this.connection === connection) this.send(out);
+    };
+    if (this.questionsRunning >= QUESTIONS_AT_ONCE && this.questionsWaiting.length >= QUESTIONS_WAITING) {
+      return reply({ t: 'answer', req, ok: false, error: { code: 'io', message: 'the agent is answering too many questions; try again', transient: true } });
+    }
+    // A question that waits gets the turn of the one that ends (the count stays).
+    if (this.questionsRunning >= QUESTIONS_AT_ONCE) await new Promise<void>((r) => this.questionsWaiting.push(r));
+    else this.questionsRunning++;
+    try {
+      const q = parseQuestion(m.body);
+      reply({ t: 'answer', req, ok: true, body: await this.answerOf(q) });
+    } catch (err) {
+      reply({ t: 'answer', req, ok: false, error: toWireError(err) });
+    } finally {
+      const next = this.questionsWaiting.shift();
+      if (next) next();
+      else this.questionsRunning--;
+    }
+  }
+
+  private answerOf(q: Question) {
+    return listDir(q.path, { limit: q.limit, after: q.after });
   }
 
   /**

@@ -39,6 +39,7 @@ import {
   JobWithWarningsSchema,
   PlanAnswerSchema,
   PlanRequestSchema,
+  LiveDirectorySchema,
   PoolStatusSchema,
   ProtectionGroupSchema,
   ProtectionOptionsSchema,
@@ -252,6 +253,17 @@ export const api = {
   removeAgent: route({
     method: 'DELETE', path: '/api/agents/:name', audit: 'agent.remove', access: 'manage-access', params: AgentName, summary: 'Revoke an agent certificate',
     response: Type.Object({ removed: Type.String() }),
+  }),
+  browseAgent: route({
+    method: 'GET', path: '/api/agents/:name/files', audit: 'agent.browse', access: 'configure', params: AgentName,
+    summary: "One directory of a protected computer's live file system, as its agent sees it now (to pick protection group members): names in byte order, a page at a time; mount points marked, links not followed",
+    // The bounds are the agent protocol's (src/protocol/live-names.ts), which this portable file cannot import.
+    query: strict({
+      path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'an absolute path without empty, . or .. components [/]' })),
+      after: Type.Optional(Type.String({ minLength: 1, maxLength: 340, description: 'the `next` of the previous page' })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 1000' })),
+    }),
+    response: LiveDirectorySchema,
   }),
   agentCa: route({
     method: 'GET', path: '/api/agent/ca', access: 'public', text: 'application/x-pem-file',

@@ -27,6 +27,24 @@ export const AgentSchema = Type.Object({
 });
 export type Agent = Static<typeof AgentSchema>;
 
+/** One entry of a directory on a protected computer, as its agent sees it now (lstat: links are not followed). */
+export const LiveEntrySchema = Type.Object({
+  name: Type.String({ description: 'the name as text: exact when it is valid UTF-8 without control characters, else with U+FFFD for what is not' }),
+  nameBase64: Type.Optional(Type.String({ description: "base64 of the name's exact bytes, present only when `name` is not them" })),
+  type: Type.Union([Type.Literal('dir'), Type.Literal('file'), Type.Literal('symlink'), Type.Literal('other')]),
+  size: Type.Integer({ minimum: 0, description: 'bytes of a file; 0 for anything else' }),
+  mountPoint: Type.Optional(Type.Literal(true, { description: 'present when the entry is on another file system than the directory (a mount point)' })),
+});
+export type LiveEntry = Static<typeof LiveEntrySchema>;
+
+export const LiveDirectorySchema = Type.Object({
+  agent: Type.String(),
+  path: Type.String({ description: 'the directory listed (absolute)' }),
+  entries: Type.Array(LiveEntrySchema, { description: 'in byte order of the names' }),
+  next: Nullable(Type.String({ description: 'pass as `after` for the next page; null: this was the last' })),
+});
+export type LiveDirectory = Static<typeof LiveDirectorySchema>;
+
 export const REPLICA_STATES = ['ok', 'inconsistent', 'checking', 'none'] as const;
 export const DataSourceSchema = Type.Object({
   id: Type.String({ description: 'AGENT:fs:/path' }),

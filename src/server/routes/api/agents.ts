@@ -3,6 +3,8 @@ import { hostname as osHostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { CustosError, parseDuration } from '../../../base/index.js';
 import {
+  cursorName,
+  livePathProblem,
   certificateFingerprint,
   certificateSerial,
   encodeEnrollmentToken,
@@ -19,6 +21,8 @@ import { recordIssued, recordRevoked } from '../../issued-certificates.js';
 
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_TOKEN_LIFETIME_MS = 7 * 86_400_000;
+/** How long a browse waits for the agent's answer (an agent that predates questions never answers). */
+export const BROWSE_TIMEOUT_MS = 10_000;
 /** `--to server:/path` and `--to download:FILE` are recovery targets, so no agent may be called that. */
 const RESERVED_AGENT_NAMES = ['server', 'download'];
 
@@ -57,6 +61,20 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): v
     ctx.hub.disconnect(name, 'certificate revoked');
     ctx.log(`agent ${name} removed; its certificate is revoked`);
     return { removed: name };
+  });
+
+  // Admins only ('configure'): it shows any directory name on the computer, which no data source may cover.
+  serve(app, api.browseAgent, async ({ params, query, audit }) => {
+    const { name } = params;
+    const path = query.path ?? '/';
+    audit(name, { path });
+    const problem = livePathProblem(path);
+    if (problem !== null) throw badRequest(problem);
+    if (query.after !== undefined && cursorName(query.after) === null) throw badRequest('after must be the `next` of the previous page');
+    const a = await c.agent(name);
+    if (!a || a.revoked_at) throw notFound(`agent ${name}`);
+    const r = await ctx.hub.ask(name, { kind: 'list-dir', path, limit: query.limit ?? 1000, ...(query.after !== undefined ? { after: query.after } : {}) }, BROWSE_TIMEOUT_MS);
+    return { agent: name, path: r.path, entries: [...r.entries], next: r.next };
   });
 
   // --- enrollment (no API token: the enrollment token is the credential) ---
