@@ -154,8 +154,13 @@ describe('the console in a browser', () => {
     await page.getByRole('link', { name: 'New protection group…' }).click();
     await page.getByRole('heading', { name: 'Create a protection group' }).waitFor();
     await page.getByLabel('Computer').selectOption('pc1');
-    await page.getByLabel('Folder to protect').fill(dir);
-    await page.getByRole('button', { name: 'Add member' }).click();
+    // Browse the computer's live file system down to the folder, and tick it.
+    const parts = dir.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      await page.locator(`[data-live="/${parts.slice(0, i).join('/')}"] button`).click();
+    }
+    await page.getByLabel(`Protect ${dir}`, { exact: true }).check();
+    await page.getByText(`pc1:fs:${dir}`).waitFor();
     const next = () => page.getByRole('button', { name: 'Next' }).click();
     await next();
     await page.getByLabel('Group name').fill('projects');
