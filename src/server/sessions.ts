@@ -4,7 +4,7 @@
  * CSRF token, idle and latest expiry, and the lockout after failed
  * sign-ins.
  *
- * The cookie `custos_session` holds 32 random bytes; the catalog keeps only
+ * The cookie `__Host-custos_session` holds 32 random bytes; the catalog keeps only
  * their SHA-256, so a copy of the catalog (or a catalog backup) opens no
  * session. Each session has its own CSRF token, which the console reads
  * from the sign-in answer (or GET /api/session) and sends back in
@@ -25,7 +25,7 @@ import { isRole, storedScopes, type UserPrincipal } from './principal.js';
 import { hashToken } from './data-dir.js';
 import { verifyAgainstDummy, verifyPassword } from './passwords.js';
 
-export const SESSION_COOKIE = 'custos_session';
+export const SESSION_COOKIE = '__Host-custos_session';
 export const CSRF_HEADER = 'x-custos-csrf';
 /** A session not used for this long ends. */
 export const SESSION_IDLE_MS = 12 * 3_600_000;
@@ -66,7 +66,7 @@ export function parseCookies(header: string | undefined): Map<string, string[]> 
 
 /**
  * The session secret a request carries: absent, or well formed, or
- * refused. Two `custos_session` cookies are refused rather than one of them
+ * refused. Two `__Host-custos_session` cookies are refused rather than one of them
  * chosen: a cookie planted by a neighbouring site (another path or a parent
  * domain) must not decide whose session a request runs in.
  */

@@ -273,14 +273,14 @@ describe('the console in a browser', () => {
     const page = await signIn('ada');
     await page.getByRole('heading', { name: 'Alerts' }).waitFor();
     const cookies = await page.context().cookies();
-    const session = cookies.find((c) => c.name === 'custos_session');
+    const session = cookies.find((c) => c.name === '__Host-custos_session');
     assert.ok(session, 'a session cookie');
     assert.equal(session.httpOnly, true);
     assert.equal(session.secure, true);
     assert.equal(session.sameSite, 'Strict');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
-    const r = await server.request('GET', '/api/session', { headers: { cookie: `custos_session=${session.value}` } });
+    const r = await server.request('GET', '/api/session', { headers: { cookie: `__Host-custos_session=${session.value}` } });
     assert.equal(r.status, 401);
   });
 });

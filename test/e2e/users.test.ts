@@ -40,7 +40,7 @@ describe('console users: CLI and sign-in over HTTPS', { timeout: 120_000 }, () =
     const r = await signIn('alice', 'alice-pass-phrase');
     assert.equal(r.status, 200, r.text);
     const cookie = String(r.headers['set-cookie']).split(';')[0]!;
-    assert.match(cookie, /^custos_session=[A-Za-z0-9_-]{43}$/);
+    assert.match(cookie, /^__Host-custos_session=[A-Za-z0-9_-]{43}$/);
     const { csrf } = r.json<{ csrf: string }>();
     const me = await server.request('GET', '/api/session', { headers: { cookie } });
     assert.deepEqual(me.json(), { kind: 'user', name: 'alice', role: 'operator', scopes: [], csrf, expiresAt: r.json<{ expiresAt: string }>().expiresAt });

@@ -166,8 +166,8 @@ describe('REST access: every call, every token, every spelling of its path', () 
   });
 
   test('a request with no live session gets 401 on every spelling of every non-public path', async () => {
-    const forged = `custos_session=${'A'.repeat(43)}`;
-    const cookies = [signedOut.cookie, idle.cookie, forged, `${sessions.get('admin')!.cookie}; ${forged}`, 'custos_session=', `custos_session=${'A'.repeat(44)}`];
+    const forged = `__Host-custos_session=${'A'.repeat(43)}`;
+    const cookies = [signedOut.cookie, idle.cookie, forged, `${sessions.get('admin')!.cookie}; ${forged}`, '__Host-custos_session=', `__Host-custos_session=${'A'.repeat(44)}`];
     let checked = 0;
     for (const spec of Object.values(api) as RouteSpec[]) {
       const path = canonicalPath(spec);

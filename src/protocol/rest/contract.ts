@@ -210,7 +210,7 @@ export const api = {
   // --- console users and their sessions
   signIn: route({
     method: 'POST', path: '/api/sign-in', audit: 'session.sign-in', access: 'public',
-    summary: 'Sign a console user in: sets the session cookie custos_session and answers the CSRF token (401 for a wrong name or password, 429 while locked out)',
+    summary: 'Sign a console user in: sets the session cookie __Host-custos_session and answers the CSRF token (401 for a wrong name or password, 429 while locked out)',
     body: SignInSchema, response: SignedInSchema,
   }),
   signOut: route({

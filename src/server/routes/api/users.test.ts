@@ -40,10 +40,10 @@ describe('console users: sign-in, sessions, CSRF, lockout', () => {
     const r = await signInRaw(name, password);
     assert.equal(r.status, 200, r.text);
     const setCookie = String(r.headers['set-cookie']);
-    const m = /^custos_session=([A-Za-z0-9_-]{43});/.exec(setCookie);
+    const m = /^__Host-custos_session=([A-Za-z0-9_-]{43});/.exec(setCookie);
     assert.ok(m, setCookie);
     const answer = JSON.parse(r.text) as SignedIn;
-    return { cookie: `custos_session=${m[1]}`, csrf: answer.csrf, secret: m[1]!, answer };
+    return { cookie: `__Host-custos_session=${m[1]}`, csrf: answer.csrf, secret: m[1]!, answer };
   };
   const as = (b: Browser, method: string, path: string, opts: { body?: unknown; csrf?: string | null } = {}) =>
     s.raw(method, path, {
@@ -66,7 +66,7 @@ describe('console users: sign-in, sessions, CSRF, lockout', () => {
   test('sign-in sets a secure browser-session cookie and answers who, the CSRF token and when the session ends', async () => {
     const r = await signInRaw('alice', 'alice-password-1');
     assert.equal(r.status, 200, r.text);
-    assert.match(String(r.headers['set-cookie']), /^custos_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    assert.match(String(r.headers['set-cookie']), /^__Host-custos_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
     const a = JSON.parse(r.text) as SignedIn;
     assert.deepEqual({ ...a, csrf: 'x' }, { name: 'alice', role: 'admin', scopes: [], csrf: 'x', expiresAt: new Date(s.clock.now().getTime() + 12 * 3_600_000).toISOString() });
     assert.match(a.csrf, /^[A-Za-z0-9_-]{43}$/);
@@ -160,7 +160,7 @@ describe('console users: sign-in, sessions, CSRF, lockout', () => {
     const out = await as(b, 'POST', '/api/sign-out');
     assert.equal(out.status, 200, out.text);
     assert.deepEqual(JSON.parse(out.text), { signedOut: 'alice' });
-    assert.deepEqual(out.headers['set-cookie'], ['custos_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0']);
+    assert.deepEqual(out.headers['set-cookie'], ['__Host-custos_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0']);
     const after = await as(b, 'GET', '/api/session');
     assert.equal(after.status, 401);
     assert.equal(errorOf(after).message, 'unknown or ended session: sign in again');
@@ -264,14 +264,14 @@ describe('console users: sign-in, sessions, CSRF, lockout', () => {
   test('cookies: a bearer header wins, a doubled or malformed session cookie is refused, a bounded header is read', async () => {
     const b = await signIn('victor', 'victor-password-1');
     assert.equal((await s.raw('GET', '/api/session', { headers: { cookie: b.cookie }, authorization: 'Bearer nope' })).status, 401, 'a bad token is not rescued by a cookie');
-    const doubled = await s.raw('GET', '/api/session', { headers: { cookie: `${b.cookie}; custos_session=${'A'.repeat(43)}` } });
+    const doubled = await s.raw('GET', '/api/session', { headers: { cookie: `${b.cookie}; __Host-custos_session=${'A'.repeat(43)}` } });
     assert.equal(doubled.status, 401);
-    assert.match(errorOf(doubled).message, /more than one custos_session cookie/);
+    assert.match(errorOf(doubled).message, /more than one __Host-custos_session cookie/);
     assert.equal((await s.raw('GET', '/api/session', { headers: { cookie: `theme=dark; ${b.cookie}; lang=en` } })).status, 200);
-    assert.equal((await s.raw('GET', '/api/session', { headers: { cookie: `custos_session=${b.secret}x` } })).status, 401);
+    assert.equal((await s.raw('GET', '/api/session', { headers: { cookie: `__Host-custos_session=${b.secret}x` } })).status, 401);
     assert.equal((await s.raw('GET', '/api/session', { headers: { cookie: `${'x=y; '.repeat(2000)}${b.cookie}` } })).status, 401, 'an oversized Cookie header is not read');
     assert.equal((await s.raw('GET', '/api/no/such/call', { headers: { cookie: b.cookie } })).status, 404, 'a signed-in user learns the call does not exist');
-    assert.equal((await s.raw('GET', '/api/no/such/call', { headers: { cookie: 'custos_session=nope' } })).status, 401, '401 before 404');
+    assert.equal((await s.raw('GET', '/api/no/such/call', { headers: { cookie: '__Host-custos_session=nope' } })).status, 401, '401 before 404');
   });
 
   test("a user whose role is damaged in the catalog gets no session, and an open one stops working", async () => {
