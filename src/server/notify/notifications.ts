@@ -74,10 +74,12 @@ export class NotificationService implements AlertWatcher {
     this.kick();
   }
 
+  /** Stops sending; waits up to 3 s for the message being sent (one that is cut off stays queued and is sent after the restart). */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
-    await this.#pass?.catch(() => undefined);
+    const waited = Promise.allSettled([this.#pass, ...this.#queueing]);
+    await Promise.race([waited, new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 
   /** Starts a pass now (or right after the running one). */
