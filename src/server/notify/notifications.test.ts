@@ -177,6 +177,7 @@ describe('notifications through a real SMTP server', () => {
     await job('recovery-point', 'laptop:fs:/home', 'failed');
     await job('sync', 'db:fs:/srv', 'succeeded');
     await c.insertPoint({ id: 'aa'.repeat(16), source_id: 'laptop:fs:/home', time: new Date(START.getTime() - 3 * 3_600_000).toISOString(), recovery_point: 1, partial: 0, files: 1, logical_bytes: 1, bytes_added: 1, job_id: null });
+    await h.server.context.alerts.raise('agent-disconnected', 'laptop', 'agent laptop has been disconnected for an hour', h.clock.now());
     const before = trap.mails.length;
     await h.flush();
     await h.flush();
@@ -192,6 +193,7 @@ describe('notifications through a real SMTP server', () => {
     // The g1 recipient sees g1 only.
     const g1 = await until(h, () => trap.to('g1@example.com').find((m) => m.subject.startsWith('[Custos] Daily digest')), 'g1 digest');
     assert.match(g1.body, /g1: 2 succeeded/);
+    assert.match(g1.body, /WARNING {2}laptop: agent laptop has been disconnected/, 'an agent\'s alert belongs to the groups of its data sources');
     assert.doesNotMatch(g1.body, /g2:|db:fs/);
     // Once a day.
     h.clock.advance(3_600_000);

@@ -74,10 +74,12 @@ export class NotificationService implements AlertWatcher {
     this.kick();
   }
 
+  /** Stops sending; waits up to 3 s for the message being sent (one that is cut off stays queued and is sent after the restart). */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
-    await this.#pass?.catch(() => undefined);
+    const waited = Promise.allSettled([this.#pass, ...this.#queueing]);
+    await Promise.race([waited, new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 
   /** Starts a pass now (or right after the running one). */
@@ -203,11 +205,17 @@ export class NotificationService implements AlertWatcher {
     await this.d.catalog.queueNotifications(rows, now.toISOString());
   }
 
-  async #digestFacts(now: Date): Promise<DigestFacts & { groupOf: ReadonlyMap<string, string> }> {
+  async #digestFacts(now: Date): Promise<AllDigestFacts> {
     const c = this.d.catalog;
     const sources = await c.listSources();
     const groupOf = new Map(sources.map((s) => [s.id, s.group_name ?? '']));
-    for (const a of await c.listAgents()) groupOf.set(a.name, '');
+    // What an alert is about, as #groupsOf says it: a data source's group, or the groups of an agent's data sources.
+    const alertGroups = new Map<string, string[]>();
+    for (const s of sources) {
+      if (!s.group_name) continue;
+      alertGroups.set(s.id, [s.group_name]);
+      alertGroups.set(s.agent, [...new Set([...(alertGroups.get(s.agent) ?? []), s.group_name])]);
+    }
     const jobs = new Map<string, { succeeded: number; failed: number }>();
     for (const j of await c.jobsEndedSince(new Date(now.getTime() - 86_400_000).toISOString())) {
       const g = j.source_id ? groupOf.get(j.source_id) ?? '' : '';
@@ -218,7 +226,7 @@ export class NotificationService implements AlertWatcher {
     }
     const withPoints = [];
     for (const s of sources) withPoints.push({ id: s.id, group: s.group_name ?? '', newestPoint: (await c.newestPoint(s.id))?.time ?? null });
-    return { now, alerts: await c.listAlerts('active'), jobs, sources: withPoints, groupOf };
+    return { now, alerts: await c.listAlerts('active'), jobs, sources: withPoints, alertGroups };
   }
 
   // --- the sender --------------------------------------------------------------------------------
@@ -354,13 +362,15 @@ function groupsMatch(r: RecipientRow, groups: readonly string[]): boolean {
   return wanted.length === 0 || groups.some((g) => wanted.includes(g));
 }
 
+type AllDigestFacts = DigestFacts & { readonly alertGroups: ReadonlyMap<string, readonly string[]> };
+
 /** The digest as one recipient sees it: the alerts they would be mailed, the jobs and data sources of their groups. */
-function forRecipient(all: DigestFacts & { groupOf: ReadonlyMap<string, string> }, r: RecipientRow): DigestFacts {
+function forRecipient(all: AllDigestFacts, r: RecipientRow): DigestFacts {
   const wanted = recipientGroups(r);
   const inGroups = (g: string) => wanted.length === 0 || wanted.includes(g);
   return {
     now: all.now,
-    alerts: all.alerts.filter((a) => severityReaches(a.severity, r.min_severity as Severity) && inGroups(all.groupOf.get(a.subject) ?? '')),
+    alerts: all.alerts.filter((a) => severityReaches(a.severity, r.min_severity as Severity) && groupsMatch(r, all.alertGroups.get(a.subject) ?? [])),
     jobs: new Map([...all.jobs].filter(([g]) => inGroups(g))),
     sources: all.sources.filter((s) => inGroups(s.group)),
   };
