@@ -278,7 +278,7 @@ describe('the Management area in a browser', () => {
     const page = await signIn('vic');
     await openTab(page, 'Agents', 'Agents');
     const tabs = await page.getByRole('navigation', { name: 'Management' }).getByRole('link').allInnerTexts();
-    assert.deepEqual(tabs, ['Agents', 'Storage pool', 'Catalog backups']);
+    assert.deepEqual(tabs, ['Agents', 'Storage pool', 'Catalog backups', 'Notifications']);
     await page.locator('tr[data-agent="pc1"]').waitFor();
     const buttons = async () => (await page.locator('main').getByRole('button').allInnerTexts()).filter((b) => b !== 'Refresh');
     assert.deepEqual(await buttons(), [], 'Agents: nothing to change');
@@ -288,6 +288,10 @@ describe('the Management area in a browser', () => {
     await openTab(page, 'Catalog backups', 'Catalog backups');
     await page.getByRole('heading', { name: 'Latest catalog backup jobs' }).waitFor();
     assert.deepEqual(await buttons(), [], 'Catalog backups: nothing to change');
+    await openTab(page, 'Notifications', 'Notifications');
+    await page.getByRole('heading', { name: 'Daily digest' }).waitFor();
+    assert.deepEqual(await buttons(), [], 'Notifications: seen, not changed');
+    assert.ok(await page.getByRole('checkbox').first().isDisabled(), 'the digest switch is read-only');
     // Typing the address of a tab the role may not see opens the first one it may.
     await page.goto(`${server.url}/#/management/users`);
     await page.getByRole('heading', { name: 'Agents', exact: true }).waitFor();
