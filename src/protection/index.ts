@@ -16,3 +16,4 @@ export * from './system-targets.js';
 export * from './point-at.js';
 export * from './throttle.js';
 export * from './end-user-access.js';
+export * from './reports.js';
