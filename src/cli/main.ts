@@ -26,6 +26,7 @@ import { registerAlertCommands } from './commands/alert.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerMyCommands } from './commands/my.js';
+import { registerReportCommands } from './commands/report.js';
 
 export const VERSION = '0.1.0';
 
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerFileCommands(program);
   registerRecoverCommand(program);
   registerAlertCommands(program);
+  registerReportCommands(program);
   registerTokenCommands(program);
   registerUserCommands(program);
   for (const c of program.commands) {
