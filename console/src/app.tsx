@@ -10,6 +10,7 @@ import { Monitoring } from './pages/monitoring.js';
 import { Protection } from './pages/protection.js';
 import { Recovery } from './pages/recovery.js';
 import { Management } from './pages/management.js';
+import { Reporting } from './pages/reporting.js';
 
 /** `access`: shown only to roles that hold it. */
 type Area = { readonly id: string; readonly label: string; readonly access?: Access };
@@ -17,6 +18,7 @@ const AREAS: readonly Area[] = [
   { id: 'monitoring', label: 'Monitoring' },
   { id: 'protection', label: 'Protection' },
   { id: 'recovery', label: 'Recovery', access: 'recover' },
+  { id: 'reporting', label: 'Reporting', access: 'view' },
   { id: 'management', label: 'Management', access: 'view' },
 ];
 
@@ -83,6 +85,7 @@ export function App() {
         {area.id === 'monitoring' && <Monitoring route={route.slice(1)} session={session} />}
         {area.id === 'protection' && <Protection route={route.slice(1)} session={session} />}
         {area.id === 'recovery' && <Recovery route={route.slice(1)} session={session} />}
+        {area.id === 'reporting' && <Reporting route={route.slice(1)} session={session} />}
         {area.id === 'management' && <Management route={route.slice(1)} session={session} />}
       </main>
     </div>

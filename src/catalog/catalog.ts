@@ -22,6 +22,7 @@ import type {
   NotificationWebhooksTable,
   ProtectionGroupsTable,
   RecoveryPointsTable,
+  ReportSchedulesTable,
   SessionsTable,
   UsersTable,
 } from './schema.js';
@@ -39,6 +40,11 @@ export type SessionRow = Selectable<SessionsTable>;
 export type RecipientRow = Selectable<NotificationRecipientsTable>;
 export type WebhookRow = Selectable<NotificationWebhooksTable>;
 export type OutboxRow = Selectable<NotificationOutboxTable>;
+export type ReportScheduleRow = Selectable<ReportSchedulesTable>;
+/** A job as the reports count it. */
+export type ReportJobRow = Pick<JobRow, 'id' | 'kind' | 'state' | 'source_id' | 'created_at' | 'started_at' | 'finished_at'>;
+/** A point as the reports measure it. */
+export type ReportPointRow = Pick<PointRow, 'source_id' | 'time' | 'recovery_point' | 'logical_bytes' | 'bytes_added'>;
 export interface JobLogRow {
   readonly time: string;
   readonly level: string;
@@ -365,16 +371,18 @@ export class Catalog {
    * scheduler tick sees the new policy with the old marks.
    */
   async saveGroup(
-    group: { name: string; policy: string; now: string; create: boolean; endUserRecovery?: boolean },
+    group: { name: string; policy: string; now: string; create: boolean; endUserRecovery?: boolean; targets?: GroupTargets },
     members: ReadonlyArray<Insertable<DataSourcesTable>>,
     marks: ReadonlyMap<string, Pick<Updateable<DataSourcesTable>, 'last_point_slot' | 'last_check_slot'>> = new Map(),
   ): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       if (group.create) {
-        await tx.insertInto('protection_groups').values({ name: group.name, policy: group.policy, created_at: group.now, end_user_recovery: group.endUserRecovery ? 1 : 0 }).execute();
+        await tx.insertInto('protection_groups').values({
+          name: group.name, policy: group.policy, created_at: group.now, end_user_recovery: group.endUserRecovery ? 1 : 0, ...targetColumns(group.targets),
+        }).execute();
       } else {
         const endUser = group.endUserRecovery === undefined ? {} : { end_user_recovery: group.endUserRecovery ? 1 : 0 };
-        await tx.updateTable('protection_groups').set({ policy: group.policy, ...endUser }).where('name', '=', group.name).execute();
+        await tx.updateTable('protection_groups').set({ policy: group.policy, ...endUser, ...targetColumns(group.targets) }).where('name', '=', group.name).execute();
       }
       const ids = members.map((m) => m.id);
       for (const m of members) {
@@ -526,6 +534,29 @@ export class Catalog {
     return this.db.selectFrom('jobs').select(['source_id', 'state']).where('state', 'in', ['succeeded', 'failed']).where('finished_at', '>=', since).execute();
   }
 
+  /** Jobs that ended (succeeded, failed or cancelled) in [from, to), oldest first (the reports). */
+  jobsFinishedBetween(from: string, to: string): Promise<ReportJobRow[]> {
+    return this.db.selectFrom('jobs').select(['id', 'kind', 'state', 'source_id', 'created_at', 'started_at', 'finished_at'])
+      .where('state', 'in', ['succeeded', 'failed', 'cancelled']).where('finished_at', '>=', from).where('finished_at', '<', to)
+      .orderBy('finished_at').orderBy('id').execute();
+  }
+
+  /**
+   * The points the reports measure: every point (replica-only ones too) in
+   * [from, to), and each data source's newest recovery point before `from`
+   * (where an RPO measured over the period starts). Oldest first.
+   */
+  async pointsForReport(from: string, to: string): Promise<{ inPeriod: ReportPointRow[]; before: ReportPointRow[]; newest: ReportPointRow[] }> {
+    const cols = ['source_id', 'time', 'recovery_point', 'logical_bytes', 'bytes_added'] as const;
+    const inPeriod = await this.db.selectFrom('recovery_points').select(cols).where('time', '>=', from).where('time', '<', to).orderBy('time').orderBy('id').execute();
+    const newestOf = (until: string) => this.db.selectFrom('recovery_points as p').select(cols.map((c) => `p.${c}` as const))
+      .where('p.recovery_point', '=', 1)
+      .where('p.time', '=', (eb) => eb.selectFrom('recovery_points as q').select((e) => e.fn.max('q.time').as('t'))
+        .whereRef('q.source_id', '=', 'p.source_id').where('q.recovery_point', '=', 1).where('q.time', '<', until))
+      .orderBy('p.source_id').execute();
+    return { inPeriod, before: await newestOf(from), newest: await newestOf(to) };
+  }
+
   /** Counts of jobs by kind and state (for /metrics). */
   async jobCounts(): Promise<Array<{ kind: string; state: string; n: number }>> {
     const rows = await this.db.selectFrom('jobs').select(['kind', 'state']).select((eb) => eb.fn.countAll<number>().as('n')).groupBy(['kind', 'state']).execute();
@@ -633,11 +664,47 @@ export class Catalog {
   }
 
   /** Queues messages in the outbox (one transaction: all or none). */
-  async queueNotifications(rows: ReadonlyArray<Pick<OutboxRow, 'channel' | 'destination' | 'subject' | 'body'>>, now: string): Promise<void> {
+  async queueNotifications(rows: ReadonlyArray<Pick<OutboxRow, 'channel' | 'destination' | 'subject' | 'body'> & { attachment?: string | null }>, now: string): Promise<void> {
     if (rows.length === 0) return;
     await this.db.insertInto('notification_outbox')
-      .values(rows.map((r) => ({ ...r, state: 'queued', created_at: now, next_attempt_at: now, attempts: 0, last_error: null, sent_at: null })))
+      .values(rows.map((r) => ({ ...r, attachment: r.attachment ?? null, state: 'queued', created_at: now, next_attempt_at: now, attempts: 0, last_error: null, sent_at: null })))
       .execute();
+  }
+
+  // --- report schedules --------------------------------------------------------------------------
+
+  listReportSchedules(): Promise<ReportScheduleRow[]> {
+    return this.db.selectFrom('report_schedules').selectAll().orderBy('report').execute();
+  }
+
+  /** Adds a schedule, or replaces the time, recipients and format of the report's (its last sent day is kept). */
+  async saveReportSchedule(row: Omit<ReportScheduleRow, 'last_sent_day'>): Promise<void> {
+    const { report: _r, created_at: _c, ...settings } = row;
+    await this.db.insertInto('report_schedules').values({ ...row, last_sent_day: null }).onConflict((oc) => oc.column('report').doUpdateSet(settings)).execute();
+  }
+
+  async deleteReportSchedule(report: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('report_schedules').where('report', '=', report).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /**
+   * Marks a schedule sent for `day` and queues its mails, in one
+   * transaction: the mails are queued once a day, even across a restart.
+   * False (nothing queued) when the day was already marked.
+   */
+  async markReportSent(report: string, day: string, mails: Parameters<Catalog['queueNotifications']>[0], now: string): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const r = await tx.updateTable('report_schedules').set({ last_sent_day: day }).where('report', '=', report)
+        .where((eb) => eb.or([eb('last_sent_day', 'is', null), eb('last_sent_day', '<>', day)])).executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) return false;
+      if (mails.length > 0) {
+        await tx.insertInto('notification_outbox')
+          .values(mails.map((m) => ({ ...m, attachment: m.attachment ?? null, state: 'queued', created_at: now, next_attempt_at: now, attempts: 0, last_error: null, sent_at: null })))
+          .execute();
+      }
+      return true;
+    });
   }
 
   /** Queued messages due at `now`, oldest first. */
@@ -661,4 +728,17 @@ export class Catalog {
     const r = await this.db.deleteFrom('notification_outbox').where('state', 'in', ['sent', 'failed']).where('created_at', '<', before).executeTakeFirst();
     return Number(r.numDeletedRows);
   }
+}
+
+/** A group's SLA targets as saved: undefined leaves a target as it is, null clears it. */
+export interface GroupTargets {
+  readonly rpoTargetMinutes?: number | null;
+  readonly rtoTargetMinutes?: number | null;
+}
+
+function targetColumns(t: GroupTargets | undefined): { rpo_target_minutes?: number | null; rto_target_minutes?: number | null } {
+  return {
+    ...(t?.rpoTargetMinutes !== undefined ? { rpo_target_minutes: t.rpoTargetMinutes } : {}),
+    ...(t?.rtoTargetMinutes !== undefined ? { rto_target_minutes: t.rtoTargetMinutes } : {}),
+  };
 }

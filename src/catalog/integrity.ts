@@ -19,6 +19,7 @@ export const TABLES_OF_MIGRATION: Readonly<Record<string, readonly string[]>> = 
   '0002-access-and-audit': ['audit_log'],
   '0004-users-and-sessions': ['users', 'sessions'],
   '0005-notifications': ['notification_recipients', 'notification_webhooks', 'notification_outbox'],
+  '0006-report-targets': ['report_schedules'],
 };
 
 export type CatalogFileState =

@@ -206,4 +206,22 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('notification_outbox_by_state').on('notification_outbox').columns(['state', 'next_attempt_at']).execute();
     },
   },
+  '0006-report-targets': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Per-group service level targets the SLA report measures against (minutes; null: none set).
+      await db.schema.alterTable('protection_groups').addColumn('rpo_target_minutes', 'integer').execute();
+      await db.schema.alterTable('protection_groups').addColumn('rto_target_minutes', 'integer').execute();
+      // Reports mailed once a day; last_sent_day (local YYYY-MM-DD) makes "once a day" survive a restart.
+      await db.schema.createTable('report_schedules')
+        .addColumn('report', 'text', (c) => c.primaryKey())
+        .addColumn('daily_at', 'text', (c) => c.notNull()) // HH:MM, the server's local time
+        .addColumn('recipients', 'text', (c) => c.notNull()) // JSON array of addresses
+        .addColumn('format', 'text', (c) => c.notNull()) // pdf | csv | html
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_sent_day', 'text')
+        .execute();
+      // A mail may carry one attachment (a scheduled report): JSON {fileName, contentType, base64}.
+      await db.schema.alterTable('notification_outbox').addColumn('attachment', 'text').execute();
+    },
+  },
 };

@@ -110,6 +110,9 @@ export interface ProtectionGroupsTable {
   created_at: string;
   /** 1: end-user recovery (custos my) is switched on for the group's data sources. */
   end_user_recovery: Generated<number>;
+  /** SLA targets (0006): the longest acceptable recovery point objective and recovery time, in minutes; null: none. */
+  rpo_target_minutes: Generated<number | null>;
+  rto_target_minutes: Generated<number | null>;
 }
 
 export interface RecoveryPointsTable {
@@ -201,6 +204,21 @@ export interface NotificationOutboxTable {
   attempts: number;
   last_error: string | null;
   sent_at: string | null;
+  /** JSON {fileName, contentType, base64} of the one file a mail carries (a scheduled report); null: none. */
+  attachment: Generated<string | null>;
+}
+
+/** Reports mailed once a day (custos report schedule). */
+export interface ReportSchedulesTable {
+  report: string;
+  /** HH:MM, the server's local time. */
+  daily_at: string;
+  /** JSON array of e-mail addresses. */
+  recipients: string;
+  format: string;
+  created_at: string;
+  /** Local YYYY-MM-DD of the last day it was queued: once a day, across restarts. */
+  last_sent_day: string | null;
 }
 
 export interface CatalogSchema {
@@ -221,4 +239,5 @@ export interface CatalogSchema {
   notification_recipients: NotificationRecipientsTable;
   notification_webhooks: NotificationWebhooksTable;
   notification_outbox: NotificationOutboxTable;
+  report_schedules: ReportSchedulesTable;
 }

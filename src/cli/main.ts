@@ -27,6 +27,7 @@ import { registerServerCommands } from './commands/server.js';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerMyCommands } from './commands/my.js';
 import { registerPlanCommands } from './commands/plan.js';
+import { registerReportCommands } from './commands/report.js';
 
 export const VERSION = '0.1.0';
 
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
   registerFileCommands(program);
   registerRecoverCommand(program);
   registerAlertCommands(program);
+  registerReportCommands(program);
   registerTokenCommands(program);
   registerUserCommands(program);
   program.commandsGroup('Planning (with or without a server):');

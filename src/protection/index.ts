@@ -17,3 +17,4 @@ export * from './point-at.js';
 export * from './throttle.js';
 export * from './end-user-access.js';
 export * from './storage-plan.js';
+export * from './reports.js';

@@ -52,6 +52,9 @@ import { registerPlanRoutes } from './routes/api/plan.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerNotificationRoutes } from './routes/api/notifications.js';
 import { NotificationService } from './notify/notifications.js';
+import { registerReportRoutes } from './routes/api/reports.js';
+import { ReportService } from './reports/report-service.js';
+import { ReportScheduler } from './reports/report-schedule.js';
 import { installAudit, installValidators, serve } from './routes/serve.js';
 import { api } from '../protocol/rest/index.js';
 
@@ -180,6 +183,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     endUser = new EndUserRecovery({ catalog, pool, index: fileIndex.index, content: new ManifestPointContent(pool), audit });
     const events = new LiveEvents(catalog);
     const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, events, audit, notifications, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
+    const reports = new ReportService({ catalog, clock, poolUsage: () => maintenance.usage([]), connectedAgents: () => hub.connected() });
+    const reportScheduler = new ReportScheduler({ catalog, reports, serverName: () => notifications.serverName(), log });
+    notifications.onPass((now) => reportScheduler.queueDue(now));
 
     const consoleAssets = await ConsoleAssets.load();
     if (!consoleAssets) warn('the web console is not built (npm run build): the server runs without it');
@@ -224,6 +230,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerPlanRoutes(app, ctx);
     registerCatalogRoutes(app, ctx);
     registerNotificationRoutes(app, ctx);
+    registerReportRoutes(app, ctx, reports);
     registerMetricsRoute(app, ctx);
 
     // The agent endpoint: a WebSocket upgrade that requires a valid, unrevoked client certificate.

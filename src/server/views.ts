@@ -30,6 +30,8 @@ export function groupView(g: GroupRow, sources: string[]): ProtectionGroup {
     replica: formatReplica(p),
     check: formatCheck(p),
     endUserRecovery: g.end_user_recovery === 1,
+    rpoTargetMinutes: g.rpo_target_minutes ?? null,
+    rtoTargetMinutes: g.rto_target_minutes ?? null,
     createdAt: g.created_at,
   };
 }

@@ -3,7 +3,7 @@
  * policy (retention, synchronization, recovery point schedule, exclusions,
  * replica creation, consistency check) and the data sources it applies to.
  */
-import { api } from '../../protocol/rest/index.js';
+import { api, formatDuration } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
 import { CustosError } from '../../base/index.js';
 import type { GroupUpdate, ProtectionGroup } from '../client.js';
@@ -20,6 +20,8 @@ interface PolicyOptions {
   replica?: string;
   check?: string;
   endUserRecovery?: string;
+  rpoTarget?: string;
+  rtoTarget?: string;
 }
 
 const ALL_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -34,7 +36,9 @@ function withPolicyOptions(cmd: Command): Command {
     .option('--exclude <glob>', "leave out matching items ('*.mp3', 'node_modules', 'cache/**'); repeatable", collect)
     .option('--replica <when>', 'replica creation: now, later@HH:MM or manual [now]')
     .option('--check <when>', 'consistency check: auto, daily@HH:MM or auto,daily@HH:MM [auto]')
-    .option('--end-user-recovery <on|off>', 'people logged into the protected computers recover files they could read themselves (custos my) [off]');
+    .option('--end-user-recovery <on|off>', 'people logged into the protected computers recover files they could read themselves (custos my) [off]')
+    .option('--rpo-target <duration>', "SLA: the longest acceptable recovery point objective, e.g. 1h or 1d ('none' clears it); the SLA report measures against it")
+    .option('--rto-target <duration>', "SLA: the longest acceptable recovery time, e.g. 4h ('none' clears it)");
 }
 
 /** "5d" → 5, "2w" → 14, "5" → 5; anything else goes to the server as typed, which explains what is wrong. */
@@ -63,6 +67,8 @@ function policyInput(o: PolicyOptions): GroupUpdate {
     if (o.endUserRecovery !== 'on' && o.endUserRecovery !== 'off') throw new CustosError('usage', `--end-user-recovery takes on or off, not ${JSON.stringify(o.endUserRecovery)}`);
     input.endUserRecovery = o.endUserRecovery === 'on';
   }
+  if (o.rpoTarget !== undefined) input.rpoTarget = o.rpoTarget === 'none' ? null : o.rpoTarget;
+  if (o.rtoTarget !== undefined) input.rtoTarget = o.rtoTarget === 'none' ? null : o.rtoTarget;
   return input;
 }
 
@@ -86,6 +92,8 @@ function showGroup(g: ProtectionGroup): void {
     ['replica creation', g.replica],
     ['consistency check', g.check],
     ['end-user recovery', g.endUserRecovery ? 'on' : 'off'],
+    ['RPO target', g.rpoTargetMinutes === null ? '-' : formatDuration(g.rpoTargetMinutes * 60_000)],
+    ['RTO target', g.rtoTargetMinutes === null ? '-' : formatDuration(g.rtoTargetMinutes * 60_000)],
     ['created', shortTime(g.createdAt)],
   ]);
 }

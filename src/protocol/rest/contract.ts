@@ -45,6 +45,11 @@ import {
   ProtectionOptionsSchema,
   RecoveryPointSchema,
   RecoveryRequestSchema,
+  REPORT_FORMATS,
+  REPORT_NAME_LIST,
+  ReportScheduleInputSchema,
+  ReportScheduleSchema,
+  ReportSummarySchema,
   SearchAnswerSchema,
   VersionsAnswerSchema,
   SessionSchema,
@@ -446,6 +451,32 @@ export const api = {
     method: 'POST', path: '/api/notifications/test', audit: 'notify.test', access: 'configure',
     summary: 'Send a test mail now (to `to`, or to every recipient and every webhook) and say what failed and why',
     body: NotifyTestInputSchema, response: NotifyTestAnswerSchema,
+  }),
+
+  // --- reports
+  getReport: route({
+    method: 'GET', path: '/api/reports/:name', access: 'view',
+    params: strict({ name: Type.Union(REPORT_NAME_LIST.map((n) => Type.Literal(n))) }),
+    query: strict({
+      from: Type.Optional(Type.String({ maxLength: 40, description: 'YYYY-MM-DD (local midnight) or an ISO 8601 time; default: 7 days before to' })),
+      to: Type.Optional(Type.String({ maxLength: 40, description: 'YYYY-MM-DD (the whole day) or an ISO 8601 time; default: now' })),
+      format: Type.Optional(Type.Union(REPORT_FORMATS.map((f) => Type.Literal(f)), { description: 'json (default: the Report object the console draws), html, csv or pdf' })),
+    }),
+    summary: 'A report over a period (status, recovery-points, disk-utilization, protected-computers, sla) as JSON, HTML, CSV or PDF; its summary follows in the X-Custos-Summary trailer',
+    stream: ['application/json', 'text/html', 'text/csv', 'application/pdf'], response: ReportSummarySchema,
+  }),
+  listReportSchedules: route({
+    method: 'GET', path: '/api/report-schedules', access: 'configure', summary: 'Reports mailed every day: when, to whom, in which format',
+    response: Type.Array(ReportScheduleSchema),
+  }),
+  setReportSchedule: route({
+    method: 'PUT', path: '/api/report-schedules', audit: 'report.schedule', access: 'configure',
+    summary: 'Mail a report every day at HH:MM (the server\'s local time) to up to 10 addresses, as PDF (default), CSV or HTML; replaces that report\'s schedule',
+    body: ReportScheduleInputSchema, response: ReportScheduleSchema,
+  }),
+  deleteReportSchedule: route({
+    method: 'DELETE', path: '/api/report-schedules/:name', audit: 'report.unschedule', access: 'configure',
+    params: strict({ name: Type.String({ minLength: 1, maxLength: 63 }) }), summary: 'Stop mailing a report', response: Type.Object({ removed: Type.String() }),
   }),
 
   // --- catalog

@@ -2,3 +2,4 @@
 export * from './objects.js';
 export * from './contract.js';
 export * from './present.js';
+export * from './report-tables.js';

@@ -72,6 +72,8 @@ export const ProtectionGroupSchema = Type.Object({
   replica: Type.String({ description: "'now', 'later@HH:MM' or 'manual'" }),
   check: Type.String({ description: "'auto', 'daily@HH:MM' or 'auto,daily@HH:MM'" }),
   endUserRecovery: Type.Boolean({ description: 'people logged into the protected computers may recover files they could read (custos my)' }),
+  rpoTargetMinutes: Nullable(Count),
+  rtoTargetMinutes: Nullable(Count),
   createdAt: Time,
 });
 export type ProtectionGroup = Static<typeof ProtectionGroupSchema>;
@@ -121,6 +123,8 @@ const OptionalPolicyFields = {
   replica: Type.Optional(GroupInputFields.replica),
   check: Type.Optional(GroupInputFields.check),
   endUserRecovery: Type.Optional(Type.Boolean({ description: 'switch end-user recovery (custos my) on or off; a new group has it off' })),
+  rpoTarget: Type.Optional(Nullable(Type.Union([Type.String({ maxLength: 16 }), Type.Integer()], { description: "SLA: the longest acceptable RPO, '1h' or minutes (1 min to 30 d); null clears it" }))),
+  rtoTarget: Type.Optional(Nullable(Type.Union([Type.String({ maxLength: 16 }), Type.Integer()], { description: "SLA: the longest acceptable recovery time, '4h' or minutes; null clears it" }))),
 };
 
 export const GroupCreateSchema = Type.Object(
@@ -689,3 +693,113 @@ export const VersionsAnswerSchema = Type.Object({
   }), { description: 'oldest first' }),
 });
 export type VersionsAnswer = Static<typeof VersionsAnswerSchema>;
+
+// --- reports ---------------------------------------------------------------------------------------
+
+/** The reports, by the names the URL, the CLI and the console use (the same list as src/protection/reports.ts; the server checks it at compile time). */
+export const REPORT_NAME_LIST = ['status', 'recovery-points', 'disk-utilization', 'protected-computers', 'sla'] as const;
+export type ReportNameText = (typeof REPORT_NAME_LIST)[number];
+export const REPORT_FORMATS = ['json', 'html', 'csv', 'pdf'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+/** The formats a scheduled report is mailed in. */
+export const MAILED_REPORT_FORMATS = ['pdf', 'csv', 'html'] as const;
+export type MailedReportFormat = (typeof MAILED_REPORT_FORMATS)[number];
+
+const WholeSeconds = Type.Integer({ minimum: 0, description: 'seconds' });
+const Day = Type.String({ description: "YYYY-MM-DD, the server's local calendar day" });
+const ReportHeader = {
+  title: Type.String(),
+  from: Time,
+  to: Type.String({ description: 'ISO 8601 UTC time; exclusive' }),
+  generatedAt: Time,
+  notes: Type.Array(Type.String(), { description: 'how the numbers were measured, in words' }),
+};
+const JobCounts = { succeeded: Count, failed: Count, cancelled: Count };
+
+export const StatusReportSchema = Type.Object({
+  report: Type.Literal('status'),
+  ...ReportHeader,
+  totals: Type.Object(JobCounts),
+  days: Type.Array(Type.Object({ day: Day, ...JobCounts })),
+  rows: Type.Array(Type.Object({ group: Nullable(Type.String()), day: Day, kind: Type.String(), ...JobCounts })),
+});
+export const RecoveryPointStatusReportSchema = Type.Object({
+  report: Type.Literal('recovery-points'),
+  ...ReportHeader,
+  missed: Count,
+  sources: Type.Array(Type.Object({
+    source: Type.String(),
+    group: Nullable(Type.String()),
+    newestPoint: Nullable(Time),
+    newestAgeSeconds: Nullable(WholeSeconds),
+    scheduleSeconds: Nullable(WholeSeconds),
+    measuredRpoSeconds: WholeSeconds,
+    pointsExpected: Count,
+    pointsMade: Count,
+    pointsMissed: Count,
+    missedRpo: Type.Boolean(),
+  })),
+});
+const Directory = Type.Object({ path: Type.String(), bytesUsed: Count, bytesFree: Count, bytesTotal: Count });
+export const DiskUtilizationReportSchema = Type.Object({
+  report: Type.Literal('disk-utilization'),
+  ...ReportHeader,
+  pool: Type.Object({ bytesStored: Count, bytesFree: Count, bytesTotal: Count, directories: Type.Array(Directory) }),
+  groups: Type.Array(Type.Object({ group: Nullable(Type.String()), dataSources: Count, logicalBytes: Count, bytesAdded: Count, bytesPerDay: Count, allocationBytes: Count, usedBytes: Count })),
+  days: Type.Array(Type.Object({ day: Day, bytesAdded: Count, bytesStored: Count })),
+  forecast: Type.Object({ bytesPerDay: Count, daysLeft: Nullable(Count), fullOn: Nullable(Day), method: Type.String() }),
+});
+export const ProtectedComputersReportSchema = Type.Object({
+  report: Type.Literal('protected-computers'),
+  ...ReportHeader,
+  computers: Type.Array(Type.Object({
+    name: Type.String(),
+    hostname: Type.String(),
+    status: Type.Union([Type.Literal('connected'), Type.Literal('disconnected'), Type.Literal('revoked')]),
+    lastContact: Nullable(Time),
+    version: Nullable(Type.String()),
+    dataSources: Count,
+    newestPoint: Nullable(Time),
+  })),
+});
+export const SlaReportSchema = Type.Object({
+  report: Type.Literal('sla'),
+  ...ReportHeader,
+  groups: Type.Array(Type.Object({
+    group: Type.String(),
+    rpoTargetSeconds: Nullable(WholeSeconds),
+    measuredRpoSeconds: Nullable(WholeSeconds),
+    rpoMet: Nullable(Type.Boolean()),
+    rtoTargetSeconds: Nullable(WholeSeconds),
+    recoveries: Count,
+    failedRecoveries: Count,
+    measuredRtoSeconds: Nullable(WholeSeconds),
+    rtoMet: Nullable(Type.Boolean()),
+  })),
+});
+/** A report as `format=json` answers it: what the console draws and the other formats print. */
+export const ReportSchema = Type.Union([StatusReportSchema, RecoveryPointStatusReportSchema, DiskUtilizationReportSchema, ProtectedComputersReportSchema, SlaReportSchema]);
+export type Report = Static<typeof ReportSchema>;
+
+/** What follows a report's bytes (the X-Custos-Summary trailer). */
+export const ReportSummarySchema = Type.Object({ report: Type.String(), format: Type.String(), from: Time, to: Type.String(), bytes: Count });
+
+export const ReportScheduleInputSchema = Type.Object(
+  {
+    report: Type.Union(REPORT_NAME_LIST.map((n) => Type.Literal(n))),
+    daily: ClockTime,
+    to: Type.Array(EmailSchema, { minItems: 1, maxItems: 10, description: 'who gets it (1 to 10 addresses)' }),
+    format: Type.Optional(Type.Union(MAILED_REPORT_FORMATS.map((f) => Type.Literal(f)), { description: 'default pdf' })),
+  },
+  { additionalProperties: false },
+);
+export type ReportScheduleInput = Static<typeof ReportScheduleInputSchema>;
+export const ReportScheduleSchema = Type.Object({
+  report: Type.String(),
+  daily: Type.String({ description: "HH:MM, the server's local time" }),
+  to: Type.Array(Type.String()),
+  format: Type.String(),
+  createdAt: Time,
+  lastSentDay: Nullable(Day),
+});
+export type ReportSchedule = Static<typeof ReportScheduleSchema>;

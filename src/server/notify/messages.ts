@@ -12,6 +12,14 @@ export interface Mail {
   readonly to: string;
   readonly subject: string;
   readonly text: string;
+  /** One file the mail carries (a scheduled report). */
+  readonly attachment?: MailAttachment;
+}
+
+export interface MailAttachment {
+  readonly fileName: string;
+  readonly contentType: string;
+  readonly content: Buffer;
 }
 
 const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };

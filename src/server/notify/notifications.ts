@@ -18,7 +18,7 @@ import { ALERT_KINDS, type AlertKind } from '../../protection/index.js';
 import { EMAIL_PATTERN, type NotifyTestAnswer, type Severity } from '../../protocol/rest/index.js';
 import type { AlertWatcher } from '../alerts.js';
 import type { AuditLog } from '../audit.js';
-import { alertMail, alertWebhookBody, digestMail, recoveryMail, severityReaches, testMail, testWebhookBody, type DigestFacts, type Mail } from './messages.js';
+import { alertMail, alertWebhookBody, digestMail, recoveryMail, severityReaches, testMail, testWebhookBody, type DigestFacts, type Mail, type MailAttachment } from './messages.js';
 import { lastDigestDay, readDigest, readSmtp, setLastDigestDay } from './notify-settings.js';
 import { postWebhook, smtpSender, type MailSender } from './senders.js';
 
@@ -52,6 +52,8 @@ export class NotificationService implements AlertWatcher {
   #again = false;
   #stopped = false;
   #lastPurge = 0;
+  /** What else each pass looks at before sending (scheduled reports): each may queue mails. */
+  readonly #passHooks: Array<(now: Date) => Promise<void>> = [];
   /** Messages being written to the outbox (an alert's, a job's): idle() waits for them. */
   readonly #queueing = new Set<Promise<void>>();
 
@@ -80,6 +82,11 @@ export class NotificationService implements AlertWatcher {
     if (this.#timer) clearInterval(this.#timer);
     const waited = Promise.allSettled([this.#pass, ...this.#queueing]);
     await Promise.race([waited, new Promise((r) => setTimeout(r, 3000).unref())]);
+  }
+
+  /** Runs `hook` at the start of every pass, after the digest (its errors are logged; the pass goes on). */
+  onPass(hook: (now: Date) => Promise<void>): void {
+    this.#passHooks.push(hook);
   }
 
   /** Starts a pass now (or right after the running one). */
@@ -235,6 +242,9 @@ export class NotificationService implements AlertWatcher {
   async #sendPass(): Promise<void> {
     const now = this.d.clock.now();
     await this.#digestIfDue(now);
+    for (const hook of this.#passHooks) {
+      await hook(now).catch((err: unknown) => this.d.log(`notifications: ${errorMessage(err)}`, 'error'));
+    }
     await this.#purge(now);
     const due = await this.d.catalog.dueNotifications(now.toISOString(), PER_PASS);
     let mailer: MailSender | null = null;
@@ -248,7 +258,7 @@ export class NotificationService implements AlertWatcher {
         try {
           if (m.channel === 'mail') {
             mailer ??= await this.#mailer();
-            await mailer.send({ to: m.destination, subject: m.subject, text: m.body });
+            await mailer.send({ to: m.destination, subject: m.subject, text: m.body, ...attachmentOf(m) });
           } else {
             const w = await this.d.catalog.webhook(Number(m.destination));
             if (!w) throw new CustosError('not-found', `webhook ${m.destination} has been removed`);
@@ -341,6 +351,21 @@ async function outcome(channel: 'mail' | 'webhook', destination: string, send: (
   } catch (err) {
     return { channel, destination, ok: false, error: errorMessage(err) };
   }
+}
+
+/** The stored attachment of an outbox row (JSON {fileName, contentType, base64}), checked as everything read back from the catalog. */
+function attachmentOf(m: OutboxRow): { attachment?: MailAttachment } {
+  if (m.attachment === null) return {};
+  const a = JSON.parse(m.attachment) as Record<string, unknown>;
+  if (typeof a['fileName'] !== 'string' || typeof a['contentType'] !== 'string' || typeof a['base64'] !== 'string') {
+    throw new CustosError('format', `notification ${m.id}: its attachment is damaged`);
+  }
+  return { attachment: { fileName: a['fileName'], contentType: a['contentType'], content: Buffer.from(a['base64'], 'base64') } };
+}
+
+/** An attachment as the outbox stores it. */
+export function storedAttachment(a: MailAttachment): string {
+  return JSON.stringify({ fileName: a.fileName, contentType: a.contentType, base64: a.content.toString('base64') });
 }
 
 function mailRow(m: Mail): Pick<OutboxRow, 'channel' | 'destination' | 'subject' | 'body'> {

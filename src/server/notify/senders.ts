@@ -41,7 +41,10 @@ export function smtpSender(smtp: StoredSmtp, options: { ca?: string; timeoutMs?:
   return {
     async send(mail) {
       try {
-        await transport.sendMail({ from: smtp.from, to: mail.to, subject: mail.subject, text: mail.text, disableFileAccess: true, disableUrlAccess: true });
+        await transport.sendMail({
+          from: smtp.from, to: mail.to, subject: mail.subject, text: mail.text, disableFileAccess: true, disableUrlAccess: true,
+          ...(mail.attachment ? { attachments: [{ filename: mail.attachment.fileName, contentType: mail.attachment.contentType, content: mail.attachment.content }] } : {}),
+        });
       } catch (err) {
         throw new CustosError('unreachable', `mail to ${mail.to} through ${smtp.host}:${smtp.port}: ${scrub(errorMessage(err), smtp.password)}`, { transient: true });
       }

@@ -18,8 +18,8 @@ const VALID: Record<string, Record<string, unknown>> = {
   createToken: { name: 'ci', role: 'recovery-operator', scopes: ['group:homes'], expires: '30d' },
   createEnrollmentToken: { expires: '1h' },
   enroll: { secret: 'abc', name: 'agent1', csr: 'x', hostname: 'h' },
-  createGroup: { name: 'g1', sources: ['a:fs:/data'], retention: '5d', sync: 15, points: ['08:00'], days: 'mon', excludes: ['*.mp3'], replica: 'now', check: 'auto', endUserRecovery: true },
-  updateGroup: { retention: 7, addSources: ['a:fs:/y'], removeSources: ['a:fs:/z'], endUserRecovery: false },
+  createGroup: { name: 'g1', sources: ['a:fs:/data'], retention: '5d', sync: 15, points: ['08:00'], days: 'mon', excludes: ['*.mp3'], replica: 'now', check: 'auto', endUserRecovery: true, rpoTarget: '1h', rtoTarget: 240 },
+  updateGroup: { retention: 7, addSources: ['a:fs:/y'], removeSources: ['a:fs:/z'], endUserRecovery: false, rpoTarget: null, rtoTarget: '4h' },
   // point and at: the schema takes both (the handler wants exactly one), so removing either field reaches the handler
   recover: { source: 'a:fs:/data', point: 'abc', at: '2026-12-01T17:00:00+01:00', to: 'a:/tmp/x', items: ['a/b'], conflict: 'skip', allowSystemTarget: false, notify: ['ops@example.com'] },
   download: { point: 'abc', at: '2026-12-01T17:00:00+01:00', items: ['a/b'], format: 'zip' },
@@ -27,6 +27,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   setRecipient: { address: 'ops@example.com', severity: 'critical', groups: ['g1'], resolved: true },
   addWebhook: { url: 'https://chat.example.com/hook', secret: 'whsec-0123456789abcdef', severity: 'warning' },
   setDigest: { enabled: true, at: '07:00' },
+  setReportSchedule: { report: 'status', daily: '07:00', to: ['ops@example.com'], format: 'pdf' },
   testNotifications: { to: 'ops@example.com' },
   signIn: { name: 'ann', password: 'a password' },
   createUser: { name: 'ann', role: 'recovery-operator', scopes: ['group:homes'], password: 'a password' },

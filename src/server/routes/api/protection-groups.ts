@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { scheduleChanges } from '../../../jobs/index.js';
 import {
-  ALLOCATION_RULE, DEFAULT_POLICY, formatCheck, formatReplica, formatSync, MAX_FILE_RECOVERY_POINTS, MAX_POINT_TIMES, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, SYNC_FREQUENCIES, WEEKDAYS, parsePolicy, type PolicyInput, type ProtectionPolicy } from '../../../protection/index.js';
+  ALLOCATION_RULE, DEFAULT_POLICY, formatCheck, formatReplica, formatSync, MAX_FILE_RECOVERY_POINTS, MAX_POINT_TIMES, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, SYNC_FREQUENCIES, WEEKDAYS, parsePolicy, parseTargetMinutes, type PolicyInput, type ProtectionPolicy } from '../../../protection/index.js';
+import type { GroupTargets } from '../../../catalog/index.js';
 import { api, type GroupCreate, type GroupUpdate } from '../../../protocol/rest/index.js';
 import type { ServerContext } from '../../context.js';
 import { serve } from '../serve.js';
@@ -15,6 +16,19 @@ import { deleteSourcePoints, stopSourceJobs } from '../../source-removal.js';
 const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
 
 type GroupBody = GroupCreate | GroupUpdate;
+
+/** The SLA targets a body sets (undefined: left as they are; null: cleared). */
+function targetsInput(b: GroupBody): GroupTargets {
+  const one = (v: string | number | null | undefined, what: string): number | null | undefined => {
+    if (v === undefined || v === null) return v;
+    const m = parseTargetMinutes(v);
+    if (m === undefined) throw badRequest(`${what} ${JSON.stringify(v)} is not allowed: a duration from 1m to 30d, such as 30m, 1h, 4h or 1d`);
+    return m;
+  };
+  const rpo = one(b.rpoTarget, 'RPO target');
+  const rto = one(b.rtoTarget, 'RTO target');
+  return { ...(rpo !== undefined ? { rpoTargetMinutes: rpo } : {}), ...(rto !== undefined ? { rtoTargetMinutes: rto } : {}) };
+}
 
 function policyInput(b: GroupBody): PolicyInput {
   const { retention, sync, points, days, excludes, replica, check } = b;
@@ -69,14 +83,18 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
   });
 
   serve(app, api.createGroup, async ({ body: b, audit }) => {
-    audit(b.name, { sources: b.sources, ...policyInput(b), ...(b.endUserRecovery === undefined ? {} : { endUserRecovery: b.endUserRecovery }) });
+    audit(b.name, {
+      sources: b.sources, ...policyInput(b), ...(b.endUserRecovery === undefined ? {} : { endUserRecovery: b.endUserRecovery }),
+      ...(b.rpoTarget === undefined ? {} : { rpoTarget: b.rpoTarget }), ...(b.rtoTarget === undefined ? {} : { rtoTarget: b.rtoTarget }),
+    });
     if (!GROUP_NAME.test(b.name)) throw badRequest(`protection group name ${JSON.stringify(b.name)} is not allowed: letters, digits, space, '.', '_', '-' (at most 63)`);
     if (!b.sources || b.sources.length === 0) throw badRequest('a protection group needs at least one data source (--source AGENT:fs:/path)');
     if (await c.group(b.name)) throw conflict(`protection group ${b.name} already exists`);
     const { policy, warnings } = parsePolicy(policyInput(b), DEFAULT_POLICY);
+    const targets = targetsInput(b);
     const now = ctx.clock.now().toISOString();
     const rows = await memberRows(b.sources, now);
-    await c.saveGroup({ name: b.name, policy: JSON.stringify(policy), now, create: true, endUserRecovery: b.endUserRecovery ?? false }, rows);
+    await c.saveGroup({ name: b.name, policy: JSON.stringify(policy), now, create: true, endUserRecovery: b.endUserRecovery ?? false, targets }, rows);
     await ctx.engine.groupSaved(b.name, null, policy);
     return { group: groupView((await c.group(b.name))!, await members(b.name)), warnings };
   });
@@ -88,6 +106,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (!g) throw notFound(`protection group ${name}`);
     const before = JSON.parse(g.policy) as ProtectionPolicy;
     const { policy, warnings } = parsePolicy(policyInput(b), before);
+    const targets = targetsInput(b);
     let ids = b.sources ? [...b.sources] : await members(name);
     if (b.addSources) ids.push(...b.addSources);
     if (b.removeSources) {
@@ -103,7 +122,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     const marks = new Map(changed.points || changed.check
       ? (await c.listSources({ group: name })).map((s) => [s.id, servedMarksPatch(s, policy, at, changed)] as const)
       : []);
-    await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false, ...(b.endUserRecovery === undefined ? {} : { endUserRecovery: b.endUserRecovery }) }, await memberRows(ids, now), marks);
+    await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false, targets, ...(b.endUserRecovery === undefined ? {} : { endUserRecovery: b.endUserRecovery }) }, await memberRows(ids, now), marks);
     await ctx.engine.groupSaved(name, before, policy);
     return { group: groupView((await c.group(name))!, await members(name)), warnings };
   });
