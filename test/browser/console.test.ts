@@ -9,10 +9,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { addConsoleUsers, launchBrowser, signInWindow, type TestBrowser } from '../helpers/browser.js';
 import { MailTrap } from '../helpers/mail-trap.js';
 import { formatBytes } from '../../src/protocol/rest/present.js';
 import { attachAgent, startServer, stopAllProcesses, waitFor, waitIdle, type ApiJob, type TestServer } from '../helpers/server.js';
@@ -36,12 +36,7 @@ describe('the console in a browser', () => {
     const g = await server.cli(['group', 'create', 'office', '--source', source, '--sync', '24h', '--points', '23:00']);
     assert.equal(g.code, 0, g.stderr);
     await waitIdle(server, 120_000);
-    const passwordFile = join((await makeTempDir('custos-console-pw-')).path, 'pw');
-    await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
-    for (const [name, role] of [['ada', 'admin'], ['vic', 'viewer']]) {
-      const r = await server.cli(['user', 'add', name!, '--role', role!, '--password-file', passwordFile]);
-      assert.equal(r.code, 0, r.stderr);
-    }
+    await addConsoleUsers(server, PASSWORD, [['ada', 'admin'], ['vic', 'viewer']]);
     browser = await launchBrowser();
   });
 
@@ -51,13 +46,7 @@ describe('the console in a browser', () => {
     await cleanupTempDirs();
   });
 
-  const signIn = async (name: string, password = PASSWORD): Promise<Page> => {
-    const { page } = await browser.open(server.url);
-    await page.getByLabel('User name').fill(name);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    return page;
-  };
+  const signIn = (name: string, password = PASSWORD): Promise<Page> => signInWindow(browser, server.url, name, password);
 
   test('a wrong password is refused with a message; the right one opens Monitoring', async () => {
     const page = await signIn('ada', 'not the password');

@@ -9,10 +9,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { addConsoleUsers, launchBrowser, signInWindow, type TestBrowser } from '../helpers/browser.js';
 import { attachAgent, startAgentProcess, startServer, stopAllProcesses, waitIdle, type LiveProcess, type TestServer } from '../helpers/server.js';
 import { cleanupTempDirs, describeCli, makeTempDir, runCli, writeTree } from '../helpers/tree.js';
 
@@ -34,12 +33,7 @@ describe('the Management area in a browser', () => {
     const g = await server.cli(['group', 'create', 'office', '--source', source, '--sync', '24h', '--points', '23:00']);
     assert.equal(g.code, 0, g.stderr);
     await waitIdle(server, 120_000);
-    const passwordFile = join((await makeTempDir('custos-mgmt-pw-')).path, 'pw');
-    await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
-    for (const [name, role, ...extra] of [['ada', 'admin'], ['vic', 'viewer'], ['rita', 'recovery-operator', '--scope', 'group:office']]) {
-      const r = await server.cli(['user', 'add', name!, '--role', role!, '--password-file', passwordFile, ...extra]);
-      assert.equal(r.code, 0, r.stderr);
-    }
+    await addConsoleUsers(server, PASSWORD, [['ada', 'admin'], ['vic', 'viewer'], ['rita', 'recovery-operator', '--scope', 'group:office']]);
     browser = await launchBrowser();
   });
 
@@ -50,10 +44,7 @@ describe('the Management area in a browser', () => {
   });
 
   const signIn = async (name: string, password = PASSWORD): Promise<Page> => {
-    const { page } = await browser.open(server.url);
-    await page.getByLabel('User name').fill(name);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signInWindow(browser, server.url, name, password);
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
     return page;
   };

@@ -6,11 +6,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { Report } from '../../src/protocol/rest/index.js';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { addConsoleUsers, launchBrowser, signInWindow, type TestBrowser } from '../helpers/browser.js';
 import { attachAgent, startServer, stopAllProcesses, waitIdle, type TestServer } from '../helpers/server.js';
 import { cleanupTempDirs, makeTempDir, writeTree } from '../helpers/tree.js';
 
@@ -29,12 +29,7 @@ describe('the Reporting area in a browser', () => {
     const g = await server.cli(['group', 'create', 'office', '--source', `pc1:fs:${dir}`, '--sync', '24h', '--points', '23:00', '--rpo-target', '1d', '--rto-target', '4h']);
     assert.equal(g.code, 0, g.stderr);
     await waitIdle(server, 120_000);
-    const passwordFile = join((await makeTempDir('custos-reporting-pw-')).path, 'pw');
-    await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
-    for (const [name, role] of [['ada', 'admin'], ['vic', 'viewer']]) {
-      const r = await server.cli(['user', 'add', name!, '--role', role!, '--password-file', passwordFile]);
-      assert.equal(r.code, 0, r.stderr);
-    }
+    await addConsoleUsers(server, PASSWORD, [['ada', 'admin'], ['vic', 'viewer']]);
     browser = await launchBrowser();
   });
 
@@ -45,10 +40,7 @@ describe('the Reporting area in a browser', () => {
   });
 
   const signIn = async (name: string): Promise<Page> => {
-    const { page } = await browser.open(server.url);
-    await page.getByLabel('User name').fill(name);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signInWindow(browser, server.url, name, PASSWORD);
     await page.getByRole('link', { name: 'Reporting', exact: true }).click();
     return page;
   };

@@ -6,9 +6,10 @@
  * CUSTOS_SCREENSHOTS_TO names a directory (docs/screenshots), there too.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { makeTempDir } from './tree.js';
 
 export const CHROMIUM = process.env['CUSTOS_CHROMIUM'] ?? '/usr/bin/chromium';
 const SHOTS = resolve('test-output', 'screenshots');
@@ -59,4 +60,28 @@ export async function launchBrowser(): Promise<TestBrowser> {
       await browser.close();
     },
   };
+}
+
+/** What `addConsoleUsers` needs of a server: its CLI. */
+interface CliServer {
+  cli(args: readonly string[]): Promise<{ code: number | null; stderr: string }>;
+}
+
+/** Adds console users with `custos user add` (as an admin would), all with `password`; each entry is [name, role, ...more options]. */
+export async function addConsoleUsers(server: CliServer, password: string, users: ReadonlyArray<readonly [string, string, ...string[]]>): Promise<void> {
+  const file = join((await makeTempDir('custos-console-pw-')).path, 'pw');
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  for (const [name, role, ...extra] of users) {
+    const r = await server.cli(['user', 'add', name, '--role', role, '--password-file', file, ...extra]);
+    if (r.code !== 0) throw new Error(`custos user add ${name} failed: ${r.stderr}`);
+  }
+}
+
+/** Opens the console in a new window and submits the sign-in form (the caller waits for what should follow). */
+export async function signInWindow(browser: TestBrowser, url: string, name: string, password: string): Promise<Page> {
+  const { page } = await browser.open(url);
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  return page;
 }

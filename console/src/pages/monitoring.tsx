@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { api, roleAllows } from '../../../src/protocol/rest/contract.js';
 import { JOB_KIND_NAMES, JOB_STATES, type Alert, type Job, type Session } from '../../../src/protocol/rest/objects.js';
 import { call } from '../api.js';
+import { runNow } from '../run-now.js';
 import { describeProgress, formatDuration, formatTime, progressFigures, resultFields } from '../format.js';
 import { useLive } from '../live.js';
 import { useLoad } from '../load.js';
@@ -43,14 +44,7 @@ function Alerts({ session }: { session: Session }) {
 
   const act = async (a: Alert) => {
     setNote(null);
-    try {
-      const params = { id: a.subject };
-      const job =
-        a.action === 'sync' ? await call(api.syncNow, { params }) : a.action === 'recovery-point' ? await call(api.createPoint, { params }) : await call(api.checkNow, { params });
-      setNote(`Job ${job.id} (${job.kind}) queued for ${a.subject}: the alert is resolved when it succeeds.`);
-    } catch (e) {
-      setNote(`Could not start it: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    if (a.action) setNote(await runNow(a.subject, a.action, ': the alert is resolved when it succeeds'));
   };
   const resolve = async (a: Alert) => {
     try {

@@ -9,6 +9,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, roleAllows } from '../../../src/protocol/rest/contract.js';
 import { REPLICA_STATES, type DataSource, type ProtectionGroup, type Session } from '../../../src/protocol/rest/objects.js';
 import { call } from '../api.js';
+import { runNow, type RunNow } from '../run-now.js';
 import { formatBytes, formatTime, plural } from '../format.js';
 import { useLive } from '../live.js';
 import { useLoad } from '../load.js';
@@ -168,16 +169,9 @@ function Sources({ group, session }: { group: string | null; session: Session })
   }, [done, rows, key]);
 
   const canOperate = roleAllows(session.role, 'operate');
-  const run = async (s: DataSource, what: 'sync' | 'point' | 'check') => {
+  const run = async (s: DataSource, what: RunNow) => {
     setNote(null);
-    try {
-      const params = { id: s.id };
-      const job = what === 'sync' ? await call(api.syncNow, { params }) : what === 'point' ? await call(api.createPoint, { params }) : await call(api.checkNow, { params });
-      const warnings = 'warnings' in job && Array.isArray(job.warnings) && job.warnings.length > 0 ? ` (${job.warnings.join('; ')})` : '';
-      setNote(`Job ${job.id} (${job.kind}) queued for ${s.id}${warnings}.`);
-    } catch (e) {
-      setNote(`Could not start it: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    setNote(await runNow(s.id, what));
   };
 
   const columns: Column<DataSource>[] = [
@@ -193,8 +187,8 @@ function Sources({ group, session }: { group: string | null; session: Session })
           cell: (s: DataSource) => (
             <span className="icon-buttons">
               <button type="button" className="secondary" onClick={() => void run(s, 'sync')} aria-label={`Synchronize ${s.id} now`}>Sync</button>
-              <button type="button" className="secondary" onClick={() => void run(s, 'point')} aria-label={`Create a recovery point of ${s.id} now`}>Point</button>
-              <button type="button" className="secondary" onClick={() => void run(s, 'check')} aria-label={`Run a consistency check of ${s.id}`}>Check</button>
+              <button type="button" className="secondary" onClick={() => void run(s, 'recovery-point')} aria-label={`Create a recovery point of ${s.id} now`}>Point</button>
+              <button type="button" className="secondary" onClick={() => void run(s, 'consistency-check')} aria-label={`Run a consistency check of ${s.id}`}>Check</button>
             </span>
           ),
         }]
