@@ -6,6 +6,7 @@
  * carry the session's CSRF token.
  */
 import { pathFor, queryFor, type CallArgs, type ReplyOf, type RouteSpec } from '../../src/protocol/rest/contract.js';
+import { formatBytes } from './format.js';
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
@@ -81,4 +82,18 @@ export async function call<R extends RouteSpec>(spec: R, ...[args]: CallArgs<R>)
   if (!res.ok) throw await failure(spec, res);
   const text = await res.text();
   return (spec.text ? text : text === '' ? undefined : JSON.parse(text)) as ReplyOf<R>;
+}
+
+/** Hands a downloaded body to the browser to save, under the name the server's Content-Disposition gives; returns what to tell the user. */
+export function saveBlob(blob: Blob, res: Response, fallbackName: string): string {
+  const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName;
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return `Saved ${name} (${formatBytes(blob.size)}).`;
 }

@@ -11,15 +11,17 @@ import { Protection } from './pages/protection.js';
 import { Recovery } from './pages/recovery.js';
 import { Management } from './pages/management.js';
 import { Reporting } from './pages/reporting.js';
+import { MyFiles } from './pages/my-files.js';
 
-/** `access`: shown only to roles that hold it. */
-type Area = { readonly id: string; readonly label: string; readonly access?: Access };
+/** `access`: shown only to roles that hold it; `linked`: only to a user linked to an account on a protected computer. */
+type Area = { readonly id: string; readonly label: string; readonly access: Access; readonly linked?: true };
 const AREAS: readonly Area[] = [
-  { id: 'monitoring', label: 'Monitoring' },
-  { id: 'protection', label: 'Protection' },
+  { id: 'monitoring', label: 'Monitoring', access: 'view-sources' },
+  { id: 'protection', label: 'Protection', access: 'view-sources' },
   { id: 'recovery', label: 'Recovery', access: 'recover' },
   { id: 'reporting', label: 'Reporting', access: 'view' },
   { id: 'management', label: 'Management', access: 'view' },
+  { id: 'my', label: 'My files', access: 'my', linked: true },
 ];
 
 export function App() {
@@ -52,7 +54,7 @@ export function App() {
   if (session === undefined) return <p className="loading">Loading…</p>;
   if (session === null) return <SignIn onSignedIn={signIn} />;
 
-  const areas = AREAS.filter((a) => !a.access || roleAllows(session.role, a.access));
+  const areas = AREAS.filter((a) => roleAllows(session.role, a.access) && (!a.linked || session.link !== undefined));
   const area = areas.find((a) => a.id === route[0]) ?? areas[0]!;
   const signOut = async () => {
     try {
@@ -87,6 +89,7 @@ export function App() {
         {area.id === 'recovery' && <Recovery route={route.slice(1)} session={session} />}
         {area.id === 'reporting' && <Reporting route={route.slice(1)} session={session} />}
         {area.id === 'management' && <Management route={route.slice(1)} session={session} />}
+        {area.id === 'my' && <MyFiles route={route.slice(1)} session={session} />}
       </main>
     </div>
   );

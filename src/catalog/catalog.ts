@@ -36,6 +36,43 @@ export type AlertRow = Selectable<AlertsTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type AuditRow = Selectable<AuditLogTable>;
 export type UserRow = Selectable<UsersTable>;
+
+/** Who a linked account is on its computer (the agent's answer to the `account` question). */
+export interface LinkedIdentity {
+  readonly uid: number;
+  readonly gid: number;
+  readonly groups: readonly number[];
+}
+
+/** A console user's link to an account on a protected computer, with who that account was when checked. */
+export interface UserLink {
+  readonly agent: string;
+  readonly account: string;
+  readonly identity: LinkedIdentity;
+  readonly checkedAt: string;
+}
+
+/** A user row's link, or null when it has none or its stored identity does not read as one (then nothing is shown as the account). */
+export function userLinkOf(u: { link_agent: string | null; link_account: string | null; link_identity: string | null; link_checked_at: string | null }): UserLink | null {
+  if (u.link_agent === null || u.link_account === null || u.link_identity === null || u.link_checked_at === null) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(u.link_identity);
+  } catch {
+    return null;
+  }
+  const id = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffff_fffe;
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  if (!id(o['uid']) || !id(o['gid']) || !Array.isArray(o['groups']) || !o['groups'].every(id) || o['groups'].length > 1024) return null;
+  return { agent: u.link_agent, account: u.link_account, identity: { uid: o['uid'] as number, gid: o['gid'] as number, groups: o['groups'] as number[] }, checkedAt: u.link_checked_at };
+}
+
+function linkColumns(link: UserLink | null) {
+  return link === null
+    ? { link_agent: null, link_account: null, link_identity: null, link_checked_at: null }
+    : { link_agent: link.agent, link_account: link.account, link_identity: JSON.stringify(link.identity), link_checked_at: link.checkedAt };
+}
 export type SessionRow = Selectable<SessionsTable>;
 export type RecipientRow = Selectable<NotificationRecipientsTable>;
 export type WebhookRow = Selectable<NotificationWebhooksTable>;
@@ -193,13 +230,19 @@ export class Catalog {
 
   // --- console users and their sessions --------------------------------------------------------
 
-  async addUser(row: { name: string; role: string; scopes: readonly string[]; passwordHash: string; now: string }): Promise<void> {
+  async addUser(row: { name: string; role: string; scopes: readonly string[]; passwordHash: string; now: string; link?: UserLink }): Promise<void> {
     await this.db.insertInto('users')
       .values({
         name: row.name, role: row.role, scopes: JSON.stringify(row.scopes), password_hash: row.passwordHash,
         created_at: row.now, password_changed_at: row.now, locked_until: null, last_sign_in_at: null,
+        ...linkColumns(row.link ?? null),
       })
       .execute();
+  }
+
+  /** Records who a linked user's account is, as its agent just answered (My files refreshes it). */
+  async setUserIdentity(id: number, identity: LinkedIdentity, now: string): Promise<void> {
+    await this.db.updateTable('users').set({ link_identity: JSON.stringify(identity), link_checked_at: now }).where('id', '=', id).execute();
   }
 
   userByName(name: string): Promise<UserRow | undefined> {
@@ -219,12 +262,13 @@ export class Catalog {
    * session of the user (in the same transaction), so a changed password or
    * a narrower role takes effect at once. Returns how many sessions ended.
    */
-  async updateUser(id: number, change: { role?: string; scopes?: readonly string[]; passwordHash?: string; now: string }): Promise<number> {
+  async updateUser(id: number, change: { role?: string; scopes?: readonly string[]; passwordHash?: string; link?: UserLink | null; now: string }): Promise<number> {
     return this.db.transaction().execute(async (tx) => {
       await tx.updateTable('users')
         .set({
           ...(change.role !== undefined ? { role: change.role } : {}),
           ...(change.scopes !== undefined ? { scopes: JSON.stringify(change.scopes) } : {}),
+          ...(change.link !== undefined ? linkColumns(change.link) : {}),
           ...(change.passwordHash !== undefined ? { password_hash: change.passwordHash, password_changed_at: change.now, failed_sign_ins: 0, locked_until: null } : {}),
         })
         .where('id', '=', id)

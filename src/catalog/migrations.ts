@@ -224,4 +224,14 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('notification_outbox').addColumn('attachment', 'text').execute();
     },
   },
+  '0007-user-links': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // A console user linked to an account on a protected computer (My files): the agent, the account's
+      // name there, and who the agent last said it is (JSON {uid, gid, groups}) with when.
+      await db.schema.alterTable('users').addColumn('link_agent', 'text').execute();
+      await db.schema.alterTable('users').addColumn('link_account', 'text').execute();
+      await db.schema.alterTable('users').addColumn('link_identity', 'text').execute();
+      await db.schema.alterTable('users').addColumn('link_checked_at', 'text').execute();
+    },
+  },
 };

@@ -38,6 +38,12 @@ export interface UsersTable {
   failed_sign_ins: Generated<number>;
   locked_until: string | null;
   last_sign_in_at: string | null;
+  /** My files: the agent and the account there this user is linked to (both null: not linked). */
+  link_agent: string | null;
+  link_account: string | null;
+  /** JSON {uid, gid, groups} of the account as its agent last answered, and when. */
+  link_identity: string | null;
+  link_checked_at: string | null;
 }
 
 /** Browser sessions of console users. */

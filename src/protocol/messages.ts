@@ -139,8 +139,14 @@ export type UserRequest =
  * agent's computer, in byte order of the names, starting after the name
  * whose bytes `after` carries (base64: names are bytes), at most `limit`
  * entries.
+ *
+ * `account`: who the local account `name` is on the agent's computer (its
+ * uid, primary gid and every group the group database gives it), for a
+ * console user linked to that account (My files).
  */
-export type Question = { readonly kind: 'list-dir'; readonly path: string; readonly after?: string; readonly limit: number };
+export type Question =
+  | { readonly kind: 'list-dir'; readonly path: string; readonly after?: string; readonly limit: number }
+  | { readonly kind: 'account'; readonly name: string };
 
 export type EntryType = 'dir' | 'file' | 'symlink' | 'other';
 export const ENTRY_TYPES: readonly EntryType[] = ['dir', 'file', 'symlink', 'other'];
@@ -166,7 +172,21 @@ export interface ListDirAnswer {
   readonly next: string | null;
 }
 
-export type Answer = ListDirAnswer;
+export interface AccountAnswer {
+  readonly kind: 'account';
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+  /** Every group of the account (the primary one included), ascending, no repeats. */
+  readonly groups: readonly number[];
+}
+
+/** A local account name as a question may carry it (POSIX portable characters; never starting with '-'). */
+export const ACCOUNT_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$/;
+/** The most groups an account answer may list. */
+export const MAX_ACCOUNT_GROUPS = 1024;
+
+export type Answer = ListDirAnswer | AccountAnswer;
 export type AnswerTo<Q extends Question> = Extract<Answer, { kind: Q['kind'] }>;
 
 export interface WireError {

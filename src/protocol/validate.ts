@@ -28,6 +28,9 @@ import {
   type Answer,
   type DirEntry,
   type Question,
+  type AccountAnswer,
+  ACCOUNT_NAME_PATTERN,
+  MAX_ACCOUNT_GROUPS,
 } from './messages.js';
 import { canonicalBase64, cursorName, cursorOf, displayName, isNameBytes, livePathProblem, MAX_CURSOR_CHARS, MAX_LIST_ENTRIES, MAX_NAME_BYTES, nameBytes } from './live-names.js';
 
@@ -386,10 +389,28 @@ function dirEntry(v: unknown, path: string): DirEntry {
   };
 }
 
+function accountName(v: unknown, path: string): string {
+  const name = text(v, path, 33);
+  if (!ACCOUNT_NAME_PATTERN.test(name)) bad(path, 'must be an account name: letters, digits, _ . - (not first), at most 32, maybe ending in $');
+  return name;
+}
+
+/** An account answer: ids are 32-bit (not -1), the groups ascending without repeats and holding the primary group. */
+function accountAnswer(v: unknown, path: string): AccountAnswer {
+  const o = record(v, path, ['kind', 'name', 'uid', 'gid', 'groups']);
+  const id = (x: unknown, p: string) => intIn(x, p, 0, 0xffff_fffe);
+  const groups = list(o['groups'], `${path}.groups`, MAX_ACCOUNT_GROUPS, id);
+  for (let i = 1; i < groups.length; i++) if (groups[i]! <= groups[i - 1]!) bad(`${path}.groups[${i}]`, 'is not after the group before it');
+  const gid = id(o['gid'], `${path}.gid`);
+  if (!groups.includes(gid)) bad(`${path}.groups`, 'must hold the primary group');
+  return { kind: 'account', name: accountName(o['name'], `${path}.name`), uid: id(o['uid'], `${path}.uid`), gid, groups };
+}
+
 /** An answer's body: by kind; entries in strictly ascending byte order, `next` the cursor of the last one or null. */
 export function parseAnswerBody(v: unknown, path = 'body'): Answer {
   const kind = typeof v === 'object' && v !== null ? (v as Obj)['kind'] : undefined;
-  if (kind !== 'list-dir') bad(`${path}.kind`, 'must be list-dir');
+  if (kind === 'account') return accountAnswer(v, path);
+  if (kind !== 'list-dir') bad(`${path}.kind`, 'must be list-dir or account');
   const o = record(v, path, ['kind', 'path', 'entries', 'next']);
   const entries = list(o['entries'], `${path}.entries`, MAX_LIST_ENTRIES, dirEntry);
   for (let i = 1; i < entries.length; i++) {
@@ -411,6 +432,10 @@ export function parseAnswerBody(v: unknown, path = 'body'): Answer {
  */
 export function parseQuestion(v: unknown, path = 'ask.body'): Question {
   const kind = typeof v === 'object' && v !== null ? (v as Obj)['kind'] : undefined;
+  if (kind === 'account') {
+    const o = record(v, path, ['kind', 'name']);
+    return { kind, name: accountName(o['name'], `${path}.name`) };
+  }
   if (kind !== 'list-dir') {
     throw new CustosError('usage', `this agent does not know the question ${JSON.stringify(String(kind).slice(0, 40))}: update it`);
   }

@@ -13,6 +13,8 @@ import type { NotificationService } from './notify/notifications.js';
 import type { FileIndexService } from './file-index/service.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
 import type { ServerRecoveries } from './server-recovery.js';
+import type { EndUserRecovery } from './end-user.js';
+import type { MyFilesAccess } from './my-files.js';
 
 export interface ServerContext {
   readonly version: string;
@@ -37,4 +39,8 @@ export interface ServerContext {
   readonly journalMisses: ReadonlyMap<string, number>;
   /** Recoveries to folders of this server (`--to server:/path`, under its --recovery-dir directories). */
   readonly serverRecoveries: ServerRecoveries;
+  /** End-user recovery's rules: what a person may see of their files (custos my, My files). */
+  readonly endUser: EndUserRecovery;
+  /** Who a linked console user is on its computer (My files). */
+  readonly myFiles: MyFilesAccess;
 }

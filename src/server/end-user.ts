@@ -24,7 +24,7 @@ import type { Catalog } from '../catalog/index.js';
 import type { ChunkRef } from '../format/index.js';
 import type { Pool } from '../pool/index.js';
 import { mayRead, pointAt, type CapturedPath, type CapturedPermissions, type LocalCaller } from '../protection/index.js';
-import { encodeBlobFrame, type LocalUser, type UserRequest, type UserRequestMessage } from '../protocol/index.js';
+import { encodeBlobFrame, type LocalUser, type MyListing, type MySearch, type MyVersions, type UserRequest, type UserRequestMessage } from '../protocol/index.js';
 import type { AgentSession } from './agent-hub.js';
 import type { AuditLog } from './audit.js';
 import type { FileIndexReader, IndexedItem, PointRef } from './file-index/types.js';
@@ -62,6 +62,13 @@ export interface UserItem {
   readonly group: string | null;
 }
 
+/** A file a user may recover: the answer that describes it, and its content. */
+export interface OpenedFile {
+  readonly source: string;
+  readonly answer: { path: string; point: { id: string; time: string }; size: number; mode: number; mtime: string; chunks: number };
+  content(): AsyncGenerator<Buffer>;
+}
+
 /** Paths a search looks at before it judges which the user may see. */
 const SEARCH_CANDIDATES = 10_000;
 
@@ -80,7 +87,7 @@ function mtimeIso(ns: bigint): string {
 }
 
 /** A point as the answers name it. */
-const ref = (p: PointRef) => ({ id: p.id, time: p.time });
+const ref = (p: { id: string; time: string }) => ({ id: p.id, time: p.time });
 
 export class EndUserRecovery {
   constructor(private readonly d: EndUserDeps) {}
@@ -89,27 +96,79 @@ export class EndUserRecovery {
   async handle(agent: string, m: UserRequestMessage, session: AgentSession): Promise<Record<string, unknown>> {
     const body = m.body;
     try {
-      const located = await this.locate(agent, body.path);
-      const who = caller(m.user);
-      switch (body.op) {
-        case 'versions':
-          return await this.versions(who, located, body.path);
-        case 'browse':
-          return await this.browse(who, located, body);
-        case 'search':
-          return await this.search(who, located, body);
-        case 'recover': {
-          const answer = await this.recover(who, located, body, session, m.req);
-          await this.d.audit?.record({ actor: `agent ${agent} uid ${m.user.uid}`, role: 'end-user', action: 'my.recover', target: located.sourceId, outcome: 'ok', detail: { path: body.path, point: answer['point'] }, address: null });
-          return answer;
-        }
-      }
+      if (body.op !== 'recover') return await this.answer(agent, m.user, body);
+      const file = await this.openFile(agent, m.user, body);
+      await this.send(file, session, m.req);
+      await this.d.audit?.record({ actor: `agent ${agent} uid ${m.user.uid}`, role: 'end-user', action: 'my.recover', target: file.source, outcome: 'ok', detail: { path: body.path, point: file.answer.point }, address: null });
+      return file.answer;
     } catch (err) {
       if (body.op === 'recover') {
         await this.d.audit?.record({ actor: `agent ${agent} uid ${m.user.uid}`, role: 'end-user', action: 'my.recover', target: null, outcome: err instanceof CustosError && (err.code === 'denied' || err.code === 'not-found') ? 'denied' : 'failed', detail: { path: body.path }, address: null }).catch(() => undefined);
       }
       throw err;
     }
+  }
+
+  /** What a person asks about their files on `agent`'s computer (from its user socket, or My files in the console), as `user`. */
+  answer(agent: string, user: LocalUser, body: Extract<UserRequest, { op: 'browse' }>): Promise<MyListing>;
+  answer(agent: string, user: LocalUser, body: Extract<UserRequest, { op: 'search' }>): Promise<MySearch>;
+  answer(agent: string, user: LocalUser, body: Extract<UserRequest, { op: 'versions' }>): Promise<MyVersions>;
+  answer(agent: string, user: LocalUser, body: Exclude<UserRequest, { op: 'recover' }>): Promise<MyListing | MySearch | MyVersions>;
+  async answer(agent: string, user: LocalUser, body: Exclude<UserRequest, { op: 'recover' }>): Promise<MyListing | MySearch | MyVersions> {
+    const located = await this.locate(agent, body.path);
+    const who = caller(user);
+    switch (body.op) {
+      case 'versions':
+        return await this.versions(who, located, body.path);
+      case 'browse':
+        return await this.browse(who, located, body);
+      case 'search':
+        return await this.search(who, located, body);
+    }
+  }
+
+  /** `agent`'s fs data sources in groups with end-user recovery on, each with its recovery points (newest first). */
+  async sourcesOf(agent: string): Promise<Array<{ id: string; path: string; points: Array<{ id: string; time: string }> }>> {
+    const out = [];
+    for (const s of await this.d.catalog.listSources({ agent })) {
+      if (s.kind !== 'fs' || s.group_name === null) continue;
+      if ((await this.d.catalog.group(s.group_name))?.end_user_recovery !== 1) continue;
+      const points = (await this.d.catalog.listPoints(s.id, true)).map(ref).sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+      out.push({ id: s.id, path: s.path, points });
+    }
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /**
+   * One file of a point that `user` could read there: what it is, and its
+   * content chunk by chunk (raw bytes, in file order; checked against the
+   * size the point recorded once the last chunk is read).
+   */
+  async openFile(agent: string, user: LocalUser, body: { path: string; point?: string; at?: string }): Promise<OpenedFile> {
+    const located = await this.locate(agent, body.path);
+    const point = this.choose(located, body.path, body);
+    const r = await this.readable(caller(user), point, located.rel);
+    if (!r) throw unseen(body.path);
+    if (r.item.type === 'dir') throw new CustosError('usage', `${body.path} is a directory: files are recovered one at a time`);
+    if (r.item.type !== 'file') throw new CustosError('usage', `${body.path} is a ${r.item.type}, not a file`);
+    if (r.item.error !== null) throw new CustosError('not-found', `${body.path} could not be read when point ${point.id.slice(0, 8)} was taken (${r.item.error})`);
+    const chunks = await this.d.content.fileChunks(point.id, r.contentPath);
+    if (!chunks) throw unseen(body.path);
+    const size = r.item.size;
+    const pool = this.d.pool;
+    return {
+      source: located.sourceId,
+      answer: { path: body.path, point: ref(point), size, mode: r.item.mode, mtime: mtimeIso(r.item.mtimeNs), chunks: chunks.length },
+      async *content() {
+        let bytes = 0;
+        for (const c of chunks) {
+          const raw = await pool.readChunk(c.id);
+          bytes += raw.length;
+          yield raw;
+        }
+        if (bytes !== size) throw new CustosError('integrity', `${body.path}: point ${point.id} holds ${bytes} bytes of a ${size}-byte file`);
+      },
+    };
   }
 
   /** The agent's own fs data source whose path is the longest prefix of `path`, and the group's consent. */
@@ -168,7 +227,7 @@ export class EndUserRecovery {
     return points.reduce((a, b) => (b.time > a.time ? b : a));
   }
 
-  private async versions(who: LocalCaller, located: Located, path: string): Promise<Record<string, unknown>> {
+  private async versions(who: LocalCaller, located: Located, path: string): Promise<MyVersions> {
     // Every point is looked at anyway (each is judged on its own), so the versions are made from those
     // answers: a hard link counts with the content of the file it links to in that point.
     const versions: Array<{ content: string | null; size: number; mtimeNs: bigint; points: Array<{ id: string; time: string }> }> = [];
@@ -184,7 +243,7 @@ export class EndUserRecovery {
     return { path, versions: versions.map((v) => ({ size: v.size, mtime: mtimeIso(v.mtimeNs), points: v.points })) };
   }
 
-  private async browse(who: LocalCaller, located: Located, body: Extract<UserRequest, { op: 'browse' }>): Promise<Record<string, unknown>> {
+  private async browse(who: LocalCaller, located: Located, body: Extract<UserRequest, { op: 'browse' }>): Promise<MyListing> {
     const point = this.choose(located, body.path, body);
     const dir = await this.readable(who, point, located.rel);
     if (!dir || dir.item.type !== 'dir') throw unseen(body.path);
@@ -213,13 +272,13 @@ export class EndUserRecovery {
    * each with the points where the user could read it (first, last, how
    * many): a path never readable is not a hit.
    */
-  private async search(who: LocalCaller, located: Located, body: Extract<UserRequest, { op: 'search' }>): Promise<Record<string, unknown>> {
+  private async search(who: LocalCaller, located: Located, body: Extract<UserRequest, { op: 'search' }>): Promise<MySearch> {
     const dir = located.rel.toString('utf8');
     const pattern = body.pattern.includes('/') && dir !== '' ? `${dir}/${body.pattern.replace(/^\/+/, '')}` : body.pattern;
     const points = [...located.points].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
     const { hits } = await this.d.index.search(points, pattern, SEARCH_CANDIDATES);
     const under = dir === '' ? null : Buffer.from(dir + '/');
-    const out: Array<Record<string, unknown>> = [];
+    const out: MySearch['hits'] = [];
     for (const h of hits) {
       if (under && !(h.path.length > under.length && h.path.subarray(0, under.length).equals(under))) continue;
       let first: PointRef | undefined;
@@ -242,28 +301,10 @@ export class EndUserRecovery {
     return { path: body.path, pattern: body.pattern, hits: out };
   }
 
-  /**
-   * Sends the file's content as blob frames of request `req` (raw bytes, in
-   * file order), then answers with what it sent. The agent writes it as the
-   * user; the server never learns where.
-   */
-  private async recover(who: LocalCaller, located: Located, body: Extract<UserRequest, { op: 'recover' }>, session: AgentSession, req: number): Promise<Record<string, unknown>> {
-    const point = this.choose(located, body.path, body);
-    const r = await this.readable(who, point, located.rel);
-    if (!r) throw unseen(body.path);
-    if (r.item.type === 'dir') throw new CustosError('usage', `${body.path} is a directory: custos my recover recovers one file at a time (see custos my browse)`);
-    if (r.item.type !== 'file') throw new CustosError('usage', `${body.path} is a ${r.item.type}, not a file`);
-    if (r.item.error !== null) throw new CustosError('not-found', `${body.path} could not be read when point ${point.id.slice(0, 8)} was taken (${r.item.error})`);
-    const chunks = await this.d.content.fileChunks(point.id, r.contentPath);
-    if (!chunks) throw unseen(body.path);
-    let bytes = 0;
-    for (let i = 0; i < chunks.length; i++) {
-      const raw = await this.d.pool.readChunk(chunks[i]!.id);
-      bytes += raw.length;
-      await session.sendBinary(encodeBlobFrame(req, i, raw.length, raw));
-    }
-    if (bytes !== r.item.size) throw new CustosError('integrity', `${body.path}: point ${point.id} holds ${bytes} bytes of a ${r.item.size}-byte file`);
-    return { path: body.path, point: ref(point), size: r.item.size, mode: r.item.mode, mtime: mtimeIso(r.item.mtimeNs), chunks: chunks.length };
+  /** Sends a file's content as blob frames of request `req` (raw bytes, in file order); the agent writes it as the user, and the server never learns where. */
+  private async send(file: OpenedFile, session: AgentSession, req: number): Promise<void> {
+    let i = 0;
+    for await (const raw of file.content()) await session.sendBinary(encodeBlobFrame(req, i++, raw.length, raw));
   }
 }
 

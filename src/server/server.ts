@@ -53,6 +53,8 @@ import { registerMetricsRoute } from './routes/metrics.js';
 import { registerNotificationRoutes } from './routes/api/notifications.js';
 import { NotificationService } from './notify/notifications.js';
 import { registerReportRoutes } from './routes/api/reports.js';
+import { registerMyFilesRoutes } from './routes/api/my-files.js';
+import { MyFilesAccess } from './my-files.js';
 import { ReportService } from './reports/report-service.js';
 import { ReportScheduler } from './reports/report-schedule.js';
 import { installAudit, installValidators, serve } from './routes/serve.js';
@@ -182,7 +184,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     endUser = new EndUserRecovery({ catalog, pool, index: fileIndex.index, content: new ManifestPointContent(pool), audit });
     const events = new LiveEvents(catalog);
-    const ctx: ServerContext = { version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, events, audit, notifications, maintenance, clock, files, ca, log, journalMisses, serverRecoveries };
+    const myFiles = new MyFilesAccess({ catalog, hub, clock });
+    const ctx: ServerContext = {
+      version: SERVER_VERSION, catalog, pool, fileIndex, hub, engine, alerts, events, audit, notifications, maintenance, clock, files, ca, log, journalMisses, serverRecoveries, endUser, myFiles,
+    };
     const reports = new ReportService({ catalog, clock, poolUsage: () => maintenance.usage([]), connectedAgents: () => hub.connected() });
     const reportScheduler = new ReportScheduler({ catalog, reports, serverName: () => notifications.serverName(), log });
     notifications.onPass((now) => reportScheduler.queueDue(now));
@@ -231,6 +236,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerCatalogRoutes(app, ctx);
     registerNotificationRoutes(app, ctx);
     registerReportRoutes(app, ctx, reports);
+    registerMyFilesRoutes(app, ctx);
     registerMetricsRoute(app, ctx);
 
     // The agent endpoint: a WebSocket upgrade that requires a valid, unrevoked client certificate.

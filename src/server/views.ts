@@ -1,5 +1,6 @@
 /** Catalog rows → the REST API's objects (docs/design/rest-api.md). */
 import type { AgentRow, AlertRow, ApiTokenRow, AuditRow, DataSourceRow, GroupRow, JobLogRow, JobRow, PointRow, UserRow } from '../catalog/index.js';
+import { userLinkOf } from '../catalog/index.js';
 import { alertAction, formatCheck, formatReplica, type ProtectionPolicy } from '../protection/index.js';
 import { JOB_KIND_NAMES } from '../protocol/rest/index.js';
 import type { JobKind } from '../jobs/index.js';
@@ -130,7 +131,13 @@ export function userView(u: UserRow, now: Date): User {
     passwordChangedAt: u.password_changed_at,
     lastSignInAt: u.last_sign_in_at,
     lockedUntil: u.locked_until !== null && u.locked_until > now.toISOString() ? u.locked_until : null,
+    link: linkView(u),
   };
+}
+
+function linkView(u: UserRow): User['link'] {
+  const l = userLinkOf(u);
+  return l === null ? null : { agent: l.agent, account: l.account, uid: l.identity.uid, gid: l.identity.gid, groups: [...l.identity.groups], checkedAt: l.checkedAt };
 }
 
 export function auditView(a: AuditRow): AuditEntry {

@@ -155,6 +155,7 @@ describe('REST fuzzing: bodies, path parameters and queries', () => {
   test('what was accepted reads back through the API', async () => {
     for (const spec of Object.values(api) as RouteSpec[]) {
       if (spec.method !== 'GET' || spec.path.includes(':') || spec.events) continue;
+      if (spec.access === 'my') continue; // a token has no linked account (404); My files: test/browser/my-files.test.ts
       const r = await s.server.inject({ method: 'GET', url: spec.path, headers: { authorization: `Bearer ${s.adminToken}` } });
       assert.equal(r.status, 200, `${spec.path}: ${r.text.slice(0, 300)}`);
     }

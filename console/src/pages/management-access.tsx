@@ -8,7 +8,7 @@ import type { AuditEntry, Role, Session, Token, TokenCreated, User, UserUpdate }
 import { call } from '../api.js';
 import { formatTime } from '../format.js';
 import { useLoad } from '../load.js';
-import { ConfirmDialog, CopyButton, messageOf, RoleFields, ROLE_MEANS, scopeList } from './management-parts.js';
+import { ConfirmDialog, CopyButton, linkOf, messageOf, RoleFields, ROLE_MEANS, scopeList } from './management-parts.js';
 
 // ---------------------------------------------------------------------------
 // Users
@@ -46,6 +46,7 @@ export function Users({ session }: { session: Session }) {
               <th>User</th>
               <th>Role</th>
               <th>Scopes</th>
+              <th>Linked account</th>
               <th>Added</th>
               <th>Password changed</th>
               <th>Last sign-in</th>
@@ -64,6 +65,7 @@ export function Users({ session }: { session: Session }) {
                 </td>
                 <td>{u.role}</td>
                 <td className="subject">{u.scopes.join(', ') || '—'}</td>
+                <td className="subject">{u.link ? `${u.link.account} on ${u.link.agent} (uid ${u.link.uid})` : '—'}</td>
                 <td>{formatTime(u.createdAt)}</td>
                 <td>{formatTime(u.passwordChangedAt)}</td>
                 <td>{formatTime(u.lastSignInAt)}</td>
@@ -174,6 +176,7 @@ function AddUser({ onAdded }: { onAdded: (u: User) => void }) {
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('viewer');
   const [scopes, setScopes] = useState('');
+  const [link, setLink] = useState('');
   const pw = usePasswords(true);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -183,11 +186,16 @@ function AddUser({ onAdded }: { onAdded: (u: User) => void }) {
     e.preventDefault();
     setError(null);
     if (pw.problem) return setError(pw.problem);
+    const linked = linkOf(link);
+    if (typeof linked === 'string') return setError(linked);
     setBusy(true);
     try {
-      const u = await call(api.createUser, { body: { name: name.trim(), role, password: pw.password, ...(role === 'recovery-operator' ? { scopes: scopeList(scopes) } : {}) } });
+      const u = await call(api.createUser, {
+        body: { name: name.trim(), role, password: pw.password, ...(role === 'recovery-operator' ? { scopes: scopeList(scopes) } : {}), ...(linked ? { link: linked } : {}) },
+      });
       setName('');
       setScopes('');
+      setLink('');
       pw.reset();
       onAdded(u);
     } catch (err) {
@@ -204,7 +212,7 @@ function AddUser({ onAdded }: { onAdded: (u: User) => void }) {
           User name
           <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={63} pattern="[A-Za-z0-9._\-]{1,63}" autoComplete="off" />
         </label>
-        <RoleFields role={role} scopes={scopes} onRole={setRole} onScopes={setScopes} />
+        <RoleFields role={role} scopes={scopes} onRole={setRole} onScopes={setScopes} link={link} onLink={setLink} />
         <PasswordFields pw={pw} label="Password" touched />
       </div>
       <p className="muted">
@@ -228,6 +236,8 @@ function AddUser({ onAdded }: { onAdded: (u: User) => void }) {
 function EditUser({ user, self, onClose, onChanged }: { user: User; self: boolean; onClose: () => void; onChanged: (u: User, what: string) => void }) {
   const [role, setRole] = useState<Role>(user.role);
   const [scopes, setScopes] = useState(user.scopes.join('\n'));
+  const linkWas = user.link ? `${user.link.agent}:${user.link.account}` : '';
+  const [link, setLink] = useState(linkWas);
   const pw = usePasswords(false);
   const titleId = useId();
   const errorId = useId();
@@ -244,8 +254,11 @@ function EditUser({ user, self, onClose, onChanged }: { user: User; self: boolea
     setError(null);
     if (pw.problem) return setError(pw.problem);
     const scopeChange = role === 'recovery-operator' && scopeList(scopes).join('\n') !== user.scopes.join('\n');
+    const linked = linkOf(link);
+    if (typeof linked === 'string') return setError(linked);
     const body: UserUpdate = {
       ...(role !== user.role ? { role } : {}),
+      ...(link.trim() !== linkWas ? { link: linked } : {}),
       ...(role === 'recovery-operator' && (scopeChange || role !== user.role) ? { scopes: scopeList(scopes) } : {}),
       ...(pw.password ? { password: pw.password } : {}),
     };
@@ -253,7 +266,11 @@ function EditUser({ user, self, onClose, onChanged }: { user: User; self: boolea
     setBusy(true);
     try {
       const u = await call(api.updateUser, { params: { name: user.name }, body });
-      const what = [body.role ? `role ${body.role}` : body.scopes ? 'scopes changed' : '', body.password ? 'password changed' : ''].filter(Boolean).join(', ');
+      const what = [
+        body.role ? `role ${body.role}` : body.scopes ? 'scopes changed' : '',
+        body.link !== undefined ? (body.link ? `linked to ${body.link.account} on ${body.link.agent}` : 'unlinked') : '',
+        body.password ? 'password changed' : '',
+      ].filter(Boolean).join(', ');
       onChanged(u, `${what}; their sessions ended`);
       onClose();
     } catch (err) {
@@ -275,7 +292,7 @@ function EditUser({ user, self, onClose, onChanged }: { user: User; self: boolea
       <form onSubmit={(e) => void submit(e)}>
         <h2 id={titleId}>Change user {user.name}</h2>
         <div className="fields">
-          <RoleFields role={role} scopes={scopes} onRole={setRole} onScopes={setScopes} />
+          <RoleFields role={role} scopes={scopes} onRole={setRole} onScopes={setScopes} link={link} onLink={setLink} />
           <PasswordFields pw={pw} label="New password" touched />
         </div>
         <p className="muted">

@@ -105,21 +105,29 @@ export function CopyButton({ text, label, select }: { text: string; label: strin
   );
 }
 
-/** A role select and, for a recovery-operator, its scopes (one a line). */
+/**
+ * A role select and, for a recovery-operator, its scopes (one a line); for
+ * a console user (`onLink` given), the account it is linked to (My files),
+ * which an end-user must have. Tokens cannot be end-users.
+ */
 export function RoleFields(props: {
   readonly role: Role;
   readonly scopes: string;
   readonly onRole: (r: Role) => void;
   readonly onScopes: (s: string) => void;
   readonly roleLabel?: string;
+  readonly link?: string;
+  readonly onLink?: (s: string) => void;
 }) {
   const hint = useId();
+  const linkHint = useId();
+  const onLink = props.onLink;
   return (
     <>
       <label>
         {props.roleLabel ?? 'Role'}
         <select value={props.role} onChange={(e) => props.onRole(e.target.value as Role)}>
-          {ROLES.map((r) => (
+          {ROLES.filter((r) => onLink || r !== 'end-user').map((r) => (
             <option key={r} value={r}>
               {r}
             </option>
@@ -133,6 +141,13 @@ export function RoleFields(props: {
           <small id={hint}>One a line: group:NAME or source:AGENT:fs:/path — what this recovery-operator may see and recover.</small>
         </label>
       )}
+      {onLink && (
+        <label>
+          Linked account
+          <input value={props.link ?? ''} onChange={(e) => onLink(e.target.value)} placeholder="AGENT:ACCOUNT" maxLength={100} aria-describedby={linkHint} required={props.role === 'end-user'} autoComplete="off" />
+          <small id={linkHint}>My files: the account on a protected computer whose files this user sees{props.role === 'end-user' ? ' (an end-user needs one)' : ' (optional)'}.</small>
+        </label>
+      )}
     </>
   );
 }
@@ -142,7 +157,17 @@ export const ROLE_MEANS: Record<Role, string> = {
   operator: 'sees everything, runs jobs, recovers; changes no configuration',
   viewer: 'sees configuration, state and jobs; changes nothing',
   'recovery-operator': 'browses and recovers the data sources of its scopes only',
+  'end-user': 'My files only: what the linked account could read on its computer',
 };
+
+/** AGENT:ACCOUNT typed in a field, as the API takes a link; null when empty, an error text when it is not one. */
+export function linkOf(text: string): { agent: string; account: string } | null | string {
+  const t = text.trim();
+  if (t === '') return null;
+  const at = t.lastIndexOf(':');
+  if (at <= 0 || at === t.length - 1) return 'Give the linked account as AGENT:ACCOUNT, e.g. pc1:alice.';
+  return { agent: t.slice(0, at), account: t.slice(at + 1) };
+}
 
 /** The scopes typed in a textarea: one a line, blank lines left out. */
 export const scopeList = (text: string): string[] => text.split('\n').map((s) => s.trim()).filter(Boolean);

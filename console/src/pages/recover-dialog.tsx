@@ -8,8 +8,8 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../../../src/protocol/rest/contract.js';
 import type { Job, RecoveryPoint, RecoveryRequest } from '../../../src/protocol/rest/objects.js';
-import { call, stream } from '../api.js';
-import { formatBytes, formatTime, plural } from '../format.js';
+import { call, saveBlob, stream } from '../api.js';
+import { formatTime, plural } from '../format.js';
 import { useLive } from '../live.js';
 import { useLoad } from '../load.js';
 import { href } from '../route.js';
@@ -150,16 +150,7 @@ async function download(source: string, point: RecoveryPoint, items: string[], f
   const blob = await res.blob();
   const tail = new Uint8Array(await blob.slice(Math.max(0, blob.size - 1024)).arrayBuffer());
   if (!archiveEnds(tail, format)) throw new Error('the archive was cut short (the server stopped sending it): nothing was saved; try again, or see the server log');
-  const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `custos-recovery.${format}`;
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  return `Saved ${name} (${formatBytes(blob.size)}).`;
+  return saveBlob(blob, res, `custos-recovery.${format}`);
 }
 
 /** Whether an archive's last bytes are its proper end: two zero blocks for tar, the end-of-central-directory record for zip. */

@@ -24,12 +24,14 @@ import {
   parseQuestion,
   type JobSpec,
   type Question,
+  type Answer,
   type LocalUser,
   type ServerMessage,
   type UserRequest,
 } from '../../protocol/index.js';
 import { startUserSocket } from '../user/user-socket.js';
 import { listDir } from '../browse/list-dir.js';
+import { lookupAccount } from '../browse/account.js';
 import { agentFiles, loadIdentity, type AgentIdentity } from './agent-files.js';
 import { makePrivateDir, makePrivateFiles } from './private-files.js';
 import { JobLink, type Wire } from './job-link.js';
@@ -273,7 +275,8 @@ export class AgentRuntime implements Wire {
     }
   }
 
-  private answerOf(q: Question) {
+  private answerOf(q: Question): Promise<Answer> {
+    if (q.kind === 'account') return lookupAccount(q.name);
     return listDir(q.path, { limit: q.limit, after: q.after });
   }
 

@@ -58,6 +58,11 @@ import {
   UserCreateSchema,
   UserSchema,
   UserUpdateSchema,
+  MyFilesSchema,
+  MyListingSchema,
+  MySearchSchema,
+  MyVersionsSchema,
+  MyDownloadSummarySchema,
   TokenCreatedSchema,
   TokenCreateSchema,
   TokenSchema,
@@ -76,17 +81,20 @@ export type Access =
   | 'operate' //         run jobs now, cancel them, resolve alerts
   | 'recover' //         start a recovery (a recovery-operator: within its scope)
   | 'configure' //       protection groups, agents' enrollment, the pool
-  | 'manage-access'; //  tokens, console users, agent removal, the audit log
+  | 'manage-access' //   tokens, console users, agent removal, the audit log
+  | 'my'; //             My files: a console user's own files on the computer its account is linked to
 
 /** Which roles hold each access (docs/design/security.md says why). */
 export const ACCESS: Record<Exclude<Access, 'public'>, readonly Role[]> = {
-  authenticated: ['admin', 'operator', 'viewer', 'recovery-operator'],
+  authenticated: ['admin', 'operator', 'viewer', 'recovery-operator', 'end-user'],
   view: ['admin', 'operator', 'viewer'],
   'view-sources': ['admin', 'operator', 'viewer', 'recovery-operator'],
   operate: ['admin', 'operator'],
   recover: ['admin', 'operator', 'recovery-operator'],
   configure: ['admin'],
   'manage-access': ['admin'],
+  // Every role: what a user sees there is decided by the account it is linked to (a user without a link gets 403).
+  my: ['admin', 'operator', 'viewer', 'recovery-operator', 'end-user'],
 };
 
 /** Whether `role` may make a call that needs `access`. */
@@ -190,6 +198,9 @@ const PointChoice = {
 };
 /** A path inside the data source: relative to the protected directory, or absolute under it; base64:… for bytes that are not UTF-8. */
 const ItemPath = Type.String({ maxLength: 6000, description: "relative to the protected directory or absolute under it ('' or / is the protected directory); base64:… gives raw bytes" });
+/** A path on the linked account's computer: absolute, without empty, . or .. components. */
+const MyPath = Type.String({ minLength: 1, maxLength: 4096, description: 'an absolute path on the computer, e.g. /home/alice/report.odt' });
+const MyLimit = Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 200' }));
 const Limit = (dflt: number) => Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: `default ${dflt}` }));
 
 export const api = {
@@ -367,6 +378,37 @@ export const api = {
     method: 'POST', path: '/api/data-sources/:id/downloads', audit: 'recovery.download', access: 'recover', params: SourceId,
     summary: 'Download a recovery point (or items of it) as a tar, tar.zst or zip archive, streamed as it is read; its summary follows in the X-Custos-Summary trailer',
     body: DownloadRequestSchema, stream: ['application/x-tar', 'application/zstd', 'application/zip'], response: DownloadSummarySchema,
+  }),
+
+  // --- My files: a console user linked to an account on a protected computer (docs/design/security.md, "My files")
+  myFiles: route({
+    method: 'GET', path: '/api/my', access: 'my',
+    summary: "The linked account and its computer's data sources where end-user recovery is on, with their recovery points",
+    response: MyFilesSchema,
+  }),
+  myBrowse: route({
+    method: 'GET', path: '/api/my/files', access: 'my',
+    summary: 'One directory of a recovery point (the newest when neither point nor at is given): only what the linked account could read there',
+    query: strict({ ...PointChoice, path: MyPath, after: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'the `next` of the previous page: one name' })), limit: MyLimit }),
+    response: MyListingSchema,
+  }),
+  mySearch: route({
+    method: 'GET', path: '/api/my/search', access: 'my',
+    summary: 'Paths under a directory matching a glob in any recovery point, where the linked account could read them',
+    query: strict({ path: MyPath, pattern: Type.String({ minLength: 1, maxLength: 1024 }), limit: MyLimit }),
+    response: MySearchSchema,
+  }),
+  myVersions: route({
+    method: 'GET', path: '/api/my/versions', access: 'my',
+    summary: 'The versions of one file the linked account could read, each with the recovery points holding it',
+    query: strict({ path: MyPath }),
+    response: MyVersionsSchema,
+  }),
+  myDownload: route({
+    method: 'GET', path: '/api/my/download', access: 'my', audit: 'my.download',
+    summary: 'One file of a recovery point (the newest when neither point nor at is given) the linked account could read, streamed; its summary follows in the X-Custos-Summary trailer',
+    query: strict({ ...PointChoice, path: MyPath }),
+    stream: ['application/octet-stream'], response: MyDownloadSummarySchema,
   }),
 
   // --- jobs

@@ -8,11 +8,11 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ISO_LOCAL_TIME_SOURCE, ISO_OFFSET_SOURCE } from '../../base/index.js';
 
-export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+export const Nullable = <T extends TSchema>(t: T, options?: { description?: string }) => Type.Union([t, Type.Null()], options);
 const Time = Type.String({ description: 'ISO 8601 UTC time' });
 const Count = Type.Integer({ minimum: 0 });
 
-export const ROLES = ['admin', 'operator', 'viewer', 'recovery-operator'] as const;
+export const ROLES = ['admin', 'operator', 'viewer', 'recovery-operator', 'end-user'] as const;
 export type Role = (typeof ROLES)[number];
 export const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
 
@@ -368,6 +368,7 @@ export const SessionSchema = Type.Object({
   scopes: Type.Array(Type.String()),
   expiresAt: Nullable(Time),
   csrf: Type.Optional(Type.String({ description: 'a console session only: send it as x-custos-csrf on every call but GET and HEAD' })),
+  link: Type.Optional(Type.Object({ agent: Type.String(), account: Type.String() }, { description: 'a console user linked to an account on a protected computer (My files)' })),
 });
 export type Session = Static<typeof SessionSchema>;
 
@@ -392,6 +393,27 @@ export const SignedInSchema = Type.Object({
 });
 export type SignedIn = Static<typeof SignedInSchema>;
 
+/** An account on a protected computer, as a console user links to it (My files). */
+export const ACCOUNT_NAME_SOURCE = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\\$?$';
+export const UserLinkInputSchema = Type.Object(
+  {
+    agent: Type.String({ minLength: 1, maxLength: 63, description: 'the protection agent of the computer (custos agent list)' }),
+    account: Type.String({ minLength: 1, maxLength: 33, pattern: ACCOUNT_NAME_SOURCE, description: "the account's name on that computer" }),
+  },
+  { additionalProperties: false },
+);
+export type UserLinkInput = Static<typeof UserLinkInputSchema>;
+
+export const UserLinkSchema = Type.Object({
+  agent: Type.String(),
+  account: Type.String(),
+  uid: Type.Integer(),
+  gid: Type.Integer(),
+  groups: Type.Array(Type.Integer()),
+  checkedAt: Type.String({ description: 'ISO 8601 UTC time: when the agent last said who the account is' }),
+});
+export type UserLink = Static<typeof UserLinkSchema>;
+
 export const UserSchema = Type.Object({
   name: Type.String(),
   role: RoleSchema,
@@ -400,6 +422,7 @@ export const UserSchema = Type.Object({
   passwordChangedAt: Time,
   lastSignInAt: Nullable(Time),
   lockedUntil: Nullable(Time),
+  link: Nullable(UserLinkSchema, { description: 'My files: the account on a protected computer this user sees files as' }),
 });
 export type User = Static<typeof UserSchema>;
 
@@ -412,6 +435,7 @@ export const UserCreateSchema = Type.Object(
     role: RoleSchema,
     scopes: Type.Optional(Type.Array(ScopeSchema, { maxItems: 100 })),
     password: NewPassword,
+    link: Type.Optional(UserLinkInputSchema),
   },
   { additionalProperties: false },
 );
@@ -422,6 +446,7 @@ export const UserUpdateSchema = Type.Object(
     password: Type.Optional(NewPassword),
     role: Type.Optional(RoleSchema),
     scopes: Type.Optional(Type.Array(ScopeSchema, { maxItems: 100 })),
+    link: Type.Optional(Nullable(UserLinkInputSchema, { description: 'null: unlink' })),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -803,3 +828,52 @@ export const ReportScheduleSchema = Type.Object({
   lastSentDay: Nullable(Day),
 });
 export type ReportSchedule = Static<typeof ReportScheduleSchema>;
+
+// --- My files (a console user linked to an account on a protected computer) ---------------------------
+
+export const MyFilesSchema = Type.Object({
+  agent: Type.String(),
+  account: Type.String(),
+  connected: Type.Boolean({ description: 'whether the agent is connected now (when not, who the account is was last checked at checkedAt)' }),
+  checkedAt: Time,
+  sources: Type.Array(Type.Object({
+    id: Type.String(),
+    path: Type.String({ description: 'the protected directory on the computer' }),
+    points: Type.Array(PointRefSchema, { description: 'newest first' }),
+  }), { description: "the computer's data sources in groups with end-user recovery on" }),
+});
+export type MyFiles = Static<typeof MyFilesSchema>;
+
+export const MyItemSchema = Type.Object({
+  name: Type.String(),
+  type: Type.String(),
+  size: Count,
+  mtime: Time,
+  mode: Type.Integer(),
+  user: Nullable(Type.String()),
+  group: Nullable(Type.String()),
+});
+
+export const MyListingSchema = Type.Object({
+  path: Type.String(),
+  point: PointRefSchema,
+  items: Type.Array(MyItemSchema, { description: 'only what the account could read when the point was taken' }),
+  next: Nullable(Type.String({ description: 'pass as `after` for the next page; null: this was the last' })),
+});
+export type MyListing = Static<typeof MyListingSchema>;
+
+export const MySearchSchema = Type.Object({
+  path: Type.String(),
+  pattern: Type.String(),
+  hits: Type.Array(Type.Object({ path: Type.String(), type: Type.String(), size: Count, first: PointRefSchema, last: PointRefSchema, points: Count })),
+});
+export type MySearch = Static<typeof MySearchSchema>;
+
+export const MyVersionsSchema = Type.Object({
+  path: Type.String(),
+  versions: Type.Array(Type.Object({ size: Count, mtime: Time, points: Type.Array(PointRefSchema) }), { description: 'oldest first' }),
+});
+export type MyVersions = Static<typeof MyVersionsSchema>;
+
+export const MyDownloadSummarySchema = Type.Object({ path: Type.String(), point: PointRefSchema, size: Count });
+export type MyDownloadSummary = Static<typeof MyDownloadSummarySchema>;

@@ -78,7 +78,7 @@ test('a refused body is said in one line a person reads: a union of constants as
     assert.equal(check(body), false);
     return formatSchemaErrors(check.errors ?? [], 'body');
   };
-  assert.equal(say(api.createToken, { name: 'x', role: ['admin'] }), 'body/role must be one of: "admin", "operator", "viewer", "recovery-operator"');
+  assert.equal(say(api.createToken, { name: 'x', role: ['admin'] }), 'body/role must be one of: "admin", "operator", "viewer", "recovery-operator", "end-user"');
   assert.equal(say(api.createGroup, { name: 'g', sources: ['a:fs:/x'], retention: true }), 'body/retention must be string or integer');
   assert.equal(say(api.createGroup, { name: 'g', sources: 'x' }), 'body/sources must be array');
   assert.equal(say(api.createToken, { name: 'x', role: 'admin', extra: 1 }), 'body has an unknown field "extra"');

@@ -1,6 +1,7 @@
 /** /api/tokens, /api/session and /api/audit: API tokens for people and scripts, who made a call (a token or a console user), and the audit log. */
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../../../base/index.js';
+import { userLinkOf } from '../../../catalog/index.js';
 import { api } from '../../../protocol/rest/index.js';
 import { formatScope, parseScope, type Scope } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
@@ -17,7 +18,13 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   serve(app, api.session, async ({ principal }) => {
     const p = principal!;
-    return { kind: p.kind, name: p.name, role: p.role, scopes: p.scopes.map(formatScope), expiresAt: p.expiresAt, ...(p.kind === 'user' ? { csrf: p.csrf } : {}) };
+    const row = p.kind === 'user' ? await c.userById(p.userId) : undefined;
+    const link = row ? userLinkOf(row) : null;
+    return {
+      kind: p.kind, name: p.name, role: p.role, scopes: p.scopes.map(formatScope), expiresAt: p.expiresAt,
+      ...(p.kind === 'user' ? { csrf: p.csrf } : {}),
+      ...(link ? { link: { agent: link.agent, account: link.account } } : {}),
+    };
   });
 
   serve(app, api.createToken, async ({ body, audit }) => {
@@ -57,6 +64,7 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: ServerContext): v
 
 /** Scopes are for recovery-operator tokens and users only, which need at least one; each names a group or data source that exists. */
 export async function checkScopes(ctx: ServerContext, role: string, texts: readonly string[], what: 'token' | 'user'): Promise<Scope[]> {
+  if (role === 'end-user' && what === 'token') throw badRequest('an end-user is a console user linked to an account on a protected computer (custos user add NAME --role end-user --link AGENT:ACCOUNT); an API token cannot be one');
   if (role !== 'recovery-operator') {
     if (texts.length > 0) throw badRequest(`scopes apply to recovery-operator ${what}s only; a ${role} ${what} reaches everything its role allows`);
     return [];

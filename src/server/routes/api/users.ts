@@ -15,6 +15,7 @@ import { serve } from '../serve.js';
 import { checkScopes } from './tokens.js';
 
 const DENIED = 'wrong user name or password';
+const END_USER_NEEDS_LINK = 'an end-user sees only the files of the account it is linked to: give the link (--link AGENT:ACCOUNT)';
 
 export function registerUserRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const c = ctx.catalog;
@@ -47,20 +48,27 @@ export function registerUserRoutes(app: FastifyInstance, ctx: ServerContext): vo
   serve(app, api.listUsers, async () => (await c.listUsers()).map((u) => userView(u, ctx.clock.now())));
 
   serve(app, api.createUser, async ({ body, audit }) => {
-    audit(body.name, { role: body.role, scopes: body.scopes ?? [] });
+    audit(body.name, { role: body.role, scopes: body.scopes ?? [], ...(body.link ? { link: `${body.link.agent}:${body.link.account}` } : {}) });
     const scopes = await checkScopes(ctx, body.role, body.scopes ?? [], 'user');
+    if (body.role === 'end-user' && !body.link) throw badRequest(END_USER_NEEDS_LINK);
     const problem = passwordProblem(body.password);
     if (problem) throw badRequest(problem);
     if (await c.userByName(body.name)) throw conflict(`a user named ${body.name} exists; change its password with custos user passwd ${body.name}, or pick another name`);
+    const link = body.link ? await ctx.myFiles.link(body.link.agent, body.link.account) : undefined;
     const now = ctx.clock.now().toISOString();
-    await c.addUser({ name: body.name, role: body.role, scopes: scopes.map(formatScope), passwordHash: await hashPassword(body.password), now });
+    await c.addUser({ name: body.name, role: body.role, scopes: scopes.map(formatScope), passwordHash: await hashPassword(body.password), now, ...(link ? { link } : {}) });
     return userView((await c.userByName(body.name))!, ctx.clock.now());
   });
 
   serve(app, api.updateUser, async ({ params, body, audit }) => {
-    audit(params.name, { ...(body.role !== undefined ? { role: body.role } : {}), ...(body.scopes !== undefined ? { scopes: body.scopes } : {}), password: body.password !== undefined ? 'changed' : 'kept' });
+    audit(params.name, {
+      ...(body.role !== undefined ? { role: body.role } : {}), ...(body.scopes !== undefined ? { scopes: body.scopes } : {}), password: body.password !== undefined ? 'changed' : 'kept',
+      ...(body.link !== undefined ? { link: body.link === null ? null : `${body.link.agent}:${body.link.account}` } : {}),
+    });
     const user = await c.userByName(params.name);
     if (!user) throw notFound(`user ${params.name}`);
+    const linked = body.link !== undefined ? body.link !== null : user.link_agent !== null;
+    if ((body.role ?? user.role) === 'end-user' && !linked) throw badRequest(END_USER_NEEDS_LINK);
     let scopes: string[] | undefined;
     if (body.role !== undefined || body.scopes !== undefined) {
       const role = body.role ?? user.role;
@@ -72,8 +80,10 @@ export function registerUserRoutes(app: FastifyInstance, ctx: ServerContext): vo
       const problem = passwordProblem(body.password);
       if (problem) throw badRequest(problem);
     }
+    const link = body.link ? await ctx.myFiles.link(body.link.agent, body.link.account) : body.link;
     const now = ctx.clock.now().toISOString();
     const ended = await c.updateUser(user.id, {
+      ...(link !== undefined ? { link } : {}),
       ...(body.role !== undefined ? { role: body.role } : {}),
       ...(scopes !== undefined ? { scopes } : {}),
       ...(body.password !== undefined ? { passwordHash: await hashPassword(body.password) } : {}),
