@@ -55,7 +55,7 @@ export function App() {
   if (session === null) return <SignIn onSignedIn={signIn} />;
 
   const areas = AREAS.filter((a) => roleAllows(session.role, a.access) && (!a.linked || session.link !== undefined));
-  const area = areas.find((a) => a.id === route[0]) ?? areas[0]!;
+  const area = areas.find((a) => a.id === route[0]) ?? areas[0];
   const signOut = async () => {
     try {
       await call(api.signOut);
@@ -69,7 +69,7 @@ export function App() {
         <span className="brand">Custos</span>
         <nav aria-label="Task areas">
           {areas.map((a) => (
-            <a key={a.id} href={href(a.id)} aria-current={a.id === area.id ? 'page' : undefined}>
+            <a key={a.id} href={href(a.id)} aria-current={a.id === area?.id ? 'page' : undefined}>
               {a.label}
             </a>
           ))}
@@ -84,12 +84,13 @@ export function App() {
         )}
       </header>
       <main>
-        {area.id === 'monitoring' && <Monitoring route={route.slice(1)} session={session} />}
-        {area.id === 'protection' && <Protection route={route.slice(1)} session={session} />}
-        {area.id === 'recovery' && <Recovery route={route.slice(1)} session={session} />}
-        {area.id === 'reporting' && <Reporting route={route.slice(1)} session={session} />}
-        {area.id === 'management' && <Management route={route.slice(1)} session={session} />}
-        {area.id === 'my' && <MyFiles route={route.slice(1)} session={session} />}
+        {!area && <p className="empty">Your user may use no area of this console: ask an administrator.</p>}
+        {area?.id === 'monitoring' && <Monitoring route={route.slice(1)} session={session} />}
+        {area?.id === 'protection' && <Protection route={route.slice(1)} session={session} />}
+        {area?.id === 'recovery' && <Recovery route={route.slice(1)} session={session} />}
+        {area?.id === 'reporting' && <Reporting route={route.slice(1)} session={session} />}
+        {area?.id === 'management' && <Management route={route.slice(1)} session={session} />}
+        {area?.id === 'my' && <MyFiles route={route.slice(1)} session={session} />}
       </main>
     </div>
   );

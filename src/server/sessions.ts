@@ -127,7 +127,7 @@ export function userPrincipalOf(user: UserRow, session: SessionRow): UserPrincip
 // --- signing in ------------------------------------------------------------------------------
 
 export type SignInOutcome =
-  | { readonly ok: true; readonly principal: UserPrincipal; readonly secret: string }
+  | { readonly ok: true; readonly principal: UserPrincipal; readonly secret: string; readonly user: UserRow }
   /** `locked`: the name is locked out until then; `damaged`: the password was right but the user's role or scopes cannot be read. */
   | { readonly ok: false; readonly locked: string | null; readonly damaged?: true };
 
@@ -182,7 +182,7 @@ export class SignInService {
     if (!userPrincipalOf(user, probe)) return { ok: false, locked: null, damaged: true }; // no session for a user nobody could act as
     await this.d.catalog.addSession({ secretHash, csrf: randomBytes(32).toString('base64url'), userId: user.id, now: now.toISOString(), expiresAt, address });
     const principal = userPrincipalOf(user, (await this.d.catalog.sessionByHash(secretHash))!);
-    return principal ? { ok: true, principal, secret } : { ok: false, locked: null, damaged: true };
+    return principal ? { ok: true, principal, secret, user } : { ok: false, locked: null, damaged: true };
   }
 
   private async lock(userId: number | null, name: string, now: Date, address: string | null): Promise<string> {

@@ -360,6 +360,8 @@ export const TokenCreatedSchema = Type.Object({
 });
 export type TokenCreated = Static<typeof TokenCreatedSchema>;
 
+const SessionLink = Type.Object({ agent: Type.String(), account: Type.String() }, { description: 'a console user linked to an account on a protected computer (My files)' });
+
 /** Who a call was made by: an API token, or a console user's browser session (with its CSRF token). */
 export const SessionSchema = Type.Object({
   kind: Type.Union([Type.Literal('token'), Type.Literal('user')]),
@@ -368,7 +370,7 @@ export const SessionSchema = Type.Object({
   scopes: Type.Array(Type.String()),
   expiresAt: Nullable(Time),
   csrf: Type.Optional(Type.String({ description: 'a console session only: send it as x-custos-csrf on every call but GET and HEAD' })),
-  link: Type.Optional(Type.Object({ agent: Type.String(), account: Type.String() }, { description: 'a console user linked to an account on a protected computer (My files)' })),
+  link: Type.Optional(SessionLink),
 });
 export type Session = Static<typeof SessionSchema>;
 
@@ -390,6 +392,7 @@ export const SignedInSchema = Type.Object({
   scopes: Type.Array(Type.String()),
   csrf: Type.String({ description: 'send it as x-custos-csrf on every call of this session but GET and HEAD' }),
   expiresAt: Type.String({ description: 'ISO 8601 UTC time: when the session ends unless it is used (12 h idle, 7 days at most)' }),
+  link: Type.Optional(SessionLink),
 });
 export type SignedIn = Static<typeof SignedInSchema>;
 

@@ -4,6 +4,7 @@
  * and their management by admins (manage-access).
  */
 import type { FastifyInstance } from 'fastify';
+import { userLinkOf } from '../../../catalog/index.js';
 import { api } from '../../../protocol/rest/index.js';
 import { formatScope } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
@@ -34,7 +35,8 @@ export function registerUserRoutes(app: FastifyInstance, ctx: ServerContext): vo
     const p = r.principal;
     req.principal = p; // the audit entry of this call names the user who signed in
     void reply.header('set-cookie', sessionCookie(r.secret));
-    return { name: p.name, role: p.role, scopes: p.scopes.map(formatScope), csrf: p.csrf, expiresAt: p.expiresAt };
+    const link = userLinkOf(r.user);
+    return { name: p.name, role: p.role, scopes: p.scopes.map(formatScope), csrf: p.csrf, expiresAt: p.expiresAt, ...(link ? { link: { agent: link.agent, account: link.account } } : {}) };
   });
 
   serve(app, api.signOut, async ({ principal, reply }) => {
