@@ -146,7 +146,9 @@ function operate(rng: Rng, w: World): string {
     }
     case 'chown': {
       const p = pick();
-      chownSync(at(p), 1000 + rng.int(3), 1000 + rng.int(3));
+      // Ids far above the ones useradd hands out: tests that add users (end-user recovery, My files) may run at the
+      // same time, and an id that gets a name between two points would differ in the owner's name, not in the file.
+      chownSync(at(p), 61000 + rng.int(3), 61000 + rng.int(3));
       return `chown ${p}`;
     }
     case 'xattr': {
