@@ -19,7 +19,7 @@ export type AlertKind =
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
 /** What the console's button of an alert does to its subject (a data source): the recommended action's first remedy. */
-export type AlertAction = 'sync' | 'recovery-point' | 'consistency-check';
+export type AlertAction = 'sync' | 'recovery-point' | 'consistency-check' | 'grow-allocation';
 
 export interface AlertKindInfo {
   readonly severity: AlertSeverity;
@@ -92,13 +92,15 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     severity: 'warning',
     title: 'Disk allocation 80% used',
     recommendedAction:
-      'Grow the data source\'s disk allocation, shorten the retention range or exclude data; auto-grow acts at 90% if it is on',
+      'Grow the data source\'s disk allocation (custos source allocate SOURCE --grow), shorten the retention range or exclude data; auto-grow acts at 90%',
+    action: 'grow-allocation',
   },
   'allocation-critical': {
     severity: 'critical',
     title: 'Disk allocation 95% used',
     recommendedAction:
-      'Grow the data source\'s disk allocation now, or synchronizations and recovery points fail when it is full; add storage to the pool if the pool is full too',
+      'Grow the data source\'s disk allocation now (custos source allocate SOURCE --grow), or synchronizations and recovery points fail when it is full; add storage to the pool if the pool is full too',
+    action: 'grow-allocation',
   },
   'disk-full': {
     severity: 'warning',

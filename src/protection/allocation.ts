@@ -69,3 +69,12 @@ export function grownAllocation(usedBytes: number, allocatedBytes: number): numb
   if (usedBytes < allocatedBytes * AUTO_GROW_AT_FRACTION) return allocatedBytes;
   return Math.ceil(Math.max(allocatedBytes * AUTO_GROW_FACTOR, usedBytes / AUTO_GROW_TARGET_FRACTION));
 }
+
+/**
+ * Growing an allocation by hand (an alert's button, `custos source
+ * allocate --grow`): as auto-grow does, but whatever the use — the larger of
+ * allocation × 1.25 and used / 0.75.
+ */
+export function grownByHand(usedBytes: number, allocatedBytes: number): number {
+  return Math.ceil(Math.max(allocatedBytes * AUTO_GROW_FACTOR, usedBytes / AUTO_GROW_TARGET_FRACTION));
+}

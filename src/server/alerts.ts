@@ -138,6 +138,11 @@ export class AlertService {
     let allocated = Math.max(Number(s.allocation_bytes), defaultAllocation({ dataBytes: Number(newest?.logical_bytes ?? 0), retentionDays }));
     allocated = grownAllocation(used, allocated);
     await this.catalog.updateSource(sourceId, { used_bytes: used, allocation_bytes: allocated });
+    await this.judgeAllocation(sourceId, used, allocated, now);
+  }
+
+  /** Raises or resolves a data source's allocation alerts for `used` of `allocated` bytes (after a point, or a change by hand). */
+  async judgeAllocation(sourceId: string, used: number, allocated: number, now: Date): Promise<void> {
     const level = allocationLevel(used, allocated);
     const pct = allocated > 0 ? Math.round((used / allocated) * 100) : 0;
     if (level === 'critical') await this.raise('allocation-critical', sourceId, `disk allocation ${pct}% used`, now);

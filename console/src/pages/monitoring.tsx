@@ -4,7 +4,7 @@ import { api, roleAllows } from '../../../src/protocol/rest/contract.js';
 import { JOB_KIND_NAMES, JOB_STATES, type Alert, type Job, type Session } from '../../../src/protocol/rest/objects.js';
 import { call } from '../api.js';
 import { runNow } from '../run-now.js';
-import { describeProgress, formatDuration, formatTime, progressFigures, resultFields } from '../format.js';
+import { describeProgress, formatBytes, formatDuration, formatTime, progressFigures, resultFields } from '../format.js';
 import { useLive } from '../live.js';
 import { useLoad } from '../load.js';
 import { href } from '../route.js';
@@ -33,7 +33,21 @@ const ACTION_LABEL: Record<NonNullable<Alert['action']>, string> = {
   sync: 'Synchronize now',
   'recovery-point': 'Create a recovery point now',
   'consistency-check': 'Run a consistency check',
+  'grow-allocation': 'Grow the disk allocation',
 };
+
+/** What an alert's button needs: growing an allocation is configuration, the others start jobs. */
+const ACTION_ACCESS = (a: NonNullable<Alert['action']>) => (a === 'grow-allocation' ? 'configure' : 'operate');
+
+/** Grows a data source's allocation as auto-grow would; answers the sentence to show. */
+async function growAllocation(source: string): Promise<string> {
+  try {
+    const s = await call(api.setAllocation, { params: { id: source }, body: { grow: true } });
+    return `Disk allocation of ${source} grown to ${formatBytes(s.allocationBytes)} (${formatBytes(s.usedBytes)} used).`;
+  } catch (e) {
+    return `Could not grow it: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
 
 function Alerts({ session }: { session: Session }) {
   const [state, setState] = useState<'active' | 'resolved' | 'all'>('active');
@@ -44,7 +58,8 @@ function Alerts({ session }: { session: Session }) {
 
   const act = async (a: Alert) => {
     setNote(null);
-    if (a.action) setNote(await runNow(a.subject, a.action, ': the alert is resolved when it succeeds'));
+    if (a.action === 'grow-allocation') setNote(await growAllocation(a.subject));
+    else if (a.action) setNote(await runNow(a.subject, a.action, ': the alert is resolved when it succeeds'));
   };
   const resolve = async (a: Alert) => {
     try {
@@ -101,7 +116,7 @@ function Alerts({ session }: { session: Session }) {
                 <td>{a.message}</td>
                 <td>{a.recommendedAction}</td>
                 <td className="actions">
-                  {canOperate && a.action && (
+                  {a.action && a.state === 'active' && roleAllows(session.role, ACTION_ACCESS(a.action)) && (
                     <button type="button" onClick={() => void act(a)}>
                       {ACTION_LABEL[a.action]}
                     </button>

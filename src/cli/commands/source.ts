@@ -1,4 +1,5 @@
-/** `custos source list|show|remove`: the data sources of attached protection agents and their protection status. */
+/** `custos source list|show|remove|allocate`: the data sources of attached protection agents and their protection status. */
+import { CustosError, parseSize } from '../../base/index.js';
 import { api } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
 import type { DataSource } from '../client.js';
@@ -34,6 +35,24 @@ export function registerSourceCommands(program: Command): void {
     if (opts.json) return printJson(r);
     const n = r.recoveryPointsDeleted;
     print(`removed ${r.removed}${n > 0 ? ` and its ${n} recovery point${n === 1 ? '' : 's'} (the pool frees their space at its next garbage collection)` : ''}`);
+  });
+
+  withConnection(
+    source.command('allocate').description("set or grow a data source's disk allocation (its quota in the storage pool)").argument('<id>', 'data source id (AGENT:fs:/path)')
+      .option('--size <size>', 'the new allocation: 500GiB, 2TB, … (not below what it uses)')
+      .option('--grow', 'grow it as auto-grow does: the larger of 1.25 × the allocation and what is used / 0.75')
+      .option('--json', 'print the data source as JSON'),
+  ).action(async (id: string, opts: ConnectionOptions & { size?: string; grow?: boolean; json?: boolean }) => {
+    if ((opts.size === undefined) === !opts.grow) throw new CustosError('usage', 'give --size SIZE or --grow');
+    let body: { bytes: number } | { grow: true } = { grow: true };
+    if (opts.size !== undefined) {
+      const bytes = parseSize(opts.size);
+      if (bytes === undefined || bytes < 1) throw new CustosError('usage', `--size takes a size such as 500GiB or 2TB, not ${JSON.stringify(opts.size)}`);
+      body = { bytes };
+    }
+    const s = await connect(opts).call(api.setAllocation, { params: { id }, body });
+    if (opts.json) return printJson(s);
+    print(`disk allocation of ${s.id}: ${allocation(s)} used`);
   });
 
   withConnection(source.command('show').description('one data source').argument('<id>', 'data source id (AGENT:fs:/path)').option('--json', 'print the data source as JSON')).action(

@@ -59,6 +59,7 @@ import {
   UserSchema,
   UserUpdateSchema,
   MyFilesSchema,
+  AllocationInputSchema,
   MyListingSchema,
   MySearchSchema,
   MyVersionsSchema,
@@ -347,6 +348,11 @@ export const api = {
     method: 'POST', path: '/api/data-sources/:id/recovery-points', audit: 'job.recovery-point', access: 'operate', params: SourceId, status: 202,
     summary: 'Create a recovery point now (synchronizes first); warns when the oldest recovery point will be pruned to make room',
     response: JobWithWarningsSchema,
+  }),
+  setAllocation: route({
+    method: 'POST', path: '/api/data-sources/:id/allocation', audit: 'source.allocation', access: 'configure', params: SourceId,
+    summary: "Set or grow a data source's disk allocation (its quota in the pool); its allocation alerts are judged again at once",
+    body: AllocationInputSchema, response: DataSourceSchema,
   }),
   checkNow: route({
     method: 'POST', path: '/api/data-sources/:id/consistency-check', audit: 'job.consistency-check', access: 'operate', params: SourceId, status: 202,

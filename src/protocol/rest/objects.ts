@@ -199,7 +199,7 @@ export type RecoveryPoint = Static<typeof RecoveryPointSchema>;
 export const ServerEventSchema = Type.Object({ changed: Type.Union([Type.Literal('jobs'), Type.Literal('alerts')]) });
 export type ServerEvent = Static<typeof ServerEventSchema>;
 
-export const ALERT_ACTIONS = ['sync', 'recovery-point', 'consistency-check'] as const;
+export const ALERT_ACTIONS = ['sync', 'recovery-point', 'consistency-check', 'grow-allocation'] as const;
 
 export const AlertSchema = Type.Object({
   id: Type.Integer(),
@@ -880,3 +880,13 @@ export type MyVersions = Static<typeof MyVersionsSchema>;
 
 export const MyDownloadSummarySchema = Type.Object({ path: Type.String(), point: PointRefSchema, size: Count });
 export type MyDownloadSummary = Static<typeof MyDownloadSummarySchema>;
+
+/** A data source's disk allocation set by hand: a size, or grown as auto-grow would (exactly one). */
+export const AllocationInputSchema = Type.Object(
+  {
+    bytes: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'the new allocation in bytes: not below what the data source uses' })),
+    grow: Type.Optional(Type.Literal(true, { description: 'grow it as auto-grow does: the larger of 1.25 × the allocation and what is used / 0.75' })),
+  },
+  { additionalProperties: false, minProperties: 1, maxProperties: 1 },
+);
+export type AllocationInput = Static<typeof AllocationInputSchema>;

@@ -8,7 +8,8 @@ import { CustosError, parseIsoTime, pointByRef } from '../../../base/index.js';
 import { checkItemsExist, missingItemsError, resolveItems, type RequestedItem } from '../../../agent/restore/items.js';
 import type { DataSourceRow, PointRow, SourceSummaryRow } from '../../../catalog/index.js';
 import type { JobKind } from '../../../jobs/index.js';
-import { isSystemTarget, parseThrottle, pointAt } from '../../../protection/index.js';
+import { grownByHand, isSystemTarget, parseThrottle, pointAt } from '../../../protection/index.js';
+import { formatBytes } from '../../../protocol/rest/present.js';
 import { DEFAULT_CONFLICT } from '../../../protocol/index.js';
 import { api, ORIGINAL_TARGET, type RecoveryRequest } from '../../../protocol/rest/index.js';
 import { sourceInScope, type Principal } from '../../auth.js';
@@ -45,6 +46,19 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
 
   serve(app, api.getSource, async ({ params, principal }) => {
     const s = await sourceFor(principal!, params.id);
+    const [row] = await c.listSourceSummaries({ ids: [s.id] });
+    return view(row!);
+  });
+
+  serve(app, api.setAllocation, async ({ params, body, principal, audit }) => {
+    audit(params.id, { ...body });
+    const s = await sourceFor(principal!, params.id);
+    const used = Number(s.used_bytes);
+    const allocated = body.grow ? grownByHand(used, Number(s.allocation_bytes)) : body.bytes!;
+    if (allocated < used) throw badRequest(`${formatBytes(allocated)} is less than the ${formatBytes(used)} ${s.id} uses: give at least that, or --grow`);
+    audit(params.id, { ...body, from: Number(s.allocation_bytes), to: allocated });
+    await c.updateSource(s.id, { allocation_bytes: allocated });
+    await ctx.alerts.judgeAllocation(s.id, used, allocated, ctx.clock.now());
     const [row] = await c.listSourceSummaries({ ids: [s.id] });
     return view(row!);
   });
