@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { CustosError } from '../base/index.js';
 import {
   checkAgentMessage,
+  parseAnswerBody,
   parseQuestion,
   MAX_HOSTNAME_CHARS,
   MAX_MISSED_PATHS,
@@ -23,7 +24,7 @@ import {
   WIRE_ERROR_CODES,
   wireHostname,
 } from './validate.js';
-import { ENTRY_TYPES, MAX_ERROR_CHARS, MAX_LOG_CHARS } from './messages.js';
+import { ENTRY_TYPES, MAX_ACCOUNT_GROUPS, MAX_ERROR_CHARS, MAX_LOG_CHARS } from './messages.js';
 import { cursorOf, isNameBytes, MAX_LIST_ENTRIES, MAX_NAME_BYTES, wireName } from './live-names.js';
 
 const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
@@ -341,4 +342,57 @@ test('questions (what the agent accepts from the server): canonical absolute pat
   usage({ kind: 'list-dir', path: '/a', limit: 1, after: cursorOf(Buffer.from('..')) });
   usage({ kind: 'list-dir', path: '/a', limit: 1, after: '' });
   usage({ kind: 'list-dir', path: '/a', limit: 1, follow: true });
+});
+
+test('account questions: a local account name (portable characters, never an option, at most 32 and a $), nothing else', () => {
+  const usage = (v: unknown, message?: RegExp) =>
+    assert.throws(() => parseQuestion(v), (err: unknown) => err instanceof CustosError && err.code === 'usage' && (!message || message.test(err.message)), JSON.stringify(v));
+  for (const name of ['alice', '_svc', 'a.b-c', 'machine$', 'A1', 'x'.repeat(32), 'x'.repeat(32) + '$']) {
+    assert.deepEqual(parseQuestion({ kind: 'account', name }), { kind: 'account', name });
+  }
+  for (const name of ['-x', '--help', '/etc/passwd', 'a/b', 'a b', ' alice', 'alice\u0000', '\u0000', '', '.hidden', 'a$b', '$', 'ali\nce', 'é', 'x'.repeat(33), 'x'.repeat(33) + '$', 'x'.repeat(32) + '$$']) {
+    usage({ kind: 'account', name }, /ask\.body\.name /);
+  }
+  usage({ kind: 'account', name: 'alice', uid: 0 }, /unknown field "uid"/);
+  usage({ kind: 'account', name: 'alice', path: '/' }, /unknown field "path"/);
+  usage({ kind: 'account' }, /lacks the field name/);
+  usage({ kind: 'account', name: 1000 }, /must be a string/);
+  usage({ kind: 'account', name: ['alice'] });
+});
+
+test('account answers: 32-bit ids (not -1), groups ascending without repeats and holding the primary group, bounded, nothing else', () => {
+  const sane = { kind: 'account', name: 'alice', uid: 1000, gid: 1000, groups: [4, 27, 1000] };
+  assert.deepEqual(parseAnswerBody(sane), sane);
+  const edges = { kind: 'account', name: 'svc$', uid: 0, gid: 0xffff_fffe, groups: [0, 0xffff_fffe] };
+  assert.deepEqual(parseAnswerBody(edges), edges);
+  const most = Array.from({ length: MAX_ACCOUNT_GROUPS }, (_, i) => i);
+  assert.equal((parseAnswerBody({ ...sane, gid: 0, groups: most }) as { groups: readonly number[] }).groups.length, MAX_ACCOUNT_GROUPS);
+  // Through the whole message as well.
+  assert.ok(!refusedAsUsage({ t: 'answer', req: 3, ok: true, body: sane }));
+
+  const usage = (change: Record<string, unknown>, message?: RegExp) => {
+    const v = { ...sane, ...change };
+    assert.throws(() => parseAnswerBody(v), (err: unknown) => err instanceof CustosError && err.code === 'usage' && (!message || message.test(err.message)), JSON.stringify(v).slice(0, 120));
+    assert.ok(refusedAsUsage({ t: 'answer', req: 3, ok: true, body: v }));
+  };
+  usage({ groups: [1000, 27] }, /body\.groups\[1\] is not after the group before it/);
+  usage({ groups: [4, 1000, 27] }, /body\.groups\[2\] is not after/);
+  usage({ groups: [27, 27, 1000] }, /body\.groups\[1\] is not after/);
+  usage({ groups: [1000, 1000] }, /is not after/);
+  usage({ groups: [4, 27] }, /body\.groups must hold the primary group/);
+  usage({ groups: [] }, /must hold the primary group/);
+  for (const bad of [-1, 0xffff_ffff, 1.5, '1000', null, Number.NaN, 2 ** 53]) {
+    usage({ uid: bad }, /body\.uid must be a whole number from 0 to 4294967294/);
+    usage({ gid: bad, groups: [4] }, /body\.gid/);
+    usage({ groups: [bad, 1000] }, /body\.groups\[0\]/);
+  }
+  usage({ gid: 0, groups: [...most, MAX_ACCOUNT_GROUPS] }, /body\.groups has more than 1024 items/);
+  usage({ groups: '1000' }, /body\.groups must be an array/);
+  usage({ home: '/home/alice' }, /unknown field "home"/);
+  usage({ shell: '/bin/sh', groups: [1000] }, /unknown field "shell"/);
+  usage({ name: '-alice' }, /body\.name must be an account name/);
+  usage({ name: 'a'.repeat(33) }, /body\.name/);
+  const missing = { ...sane } as Record<string, unknown>;
+  delete missing['uid'];
+  assert.throws(() => parseAnswerBody(missing), /lacks the field uid/);
 });

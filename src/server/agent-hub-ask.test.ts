@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
 import { CustosError } from '../base/index.js';
-import { cursorOf, PROTOCOL_VERSION, type Question } from '../protocol/index.js';
-import { AgentHub, MAX_PENDING_ASKS, type HubListeners } from './agent-hub.js';
+import { cursorOf, PROTOCOL_VERSION, type Answer, type Question } from '../protocol/index.js';
+import { AgentHub, answerMismatch, MAX_PENDING_ASKS, type HubListeners } from './agent-hub.js';
 
 class FakeSocket extends EventEmitter {
   bufferedAmount = 0;
@@ -136,4 +136,31 @@ test('questions need a connected agent past hello; a lost connection fails them;
   assert.equal(new Set(ws.asks().map((a) => a.req)).size, MAX_PENDING_ASKS, 'each question has its own number');
   ws.close();
   for (const p of waiting) assert.match((await rejection(p)).message, /^agent pc1 disconnected before it answered$/);
+});
+
+test('an account answer answers only the account question of its name; account and listing answers never stand for each other', async () => {
+  const alice: Question = { kind: 'account', name: 'alice' };
+  const aliceAnswer: Answer = { kind: 'account', name: 'alice', uid: 1000, gid: 1000, groups: [1000] };
+  const bobAnswer: Answer = { kind: 'account', name: 'bob', uid: 0, gid: 0, groups: [0] };
+  const listDir: Question = { kind: 'list-dir', path: '/home', limit: 10 };
+  const listing: Answer = { kind: 'list-dir', path: '/home', entries: [], next: null };
+  assert.equal(answerMismatch(alice, aliceAnswer), null);
+  assert.equal(answerMismatch(listDir, listing), null);
+  assert.equal(answerMismatch(alice, bobAnswer), 'the answer is about another account');
+  assert.equal(answerMismatch({ kind: 'account', name: 'Alice' }, aliceAnswer), 'the answer is about another account', 'names are compared exactly');
+  assert.equal(answerMismatch(listDir, aliceAnswer), 'a account answer to a list-dir question');
+  assert.equal(answerMismatch(alice, listing), 'a list-dir answer to a account question');
+
+  // The same through the hub: the asker of alice is refused bob's identity at once, and gets alice's.
+  const { hub, ws, warnings } = connected();
+  const wrong = hub.ask('pc1', alice, 60_000);
+  ws.say({ t: 'answer', req: ws.asks().at(-1)!.req, ok: true, body: bobAnswer });
+  const err = await rejection(wrong);
+  assert.equal(err.code, 'io');
+  assert.match(err.message, /another account/);
+  assert.match(warnings.at(-1)!, /another account/);
+  const right = hub.ask('pc1', alice, 60_000);
+  assert.deepEqual(ws.asks().at(-1)!.body, alice);
+  ws.say({ t: 'answer', req: ws.asks().at(-1)!.req, ok: true, body: aliceAnswer });
+  assert.deepEqual(await right, aliceAnswer);
 });

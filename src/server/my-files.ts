@@ -20,7 +20,11 @@ import type { Principal } from './principal.js';
 
 /** How old an account's answer may be before My files asks the agent again. */
 export const REFRESH_MS = 5 * 60_000;
+/** After a refresh that got no answer, how long My files uses the stored answer without asking again (so a mute agent slows one call a minute, not every call). */
+export const RETRY_AFTER_FAILURE_MS = 60_000;
 const ASK_TIMEOUT_MS = 10_000;
+/** A refresh waits less than a link does: the stored answer is there to fall back on. */
+const REFRESH_TIMEOUT_MS = 3_000;
 
 export interface MyIdentity {
   readonly agent: string;
@@ -31,6 +35,9 @@ export interface MyIdentity {
 }
 
 export class MyFilesAccess {
+  /** When a refresh of a user's account last failed (by user id), in memory: a restart asks again. */
+  private readonly failedAt = new Map<number, number>();
+
   constructor(private readonly d: { catalog: Catalog; hub: AgentHub; clock: Clock }) {}
 
   /** Asks `agent` who `account` is, for a new link (the agent must be connected). */
@@ -39,7 +46,11 @@ export class MyFilesAccess {
     if (!this.d.hub.connected().has(agent)) {
       throw new CustosError('unreachable', `agent ${agent} is not connected: an account can be linked only while its computer's agent answers`, { transient: true });
     }
-    const a = await this.d.hub.ask(agent, { kind: 'account', name: account }, ASK_TIMEOUT_MS);
+    return this.ask(agent, account, ASK_TIMEOUT_MS);
+  }
+
+  private async ask(agent: string, account: string, timeoutMs: number): Promise<UserLink> {
+    const a = await this.d.hub.ask(agent, { kind: 'account', name: account }, timeoutMs);
     return { agent, account, identity: { uid: a.uid, gid: a.gid, groups: a.groups }, checkedAt: this.d.clock.now().toISOString() };
   }
 
@@ -53,16 +64,22 @@ export class MyFilesAccess {
     const connected = this.d.hub.connected().has(link.agent);
     let { identity, checkedAt } = link;
     const now = this.d.clock.now();
-    if (connected && now.getTime() - new Date(checkedAt).getTime() >= REFRESH_MS) {
+    const failed = this.failedAt.get(row.id);
+    const stale = now.getTime() - new Date(checkedAt).getTime() >= REFRESH_MS;
+    if (connected && stale && (failed === undefined || now.getTime() - failed >= RETRY_AFTER_FAILURE_MS)) {
       try {
-        const fresh = await this.link(link.agent, link.account);
+        const fresh = await this.ask(link.agent, link.account, REFRESH_TIMEOUT_MS);
         ({ identity, checkedAt } = fresh);
         await this.d.catalog.setUserIdentity(row.id, identity, checkedAt);
+        this.failedAt.delete(row.id);
       } catch (err) {
+        // The agent's own answer "no such account" (its errors come as `agent NAME: …`): the account is gone.
         if (err instanceof CustosError && err.code === 'not-found') {
           throw new CustosError('denied', `account ${link.account} no longer exists on ${link.agent}: ask an admin to link user ${p.name} again`);
         }
-        // Busy or just gone: the last answer stands, as while the agent is away.
+        // Busy, mute or just gone: the last answer stands, as while the agent is away, and is not asked again for a minute.
+        this.failedAt.set(row.id, now.getTime());
+        if (this.failedAt.size > 10_000) this.failedAt.delete(this.failedAt.keys().next().value!);
       }
     }
     return { agent: link.agent, account: link.account, user: { uid: identity.uid, gid: identity.gid, groups: identity.groups }, connected, checkedAt };

@@ -30,8 +30,9 @@ const VALID: Record<string, Record<string, unknown>> = {
   setReportSchedule: { report: 'status', daily: '07:00', to: ['ops@example.com'], format: 'pdf' },
   testNotifications: { to: 'ops@example.com' },
   signIn: { name: 'ann', password: 'a password' },
-  createUser: { name: 'ann', role: 'recovery-operator', scopes: ['group:homes'], password: 'a password' },
-  updateUser: { password: 'another password', role: 'viewer', scopes: [] },
+  createUser: { name: 'ann', role: 'recovery-operator', scopes: ['group:homes'], password: 'a password', link: { agent: 'pc1', account: 'ann' } },
+  updateUser: { password: 'another password', role: 'viewer', scopes: [], link: { agent: 'pc1', account: 'alice' } },
+  setAllocation: { bytes: 50_000_000_000 },
   planStorage: {
     groups: [{ name: 'g', sources: [{ name: 'a:fs:/data', dataBytes: 1e12, dailyChangePercent: 2.5, logBytesPerDay: 0 }], retentionDays: 5, syncMinutes: 15, pointTimes: ['20:00'], days: ['mon'], yearlyGrowthPercent: 10, years: 3 }],
     fromGroups: true, growthPercent: 5, years: 2, preparationSeconds: 600,

@@ -305,4 +305,56 @@ describe('console users: sign-in, sessions, CSRF, lockout', () => {
     }
     assert.match(audit, /"action":"user.update"[^}]*"password\\?":\\?"changed/);
   });
+  test('end-users: only with a link to an agent the catalog knows and that is connected; never an API token; the list shows every link', async () => {
+    // The test above left a user whose role is damaged in the catalog, which the list cannot show: repair it.
+    await s.server.context.catalog.db.updateTable('users').set({ role: 'viewer' }).where('name', '=', 'broken').execute();
+    const list = await admin('GET', '/api/users');
+    assert.equal(list.status, 200, list.text);
+    const listed = list.text;
+    const cases: Array<[unknown, number, RegExp]> = [
+      [{ name: 'eu', role: 'end-user', password: 'eu-password-1' }, 400, /an end-user sees only the files of the account it is linked to: give the link \(--link AGENT:ACCOUNT\)/],
+      [{ name: 'eu', role: 'end-user', password: 'eu-password-1', link: { agent: 'nosuch', account: 'alice' } }, 404, /no agent named nosuch/],
+      [{ name: 'eu', role: 'viewer', password: 'eu-password-1', link: { agent: 'nosuch', account: 'alice' } }, 404, /no agent named nosuch/],
+      [{ name: 'eu', role: 'end-user', password: 'eu-password-1', link: { agent: 'pc1', account: '-rf' } }, 400, /body\/link\/account/],
+      [{ name: 'eu', role: 'end-user', password: 'eu-password-1', link: { agent: 'pc1', account: 'alice', uid: 0 } }, 400, /unknown field "uid"/],
+    ];
+    for (const [body, status, message] of cases) {
+      const r = await admin('POST', '/api/users', body);
+      assert.equal(r.status, status, `${JSON.stringify(body)}: ${r.text}`);
+      assert.match(errorOf(r).message, message);
+    }
+    // Known to the catalog but not connected: its account cannot be asked, so no link is made.
+    await s.server.context.catalog.insertAgent({ name: 'away', cert_serial: 'away', cert_fingerprint: 'away', hostname: 'away', attached_at: s.clock.now().toISOString(), last_seen: null, version: null, revoked_at: null });
+    try {
+      const away = await admin('POST', '/api/users', { name: 'eu', role: 'end-user', password: 'eu-password-1', link: { agent: 'away', account: 'alice' } });
+      assert.equal(away.status, 503, away.text);
+      assert.match(errorOf(away).message, /agent away is not connected/);
+      assert.equal((await admin('PATCH', '/api/users/victor', { link: { agent: 'away', account: 'victor' } })).status, 503);
+    } finally {
+      await s.server.context.catalog.db.deleteFrom('agents').where('name', '=', 'away').execute();
+    }
+    assert.equal(await s.server.context.catalog.userByName('eu'), undefined, 'no user was made');
+
+    const token = await admin('POST', '/api/tokens', { name: 'eu-token', role: 'end-user' });
+    assert.equal(token.status, 400, token.text);
+    assert.match(errorOf(token).message, /an API token cannot be one/);
+    assert.ok(!(await admin('GET', '/api/tokens')).text.includes('eu-token'), 'no token was made');
+
+    const patched = await admin('PATCH', '/api/users/victor', { role: 'end-user' });
+    assert.equal(patched.status, 400, patched.text);
+    assert.match(errorOf(patched).message, /give the link \(--link AGENT:ACCOUNT\)/);
+    assert.equal((await admin('PATCH', '/api/users/victor', { role: 'end-user', link: null })).status, 400, 'a link taken away is no link');
+    const linkedNowhere = await admin('PATCH', '/api/users/victor', { role: 'end-user', link: { agent: 'nosuch', account: 'victor' } });
+    assert.equal(linkedNowhere.status, 404, linkedNowhere.text);
+    assert.equal((await s.server.context.catalog.userByName('victor'))!.role, 'viewer', 'victor is unchanged');
+    assert.equal((await admin('GET', '/api/users')).text, listed, 'no refused call changed any user');
+
+    const users = JSON.parse(listed) as Array<{ name: string; link?: unknown }>;
+    assert.ok(users.some((u) => u.name === 'alice') && users.some((u) => u.name === 'victor'), listed.slice(0, 600));
+    for (const u of users) assert.ok(Object.hasOwn(u, 'link') && u.link === null, `${u.name}: ${JSON.stringify(u.link)}`);
+    const created = await admin('POST', '/api/users', { name: 'plainviewer', role: 'viewer', password: 'plain-password-1' });
+    assert.equal(created.status, 201, created.text);
+    assert.equal((JSON.parse(created.text) as { link: unknown }).link, null);
+    assert.equal((JSON.parse((await admin('DELETE', '/api/users/plainviewer')).text) as { deleted: string }).deleted, 'plainviewer');
+  });
 });
