@@ -37,6 +37,9 @@ export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type AuditRow = Selectable<AuditLogTable>;
 export type UserRow = Selectable<UsersTable>;
 
+/** What a data source in no protection group holds of it: no group, no allocation. */
+const LEFT_PROTECTION = { group_name: null, added_to_group_at: null, allocation_bytes: 0 } as const;
+
 /** Who a linked account is on its computer (the agent's answer to the `account` question). */
 export interface LinkedIdentity {
   readonly uid: number;
@@ -439,7 +442,8 @@ export class Catalog {
           await tx.updateTable('data_sources').set({ group_name: group.name, added_to_group_at: group.now }).where('id', '=', m.id).execute();
         }
       }
-      let leaving = tx.updateTable('data_sources').set({ group_name: null, added_to_group_at: null }).where('group_name', '=', group.name);
+      // A data source that leaves protection gives its allocation back (its points, kept, stay counted as used).
+      let leaving = tx.updateTable('data_sources').set(LEFT_PROTECTION).where('group_name', '=', group.name);
       if (ids.length > 0) leaving = leaving.where('id', 'not in', ids);
       await leaving.execute();
       for (const [id, patch] of marks) {
@@ -455,7 +459,7 @@ export class Catalog {
 
   async deleteGroup(name: string): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
-      await tx.updateTable('data_sources').set({ group_name: null, added_to_group_at: null }).where('group_name', '=', name).execute();
+      await tx.updateTable('data_sources').set(LEFT_PROTECTION).where('group_name', '=', name).execute();
       await tx.deleteFrom('protection_groups').where('name', '=', name).execute();
     });
   }

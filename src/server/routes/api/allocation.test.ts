@@ -74,3 +74,32 @@ test('grownByHand: 1.25 × the allocation, or used / 0.75 when that is more; wha
   assert.equal(grownByHand(99, 100), 132);
   assert.equal(grownByHand(10, 7), 14);
 });
+
+test('a data source that leaves protection gives its allocation back and its allocation alerts resolve (group update and delete)', async (t) => {
+  const { server, clock, token } = await startApiServer(t, 'custos-allocation-leave-', '2026-12-02T09:00:00Z');
+  const { catalog } = server.context;
+  const call = async (method: 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) => {
+    const r = await server.inject({ method, url, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${r.text}`);
+  };
+  await catalog.insertAgent({ name: 'lap', cert_serial: '01', cert_fingerprint: 'ff', hostname: 'lap', attached_at: clock.now().toISOString(), last_seen: null, version: null, revoked_at: null });
+  const [a, b] = ['lap:fs:/home', 'lap:fs:/srv'];
+  await call('POST', '/api/protection-groups', { name: 'g', sources: [a, b], replica: 'manual' });
+  for (const s of [a, b]) {
+    await catalog.updateSource(s, { used_bytes: 9 * GiB, allocation_bytes: 10 * GiB });
+    await server.context.alerts.judgeAllocation(s, 9 * GiB, 10 * GiB, clock.now());
+  }
+  const state = async (s: string) => ({
+    allocation: Number((await catalog.source(s))!.allocation_bytes),
+    alerts: (await catalog.listAlerts('active')).filter((x) => x.subject === s).map((x) => x.kind),
+  });
+  assert.deepEqual(await state(a), { allocation: 10 * GiB, alerts: ['allocation-warning'] });
+
+  await call('PATCH', '/api/protection-groups/g', { removeSources: [a] });
+  assert.deepEqual(await state(a), { allocation: 0, alerts: [] }, 'removed from its group');
+  assert.deepEqual(await state(b), { allocation: 10 * GiB, alerts: ['allocation-warning'] }, 'the member that stays keeps both');
+
+  await call('DELETE', '/api/protection-groups/g?points=keep');
+  assert.deepEqual(await state(b), { allocation: 0, alerts: [] }, 'its group deleted');
+  assert.equal(Number((await catalog.source(b))!.used_bytes), 9 * GiB, 'what its kept points use is still counted');
+});

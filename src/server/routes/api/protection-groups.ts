@@ -122,7 +122,9 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     const marks = new Map(changed.points || changed.check
       ? (await c.listSources({ group: name })).map((s) => [s.id, servedMarksPatch(s, policy, at, changed)] as const)
       : []);
+    const leaving = (await members(name)).filter((id) => !ids.includes(id));
     await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false, targets, ...(b.endUserRecovery === undefined ? {} : { endUserRecovery: b.endUserRecovery }) }, await memberRows(ids, now), marks);
+    await ctx.alerts.sourcesLeftProtection(leaving, at);
     await ctx.engine.groupSaved(name, before, policy);
     return { group: groupView((await c.group(name))!, await members(name)), warnings };
   });
