@@ -7,7 +7,7 @@ import { useEffect, useState } from 'react';
 import type { ServerEvent } from '../../src/protocol/rest/objects.js';
 
 type Topic = ServerEvent['changed'];
-const TOPICS: readonly Topic[] = ['jobs', 'alerts'];
+const TOPICS: readonly Topic[] = ['jobs', 'alerts', 'agents'];
 
 const versions = new Map<Topic, number>(TOPICS.map((t) => [t, 0]));
 const listeners = new Set<() => void>();

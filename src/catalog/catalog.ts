@@ -112,7 +112,7 @@ export interface SourceFilter {
 export type SourceSummaryRow = DataSourceRow & { newest_time: string | null; point_count: number | bigint };
 
 /** What changed in the catalog, for whoever shows it live (the console's event stream). */
-export type CatalogTopic = 'jobs' | 'alerts';
+export type CatalogTopic = 'jobs' | 'alerts' | 'agents';
 
 export class Catalog {
   readonly #listeners = new Set<(topic: CatalogTopic) => void>();
@@ -371,6 +371,7 @@ export class Catalog {
 
   async insertAgent(row: Insertable<AgentsTable>): Promise<void> {
     await this.db.insertInto('agents').values(row).execute();
+    this.#changed('agents');
   }
 
   /** Replaces a revoked agent's row on re-attach under the same name. */
@@ -379,6 +380,7 @@ export class Catalog {
       await tx.deleteFrom('agents').where('name', '=', row.name).execute();
       await tx.insertInto('agents').values(row).execute();
     });
+    this.#changed('agents');
   }
 
   agent(name: string): Promise<AgentRow | undefined> {
@@ -389,8 +391,10 @@ export class Catalog {
     return this.db.selectFrom('agents').selectAll().where('revoked_at', 'is', null).orderBy('name').execute();
   }
 
+  /** Connects, disconnects, revocations: the agents list changed (the minute's heartbeat, agentsSeen, is no news). */
   async updateAgent(name: string, patch: Updateable<AgentsTable>): Promise<void> {
     await this.db.updateTable('agents').set(patch).where('name', '=', name).execute();
+    this.#changed('agents');
   }
 
   /** The heartbeat: these agents were seen at `now` (one statement for all). */

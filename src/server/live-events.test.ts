@@ -83,6 +83,11 @@ describe('GET /api/events', () => {
     stream.events.length = 0;
     await c.resolveAlerts('agent-disconnected', 'a0', now);
     assert.deepEqual(await stream.next(1), ['{"changed":"alerts"}']);
+    await c.insertAgent({ name: 'pc9', cert_serial: '09', cert_fingerprint: 'ff', hostname: 'pc9', attached_at: now, last_seen: null, version: null, revoked_at: null });
+    assert.deepEqual(await stream.next(1), ['{"changed":"agents"}'], 'an agent attached');
+    await c.agentsSeen(['pc9'], now);
+    await c.updateAgent('pc9', { last_seen: now });
+    assert.deepEqual(await stream.next(1), ['{"changed":"agents"}'], 'it connected (the heartbeat said nothing)');
     assert.equal(s.server.context.events.followers, 1);
     stream.close();
     await stream.ended;

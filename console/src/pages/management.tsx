@@ -6,7 +6,7 @@
  * (management-access.tsx). Each tab offers only what the signed-in role may
  * do; the server checks again.
  */
-import { useEffect, useRef, useState } from 'react';
+import { useRef, useState } from 'react';
 import { api, roleAllows, type Access } from '../../../src/protocol/rest/contract.js';
 import type { Agent, Job, PoolStatus, Session } from '../../../src/protocol/rest/objects.js';
 import { call } from '../api.js';
@@ -56,20 +56,13 @@ export function Management({ route, session }: { route: string[]; session: Sessi
 // ---------------------------------------------------------------------------
 // Agents
 
-/** Agents do not move the live topics: the list is read again this often (sooner while a computer is being attached). */
-const AGENTS_EVERY_MS = 30_000;
-const ATTACHING_EVERY_MS = 3_000;
-
+/** The list is read again when an agent is attached, connects, disconnects or is removed (the live topic `agents`). */
 function Agents({ session }: { session: Session }) {
-  const [attaching, setAttaching] = useState(false);
-  const agents = useLoad(() => call(api.listAgents), []);
+  const live = useLive('agents');
+  const agents = useLoad(() => call(api.listAgents), [live]);
   const [removing, setRemoving] = useState<Agent | null>(null);
   const [note, setNote] = useState<string | null>(null);
   const { reload } = agents;
-  useEffect(() => {
-    const t = setInterval(reload, attaching ? ATTACHING_EVERY_MS : AGENTS_EVERY_MS);
-    return () => clearInterval(t);
-  }, [attaching, reload]);
   const canAttach = roleAllows(session.role, 'configure');
   const canRemove = roleAllows(session.role, 'manage-access');
   const list = agents.data ?? [];
@@ -84,7 +77,7 @@ function Agents({ session }: { session: Session }) {
           Refresh
         </button>
       </div>
-      {canAttach && <Attach agents={list} onAttaching={setAttaching} />}
+      {canAttach && <Attach agents={list} />}
       {note && (
         <p role="status" className="note">
           {note}
@@ -191,7 +184,7 @@ const EXPIRIES = [
 ] as const;
 
 /** "Attach a computer": a one-time enrollment token and the commands that use it. */
-function Attach({ agents, onAttaching }: { agents: readonly Agent[]; onAttaching: (on: boolean) => void }) {
+function Attach({ agents }: { agents: readonly Agent[] }) {
   const [open, setOpen] = useState(false);
   const [expires, setExpires] = useState<string>('1h');
   const [token, setToken] = useState<{ token: string; expiresAt: string; known: readonly string[] } | null>(null);
@@ -205,7 +198,6 @@ function Attach({ agents, onAttaching }: { agents: readonly Agent[]; onAttaching
     try {
       const t = await call(api.createEnrollmentToken, { body: { expires } });
       setToken({ ...t, known: agents.map((a) => a.name) });
-      onAttaching(true);
     } catch (e) {
       setError(messageOf(e));
     } finally {
@@ -216,7 +208,6 @@ function Attach({ agents, onAttaching }: { agents: readonly Agent[]; onAttaching
     setOpen(false);
     setToken(null);
     setError(null);
-    onAttaching(false);
   };
   const arrived = token ? agents.filter((a) => !token.known.includes(a.name)) : [];
 

@@ -196,7 +196,7 @@ export const RecoveryPointSchema = Type.Object({
 export type RecoveryPoint = Static<typeof RecoveryPointSchema>;
 
 /** An event of GET /api/events: which list changed (the caller fetches it again through its own, authorised, calls). */
-export const ServerEventSchema = Type.Object({ changed: Type.Union([Type.Literal('jobs'), Type.Literal('alerts')]) });
+export const ServerEventSchema = Type.Object({ changed: Type.Union([Type.Literal('jobs'), Type.Literal('alerts'), Type.Literal('agents')]) });
 export type ServerEvent = Static<typeof ServerEventSchema>;
 
 export const ALERT_ACTIONS = ['sync', 'recovery-point', 'consistency-check', 'grow-allocation'] as const;
