@@ -59,6 +59,7 @@ import { ReportService } from './reports/report-service.js';
 import { ReportScheduler } from './reports/report-schedule.js';
 import { installAudit, installValidators, serve } from './routes/serve.js';
 import { api } from '../protocol/rest/index.js';
+import { CSRF_HEADER, SESSION_COOKIE } from './sessions.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -203,8 +204,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await app.register(swagger, {
       openapi: {
         info: { title: 'Custos protection server', version: SERVER_VERSION, description: 'REST API (docs/design/rest-api.md)' },
-        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-        security: [{ bearer: [] }],
+        components: {
+          securitySchemes: {
+            bearer: { type: 'http', scheme: 'bearer', description: 'an API token (custos token create)' },
+            session: {
+              type: 'apiKey', in: 'cookie', name: SESSION_COOKIE,
+              description: `a console session (POST /api/sign-in); every call but GET and HEAD also sends the session's CSRF token in ${CSRF_HEADER}`,
+            },
+          },
+        },
+        security: [{ bearer: [] }, { session: [] }],
       },
     });
     app.setErrorHandler(async (err, _req, reply) => {

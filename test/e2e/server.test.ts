@@ -257,8 +257,9 @@ describe('server mode: attach, protect, two recovery points, recover', { timeout
 
     const openapi = await server.request('GET', '/api/openapi.json', { token: server.adminToken });
     assert.equal(openapi.status, 200, openapi.text.slice(0, 500));
-    const doc = openapi.json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>();
+    const doc = openapi.json<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { securitySchemes: Record<string, { type: string; in?: string; name?: string }> } }>();
     assert.match(doc.openapi, /^3\./);
+    assert.deepEqual(doc.components.securitySchemes['session'] && { in: doc.components.securitySchemes['session'].in, name: doc.components.securitySchemes['session'].name }, { in: 'cookie', name: '__Host-custos_session' }, 'console sessions are described beside tokens');
     assert.ok(doc.paths['/api/protection-groups']?.['post'], `paths: ${Object.keys(doc.paths).join(' ')}`);
     assert.ok(doc.paths['/api/jobs'], 'the jobs call is documented');
 
