@@ -37,14 +37,40 @@ export function commandGroup(parent: Command, name: string, description: string)
 
 /** Prints rows under headers, columns aligned (two spaces apart; the last one is not padded). */
 export function printTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
+  // At a terminal the table fits its width (at least 120 columns); piped, every cell stays whole for grep and cut.
+  const width = process.stdout.isTTY ? Math.max(TABLE_MIN_WIDTH, process.stdout.columns ?? 0) : Infinity;
+  for (const l of tableLines(headers, rows, width)) print(l);
+}
+
+/** The narrowest a table is squeezed to at a terminal (wider terminals get their width). */
+export const TABLE_MIN_WIDTH = 120;
+const GAP = 2;
+/** A column is never squeezed below this (or its header). */
+const MIN_COLUMN = 10;
+
+/**
+ * The lines of a table whose columns fit `width` characters: while it is too
+ * wide, the widest column gives up a character (never below its header or
+ * MIN_COLUMN); a cell longer than its column keeps its start and end with
+ * "…" between (ids and paths differ at both ends).
+ */
+export function tableLines(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, width: number): string[] {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const floor = headers.map((h) => Math.max(h.length, MIN_COLUMN));
+  const total = () => widths.reduce((n, w) => n + w, 0) + GAP * (widths.length - 1);
+  while (total() > width) {
+    let widest = -1;
+    for (let i = 0; i < widths.length; i++) if (widths[i]! > floor[i]! && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
+    if (widest < 0) break; // every column at its floor: a terminal narrower than that wraps
+    widths[widest]!--;
+  }
+  const cut = (c: string, w: number) => (c.length <= w ? c : `${c.slice(0, Math.ceil((w - 1) / 2))}…${c.slice(c.length - Math.floor((w - 1) / 2))}`);
   const line = (cells: readonly string[]) =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
+      .map((c, i) => (i === cells.length - 1 ? cut(c, widths[i]!) : cut(c, widths[i]!).padEnd(widths[i]!)))
+      .join(' '.repeat(GAP))
       .trimEnd();
-  print(line(headers));
-  for (const r of rows) print(line(r));
+  return [line(headers), ...rows.map(line)];
 }
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
