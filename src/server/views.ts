@@ -2,7 +2,7 @@
 import type { AgentRow, AlertRow, ApiTokenRow, AuditRow, DataSourceRow, GroupRow, JobLogRow, JobRow, PointRow, UserRow } from '../catalog/index.js';
 import { userLinkOf } from '../catalog/index.js';
 import { alertAction, formatCheck, formatReplica, type ProtectionPolicy } from '../protection/index.js';
-import { JOB_KIND_NAMES } from '../protocol/rest/index.js';
+import { JOB_KIND_NAMES, ROLES } from '../protocol/rest/index.js';
 import type { JobKind } from '../jobs/index.js';
 import type { Agent, Alert, AuditEntry, DataSource, Job, JobLogLine, ProtectionGroup, RecoveryPoint, Token, User } from '../protocol/rest/index.js';
 
@@ -125,7 +125,7 @@ export function tokenView(t: ApiTokenRow): Token {
 export function userView(u: UserRow, now: Date): User {
   return {
     name: u.name,
-    role: u.role as User['role'],
+    role: (ROLES as readonly string[]).includes(u.role) ? (u.role as User['role']) : 'damaged',
     scopes: shownScopes(u.scopes),
     createdAt: u.created_at,
     passwordChangedAt: u.password_changed_at,

@@ -234,7 +234,7 @@ function AddUser({ onAdded }: { onAdded: (u: User) => void }) {
 
 /** Changes a user's role (and scopes) and/or password in a dialog; only what was changed is sent. */
 function EditUser({ user, self, onClose, onChanged }: { user: User; self: boolean; onClose: () => void; onChanged: (u: User, what: string) => void }) {
-  const [role, setRole] = useState<Role>(user.role);
+  const [role, setRole] = useState<Role>(user.role === 'damaged' ? 'viewer' : user.role);
   const [scopes, setScopes] = useState(user.scopes.join('\n'));
   const linkWas = user.link ? `${user.link.agent}:${user.link.account}` : '';
   const [link, setLink] = useState(linkWas);

@@ -419,7 +419,9 @@ export type UserLink = Static<typeof UserLinkSchema>;
 
 export const UserSchema = Type.Object({
   name: Type.String(),
-  role: RoleSchema,
+  role: Type.Union([...ROLES.map((r) => Type.Literal(r)), Type.Literal('damaged')], {
+    description: "the user's role; damaged: the catalog holds something else, and the user cannot sign in until an admin gives it a role (custos user update NAME --role R)",
+  }),
   scopes: Type.Array(Type.String()),
   createdAt: Time,
   passwordChangedAt: Time,

@@ -286,6 +286,13 @@ describe('console users: sign-in, sessions, CSRF, lockout', () => {
     const open = await s.server.context.catalog.db.selectFrom('sessions').select('id').where('user_id', '=', user.id).execute();
     assert.equal(open.length, 1, 'only the session from before the damage');
     assert.equal((await as(b, 'GET', '/api/session')).status, 401);
+    // An admin can still list users, see which is damaged, and give it a role again.
+    const list = await admin('GET', '/api/users');
+    assert.equal(list.status, 200, list.text);
+    assert.equal((JSON.parse(list.text) as Array<{ name: string; role: string }>).find((u) => u.name === 'broken')?.role, 'damaged');
+    assert.equal((await admin('PATCH', '/api/users/broken', { role: 'viewer' })).status, 200);
+    assert.equal((await signInRaw('broken', 'broken-password')).status, 200, 'repaired');
+    await s.server.context.catalog.db.updateTable('users').set({ role: 'superuser' }).where('name', '=', 'broken').execute();
   });
 
   test('no password, cookie secret or CSRF token reaches the audit log or the server log', async () => {
@@ -306,8 +313,6 @@ describe('console users: sign-in, sessions, CSRF, lockout', () => {
     assert.match(audit, /"action":"user.update"[^}]*"password\\?":\\?"changed/);
   });
   test('end-users: only with a link to an agent the catalog knows and that is connected; never an API token; the list shows every link', async () => {
-    // The test above left a user whose role is damaged in the catalog, which the list cannot show: repair it.
-    await s.server.context.catalog.db.updateTable('users').set({ role: 'viewer' }).where('name', '=', 'broken').execute();
     const list = await admin('GET', '/api/users');
     assert.equal(list.status, 200, list.text);
     const listed = list.text;

@@ -30,7 +30,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: ServerContext): vo
       void reply.header('retry-after', String(seconds));
       throw new Refusal(429, `too many failed sign-ins for ${body.name}: try again after ${r.locked}`);
     }
-    if (!r.ok && r.damaged) throw new Refusal(401, "the user's role or scopes are damaged in the catalog: ask an admin to remove the user and add it again (custos user remove, custos user add)");
+    if (!r.ok && r.damaged) throw new Refusal(401, `the user's role or scopes are damaged in the catalog: ask an admin to set them again (custos user update ${body.name} --role ROLE [--scope S])`);
     if (!r.ok) throw new Refusal(401, DENIED);
     const p = r.principal;
     req.principal = p; // the audit entry of this call names the user who signed in
