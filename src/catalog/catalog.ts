@@ -243,6 +243,11 @@ export class Catalog {
       .execute();
   }
 
+  /** The same password hashed at another cost (at sign-in): not a password change, so sessions stay and the date does not move. */
+  async rehashPassword(id: number, passwordHash: string): Promise<void> {
+    await this.db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', id).execute();
+  }
+
   /** Records who a linked user's account is, as its agent just answered (My files refreshes it). */
   async setUserIdentity(id: number, identity: LinkedIdentity, now: string): Promise<void> {
     await this.db.updateTable('users').set({ link_identity: JSON.stringify(identity), link_checked_at: now }).where('id', '=', id).execute();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hashPassword, parseStoredHash, passwordProblem, verifyAgainstDummy, verifyPassword } from './passwords.js';
+import { DEFAULT_SCRYPT, hashPassword, needsRehash, parseStoredHash, passwordProblem, verifyAgainstDummy, verifyPassword } from './passwords.js';
 
 /** Cheap parameters for the tests that are not about cost (the format carries them). */
 const CHEAP = { ln: 10, r: 8, p: 1 };
@@ -53,4 +53,11 @@ test('password rules: 8 to 1024 characters, said clearly', () => {
   // Characters, not UTF-16 units: 8 emoji are 8 characters.
   assert.equal(passwordProblem('😀'.repeat(8)), null);
   assert.match(passwordProblem('😀'.repeat(1025))!, /at most 1024/);
+});
+
+test('needsRehash: a hash of another cost than today\'s is hashed again at the next sign-in; a damaged one is not', async () => {
+  assert.equal(needsRehash(await hashPassword('correct horse battery', CHEAP)), true);
+  assert.equal(needsRehash(await hashPassword('correct horse battery', CHEAP), CHEAP), false);
+  assert.equal(needsRehash(await hashPassword('correct horse battery', { ...DEFAULT_SCRYPT, r: 9 })), true);
+  assert.equal(needsRehash('not a hash'), false);
 });

@@ -75,6 +75,16 @@ interface StoredHash {
   readonly key: Buffer;
 }
 
+/**
+ * Whether a stored hash that just verified should be hashed again at
+ * today's cost (DEFAULT_SCRYPT): raising the cost takes effect for each
+ * user at their next sign-in, the only time the password is at hand.
+ */
+export function needsRehash(stored: string, params: ScryptParams = DEFAULT_SCRYPT): boolean {
+  const h = parseStoredHash(stored);
+  return h !== null && (h.params.ln !== params.ln || h.params.r !== params.r || h.params.p !== params.p);
+}
+
 /** Reads `$scrypt$ln=…,r=…,p=…$SALT$KEY`; null for anything else or out-of-bounds parameters. */
 export function parseStoredHash(stored: string): StoredHash | null {
   const m = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9_-]{16,88})\$([A-Za-z0-9_-]{43,88})$/.exec(stored);

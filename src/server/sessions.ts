@@ -23,7 +23,7 @@ import type { Catalog, SessionRow, UserRow } from '../catalog/index.js';
 import type { AuditLog } from './audit.js';
 import { isRole, storedScopes, type UserPrincipal } from './principal.js';
 import { hashToken } from './data-dir.js';
-import { verifyAgainstDummy, verifyPassword } from './passwords.js';
+import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from './passwords.js';
 
 export const SESSION_COOKIE = '__Host-custos_session';
 export const CSRF_HEADER = 'x-custos-csrf';
@@ -169,6 +169,7 @@ export class SignInService {
       return { ok: false, locked: null };
     }
     await this.d.catalog.userSignedIn(user.id, now.toISOString());
+    if (needsRehash(user.password_hash)) await this.d.catalog.rehashPassword(user.id, await hashPassword(password));
     return this.openSession(user, now, address);
   }
 

@@ -295,6 +295,20 @@ describe('console users: sign-in, sessions, CSRF, lockout', () => {
     await s.server.context.catalog.db.updateTable('users').set({ role: 'superuser' }).where('name', '=', 'broken').execute();
   });
 
+  test("a password stored at an older cost is hashed again at today's at sign-in; the session and the password's date stay", async () => {
+    const { hashPassword, parseStoredHash, DEFAULT_SCRYPT } = await import('../../passwords.js');
+    const c = s.server.context.catalog;
+    await c.addUser({ name: 'old-cost', role: 'viewer', scopes: [], passwordHash: await hashPassword('old-cost-password', { ln: 10, r: 8, p: 1 }), now: s.clock.now().toISOString() });
+    const before = (await c.userByName('old-cost'))!;
+    const b = await signIn('old-cost', 'old-cost-password');
+    const after = (await c.userByName('old-cost'))!;
+    assert.deepEqual(parseStoredHash(after.password_hash)!.params, DEFAULT_SCRYPT);
+    assert.equal(after.password_changed_at, before.password_changed_at);
+    assert.equal((await as(b, 'GET', '/api/session')).status, 200, 'the new session is kept');
+    assert.equal((await signInRaw('old-cost', 'old-cost-password')).status, 200, 'the new hash verifies');
+    assert.equal((await c.userByName('old-cost'))!.password_hash, after.password_hash, 'hashed once, not at every sign-in');
+  });
+
   test('no password, cookie secret or CSRF token reaches the audit log or the server log', async () => {
     const secretPassword = 'Very-Secret-Passw0rd';
     await addUser('quiet', 'operator', secretPassword);
