@@ -10,9 +10,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
-import { CustosError } from '../base/index.js';
 import { cursorOf, PROTOCOL_VERSION, type Answer, type Question } from '../protocol/index.js';
 import { AgentHub, answerMismatch, MAX_PENDING_ASKS, type HubListeners } from './agent-hub.js';
+import { refusal as rejection } from '../../test/helpers/refusal.js';
 
 class FakeSocket extends EventEmitter {
   bufferedAmount = 0;
@@ -50,15 +50,6 @@ const listing = (path: string, names: string[], next: string | null = null) => (
   kind: 'list-dir', path, entries: names.map((name) => ({ name, type: 'dir', size: 0 })), next,
 });
 
-async function rejection(p: Promise<unknown>): Promise<CustosError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof CustosError, String(err));
-    return err;
-  }
-  assert.fail('resolved, expected an error');
-}
 
 test('a question goes out as ask, its answer comes back; answers to questions not asked, answered already or timed out are ignored and logged', async () => {
   const { hub, ws, warnings } = connected();

@@ -10,7 +10,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { CustosError } from '../base/index.js';
 import { Catalog } from '../catalog/index.js';
 import type { ChunkRef } from '../format/index.js';
 import type { Pool } from '../pool/index.js';
@@ -18,6 +17,7 @@ import { decodeBlobFrame, type LocalUser, type UserRequest } from '../protocol/i
 import type { AgentSession } from './agent-hub.js';
 import { EndUserRecovery } from './end-user.js';
 import type { DirectoryPage, FileIndexReader, FileVersion, IndexedItem, PointRef, SearchHit, SearchResult } from './file-index/types.js';
+import { refusal } from '../../test/helpers/refusal.js';
 
 type Spec = { type?: IndexedItem['type']; mode: number; uid: number; gid?: number; content?: string; acl?: Buffer; target?: string };
 
@@ -108,15 +108,6 @@ describe('end-user recovery on the server', () => {
   const pool = { readChunk: async (id: Buffer) => Buffer.from(index.contents.get(id.toString())!) } as unknown as Pool;
 
   const ask = (agent: string, user: LocalUser, body: UserRequest) => eu.handle(agent, { t: 'user-request', req: 9, user, body }, session);
-  const refusal = async (p: Promise<unknown>): Promise<CustosError> => {
-    try {
-      await p;
-    } catch (err) {
-      assert.ok(err instanceof CustosError);
-      return err;
-    }
-    assert.fail('not refused');
-  };
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'custos-end-user-'));

@@ -17,6 +17,7 @@ import type { AccountAnswer, Question } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import { MyFilesAccess, REFRESH_MS, RETRY_AFTER_FAILURE_MS } from './my-files.js';
 import type { Principal, UserPrincipal } from './principal.js';
+import { refusal } from '../../test/helpers/refusal.js';
 
 const T0 = new Date('2026-12-01T08:00:00.000Z');
 const STORED = { uid: 1000, gid: 1000, groups: [1000] };
@@ -40,15 +41,6 @@ class StandInHub {
   }
 }
 
-async function refusal(p: Promise<unknown>): Promise<CustosError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof CustosError, String(err));
-    return err;
-  }
-  assert.fail('resolved, expected an error');
-}
 
 describe('My files: who a linked console user is on its computer', () => {
   let dir: string;

@@ -10,6 +10,7 @@ import type { MyFiles as MyFilesAnswer, MyListing, Session } from '../../../src/
 import { call, saveBlob, stream } from '../api.js';
 import { formatBytes, formatTime, plural } from '../format.js';
 import { useLoad } from '../load.js';
+import { PatternSearch, VersionsDialog } from './find-parts.js';
 
 type Source = MyFilesAnswer['sources'][number];
 type PointRef = { readonly id: string; readonly time: string };
@@ -170,21 +171,11 @@ function Folder(props: { root: string; dir: string; point: PointRef; onDir: (d: 
 }
 
 function Search({ root, onOpen }: { root: string; onOpen: (dir: string, at: PointRef) => void }) {
-  const [pattern, setPattern] = useState('');
   const [asked, setAsked] = useState('');
   const hits = useLoad(() => (asked ? call(api.mySearch, { query: { path: root, pattern: asked, limit: 200 } }) : Promise.resolve(null)), [root, asked]);
   return (
     <div>
-      <form className="bar" onSubmit={(e) => {
-        e.preventDefault();
-        setAsked(pattern.trim());
-      }}>
-        <label>
-          Pattern
-          <input value={pattern} onChange={(e) => setPattern(e.target.value)} placeholder="*.odt, report*" maxLength={1024} required />
-        </label>
-        <button type="submit">Search</button>
-      </form>
+      <PatternSearch placeholder="*.odt, report*" onSearch={setAsked} />
       {hits.error && <p className="error">{hits.error}</p>}
       {hits.data && (
         <>
@@ -215,33 +206,5 @@ function Search({ root, onOpen }: { root: string; onOpen: (dir: string, at: Poin
 
 function Versions({ path, onClose, onDownload }: { path: string; onClose: () => void; onDownload: (at: PointRef, size: number) => void }) {
   const v = useLoad(() => call(api.myVersions, { query: { path } }), [path]);
-  return (
-    <div className="dialog-backdrop">
-      <div role="dialog" aria-modal="true" aria-labelledby="my-versions-title" className="dialog">
-        <h2 id="my-versions-title">Versions of {path}</h2>
-        {v.error && <p className="error">{v.error}</p>}
-        {v.data && (
-          <table>
-            <thead>
-              <tr><th>Size</th><th>Modified</th><th>Download from</th></tr>
-            </thead>
-            <tbody>
-              {v.data.versions.map((x, i) => (
-                <tr key={i}>
-                  <td>{formatBytes(x.size)}</td>
-                  <td>{formatTime(x.mtime)}</td>
-                  <td>
-                    {x.points.map((p) => (
-                      <button key={p.id} type="button" className="link" onClick={() => onDownload(p, x.size)}>{formatTime(p.time)}</button>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <button type="button" className="secondary" onClick={onClose} autoFocus>Close</button>
-      </div>
-    </div>
-  );
+  return <VersionsDialog path={path} loaded={v} pointsLabel="Download from" onPoint={(p, x) => onDownload(p, x.size)} onClose={onClose} />;
 }

@@ -13,6 +13,7 @@ import { formatBytes, formatTime, plural } from '../format.js';
 import { useLoad } from '../load.js';
 import { href } from '../route.js';
 import { RecoverDialog } from './recover-dialog.js';
+import { PatternSearch, VersionsDialog } from './find-parts.js';
 
 export function Recovery({ route }: { route: string[]; session: Session }) {
   const source = route[0] ?? null;
@@ -283,22 +284,12 @@ function Tree(props: {
 }
 
 function Search({ source, onOpen }: { source: string; onOpen: (path: string, at: RecoveryPoint | null) => void }) {
-  const [pattern, setPattern] = useState('');
   const [asked, setAsked] = useState('');
   const hits = useLoad(() => (asked ? call(api.search, { params: { id: source }, query: { pattern: asked, limit: 200 } }) : Promise.resolve(null)), [source, asked]);
   const points = useLoad(() => call(api.listPoints, { params: { id: source } }), [source]);
   return (
     <div>
-      <form className="bar" onSubmit={(e) => {
-        e.preventDefault();
-        setAsked(pattern.trim());
-      }}>
-        <label>
-          Pattern
-          <input value={pattern} onChange={(e) => setPattern(e.target.value)} placeholder="*.tex, docs/**/report*" maxLength={1024} required />
-        </label>
-        <button type="submit">Search</button>
-      </form>
+      <PatternSearch placeholder="*.tex, docs/**/report*" onSearch={setAsked} />
       {hits.error && <p className="error">{hits.error}</p>}
       {hits.data && (
         <>
@@ -334,33 +325,5 @@ function Search({ source, onOpen }: { source: string; onOpen: (path: string, at:
 
 function Versions({ source, path, onClose, onChoose }: { source: string; path: string; onClose: () => void; onChoose: (p: { id: string }) => void }) {
   const v = useLoad(() => call(api.versions, { params: { id: source }, query: { path } }), [source, path]);
-  return (
-    <div className="dialog-backdrop">
-      <div role="dialog" aria-modal="true" aria-labelledby="versions-title" className="dialog">
-        <h2 id="versions-title">Versions of {path}</h2>
-        {v.error && <p className="error">{v.error}</p>}
-        {v.data && (
-          <table>
-            <thead>
-              <tr><th>Size</th><th>Modified</th><th>In recovery points</th></tr>
-            </thead>
-            <tbody>
-              {v.data.versions.map((x, i) => (
-                <tr key={i}>
-                  <td>{formatBytes(x.size)}</td>
-                  <td>{formatTime(x.mtime)}</td>
-                  <td>
-                    {x.points.map((p) => (
-                      <button key={p.id} type="button" className="link" onClick={() => onChoose(p)}>{formatTime(p.time)}</button>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <button type="button" className="secondary" onClick={onClose} autoFocus>Close</button>
-      </div>
-    </div>
-  );
+  return <VersionsDialog path={path} loaded={v} pointsLabel="In recovery points" onPoint={onChoose} onClose={onClose} />;
 }

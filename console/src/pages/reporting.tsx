@@ -10,7 +10,7 @@ import { api, roleAllows } from '../../../src/protocol/rest/contract.js';
 import type { Report, ReportSchedule, Session } from '../../../src/protocol/rest/objects.js';
 import { MAILED_REPORT_FORMATS, REPORT_NAME_LIST, type MailedReportFormat, type ReportNameText } from '../../../src/protocol/rest/objects.js';
 import { chartMax, formatBytes, reportChart, reportHighlights, reportPeriod, reportTables, type ReportChart } from '../../../src/protocol/rest/index.js';
-import { call, stream } from '../api.js';
+import { call, saveBlob, stream } from '../api.js';
 import { useLoad } from '../load.js';
 import { messageOf } from './management-parts.js';
 import '../reports.css';
@@ -44,16 +44,7 @@ export function Reporting({ session }: { route: string[]; session: Session }) {
     setDownloadError(null);
     try {
       const res = await stream(api.getReport, { params: { name }, query: { ...query, format } });
-      const blob = await res.blob();
-      const file = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `custos-${name}.${format}`;
-      const url = URL.createObjectURL(blob);
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = file;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      saveBlob(await res.blob(), res, `custos-${name}.${format}`);
     } catch (e) {
       setDownloadError(messageOf(e));
     }

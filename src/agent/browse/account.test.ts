@@ -8,19 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { CustosError } from '../../base/index.js';
 import { ACCOUNT_NAME_PATTERN, parseAnswerBody } from '../../protocol/index.js';
 import { lookupAccount } from './account.js';
+import { refusal } from '../../../test/helpers/refusal.js';
 
-async function refusal(p: Promise<unknown>): Promise<CustosError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof CustosError, String(err));
-    return err;
-  }
-  assert.fail('resolved, expected an error');
-}
 
 function ascendingUnique(groups: readonly number[]): boolean {
   return groups.every((g, i) => i === 0 || g > groups[i - 1]!);

@@ -11,9 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CustosError } from '../../base/index.js';
 import { canonicalBase64, nameBytes, type DirEntry, type ListDirAnswer } from '../../protocol/index.js';
 import { listDir } from './list-dir.js';
+import { refusal } from '../../../test/helpers/refusal.js';
 
 async function tree(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'custos-list-dir-'));
@@ -41,15 +41,6 @@ async function everything(path: string, limit: number): Promise<{ entries: DirEn
   return { entries: pages.flatMap((p) => p.entries), pages };
 }
 
-async function refusal(p: Promise<unknown>): Promise<CustosError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof CustosError, String(err));
-    return err;
-  }
-  assert.fail('listed, expected an error');
-}
 
 test('entries in byte order, a page at a time, links not followed, sizes of files only, names that are not text marked', async (t) => {
   const dir = await tree();
