@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../base/index.js';
 import {
-  diskUtilizationReport, groupPoints, linearSlope, measuredRpoSeconds, parseTargetMinutes, periodDays, protectedComputersReport, recoveryPointStatusReport,
+  FORECAST_HORIZON_DAYS, diskUtilizationReport, groupPoints, linearSlope, measuredRpoSeconds, parseTargetMinutes, periodDays, protectedComputersReport, recoveryPointStatusReport,
   scheduleGapSeconds, slaReport, statusReport, type GroupFact, type PointFact, type SourceFact,
 } from './reports.js';
 
@@ -86,6 +86,10 @@ test('disk utilization: growth per day and the day the pool is full', () => {
   // Nothing growing: no date.
   const flat = diskUtilizationReport(period(), [src('a:fs:/x')], groupPoints([], [], []), pool);
   assert.equal(flat.forecast.fullOn, null);
+  // Growing, but so slowly the pool is full in more than a century: the days, no date (a year of five digits is no YYYY-MM-DD).
+  const vast = { ...pool, directories: [{ ...pool.directories[0]!, bytesFree: 100 * (FORECAST_HORIZON_DAYS + 1) }] };
+  const slow = diskUtilizationReport(period(), [src('a:fs:/x')], groupPoints(inPeriod, [], [pt('a:fs:/x', at(3, 1), 100, 5000)]), vast);
+  assert.deepEqual([slow.forecast.daysLeft, slow.forecast.fullOn], [FORECAST_HORIZON_DAYS + 1, null]);
 });
 
 test('SLA: measured RPO and recovery time against the group targets', () => {

@@ -372,6 +372,9 @@ export function recoveryPointStatusReport(
 
 // --- disk utilization ------------------------------------------------------------------------------
 
+/** Forecasts further out than this give no date. */
+export const FORECAST_HORIZON_DAYS = 36_500;
+
 export const FORECAST_METHOD =
   'Growth per day is the least-squares slope of the pool\'s stored bytes at the end of each day of the period, reconstructed from today\'s stored bytes less the bytes each later recovery point added. ' +
   'The pool is full when that growth has used the free space of its directories. Space freed by pruning and garbage collection is not subtracted, so the date is on the early (safe) side.';
@@ -419,7 +422,8 @@ export function diskUtilizationReport(p: ReportPeriod, sources: readonly SourceF
   const slope = linearSlope(days.filter((d) => d.day <= today).map((d) => d.bytesStored));
   const perDay = slope === null ? 0 : Math.max(0, Math.round(slope));
   const daysLeft = perDay > 0 ? Math.floor(bytesFree / perDay) : null;
-  const fullOn = daysLeft === null ? null : localDateKey(new Date(p.now.getFullYear(), p.now.getMonth(), p.now.getDate() + daysLeft));
+  // Beyond a century the date says nothing (and would not be YYYY-MM-DD for long): days left only.
+  const fullOn = daysLeft === null || daysLeft > FORECAST_HORIZON_DAYS ? null : localDateKey(new Date(p.now.getFullYear(), p.now.getMonth(), p.now.getDate() + daysLeft));
   const groupRows = [...byGroup.values()].sort((a, b) => (a.group === null ? 1 : b.group === null ? -1 : a.group.localeCompare(b.group)));
   return {
     report: 'disk-utilization',

@@ -9,49 +9,33 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { addConsoleUsers, launchBrowser, signInWindow, type TestBrowser } from '../helpers/browser.js';
+import { addLocalAccount, canAddAccounts, removeLocalAccounts, type LocalAccount } from '../helpers/local-accounts.js';
 import { attachAgent, startServer, stopAllProcesses, type TestServer } from '../helpers/server.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tree.js';
 
 const PASSWORD = 'correct horse battery staple';
-const canRun = process.getuid?.() === 0 && existsSync('/usr/sbin/useradd');
-
-interface Account {
-  readonly name: string;
-  readonly uid: number;
-  readonly gid: number;
-}
-
-const made: string[] = [];
-
-function addAccount(name: string): Account {
-  execFileSync('useradd', ['--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', name]);
-  made.push(name);
-  return { name, uid: Number(execFileSync('id', ['-u', name]).toString().trim()), gid: Number(execFileSync('id', ['-g', name]).toString().trim()) };
-}
-
-describe('My files in the console', { skip: canRun ? false : 'needs root and useradd', timeout: 600_000 }, () => {
+describe('My files in the console', { skip: canAddAccounts ? false : 'needs root and useradd', timeout: 600_000 }, () => {
   const tag = randomBytes(3).toString('hex');
   let server: TestServer;
   let browser: TestBrowser;
   let src: string;
-  let alice: Account;
+  let alice: LocalAccount;
 
   before(async () => {
-    alice = addAccount(`cwa${tag}`);
-    const bob = addAccount(`cwb${tag}`);
+    alice = addLocalAccount(`cwa${tag}`);
+    const bob = addLocalAccount(`cwb${tag}`);
     const work = (await makeTempDir('custos-my-files-')).path;
     chmodSync(work, 0o755);
     src = join(work, 'home');
     mkdirSync(src, { mode: 0o755 });
     chmodSync(src, 0o755);
-    const own = (p: string, a: Account, mode: number) => {
+    const own = (p: string, a: LocalAccount, mode: number) => {
       chownSync(p, a.uid, a.gid);
       chmodSync(p, mode);
     };
@@ -84,13 +68,7 @@ describe('My files in the console', { skip: canRun ? false : 'needs root and use
     await browser?.close();
     await stopAllProcesses();
     await cleanupTempDirs();
-    for (const name of made) {
-      try {
-        execFileSync('userdel', [name]);
-      } catch {
-        // already gone
-      }
-    }
+    removeLocalAccounts();
   });
 
   const signIn = (name: string): Promise<Page> => signInWindow(browser, server.url, name, PASSWORD);

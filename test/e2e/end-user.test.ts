@@ -18,24 +18,14 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CLI_PATH, REPO_ROOT, cleanupTempDirs, makeTempDir, type CliResult } from '../helpers/tree.js';
+import { addLocalAccount, canAddAccounts, removeLocalAccounts, type LocalAccount } from '../helpers/local-accounts.js';
 import { attachAgent, startServer, stopAllProcesses, waitFor, type ApiPoint, type TestAgent, type TestServer } from '../helpers/server.js';
 
 const hasSetfacl = existsSync('/usr/bin/setfacl');
-const canRun = process.getuid?.() === 0 && existsSync('/usr/sbin/useradd') && existsSync('/usr/bin/setpriv');
+const canRun = canAddAccounts && existsSync('/usr/bin/setpriv');
 
-interface User {
-  readonly name: string;
-  readonly uid: number;
-  readonly gid: number;
-}
-
-const made: string[] = [];
-
-function addUser(name: string): User {
-  execFileSync('useradd', ['--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', name]);
-  made.push(name);
-  return { name, uid: Number(execFileSync('id', ['-u', name]).toString().trim()), gid: Number(execFileSync('id', ['-g', name]).toString().trim()) };
-}
+type User = LocalAccount;
+const addUser = addLocalAccount;
 
 describe('end-user recovery (custos my)', { skip: canRun ? false : 'needs root, useradd and setpriv', timeout: 600_000 }, () => {
   const tag = randomBytes(3).toString('hex');
@@ -148,13 +138,7 @@ describe('end-user recovery (custos my)', { skip: canRun ? false : 'needs root, 
 
   after(async () => {
     await stopAllProcesses();
-    for (const name of made) {
-      try {
-        execFileSync('userdel', [name]);
-      } catch {
-        // already gone
-      }
-    }
+    removeLocalAccounts();
     await cleanupTempDirs();
   });
 

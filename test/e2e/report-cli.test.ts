@@ -274,7 +274,7 @@ describe('custos report and custos source allocate, end to end', { timeout: 300_
     assert.equal(existsSync(out), false, 'a bad --format writes no file');
   });
 
-  test('a report refused by the server leaves --out as it was', { todo: 'bug: report show opens --out (createWriteStream) before the server answers, so a refused period leaves an empty FILE, or empties one that was there' }, async () => {
+  test('a report refused by the server leaves --out as it was', async () => {
     const fresh = join(work, 'reversed.pdf');
     await refused(['report', 'show', 'status', '--from', '2026-03-10', '--to', '2026-03-01', '--out', fresh], EXIT_USAGE, /the period is empty/);
     const kept = join(work, 'kept.csv');
@@ -317,8 +317,8 @@ describe('custos report and custos source allocate, end to end', { timeout: 300_
     // Refused changes leave the schedule as it was.
     await refused(['report', 'schedule', 'status', '--daily', '25:00', '--to', 'other@example.com', '--format', 'csv'], EXIT_USAGE, /--daily takes HH:MM/);
     await refused(['report', 'schedule', 'status', '--daily', '7:00', '--to', 'other@example.com'], EXIT_USAGE, /--daily takes HH:MM/);
-    await refused(['report', 'schedule', 'status', '--daily', '08:00', '--to', 'not an address'], EXIT_USAGE, /to\/0 must match pattern/);
-    await refused(['report', 'schedule', 'status', '--daily', '08:00', '--to', 'ok@example.com', '--to', 'x@example.com\r\nBcc: eve@evil.example'], EXIT_USAGE, /to\/1 must match pattern/);
+    await refused(['report', 'schedule', 'status', '--daily', '08:00', '--to', 'not an address'], EXIT_USAGE, /to\/0 must be one plain e-mail address/);
+    await refused(['report', 'schedule', 'status', '--daily', '08:00', '--to', 'ok@example.com', '--to', 'x@example.com\r\nBcc: eve@evil.example'], EXIT_USAGE, /to\/1 must be one plain e-mail address/);
     await refused(['report', 'schedule', 'nope', '--daily', '08:00', '--to', 'ok@example.com'], EXIT_USAGE, /no report named "nope"/);
     assert.deepEqual(await server.cliJson<ScheduleJson[]>(['report', 'schedules', '--json']), list, 'refusals change nothing');
 

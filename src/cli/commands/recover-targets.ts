@@ -5,14 +5,14 @@
  * folder on the protection server, under one of its --recovery-dir
  * directories: passed to the server as it is, which checks it).
  */
-import { createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CustosError, isErrno } from '../../base/index.js';
 import { api, type ArchiveFormat, type DownloadSummary } from '../../protocol/rest/index.js';
 import type { ServerClient } from '../client.js';
 import { print, printJson } from '../output.js';
 import { formatBytes, ttyProgress } from '../progress.js';
+import { writeWhole } from '../partial-file.js';
 
 export type RecoveryTarget = { kind: 'download'; file: string; format: ArchiveFormat } | { kind: 'server'; path: string } | { kind: 'agent'; to: string };
 
@@ -48,33 +48,22 @@ export interface DownloadOptions {
 export async function downloadRecovery(client: ServerClient, source: string, which: { point: string } | { at: string }, target: { file: string; format: ArchiveFormat }, opts: DownloadOptions): Promise<void> {
   const file = resolve(target.file);
   if (!opts.force && (await exists(file))) throw new CustosError('exists', `${file} exists: give another file name, or --force to replace it`);
-  const partial = `${file}.partial`;
-  let handle;
-  try {
-    handle = await open(partial, 'w', 0o600);
-  } catch (err) {
-    throw new CustosError(isErrno(err, 'ENOENT') ? 'not-found' : 'io', `cannot write ${partial}: ${(err as Error).message}`, { cause: err });
-  }
-  const sink = createWriteStream('', { fd: handle.fd, autoClose: true });
   const progress = ttyProgress('downloading', true);
   let summary: DownloadSummary;
   try {
-    summary = await client.stream(api.download, sink, (n) => progress.update({ received: formatBytes(n) }), {
-      params: { id: source },
-      body: { ...which, format: target.format, ...(opts.items !== undefined ? { items: [...opts.items] } : {}) },
-    });
-  } catch (err) {
-    sink.destroy();
-    await rm(partial, { force: true });
-    throw err;
+    summary = await writeWhole(
+      file,
+      (sink) => client.stream(api.download, sink, (n) => progress.update({ received: formatBytes(n) }), {
+        params: { id: source },
+        body: { ...which, format: target.format, ...(opts.items !== undefined ? { items: [...opts.items] } : {}) },
+      }),
+      (s) => {
+        if (!s.complete) throw new CustosError('integrity', `the server could not finish the archive (${s.error ?? 'no reason given'}); nothing was kept`);
+      },
+    );
   } finally {
     progress.end();
   }
-  if (!summary.complete) {
-    await rm(partial, { force: true });
-    throw new CustosError('integrity', `the server could not finish the archive (${summary.error ?? 'no reason given'}); nothing was kept`);
-  }
-  await rename(partial, file);
   report(file, summary, opts.json);
   if (summary.errorCount > 0) {
     throw new CustosError('partial', `${summary.errorCount} item(s) could not be read from the pool and are zero-filled in ${file}: ${summary.errors.map((e) => e.path).join(', ')}`);

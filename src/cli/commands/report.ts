@@ -3,10 +3,10 @@
  * HTML, PDF or CSV into a file) and mailed every day (/api/reports,
  * /api/report-schedules).
  */
-import { createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
 import { CustosError } from '../../base/index.js';
+import { writeWhole } from '../partial-file.js';
 import {
   api, MAILED_REPORT_FORMATS, REPORT_NAME_LIST, reportHighlights, reportPeriod, reportTables, type MailedReportFormat, type Report, type ReportNameText,
 } from '../../protocol/rest/index.js';
@@ -38,7 +38,8 @@ export function registerReportCommands(program: Command): void {
     const query = { ...(opts.from !== undefined ? { from: opts.from } : {}), ...(opts.to !== undefined ? { to: opts.to } : {}) };
     if (opts.out !== undefined) {
       const format = opts.format ?? (/\.(html|csv|pdf)$/i.exec(opts.out)?.[1]?.toLowerCase() as 'html' | 'csv' | 'pdf' | undefined) ?? 'pdf';
-      const s = await client.stream(api.getReport, createWriteStream(opts.out), () => undefined, { params: { name: which }, query: { ...query, format } });
+      // Refused or cut short, the report leaves --out as it was.
+      const s = await writeWhole(opts.out, (sink) => client.stream(api.getReport, sink, () => undefined, { params: { name: which }, query: { ...query, format } }), undefined, 0o644);
       print(`${which} report (${format.toUpperCase()}, ${s.bytes} bytes) written to ${opts.out}`);
       return;
     }
@@ -75,8 +76,9 @@ export function registerReportCommands(program: Command): void {
 
   withConnection(report.command('unschedule').description('stop mailing a report').argument('<name>', REPORT_NAME_LIST.join(' | '))).action(
     async (name: string, opts: ConnectionOptions) => {
-      await connect(opts).call(api.deleteReportSchedule, { params: { name } });
-      print(`${name} report no longer mailed`);
+      const which = reportName(name);
+      await connect(opts).call(api.deleteReportSchedule, { params: { name: which } });
+      print(`${which} report no longer mailed`);
     },
   );
 

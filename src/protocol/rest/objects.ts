@@ -436,7 +436,7 @@ const NewPassword = Type.String({ maxLength: 4096, description: '8 to 1024 chara
 
 export const UserCreateSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 63, pattern: USER_NAME_PATTERN }),
+    name: Type.String({ minLength: 1, maxLength: 63, pattern: USER_NAME_PATTERN, description: '1 to 63 of A-Z a-z 0-9 . _ -' }),
     role: RoleSchema,
     scopes: Type.Optional(Type.Array(ScopeSchema, { maxItems: 100 })),
     password: NewPassword,

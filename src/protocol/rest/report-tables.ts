@@ -71,7 +71,7 @@ export function reportTables(r: Report, o: TableOptions = {}): ReportTable[] {
         {
           title: 'Forecast',
           headers: ['Growth per day', 'Days left', 'Pool full on'],
-          rows: [[bytes(r.forecast.bytesPerDay), r.forecast.daysLeft === null ? (o.raw ? '' : 'not growing') : String(r.forecast.daysLeft), r.forecast.fullOn ?? (o.raw ? '' : '-')]],
+          rows: [[bytes(r.forecast.bytesPerDay), r.forecast.daysLeft === null ? (o.raw ? '' : 'not growing') : String(r.forecast.daysLeft), r.forecast.fullOn ?? (o.raw ? '' : r.forecast.daysLeft === null ? '-' : 'more than a century')]],
         },
       ];
     case 'protected-computers':
@@ -102,7 +102,11 @@ export function reportHighlights(r: Report): string[] {
     case 'disk-utilization':
       return [
         `Pool: ${formatBytes(r.pool.bytesStored)} stored, ${formatBytes(r.pool.bytesFree)} free of ${formatBytes(r.pool.bytesTotal)}`,
-        r.forecast.fullOn === null ? 'Forecast: the pool is not growing' : `Forecast: growing ${formatBytes(r.forecast.bytesPerDay)} a day, full on ${r.forecast.fullOn} (in ${r.forecast.daysLeft} days)`,
+        r.forecast.daysLeft === null
+          ? 'Forecast: the pool is not growing'
+          : r.forecast.fullOn === null
+            ? `Forecast: growing ${formatBytes(r.forecast.bytesPerDay)} a day, full in more than a century`
+            : `Forecast: growing ${formatBytes(r.forecast.bytesPerDay)} a day, full on ${r.forecast.fullOn} (in ${r.forecast.daysLeft} days)`,
       ];
     case 'protected-computers':
       return [`${r.computers.length} computers, ${r.computers.filter((c) => c.status === 'connected').length} connected`];

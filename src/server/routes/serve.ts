@@ -164,8 +164,15 @@ export function formatSchemaErrors(errors: readonly ErrorObject[], dataVar: stri
       else parts.push(`${where} must match one of its allowed forms`);
       continue;
     }
-    const say = (e: ErrorObject) =>
-      e.keyword === 'additionalProperties' ? `${where} has an unknown field ${JSON.stringify((e.params as { additionalProperty: unknown }).additionalProperty)}` : `${where} ${e.message ?? 'is not valid'}`;
+    const say = (e: ErrorObject) => {
+      if (e.keyword === 'additionalProperties') return `${where} has an unknown field ${JSON.stringify((e.params as { additionalProperty: unknown }).additionalProperty)}`;
+      // A regular expression says little to a person: the field's description says what it must be.
+      if (e.keyword === 'pattern') {
+        const description = (e.parentSchema as { description?: unknown } | undefined)?.description;
+        return typeof description === 'string' ? `${where} must be ${description}` : `${where} is not in the form it must have`;
+      }
+      return `${where} ${e.message ?? 'is not valid'}`;
+    };
     for (const m of new Set(list.map(say))) parts.push(m);
   }
   return parts.join(', ');
@@ -173,7 +180,8 @@ export function formatSchemaErrors(errors: readonly ErrorObject[], dataVar: stri
 
 /** The two validators: strict for bodies, converting text for path parameters and queries. */
 export function makeValidators(): { bodies: Ajv; parts: Ajv } {
-  const common = { allErrors: false, useDefaults: false, removeAdditional: false, strict: false } as const;
+  // verbose: an error carries its schema, whose description words a pattern's refusal.
+  const common = { allErrors: false, useDefaults: false, removeAdditional: false, strict: false, verbose: true } as const;
   return { bodies: new Ajv({ ...common, coerceTypes: false }), parts: new Ajv({ ...common, coerceTypes: true }) };
 }
 
