@@ -143,10 +143,15 @@ export type UserRequest =
  * `account`: who the local account `name` is on the agent's computer (its
  * uid, primary gid and every group the group database gives it), for a
  * console user linked to that account (My files).
+ *
+ * `discover`: what the computer holds that can be protected — its mounted
+ * file systems and the PostgreSQL clusters behind the sockets of its socket
+ * directories (docs/design/postgresql.md §3.1).
  */
 export type Question =
   | { readonly kind: 'list-dir'; readonly path: string; readonly after?: string; readonly limit: number }
-  | { readonly kind: 'account'; readonly name: string };
+  | { readonly kind: 'account'; readonly name: string }
+  | { readonly kind: 'discover' };
 
 export type EntryType = 'dir' | 'file' | 'symlink' | 'other';
 export const ENTRY_TYPES: readonly EntryType[] = ['dir', 'file', 'symlink', 'other'];
@@ -186,7 +191,63 @@ export const ACCOUNT_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$/;
 /** The most groups an account answer may list. */
 export const MAX_ACCOUNT_GROUPS = 1024;
 
-export type Answer = ListDirAnswer | AccountAnswer;
+/** A mounted file system (pseudo file systems such as proc, sysfs or cgroup are left out). */
+export interface DiscoveredFileSystem {
+  readonly mountPoint: string;
+  readonly type: string;
+  /** What is mounted (a device, or the file system's own name). */
+  readonly device: string;
+  readonly sizeBytes: number;
+  readonly usedBytes: number;
+}
+
+/** running: a primary that accepts connections; down: known to pg_lsclusters, not running; standby: in recovery. */
+export type InstanceState = 'running' | 'down' | 'standby';
+export const INSTANCE_STATES: readonly InstanceState[] = ['running', 'down', 'standby'];
+/** Application kinds an agent can find; a data source's id is `AGENT:KIND:LOCATOR`. */
+export type AppKindName = 'postgres';
+export const APP_KIND_NAMES: readonly AppKindName[] = ['postgres'];
+
+/** An application instance on the agent's computer (a PostgreSQL cluster: its locator is its port). */
+export interface DiscoveredInstance {
+  readonly kind: AppKindName;
+  readonly port: number;
+  /** The Unix socket directory it was found through; null for a cluster that is down. */
+  readonly socketDir: string | null;
+  readonly dataDirectory: string;
+  /** Major version (15). */
+  readonly version: number;
+  /** pg_lsclusters' name (`15/main`), when it knows the cluster. */
+  readonly name: string | null;
+  /** From global/pg_control, decimal; null when it could not be read. */
+  readonly systemIdentifier: string | null;
+  /** The account that runs it and owns the data directory. */
+  readonly owner: string;
+  readonly state: InstanceState;
+  /** Bytes of the data directory's files. */
+  readonly sizeBytes: number;
+  readonly protectable: boolean;
+  /** Why it is not protectable, or what to know before protecting it; null when there is nothing to say. */
+  readonly why: string | null;
+}
+
+/** A socket that looked like an instance's and is not one (or could not be checked), with the reason. */
+export interface DiscoveryProblem {
+  readonly path: string;
+  readonly why: string;
+}
+
+export interface DiscoverAnswer {
+  readonly kind: 'discover';
+  readonly fileSystems: readonly DiscoveredFileSystem[];
+  readonly instances: readonly DiscoveredInstance[];
+  readonly problems: readonly DiscoveryProblem[];
+}
+
+/** The most of each list a discover answer may hold. */
+export const MAX_DISCOVERED = 256;
+
+export type Answer = ListDirAnswer | AccountAnswer | DiscoverAnswer;
 export type AnswerTo<Q extends Question> = Extract<Answer, { kind: Q['kind'] }>;
 
 export interface WireError {

@@ -31,6 +31,13 @@ import {
   type AccountAnswer,
   ACCOUNT_NAME_PATTERN,
   MAX_ACCOUNT_GROUPS,
+  APP_KIND_NAMES,
+  INSTANCE_STATES,
+  MAX_DISCOVERED,
+  type DiscoverAnswer,
+  type DiscoveredFileSystem,
+  type DiscoveredInstance,
+  type DiscoveryProblem,
 } from './messages.js';
 import { canonicalBase64, cursorName, cursorOf, displayName, isNameBytes, livePathProblem, MAX_CURSOR_CHARS, MAX_LIST_ENTRIES, MAX_NAME_BYTES, nameBytes } from './live-names.js';
 
@@ -406,11 +413,67 @@ function accountAnswer(v: unknown, path: string): AccountAnswer {
   return { kind: 'account', name: accountName(o['name'], `${path}.name`), uid: id(o['uid'], `${path}.uid`), gid, groups };
 }
 
+// A discover answer is shown on terminals and in the console: no control characters anywhere.
+const SHOWN = /^[^\x00-\x1f\x7f-\x9f]*$/;
+
+function shownPath(v: unknown, path: string): string {
+  const p = text(v, path, 4096, SHOWN);
+  if (!p.startsWith('/')) bad(path, 'must be an absolute path');
+  return p;
+}
+
+function discoveredFileSystem(v: unknown, path: string): DiscoveredFileSystem {
+  const o = record(v, path, ['mountPoint', 'type', 'device', 'sizeBytes', 'usedBytes']);
+  const sizeBytes = count(o['sizeBytes'], `${path}.sizeBytes`);
+  const usedBytes = count(o['usedBytes'], `${path}.usedBytes`);
+  if (usedBytes > sizeBytes) bad(`${path}.usedBytes`, 'is more than sizeBytes');
+  return { mountPoint: shownPath(o['mountPoint'], `${path}.mountPoint`), type: text(o['type'], `${path}.type`, 64, /^[A-Za-z0-9_.-]+$/), device: text(o['device'], `${path}.device`, 4096, SHOWN), sizeBytes, usedBytes };
+}
+
+function discoveredInstance(v: unknown, path: string): DiscoveredInstance {
+  const o = record(v, path, ['kind', 'port', 'socketDir', 'dataDirectory', 'version', 'name', 'systemIdentifier', 'owner', 'state', 'sizeBytes', 'protectable', 'why']);
+  const state = oneOf(o['state'], `${path}.state`, INSTANCE_STATES);
+  const socketDir = o['socketDir'] === null ? null : shownPath(o['socketDir'], `${path}.socketDir`);
+  if ((socketDir === null) !== (state === 'down')) bad(`${path}.socketDir`, 'must be null exactly when the instance is down');
+  const protectable = bool(o['protectable'], `${path}.protectable`);
+  if (protectable && state !== 'running') bad(`${path}.protectable`, 'must be false for an instance that is not running');
+  const why = o['why'] === null ? null : text(o['why'], `${path}.why`, 500, SHOWN);
+  if (!protectable && why === null) bad(`${path}.why`, 'must say why the instance is not protectable');
+  const systemIdentifier = o['systemIdentifier'] === null ? null : text(o['systemIdentifier'], `${path}.systemIdentifier`, 20, /^[1-9][0-9]*$/);
+  if (systemIdentifier !== null && BigInt(systemIdentifier) >= 1n << 64n) bad(`${path}.systemIdentifier`, 'must fit in 64 bits');
+  return {
+    kind: oneOf(o['kind'], `${path}.kind`, APP_KIND_NAMES), port: intIn(o['port'], `${path}.port`, 1, 65535), socketDir,
+    dataDirectory: shownPath(o['dataDirectory'], `${path}.dataDirectory`), version: intIn(o['version'], `${path}.version`, 1, 999),
+    name: o['name'] === null ? null : text(o['name'], `${path}.name`, 100, /^[A-Za-z0-9_./-]+$/), systemIdentifier,
+    owner: text(o['owner'], `${path}.owner`, 40, /^[A-Za-z0-9_. $-]+$/), state, sizeBytes: count(o['sizeBytes'], `${path}.sizeBytes`), protectable, why,
+  };
+}
+
+function discoveryProblem(v: unknown, path: string): DiscoveryProblem {
+  const o = record(v, path, ['path', 'why']);
+  return { path: shownPath(o['path'], `${path}.path`), why: text(o['why'], `${path}.why`, 500, SHOWN) };
+}
+
+function discoverAnswer(v: unknown, path: string): DiscoverAnswer {
+  const o = record(v, path, ['kind', 'fileSystems', 'instances', 'problems']);
+  const instances = list(o['instances'], `${path}.instances`, MAX_DISCOVERED, discoveredInstance);
+  const seen = new Set<string>();
+  instances.forEach((i, n) => {
+    if (seen.has(i.dataDirectory)) bad(`${path}.instances[${n}]`, 'repeats a data directory');
+    seen.add(i.dataDirectory);
+  });
+  return {
+    kind: 'discover', fileSystems: list(o['fileSystems'], `${path}.fileSystems`, MAX_DISCOVERED, discoveredFileSystem), instances,
+    problems: list(o['problems'], `${path}.problems`, MAX_DISCOVERED, discoveryProblem),
+  };
+}
+
 /** An answer's body: by kind; entries in strictly ascending byte order, `next` the cursor of the last one or null. */
 export function parseAnswerBody(v: unknown, path = 'body'): Answer {
   const kind = typeof v === 'object' && v !== null ? (v as Obj)['kind'] : undefined;
   if (kind === 'account') return accountAnswer(v, path);
-  if (kind !== 'list-dir') bad(`${path}.kind`, 'must be list-dir or account');
+  if (kind === 'discover') return discoverAnswer(v, path);
+  if (kind !== 'list-dir') bad(`${path}.kind`, 'must be list-dir, account or discover');
   const o = record(v, path, ['kind', 'path', 'entries', 'next']);
   const entries = list(o['entries'], `${path}.entries`, MAX_LIST_ENTRIES, dirEntry);
   for (let i = 1; i < entries.length; i++) {
@@ -435,6 +498,10 @@ export function parseQuestion(v: unknown, path = 'ask.body'): Question {
   if (kind === 'account') {
     const o = record(v, path, ['kind', 'name']);
     return { kind, name: accountName(o['name'], `${path}.name`) };
+  }
+  if (kind === 'discover') {
+    record(v, path, ['kind']);
+    return { kind };
   }
   if (kind !== 'list-dir') {
     throw new CustosError('usage', `this agent does not know the question ${JSON.stringify(String(kind).slice(0, 40))}: update it`);

@@ -37,6 +37,7 @@ import { makePrivateDir, makePrivateFiles } from './private-files.js';
 import { JobLink, type Wire } from './job-link.js';
 import { runBackupJob, runRecoveryJob } from './jobs.js';
 import { SourceJournals } from './source-journals.js';
+import { discover } from '../apps/discover.js';
 
 export const AGENT_VERSION = '0.1.0';
 const SEND_HIGH_WATER = 8 * 1024 * 1024;
@@ -56,6 +57,8 @@ export interface AgentRuntimeOptions {
   readonly journalScanEverySyncs?: number;
   /** Where local users reach the agent (custos my); null: nowhere. Absent: not served. */
   readonly userSocket?: string | null;
+  /** Where to look for PostgreSQL sockets beyond /var/run/postgresql and /tmp (discovery). */
+  readonly pgSocketDirs?: readonly string[];
 }
 
 interface Pending {
@@ -277,6 +280,7 @@ export class AgentRuntime implements Wire {
 
   private answerOf(q: Question): Promise<Answer> {
     if (q.kind === 'account') return lookupAccount(q.name);
+    if (q.kind === 'discover') return discover({ pgSocketDirs: this.options.pgSocketDirs ?? [] });
     return listDir(q.path, { limit: q.limit, after: q.after });
   }
 

@@ -36,13 +36,15 @@ export function registerAgentCommands(program: Command): void {
     .option('--journal-scan-every <duration>', 'walk every protected tree at least this often, verifying its change journal (e.g. 6h; 0s: at every synchronization)', duration, '24h')
     .option('--journal-scan-syncs <n>', 'also walk it after this many synchronizations guided by the journal', positiveInt)
     .option('--user-socket <path>', "where people logged into this computer reach the agent (custos my); mode 0666; 'off': nowhere", DEFAULT_USER_SOCKET)
-    .action(async (opts: { data: string; journalScanEvery: string; journalScanSyncs?: number; userSocket: string }) => {
+    .option('--pg-socket-dir <dir>', 'also look for PostgreSQL clusters through the sockets in this directory (repeatable; /var/run/postgresql and /tmp always)', (v: string, prev: string[]) => [...prev, resolve(v)], [] as string[])
+    .action(async (opts: { data: string; journalScanEvery: string; journalScanSyncs?: number; userSocket: string; pgSocketDir: string[] }) => {
       const { AgentRuntime, MemoryTrimmer } = await load();
       const trimmer = new MemoryTrimmer().start();
       const rt = await AgentRuntime.start({
         dataDir: opts.data,
         userSocket: opts.userSocket === 'off' ? null : resolve(opts.userSocket),
         journalScanEveryMs: parseDuration(opts.journalScanEvery)!,
+        pgSocketDirs: opts.pgSocketDir,
         ...(opts.journalScanSyncs !== undefined ? { journalScanEverySyncs: opts.journalScanSyncs } : {}),
       });
       const removed = await new Promise<string | null>((resolve) => {

@@ -1,0 +1,235 @@
+/**
+ * The PostgreSQL clusters on this computer, found without connecting
+ * (docs/design/postgresql.md §3.1): the `.s.PGSQL.PORT` sockets of the
+ * socket directories, each with its lock file naming the postmaster's pid
+ * and data directory; the pid must be a live `postgres` whose owner owns
+ * the lock file and the data directory, and the data directory's
+ * postmaster.pid must name the same pid and port. `pg_lsclusters --json`
+ * (Debian) adds clusters that are down and the names of the rest.
+ *
+ * Socket directories such as /tmp are writable by anyone: every file is
+ * opened without following links and checked against what the kernel says
+ * (/proc), and a socket that does not hold up is reported as a problem with
+ * its reason, never as a cluster.
+ */
+import { execFile } from 'node:child_process';
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { CustosError } from '../../../base/index.js';
+import { MAX_LOCK_FILE_BYTES, parsePgVersion, parsePostmasterLock, PG_CONTROL_BYTES, systemIdentifierOf, type PostmasterLock } from '../../../format/postgres/lock-file.js';
+import type { DiscoveredInstance, DiscoveryProblem } from '../../../protocol/messages.js';
+
+/** Where PostgreSQL puts its sockets unless told otherwise (Debian, then upstream's default). */
+export const DEFAULT_SOCKET_DIRS: readonly string[] = ['/var/run/postgresql', '/tmp'];
+/** The oldest major version Custos protects (pg_backup_start's predecessors from 13, §1). */
+export const OLDEST_PROTECTED_VERSION = 13;
+const SOCKET_NAME = /^\.s\.PGSQL\.([1-9][0-9]{0,4})$/;
+const MAX_SOCKETS_PER_DIR = 64;
+
+export interface FoundClusters {
+  readonly instances: DiscoveredInstance[];
+  readonly problems: DiscoveryProblem[];
+}
+
+/** A running cluster as its files show it, before the checks that span clusters. */
+interface Running {
+  readonly lock: PostmasterLock;
+  readonly socketDir: string;
+  readonly ownerUid: number;
+  readonly binDir: string;
+  readonly version: number;
+  readonly systemIdentifier: string | null;
+  readonly standby: boolean;
+}
+
+/** Reads a small regular file without following a link; refuses anything larger than `max`. */
+async function readSmallFile(path: string, max: number): Promise<{ bytes: Buffer; st: Stats }> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new CustosError('format', `${path} is not a regular file`);
+    if (st.size > max) throw new CustosError('format', `${path} is ${st.size} bytes, more than ${max}`);
+    const buf = Buffer.alloc(max + 1);
+    const { bytesRead } = await fh.read(buf, 0, max + 1, 0);
+    if (bytesRead > max) throw new CustosError('format', `${path} is more than ${max} bytes`);
+    return { bytes: buf.subarray(0, bytesRead), st };
+  } finally {
+    await fh.close();
+  }
+}
+
+function reason(err: unknown): string {
+  if (err instanceof CustosError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  return e.code ? `${e.code}${e.path ? ` on ${e.path}` : ''}` : String(err);
+}
+
+/** The postmaster behind one socket, checked; throws a CustosError saying why it is not one. */
+async function checkSocket(socketDir: string, port: number): Promise<Running> {
+  const lockPath = join(socketDir, `.s.PGSQL.${port}.lock`);
+  const { bytes, st: lockStat } = await readSmallFile(lockPath, MAX_LOCK_FILE_BYTES).catch((e: unknown) => {
+    throw new CustosError('not-found', `no readable lock file beside it (${reason(e)})`);
+  });
+  const lock = parsePostmasterLock(bytes, 'socket', `${lockPath}`);
+  if (lock.port !== port) throw new CustosError('format', `its lock file names port ${lock.port}`);
+  const proc = `/proc/${lock.pid}`;
+  const procStat = await stat(proc).catch(() => null);
+  if (procStat === null) throw new CustosError('not-found', `its postmaster (pid ${lock.pid}) is not running: a socket left behind`);
+  const exe = (await readlink(join(proc, 'exe')).catch(() => '')).replace(/ \(deleted\)$/, '');
+  if (!['postgres', 'postmaster'].includes(basename(exe))) throw new CustosError('format', `pid ${lock.pid} is not a postgres server${exe ? ` (${basename(exe)})` : ''}`);
+  const ownerUid = procStat.uid;
+  if (lockStat.uid !== ownerUid) throw new CustosError('format', `its lock file belongs to uid ${lockStat.uid}, the server to uid ${ownerUid}`);
+  const dataStat = await lstat(lock.dataDirectory).catch(() => null);
+  if (dataStat === null || !dataStat.isDirectory()) throw new CustosError('format', `its data directory ${lock.dataDirectory} is not a directory`);
+  if (dataStat.uid !== ownerUid) throw new CustosError('format', `its data directory belongs to uid ${dataStat.uid}, the server to uid ${ownerUid}`);
+  const pidFile = parsePostmasterLock((await readSmallFile(join(lock.dataDirectory, 'postmaster.pid'), MAX_LOCK_FILE_BYTES)).bytes, 'data');
+  if (pidFile.pid !== lock.pid || pidFile.port !== port) throw new CustosError('format', `${lock.dataDirectory}/postmaster.pid names pid ${pidFile.pid} on port ${pidFile.port}`);
+  const version = parsePgVersion((await readSmallFile(join(lock.dataDirectory, 'PG_VERSION'), 16)).bytes);
+  let systemIdentifier: string | null = null;
+  try {
+    systemIdentifier = systemIdentifierOf((await readSmallFile(join(lock.dataDirectory, 'global', 'pg_control'), PG_CONTROL_BYTES)).bytes);
+  } catch {
+    // reported as unknown; the connection checks it again (§3.2)
+  }
+  return { lock, socketDir, ownerUid, binDir: dirname(exe), version, systemIdentifier, standby: pidFile.status === 'standby' };
+}
+
+/** Bytes of the regular files under `dir` (not following links; unreadable parts count 0). */
+export async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  const pending = [dir];
+  while (pending.length > 0) {
+    const d = pending.pop()!;
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) pending.push(p);
+      else if (e.isFile()) total += (await lstat(p).catch(() => null))?.size ?? 0;
+    }
+  }
+  return total;
+}
+
+/** A Debian cluster as `pg_lsclusters --json` lists it (only the fields used, checked). */
+export interface ListedCluster {
+  readonly version: number;
+  readonly name: string;
+  readonly port: number;
+  readonly running: boolean;
+  readonly dataDirectory: string;
+  readonly socketDir: string | null;
+  readonly ownerUid: number;
+}
+
+/** pg_lsclusters' JSON, strictly: entries that do not hold up are left out. */
+export function parseLsClusters(text: string): ListedCluster[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(v)) return [];
+  const out: ListedCluster[] = [];
+  for (const c of v.slice(0, 256) as unknown[]) {
+    if (typeof c !== 'object' || c === null) continue;
+    const o = c as Record<string, unknown>;
+    const version = Number(o['version']);
+    const port = Number(o['port']);
+    const ownerUid = Number(o['owneruid']);
+    const name = o['cluster'];
+    const dataDirectory = o['pgdata'];
+    const socketDir = o['socketdir'];
+    if (!Number.isInteger(version) || version < 1 || version > 999 || !Number.isInteger(port) || port < 1 || port > 65535) continue;
+    if (!Number.isInteger(ownerUid) || ownerUid < 0 || typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) continue;
+    if (typeof dataDirectory !== 'string' || !dataDirectory.startsWith('/') || dataDirectory.length > 4096) continue;
+    out.push({
+      version, name: `${version}/${name}`, port, running: o['running'] === 1 || o['running'] === true, dataDirectory, ownerUid,
+      socketDir: typeof socketDir === 'string' && socketDir.startsWith('/') ? socketDir : null,
+    });
+  }
+  return out;
+}
+
+function runLsClusters(): Promise<ListedCluster[]> {
+  return new Promise((resolve) => {
+    execFile('pg_lsclusters', ['--json'], { timeout: 10_000, maxBuffer: 4 << 20, env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } }, (err, stdout) => resolve(err ? [] : parseLsClusters(stdout)));
+  });
+}
+
+export interface FindOptions {
+  readonly socketDirs: readonly string[];
+  /** pg_lsclusters' clusters; absent: run it (nothing where it is not installed). */
+  readonly listed?: readonly ListedCluster[];
+  /** Account names by uid; absent: from `id -nu`. */
+  readonly accountName?: (uid: number) => Promise<string>;
+}
+
+function idName(uid: number): Promise<string> {
+  return new Promise((resolve) => {
+    execFile('id', ['-nu', '--', String(uid)], { timeout: 5000, env: { LC_ALL: 'C', PATH: '/usr/bin:/bin' } }, (err, stdout) => {
+      const name = stdout.trim();
+      resolve(err || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$/.test(name) ? `uid ${uid}` : name);
+    });
+  });
+}
+
+/** Why a running cluster cannot be protected as it is, or null. */
+function refusal(r: Running, sharedPort: boolean): string | null {
+  if (r.standby) return 'standby: not protectable yet (protect its primary)';
+  if (r.version < OLDEST_PROTECTED_VERSION) return `PostgreSQL ${r.version}: Custos protects ${OLDEST_PROTECTED_VERSION} and later`;
+  if (sharedPort) return `another cluster answers on port ${r.lock.port} too: set one's connection with custos source configure --conn`;
+  return null;
+}
+
+export async function findClusters(options: FindOptions): Promise<FoundClusters> {
+  const problems: DiscoveryProblem[] = [];
+  const running: Running[] = [];
+  const listed = options.listed ?? (await runLsClusters());
+  const seenDirs = new Set<string>();
+  // The socket directories of the clusters pg_lsclusters says run are looked in too.
+  const dirs = [...options.socketDirs, ...listed.flatMap((l) => (l.running && l.socketDir ? [l.socketDir] : []))];
+  for (const dir of dirs) {
+    if (seenDirs.has(dir)) continue;
+    seenDirs.add(dir);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const sockets = names.filter((n) => SOCKET_NAME.test(n)).sort().slice(0, MAX_SOCKETS_PER_DIR);
+    for (const name of sockets) {
+      const path = join(dir, name);
+      const st = await lstat(path).catch(() => null);
+      if (st === null || !st.isSocket()) continue;
+      try {
+        running.push(await checkSocket(dir, Number(SOCKET_NAME.exec(name)![1])));
+      } catch (e) {
+        problems.push({ path, why: reason(e) });
+      }
+    }
+  }
+  // One cluster with sockets in several directories is one instance (the first directory found).
+  const byData = new Map<string, Running>();
+  for (const r of running) if (!byData.has(r.lock.dataDirectory)) byData.set(r.lock.dataDirectory, r);
+  const portCount = new Map<number, number>();
+  for (const r of byData.values()) portCount.set(r.lock.port, (portCount.get(r.lock.port) ?? 0) + 1);
+  const accountName = options.accountName ?? idName;
+  const instances: DiscoveredInstance[] = [];
+  for (const r of byData.values()) {
+    const why = refusal(r, (portCount.get(r.lock.port) ?? 0) > 1);
+    instances.push({
+      kind: 'postgres', port: r.lock.port, socketDir: r.socketDir, dataDirectory: r.lock.dataDirectory, version: r.version,
+      name: listed.find((l) => l.dataDirectory === r.lock.dataDirectory)?.name ?? null,
+      systemIdentifier: r.systemIdentifier, owner: await accountName(r.ownerUid), state: r.standby ? 'standby' : 'running',
+      sizeBytes: await treeBytes(r.lock.dataDirectory), protectable: why === null, why,
+    });
+  }
+  for (const l of listed) {
+    if (byData.has(l.dataDirectory) || l.running) continue; // running: its socket was looked at, and any problem with it reported
+    instances.push({
+      kind: 'postgres', port: l.port, socketDir: null, dataDirectory: l.dataDirectory, version: l.version, name: l.name, systemIdentifier: null,
+      owner: await accountName(l.ownerUid), state: 'down', sizeBytes: await treeBytes(l.dataDirectory), protectable: false,
+      why: `down: start it (pg_ctlcluster ${l.name.replace('/', ' ')} start) to protect it`,
+    });
+  }
+  instances.sort((a, b) => a.port - b.port || a.dataDirectory.localeCompare(b.dataDirectory));
+  return { instances, problems };
+}
