@@ -396,3 +396,48 @@ test('account answers: 32-bit ids (not -1), groups ascending without repeats and
   delete missing['uid'];
   assert.throws(() => parseAnswerBody(missing), /lacks the field uid/);
 });
+
+test('discover questions carry nothing but their kind', () => {
+  assert.deepEqual(parseQuestion({ kind: 'discover' }), { kind: 'discover' });
+  assert.throws(() => parseQuestion({ kind: 'discover', path: '/' }), /unknown field "path"/);
+  assert.throws(() => parseQuestion({ kind: 'discover', socketDirs: ['/tmp'] }), /unknown field "socketDirs"/);
+});
+
+test('discover answers: bounded lists, paths absolute and printable, states consistent, one instance per data directory', () => {
+  const fs = { mountPoint: '/', type: 'ext4', device: '/dev/vda', sizeBytes: 100, usedBytes: 40 };
+  const pg = {
+    kind: 'postgres', port: 5432, socketDir: '/var/run/postgresql', dataDirectory: '/var/lib/postgresql/15/main', version: 15, name: '15/main',
+    systemIdentifier: '7716621543573645701', owner: 'postgres', state: 'running', sizeBytes: 1 << 30, protectable: true, why: null,
+  };
+  const down = { ...pg, port: 5433, socketDir: null, dataDirectory: '/d2', state: 'down', protectable: false, why: 'down: start it', systemIdentifier: null, name: null };
+  const sane = { kind: 'discover', fileSystems: [fs], instances: [pg, down], problems: [{ path: '/tmp/.s.PGSQL.1', why: 'pid 1 is not a postgres server' }] };
+  assert.deepEqual(parseAnswerBody(sane), sane);
+  assert.ok(!refusedAsUsage({ t: 'answer', req: 3, ok: true, body: sane }));
+  const usage = (body: unknown, message: RegExp) => {
+    assert.throws(() => parseAnswerBody(body), (err: unknown) => err instanceof CustosError && err.code === 'usage' && message.test(err.message), JSON.stringify(body).slice(0, 160));
+    assert.ok(refusedAsUsage({ t: 'answer', req: 3, ok: true, body }));
+  };
+  const withInstance = (change: Record<string, unknown>) => ({ ...sane, instances: [{ ...pg, ...change }] });
+  const withFs = (change: Record<string, unknown>) => ({ ...sane, fileSystems: [{ ...fs, ...change }] });
+  usage(withFs({ usedBytes: 101 }), /usedBytes is more than sizeBytes/);
+  usage(withFs({ mountPoint: 'relative' }), /mountPoint must be an absolute path/);
+  usage(withFs({ mountPoint: '/\u001b[2J' }), /mountPoint has characters/);
+  usage(withFs({ type: 'ext4 ; rm' }), /type has characters/);
+  usage(withFs({ sizeBytes: -1 }), /sizeBytes must be a non-negative/);
+  usage(withInstance({ port: 0 }), /port must be a whole number from 1 to 65535/);
+  usage(withInstance({ kind: 'mysql' }), /kind must be one of postgres/);
+  usage(withInstance({ state: 'down' }), /socketDir must be null exactly when the instance is down/);
+  usage(withInstance({ state: 'standby' }), /protectable must be false/);
+  usage(withInstance({ protectable: false }), /why must say why/);
+  usage(withInstance({ why: 'line\nbreak' }), /why has characters/);
+  usage(withInstance({ systemIdentifier: '0' }), /systemIdentifier has characters/);
+  usage(withInstance({ systemIdentifier: '18446744073709551616' }), /must fit in 64 bits/);
+  usage(withInstance({ owner: 'a\u0007' }), /owner has characters/);
+  usage(withInstance({ name: '15 main' }), /name has characters/);
+  usage(withInstance({ dataDirectory: '/x'.repeat(3000) }), /longer than 4096/);
+  usage(withInstance({ password: 'x' }), /unknown field "password"/);
+  usage({ ...sane, instances: [pg, { ...pg, port: 5434 }] }, /instances\[1\] repeats a data directory/);
+  usage({ ...sane, problems: Array.from({ length: 257 }, () => sane.problems[0]) }, /problems has more than 256 items/);
+  usage({ ...sane, problems: [{ path: '/x', why: 'y'.repeat(501) }] }, /longer than 500/);
+  usage({ kind: 'discover', fileSystems: [], instances: [] }, /lacks the field problems/);
+});
