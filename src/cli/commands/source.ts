@@ -1,4 +1,4 @@
-/** `custos source list|show|remove|allocate`: the data sources of attached protection agents and their protection status. */
+/** `custos source list|show|discover|remove|allocate`: the data sources of attached protection agents and their protection status. */
 import { CustosError, parseSize } from '../../base/index.js';
 import { api } from '../../protocol/rest/index.js';
 import type { Command } from 'commander';
@@ -25,6 +25,26 @@ export function registerSourceCommands(program: Command): void {
       );
     },
   );
+
+  withConnection(
+    source.command('discover').description("what an agent's computer holds that can be protected: its file systems and PostgreSQL clusters").argument('<agent>', 'agent name')
+      .option('--json', 'print what was found as JSON'),
+  ).action(async (agent: string, opts: ConnectionOptions & { json?: boolean }) => {
+    const r = await connect(opts).call(api.discoverAgent, { params: { name: agent } });
+    if (opts.json) return printJson(r);
+    print(`file systems on ${r.agent} (protect a folder as ${r.agent}:fs:/path):`);
+    printTable(['MOUNT POINT', 'TYPE', 'DEVICE', 'USED', 'SIZE'], r.fileSystems.map((f) => [f.mountPoint, f.type, f.device, formatBytes(f.usedBytes), formatBytes(f.sizeBytes)]));
+    print('');
+    if (r.instances.length === 0) print(`no PostgreSQL clusters found on ${r.agent} (looked through the sockets in /var/run/postgresql, /tmp and each --pg-socket-dir of custos agent start)`);
+    else {
+      print(`PostgreSQL clusters on ${r.agent}:`);
+      printTable(
+        ['ID', 'VERSION', 'STATE', 'DATA DIRECTORY', 'SIZE', 'OWNER', 'PROTECTABLE'],
+        r.instances.map((i) => [i.id, `${i.version}${i.name ? ` (${i.name})` : ''}`, i.state, i.dataDirectory, formatBytes(i.sizeBytes), i.owner, i.protectable ? (i.why ? `yes: ${i.why}` : 'yes') : `no: ${i.why ?? ''}`]),
+      );
+    }
+    for (const p of r.problems) print(`not a cluster: ${p.path}: ${p.why}`);
+  });
 
   withConnection(
     source.command('remove').description('remove a data source that is in no protection group (its computer or folder is gone)').argument('<id>', 'data source id (AGENT:fs:/path)')

@@ -40,6 +40,7 @@ import {
   PlanAnswerSchema,
   PlanRequestSchema,
   LiveDirectorySchema,
+  DiscoverySchema,
   PoolStatusSchema,
   ProtectionGroupSchema,
   ProtectionOptionsSchema,
@@ -281,6 +282,11 @@ export const api = {
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 1000' })),
     }),
     response: LiveDirectorySchema,
+  }),
+  discoverAgent: route({
+    method: 'GET', path: '/api/agents/:name/discovery', audit: 'agent.discover', access: 'configure', params: AgentName,
+    summary: "What a protected computer holds that can be protected, as its agent finds it now: mounted file systems and PostgreSQL clusters (with why one cannot be protected)",
+    response: DiscoverySchema,
   }),
   agentCa: route({
     method: 'GET', path: '/api/agent/ca', access: 'public', text: 'application/x-pem-file',

@@ -45,6 +45,38 @@ export const LiveDirectorySchema = Type.Object({
 });
 export type LiveDirectory = Static<typeof LiveDirectorySchema>;
 
+export const DiscoveredFileSystemSchema = Type.Object({
+  mountPoint: Type.String(),
+  type: Type.String({ description: 'ext4, xfs, btrfs, …' }),
+  device: Type.String(),
+  sizeBytes: Count,
+  usedBytes: Count,
+});
+export const INSTANCE_STATE_NAMES = ['running', 'down', 'standby'] as const;
+export const DiscoveredInstanceSchema = Type.Object({
+  id: Type.String({ description: 'the data source it would be: AGENT:postgres:PORT' }),
+  kind: Type.String({ description: 'postgres' }),
+  port: Type.Integer(),
+  socketDir: Nullable(Type.String({ description: 'the Unix socket directory it was found through; null when down' })),
+  dataDirectory: Type.String(),
+  version: Type.Integer({ description: 'major version' }),
+  name: Nullable(Type.String({ description: "pg_lsclusters' name (15/main)" })),
+  systemIdentifier: Nullable(Type.String()),
+  owner: Type.String({ description: 'the account that runs it' }),
+  state: Type.Union(INSTANCE_STATE_NAMES.map((s) => Type.Literal(s))),
+  sizeBytes: Count,
+  protectable: Type.Boolean(),
+  why: Nullable(Type.String({ description: 'why it cannot be protected, or what to know first' })),
+});
+export type DiscoveredInstanceView = Static<typeof DiscoveredInstanceSchema>;
+export const DiscoverySchema = Type.Object({
+  agent: Type.String(),
+  fileSystems: Type.Array(DiscoveredFileSystemSchema),
+  instances: Type.Array(DiscoveredInstanceSchema, { description: 'application instances (PostgreSQL clusters), by port' }),
+  problems: Type.Array(Type.Object({ path: Type.String(), why: Type.String() }), { description: 'sockets that looked like an instance and are not one, with the reason' }),
+});
+export type Discovery = Static<typeof DiscoverySchema>;
+
 export const REPLICA_STATES = ['ok', 'inconsistent', 'checking', 'none'] as const;
 export const DataSourceSchema = Type.Object({
   id: Type.String({ description: 'AGENT:fs:/path' }),

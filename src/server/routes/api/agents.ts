@@ -23,6 +23,8 @@ const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_TOKEN_LIFETIME_MS = 7 * 86_400_000;
 /** How long a browse waits for the agent's answer (an agent that predates questions never answers). */
 export const BROWSE_TIMEOUT_MS = 10_000;
+/** Discovery sums the size of each data directory: give it longer. */
+export const DISCOVER_TIMEOUT_MS = 60_000;
 /** `--to server:/path` and `--to download:FILE` are recovery targets, so no agent may be called that. */
 const RESERVED_AGENT_NAMES = ['server', 'download'];
 
@@ -75,6 +77,21 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (!a || a.revoked_at) throw notFound(`agent ${name}`);
     const r = await ctx.hub.ask(name, { kind: 'list-dir', path, limit: query.limit ?? 1000, ...(query.after !== undefined ? { after: query.after } : {}) }, BROWSE_TIMEOUT_MS);
     return { agent: name, path: r.path, entries: [...r.entries], next: r.next };
+  });
+
+  // Admins only ('configure'), as browsing: it shows what runs on the computer and where its data lives.
+  serve(app, api.discoverAgent, async ({ params, audit }) => {
+    const { name } = params;
+    audit(name);
+    const a = await c.agent(name);
+    if (!a || a.revoked_at) throw notFound(`agent ${name}`);
+    const r = await ctx.hub.ask(name, { kind: 'discover' }, DISCOVER_TIMEOUT_MS);
+    return {
+      agent: name,
+      fileSystems: [...r.fileSystems],
+      instances: r.instances.map((i) => ({ id: `${name}:${i.kind}:${i.port}`, ...i })),
+      problems: [...r.problems],
+    };
   });
 
   // --- enrollment (no API token: the enrollment token is the credential) ---
