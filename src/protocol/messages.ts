@@ -208,6 +208,10 @@ export const INSTANCE_STATES: readonly InstanceState[] = ['running', 'down', 'st
 export type AppKindName = 'postgres';
 export const APP_KIND_NAMES: readonly AppKindName[] = ['postgres'];
 
+/** logs: log synchronization and express fulls; full-only: another tool takes its logs (or it cannot give them), express fulls only. */
+export type LogMode = 'logs' | 'full-only';
+export const LOG_MODES: readonly LogMode[] = ['logs', 'full-only'];
+
 /** An application instance on the agent's computer (a PostgreSQL cluster: its locator is its port). */
 export interface DiscoveredInstance {
   readonly kind: AppKindName;
@@ -226,6 +230,8 @@ export interface DiscoveredInstance {
   readonly state: InstanceState;
   /** Bytes of the data directory's files. */
   readonly sizeBytes: number;
+  /** Whether its logs can be synchronized (known once connected: null for one not protectable). */
+  readonly logMode: LogMode | null;
   readonly protectable: boolean;
   /** Why it is not protectable, or what to know before protecting it; null when there is nothing to say. */
   readonly why: string | null;

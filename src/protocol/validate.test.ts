@@ -407,9 +407,9 @@ test('discover answers: bounded lists, paths absolute and printable, states cons
   const fs = { mountPoint: '/', type: 'ext4', device: '/dev/vda', sizeBytes: 100, usedBytes: 40 };
   const pg = {
     kind: 'postgres', port: 5432, socketDir: '/var/run/postgresql', dataDirectory: '/var/lib/postgresql/15/main', version: 15, name: '15/main',
-    systemIdentifier: '7716621543573645701', owner: 'postgres', state: 'running', sizeBytes: 1 << 30, protectable: true, why: null,
+    systemIdentifier: '7716621543573645701', owner: 'postgres', state: 'running', sizeBytes: 1 << 30, logMode: 'logs', protectable: true, why: null,
   };
-  const down = { ...pg, port: 5433, socketDir: null, dataDirectory: '/d2', state: 'down', protectable: false, why: 'down: start it', systemIdentifier: null, name: null };
+  const down = { ...pg, port: 5433, socketDir: null, dataDirectory: '/d2', state: 'down', logMode: null, protectable: false, why: 'down: start it', systemIdentifier: null, name: null };
   const sane = { kind: 'discover', fileSystems: [fs], instances: [pg, down], problems: [{ path: '/tmp/.s.PGSQL.1', why: 'pid 1 is not a postgres server' }] };
   assert.deepEqual(parseAnswerBody(sane), sane);
   assert.ok(!refusedAsUsage({ t: 'answer', req: 3, ok: true, body: sane }));
@@ -429,6 +429,10 @@ test('discover answers: bounded lists, paths absolute and printable, states cons
   usage(withInstance({ state: 'down' }), /socketDir must be null exactly when the instance is down/);
   usage(withInstance({ state: 'standby' }), /protectable must be false/);
   usage(withInstance({ protectable: false }), /why must say why/);
+  usage(withInstance({ protectable: false, why: 'x' }), /logMode must be given exactly for a protectable instance/);
+  usage(withInstance({ logMode: null }), /logMode must be given exactly/);
+  usage(withInstance({ logMode: 'full-only' }), /why must say why the instance is protected by express fulls only/);
+  usage(withInstance({ logMode: 'wal' }), /logMode must be one of logs, full-only/);
   usage(withInstance({ why: 'line\nbreak' }), /why has characters/);
   usage(withInstance({ systemIdentifier: '0' }), /systemIdentifier has characters/);
   usage(withInstance({ systemIdentifier: '18446744073709551616' }), /must fit in 64 bits/);

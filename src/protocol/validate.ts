@@ -33,6 +33,7 @@ import {
   MAX_ACCOUNT_GROUPS,
   APP_KIND_NAMES,
   INSTANCE_STATES,
+  LOG_MODES,
   MAX_DISCOVERED,
   type DiscoverAnswer,
   type DiscoveredFileSystem,
@@ -431,7 +432,7 @@ function discoveredFileSystem(v: unknown, path: string): DiscoveredFileSystem {
 }
 
 function discoveredInstance(v: unknown, path: string): DiscoveredInstance {
-  const o = record(v, path, ['kind', 'port', 'socketDir', 'dataDirectory', 'version', 'name', 'systemIdentifier', 'owner', 'state', 'sizeBytes', 'protectable', 'why']);
+  const o = record(v, path, ['kind', 'port', 'socketDir', 'dataDirectory', 'version', 'name', 'systemIdentifier', 'owner', 'state', 'sizeBytes', 'logMode', 'protectable', 'why']);
   const state = oneOf(o['state'], `${path}.state`, INSTANCE_STATES);
   const socketDir = o['socketDir'] === null ? null : shownPath(o['socketDir'], `${path}.socketDir`);
   if ((socketDir === null) !== (state === 'down')) bad(`${path}.socketDir`, 'must be null exactly when the instance is down');
@@ -439,13 +440,16 @@ function discoveredInstance(v: unknown, path: string): DiscoveredInstance {
   if (protectable && state !== 'running') bad(`${path}.protectable`, 'must be false for an instance that is not running');
   const why = o['why'] === null ? null : text(o['why'], `${path}.why`, 500, SHOWN);
   if (!protectable && why === null) bad(`${path}.why`, 'must say why the instance is not protectable');
+  const logMode = o['logMode'] === null ? null : oneOf(o['logMode'], `${path}.logMode`, LOG_MODES);
+  if ((logMode !== null) !== protectable) bad(`${path}.logMode`, 'must be given exactly for a protectable instance');
+  if (logMode === 'full-only' && why === null) bad(`${path}.why`, 'must say why the instance is protected by express fulls only');
   const systemIdentifier = o['systemIdentifier'] === null ? null : text(o['systemIdentifier'], `${path}.systemIdentifier`, 20, /^[1-9][0-9]*$/);
   if (systemIdentifier !== null && BigInt(systemIdentifier) >= 1n << 64n) bad(`${path}.systemIdentifier`, 'must fit in 64 bits');
   return {
     kind: oneOf(o['kind'], `${path}.kind`, APP_KIND_NAMES), port: intIn(o['port'], `${path}.port`, 1, 65535), socketDir,
     dataDirectory: shownPath(o['dataDirectory'], `${path}.dataDirectory`), version: intIn(o['version'], `${path}.version`, 1, 999),
     name: o['name'] === null ? null : text(o['name'], `${path}.name`, 100, /^[A-Za-z0-9_./-]+$/), systemIdentifier,
-    owner: text(o['owner'], `${path}.owner`, 40, /^[A-Za-z0-9_. $-]+$/), state, sizeBytes: count(o['sizeBytes'], `${path}.sizeBytes`), protectable, why,
+    owner: text(o['owner'], `${path}.owner`, 40, /^[A-Za-z0-9_. $-]+$/), state, sizeBytes: count(o['sizeBytes'], `${path}.sizeBytes`), logMode, protectable, why,
   };
 }
 

@@ -55,6 +55,7 @@ describe('server mode: discovering what a computer can protect, with a real Post
     assert.equal(pg.owner, 'postgres');
     assert.equal(pg.state, 'running');
     assert.equal(pg.protectable, true);
+    assert.equal(pg.logMode, 'logs');
     assert.equal(pg.systemIdentifier, cluster.sql('SELECT system_identifier FROM pg_control_system()').trim());
     assert.ok(pg.sizeBytes > 20_000_000, String(pg.sizeBytes));
     assert.ok(!d.instances.some((i) => i.port === 7));

@@ -65,6 +65,7 @@ export const DiscoveredInstanceSchema = Type.Object({
   owner: Type.String({ description: 'the account that runs it' }),
   state: Type.Union(INSTANCE_STATE_NAMES.map((s) => Type.Literal(s))),
   sizeBytes: Count,
+  logMode: Nullable(Type.Union([Type.Literal('logs'), Type.Literal('full-only')], { description: 'logs: log synchronization and express fulls; full-only: another tool takes its logs, express fulls only (why says which); null when not protectable' })),
   protectable: Type.Boolean(),
   why: Nullable(Type.String({ description: 'why it cannot be protected, or what to know first' })),
 });

@@ -54,6 +54,7 @@ describe('clusters found through their sockets, with a real PostgreSQL', { skip:
     assert.equal(c!.owner, 'postgres');
     assert.equal(c!.state, 'running');
     assert.equal(c!.protectable, true);
+    assert.equal(c!.logMode, 'logs');
     assert.equal(c!.why, null);
     assert.ok(c!.sizeBytes > 20_000_000, `${c!.sizeBytes} bytes`);
     // The real files parse as the unit tests say.
@@ -81,6 +82,11 @@ describe('clusters found through their sockets, with a real PostgreSQL', { skip:
     await listen(join(liar, '.s.PGSQL.1003'));
     writeFileSync(join(liar, '.s.PGSQL.1003.lock'), `${pid}\n${liar}\n1\n1003\n${liar}\n`);
     chownSync(join(liar, '.s.PGSQL.1003.lock'), cluster.owner.uid, cluster.owner.gid);
+    chownSync(join(liar, '.s.PGSQL.1003'), cluster.owner.uid, cluster.owner.gid);
+    // The real lock file's twin, owned by postgres, beside a socket root made.
+    await listen(join(liar, '.s.PGSQL.1010'));
+    writeFileSync(join(liar, '.s.PGSQL.1010.lock'), lock.replace(`\n${cluster.port}\n`, '\n1010\n'));
+    chownSync(join(liar, '.s.PGSQL.1010.lock'), cluster.owner.uid, cluster.owner.gid);
     // A lock file that is a link to the real one.
     await listen(join(liar, '.s.PGSQL.1004'));
     symlinkSync(join(cluster.socketDir, `.s.PGSQL.${cluster.port}.lock`), join(liar, '.s.PGSQL.1004.lock'));
@@ -105,13 +111,14 @@ describe('clusters found through their sockets, with a real PostgreSQL', { skip:
     assert.match(why['.s.PGSQL.1006']!, /is not a PostgreSQL lock file/);
     assert.match(why['.s.PGSQL.1007']!, /no readable lock file/);
     assert.match(why['.s.PGSQL.1008']!, new RegExp(`names port ${cluster.port}`));
+    assert.match(why['.s.PGSQL.1010']!, /the socket belongs to uid 0/);
     assert.equal(why['.s.PGSQL.1009'], undefined, 'not a socket: not looked at');
-    assert.equal(found.problems.length, 8);
+    assert.equal(found.problems.length, 9);
 
     // With the real directory too: the cluster, and the liars beside it.
     const both = await findClusters({ socketDirs: [liar, cluster.socketDir], listed: [] });
     assert.equal(both.instances.length, 1);
-    assert.equal(both.problems.length, 8);
+    assert.equal(both.problems.length, 9);
   });
 
   test('a cluster pg_lsclusters knows and that is down is listed, not protectable, with how to start it', async () => {

@@ -18,7 +18,9 @@ import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CustosError } from '../../../base/index.js';
 import { MAX_LOCK_FILE_BYTES, parsePgVersion, parsePostmasterLock, PG_CONTROL_BYTES, systemIdentifierOf, type PostmasterLock } from '../../../format/postgres/lock-file.js';
-import type { DiscoveredInstance, DiscoveryProblem } from '../../../protocol/messages.js';
+import type { DiscoveredInstance, DiscoveryProblem, LogMode } from '../../../protocol/messages.js';
+import { connectAsOwner } from './connect.js';
+import { decideLogMode, readFacts } from './facts.js';
 
 /** Where PostgreSQL puts its sockets unless told otherwise (Debian, then upstream's default). */
 export const DEFAULT_SOCKET_DIRS: readonly string[] = ['/var/run/postgresql', '/tmp'];
@@ -37,6 +39,7 @@ interface Running {
   readonly lock: PostmasterLock;
   readonly socketDir: string;
   readonly ownerUid: number;
+  readonly ownerGid: number;
   readonly binDir: string;
   readonly version: number;
   readonly systemIdentifier: string | null;
@@ -66,7 +69,7 @@ function reason(err: unknown): string {
 }
 
 /** The postmaster behind one socket, checked; throws a CustosError saying why it is not one. */
-async function checkSocket(socketDir: string, port: number): Promise<Running> {
+async function checkSocket(socketDir: string, port: number, socketUid: number): Promise<Running> {
   const lockPath = join(socketDir, `.s.PGSQL.${port}.lock`);
   const { bytes, st: lockStat } = await readSmallFile(lockPath, MAX_LOCK_FILE_BYTES).catch((e: unknown) => {
     throw new CustosError('not-found', `no readable lock file beside it (${reason(e)})`);
@@ -80,6 +83,7 @@ async function checkSocket(socketDir: string, port: number): Promise<Running> {
   if (!['postgres', 'postmaster'].includes(basename(exe))) throw new CustosError('format', `pid ${lock.pid} is not a postgres server${exe ? ` (${basename(exe)})` : ''}`);
   const ownerUid = procStat.uid;
   if (lockStat.uid !== ownerUid) throw new CustosError('format', `its lock file belongs to uid ${lockStat.uid}, the server to uid ${ownerUid}`);
+  if (socketUid !== ownerUid) throw new CustosError('format', `the socket belongs to uid ${socketUid}, the server to uid ${ownerUid}`);
   const dataStat = await lstat(lock.dataDirectory).catch(() => null);
   if (dataStat === null || !dataStat.isDirectory()) throw new CustosError('format', `its data directory ${lock.dataDirectory} is not a directory`);
   if (dataStat.uid !== ownerUid) throw new CustosError('format', `its data directory belongs to uid ${dataStat.uid}, the server to uid ${ownerUid}`);
@@ -92,7 +96,7 @@ async function checkSocket(socketDir: string, port: number): Promise<Running> {
   } catch {
     // reported as unknown; the connection checks it again (§3.2)
   }
-  return { lock, socketDir, ownerUid, binDir: dirname(exe), version, systemIdentifier, standby: pidFile.status === 'standby' };
+  return { lock, socketDir, ownerUid, ownerGid: procStat.gid, binDir: dirname(exe), version, systemIdentifier, standby: pidFile.status === 'standby' };
 }
 
 /** Bytes of the regular files under `dir` (not following links; unreadable parts count 0). */
@@ -183,6 +187,33 @@ function refusal(r: Running, sharedPort: boolean): string | null {
   return null;
 }
 
+/**
+ * Connects as the owner and asks the cluster (§3.1 step 4): it must be the
+ * one whose files were read (data directory, system identifier) and a
+ * primary; then whether its logs can be ours (§6). Not connecting is a
+ * refusal with the reason.
+ */
+async function connectedCheck(r: Running, owner: string): Promise<{ why: string | null; logMode: LogMode | null }> {
+  let client;
+  try {
+    client = await connectAsOwner({ socketDir: r.socketDir, port: r.lock.port, uid: r.ownerUid, gid: r.ownerGid, user: owner });
+  } catch (e) {
+    return { why: `cannot connect as ${owner}: ${reason(e)}`, logMode: null };
+  }
+  try {
+    const f = await readFacts(client);
+    if (f.dataDirectory !== r.lock.dataDirectory) return { why: `the server on this socket says its data directory is ${f.dataDirectory.slice(0, 300)}`, logMode: null };
+    if (r.systemIdentifier !== null && f.systemIdentifier !== r.systemIdentifier) return { why: 'the server on this socket is not the cluster of its data directory (system identifiers differ)', logMode: null };
+    if (f.inRecovery) return { why: 'standby: not protectable yet (protect its primary)', logMode: null };
+    const d = decideLogMode(f);
+    return { why: d.mode === 'logs' ? null : `express fulls only: ${d.reasons.join('; ')}`.slice(0, 500), logMode: d.mode };
+  } catch (e) {
+    return { why: `cannot read its settings: ${reason(e)}`, logMode: null };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export async function findClusters(options: FindOptions): Promise<FoundClusters> {
   const problems: DiscoveryProblem[] = [];
   const running: Running[] = [];
@@ -200,7 +231,7 @@ export async function findClusters(options: FindOptions): Promise<FoundClusters>
       const st = await lstat(path).catch(() => null);
       if (st === null || !st.isSocket()) continue;
       try {
-        running.push(await checkSocket(dir, Number(SOCKET_NAME.exec(name)![1])));
+        running.push(await checkSocket(dir, Number(SOCKET_NAME.exec(name)![1]), st.uid));
       } catch (e) {
         problems.push({ path, why: reason(e) });
       }
@@ -214,19 +245,25 @@ export async function findClusters(options: FindOptions): Promise<FoundClusters>
   const accountName = options.accountName ?? idName;
   const instances: DiscoveredInstance[] = [];
   for (const r of byData.values()) {
-    const why = refusal(r, (portCount.get(r.lock.port) ?? 0) > 1);
+    const owner = await accountName(r.ownerUid);
+    let why = refusal(r, (portCount.get(r.lock.port) ?? 0) > 1);
+    let logMode: LogMode | null = null;
+    if (why === null) {
+      const connected = await connectedCheck(r, owner);
+      ({ why, logMode } = connected);
+    }
     instances.push({
       kind: 'postgres', port: r.lock.port, socketDir: r.socketDir, dataDirectory: r.lock.dataDirectory, version: r.version,
       name: listed.find((l) => l.dataDirectory === r.lock.dataDirectory)?.name ?? null,
-      systemIdentifier: r.systemIdentifier, owner: await accountName(r.ownerUid), state: r.standby ? 'standby' : 'running',
-      sizeBytes: await treeBytes(r.lock.dataDirectory), protectable: why === null, why,
+      systemIdentifier: r.systemIdentifier, owner, state: r.standby ? 'standby' : 'running',
+      sizeBytes: await treeBytes(r.lock.dataDirectory), protectable: why === null || logMode !== null, why, logMode,
     });
   }
   for (const l of listed) {
     if (byData.has(l.dataDirectory) || l.running) continue; // running: its socket was looked at, and any problem with it reported
     instances.push({
       kind: 'postgres', port: l.port, socketDir: null, dataDirectory: l.dataDirectory, version: l.version, name: l.name, systemIdentifier: null,
-      owner: await accountName(l.ownerUid), state: 'down', sizeBytes: await treeBytes(l.dataDirectory), protectable: false,
+      owner: await accountName(l.ownerUid), state: 'down', sizeBytes: await treeBytes(l.dataDirectory), protectable: false, logMode: null,
       why: `down: start it (pg_ctlcluster ${l.name.replace('/', ' ')} start) to protect it`,
     });
   }
