@@ -25,7 +25,7 @@ import {
   type PointSummary,
   type ChunkKeys,
 } from '../../format/index.js';
-import { SEGMENT_BYTES, type BackupWorkerData, type ChunkBatch, type FileStat, type FileTask, type WorkerMessage } from './messages.js';
+import { isFixedBlockSize, SEGMENT_BYTES, type BackupWorkerData, type ChunkBatch, type FileStat, type FileTask, type WorkerMessage } from './messages.js';
 import { OwnerNames } from './owners.js';
 import {
   PreviousCursor,
@@ -85,6 +85,13 @@ export interface BackupOptions {
   readonly workers?: number;
   /** Sees every entry of the new manifest, in order, as it is added (the change journal's audit). */
   readonly onEntry?: (e: ManifestEntry) => void;
+  /**
+   * Files to cut into fixed blocks instead of content-defined chunks, and the
+   * block size (isFixedBlockSize): a database's relation files, whose pages
+   * change in place (docs/design/postgresql.md §4.2). Absent, or null for a
+   * path: content-defined.
+   */
+  readonly fixedBlocks?: (rel: Buffer) => number | null;
   /** Sees every item the walk stat'ed (the change journal's inode index). */
   readonly onStat?: (rel: Buffer, st: BigIntStats) => void;
 }
@@ -355,12 +362,15 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     const job: FileJob = { slot, base, resolve: resolveJob, segments: [], pending: count, stat: null, xattrs: [], changed: false, error: null };
     // A copy with its own small ArrayBuffer: a view into Buffer's shared pool would clone the whole pool slab.
     const path = new Uint8Array(item.abs);
+    const block = options.fixedBlocks?.(item.rel) ?? null;
+    if (block !== null && !isFixedBlockSize(block)) throw new UserError('usage', `${block} bytes is not a block size (a power of two from 4 KiB to 1 MiB)`);
+    const cut = block === null ? {} : { block };
     for (let segment = 0; segment < count; segment++) {
       const t = nextTask++;
       job.segments.push([]);
       tasks.set(t, { job, segment, worker: -1 });
       // The last segment reads to the end of the file, however long it has become.
-      pendingTasks.push(count === 1 ? { t, path } : { t, path, offset: segment * SEGMENT_BYTES, length: segment === count - 1 ? undefined : SEGMENT_BYTES });
+      pendingTasks.push(count === 1 ? { t, path, ...cut } : { t, path, ...cut, offset: segment * SEGMENT_BYTES, length: segment === count - 1 ? undefined : SEGMENT_BYTES });
       pendingBytes += Math.min(SEGMENT_BYTES, size - segment * SEGMENT_BYTES);
       if (pendingTasks.length >= TASK_BATCH_FILES || pendingBytes >= TASK_BATCH_BYTES) flushTasks();
     }

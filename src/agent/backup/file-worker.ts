@@ -118,7 +118,7 @@ function postBatch(t: number, batch: ChunkBatch): void {
  * Reads and chunks the whole file once. Full batches are posted as they fill;
  * the last one is left in `out` for the 'done' message. Returns the bytes read.
  */
-function readOnce(t: number, fd: number, out: BatchBuilder, from: number, limit: number): number {
+function readOnce(t: number, fd: number, out: BatchBuilder, from: number, limit: number, block: number | undefined): number {
   let pos = from; // file offset of buffer[0]
   let start = 0;
   let end = 0;
@@ -145,7 +145,8 @@ function readOnce(t: number, fd: number, out: BatchBuilder, from: number, limit:
       }
     }
     if (start >= end) break;
-    const len = findCut(buffer, start, end, params);
+    // Fixed blocks start at multiples of the block size: `from` is one (a segment starts at a multiple of SEGMENT_BYTES).
+    const len = block !== undefined ? Math.min(block, end - start) : findCut(buffer, start, end, params);
     const chunk = buffer.subarray(start, start + len);
     const id = codec.chunkIdBytes(chunk);
     const key = id.toString('latin1');
@@ -186,7 +187,7 @@ function handle(task: FileTask): void {
         return;
       }
       const from = task.offset ?? 0;
-      bytesRead += readOnce(t, fd, out, from, task.length === undefined ? Infinity : from + task.length);
+      bytesRead += readOnce(t, fd, out, from, task.length === undefined ? Infinity : from + task.length, task.block);
       const after = fstatSync(fd, { bigint: true });
       const stable = sameContentStat(before, after);
       if (stable || attempt >= MAX_ATTEMPTS) {

@@ -27,6 +27,13 @@ export interface FileTask {
   readonly offset?: number;
   /** For a segment that is not the last: its length (the last one reads to the end). */
   readonly length?: number | undefined;
+  /** Cut into blocks of this many bytes at offsets that are its multiples (relation files of a database); absent: content-defined cuts. */
+  readonly block?: number;
+}
+
+/** Fixed blocks a file may be cut into: powers of two from 4 KiB to 1 MiB (they divide SEGMENT_BYTES). */
+export function isFixedBlockSize(n: number): boolean {
+  return Number.isInteger(n) && n >= 4096 && n <= 1024 * 1024 && (n & (n - 1)) === 0;
 }
 
 export interface FileStat {
