@@ -92,6 +92,13 @@ export interface BackupOptions {
    * path: content-defined.
    */
   readonly fixedBlocks?: (rel: Buffer) => number | null;
+  /**
+   * The items to back up, in the manifest's order, instead of a walk of
+   * `source` (an application's trees under one virtual root). `drained`
+   * resolves once every item yielded so far has been read and is in the
+   * manifest: an application ends its backup mode only then.
+   */
+  readonly items?: (drained: () => Promise<void>) => AsyncIterable<WalkItem>;
   /** Sees every item the walk stat'ed (the change journal's inode index). */
   readonly onStat?: (rel: Buffer, st: BigIntStats) => void;
 }
@@ -475,6 +482,16 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     });
   };
 
+  /** Waits until every item queued so far is read and in the manifest. */
+  const drainAll = async (): Promise<void> => {
+    flushTasks();
+    while (head < queue.length) {
+      await queue[head]!.done;
+      if (fatal) throw fatal;
+      drain();
+    }
+  };
+
   let n = 0;
   /** Lets workers and the sink run, and waits while MAX_PENDING items are between the walk and the manifest. */
   const settle = async (yieldNow: boolean): Promise<void> => {
@@ -501,7 +518,13 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   };
 
   try {
-    if (changeIndex) {
+    if (options.items) {
+      for await (const item of options.items(drainAll)) {
+        if (fatal) throw fatal;
+        const pause = push(describe(item, await previous.find(item.rel)));
+        if (pause) await pause;
+      }
+    } else if (changeIndex) {
       const items = walkChanges({ root: Buffer.from(root), exclude, index: changeIndex, previous, canReuse, stats: walkStats });
       for await (const w of items) {
         if (fatal) throw fatal;
@@ -515,12 +538,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
         if (pause) await pause;
       }
     }
-    flushTasks();
-    while (head < queue.length) {
-      await queue[head]!.done;
-      if (fatal) throw fatal;
-      drain();
-    }
+    await drainAll();
     const last = pages.finish();
     if (last) storePage(last);
     report();

@@ -127,6 +127,18 @@ export function* walk(root: Buffer, exclude: (rel: Buffer, isDir: boolean) => bo
   }
 }
 
+/**
+ * The items of `items` under the directory `prefix` (one name, no '/'): the
+ * root item becomes `prefix` itself. Walks of several trees put side by side
+ * under one virtual root, in the manifest's order when the prefixes are
+ * given in byte order (an application's tree: data/, label/, wal/).
+ */
+export function* underPrefix(prefix: string, items: Iterable<WalkItem>): Generator<WalkItem> {
+  const p = Buffer.from(prefix);
+  if (p.length === 0 || p.includes(0x2f) || p.includes(0)) throw new Error(`${JSON.stringify(prefix)} is not one name`);
+  for (const item of items) yield { ...item, rel: item.rel.length === 0 ? p : Buffer.concat([p, SLASH, item.rel]) };
+}
+
 // ---------------------------------------------------------------------------
 // The previous recovery point's manifest
 

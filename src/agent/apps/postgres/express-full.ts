@@ -1,0 +1,190 @@
+/**
+ * An express full of a PostgreSQL cluster (docs/design/postgresql.md §4):
+ * the agent itself reads the data directory between pg_backup_start and
+ * pg_backup_stop, on one session held throughout, through the backup
+ * pipeline with relation files in fixed blocks; then the backup label the
+ * stop returns, then the WAL from the start segment through the stop's,
+ * held meanwhile by a temporary replication slot so that no checkpoint
+ * recycles it. One tree under a virtual root, in manifest order:
+ *
+ * ```
+ * data/…    the data directory, without what a base backup leaves out
+ * label/    backup_label and tablespace_map as pg_backup_stop gave them
+ * wal/…     the WAL segments from the start through the stop (and the timeline's history file)
+ * ```
+ *
+ * The label is a directory of its own, not data/backup_label, because it
+ * exists only once data/ is read and a manifest is written in path order.
+ */
+import { chownSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { CustosError } from '../../../base/index.js';
+import { isRelationFile, leftOutOfBaseBackup } from '../../../format/postgres/data-directory.js';
+import { formatLsn, historyFileName, parseLsn, segmentFileName, segmentOf } from '../../../format/postgres/wal-names.js';
+import { EMPTY_PATH, underPrefix, walk, type WalkItem } from '../../backup/walker.js';
+import type { BackupResult } from '../../backup/backup.js';
+import { connectAsOwner, type OwnerTarget } from './connect.js';
+import { readFacts, type ClusterFacts } from './facts.js';
+
+/** What an express full records about itself (the point's `app` metadata, §4.4). */
+export interface ExpressFullMeta {
+  readonly kind: 'postgres';
+  readonly point: 'full';
+  readonly version: number;
+  readonly systemIdentifier: string;
+  readonly walSegmentSize: number;
+  readonly blockSize: number;
+  readonly timeline: number;
+  readonly startLsn: string;
+  readonly stopLsn: string;
+  readonly startTime: string;
+  readonly stopTime: string;
+  readonly dataChecksums: boolean;
+  /** The first and last WAL segment files copied (wal/NAME). */
+  readonly walSegments: readonly [string, string];
+}
+
+export interface ExpressFullOptions {
+  readonly target: OwnerTarget;
+  /** The data directory discovery found (the cluster must say the same). */
+  readonly dataDirectory: string;
+  /** A directory of the agent's own for the label files; emptied and removed at the end. */
+  readonly stageDir: string;
+  /** The label PostgreSQL writes into backup_label (`custos job N`). */
+  readonly label: string;
+  /** Relation files are cut into blocks of this size. */
+  readonly blockSize: number;
+  /** The system identifier this source had when protected; null the first time. */
+  readonly expectedSystemIdentifier: string | null;
+  readonly log: (level: 'info' | 'warning', message: string) => void;
+  /** Runs the backup pipeline on the items given (runBackup with `items` and `fixedBlocks`). */
+  readonly backup: (items: (drained: () => Promise<void>) => AsyncIterable<WalkItem>, fixedBlocks: (rel: Buffer) => number | null) => Promise<BackupResult>;
+}
+
+export interface ExpressFullResult {
+  readonly backup: BackupResult;
+  readonly meta: ExpressFullMeta;
+}
+
+const DATA = 'data/';
+
+/** The checks before a backup: the cluster the source is, a primary, writing full pages. */
+export function checkBeforeBackup(f: ClusterFacts, dataDirectory: string, expectedSystemIdentifier: string | null): void {
+  if (f.dataDirectory !== dataDirectory) throw new CustosError('usage', `the cluster on this port now has its data in ${f.dataDirectory}, not ${dataDirectory}: discover it again`);
+  if (expectedSystemIdentifier !== null && f.systemIdentifier !== expectedSystemIdentifier) {
+    throw new CustosError('usage', `the cluster on this port is not the one protected (system identifier ${f.systemIdentifier}, was ${expectedSystemIdentifier}): a re-initialised cluster is a new data source; remove this one and protect it again`);
+  }
+  if (f.inRecovery) throw new CustosError('usage', 'the cluster is a standby (in recovery): protect its primary');
+  if (!f.fullPageWrites) throw new CustosError('usage', 'full_page_writes is off: a file-level copy needs it on to repair torn pages (set full_page_writes = on and reload)');
+  if (f.walLevel === 'minimal') throw new CustosError('usage', 'wal_level is minimal: a base backup needs replica or logical (set it and restart PostgreSQL)');
+}
+
+async function one<T>(client: pg.Client, sql: string, params: unknown[] = []): Promise<T> {
+  return (await client.query(sql, params)).rows[0] as T;
+}
+
+function lsnOf(text: unknown, what: string): bigint {
+  const lsn = typeof text === 'string' ? parseLsn(text) : null;
+  if (lsn === null) throw new CustosError('format', `PostgreSQL gave ${what} ${JSON.stringify(text)}, not an LSN`);
+  return lsn;
+}
+
+export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullResult> {
+  const client = await connectAsOwner(o.target);
+  let inBackup = false;
+  try {
+    const facts = await readFacts(client);
+    checkBeforeBackup(facts, o.dataDirectory, o.expectedSystemIdentifier);
+    const v15 = facts.versionNum >= 150000;
+    const tablespaces = readdirSync(join(o.dataDirectory, 'pg_tblspc'));
+    if (tablespaces.length > 0) throw new CustosError('usage', `the cluster has tablespaces outside its data directory (pg_tblspc/${tablespaces[0]}): Custos does not protect them yet`);
+    const { config_file: configFile } = await one<{ config_file: string }>(client, "SELECT current_setting('config_file') AS config_file");
+    if (!configFile.startsWith(`${o.dataDirectory}/`)) o.log('warning', `the configuration (${configFile}) lives outside the data directory and is not in this point: keep a copy of it (Custos does not protect it yet)`);
+    // A temporary slot on this session holds every WAL segment from the start on until the copy is done.
+    const slot = `custos_tmp_${randomBytes(6).toString('hex')}`;
+    await client.query('SELECT pg_create_physical_replication_slot($1, true, true)', [slot]);
+    const startTime = new Date().toISOString();
+    const started = await one<{ lsn: string }>(client, v15 ? 'SELECT pg_backup_start($1, true) AS lsn' : 'SELECT pg_start_backup($1, true, false) AS lsn', [o.label]);
+    inBackup = true;
+    const startLsn = lsnOf(started.lsn, 'the start');
+    const { timeline } = await one<{ timeline: number }>(client, 'SELECT timeline_id AS timeline FROM pg_control_checkpoint()');
+    o.log('info', `backup started at ${formatLsn(startLsn)} on timeline ${timeline}`);
+
+    let stop: { lsn: bigint; label: string; map: string } | null = null;
+    const labelDir = join(o.stageDir, 'label');
+    const items = async function* (drained: () => Promise<void>): AsyncGenerator<WalkItem> {
+      yield { rel: EMPTY_PATH, abs: Buffer.from(o.dataDirectory), st: lstatSync(o.dataDirectory, { bigint: true }) };
+      yield* underPrefix('data', walk(Buffer.from(o.dataDirectory), (rel) => leftOutOfBaseBackup(rel.toString('utf8'))));
+      // Every data file is read: only now may the backup end.
+      await drained();
+      const r = await one<{ lsn: string; labelfile: string; spcmapfile: string | null }>(
+        client,
+        v15 ? 'SELECT lsn, labelfile, spcmapfile FROM pg_backup_stop(false)' : 'SELECT lsn, labelfile, spcmapfile FROM pg_stop_backup(false, false)',
+      );
+      inBackup = false;
+      stop = { lsn: lsnOf(r.lsn, 'the stop'), label: r.labelfile, map: r.spcmapfile ?? '' };
+      rmSync(labelDir, { recursive: true, force: true });
+      mkdirSync(labelDir, { recursive: true, mode: 0o700 });
+      const files: Array<[string, string]> = [['backup_label', stop.label], ...(stop.map !== '' ? [['tablespace_map', stop.map] as [string, string]] : [])];
+      for (const [name, text] of files) {
+        writeFileSync(join(labelDir, name), text, { mode: 0o600 });
+        chownSync(join(labelDir, name), o.target.uid, o.target.gid);
+      }
+      chownSync(labelDir, o.target.uid, o.target.gid);
+      yield* underPrefix('label', walk(Buffer.from(labelDir), () => false));
+      // pg_backup_stop switched to a new segment: the stop's segment is whole, and flushed once the flush position passes it.
+      const wanted = await walSegments(client, timeline, startLsn, stop.lsn, facts.walSegmentBytes);
+      const pgWal = join(o.dataDirectory, 'pg_wal');
+      const seen = new Set<string>();
+      yield* underPrefix('wal', (function* () {
+        for (const item of walk(Buffer.from(pgWal), (rel, isDir) => isDir || !wanted.has(rel.toString('latin1')))) {
+          if (item.rel.length > 0) seen.add(item.rel.toString('latin1'));
+          yield item;
+        }
+      })());
+      const missing = [...wanted].filter((n) => !seen.has(n));
+      if (missing.length > 0) throw new CustosError('io', `WAL ${missing[0]} was gone from pg_wal before it was copied (${missing.length} files missing)`);
+    };
+    const fixedBlocks = (rel: Buffer): number | null => {
+      const p = rel.toString('utf8');
+      return p.startsWith(DATA) && isRelationFile(p.slice(DATA.length)) ? o.blockSize : null;
+    };
+    const backup = await o.backup(items, fixedBlocks);
+    const stopped = stop as { lsn: bigint } | null;
+    if (stopped === null) throw new CustosError('internal', 'the backup pipeline ended before the backup was stopped');
+    const first = segmentFileName(segmentOf(timeline, startLsn, facts.walSegmentBytes), facts.walSegmentBytes);
+    const last = segmentFileName(segmentOf(timeline, stopped.lsn - 1n, facts.walSegmentBytes), facts.walSegmentBytes);
+    o.log('info', `backup stopped at ${formatLsn(stopped.lsn)}; WAL ${first} to ${last} copied`);
+    return {
+      backup,
+      meta: {
+        kind: 'postgres', point: 'full', version: facts.versionNum, systemIdentifier: facts.systemIdentifier, walSegmentSize: facts.walSegmentBytes,
+        blockSize: o.blockSize, timeline, startLsn: formatLsn(startLsn), stopLsn: formatLsn(stopped.lsn), startTime, stopTime: new Date().toISOString(),
+        dataChecksums: facts.dataChecksums, walSegments: [first, last],
+      },
+    };
+  } finally {
+    // Ending the session ends a backup still running (non-exclusive mode) and drops the temporary slot.
+    if (inBackup) o.log('warning', 'the backup did not finish: PostgreSQL ends its backup mode with the session');
+    await client.end().catch(() => undefined);
+    rmSync(o.stageDir, { recursive: true, force: true });
+  }
+}
+
+/** The WAL files a base backup from `start` to `stop` needs: its segments, and the timeline's history file past timeline 1. */
+async function walSegments(client: pg.Client, timeline: number, start: bigint, stop: bigint, segmentBytes: number): Promise<Set<string>> {
+  for (let i = 0; ; i++) {
+    const r = await one<{ flushed: string }>(client, 'SELECT pg_current_wal_flush_lsn()::text AS flushed');
+    if (lsnOf(r.flushed, 'the flush position') >= stop) break;
+    if (i >= 100) throw new CustosError('io', `WAL up to ${formatLsn(stop)} was not flushed within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const from = segmentOf(timeline, start, segmentBytes).segno;
+  const to = segmentOf(timeline, stop - 1n, segmentBytes).segno;
+  const names = new Set<string>();
+  for (let s = from; s <= to; s++) names.add(segmentFileName({ timeline, segno: s }, segmentBytes));
+  if (timeline > 1) names.add(historyFileName(timeline));
+  return names;
+}
