@@ -4,19 +4,21 @@
  * postgresql.md §4): the restored cluster reaches consistency from the
  * copied WAL, pgbench's balances agree across its four tables (a torn or
  * missing page would break them), the row committed before the backup is
- * there and the one committed after it is not; what a base backup leaves
+ * there and the one committed after it is not; recovered with --paused it
+ * waits read-only at the target; what a base backup leaves
  * out is not in the point; relation files are in 8 KiB blocks.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { postgresMissing, PG_BIN, startTestCluster, type TestCluster } from '../helpers/postgres.js';
 import { freePort } from '../helpers/server.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tree.js';
 import { manifestEntries } from '../helpers/backup-harness.js';
 import { expressFull, type ExpressFullResult } from '../../src/agent/apps/postgres/express-full.js';
+import { prepareRecoveredCluster } from '../../src/agent/apps/postgres/recovered-cluster.js';
 import { runRestore } from '../../src/agent/index.js';
 import { Pool, packName } from '../../src/pool/index.js';
 import { runBackupInto } from '../../src/standalone/backup.js';
@@ -25,7 +27,7 @@ describe('express full of a real PostgreSQL cluster under load, restored and sta
   let cluster: TestCluster;
   let pool: Pool;
   let work: string;
-  let restored: { dataDir: string; socketDir: string; port: number } | null = null;
+  const started: string[] = [];
   const asOwner = (bin: string, args: string[]) => {
     const r = spawnSync(join(PG_BIN, bin), args, { uid: cluster.owner.uid, gid: cluster.owner.gid, cwd: '/', encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, `${bin} ${args.join(' ')}: ${r.stderr}${r.stdout}`);
@@ -41,7 +43,7 @@ describe('express full of a real PostgreSQL cluster under load, restored and sta
     pool = await Pool.open(join(work, 'pool'));
   });
   after(async () => {
-    if (restored) spawnSync(join(PG_BIN, 'pg_ctl'), ['-D', restored.dataDir, 'stop', '-m', 'immediate'], { uid: cluster.owner.uid, gid: cluster.owner.gid, cwd: '/' });
+    for (const dataDir of started) spawnSync(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, 'stop', '-m', 'immediate'], { uid: cluster.owner.uid, gid: cluster.owner.gid, cwd: '/' });
     cluster?.stop();
     await cleanupTempDirs();
   });
@@ -86,37 +88,40 @@ describe('express full of a real PostgreSQL cluster under load, restored and sta
     const relation = entries.find((e) => e.path.toString().startsWith('data/base/') && e.size > 1_000_000)!;
     assert.ok(relation.chunks!.slice(0, -1).every((c) => c.length === 8192), 'relation files in 8 KiB blocks');
 
-    // Restored as a DBA would: the tree, then the label into the data directory and the WAL into pg_wal.
-    const target = join(work, 'restored');
-    const result = await runRestore({
-      manifest: pool.manifest({ manifest: full.backup.manifest } as never),
-      target,
-      keys: pool.keys,
-      compressionLevel: pool.config.compression.level,
-      source: {
-        locate(id) {
-          const loc = pool.location(id.toString('hex'));
-          return { id, rawLength: loc.rawLength, file: pool.store.localPath!(packName(loc.pack)), offset: loc.offset, length: loc.length };
+    // Recovered to a folder as the recovery job does: the tree, then prepareRecoveredCluster (label, recovery settings, notes).
+    const recoverTo = async (name: string, paused: boolean) => {
+      const target = join(work, name);
+      const result = await runRestore({
+        manifest: pool.manifest({ manifest: full.backup.manifest } as never),
+        target,
+        keys: pool.keys,
+        compressionLevel: pool.config.compression.level,
+        source: {
+          locate(id) {
+            const loc = pool.location(id.toString('hex'));
+            return { id, rawLength: loc.rawLength, file: pool.store.localPath!(packName(loc.pack)), offset: loc.offset, length: loc.length };
+          },
         },
-      },
-    });
-    assert.equal(result.errors.length, 0, JSON.stringify(result.errors));
-    const dataDir = join(target, 'data');
-    renameSync(join(target, 'label', 'backup_label'), join(dataDir, 'backup_label'));
-    for (const name of readdirSync(join(target, 'wal'))) renameSync(join(target, 'wal', name), join(dataDir, 'pg_wal', name));
-    const socketDir = join(target, 'sock');
-    mkdirSync(socketDir);
-    chownSync(socketDir, cluster.owner.uid, cluster.owner.gid);
-    chownSync(target, cluster.owner.uid, cluster.owner.gid);
-    chownSync(work, cluster.owner.uid, cluster.owner.gid);
-    const port = await freePort();
-    restored = { dataDir, socketDir, port };
-    try {
-      asOwner('pg_ctl', ['-D', dataDir, '-w', '-t', '60', '-l', join(target, 'log'), '-o', `-p ${port} -k ${socketDir} -c listen_addresses=''`, 'start']);
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\nthe restored cluster's log:\n${readFileSync(join(target, 'log'), 'utf8').slice(-3000)}`);
-    }
-    const sql = (q: string) => asOwner('psql', ['-X', '-q', '-A', '-t', '-h', socketDir, '-p', String(port), '-d', 'postgres', '-c', q]).trim();
+      });
+      assert.equal(result.errors.length, 0, JSON.stringify(result.errors));
+      const dataDir = prepareRecoveredCluster(target, { target: { kind: 'immediate' }, paused, segmentBytes: 16 << 20, owner: cluster.owner, describe: `the test's point (${name})` });
+      assert.match(readFileSync(join(target, 'RECOVERY.txt'), 'utf8'), paused ? /pauses, read-only/ : /becomes a primary/);
+      const socketDir = join(target, 'sock');
+      mkdirSync(socketDir);
+      chownSync(socketDir, cluster.owner.uid, cluster.owner.gid);
+      chownSync(target, cluster.owner.uid, cluster.owner.gid);
+      chownSync(work, cluster.owner.uid, cluster.owner.gid);
+      const port = await freePort();
+      started.push(dataDir);
+      try {
+        asOwner('pg_ctl', ['-D', dataDir, '-w', '-t', '60', '-l', join(target, 'log'), '-o', `-p ${port} -k ${socketDir} -c listen_addresses=''`, 'start']);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\nthe restored cluster's log:\n${readFileSync(join(target, 'log'), 'utf8').slice(-3000)}`);
+      }
+      return (q: string) => asOwner('psql', ['-X', '-q', '-A', '-t', '-h', socketDir, '-p', String(port), '-d', 'postgres', '-c', q]).trim();
+    };
+    const sql = await recoverTo('restored', false);
+    for (let i = 0; i < 100 && sql('SELECT pg_is_in_recovery()') === 't'; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(sql('SELECT pg_is_in_recovery()'), 'f');
     assert.equal(sql('SELECT string_agg(name, \',\' ORDER BY name) FROM marker'), 'before');
     assert.equal(sql('SELECT count(*) FROM pgbench_accounts'), '500000');
@@ -125,5 +130,12 @@ describe('express full of a real PostgreSQL cluster under load, restored and sta
     ).split(' ');
     assert.ok(Number(sql('SELECT count(*) FROM pgbench_history')) > 0, 'the load ran before the backup ended');
     assert.deepEqual([accounts, branches, tellers], [history, history, history], 'pgbench balances agree');
+
+    // --paused: it stops at the target, read-only, for a DBA to look at.
+    const paused = await recoverTo('paused', true);
+    for (let i = 0; i < 100 && paused('SELECT pg_get_wal_replay_pause_state()') !== 'paused'; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(paused('SELECT pg_get_wal_replay_pause_state()'), 'paused');
+    assert.equal(paused('SELECT pg_is_in_recovery()'), 't');
+    assert.equal(paused("SELECT string_agg(name, ',' ORDER BY name) FROM marker"), 'before');
   });
 });

@@ -1,0 +1,127 @@
+/**
+ * Turns the tree of a recovered postgres point into a data directory ready
+ * to start (docs/design/postgresql.md §7.2, the folder target): the point's
+ * `data/`, `label/` and `wal/` were written under ROOT by the restore
+ * pipeline; this moves the backup label into the data directory, pads a
+ * partial WAL segment, and configures recovery — `recovery.signal` (or
+ * `standby.signal` to stay read-only at `latest`), a block in
+ * `postgresql.auto.conf` with the restore command reading ROOT/wal, the
+ * target and what to do there — then writes notes for the DBA.
+ */
+import { chownSync, closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, ftruncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustosError } from '../../../base/index.js';
+import { parseHistoryFileName, parseSegmentFileName } from '../../../format/postgres/wal-names.js';
+
+export type RecoveryTarget =
+  | { readonly kind: 'immediate' }
+  | { readonly kind: 'time'; readonly time: string }
+  | { readonly kind: 'name'; readonly name: string }
+  | { readonly kind: 'latest' };
+
+export interface RecoveredClusterSettings {
+  readonly target: RecoveryTarget;
+  /** Stop at the target and wait, read-only, for a DBA (else promote there). */
+  readonly paused: boolean;
+  readonly segmentBytes: number;
+  /** Who owns the cluster's files (PostgreSQL refuses a data directory not its own). */
+  readonly owner: { readonly uid: number; readonly gid: number };
+  /** What the notes say was recovered ("point 3f2a… of db1:postgres:5432, 2026-12-07 18:00"). */
+  readonly describe: string;
+}
+
+export const BLOCK_BEGIN = '# custos recovery begin';
+export const BLOCK_END = '# custos recovery end';
+
+/** A value as postgresql.conf quotes it. */
+function quoted(v: string): string {
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/**
+ * The recovery settings for WAL in `walDir` (pure). A path holding a quote
+ * or a % cannot be put in a restore_command safely and is refused.
+ */
+export function recoveryBlock(walDir: string, s: Pick<RecoveredClusterSettings, 'target' | 'paused'>): string {
+  if (/['"%\\\n]/.test(walDir)) throw new CustosError('usage', `the recovery target ${JSON.stringify(walDir)} holds a quote, %, \\ or a line break, which a restore_command cannot hold: recover elsewhere`);
+  const lines = [BLOCK_BEGIN, `restore_command = ${quoted(`cp "${walDir}/%f" "%p"`)}`, "recovery_target_timeline = 'latest'", 'archive_mode = off'];
+  const t = s.target;
+  if (t.kind === 'immediate') lines.push("recovery_target = 'immediate'");
+  if (t.kind === 'time') {
+    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$/.test(t.time)) throw new CustosError('usage', `${JSON.stringify(t.time)} is not a UTC time (YYYY-MM-DDTHH:MM:SS[.ffffff]Z)`);
+    lines.push(`recovery_target_time = ${quoted(t.time.replace('T', ' ').replace('Z', '+00'))}`, 'recovery_target_inclusive = on');
+  }
+  if (t.kind === 'name') lines.push(`recovery_target_name = ${quoted(t.name)}`);
+  // A target action needs a target: at latest, paused means a standby that replays all and stays read-only.
+  if (t.kind !== 'latest') lines.push(`recovery_target_action = ${s.paused ? "'pause'" : "'promote'"}`);
+  lines.push(BLOCK_END);
+  return lines.join('\n') + '\n';
+}
+
+/** postgresql.auto.conf with `block` in place of an earlier custos block (or appended). */
+export function withRecoveryBlock(conf: string, block: string): string {
+  const begin = conf.indexOf(BLOCK_BEGIN);
+  const end = conf.indexOf(BLOCK_END);
+  const kept = begin >= 0 && end > begin ? conf.slice(0, begin) + conf.slice(end + BLOCK_END.length).replace(/^\n/, '') : conf;
+  return (kept === '' || kept.endsWith('\n') ? kept : `${kept}\n`) + block;
+}
+
+function owned(path: string, s: RecoveredClusterSettings): void {
+  chownSync(path, s.owner.uid, s.owner.gid);
+}
+
+/** Prepares ROOT (holding data/, label/, wal/ of a postgres point); returns the data directory. */
+export function prepareRecoveredCluster(root: string, s: RecoveredClusterSettings): string {
+  const data = join(root, 'data');
+  const label = join(root, 'label');
+  const wal = join(root, 'wal');
+  for (const dir of [data, label, wal]) if (!existsSync(dir)) throw new CustosError('format', `${dir} is missing: this is not a recovered PostgreSQL point`);
+  const block = recoveryBlock(wal, s);
+  for (const name of readdirSync(label)) {
+    if (name !== 'backup_label' && name !== 'tablespace_map') throw new CustosError('format', `label/${name} is not a file a backup label holds`);
+    renameSync(join(label, name), join(data, name));
+  }
+  rmdirSync(label);
+  // A segment shipped in part is padded with zeros: PostgreSQL refuses an archived segment of another size.
+  for (const name of readdirSync(wal)) {
+    if (parseHistoryFileName(name) !== null) continue;
+    if (parseSegmentFileName(name, s.segmentBytes) === null) throw new CustosError('format', `wal/${name} is not a WAL file name`);
+    const fd = openSync(join(wal, name), 'r+');
+    try {
+      const size = fstatSync(fd).size;
+      if (size > s.segmentBytes) throw new CustosError('format', `wal/${name} is ${size} bytes, more than a segment`);
+      if (size < s.segmentBytes) ftruncateSync(fd, s.segmentBytes);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const signal = s.target.kind === 'latest' && s.paused ? 'standby.signal' : 'recovery.signal';
+  writeFileSync(join(data, signal), '', { mode: 0o600 });
+  owned(join(data, signal), s);
+  const autoConf = join(data, 'postgresql.auto.conf');
+  const conf = existsSync(autoConf) ? readFileSync(autoConf, 'utf8') : '';
+  writeFileSync(autoConf, withRecoveryBlock(conf, block), { mode: 0o600 });
+  owned(autoConf, s);
+  writeFileSync(join(root, 'RECOVERY.txt'), notes(root, data, s), { mode: 0o644 });
+  owned(join(root, 'RECOVERY.txt'), s);
+  return data;
+}
+
+function notes(root: string, data: string, s: RecoveredClusterSettings): string {
+  const t = s.target;
+  const where = t.kind === 'immediate' ? 'the end of the backup (the point itself)' : t.kind === 'time' ? t.time : t.kind === 'name' ? `the restore point ${t.name}` : 'the end of the WAL in the point';
+  return [
+    `Recovered by Custos: ${s.describe}.`,
+    '',
+    `${data} is a PostgreSQL data directory. Started, it replays the WAL in ${root}/wal up to ${where}, then ${s.paused ? 'pauses, read-only, for you to look at it' : 'becomes a primary (promotes)'}.`,
+    '',
+    'Start it as the account that owns it, on a port of your choice:',
+    `  pg_ctl -D ${data} -o "-p PORT" -l ${root}/postgresql.log start`,
+    s.paused
+      ? "Look at it (SELECT pg_get_wal_replay_pause_state() says 'paused'), then promote it: pg_ctl -D DATA promote"
+      : 'It is promoted when recovery reaches the target (SELECT pg_is_in_recovery() turns false).',
+    '',
+    `Once promoted, delete ${root}/wal and the lines between "${BLOCK_BEGIN}" and "${BLOCK_END}" in postgresql.auto.conf.`,
+    '',
+  ].join('\n');
+}
