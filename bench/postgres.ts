@@ -23,7 +23,7 @@ import { duBytes } from './exec.js';
 import { freePort } from './services.js';
 import { PG_BIN, postgresMissing, startTestCluster, type TestCluster } from './postgres-cluster.js';
 import { expressFull } from '../src/agent/apps/postgres/express-full.js';
-import { prepareRecoveredCluster } from '../src/agent/apps/postgres/recovered-cluster.js';
+import { prepareAsOwner } from '../src/agent/apps/postgres/recovered-cluster.js';
 import { runRestore } from '../src/agent/index.js';
 import { Pool, packName } from '../src/pool/index.js';
 import { runBackupInto } from '../src/standalone/backup.js';
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
         manifest: openPool.manifest({ manifest: c2.manifest } as never), target: restoreRoot, keys: openPool.keys, compressionLevel: openPool.config.compression.level, workers: 2,
         source: { locate(id) { const l = openPool.location(id.toString('hex')); return { id, rawLength: l.rawLength, file: openPool.store.localPath!(packName(l.pack)), offset: l.offset, length: l.length }; } },
       });
-      const data = prepareRecoveredCluster(restoreRoot, { target: { kind: 'immediate' }, paused: false, segmentBytes: 16 << 20, owner: cluster.owner, describe: 'the bench' });
+      const data = await prepareAsOwner(restoreRoot, { target: { kind: 'immediate' }, paused: false, segmentBytes: 16 << 20, owner: cluster.owner, describe: 'the bench' });
       chownSync(restoreRoot, cluster.owner.uid, cluster.owner.gid);
       await startAndPromote(cluster, data, join(restoreRoot, 'postgresql.log'), started);
     });

@@ -18,7 +18,7 @@ import { freePort } from '../helpers/server.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tree.js';
 import { manifestEntries } from '../helpers/backup-harness.js';
 import { expressFull, type ExpressFullResult } from '../../src/agent/apps/postgres/express-full.js';
-import { prepareRecoveredCluster } from '../../src/agent/apps/postgres/recovered-cluster.js';
+import { prepareAsOwner } from '../../src/agent/apps/postgres/recovered-cluster.js';
 import { runRestore } from '../../src/agent/index.js';
 import { Pool, packName } from '../../src/pool/index.js';
 import { runBackupInto } from '../../src/standalone/backup.js';
@@ -104,13 +104,12 @@ describe('express full of a real PostgreSQL cluster under load, restored and sta
         },
       });
       assert.equal(result.errors.length, 0, JSON.stringify(result.errors));
-      const dataDir = prepareRecoveredCluster(target, { target: { kind: 'immediate' }, paused, segmentBytes: 16 << 20, owner: cluster.owner, describe: `the test's point (${name})` });
+      chownSync(work, cluster.owner.uid, cluster.owner.gid);
+      const dataDir = await prepareAsOwner(target, { target: { kind: 'immediate' }, paused, segmentBytes: 16 << 20, owner: cluster.owner, describe: `the test's point (${name})` });
       assert.match(readFileSync(join(target, 'RECOVERY.txt'), 'utf8'), paused ? /pauses, read-only/ : /becomes a primary/);
       const socketDir = join(target, 'sock');
       mkdirSync(socketDir);
       chownSync(socketDir, cluster.owner.uid, cluster.owner.gid);
-      chownSync(target, cluster.owner.uid, cluster.owner.gid);
-      chownSync(work, cluster.owner.uid, cluster.owner.gid);
       const port = await freePort();
       started.push(dataDir);
       try {

@@ -33,6 +33,7 @@ test('anything else is refused with the line that is wrong', () => {
   refused(SOCKET_LOCK.replace('2525', ' 2525'), 'socket', /line 1/);
   refused(SOCKET_LOCK.replace('/tmp/pgt.LlCO/data', 'data'), 'socket', /line 2/);
   refused(SOCKET_LOCK.replace('/tmp/pgt.LlCO/data', '/tmp/../etc'), 'socket', /line 2/);
+  refused(SOCKET_LOCK.replace('/tmp/pgt.LlCO/data', '/tmp/\x1b[2Jx'), 'socket', /line 2/);
   refused(SOCKET_LOCK.replace('1796665961', 'x'), 'socket', /line 3/);
   refused(SOCKET_LOCK.replace('55432', '65536'), 'socket', /line 4/);
   refused(SOCKET_LOCK.replace('55432', '0'), 'socket', /line 4/);

@@ -48,7 +48,7 @@ function wholeNumber(text: string, min: number, max: number): number | null {
 }
 
 function absolutePath(text: string): boolean {
-  return text.startsWith('/') && text.length <= 4096 && !text.includes('\0') && !/(^|\/)\.\.?(\/|$)/.test(text);
+  return text.startsWith('/') && text.length <= 4096 && !/[\x00-\x1f\x7f-\x9f]/.test(text) && !/(^|\/)\.\.?(\/|$)/.test(text);
 }
 
 /**

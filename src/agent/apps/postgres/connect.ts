@@ -60,13 +60,18 @@ export function socketAsOwner(target: OwnerTarget, timeoutMs = 10_000): Promise<
     };
     const timer = setTimeout(() => done(new CustosError('io', `no connection to ${path} as uid ${target.uid} within ${timeoutMs} ms`)), timeoutMs);
     child.on('message', (m: unknown, handle: unknown) => {
+      if (settled) {
+        (handle as Socket | undefined)?.destroy?.(); // too late: never leave a connection open
+        return;
+      }
       const msg = m as { ok?: boolean; error?: string };
       if (msg.ok && handle && typeof (handle as Socket).write === 'function') done(null, handle as Socket);
       else done(new CustosError('io', `cannot connect to ${path} as ${target.user}: ${msg.error ?? 'no socket came back'}`));
     });
     child.once('error', (e) => done(new CustosError('io', `cannot start the connector as ${target.user}: ${e.message}`)));
-    child.once('exit', (code, signal) => {
-      if (!settled) done(new CustosError('io', `the connector as ${target.user} ended (${code ?? signal}) without a connection${stderr ? `: ${stderr.trim()}` : ''}`));
+    // 'close' comes after the IPC channel's last message (and stderr) were handled; 'exit' may come before them.
+    child.once('close', (code, signal) => {
+      if (!settled) done(new CustosError('io', `the connector as ${target.user} ended (${code ?? signal}) without a connection${stderr ? `: ${stderr.trim().slice(0, 300)}` : ''}`));
     });
   });
 }
@@ -93,6 +98,9 @@ export async function connectAsOwner(target: OwnerTarget, options: ConnectOption
     connectionTimeoutMillis: options.timeoutMs ?? 10_000,
     ...(options.replication ? { replication: 'true' } : {}),
   } as pg.ClientConfig);
+  // A connection that ends while no query runs is reported as an 'error' event: without a listener it
+  // would be an uncaught exception in a root process. The next query fails with it instead.
+  client.on('error', () => undefined);
   try {
     await client.connect();
   } catch (e) {

@@ -16,7 +16,7 @@
  * The label is a directory of its own, not data/backup_label, because it
  * exists only once data/ is read and a manifest is written in path order.
  */
-import { chownSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
@@ -25,6 +25,7 @@ import { isRelationFile, leftOutOfBaseBackup } from '../../../format/postgres/da
 import { formatLsn, historyFileName, parseLsn, segmentFileName, segmentOf } from '../../../format/postgres/wal-names.js';
 import { EMPTY_PATH, underPrefix, walk, type WalkItem } from '../../backup/walker.js';
 import type { BackupResult } from '../../backup/backup.js';
+import { isFixedBlockSize } from '../../backup/messages.js';
 import { connectAsOwner, type OwnerTarget } from './connect.js';
 import { readFacts, type ClusterFacts } from './facts.js';
 
@@ -59,7 +60,13 @@ export interface ExpressFullOptions {
   /** The system identifier this source had when protected; null the first time. */
   readonly expectedSystemIdentifier: string | null;
   readonly log: (level: 'info' | 'warning', message: string) => void;
-  /** Runs the backup pipeline on the items given (runBackup with `items` and `fixedBlocks`). */
+  /**
+   * Runs the backup pipeline on the items given (runBackup with `items` and
+   * `fixedBlocks`) — without a previous manifest: a page PostgreSQL rewrites
+   * within the same clock tick as a earlier read keeps its file's size and
+   * times, so a file must never be taken from a previous point by its stat
+   * (chunks the pool holds are still not stored again).
+   */
   readonly backup: (items: (drained: () => Promise<void>) => AsyncIterable<WalkItem>, fixedBlocks: (rel: Buffer) => number | null) => Promise<BackupResult>;
 }
 
@@ -69,6 +76,7 @@ export interface ExpressFullResult {
 }
 
 const DATA = 'data/';
+const DATA_PG_WAL = Buffer.from('data/pg_wal');
 
 /** The checks before a backup: the cluster the source is, a primary, writing full pages. */
 export function checkBeforeBackup(f: ClusterFacts, dataDirectory: string, expectedSystemIdentifier: string | null): void {
@@ -92,12 +100,15 @@ function lsnOf(text: unknown, what: string): bigint {
 }
 
 export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullResult> {
+  if (!isFixedBlockSize(o.blockSize)) throw new CustosError('usage', `${o.blockSize} bytes is not a block size (a power of two from 4 KiB to 1 MiB)`);
   const client = await connectAsOwner(o.target);
   let inBackup = false;
   try {
     const facts = await readFacts(client);
     checkBeforeBackup(facts, o.dataDirectory, o.expectedSystemIdentifier);
     const v15 = facts.versionNum >= 150000;
+    // The session is held, idle, for the whole walk: no timeout of the cluster's may end it (and the backup with it).
+    await client.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0${facts.versionNum >= 140000 ? '; SET idle_session_timeout = 0' : ''}`);
     const tablespaces = readdirSync(join(o.dataDirectory, 'pg_tblspc'));
     if (tablespaces.length > 0) throw new CustosError('usage', `the cluster has tablespaces outside its data directory (pg_tblspc/${tablespaces[0]}): Custos does not protect them yet`);
     const { config_file: configFile } = await one<{ config_file: string }>(client, "SELECT current_setting('config_file') AS config_file");
@@ -113,10 +124,16 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
     o.log('info', `backup started at ${formatLsn(startLsn)} on timeline ${timeline}`);
 
     let stop: { lsn: bigint; label: string; map: string } | null = null;
+    const pgWal = realpathSync(join(o.dataDirectory, 'pg_wal'));
     const labelDir = join(o.stageDir, 'label');
     const items = async function* (drained: () => Promise<void>): AsyncGenerator<WalkItem> {
       yield { rel: EMPTY_PATH, abs: Buffer.from(o.dataDirectory), st: lstatSync(o.dataDirectory, { bigint: true }) };
-      yield* underPrefix('data', walk(Buffer.from(o.dataDirectory), (rel) => leftOutOfBaseBackup(rel.toString('utf8'))));
+      for (const item of underPrefix('data', walk(Buffer.from(o.dataDirectory), (rel) => leftOutOfBaseBackup(rel.toString('utf8'))))) {
+        // pg_wal may be a link to another disk (initdb --waldir): it is recorded as the empty directory it is to a restore,
+        // never as a link (a restored cluster would write into the production's WAL).
+        if (item.rel.equals(DATA_PG_WAL) && item.st.isSymbolicLink()) yield { ...item, abs: Buffer.from(pgWal), st: statSync(pgWal, { bigint: true }) };
+        else yield item;
+      }
       // Every data file is read: only now may the backup end.
       await drained();
       const r = await one<{ lsn: string; labelfile: string; spcmapfile: string | null }>(
@@ -136,7 +153,6 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
       yield* underPrefix('label', walk(Buffer.from(labelDir), () => false));
       // pg_backup_stop switched to a new segment: the stop's segment is whole, and flushed once the flush position passes it.
       const wanted = await walSegments(client, timeline, startLsn, stop.lsn, facts.walSegmentBytes);
-      const pgWal = join(o.dataDirectory, 'pg_wal');
       const seen = new Set<string>();
       yield* underPrefix('wal', (function* () {
         for (const item of walk(Buffer.from(pgWal), (rel, isDir) => isDir || !wanted.has(rel.toString('latin1')))) {
@@ -152,6 +168,9 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
       return p.startsWith(DATA) && isRelationFile(p.slice(DATA.length)) ? o.blockSize : null;
     };
     const backup = await o.backup(items, fixedBlocks);
+    // A file dropped during the walk (ENOENT) is harmless: replay drops it too. Anything else missing makes the base unusable.
+    const lost = backup.errors.filter((e) => !/ENOENT/.test(e.message));
+    if (lost.length > 0) throw new CustosError('io', `${lost.length} files could not be read (${lost[0]!.path}: ${lost[0]!.message}): the express full is not usable`);
     const stopped = stop as { lsn: bigint } | null;
     if (stopped === null) throw new CustosError('internal', 'the backup pipeline ended before the backup was stopped');
     const first = segmentFileName(segmentOf(timeline, startLsn, facts.walSegmentBytes), facts.walSegmentBytes);

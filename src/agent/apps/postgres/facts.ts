@@ -70,8 +70,8 @@ export async function readFacts(client: pg.Client): Promise<ClusterFacts> {
   };
 }
 
-/** Slots Custos makes start so (§5.1: custos_ and 12 hexadecimal digits). */
-export const OUR_SLOT = /^custos_[0-9a-f]{12}$/;
+/** Slots Custos makes (§5.1: custos_ and 12 hexadecimal digits; an express full's temporary custos_tmp_ and 12). */
+export const OUR_SLOT = /^custos_(tmp_)?[0-9a-f]{12}$/;
 
 export interface LogModeDecision {
   readonly mode: LogMode;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { postgresMissing, startTestCluster, type TestCluster } from '../../../../test/helpers/postgres.js';
 import { parsePostmasterLock, systemIdentifierOf } from '../../../format/postgres/lock-file.js';
 import { findClusters, parseLsClusters } from './find-clusters.js';
+import { parseAnswerBody } from '../../../protocol/validate.js';
 
 test("pg_lsclusters' JSON, strictly", () => {
   const text = JSON.stringify([
@@ -99,6 +100,11 @@ describe('clusters found through their sockets, with a real PostgreSQL', { skip:
     await listen(join(liar, '.s.PGSQL.1008'));
     writeFileSync(join(liar, '.s.PGSQL.1008.lock'), lock);
     writeFileSync(join(liar, '.s.PGSQL.1009'), '');
+    // A data directory with a terminal escape and a very long one: refused, and the answer stays printable and short.
+    await listen(join(liar, '.s.PGSQL.1011'));
+    writeFileSync(join(liar, '.s.PGSQL.1011.lock'), `${process.pid}\n/x\x1b[2J\n1\n1011\n${liar}\n`);
+    await listen(join(liar, '.s.PGSQL.1012'));
+    writeFileSync(join(liar, '.s.PGSQL.1012.lock'), `${process.pid}\n/${'y'.repeat(4000)}\n1\n1012\n${liar}\n`);
 
     const found = await findClusters({ socketDirs: [liar], listed: [] });
     assert.deepEqual(found.instances, []);
@@ -113,12 +119,16 @@ describe('clusters found through their sockets, with a real PostgreSQL', { skip:
     assert.match(why['.s.PGSQL.1008']!, new RegExp(`names port ${cluster.port}`));
     assert.match(why['.s.PGSQL.1010']!, /the socket belongs to uid 0/);
     assert.equal(why['.s.PGSQL.1009'], undefined, 'not a socket: not looked at');
-    assert.equal(found.problems.length, 9);
+    assert.match(why['.s.PGSQL.1011']!, /line 2 is not an absolute data directory/);
+    assert.match(why['.s.PGSQL.1012']!, /is not a postgres server/);
+    assert.equal(found.problems.length, 11);
+    // What the agent would send passes the server's validator.
+    assert.doesNotThrow(() => parseAnswerBody({ kind: 'discover', fileSystems: [], instances: found.instances, problems: found.problems }));
 
     // With the real directory too: the cluster, and the liars beside it.
     const both = await findClusters({ socketDirs: [liar, cluster.socketDir], listed: [] });
     assert.equal(both.instances.length, 1);
-    assert.equal(both.problems.length, 9);
+    assert.equal(both.problems.length, 11);
   });
 
   test('a cluster pg_lsclusters knows and that is down is listed, not protectable, with how to start it', async () => {

@@ -62,10 +62,16 @@ async function readSmallFile(path: string, max: number): Promise<{ bytes: Buffer
   }
 }
 
+/** Text for the answer: what the server shows on terminals and in the console, so printable and short (its validator's bounds). */
+export function shown(text: string, max = 500): string {
+  const clean = text.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
+  return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
+}
+
 function reason(err: unknown): string {
-  if (err instanceof CustosError) return err.message;
+  if (err instanceof CustosError) return shown(err.message);
   const e = err as NodeJS.ErrnoException;
-  return e.code ? `${e.code}${e.path ? ` on ${e.path}` : ''}` : String(err);
+  return shown(e.code ? `${e.code}${e.path ? ` on ${e.path}` : ''}` : String(err));
 }
 
 /** The postmaster behind one socket, checked; throws a CustosError saying why it is not one. */
@@ -147,10 +153,10 @@ export function parseLsClusters(text: string): ListedCluster[] {
     const socketDir = o['socketdir'];
     if (!Number.isInteger(version) || version < 1 || version > 999 || !Number.isInteger(port) || port < 1 || port > 65535) continue;
     if (!Number.isInteger(ownerUid) || ownerUid < 0 || typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) continue;
-    if (typeof dataDirectory !== 'string' || !dataDirectory.startsWith('/') || dataDirectory.length > 4096) continue;
+    if (typeof dataDirectory !== 'string' || !dataDirectory.startsWith('/') || dataDirectory.length > 4096 || /[\x00-\x1f\x7f-\x9f]/.test(dataDirectory)) continue;
     out.push({
       version, name: `${version}/${name}`, port, running: o['running'] === 1 || o['running'] === true, dataDirectory, ownerUid,
-      socketDir: typeof socketDir === 'string' && socketDir.startsWith('/') ? socketDir : null,
+      socketDir: typeof socketDir === 'string' && socketDir.startsWith('/') && !/[\x00-\x1f\x7f-\x9f]/.test(socketDir) ? socketDir : null,
     });
   }
   return out;
@@ -256,7 +262,7 @@ export async function findClusters(options: FindOptions): Promise<FoundClusters>
       kind: 'postgres', port: r.lock.port, socketDir: r.socketDir, dataDirectory: r.lock.dataDirectory, version: r.version,
       name: listed.find((l) => l.dataDirectory === r.lock.dataDirectory)?.name ?? null,
       systemIdentifier: r.systemIdentifier, owner, state: r.standby ? 'standby' : 'running',
-      sizeBytes: await treeBytes(r.lock.dataDirectory), protectable: why === null || logMode !== null, why, logMode,
+      sizeBytes: await treeBytes(r.lock.dataDirectory), protectable: why === null || logMode !== null, why: why === null ? null : shown(why), logMode,
     });
   }
   for (const l of listed) {

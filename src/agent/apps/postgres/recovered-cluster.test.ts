@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CustosError } from '../../../base/index.js';
-import { BLOCK_BEGIN, BLOCK_END, recoveryBlock, withRecoveryBlock } from './recovered-cluster.js';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BLOCK_BEGIN, BLOCK_END, prepareAsOwner, prepareRecoveredCluster, recoveryBlock, withRecoveryBlock } from './recovered-cluster.js';
 
 test('recovery settings for each target: restore command from the WAL folder, timeline latest, archiving off, the target and its action', () => {
   const lines = (target: Parameters<typeof recoveryBlock>[1]['target'], paused = false) => recoveryBlock('/r/wal', { target, paused }).trim().split('\n');
@@ -13,7 +16,8 @@ test('recovery settings for each target: restore command from the WAL folder, ti
   assert.deepEqual(lines({ kind: 'name', name: "custos-12'x" }), [...common, "recovery_target_name = 'custos-12''x'", "recovery_target_action = 'promote'", BLOCK_END]);
   // No target at latest: no action either (PostgreSQL wants a target for one).
   assert.deepEqual(lines({ kind: 'latest' }, true), [...common, BLOCK_END]);
-  for (const dir of ["/r/it's", '/r/"q"', '/r/100%', '/r/a\\b', '/r/a\nb']) assert.throws(() => recoveryBlock(dir, { target: { kind: 'immediate' }, paused: false }), CustosError, dir);
+  for (const dir of ["/r/it's", '/r/"q"', '/r/100%', '/r/a\\b', '/r/a\nb', '/r/$(id)', '/r/`id`']) assert.throws(() => recoveryBlock(dir, { target: { kind: 'immediate' }, paused: false }), CustosError, dir);
+  for (const name of ['', 'a\nb', 'x'.repeat(64), 'é']) assert.throws(() => recoveryBlock('/r', { target: { kind: 'name', name }, paused: false }), /is not a restore point name/);
   for (const time of ['2026-12-07 18:00:00', '2026-12-07T18:00:00+01:00', "x'; DROP", '']) assert.throws(() => recoveryBlock('/r', { target: { kind: 'time', time }, paused: false }), /is not a UTC time/);
 });
 
@@ -26,4 +30,31 @@ test('the block replaces an earlier one in postgresql.auto.conf, and keeps the r
   assert.equal(withRecoveryBlock(once + "shared_buffers = '1GB'\n", other), conf + "shared_buffers = '1GB'\n" + other);
   assert.equal(withRecoveryBlock('', block), block);
   assert.equal(withRecoveryBlock('x = 1', block), 'x = 1\n' + block);
+});
+
+test('the preparation runs as the owner, never as root: a link planted in the tree leads nowhere the owner may not write', { skip: process.getuid?.() === 0 ? false : 'needs root' }, async () => {
+  const nobody = { uid: 65534, gid: 65534 };
+  const root = mkdtempSync(join(tmpdir(), 'custos-prep-'));
+  try {
+    for (const d of ['data', 'label', 'wal']) mkdirSync(join(root, d));
+    writeFileSync(join(root, 'label', 'backup_label'), 'START WAL LOCATION: 0/2000028\n');
+    symlinkSync('/etc/passwd', join(root, 'wal', '000000010000000000000002'));
+    for (const p of ['', 'data', 'label', 'wal', 'label/backup_label']) chownSync(join(root, p), nobody.uid, nobody.gid);
+    const settings = { target: { kind: 'immediate' as const }, paused: false, segmentBytes: 16 << 20, owner: nobody, describe: 'a test' };
+    const before = statSync('/etc/passwd').size;
+    assert.throws(() => prepareRecoveredCluster(root, settings), /prepared by its owner, not by root/);
+    await assert.rejects(prepareAsOwner(root, settings), /ELOOP/);
+    assert.equal(statSync('/etc/passwd').size, before);
+    // Without the link, the owner prepares it: label moved, recovery configured, notes written.
+    rmSync(join(root, 'wal', '000000010000000000000002'));
+    writeFileSync(join(root, 'wal', '000000010000000000000002'), Buffer.alloc(100));
+    chownSync(join(root, 'wal', '000000010000000000000002'), nobody.uid, nobody.gid);
+    assert.equal(await prepareAsOwner(root, settings), join(root, 'data'));
+    assert.equal(statSync(join(root, 'wal', '000000010000000000000002')).size, 16 << 20, 'a partial segment is padded');
+    assert.ok(existsSync(join(root, 'data', 'backup_label')) && existsSync(join(root, 'data', 'recovery.signal')));
+    assert.match(readFileSync(join(root, 'data', 'postgresql.auto.conf'), 'utf8'), /recovery_target = 'immediate'/);
+    assert.equal(statSync(join(root, 'RECOVERY.txt')).uid, nobody.uid);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

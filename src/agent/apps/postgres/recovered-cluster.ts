@@ -7,9 +7,15 @@
  * `standby.signal` to stay read-only at `latest`), a block in
  * `postgresql.auto.conf` with the restore command reading ROOT/wal, the
  * target and what to do there — then writes notes for the DBA.
+ *
+ * The tree belongs to the cluster's owner, who could put links in it: the
+ * work is done by a child process running as that owner (prepareAsOwner),
+ * never as root, so a link can only lead where the owner may write anyway.
  */
-import { chownSync, closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, ftruncateSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, ftruncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CustosError } from '../../../base/index.js';
 import { parseHistoryFileName, parseSegmentFileName } from '../../../format/postgres/wal-names.js';
 
@@ -43,7 +49,8 @@ function quoted(v: string): string {
  * or a % cannot be put in a restore_command safely and is refused.
  */
 export function recoveryBlock(walDir: string, s: Pick<RecoveredClusterSettings, 'target' | 'paused'>): string {
-  if (/['"%\\\n]/.test(walDir)) throw new CustosError('usage', `the recovery target ${JSON.stringify(walDir)} holds a quote, %, \\ or a line break, which a restore_command cannot hold: recover elsewhere`);
+  // The shell runs restore_command: inside double quotes it still expands $ and `.
+  if (/['"%\\\n$`]/.test(walDir)) throw new CustosError('usage', `the recovery target ${JSON.stringify(walDir)} holds a quote, %, $, \`, \\ or a line break, which a restore_command cannot hold: recover elsewhere`);
   const lines = [BLOCK_BEGIN, `restore_command = ${quoted(`cp "${walDir}/%f" "%p"`)}`, "recovery_target_timeline = 'latest'", 'archive_mode = off'];
   const t = s.target;
   if (t.kind === 'immediate') lines.push("recovery_target = 'immediate'");
@@ -51,7 +58,10 @@ export function recoveryBlock(walDir: string, s: Pick<RecoveredClusterSettings, 
     if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$/.test(t.time)) throw new CustosError('usage', `${JSON.stringify(t.time)} is not a UTC time (YYYY-MM-DDTHH:MM:SS[.ffffff]Z)`);
     lines.push(`recovery_target_time = ${quoted(t.time.replace('T', ' ').replace('Z', '+00'))}`, 'recovery_target_inclusive = on');
   }
-  if (t.kind === 'name') lines.push(`recovery_target_name = ${quoted(t.name)}`);
+  if (t.kind === 'name') {
+    if (!/^[\x20-\x7e]{1,63}$/.test(t.name)) throw new CustosError('usage', `${JSON.stringify(t.name.slice(0, 80))} is not a restore point name (1 to 63 printable characters)`);
+    lines.push(`recovery_target_name = ${quoted(t.name)}`);
+  }
   // A target action needs a target: at latest, paused means a standby that replays all and stays read-only.
   if (t.kind !== 'latest') lines.push(`recovery_target_action = ${s.paused ? "'pause'" : "'promote'"}`);
   lines.push(BLOCK_END);
@@ -66,28 +76,27 @@ export function withRecoveryBlock(conf: string, block: string): string {
   return (kept === '' || kept.endsWith('\n') ? kept : `${kept}\n`) + block;
 }
 
-function owned(path: string, s: RecoveredClusterSettings): void {
-  chownSync(path, s.owner.uid, s.owner.gid);
-}
-
-/** Prepares ROOT (holding data/, label/, wal/ of a postgres point); returns the data directory. */
+/**
+ * Prepares ROOT (holding data/, label/, wal/ of a postgres point); returns
+ * the data directory. Runs as the cluster's owner (prepareAsOwner).
+ */
 export function prepareRecoveredCluster(root: string, s: RecoveredClusterSettings): string {
+  if (process.getuid?.() !== s.owner.uid) throw new CustosError('internal', 'a recovered cluster is prepared by its owner, not by root: use prepareAsOwner');
   const data = join(root, 'data');
   const label = join(root, 'label');
   const wal = join(root, 'wal');
-  for (const dir of [data, label, wal]) if (!existsSync(dir)) throw new CustosError('format', `${dir} is missing: this is not a recovered PostgreSQL point`);
-  const block = recoveryBlock(wal, s);
-  for (const name of readdirSync(label)) {
-    if (name !== 'backup_label' && name !== 'tablespace_map') throw new CustosError('format', `label/${name} is not a file a backup label holds`);
-    renameSync(join(label, name), join(data, name));
+  for (const dir of [data, label, wal]) {
+    const st = existsSync(dir) ? lstatSync(dir) : null;
+    if (!st?.isDirectory()) throw new CustosError('format', `${dir} is missing or not a directory: this is not a recovered PostgreSQL point`);
   }
-  rmdirSync(label);
+  const block = recoveryBlock(wal, s);
   // A segment shipped in part is padded with zeros: PostgreSQL refuses an archived segment of another size.
   for (const name of readdirSync(wal)) {
     if (parseHistoryFileName(name) !== null) continue;
     if (parseSegmentFileName(name, s.segmentBytes) === null) throw new CustosError('format', `wal/${name} is not a WAL file name`);
-    const fd = openSync(join(wal, name), 'r+');
+    const fd = openSync(join(wal, name), constants.O_RDWR | constants.O_NOFOLLOW);
     try {
+      if (!fstatSync(fd).isFile()) throw new CustosError('format', `wal/${name} is not a file`);
       const size = fstatSync(fd).size;
       if (size > s.segmentBytes) throw new CustosError('format', `wal/${name} is ${size} bytes, more than a segment`);
       if (size < s.segmentBytes) ftruncateSync(fd, s.segmentBytes);
@@ -95,15 +104,17 @@ export function prepareRecoveredCluster(root: string, s: RecoveredClusterSetting
       closeSync(fd);
     }
   }
+  for (const name of readdirSync(label)) {
+    if (name !== 'backup_label' && name !== 'tablespace_map') throw new CustosError('format', `label/${name} is not a file a backup label holds`);
+    renameSync(join(label, name), join(data, name));
+  }
+  rmdirSync(label);
   const signal = s.target.kind === 'latest' && s.paused ? 'standby.signal' : 'recovery.signal';
   writeFileSync(join(data, signal), '', { mode: 0o600 });
-  owned(join(data, signal), s);
   const autoConf = join(data, 'postgresql.auto.conf');
   const conf = existsSync(autoConf) ? readFileSync(autoConf, 'utf8') : '';
   writeFileSync(autoConf, withRecoveryBlock(conf, block), { mode: 0o600 });
-  owned(autoConf, s);
   writeFileSync(join(root, 'RECOVERY.txt'), notes(root, data, s), { mode: 0o644 });
-  owned(join(root, 'RECOVERY.txt'), s);
   return data;
 }
 
@@ -124,4 +135,28 @@ function notes(root: string, data: string, s: RecoveredClusterSettings): string 
     `Once promoted, delete ${root}/wal and the lines between "${BLOCK_BEGIN}" and "${BLOCK_END}" in postgresql.auto.conf.`,
     '',
   ].join('\n');
+}
+
+const CHILD = fileURLToPath(new URL('./prepare-child.js', import.meta.url));
+
+/** prepareRecoveredCluster in a child process running as the owner (uid, gid, no other groups, empty environment). */
+export function prepareAsOwner(root: string, s: RecoveredClusterSettings): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, JSON.stringify({ root, settings: s })], { uid: s.owner.uid, gid: s.owner.gid, cwd: '/', env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString('utf8')).slice(-4000)));
+    child.once('error', (e) => reject(new CustosError('io', `cannot start the preparation as uid ${s.owner.uid}: ${e.message}`)));
+    child.once('close', (code) => {
+      if (code === 0) return resolve((JSON.parse(out) as { data: string }).data);
+      let e: { code?: string; message?: string } = {};
+      try {
+        e = JSON.parse(err.trim().split('\n').at(-1) ?? '{}') as typeof e;
+      } catch {
+        e = { message: err.trim() };
+      }
+      reject(new CustosError((e.code as never) ?? 'io', e.message ?? `the preparation ended with ${code}`));
+    });
+  });
 }

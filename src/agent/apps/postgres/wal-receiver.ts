@@ -99,12 +99,13 @@ export class WalReceiver {
   private timer: NodeJS.Timeout | null = null;
   private ended: Promise<void> | null = null;
   private failure: Error | null = null;
-  private waiters: Array<{ lsn: bigint; resolve: () => void; reject: (e: Error) => void }> = [];
+  private waiters: Array<{ lsn: bigint; resolve: () => void; reject: (e: Error) => void; timer?: NodeJS.Timeout }> = [];
   private stopping = false;
   /** The flush position reported; 0 (nothing) until the pool holds WAL past the start. */
   private confirmed = 0n;
 
   constructor(private readonly o: WalReceiverOptions) {
+    if (!/^[a-z0-9_]{1,63}$/.test(o.slot)) throw new CustosError('usage', `${JSON.stringify(o.slot.slice(0, 80))} is not a replication slot name`);
     if (o.startLsn % BigInt(o.segmentBytes) !== 0n) throw new CustosError('internal', `streaming must start at a segment's first byte, not ${formatLsn(o.startLsn)}`);
     this.received = o.startLsn;
     mkdirSync(o.spoolDir, { recursive: true, mode: 0o700 });
@@ -146,15 +147,20 @@ export class WalReceiver {
     if (this.failure) throw this.failure;
     if (this.received < lsn) {
       await new Promise<void>((resolve, reject) => {
-        const w = { lsn, resolve, reject };
+        const w: (typeof this.waiters)[number] = { lsn, resolve, reject };
         this.waiters.push(w);
         const t = setTimeout(() => {
           this.waiters = this.waiters.filter((x) => x !== w);
           reject(new CustosError('io', `the WAL up to ${formatLsn(lsn)} did not arrive within ${timeoutMs} ms (received up to ${formatLsn(this.received)})`, { transient: true }));
         }, timeoutMs);
+        w.timer = t;
         w.resolve = () => {
           clearTimeout(t);
           resolve();
+        };
+        w.reject = (e) => {
+          clearTimeout(t);
+          reject(e);
         };
       });
     }
