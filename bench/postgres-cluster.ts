@@ -29,6 +29,8 @@ export interface TestCluster {
   readonly owner: { readonly uid: number; readonly gid: number };
   /** Runs SQL through psql as the owner; the output unaligned, tuples only. */
   sql(query: string, database?: string): string;
+  /** pgbench as the owner against this cluster's postgres database (its output). */
+  pgbench(...args: string[]): string;
   /** pg_ctl as the owner (start, stop -m fast, …). */
   ctl(...args: string[]): void;
   stop(): void;
@@ -78,6 +80,7 @@ export async function startTestCluster(settings: Readonly<Record<string, string>
   }
   return {
     port, dir, dataDir, socketDir, owner, ctl, stop,
+    pgbench: (...args) => run('pgbench', ['-h', socketDir, '-p', String(port), ...args, 'postgres']),
     sql: (query, database = 'postgres') => run('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port), '-d', database, '-c', query]),
   };
 }

@@ -66,8 +66,7 @@ async function main(): Promise<void> {
   chownSync(work, cluster.owner.uid, cluster.owner.gid);
   const started: string[] = [];
   try {
-    const pgbench = (args: string[]) => asOwner(cluster, join(PG_BIN, 'pgbench'), ['-h', cluster.socketDir, '-p', String(cluster.port), ...args, 'postgres']);
-    await timed(`pgbench -i -s ${scale}`, () => pgbench(['-i', '-q', '-s', String(scale)]));
+    await timed(`pgbench -i -s ${scale}`, () => cluster.pgbench('-i', '-q', '-s', String(scale)));
     cluster.sql('CHECKPOINT');
     const dbBytes = Number(cluster.sql('SELECT sum(pg_database_size(oid)) FROM pg_database').trim());
     log(`databases: ${mb(dbBytes)}`);

@@ -7,9 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { postgresMissing, PG_BIN, startTestCluster, type TestCluster } from '../helpers/postgres.js';
+import { postgresMissing, startTestCluster, type TestCluster } from '../helpers/postgres.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tree.js';
 import { manifestEntries } from '../helpers/backup-harness.js';
 import { isRelationFile } from '../../src/format/postgres/data-directory.js';
@@ -20,15 +19,11 @@ import type { ManifestPageRef } from '../../src/format/index.js';
 describe('relation files in fixed blocks, on a real pgbench database', { skip: postgresMissing() ?? false, timeout: 300_000 }, () => {
   let cluster: TestCluster;
   let pool: Pool;
-  const pgbench = (...args: string[]) => {
-    const r = spawnSync(join(PG_BIN, 'pgbench'), ['-h', cluster.socketDir, '-p', String(cluster.port), ...args, 'postgres'], { uid: cluster.owner.uid, gid: cluster.owner.gid, cwd: cluster.dir, encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-  };
   const relation = (rel: Buffer) => isRelationFile(rel.toString('utf8'));
 
   before(async () => {
     cluster = await startTestCluster();
-    pgbench('-i', '-q', '-s', '5');
+    cluster.pgbench('-i', '-q', '-s', '5');
     cluster.sql('CHECKPOINT');
     cluster.ctl('stop', '-m', 'fast');
     const dir = await makeTempDir('custos-pg-blocks-');
@@ -67,7 +62,7 @@ describe('relation files in fixed blocks, on a real pgbench database', { skip: p
 
     // A light load: 200 transactions, then a cold copy again.
     cluster.ctl('start');
-    pgbench('-t', '100', '-c', '2', '-n');
+    cluster.pgbench('-t', '100', '-c', '2', '-n');
     cluster.sql('CHECKPOINT');
     cluster.ctl('stop', '-m', 'fast');
     const fixed2 = await backup(true, fixed1.manifest);

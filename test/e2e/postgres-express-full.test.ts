@@ -36,7 +36,7 @@ describe('express full of a real PostgreSQL cluster under load, restored and sta
 
   before(async () => {
     cluster = await startTestCluster();
-    asOwner('pgbench', ['-h', cluster.socketDir, '-p', String(cluster.port), '-i', '-q', '-s', '5', 'postgres']);
+    cluster.pgbench('-i', '-q', '-s', '5');
     cluster.sql("CREATE TABLE marker (name text PRIMARY KEY); INSERT INTO marker VALUES ('before')");
     work = (await makeTempDir('custos-pg-full-')).path;
     await Pool.init(join(work, 'pool'));

@@ -1,10 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { postgresMissing, PG_BIN, startTestCluster, type TestCluster } from '../../../../test/helpers/postgres.js';
+import { postgresMissing, startTestCluster, type TestCluster } from '../../../../test/helpers/postgres.js';
 import { CustosError } from '../../../base/index.js';
 import { parseLsn, segmentFileName, segmentOf } from '../../../format/postgres/wal-names.js';
 import { parseReplicationMessage, statusUpdate, WalReceiver } from './wal-receiver.js';
@@ -56,8 +55,7 @@ describe('receiving WAL through a slot from a real cluster under load', { skip: 
     });
     await receiver.start();
     try {
-      const r = spawnSync(join(PG_BIN, 'pgbench'), ['-h', cluster.socketDir, '-p', String(cluster.port), '-i', '-q', '-s', '2', 'postgres'], { uid: cluster.owner.uid, gid: cluster.owner.gid, cwd: '/', encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
+      cluster.pgbench('-i', '-q', '-s', '2');
       const marker = cluster.sql("SELECT pg_create_restore_point('custos-test'), pg_current_xact_id()").trim();
       assert.ok(marker.length > 0);
       const insert = parseLsn(cluster.sql('SELECT pg_current_wal_insert_lsn()').trim())!;
