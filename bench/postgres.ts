@@ -25,7 +25,7 @@ import { PG_BIN, postgresMissing, startTestCluster, type TestCluster } from './p
 import { expressFull } from '../src/agent/apps/postgres/express-full.js';
 import { prepareAsOwner } from '../src/agent/apps/postgres/recovered-cluster.js';
 import { runRestore } from '../src/agent/index.js';
-import { Pool, packName } from '../src/pool/index.js';
+import { Pool } from '../src/pool/index.js';
 import { runBackupInto } from '../src/standalone/backup.js';
 
 const log = (m: string): void => console.log(`[bench:postgres] ${m}`);
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     const recoverCustos = await timed('Custos recovery (restore + replay until promoted)', async () => {
       await runRestore({
         manifest: openPool.manifest({ manifest: c2.manifest } as never), target: restoreRoot, keys: openPool.keys, compressionLevel: openPool.config.compression.level, workers: 2,
-        source: { locate(id) { const l = openPool.location(id.toString('hex')); return { id, rawLength: l.rawLength, file: openPool.store.localPath!(packName(l.pack)), offset: l.offset, length: l.length }; } },
+        source: { locate: (id) => openPool.localChunk(id) },
       });
       const data = await prepareAsOwner(restoreRoot, { target: { kind: 'immediate' }, paused: false, segmentBytes: 16 << 20, owner: cluster.owner, describe: 'the bench' });
       chownSync(restoreRoot, cluster.owner.uid, cluster.owner.gid);

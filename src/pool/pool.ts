@@ -248,6 +248,12 @@ export class Pool {
     return loc;
   }
 
+  /** Where chunk `id` lies in this pool's local files (a restore reads it there): its pack file, offset and lengths. */
+  localChunk(id: Buffer): { id: Buffer; rawLength: number; file: string; offset: number; length: number } {
+    const loc = this.location(id.toString('hex'));
+    return { id, rawLength: loc.rawLength, file: this.store.localPath!(packName(loc.pack)), offset: loc.offset, length: loc.length };
+  }
+
   async readChunk(id: ChunkId | Buffer): Promise<Buffer> {
     const key = typeof id === 'string' ? id : id.toString('hex');
     const loc = this.location(key);

@@ -17,7 +17,7 @@ import { judgeRecovery } from '../agent/remote/jobs.js';
 import { formatThrottle, type ThrottleRule } from '../protection/index.js';
 import { resolveItem } from '../agent/restore/items.js';
 import type { ManifestEntry, RecoveryPointRecord } from '../format/index.js';
-import { packName, type Pool } from '../pool/index.js';
+import type { Pool } from '../pool/index.js';
 import type { JobProgress } from '../protocol/index.js';
 
 export const SERVER_TARGET_PREFIX = 'server:';
@@ -139,12 +139,7 @@ export class ServerRecoveries {
         keys: pool.keys,
         compressionLevel: pool.config.compression.level,
         progress: progressSink(events),
-        source: {
-          locate(id) {
-            const loc = pool.location(id.toString('hex'));
-            return { id, rawLength: loc.rawLength, file: pool.store.localPath!(packName(loc.pack)), offset: loc.offset, length: loc.length };
-          },
-        },
+        source: { locate: (id) => pool.localChunk(id) },
       });
       judgeRecovery(events, result, { point: job.point.id, given: job.items, items, target });
       return { files: result.files, dirs: result.dirs, others: result.others, identical: result.identical, copies: result.copies, skipped: result.skipped, bytes: result.bytes, target, on: 'server' };

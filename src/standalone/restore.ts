@@ -1,7 +1,6 @@
 /** Standalone restore: a recovery point of a local pool into a directory. */
 import { resolve } from 'node:path';
 import { UserError, type ProgressSink } from '../base/index.js';
-import { packName } from '../pool/index.js';
 import { withPool, type PoolRef } from './with-pool.js';
 import { checkItemsExist, resolveItems, resolveTarget, runRestore, type ConflictMode, type RestoreResult, type SecurityMode } from '../agent/index.js';
 import { parseThrottle } from '../protection/index.js';
@@ -51,12 +50,7 @@ export async function restoreFromPool(pointRef: string, target: string, options:
       keys: pool.keys,
       compressionLevel: pool.config.compression.level,
       progress: options.progress,
-      source: {
-        locate(id) {
-          const loc = pool.location(id.toString('hex'));
-          return { id, rawLength: loc.rawLength, file: pool.store.localPath!(packName(loc.pack)), offset: loc.offset, length: loc.length };
-        },
-      },
+      source: { locate: (id) => pool.localChunk(id) },
     });
     return { ...result, point: point.id, target };
   });

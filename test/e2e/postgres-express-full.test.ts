@@ -20,7 +20,7 @@ import { manifestEntries } from '../helpers/backup-harness.js';
 import { expressFull, type ExpressFullResult } from '../../src/agent/apps/postgres/express-full.js';
 import { prepareAsOwner } from '../../src/agent/apps/postgres/recovered-cluster.js';
 import { runRestore } from '../../src/agent/index.js';
-import { Pool, packName } from '../../src/pool/index.js';
+import { Pool } from '../../src/pool/index.js';
 import { runBackupInto } from '../../src/standalone/backup.js';
 
 describe('express full of a real PostgreSQL cluster under load, restored and started', { skip: postgresMissing() ?? false, timeout: 300_000 }, () => {
@@ -96,12 +96,7 @@ describe('express full of a real PostgreSQL cluster under load, restored and sta
         target,
         keys: pool.keys,
         compressionLevel: pool.config.compression.level,
-        source: {
-          locate(id) {
-            const loc = pool.location(id.toString('hex'));
-            return { id, rawLength: loc.rawLength, file: pool.store.localPath!(packName(loc.pack)), offset: loc.offset, length: loc.length };
-          },
-        },
+        source: { locate: (id) => pool.localChunk(id) },
       });
       assert.equal(result.errors.length, 0, JSON.stringify(result.errors));
       chownSync(work, cluster.owner.uid, cluster.owner.gid);
