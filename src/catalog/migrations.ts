@@ -234,4 +234,10 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('users').addColumn('link_checked_at', 'text').execute();
     },
   },
+  '0008-app-points': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // An application point's metadata (a PostgreSQL express full: format/postgres/point-meta.ts) as JSON; null for files.
+      await db.schema.alterTable('recovery_points').addColumn('app', 'text').execute();
+    },
+  },
 };

@@ -131,6 +131,8 @@ export interface RecoveryPointsTable {
   logical_bytes: number;
   bytes_added: number;
   job_id: number | null;
+  /** An application point's metadata (JSON of AppPointMeta, as in the point object); null for a point of files. */
+  app: Generated<string | null>;
 }
 
 export interface JobsTable {

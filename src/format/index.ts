@@ -12,6 +12,7 @@ export * from './manifest.js';
 export * from './manifest-pages.js';
 export * from './pack.js';
 export * from './point.js';
+export * from './postgres/point-meta.js';
 export * from './pool-config.js';
 export * from './catalog-backup.js';
 export * from './archive-entry.js';

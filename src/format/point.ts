@@ -5,6 +5,7 @@
  */
 import { CustosError, IntegrityError, isChunkId, isHex32, type ChunkId, type RecoveryPointId } from '../base/index.js';
 import type { BlobCodec } from './codec.js';
+import { parsePointMeta, type AppPointMeta } from './postgres/point-meta.js';
 
 export const POINT_VERSION = 1;
 
@@ -43,6 +44,8 @@ export interface RecoveryPointRecord {
   readonly summary: PointSummary;
   readonly partial: boolean;
   readonly excludes: readonly string[];
+  /** An application point (a PostgreSQL express full): what the tree is (postgres/point-meta.ts). Absent: files. */
+  readonly app?: AppPointMeta;
 }
 
 export function encodePoint(codec: BlobCodec, point: RecoveryPointRecord): Buffer {
@@ -65,6 +68,13 @@ export function decodePoint(codec: BlobCodec, blob: Buffer, what: string): Recov
   for (const page of p.manifest) {
     if (!isChunkId(page.id) || !Number.isSafeInteger(page.length) || !Number.isSafeInteger(page.entries)) {
       throw new IntegrityError(`${what}: malformed manifest reference`);
+    }
+  }
+  if (p.app !== undefined) {
+    try {
+      parsePointMeta(p.app, `${what}: app`);
+    } catch (err) {
+      throw new IntegrityError(err instanceof Error ? err.message : String(err));
     }
   }
   return p;

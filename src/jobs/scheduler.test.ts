@@ -29,6 +29,20 @@ describe('dueWork', () => {
     assert.deepEqual(dueWork([s], at(20, 12)).map((j) => [j.kind, j.slot]), [['recovery-point', '2024-11-20T12:00']]);
     assert.deepEqual(dueWork([{ ...s, lastPointSlot: '2024-11-20T12:00' }], at(20, 12, 1)), [], 'once, then the mark holds it');
   });
+
+  it('gives a source protected by express fulls only a recovery point job for its replica and each point slot, never a synchronization or a check', () => {
+    const pg = (marks: Partial<ScheduledSource>) => source({ points: '08:00,20:00', sync: '15m', check: 'daily@03:00' }, { id: 'db:postgres:5432', expressFullsOnly: true, ...marks });
+    // A new one: the replica is an express full (a recovery point job), now.
+    assert.deepEqual(dueWork([pg({ replicaState: 'none', lastSyncStartedAt: null })], at(20, 9)).map((j) => [j.kind, j.slot, j.reason]), [['recovery-point', null, 'replica creation: an express full']]);
+    assert.deepEqual(dueWork([pg({ replicaState: 'none', activeKinds: new Set<JobKind>(['recovery-point']) })], at(20, 9)), [], 'not twice');
+    // Past the 08:00 slot, 15 minutes after the last job, the 03:00 check slot gone by: only the point is due.
+    assert.deepEqual(dueWork([pg({ lastPointSlot: '2024-11-19T20:00', lastSyncStartedAt: at(20, 7) })], at(20, 9)).map((j) => [j.kind, j.slot]), [['recovery-point', '2024-11-20T08:00']]);
+    assert.deepEqual(dueWork([pg({ lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 8) })], at(20, 12)), [], 'no synchronization, no check');
+    assert.deepEqual(dueWork([pg({ replicaState: 'inconsistent', lastPointSlot: '2024-11-20T08:00' })], at(20, 12)), [], 'no automatic check: the next express full is a whole base backup');
+    // The same marks on a tree of files: a synchronization and the daily check are due.
+    const fs = dueWork([source({ points: '08:00,20:00', sync: '15m', check: 'daily@03:00' }, { lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 8) })], at(20, 12)).map((j) => j.kind);
+    assert.deepEqual(fs.sort(), ['consistency-check', 'sync']);
+  });
 });
 
 describe('servedMarks', () => {

@@ -35,6 +35,12 @@ export interface ScheduledSource {
   readonly lastCheckSlot: string | null;
   /** Kinds of this data source's jobs that are queued or running. */
   readonly activeKinds: ReadonlySet<JobKind>;
+  /**
+   * Protected by express fulls only (an application data source while its
+   * log synchronization is not built): its replica is created by a recovery
+   * point job, and no synchronization or consistency check is ever due.
+   */
+  readonly expressFullsOnly?: boolean;
 }
 
 export interface DueJob {
@@ -57,7 +63,12 @@ export function dueWork(sources: readonly ScheduledSource[], now: Date): DueJob[
     if (s.replicaState === 'none') {
       // Replica creation: now, at a set time, or manual (a consistency check creates it).
       const at = replicaCreationTime(s.policy, s.since);
-      if (at && at.getTime() <= now.getTime() && !replicaBusy) due.push(job('sync', null, 'replica creation'));
+      if (at && at.getTime() <= now.getTime() && !replicaBusy) due.push(s.expressFullsOnly ? job('recovery-point', null, 'replica creation: an express full') : job('sync', null, 'replica creation'));
+      continue;
+    }
+    if (s.expressFullsOnly) {
+      const point = latestPointSlot(s.policy, now, s.since);
+      if (point && point.key !== s.lastPointSlot) due.push(job('recovery-point', point.key, `scheduled express full ${point.key}`));
       continue;
     }
     if (s.replicaState === 'inconsistent' && s.policy.check.auto && !active.has('consistency-check')) {

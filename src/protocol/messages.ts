@@ -6,7 +6,7 @@
  * send me these blobs, commit this recovery point) and reports progress.
  */
 import { CustosError, type ErrorCode } from '../base/index.js';
-import type { ChunkerParams, ManifestPageRef, PointSummary } from '../format/index.js';
+import type { AppPointMeta, ChunkerParams, ManifestPageRef, PointSummary } from '../format/index.js';
 
 export const PROTOCOL_VERSION = 2;
 /** The WebSocket path of the agent endpoint (client certificate required). */
@@ -38,9 +38,44 @@ export interface WireKeys {
   readonly idKey: string;
 }
 
+/** What a data source is: a directory tree (`fs`) or an application instance (docs/design/postgresql.md). */
+export type SourceKindName = 'fs' | AppKindName;
+export const SOURCE_KIND_NAMES: readonly SourceKindName[] = ['fs', 'postgres'];
+
 export interface SourceRef {
   readonly id: string;
+  /** fs: the absolute path; postgres: the port, in decimal. */
   readonly path: string;
+  /** Absent: fs (agents that predate application kinds never get another). */
+  readonly kind?: SourceKindName;
+}
+
+/** How a postgres express full is made (docs/design/postgresql.md §4). */
+export interface PostgresBackupSettings {
+  readonly kind: 'postgres';
+  readonly port: number;
+  /** Relation files are cut in blocks of this size (8192: PostgreSQL's page). */
+  readonly blockSize: number;
+  /** The system identifier of the cluster this data source protects (from its newest point); null before its first point. */
+  readonly systemIdentifier: string | null;
+}
+
+/** Where a recovered postgres cluster stops replaying: the end of a base backup (immediate), a time, a restore point name, or the end of the WAL. */
+export type PostgresRecoveryTarget =
+  | { readonly kind: 'immediate' }
+  | { readonly kind: 'time'; readonly time: string }
+  | { readonly kind: 'name'; readonly name: string }
+  | { readonly kind: 'latest' };
+
+/** How a recovered postgres point is made ready to start (docs/design/postgresql.md §7.2). */
+export interface PostgresRecoverySettings {
+  readonly kind: 'postgres';
+  readonly target: PostgresRecoveryTarget;
+  /** Stay paused, read-only, at the target (else promote there). */
+  readonly paused: boolean;
+  readonly segmentBytes: number;
+  /** What the notes in the target say was recovered. */
+  readonly describe: string;
 }
 
 export interface BackupJobSpec {
@@ -55,6 +90,8 @@ export interface BackupJobSpec {
   readonly previous: { readonly point: string; readonly pages: readonly ManifestPageRef[] } | null;
   /** Read every file and let the server compare checksums (consistency check). */
   readonly fullScan: boolean;
+  /** Present for an application data source (source.kind): how its express full is made. */
+  readonly app?: PostgresBackupSettings;
 }
 
 export interface RecoveryJobSpec {
@@ -78,6 +115,8 @@ export interface RecoveryJobSpec {
    * false. The agent checks the target as written and as resolved on its disk.
    */
   readonly allowSystemTarget?: boolean;
+  /** Present for a point of an application data source: the whole point is recovered, then made ready to start. */
+  readonly app?: PostgresRecoverySettings;
 }
 
 export type JobSpec = BackupJobSpec | RecoveryJobSpec;
@@ -94,6 +133,8 @@ export interface CommitRequest {
   readonly summary: PointSummary;
   readonly partial: boolean;
   readonly excludes: readonly string[];
+  /** An application point's metadata (an express full); absent for files. */
+  readonly app?: AppPointMeta;
 }
 
 export type AgentRequest =
@@ -263,7 +304,8 @@ export interface WireError {
 }
 
 export type AgentMessage =
-  | { readonly t: 'hello'; readonly protocol: number; readonly version: string; readonly hostname: string }
+  /** `kinds`: the data source kinds the agent can protect (absent: fs only, an agent that predates application kinds). */
+  | { readonly t: 'hello'; readonly protocol: number; readonly version: string; readonly hostname: string; readonly kinds?: readonly SourceKindName[] }
   | { readonly t: 'request'; readonly req: number; readonly job: number; readonly body: AgentRequest }
   | { readonly t: 'progress'; readonly job: number; readonly progress: JobProgress }
   | { readonly t: 'log'; readonly job: number; readonly level: 'info' | 'warning' | 'error'; readonly message: string }

@@ -6,7 +6,7 @@
  * unchecked reaches a job, the catalog or a log line.
  */
 import { CustosError, type ErrorCode } from '../base/index.js';
-import type { ManifestPageRef, PointSummary } from '../format/index.js';
+import { parsePointMeta, type ManifestPageRef, type PointSummary } from '../format/index.js';
 import {
   CONFLICT_MODES,
   DEFAULT_CONFLICT,
@@ -39,6 +39,7 @@ import {
   type DiscoveredFileSystem,
   type DiscoveredInstance,
   type DiscoveryProblem,
+  SOURCE_KIND_NAMES,
 } from './messages.js';
 import { canonicalBase64, cursorName, cursorOf, displayName, isNameBytes, livePathProblem, MAX_CURSOR_CHARS, MAX_LIST_ENTRIES, MAX_NAME_BYTES, nameBytes } from './live-names.js';
 
@@ -165,7 +166,17 @@ function commitBody(o: Obj, path: string): CommitRequest {
     summary: parseSummary(o['summary'], `${path}.summary`),
     partial: bool(o['partial'], `${path}.partial`),
     excludes: list(o['excludes'], `${path}.excludes`, MAX_EXCLUDES, (x, p) => text(x, p, MAX_EXCLUDE_CHARS)),
+    ...(o['app'] === undefined ? {} : { app: pointMeta(o['app'], `${path}.app`) }),
   };
+}
+
+/** An application point's metadata: postgres/point-meta.ts checks it; its refusal becomes this message's. */
+function pointMeta(v: unknown, path: string): NonNullable<CommitRequest['app']> {
+  try {
+    return parsePointMeta(v, path);
+  } catch (err) {
+    return bad(path, `is refused: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 export function parseAgentRequest(v: unknown, path = 'body'): AgentRequest {
@@ -180,7 +191,7 @@ export function parseAgentRequest(v: unknown, path = 'body'): AgentRequest {
       record(v, path, ['op']);
       return { op };
     case 'commit': {
-      const o = record(v, path, ['op', 'manifest', 'summary', 'partial', 'excludes']);
+      const o = record(v, path, ['op', 'manifest', 'summary', 'partial', 'excludes'], ['app']);
       return { op, ...commitBody(o, path) };
     }
     default:
@@ -532,10 +543,11 @@ export function checkAgentMessage(v: unknown): AgentMessage {
   const t = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj)['t'] : undefined;
   switch (t) {
     case 'hello': {
-      const o = record(v, 'hello', ['t', 'protocol', 'version', 'hostname']);
+      const o = record(v, 'hello', ['t', 'protocol', 'version', 'hostname'], ['kinds']);
       const hostname = text(o['hostname'], 'hello.hostname', MAX_HOSTNAME_CHARS);
       if (!HOSTNAME.test(hostname)) bad('hello.hostname', 'is not a host name');
-      return { t, protocol: intIn(o['protocol'], 'hello.protocol', 0, 0x7fff_ffff), version: text(o['version'], 'hello.version', MAX_VERSION_CHARS, PRINTABLE), hostname };
+      const kinds = o['kinds'] === undefined ? undefined : [...new Set(list(o['kinds'], 'hello.kinds', 16, (x, p) => oneOf(x, p, SOURCE_KIND_NAMES)))];
+      return { t, protocol: intIn(o['protocol'], 'hello.protocol', 0, 0x7fff_ffff), version: text(o['version'], 'hello.version', MAX_VERSION_CHARS, PRINTABLE), hostname, ...(kinds ? { kinds } : {}) };
     }
     case 'request': {
       const o = record(v, 'request', ['t', 'req', 'job', 'body']);

@@ -104,6 +104,8 @@ export class AgentSession {
   private readonly ended: number[] = [];
   private closed = false;
   private helloDone = false;
+  /** The data source kinds the agent said it protects (hello). */
+  kinds: ReadonlySet<string> = new Set(['fs']);
   private readonly warnings: RateLimitedLog;
   private nextAsk = 1;
   private readonly asks = new Map<number, PendingAsk>();
@@ -297,6 +299,7 @@ export class AgentSession {
       return;
     }
     this.helloDone = true;
+    this.kinds = new Set(['fs', ...(m.kinds ?? [])]);
     this.events.hello(m);
   }
 

@@ -128,6 +128,8 @@ export interface BackupTarget {
   readonly parent: RecoveryPointId | null;
   /** The pages of the manifest the agent compares with (the only blobs it may read); none for a consistency check. */
   readonly previousPages: readonly ManifestPageRef[];
+  /** The application kind whose metadata the commit must carry (postgres); null: a tree of files, with none. */
+  readonly app: 'postgres' | null;
   /** The data source's newest point: its chunks are the agent's own (see ownChunks). */
   readonly newest: RecoveryPointRecord | null;
   readonly now: () => Date;
@@ -224,6 +226,9 @@ export class BackupChannel extends BaseChannel {
     if (this.committed) throw new CustosError('exists', 'this job already committed its recovery point');
     await this.writer.flush();
     try {
+      if (this.target.app !== (c.app?.kind ?? null)) {
+        throw new CustosError('denied', this.target.app ? `a ${this.target.app} data source's point must carry its ${this.target.app} metadata` : 'a point of files carries no application metadata');
+      }
       for (const page of c.manifest) await this.checkPage(page);
     } catch (err) {
       // A commit the server refuses fails the job: nothing is written that anyone could see.
@@ -241,6 +246,7 @@ export class BackupChannel extends BaseChannel {
       summary: { ...c.summary, bytesAdded: this.writer.bytesAdded },
       partial: c.partial,
       excludes: [...c.excludes],
+      ...(c.app ? { app: c.app } : {}),
     };
     await this.pool.savePoint(record);
     this.committed = record;

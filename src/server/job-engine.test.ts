@@ -259,7 +259,7 @@ test('an on-demand recovery point beyond the 64 kept is queued, and the answer a
   const { catalog, engine } = await engineWithoutAgents(t, clock);
   await protectedSource(catalog, clock, parsePolicy({ retention: '448d' }).policy);
   for (let day = 63; day >= 1; day--) await addPoint(catalog, clock, `rp-${day}`, day * DAY);
-  const lap = { id: SOURCE, agent: 'lap' };
+  const lap = { id: SOURCE, agent: 'lap', kind: 'fs' };
 
   // 63 held: one more fits.
   const fits = await engine.requestRecoveryPoint(lap, 'ann');

@@ -29,13 +29,14 @@ import type { Pool } from '../pool/index.js';
 import {
   isDiskFullError,
   isSystemTarget,
+  MAX_APP_RECOVERY_POINTS,
   MAX_FILE_RECOVERY_POINTS,
   onDemandPointWarning,
   pruneDecisions,
   type PruneDecision,
   type ProtectionPolicy,
 } from '../protection/index.js';
-import { DEFAULT_CONFLICT, missedPathsText, type ConflictModeName, type JobProgress, type JobSpec, type SecurityModeName, type WireKeys, type WireThrottleRule } from '../protocol/index.js';
+import { DEFAULT_CONFLICT, missedPathsText, type PostgresRecoverySettings, type ConflictModeName, type JobProgress, type JobSpec, type SecurityModeName, type WireKeys, type WireThrottleRule } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
 import { BackupChannel, RecoveryChannel } from './job-channels.js';
@@ -43,6 +44,7 @@ import type { PoolMaintenance } from './pool-maintenance.js';
 import { CATALOG_BACKUP_REASONS, type CatalogBackupReason, type RecoveryPointRecord } from '../format/index.js';
 import { CATALOG_BACKUP_SETTINGS, type CatalogBackupService } from './catalog-backup.js';
 import { scheduleSince, servedMarksPatch } from './schedule-marks.js';
+import { appJobRefusal } from './source-id.js';
 import type { ServerRecoveries } from './server-recovery.js';
 
 export interface JobEngineDeps {
@@ -187,9 +189,9 @@ export class JobEngine {
    * oldest shadow copy), but the answer and the job log say that the oldest
    * recovery point is pruned when the new one is made.
    */
-  async requestRecoveryPoint(source: { readonly id: string; readonly agent: string }, requestedBy: string): Promise<{ job: JobRow & { readonly merged: boolean }; warnings: string[] }> {
+  async requestRecoveryPoint(source: { readonly id: string; readonly agent: string; readonly kind: string }, requestedBy: string): Promise<{ job: JobRow & { readonly merged: boolean }; warnings: string[] }> {
     const held = await this.d.catalog.listPoints(source.id, true);
-    const warning = onDemandPointWarning(source.id, held.map((p) => new Date(p.time)), MAX_FILE_RECOVERY_POINTS);
+    const warning = onDemandPointWarning(source.id, held.map((p) => new Date(p.time)), maxRecoveryPoints(source.kind));
     const job = await this.enqueue({ kind: 'recovery-point', source: source.id, agent: source.agent, reason: `recovery point requested by ${requestedBy}` });
     if (warning !== null && !job.merged) await this.d.catalog.appendJobLog(job.id, this.now(), 'warning', warning);
     return { job, warnings: warning === null ? [] : [warning] };
@@ -297,6 +299,7 @@ export class JobEngine {
         lastPointSlot: s.last_point_slot,
         lastCheckSlot: s.last_check_slot,
         activeKinds: activeBySource.get(s.id) ?? new Set(),
+        ...(s.kind === 'fs' ? {} : { expressFullsOnly: true }),
       });
     }
     const lastPrune = await c.setting('last_prune_at');
@@ -446,6 +449,9 @@ export class JobEngine {
     let channel: BackupChannel | RecoveryChannel;
     // The point this job reads (recovered, or reused as the previous one) stays live for gc while it runs.
     let unpin: () => void = () => undefined;
+    const sourceKind = (source.kind === 'postgres' ? 'postgres' : 'fs') as 'fs' | 'postgres';
+    if (!session.kinds.has(sourceKind)) throw new CustosError('usage', `agent ${agentName} cannot protect ${sourceKind} data sources: update it to this server's version`);
+    const sourceRef = { id: source.id, path: source.path, ...(sourceKind === 'fs' ? {} : { kind: sourceKind }) };
     if (kind === 'recovery') {
       const target = String(params['target']);
       const allowSystemTarget = params['allowSystemTarget'] === true;
@@ -459,7 +465,7 @@ export class JobEngine {
       spec = {
         id: job.id,
         kind: 'recovery',
-        source: { id: source.id, path: source.path },
+        source: sourceRef,
         point: { id: point.id, pages: point.manifest },
         target,
         items: (params['items'] as string[] | undefined) ?? [],
@@ -470,11 +476,14 @@ export class JobEngine {
         keys: this.wireKeys(),
         compressionLevel: this.d.pool.config.compression.level,
         allowSystemTarget,
+        ...(point.app ? { app: appRecoverySettings(point, source.id, params) } : {}),
       };
     } else {
+      if (sourceKind !== 'fs' && kind !== 'recovery-point') throw new CustosError('usage', appJobRefusal(kind, source.id));
       const newestRow = await c.newestPoint(source.id);
       const newest = newestRow ? await this.loadPoint(newestRow.id) : null;
-      const previous = kind !== 'consistency-check' ? newest : null;
+      // An express full reads every file (a page rewritten within one clock tick keeps its file's stat): no previous manifest.
+      const previous = kind !== 'consistency-check' && sourceKind === 'fs' ? newest : null;
       if (newest) unpin = this.d.pool.activity.pin(newest);
       if (kind !== 'consistency-check') await c.updateSource(source.id, { last_sync_started_at: this.now() });
       // A check that creates a (manual) replica leaves it 'none' until done, as a replica-creating sync does: the scheduler waits for it.
@@ -483,20 +492,21 @@ export class JobEngine {
       const makesRecoveryPoint = kind === 'recovery-point' || source.replica_state === 'none';
       channel = new BackupChannel(
         this.d.pool,
-        { host: agentName, path: source.path, parent: newest?.id ?? null, previousPages: previous?.manifest ?? [], newest, now: () => this.d.clock.now() },
+        { host: agentName, path: source.path, parent: newest?.id ?? null, previousPages: previous?.manifest ?? [], newest, now: () => this.d.clock.now(), app: sourceKind === 'fs' ? null : sourceKind },
         events,
         async (record) => this.recordPoint(job, source.id, record, makesRecoveryPoint),
       );
       spec = {
         id: job.id,
         kind,
-        source: { id: source.id, path: source.path },
-        excludes: policy?.excludes ?? [],
+        source: sourceRef,
+        excludes: sourceKind === 'fs' ? policy?.excludes ?? [] : [],
         keys: this.wireKeys(),
         compressionLevel: this.d.pool.config.compression.level,
         chunker: this.d.pool.config.chunker,
         previous: previous ? { point: previous.id, pages: previous.manifest } : null,
         fullScan: kind === 'consistency-check',
+        ...(sourceKind === 'postgres' ? { app: { kind: 'postgres' as const, port: Number(source.path), blockSize: POSTGRES_BLOCK_SIZE, systemIdentifier: newest?.app?.systemIdentifier ?? null } } : {}),
       };
     }
     try {
@@ -589,6 +599,7 @@ export class JobEngine {
       logical_bytes: s.logicalBytes,
       bytes_added: s.bytesAdded,
       job_id: job.id,
+      app: record.app ? JSON.stringify(record.app) : null,
     });
     if (recoveryPoint) this.d.pointsChanged?.(sourceId);
     await this.d.catalog.appendJobLog(job.id, this.now(), 'info', committedLine(record, recoveryPoint, sourceId));
@@ -652,7 +663,7 @@ export class JobEngine {
       }
       const pruned = await this.pruneSource(s.id, policy);
       deleted += pruned.length;
-      if (pruned.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `${s.id}: ${describePruned(pruned, policy)}`);
+      if (pruned.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `${s.id}: ${describePruned(pruned, policy, maxRecoveryPoints(s.kind))}`);
     }
     return { pointsDeleted: deleted, sourcesLeftToTheirJobs: skipped };
   }
@@ -674,7 +685,7 @@ export class JobEngine {
       if (!source || !policy) return;
       if ((await c.listJobs({ source: source.id, states: ['running'], limit: 1 })).length > 0) return;
       const pruned = await this.pruneSource(source.id, policy);
-      if (pruned.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `after the job: ${describePruned(pruned, policy)}`);
+      if (pruned.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `after the job: ${describePruned(pruned, policy, maxRecoveryPoints(source.kind))}`);
     } catch (err) {
       this.d.log(`job engine: pruning ${job.source_id} after job ${job.id}: ${errorMessage(err)}`);
     }
@@ -691,7 +702,8 @@ export class JobEngine {
     const run = this.pruning.then(async () => {
       const c = this.d.catalog;
       const points = (await c.listPoints(sourceId)).map((p) => ({ id: p.id, time: new Date(p.time), recoveryPoint: p.recovery_point === 1 }));
-      const decisions = pruneDecisions(points, policy, this.d.clock.now());
+      const kind = (await c.source(sourceId))?.kind ?? 'fs';
+      const decisions = pruneDecisions(points, policy, this.d.clock.now(), { maxRecoveryPoints: maxRecoveryPoints(kind) });
       for (const d of decisions) {
         await c.deletePoints([d.id]);
         await this.d.pool.deletePoint(d.id as RecoveryPointId);
@@ -702,6 +714,25 @@ export class JobEngine {
     this.pruning = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Recovery points a data source keeps at most: 64 of a tree of files (VSS's limit in DPM), 512 of an application (DPM's for SQL Server and Exchange). */
+function maxRecoveryPoints(kind: string): number {
+  return kind === 'fs' ? MAX_FILE_RECOVERY_POINTS : MAX_APP_RECOVERY_POINTS;
+}
+
+/** Relation files of an express full are cut in PostgreSQL's page size (docs/design/postgresql.md §4.2). */
+const POSTGRES_BLOCK_SIZE = 8192;
+
+/** How a recovered postgres point is made ready: where it stops (the end of its base backup), and whether it waits there. */
+function appRecoverySettings(point: RecoveryPointRecord, sourceId: string, params: Record<string, unknown>): PostgresRecoverySettings {
+  return {
+    kind: 'postgres',
+    target: { kind: 'immediate' },
+    paused: params['paused'] === true,
+    segmentBytes: point.app!.walSegmentSize,
+    describe: `point ${point.id} of ${sourceId}, an express full of ${point.app!.stopTime.slice(0, 19).replace('T', ' ')} UTC`,
+  };
 }
 
 /**
@@ -718,11 +749,11 @@ export function committedLine(record: RecoveryPointRecord, recoveryPoint: boolea
 }
 
 /** "pruned 3 point(s): 1 older than the retention range of 5 days, 2 replica-only superseded by a newer point". */
-function describePruned(pruned: readonly PruneDecision[], policy: ProtectionPolicy): string {
+function describePruned(pruned: readonly PruneDecision[], policy: ProtectionPolicy, max: number): string {
   const count = (reason: PruneDecision['reason']) => pruned.filter((d) => d.reason === reason).length;
   const parts = [
     [count('expired'), `older than the retention range of ${policy.retentionDays} day${policy.retentionDays === 1 ? '' : 's'}`],
-    [count('over-limit'), `over the limit of ${MAX_FILE_RECOVERY_POINTS} recovery points`],
+    [count('over-limit'), `over the limit of ${max} recovery points`],
     [count('superseded'), 'replica-only superseded by a newer point'],
   ] as const;
   return `pruned ${pruned.length} point(s): ${parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(', ')}`;

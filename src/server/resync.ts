@@ -109,8 +109,13 @@ async function newestPoints(c: Catalog): Promise<Map<string, string | undefined>
   return m;
 }
 
+/** The data source a point object belongs to: its kind is the app metadata's, else fs. */
 function sourceIdOf(p: RecoveryPointRecord): string {
-  return `${p.source.host}:fs:${p.source.path}`;
+  return `${p.source.host}:${kindOf(p)}:${p.source.path}`;
+}
+
+function kindOf(p: RecoveryPointRecord): 'fs' | 'postgres' {
+  return p.app?.kind ?? 'fs';
 }
 
 async function registerPoints(c: Catalog, points: ReadonlyMap<string, RecoveryPointRecord>): Promise<{ points: ResyncPoint[]; sourcesAdded: string[] }> {
@@ -121,7 +126,7 @@ async function registerPoints(c: Catalog, points: ReadonlyMap<string, RecoveryPo
     const source = sourceIdOf(p);
     if (!(await c.source(source))) {
       await c.insertSource({
-        id: source, agent: p.source.host, kind: 'fs', path: p.source.path, group_name: null, replica_state: 'inconsistent',
+        id: source, agent: p.source.host, kind: kindOf(p), path: p.source.path, group_name: null, replica_state: 'inconsistent',
         allocation_bytes: 0, used_bytes: 0, created_at: p.time, last_sync_started_at: null, last_sync_ok_at: null,
         last_point_slot: null, last_check_slot: null, added_to_group_at: null,
       });
@@ -132,6 +137,7 @@ async function registerPoints(c: Catalog, points: ReadonlyMap<string, RecoveryPo
     await c.insertPoint({
       id: p.id, source_id: source, time: p.time, recovery_point: 1, partial: p.partial === true ? 1 : 0,
       files: num(s?.filesNew) + num(s?.filesChanged) + num(s?.filesUnchanged), logical_bytes: num(s?.logicalBytes), bytes_added: num(s?.bytesAdded), job_id: null,
+      app: p.app ? JSON.stringify(p.app) : null,
     });
     out.push({ id: p.id, source, time: p.time });
   }

@@ -1,18 +1,50 @@
-/** Data source ids: `AGENT:fs:/absolute/path`. */
+/** Data source ids: `AGENT:KIND:LOCATOR` — `AGENT:fs:/absolute/path`, `AGENT:postgres:PORT`. */
 import { posix } from 'node:path';
 import { CustosError } from '../base/index.js';
+import { SOURCE_KIND_NAMES, type SourceKindName } from '../protocol/index.js';
 
-export const SOURCE_KINDS = ['fs'] as const;
+export const SOURCE_KINDS = SOURCE_KIND_NAMES;
 
-export function parseSourceId(id: string): { agent: string; kind: 'fs'; path: string } {
-  const m = /^([^:]+):([a-z]+):(.+)$/.exec(id);
-  if (!m) throw new CustosError('usage', `data source ${JSON.stringify(id)} is not AGENT:fs:/path`);
-  const [, agent, kind, path] = m as unknown as [string, string, string, string];
-  if (kind !== 'fs') throw new CustosError('usage', `data source kind ${kind} is not supported yet (use fs)`);
-  if (!path.startsWith('/')) throw new CustosError('usage', `data source ${id}: the path must be absolute`);
-  if (path.includes('\0')) throw new CustosError('usage', `data source ${id}: the path contains a NUL byte`);
-  const normal = posix.normalize(path);
-  return { agent, kind: 'fs', path: normal.length > 1 ? normal.replace(/\/$/, '') : normal };
+export interface SourceIdParts {
+  readonly agent: string;
+  readonly kind: SourceKindName;
+  /** The canonical locator: fs, the normalized absolute path; postgres, the port in decimal. */
+  readonly path: string;
+}
+
+/** Each kind's locator, checked and made canonical (throws usage). */
+const LOCATORS: Record<SourceKindName, (locator: string, id: string) => string> = {
+  fs(path, id) {
+    if (!path.startsWith('/')) throw new CustosError('usage', `data source ${id}: the path must be absolute`);
+    if (path.includes('\0')) throw new CustosError('usage', `data source ${id}: the path contains a NUL byte`);
+    const normal = posix.normalize(path);
+    return normal.length > 1 ? normal.replace(/\/$/, '') : normal;
+  },
+  postgres(port, id) {
+    if (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65535) throw new CustosError('usage', `data source ${id}: ${JSON.stringify(port.slice(0, 40))} is not a port (1 to 65535); custos source discover AGENT lists the clusters`);
+    return port;
+  },
+};
+
+export function parseSourceId(id: string): SourceIdParts {
+  const m = /^([^:]+):([a-z]+):(.+)$/s.exec(id);
+  if (!m) throw new CustosError('usage', `data source ${JSON.stringify(id)} is not AGENT:fs:/path or AGENT:postgres:PORT`);
+  const [, agent, kind, locator] = m as unknown as [string, string, string, string];
+  if (!(SOURCE_KINDS as readonly string[]).includes(kind)) throw new CustosError('usage', `data source kind ${kind} is not supported (use ${SOURCE_KINDS.join(' or ')})`);
+  const k = kind as SourceKindName;
+  return { agent, kind: k, path: LOCATORS[k](locator, id) };
+}
+
+/** The id of a data source from its parts. */
+export function sourceIdOf(p: SourceIdParts): string {
+  return `${p.agent}:${p.kind}:${p.path}`;
+}
+
+/** Why a job other than an express full is refused for an application data source (what exists so far). */
+export function appJobRefusal(kind: string, sourceId: string): string {
+  if (kind === 'sync') return `${sourceId} is protected by express fulls at its group's recovery point times; log synchronization is not built yet (custos point create ${sourceId} makes an express full now)`;
+  if (kind === 'consistency-check') return `the consistency check of ${sourceId} is not built yet: each express full is a whole base backup`;
+  return `a ${kind} job does not apply to ${sourceId}`;
 }
 
 /** `AGENT:/path` — where a recovery writes. */

@@ -36,6 +36,7 @@ import { agentFiles, loadIdentity, type AgentIdentity } from './agent-files.js';
 import { makePrivateDir, makePrivateFiles } from './private-files.js';
 import { JobLink, type Wire } from './job-link.js';
 import { runBackupJob, runRecoveryJob } from './jobs.js';
+import { runExpressFullJob, runPostgresRecoveryJob } from './postgres-jobs.js';
 import { SourceJournals } from './source-journals.js';
 import { discover } from '../apps/discover.js';
 
@@ -152,7 +153,7 @@ export class AgentRuntime implements Wire {
     this.connection++;
     ws.on('open', () => {
       this.backoffMs = 500;
-      this.send({ t: 'hello', protocol: PROTOCOL_VERSION, version: AGENT_VERSION, hostname: wireHostname(hostname()) });
+      this.send({ t: 'hello', protocol: PROTOCOL_VERSION, version: AGENT_VERSION, hostname: wireHostname(hostname()), kinds: ['fs', 'postgres'] });
       for (const m of this.pendingLosses.values()) this.send(m);
       this.pendingLosses.clear();
       this.log(`connected to ${this.id.server}`);
@@ -307,15 +308,26 @@ export class AgentRuntime implements Wire {
     }
   }
 
+  /** Runs one job by its kind and its data source's kind. */
+  private async runSpec(spec: JobSpec, link: JobLink): Promise<Record<string, unknown>> {
+    const workers = this.options.workers;
+    if (spec.source.kind === 'postgres') {
+      const hooks = { ...(workers === undefined ? {} : { workers }), pgSocketDirs: this.options.pgSocketDirs ?? [] };
+      return spec.kind === 'recovery' ? runPostgresRecoveryJob(spec, link, hooks) : runExpressFullJob(spec, link, hooks);
+    }
+    if (spec.source.kind !== undefined && spec.source.kind !== 'fs') throw new CustosError('usage', `this agent does not know data sources of kind ${String(spec.source.kind).slice(0, 40)}`);
+    if (spec.kind === 'recovery') return runRecoveryJob(spec, link, { workers });
+    await this.journalsStarted;
+    return runBackupJob(spec, link, { workers, ...(this.journals ? { journals: this.journals } : {}) });
+  }
+
   private async runJobNow(spec: JobSpec): Promise<void> {
     const link = new JobLink(spec.id, this, this.connection);
     this.jobs.set(spec.id, link);
     this.log(`job ${spec.id}: ${spec.kind} of ${spec.source.id}`);
     let outcome: AgentMessage;
     try {
-      const result = spec.kind === 'recovery'
-        ? await runRecoveryJob(spec, link, { workers: this.options.workers })
-        : await this.journalsStarted.then(() => runBackupJob(spec, link, { workers: this.options.workers, ...(this.journals ? { journals: this.journals } : {}) }));
+      const result = await this.runSpec(spec, link);
       outcome = { t: 'done', job: spec.id, result };
     } catch (err) {
       const e = link.cancelled && !(err instanceof CustosError && err.code !== 'cancelled')

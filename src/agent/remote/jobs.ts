@@ -52,7 +52,7 @@ async function itemPages(link: JobLink, codec: BlobCodec, pages: readonly Manife
   return wanted.map((i) => fetched.get(i)!);
 }
 
-function progressSink(link: JobLink, phase: string): ProgressSink {
+export function progressSink(link: JobLink, phase: string): ProgressSink {
   let last = 0;
   return {
     update(s) {

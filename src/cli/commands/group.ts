@@ -28,7 +28,7 @@ const ALL_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
 function withPolicyOptions(cmd: Command): Command {
   return cmd
-    .option('--source <id...>', 'data source id (AGENT:fs:/path); repeatable, several may follow one --source')
+    .option('--source <id...>', 'data source id (AGENT:fs:/path, or AGENT:postgres:PORT for a PostgreSQL cluster: custos source discover AGENT lists them); repeatable, several may follow one --source')
     .option('--retention <days>', 'retention range: each recovery point stays on disk at least this long, 1d to 448d (or 2w) [5d]; a change prunes at once')
     .option('--sync <interval>', 'synchronization frequency: 15m, 30m, 1h, 2h, 4h, 6h, 12h or 24h [15m]')
     .option('--points <times>', 'recovery point times, up to 8 a day, e.g. 08:00,12:00,20:00 [20:00]')

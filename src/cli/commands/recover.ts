@@ -16,7 +16,7 @@ export function registerRecoverCommand(program: Command): void {
       program
         .command('recover')
         .description('recover a recovery point, or items of it, to its original location, a directory on an attached protection agent or on the protection server (prints the job id), or download it as an archive')
-        .argument('<source>', 'data source id (AGENT:fs:/path)')
+        .argument('<source>', 'data source id (AGENT:fs:/path or AGENT:postgres:PORT)')
         .option('--point <id>', 'recovery point id or its first 4+ hex digits, or "latest" (see custos point list)')
         .option('--at <time>', 'the newest recovery point at or before TIME: 2026-12-01T17:00 (local unless an offset is given), "yesterday 17:00", "today 08:00" or latest')
         .requiredOption('--to <target>', 'target: original (the data source\'s own agent and path); AGENT:/absolute/path; download:FILE.tar|.tar.zst|.zip (an archive written here); server:/path (a folder under a --recovery-dir of the protection server)')
@@ -26,14 +26,15 @@ export function registerRecoverCommand(program: Command): void {
         .option('--throttle <rate>', THROTTLE_HELP, collect)
         .option('--allow-system-target', 'admin only: allow / or a system directory (/etc, /usr, …) as the target')
         .option('--notify <address>', 'mail this address when the recovery has finished (what, where, the outcome and the counts); repeatable, at most 5; needs custos server notify smtp', collect)
+        .option('--paused', 'PostgreSQL points: the recovered cluster stops at the point, read-only, for you to look at it, instead of promoting there')
         .option('--force', 'download: replace FILE when it exists'),
     ),
-  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: ConflictModeName; security?: SecurityModeName; throttle?: string[]; allowSystemTarget?: boolean; notify?: string[]; force?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
+  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: ConflictModeName; security?: SecurityModeName; throttle?: string[]; allowSystemTarget?: boolean; notify?: string[]; paused?: boolean; force?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
     const choice = chooseRecoveryPoint(opts, systemClock.now());
     const target = parseRecoveryTarget(opts.to);
     if (target.kind === 'download') {
-      if (opts.conflict !== undefined || opts.security !== undefined || opts.throttle !== undefined || opts.allowSystemTarget || opts.notify !== undefined) {
-        throw new CustosError('usage', '--conflict, --security, --throttle, --allow-system-target and --notify do not apply to a download (--force replaces an existing FILE)');
+      if (opts.conflict !== undefined || opts.security !== undefined || opts.throttle !== undefined || opts.allowSystemTarget || opts.notify !== undefined || opts.paused) {
+        throw new CustosError('usage', '--conflict, --security, --throttle, --allow-system-target, --notify and --paused do not apply to a download (--force replaces an existing FILE)');
       }
       const client = connect(opts);
       const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;
@@ -54,6 +55,7 @@ export function registerRecoverCommand(program: Command): void {
       ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
       ...(opts.allowSystemTarget ? { allowSystemTarget: true } : {}),
       ...(opts.notify !== undefined ? { notify: opts.notify } : {}),
+      ...(opts.paused ? { paused: true } : {}),
     } });
     await reportStarted(client, job, opts, RECOVERY_FAILURE_CODES);
   });

@@ -80,10 +80,10 @@ export type Discovery = Static<typeof DiscoverySchema>;
 
 export const REPLICA_STATES = ['ok', 'inconsistent', 'checking', 'none'] as const;
 export const DataSourceSchema = Type.Object({
-  id: Type.String({ description: 'AGENT:fs:/path' }),
+  id: Type.String({ description: 'AGENT:fs:/path or AGENT:postgres:PORT' }),
   agent: Type.String(),
-  kind: Type.String(),
-  path: Type.String(),
+  kind: Type.String({ description: 'fs or postgres' }),
+  path: Type.String({ description: 'fs: the absolute path; postgres: the port' }),
   group: Nullable(Type.String()),
   replicaState: Type.Union(REPLICA_STATES.map((s) => Type.Literal(s))),
   newestPoint: Nullable(Type.String({ description: 'time of the newest recovery point (a synchronization makes none: see lastSynchronized)' })),
@@ -641,6 +641,7 @@ export const RecoveryRequestSchema = Type.Object(
       description: 'bytes written per second at most, as --throttle takes them: "20MiB/s" (at most one plain rate) and windowed rates in the agent\'s local time, "5MiB/s@mon-fri,08:00-18:00"',
     })),
     allowSystemTarget: Type.Optional(Type.Boolean({ description: 'admin only: allow / or a system directory as the target' })),
+    paused: Type.Optional(Type.Boolean({ description: 'PostgreSQL points only: the recovered cluster stops at the point, read-only, for inspection, instead of promoting there' })),
     notify: Type.Optional(Type.Array(EmailSchema, { maxItems: 5, description: 'mail these addresses when the recovery has finished (what, where, the outcome and the counts); needs a mail server (PUT /api/notifications/smtp)' })),
   },
   { additionalProperties: false },

@@ -75,13 +75,16 @@ export class FileIndexService {
     })();
   }
 
+  /** Trees of files only: an application point (a postgres cluster) is recovered whole, never browsed. */
   private async reconcileSource(sourceId: string): Promise<void> {
+    const s = await this.catalog.source(sourceId);
+    if (s && s.kind !== 'fs') return; // (a source gone is synced: that forgets it)
     await this.index.syncSource(sourceId);
   }
 
   private async reconcileAll(): Promise<void> {
     const started = Date.now();
-    const sources = (await this.catalog.listSources()).map((s) => s.id);
+    const sources = (await this.catalog.listSources()).filter((s) => s.kind === 'fs').map((s) => s.id);
     let added = 0;
     let removed = await this.index.forgetSourcesExcept(sources);
     for (const s of sources) {

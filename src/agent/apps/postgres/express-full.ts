@@ -28,24 +28,10 @@ import type { BackupResult } from '../../backup/backup.js';
 import { isFixedBlockSize } from '../../backup/messages.js';
 import { connectAsOwner, type OwnerTarget } from './connect.js';
 import { readFacts, type ClusterFacts } from './facts.js';
+import type { PostgresPointMeta } from '../../../format/postgres/point-meta.js';
 
-/** What an express full records about itself (the point's `app` metadata, §4.4). */
-export interface ExpressFullMeta {
-  readonly kind: 'postgres';
-  readonly point: 'full';
-  readonly version: number;
-  readonly systemIdentifier: string;
-  readonly walSegmentSize: number;
-  readonly blockSize: number;
-  readonly timeline: number;
-  readonly startLsn: string;
-  readonly stopLsn: string;
-  readonly startTime: string;
-  readonly stopTime: string;
-  readonly dataChecksums: boolean;
-  /** The first and last WAL segment files copied (wal/NAME). */
-  readonly walSegments: readonly [string, string];
-}
+/** What an express full records about itself: the point's `app` metadata (§4.4). */
+export type ExpressFullMeta = PostgresPointMeta;
 
 export interface ExpressFullOptions {
   readonly target: OwnerTarget;

@@ -19,7 +19,7 @@ import { basename, dirname, join } from 'node:path';
 import { CustosError } from '../../../base/index.js';
 import { MAX_LOCK_FILE_BYTES, parsePgVersion, parsePostmasterLock, PG_CONTROL_BYTES, systemIdentifierOf, type PostmasterLock } from '../../../format/postgres/lock-file.js';
 import type { DiscoveredInstance, DiscoveryProblem, LogMode } from '../../../protocol/messages.js';
-import { connectAsOwner } from './connect.js';
+import { connectAsOwner, type OwnerTarget } from './connect.js';
 import { decideLogMode, readFacts } from './facts.js';
 
 /** Where PostgreSQL puts its sockets unless told otherwise (Debian, then upstream's default). */
@@ -220,7 +220,8 @@ async function connectedCheck(r: Running, owner: string): Promise<{ why: string 
   }
 }
 
-export async function findClusters(options: FindOptions): Promise<FoundClusters> {
+/** The running clusters behind the sockets (one per data directory, the first socket directory found), and the sockets that are not one. */
+async function runningClusters(options: FindOptions): Promise<{ byData: Map<string, Running>; problems: DiscoveryProblem[]; listed: readonly ListedCluster[] }> {
   const problems: DiscoveryProblem[] = [];
   const running: Running[] = [];
   const listed = options.listed ?? (await runLsClusters());
@@ -246,6 +247,11 @@ export async function findClusters(options: FindOptions): Promise<FoundClusters>
   // One cluster with sockets in several directories is one instance (the first directory found).
   const byData = new Map<string, Running>();
   for (const r of running) if (!byData.has(r.lock.dataDirectory)) byData.set(r.lock.dataDirectory, r);
+  return { byData, problems, listed };
+}
+
+export async function findClusters(options: FindOptions): Promise<FoundClusters> {
+  const { byData, problems, listed } = await runningClusters(options);
   const portCount = new Map<number, number>();
   for (const r of byData.values()) portCount.set(r.lock.port, (portCount.get(r.lock.port) ?? 0) + 1);
   const accountName = options.accountName ?? idName;
@@ -275,4 +281,35 @@ export async function findClusters(options: FindOptions): Promise<FoundClusters>
   }
   instances.sort((a, b) => a.port - b.port || a.dataDirectory.localeCompare(b.dataDirectory));
   return { instances, problems };
+}
+
+/** The cluster a postgres data source names: how to connect to it as its owner, and where its data is. */
+export interface ClusterOnPort {
+  readonly target: OwnerTarget;
+  readonly dataDirectory: string;
+  /** Major version. */
+  readonly version: number;
+}
+
+/**
+ * The running cluster on `port`, found and checked as discovery finds it
+ * (its lock file, /proc, the owner of lock, socket and data directory). None
+ * running is transient (`io`: the job is retried, as for an agent away);
+ * one that cannot be protected, or two on one port, is `usage`.
+ */
+export async function clusterOnPort(port: number, options: FindOptions): Promise<ClusterOnPort> {
+  const { byData, problems, listed } = await runningClusters(options);
+  const here = [...byData.values()].filter((r) => r.lock.port === port);
+  if (here.length === 0) {
+    const problem = problems.find((p) => p.path.endsWith(`/.s.PGSQL.${port}`));
+    const down = listed.find((l) => l.port === port);
+    const why = problem ? `its socket ${problem.path}: ${problem.why}` : down ? `${down.name} is down (pg_ctlcluster ${down.name.replace('/', ' ')} start)` : `no socket .s.PGSQL.${port} in ${options.socketDirs.join(', ')}`;
+    throw new CustosError('io', `no PostgreSQL cluster is running on port ${port}: ${why}`, { transient: true });
+  }
+  const r = here[0]!;
+  const why = refusal(r, here.length > 1);
+  if (why !== null) throw new CustosError('usage', `the cluster on port ${port} cannot be protected: ${why}`);
+  const user = await (options.accountName ?? idName)(r.ownerUid);
+  if (user.startsWith('uid ')) throw new CustosError('usage', `the owner of the cluster on port ${port} (uid ${r.ownerUid}) has no account name to connect as`);
+  return { target: { socketDir: r.socketDir, port, uid: r.ownerUid, gid: r.ownerGid, user }, dataDirectory: r.lock.dataDirectory, version: r.version };
 }

@@ -17,13 +17,13 @@ import { badRequest } from '../../http-errors.js';
 import { itemPath, pathText } from '../../file-index/item-path.js';
 import type { IndexedItem } from '../../file-index/types.js';
 import { serve } from '../serve.js';
-import { visibleSource } from './visible-source.js';
+import { visibleFilesSource } from './visible-source.js';
 
 export function registerDataSourceFileRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const c = ctx.catalog;
   const index = ctx.fileIndex.index;
 
-  const sourceFor = (p: Principal, id: string): Promise<DataSourceRow> => visibleSource(c, p, id);
+  const sourceFor = (p: Principal, id: string): Promise<DataSourceRow> => visibleFilesSource(c, p, id);
 
   serve(app, api.browse, async ({ params, query, principal }) => {
     const s = await sourceFor(principal!, params.id);

@@ -15,7 +15,7 @@ import { api, ORIGINAL_TARGET, type RecoveryRequest } from '../../../protocol/re
 import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest } from '../../http-errors.js';
-import { parseTarget } from '../../source-id.js';
+import { appJobRefusal, parseTarget } from '../../source-id.js';
 import { serverTargetPath } from '../../server-recovery.js';
 import { checkServerTargetRequest, enqueueServerRecovery } from './server-targets.js';
 import { jobView, pointView, sourceView } from '../../views.js';
@@ -81,6 +81,7 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
   };
   const onDemand = (kind: JobKind, label: string) => async (r: OnDemandRequest) => {
     const s = await onDemandSource(r);
+    if (s.kind !== 'fs') throw new CustosError('usage', appJobRefusal(kind, s.id));
     return jobView(await ctx.engine.enqueue({ kind, source: s.id, agent: s.agent, reason: `${label} requested by ${r.principal!.name}` }));
   };
   serve(app, api.syncNow, onDemand('sync', 'synchronization'));
@@ -147,6 +148,8 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     const settings = { conflict: detail.conflict, security: detail.security, throttle: parseThrottle(detail.throttle) };
     const serverTarget = serverTargetPath(b.to) === null ? null : checkServerTargetRequest(ctx, p, b.to);
     const s = await sourceFor(p, b.source);
+    if (s.kind !== 'fs') checkAppRecovery(s, b, serverTarget !== null);
+    else if (b.paused !== undefined) throw badRequest(`paused applies to PostgreSQL points; ${s.id} is a tree of files`);
     const point = await recoveryPoint(s, b);
     if (serverTarget !== null) {
       audit(b.source, { ...detail, point: point.id });
@@ -168,11 +171,23 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
-      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}) },
+      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}) },
       reason: `recovery of ${point.time} to ${target.agent}:${target.path} requested by ${p.name}`,
     });
     return jobView(job);
   });
+}
+
+/**
+ * What a recovery of an application data source may ask for so far: the
+ * whole point, into a folder on an agent (a data directory ready to start).
+ */
+function checkAppRecovery(s: DataSourceRow, b: RecoveryRequest, toServer: boolean): void {
+  const folder = `recover it to a folder on an agent (--to AGENT:/path), which gives a data directory ready to start`;
+  if (toServer) throw badRequest(`a ${s.kind} point is not recovered to the server's folders: ${folder}`);
+  if (b.to === ORIGINAL_TARGET) throw badRequest(`recovery of ${s.id} over the running cluster (--to original) is not built yet: ${folder}`);
+  if (b.items && b.items.length > 0) throw badRequest(`a ${s.kind} point is recovered whole (a cluster), not by items: leave out items`);
+  if (b.conflict !== undefined || b.security !== undefined) throw badRequest(`conflict and security do not apply to a ${s.kind} point: its folder must be new or empty, and its files keep their owner`);
 }
 
 /**

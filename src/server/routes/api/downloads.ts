@@ -15,7 +15,7 @@ import type { ServerContext } from '../../context.js';
 import { ARCHIVE_MEDIA_TYPES, missingItems, startDownload } from '../../downloads.js';
 import { badRequest } from '../../http-errors.js';
 import { serve } from '../serve.js';
-import { visibleSource } from './visible-source.js';
+import { visibleFilesSource } from './visible-source.js';
 import { choosePoint } from './data-source-files.js';
 import type { RecoveryPointId } from '../../../base/index.js';
 
@@ -23,7 +23,7 @@ export function registerDownloadRoutes(app: FastifyInstance, ctx: ServerContext)
   serve(app, api.download, async ({ params, body: b, principal, audit }) => {
     const detail = { format: b.format, items: b.items?.length ?? 0, ...(b.at !== undefined ? { at: b.at } : {}), point: b.point };
     audit(params.id, detail);
-    const source = await visibleSource(ctx.catalog, principal!, params.id);
+    const source = await visibleFilesSource(ctx.catalog, principal!, params.id);
     const point = await requestedPoint(ctx, source, b);
     audit(params.id, { ...detail, point: point.id });
     const items = (b.items ?? []).map((i) => resolveItem(i, source.path));

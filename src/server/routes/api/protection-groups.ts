@@ -9,7 +9,7 @@ import type { ServerContext } from '../../context.js';
 import { serve } from '../serve.js';
 import { badRequest, conflict, notFound } from '../../http-errors.js';
 import { groupView } from '../../views.js';
-import { parseSourceId } from '../../source-id.js';
+import { parseSourceId, sourceIdOf } from '../../source-id.js';
 import { servedMarksPatch } from '../../schedule-marks.js';
 import { deleteSourcePoints, stopSourceJobs } from '../../source-removal.js';
 
@@ -88,7 +88,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
       ...(b.rpoTarget === undefined ? {} : { rpoTarget: b.rpoTarget }), ...(b.rtoTarget === undefined ? {} : { rtoTarget: b.rtoTarget }),
     });
     if (!GROUP_NAME.test(b.name)) throw badRequest(`protection group name ${JSON.stringify(b.name)} is not allowed: letters, digits, space, '.', '_', '-' (at most 63)`);
-    if (!b.sources || b.sources.length === 0) throw badRequest('a protection group needs at least one data source (--source AGENT:fs:/path)');
+    if (!b.sources || b.sources.length === 0) throw badRequest('a protection group needs at least one data source (--source AGENT:fs:/path or AGENT:postgres:PORT)');
     if (await c.group(b.name)) throw conflict(`protection group ${b.name} already exists`);
     const { policy, warnings } = parsePolicy(policyInput(b), DEFAULT_POLICY);
     const targets = targetsInput(b);
@@ -110,7 +110,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     let ids = b.sources ? [...b.sources] : await members(name);
     if (b.addSources) ids.push(...b.addSources);
     if (b.removeSources) {
-      const remove = new Set(b.removeSources.map((id) => { const s = parseSourceId(id); return `${s.agent}:${s.kind}:${s.path}`; }));
+      const remove = new Set(b.removeSources.map((id) => sourceIdOf(parseSourceId(id))));
       for (const r of remove) if (!ids.includes(r)) throw badRequest(`data source ${r} is not a member of ${name}`);
       ids = ids.filter((id) => !remove.has(id));
     }
