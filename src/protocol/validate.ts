@@ -230,7 +230,7 @@ const RESULT_COUNTS = ['bytesAdded', 'errors', 'files', 'dirs', 'others', 'ident
 
 /** A job's result as the agent reports it: the known fields only (what `job show` displays). */
 function jobResult(v: unknown, path: string): Record<string, unknown> {
-  const o = record(v, path, [], [...RESULT_COUNTS, 'point', 'time', 'partial', 'summary', 'walk', 'target']);
+  const o = record(v, path, [], [...RESULT_COUNTS, 'point', 'time', 'partial', 'summary', 'walk', 'target', 'dataDirectory']);
   const out: Record<string, unknown> = {};
   for (const k of RESULT_COUNTS) if (Object.hasOwn(o, k)) out[k] = count(o[k], `${path}.${k}`);
   if (Object.hasOwn(o, 'point')) out['point'] = text(o['point'], `${path}.point`, 32, POINT_ID);
@@ -238,6 +238,8 @@ function jobResult(v: unknown, path: string): Record<string, unknown> {
   if (Object.hasOwn(o, 'partial')) out['partial'] = bool(o['partial'], `${path}.partial`);
   if (Object.hasOwn(o, 'summary')) out['summary'] = parseSummary(o['summary'], `${path}.summary`);
   if (Object.hasOwn(o, 'target')) out['target'] = text(o['target'], `${path}.target`, 4096);
+  // A recovered postgres cluster's data directory (under the target).
+  if (Object.hasOwn(o, 'dataDirectory')) out['dataDirectory'] = text(o['dataDirectory'], `${path}.dataDirectory`, 4200);
   if (Object.hasOwn(o, 'walk')) {
     const w = record(o['walk'], `${path}.walk`, ['itemsStatted', 'dirsListed', 'journal'], ['journalMissed', 'journalMissedPaths']);
     const walk: Record<string, unknown> = { itemsStatted: count(w['itemsStatted'], `${path}.walk.itemsStatted`), dirsListed: count(w['dirsListed'], `${path}.walk.dirsListed`), journal: bool(w['journal'], `${path}.walk.journal`) };

@@ -563,7 +563,9 @@ export class JobEngine {
         await this.journalVerified(sourceId, result);
         // The server's own figures where the agent's could be wrong (or are not told to it: bytesAdded).
         const recoveryPoint = (await this.d.catalog.point(c.id))?.recovery_point === 1;
-        return { ...result, point: c.id, recoveryPoint, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived };
+        // An express full: where its base backup starts and stops in the WAL (the point object's, which the server checked).
+        const app = c.app ? { app: { startLsn: c.app.startLsn, stopLsn: c.app.stopLsn, timeline: c.app.timeline } } : {};
+        return { ...result, point: c.id, recoveryPoint, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived, ...app };
       }
       return result;
     } finally {

@@ -64,7 +64,7 @@ export async function runExpressFullJob(spec: BackupJobSpec, link: JobLink, hook
   // Files dropped while the walk ran (the only errors expressFull lets through) are dropped by replay too: the point is whole.
   for (const e of result.errors.slice(0, 100)) link.log('info', `${e.path}: gone while read (a dropped relation; WAL replay drops it too)`);
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: { ...result.summary, errors: 0 }, partial: false, excludes: [], app: full.meta });
-  return { ...commit, partial: false, errors: 0, summary: result.summary, app: { startLsn: full.meta.startLsn, stopLsn: full.meta.stopLsn, timeline: full.meta.timeline } };
+  return { ...commit, partial: false, errors: 0, summary: result.summary };
 }
 
 /**

@@ -1,0 +1,148 @@
+/**
+ * A PostgreSQL cluster protected by express fulls through a real server and
+ * a real agent (docs/design/postgresql.md; the cluster is a real PostgreSQL
+ * 15, initdb as postgres in a temporary directory, its own port and socket
+ * directory): the group's replica is an express full made at once; a point
+ * made on demand after a marker row adds little to the pool; recovered to a
+ * folder on the agent, the cluster starts, promotes, and holds exactly the
+ * rows committed before its point; recovered `--paused`, it waits read-only
+ * at the point. What is not built for this kind (synchronization, the
+ * check, browsing, items, the original location, the server's folders) is
+ * refused with the reason, as are targets that are not new or empty.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { PG_BIN, postgresMissing, startTestCluster, type TestCluster } from '../helpers/postgres.js';
+import { attachAgent, freePort, listPoints, startServer, stopAllProcesses, waitFor, type ApiJob, type TestServer } from '../helpers/server.js';
+import { cleanupTempDirs, describeCli, makeTempDir } from '../helpers/tree.js';
+
+describe('server mode: a PostgreSQL cluster protected by express fulls and recovered to a folder', { skip: postgresMissing() ?? false, timeout: 600_000 }, () => {
+  let server: TestServer;
+  let cluster: TestCluster;
+  let source: string;
+  let work: string;
+  const started: string[] = [];
+
+  before(async () => {
+    cluster = await startTestCluster();
+    cluster.sql('CREATE TABLE marker (name text PRIMARY KEY, at timestamptz DEFAULT now())');
+    cluster.pgbench('-i', '-s', '2', '-q');
+    server = await startServer();
+    const db1 = await attachAgent(server, 'db1');
+    await db1.start(true, ['--pg-socket-dir', cluster.socketDir]);
+    source = `db1:postgres:${cluster.port}`;
+    // Recovered clusters are made ready by a child running as postgres: their parent must be reachable by it.
+    work = (await makeTempDir('custos-e2e-pgprotect-')).path;
+    chmodSync(work, 0o755);
+  });
+
+  after(async () => {
+    for (const dataDir of started) spawnSync(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', 'stop'], { uid: cluster.owner.uid, gid: cluster.owner.gid, cwd: '/' });
+    await stopAllProcesses();
+    cluster?.stop();
+    await cleanupTempDirs();
+  });
+
+  const job = async (args: string[]): Promise<ApiJob> => {
+    const r = await server.cli([...args, '--wait', '--json', '--timeout', '4m'], { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, describeCli(args, r));
+    return JSON.parse(r.stdout) as ApiJob;
+  };
+
+  /** Starts a recovered data directory as postgres on a free port; SQL against it. */
+  const startRecovered = async (target: string): Promise<(q: string) => string> => {
+    const dataDir = join(target, 'data');
+    const socketDir = join(target, 'sock');
+    mkdirSync(socketDir);
+    chownSync(socketDir, cluster.owner.uid, cluster.owner.gid);
+    const port = await freePort();
+    const asOwner = (bin: string, args: string[]) => {
+      const r = spawnSync(join(PG_BIN, bin), args, { uid: cluster.owner.uid, gid: cluster.owner.gid, cwd: '/', encoding: 'utf8', timeout: 120_000, env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } });
+      if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+      return r.stdout;
+    };
+    started.push(dataDir);
+    try {
+      asOwner('pg_ctl', ['-D', dataDir, '-w', '-t', '60', '-l', join(target, 'log'), '-o', `-p ${port} -k ${socketDir} -c listen_addresses=''`, 'start']);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nthe recovered cluster's log:\n${existsSync(join(target, 'log')) ? readFileSync(join(target, 'log'), 'utf8').slice(-3000) : '(none)'}`);
+    }
+    return (q) => asOwner('psql', ['-X', '-q', '-A', '-t', '-h', socketDir, '-p', String(port), '-d', 'postgres', '-c', q]).trim();
+  };
+
+  test('the replica is an express full; a point on demand adds little; recovered to a folder it starts with exactly the rows before its point', async () => {
+    const g = await server.cli(['group', 'create', 'databases', '--source', source, '--points', '23:00', '--json']);
+    assert.equal(g.code, 0, describeCli(['group', 'create'], g));
+    const src = await waitFor('the express full that creates the replica', async () => {
+      const s = await server.cliJson<{ replicaState: string; kind: string; path: string; recoveryPoints: number }>(['source', 'show', source, '--json']);
+      if (s.replicaState === 'ok') return s;
+      const failed = (await server.cliJson<ApiJob[]>(['job', 'list', '--json', '--source', source])).find((j) => j.state === 'failed');
+      if (failed) assert.fail(`the express full failed: ${JSON.stringify(failed)}`);
+      return undefined;
+    }, 180_000);
+    assert.deepEqual([src.kind, src.path, src.recoveryPoints], ['postgres', String(cluster.port), 1]);
+    const jobs = await server.cliJson<ApiJob[]>(['job', 'list', '--json', '--source', source]);
+    assert.deepEqual(jobs.map((j) => j.kind), ['recovery-point'], 'no synchronization: the replica is made by an express full');
+    cluster.sql("INSERT INTO marker (name) VALUES ('before')");
+    const second = await job(['point', 'create', source]);
+    assert.equal(second.state, 'succeeded');
+    const result = second.result as { point: string; bytesAdded: number; app: { startLsn: string; stopLsn: string } };
+    assert.match(result.app.stopLsn, /^[0-9A-F]+\/[0-9A-F]+$/);
+    cluster.sql("INSERT INTO marker (name) VALUES ('after')");
+    const points = await listPoints(server, source);
+    assert.equal(points.length, 2);
+    // One row and a checkpoint's worth of pages changed: the second full adds a small part of the first (8 KiB blocks).
+    assert.ok(points[1]!.bytesAdded < points[0]!.bytesAdded / 4, `${points[1]!.bytesAdded} bytes added by the second express full, ${points[0]!.bytesAdded} by the first`);
+
+    const target = join(work, 'recovered');
+    const rec = await job(['recover', source, '--point', result.point, '--to', `db1:${target}`]);
+    assert.equal(rec.state, 'succeeded', JSON.stringify(rec));
+    assert.match(readFileSync(join(target, 'RECOVERY.txt'), 'utf8'), /becomes a primary/);
+    const sql = await startRecovered(target);
+    await waitFor('promotion', async () => sql('SELECT pg_is_in_recovery()') === 'f', 60_000, 200);
+    assert.equal(sql("SELECT string_agg(name, ',' ORDER BY name) FROM marker"), 'before');
+    assert.equal(sql('SELECT count(*) FROM pgbench_accounts'), '200000');
+  });
+
+  test('recovered --paused at a time, the cluster waits read-only at the newest point before it', async () => {
+    const points = await listPoints(server, source);
+    const target = join(work, 'paused');
+    const at = new Date(Date.parse(points[1]!.time) + 1000).toISOString();
+    const rec = await job(['recover', source, '--at', at, '--to', `db1:${target}`, '--paused']);
+    assert.equal(rec.state, 'succeeded', JSON.stringify(rec));
+    const sql = await startRecovered(target);
+    await waitFor('the pause at the point', async () => sql('SELECT pg_get_wal_replay_pause_state()') === 'paused', 60_000, 200);
+    assert.equal(sql('SELECT pg_is_in_recovery()'), 't');
+    assert.equal(sql("SELECT string_agg(name, ',' ORDER BY name) FROM marker"), 'before');
+  });
+
+  test('what is not built for this kind, and targets that are not new or empty, are refused with the reason', async () => {
+    const refused = async (args: string[], message: RegExp) => {
+      const r = await server.cli(args);
+      assert.notEqual(r.code, 0, describeCli(args, r));
+      assert.match(r.stderr, message, describeCli(args, r));
+    };
+    const [point] = await listPoints(server, source);
+    await refused(['sync', source], /log synchronization is not built yet/);
+    await refused(['check', source], /consistency check of .* is not built yet/);
+    await refused(['browse', source], /points are clusters, recovered whole/);
+    await refused(['recover', source, '--point', point!.id, '--to', 'original'], /--to original\) is not built yet/);
+    await refused(['recover', source, '--point', point!.id, '--to', `db1:${work}/x`, '--item', 'data/PG_VERSION'], /recovered whole \(a cluster\), not by items/);
+    await refused(['recover', source, '--point', point!.id, '--to', `db1:${work}/x`, '--conflict', 'skip'], /conflict and security do not apply/);
+
+    // A folder that holds something, and one whose path a restore_command cannot hold: the job fails before writing.
+    const full = join(work, 'occupied');
+    mkdirSync(full);
+    writeFileSync(join(full, 'keep.txt'), 'mine\n');
+    for (const [target, why] of [[full, /is not empty: recover the cluster into a new or empty folder/], [join(work, "it's"), /holds a quote/]] as const) {
+      const r = await server.cli(['recover', source, '--point', point!.id, '--to', `db1:${target}`, '--wait', '--json', '--timeout', '2m'], { timeoutMs: 150_000 });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stdout + r.stderr, why, describeCli(['recover', target], r));
+    }
+    assert.equal(readFileSync(join(full, 'keep.txt'), 'utf8'), 'mine\n');
+    assert.ok(!existsSync(join(work, "it's")));
+  });
+});
