@@ -231,6 +231,25 @@ test('bounds: sizes, host names, ids', () => {
   assert.ok(refusedAsUsage(commit([page])), 'more entries than a page of that length can hold');
   assert.ok(refusedAsUsage(commit([])), 'an empty manifest');
   assert.ok(!refusedAsUsage(commit([{ ...page, entries: 50 }])));
+  // An express full's metadata: checked field by field (src/format/postgres/point-meta.ts); refused whole.
+  const app = {
+    kind: 'postgres', point: 'full', version: 150018, systemIdentifier: '7716592498700678075', walSegmentSize: 16 << 20, blockSize: 8192, timeline: 1,
+    startLsn: '0/2000028', stopLsn: '0/2000100', startTime: '2026-12-07T18:00:00Z', stopTime: '2026-12-07T18:00:01Z', dataChecksums: false,
+    walSegments: ['000000010000000000000002', '000000010000000000000002'],
+  };
+  const withApp = (a: unknown) => {
+    const m = commit([{ ...page, entries: 50 }]) as { body: Record<string, unknown> };
+    return { ...m, body: { ...m.body, app: a } };
+  };
+  assert.ok(!refusedAsUsage(withApp(app)));
+  assert.ok(refusedAsUsage(withApp({ ...app, stopLsn: '0/2000000' })), 'a stop before the start');
+  assert.ok(refusedAsUsage(withApp({ ...app, walSegments: ['000000010000000000000002', '000000010000000000000009'] })), 'WAL names the LSNs do not give');
+  assert.ok(refusedAsUsage(withApp({ ...app, note: 'x' })), 'an unknown field');
+  assert.ok(refusedAsUsage(withApp('postgres')));
+  assert.ok(!refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: 'h', kinds: ['fs', 'postgres'] }));
+  assert.ok(refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: 'h', kinds: ['fs', 'oracle'] }));
+  assert.ok(refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: 'h', kinds: Array(17).fill('fs') }));
+  assert.ok(refusedAsUsage({ t: 'done', job: 1, result: { dataDirectory: 'x'.repeat(4201) } }));
   assert.equal(wireHostname('my host\u00e9.example'), 'my-host-.example');
   assert.equal(wireHostname(''), 'unknown');
   assert.ok(!refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: wireHostname('..weird name/\u0000') }));

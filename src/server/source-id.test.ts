@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CustosError } from '../base/index.js';
+import { parseSourceId, sourceIdOf } from './source-id.js';
+
+test('data source ids: fs paths are normalized, postgres ports are canonical; anything else is usage', () => {
+  assert.deepEqual(parseSourceId('lap:fs:/home/ann/'), { agent: 'lap', kind: 'fs', path: '/home/ann' });
+  assert.deepEqual(parseSourceId('lap:fs:/a/./b/../c'), { agent: 'lap', kind: 'fs', path: '/a/c' });
+  assert.deepEqual(parseSourceId('db1:postgres:5432'), { agent: 'db1', kind: 'postgres', path: '5432' });
+  assert.equal(sourceIdOf(parseSourceId('db1:postgres:65535')), 'db1:postgres:65535');
+  const refused: Array<[string, RegExp]> = [
+    ['lap', /is not AGENT:fs:\/path or AGENT:postgres:PORT/],
+    ['lap:mysql:3306', /kind mysql is not supported \(use fs or postgres\)/],
+    ['lap:fs:home', /must be absolute/],
+    ['lap:fs:/a\0b', /NUL byte/],
+    ['db1:postgres:0', /is not a port/],
+    ['db1:postgres:05432', /is not a port/],
+    ['db1:postgres:65536', /is not a port/],
+    ['db1:postgres:5432/', /is not a port/],
+    ['db1:postgres:/var/run/postgresql', /is not a port/],
+    ['db1:postgres:5432\n', /is not a port/],
+  ];
+  for (const [id, why] of refused) {
+    assert.throws(() => parseSourceId(id), (e: unknown) => e instanceof CustosError && e.code === 'usage' && why.test(e.message), id);
+  }
+});
