@@ -8,6 +8,7 @@
  * recycles it. One tree under a virtual root, in manifest order:
  *
  * ```
+ * conf/…    the configuration, when it is kept outside the data directory
  * data/…    the data directory, without what a base backup leaves out
  * label/    backup_label and tablespace_map as pg_backup_stop gave them
  * wal/…     the WAL segments from the start through the stop (and the timeline's history file)
@@ -16,8 +17,8 @@
  * The label is a directory of its own, not data/backup_label, because it
  * exists only once data/ is read and a manifest is written in path order.
  */
-import { chownSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { CustosError } from '../../../base/index.js';
@@ -97,8 +98,7 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
     await client.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0${facts.versionNum >= 140000 ? '; SET idle_session_timeout = 0' : ''}`);
     const tablespaces = readdirSync(join(o.dataDirectory, 'pg_tblspc'));
     if (tablespaces.length > 0) throw new CustosError('usage', `the cluster has tablespaces outside its data directory (pg_tblspc/${tablespaces[0]}): Custos does not protect them yet`);
-    const { config_file: configFile } = await one<{ config_file: string }>(client, "SELECT current_setting('config_file') AS config_file");
-    if (!configFile.startsWith(`${o.dataDirectory}/`)) o.log('warning', `the configuration (${configFile}) lives outside the data directory and is not in this point: keep a copy of it (Custos does not protect it yet)`);
+    const conf = await configurationOutside(client, o.dataDirectory, o.log);
     // A temporary slot on this session holds every WAL segment from the start on until the copy is done.
     const slot = `custos_tmp_${randomBytes(6).toString('hex')}`;
     await client.query('SELECT pg_create_physical_replication_slot($1, true, true)', [slot]);
@@ -114,6 +114,8 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
     const labelDir = join(o.stageDir, 'label');
     const items = async function* (drained: () => Promise<void>): AsyncGenerator<WalkItem> {
       yield { rel: EMPTY_PATH, abs: Buffer.from(o.dataDirectory), st: lstatSync(o.dataDirectory, { bigint: true }) };
+      // conf/ sorts before data/: the configuration files kept outside the data directory (Debian's /etc/postgresql/V/NAME).
+      if (conf) yield* underPrefix('conf', walk(Buffer.from(conf.dir), (rel) => !conf.wanted(rel.toString('utf8'))));
       for (const item of underPrefix('data', walk(Buffer.from(o.dataDirectory), (rel) => leftOutOfBaseBackup(rel.toString('utf8'))))) {
         // pg_wal may be a link to another disk (initdb --waldir): it is recorded as the empty directory it is to a restore,
         // never as a link (a restored cluster would write into the production's WAL).
@@ -176,6 +178,36 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
     await client.end().catch(() => undefined);
     rmSync(o.stageDir, { recursive: true, force: true });
   }
+}
+
+/** The directory of a configuration kept outside the data directory, and which of its entries belong to the cluster. */
+interface OutsideConfiguration {
+  readonly dir: string;
+  readonly wanted: (rel: string) => boolean;
+}
+
+/**
+ * The configuration files outside the data directory (docs/design/
+ * postgresql.md §4.3, `conf/`): postgresql.conf, and pg_hba.conf,
+ * pg_ident.conf and a conf.d directory beside it — exactly those, never
+ * the rest of their directory. A file kept elsewhere still is named in the
+ * job log, to be copied by hand.
+ */
+async function configurationOutside(client: pg.Client, dataDirectory: string, log: ExpressFullOptions['log']): Promise<OutsideConfiguration | null> {
+  const r = await one<{ config_file: string; hba_file: string; ident_file: string }>(client, "SELECT current_setting('config_file') AS config_file, current_setting('hba_file') AS hba_file, current_setting('ident_file') AS ident_file");
+  const inData = (f: string) => f.startsWith(`${dataDirectory}/`);
+  if (inData(r.config_file)) {
+    for (const f of [r.hba_file, r.ident_file]) if (!inData(f)) log('warning', `${f} lives outside the data directory and is not in this point: keep a copy of it`);
+    return null;
+  }
+  const dir = dirname(r.config_file);
+  const names = new Set([basename(r.config_file)]);
+  for (const f of [r.hba_file, r.ident_file]) {
+    if (dirname(f) === dir) names.add(basename(f));
+    else if (!inData(f)) log('warning', `${f} is neither in the data directory nor beside ${r.config_file}, and is not in this point: keep a copy of it`);
+  }
+  log('info', `the configuration in ${dir} (${[...names].sort().join(', ')}${existsSync(join(dir, 'conf.d')) ? ', conf.d/' : ''}) is in this point as conf/`);
+  return { dir, wanted: (rel) => names.has(rel) || rel === 'conf.d' || (rel.startsWith('conf.d/') && !rel.slice(7).includes('/')) };
 }
 
 /** The WAL files a base backup from `start` to `stop` needs: its segments, and the timeline's history file past timeline 1. */

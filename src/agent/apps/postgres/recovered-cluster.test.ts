@@ -58,3 +58,36 @@ test('the preparation runs as the owner, never as root: a link planted in the tr
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a configuration kept outside the data directory (conf/) is copied in, the production\'s places commented out; nothing in data/ is replaced', { skip: process.getuid?.() === 0 ? false : 'needs root' }, async () => {
+  const nobody = { uid: 65534, gid: 65534 };
+  const root = mkdtempSync(join(tmpdir(), 'custos-prep-'));
+  try {
+    for (const d of ['data', 'label', 'wal', 'conf', 'conf/conf.d']) mkdirSync(join(root, d));
+    writeFileSync(join(root, 'label', 'backup_label'), 'START WAL LOCATION: 0/2000028\n');
+    // Debian's: the places of the production cluster, an include of conf.d beside it.
+    writeFileSync(join(root, 'conf', 'postgresql.conf'), [
+      "data_directory = '/var/lib/postgresql/15/main'", "hba_file = '/etc/postgresql/15/main/pg_hba.conf'", "  ident_file='/etc/postgresql/15/main/pg_ident.conf'",
+      "external_pid_file = '/var/run/postgresql/15-main.pid'", 'port = 5432', "include_dir = 'conf.d'", "#data_directory = 'ConfigDir'", '',
+    ].join('\n'));
+    writeFileSync(join(root, 'conf', 'pg_hba.conf'), 'local all postgres peer\n');
+    writeFileSync(join(root, 'conf', 'conf.d', 'tuning.conf'), 'work_mem = 8MB\n');
+    writeFileSync(join(root, 'data', 'pg_ident.conf'), '# the data directory\'s own\n');
+    writeFileSync(join(root, 'conf', 'pg_ident.conf'), '# from conf/\n');
+    for (const p of ['', 'data', 'label', 'wal', 'label/backup_label', 'data/pg_ident.conf']) chownSync(join(root, p), nobody.uid, nobody.gid);
+    // conf/ as the point had it: the production's owner may differ (root here), the copies are the owner's.
+    const settings = { target: { kind: 'immediate' as const }, paused: false, segmentBytes: 16 << 20, owner: nobody, describe: 'a test' };
+    await prepareAsOwner(root, settings);
+    assert.deepEqual(readFileSync(join(root, 'data', 'postgresql.conf'), 'utf8').split('\n'), [
+      "# custos: data_directory = '/var/lib/postgresql/15/main'", "# custos: hba_file = '/etc/postgresql/15/main/pg_hba.conf'", "# custos:   ident_file='/etc/postgresql/15/main/pg_ident.conf'",
+      "# custos: external_pid_file = '/var/run/postgresql/15-main.pid'", 'port = 5432', "include_dir = 'conf.d'", "#data_directory = 'ConfigDir'", '',
+    ]);
+    assert.equal(readFileSync(join(root, 'data', 'pg_hba.conf'), 'utf8'), 'local all postgres peer\n');
+    assert.equal(readFileSync(join(root, 'data', 'conf.d', 'tuning.conf'), 'utf8'), 'work_mem = 8MB\n');
+    assert.equal(readFileSync(join(root, 'data', 'pg_ident.conf'), 'utf8'), "# the data directory's own\n", 'never over a file of the data directory');
+    assert.equal(statSync(join(root, 'data', 'postgresql.conf')).uid, nobody.uid);
+    assert.ok(existsSync(join(root, 'conf', 'postgresql.conf')), 'conf/ stays');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

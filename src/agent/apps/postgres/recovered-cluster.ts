@@ -13,7 +13,7 @@
  * never as root, so a link can only lead where the owner may write anyway.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, ftruncateSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, ftruncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CustosError } from '../../../base/index.js';
@@ -109,6 +109,7 @@ export function prepareRecoveredCluster(root: string, s: RecoveredClusterSetting
     renameSync(join(label, name), join(data, name));
   }
   rmdirSync(label);
+  takeConfiguration(root, data);
   const signal = s.target.kind === 'latest' && s.paused ? 'standby.signal' : 'recovery.signal';
   writeFileSync(join(data, signal), '', { mode: 0o600 });
   const autoConf = join(data, 'postgresql.auto.conf');
@@ -116,6 +117,42 @@ export function prepareRecoveredCluster(root: string, s: RecoveredClusterSetting
   writeFileSync(autoConf, withRecoveryBlock(conf, block), { mode: 0o600 });
   writeFileSync(join(root, 'RECOVERY.txt'), notes(root, data, s), { mode: 0o644 });
   return data;
+}
+
+/** Settings of a configuration file that name places of the production cluster: commented out in a recovered copy. */
+const PLACES = /^\s*(data_directory|hba_file|ident_file|external_pid_file)\b/;
+
+/** postgresql.conf for a recovered copy: the lines naming the production's places commented out (`# custos: `). */
+export function localConfiguration(text: string): string {
+  return text.split('\n').map((line) => (PLACES.test(line) ? `# custos: ${line}` : line)).join('\n');
+}
+
+/**
+ * A point whose configuration lived outside the data directory holds it in
+ * conf/: copied into the data directory (postgresql.conf with the lines
+ * naming the production's places commented out, so the copy finds its own
+ * pg_hba.conf and conf.d beside it), never over a file the data directory
+ * has. conf/ stays as the point had it. Regular files only.
+ */
+function takeConfiguration(root: string, data: string): void {
+  const conf = join(root, 'conf');
+  if (!existsSync(conf)) return;
+  if (!lstatSync(conf).isDirectory()) throw new CustosError('format', `${conf} is not a directory`);
+  const copy = (from: string, to: string, edit?: (text: string) => string) => {
+    if (!lstatSync(from).isFile() || existsSync(to)) return;
+    const text = readFileSync(from);
+    writeFileSync(to, edit ? edit(text.toString('utf8')) : text, { mode: 0o600, flag: 'wx' });
+  };
+  for (const name of readdirSync(conf)) {
+    const from = join(conf, name);
+    if (name === 'conf.d' && lstatSync(from).isDirectory()) {
+      const dir = join(data, 'conf.d');
+      if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+      for (const inner of readdirSync(from)) copy(join(from, inner), join(dir, inner));
+    } else {
+      copy(from, join(data, name), name === 'postgresql.conf' ? localConfiguration : undefined);
+    }
+  }
 }
 
 function notes(root: string, data: string, s: RecoveredClusterSettings): string {
