@@ -233,7 +233,7 @@ test('bounds: sizes, host names, ids', () => {
   assert.ok(!refusedAsUsage(commit([{ ...page, entries: 50 }])));
   // An express full's metadata: checked field by field (src/format/postgres/point-meta.ts); refused whole.
   const app = {
-    kind: 'postgres', point: 'full', version: 150018, systemIdentifier: '7716592498700678075', walSegmentSize: 16 << 20, blockSize: 8192, timeline: 1,
+    kind: 'postgres', point: 'full', logMode: 'full-only', version: 150018, systemIdentifier: '7716592498700678075', walSegmentSize: 16 << 20, blockSize: 8192, timeline: 1,
     startLsn: '0/2000028', stopLsn: '0/2000100', startTime: '2026-12-07T18:00:00Z', stopTime: '2026-12-07T18:00:01Z', dataChecksums: false,
     walSegments: ['000000010000000000000002', '000000010000000000000002'],
   };

@@ -371,7 +371,7 @@ describe('a malicious agent', { timeout: 900_000 }, () => {
         const page = encodePage([entry('', 'dir', { mode: 0o755 })]);
         const id = sendChunk(job, codec, page);
         const app = {
-          kind: 'postgres', point: 'full', version: 150018, systemIdentifier: '7716592498700678075', walSegmentSize: 16 << 20, blockSize: 8192, timeline: 1,
+          kind: 'postgres', point: 'full', logMode: 'full-only', version: 150018, systemIdentifier: '7716592498700678075', walSegmentSize: 16 << 20, blockSize: 8192, timeline: 1,
           startLsn: '0/2000028', stopLsn: '0/2000100', startTime: '2026-12-07T18:00:00Z', stopTime: '2026-12-07T18:00:01Z', dataChecksums: false,
           walSegments: ['000000010000000000000002', '000000010000000000000002'],
         };

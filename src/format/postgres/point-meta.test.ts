@@ -6,7 +6,7 @@ import { parsePointMeta, type PostgresPointMeta } from './point-meta.js';
 
 /** What an express full of a PostgreSQL 15 cluster committed (16 MiB segments, the stop two segments on). */
 const REAL: PostgresPointMeta = {
-  kind: 'postgres', point: 'full', version: 150018, systemIdentifier: '7716592498700678075', walSegmentSize: 16 << 20, blockSize: 8192, timeline: 1,
+  kind: 'postgres', point: 'full', logMode: 'full-only', version: 150018, systemIdentifier: '7716592498700678075', walSegmentSize: 16 << 20, blockSize: 8192, timeline: 1,
   startLsn: '1/E5000028', stopLsn: '1/E7000100', startTime: '2026-12-07T18:00:00.123Z', stopTime: '2026-12-07T18:00:05.456Z', dataChecksums: false,
   walSegments: ['0000000100000001000000E5', '0000000100000001000000E7'],
 };
@@ -36,7 +36,9 @@ test('every field is checked: types, ranges, unknown fields, and WAL names that 
     [{ ...REAL, extra: 1 }, /unknown field "extra"/],
     [(({ stopLsn: _, ...rest }) => rest)(REAL), /lacks the field stopLsn/],
     [{ ...REAL, kind: 'mariadb' }, /app.kind must be postgres/],
-    [{ ...REAL, point: 'log' }, /app.point must be full/],
+    [{ ...REAL, point: 'incremental' }, /app.point must be full or log/],
+    [{ ...REAL, point: 'log' }, /lacks the field base/],
+    [{ ...REAL, logMode: 'sometimes' }, /app.logMode must be logs or full-only/],
     [{ ...REAL, version: 120000 }, /app.version must be a whole number from 130000/],
     [{ ...REAL, version: '150018' }, /app.version must be a whole number/],
     [{ ...REAL, systemIdentifier: '0' }, /systemIdentifier must be a 64-bit number/],
@@ -83,4 +85,21 @@ test('a point object from the pool whose app metadata is malformed is damaged (i
   assert.deepEqual(decodePoint(codec, encodePoint(codec, point), 'point a').app, REAL);
   const bad = { ...(point as object), app: { ...REAL, stopLsn: 'later' } } as never;
   assert.throws(() => decodePoint(codec, encodePoint(codec, bad), 'point a'), (e: unknown) => e instanceof IntegrityError && /point a: app.stopLsn must be an LSN/.test(e.message));
+});
+
+test("a log point's metadata: its base, the WAL's end and the marker, agreeing with the base's LSNs", () => {
+  const log = { ...REAL, point: 'log', logMode: 'logs', base: 'b'.repeat(32), walEnd: '1/EA000230', marker: { name: 'custos-job-17', lsn: '1/EA000200', xid: '809684', time: '2026-12-07T18:15:00.5Z' }, walSegments: ['0000000100000001000000E5', '0000000100000001000000EA'] };
+  assert.deepEqual(parsePointMeta(structuredClone(log)), log);
+  const cases: Array<[unknown, RegExp]> = [
+    [{ ...log, logMode: 'full-only' }, /logMode must be logs in a log point/],
+    [{ ...log, base: 'B'.repeat(32) }, /base must be a recovery point id/],
+    [{ ...log, walEnd: '1/E6000000' }, /walEnd must not be before stopLsn/],
+    [{ ...log, walSegments: ['0000000100000001000000E5', '0000000100000001000000E7'] }, /walSegments\[1\] must be 0000000100000001000000EA, the segment before walEnd/],
+    [{ ...log, marker: { ...log.marker, name: "x'; DROP" } }, /marker.name must be custos-/],
+    [{ ...log, marker: { ...log.marker, lsn: '1/EB000000' } }, /marker.lsn must be between stopLsn and walEnd/],
+    [{ ...log, marker: { ...log.marker, xid: '-1' } }, /marker.xid must be a transaction id/],
+    [{ ...log, marker: { ...log.marker, extra: 1 } }, /marker has an unknown field/],
+    [{ ...REAL, base: 'b'.repeat(32) }, /unknown field "base"/],
+  ];
+  for (const [v, why] of cases) assert.match(refusal(v), why, JSON.stringify(v));
 });

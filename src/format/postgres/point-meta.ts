@@ -9,10 +9,20 @@
 import { CustosError } from '../../base/index.js';
 import { isSegmentSize, parseLsn, parseSegmentFileName, segmentFileName, segmentOf } from './wal-names.js';
 
-/** An express full: a base backup (data/, label/) with the WAL from its start through its stop (wal/). */
+/**
+ * The metadata of a postgres point. A full point (an express full) is a base
+ * backup (data/, label/) with the WAL from its start through its stop
+ * (wal/). A log point (a synchronization) is its base full's tree with the
+ * WAL from the base's start through `walEnd`, which holds a marker: a
+ * restore point and a commit made by the synchronization, so every time up
+ * to the marker's can be recovered. The base fields (version … dataChecksums)
+ * are the base backup's, in both.
+ */
 export interface PostgresPointMeta {
   readonly kind: 'postgres';
-  readonly point: 'full';
+  readonly point: 'full' | 'log';
+  /** logs: its WAL is synchronized (a replication slot of ours); full-only: express fulls only. */
+  readonly logMode: 'logs' | 'full-only';
   /** server_version_num (150018). */
   readonly version: number;
   /** The cluster's system identifier, decimal. */
@@ -27,14 +37,23 @@ export interface PostgresPointMeta {
   readonly startTime: string;
   readonly stopTime: string;
   readonly dataChecksums: boolean;
-  /** The first and last WAL segment files in the point (wal/NAME). */
+  /** The first and last WAL segment files in the point (wal/NAME): the base's start segment through the one holding the end. */
   readonly walSegments: readonly [string, string];
+  /** Log points: the full point whose data/ this is. */
+  readonly base?: string;
+  /** Log points: the WAL in the point ends here (after the marker). */
+  readonly walEnd?: string;
+  /** Log points: the restore point and commit the synchronization made; `time` is the database server's clock at it. */
+  readonly marker?: { readonly name: string; readonly lsn: string; readonly xid: string; readonly time: string };
 }
 
+const FIELDS = ['kind', 'point', 'logMode', 'version', 'systemIdentifier', 'walSegmentSize', 'blockSize', 'timeline', 'startLsn', 'stopLsn', 'startTime', 'stopTime', 'dataChecksums', 'walSegments'] as const;
 /** The `app` of a recovery point: one kind so far. */
 export type AppPointMeta = PostgresPointMeta;
 
-const FIELDS = ['kind', 'point', 'version', 'systemIdentifier', 'walSegmentSize', 'blockSize', 'timeline', 'startLsn', 'stopLsn', 'startTime', 'stopTime', 'dataChecksums', 'walSegments'] as const;
+const LOG_FIELDS = ['base', 'walEnd', 'marker'] as const;
+/** A synchronization's restore point: custos-job-N. */
+export const MARKER_NAME = /^custos-[0-9a-z-]{1,60}$/;
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
 function bad(path: string, what: string): never {
@@ -69,10 +88,13 @@ function isBlockSize(n: number): boolean {
 export function parsePointMeta(v: unknown, path = 'app'): AppPointMeta {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(path, 'must be an object');
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!(FIELDS as readonly string[]).includes(k)) bad(path, `has an unknown field ${JSON.stringify(k.slice(0, 40))}`);
-  for (const k of FIELDS) if (!Object.hasOwn(o, k)) bad(path, `lacks the field ${k}`);
+  const log = o['point'] === 'log';
+  for (const k of Object.keys(o)) if (!(FIELDS as readonly string[]).includes(k) && !(log && (LOG_FIELDS as readonly string[]).includes(k))) bad(path, `has an unknown field ${JSON.stringify(k.slice(0, 40))}`);
+  for (const k of [...FIELDS, ...(log ? LOG_FIELDS : [])]) if (!Object.hasOwn(o, k)) bad(path, `lacks the field ${k}`);
   if (o['kind'] !== 'postgres') bad(`${path}.kind`, 'must be postgres');
-  if (o['point'] !== 'full') bad(`${path}.point`, 'must be full');
+  if (o['point'] !== 'full' && o['point'] !== 'log') bad(`${path}.point`, 'must be full or log');
+  if (o['logMode'] !== 'logs' && o['logMode'] !== 'full-only') bad(`${path}.logMode`, 'must be logs or full-only');
+  if (log && o['logMode'] !== 'logs') bad(`${path}.logMode`, 'must be logs in a log point');
   const version = int(o['version'], `${path}.version`, 130000, 999999);
   const systemIdentifier = o['systemIdentifier'];
   if (typeof systemIdentifier !== 'string' || !/^[1-9][0-9]{0,19}$/.test(systemIdentifier) || BigInt(systemIdentifier) >= 1n << 64n) bad(`${path}.systemIdentifier`, 'must be a 64-bit number in decimal');
@@ -91,13 +113,34 @@ export function parsePointMeta(v: unknown, path = 'app'): AppPointMeta {
   const segments = o['walSegments'];
   if (!Array.isArray(segments) || segments.length !== 2 || !segments.every((s) => typeof s === 'string' && s.length === 24)) bad(`${path}.walSegments`, 'must be two WAL segment file names');
   const [first, last] = segments as [string, string];
-  // The segments are exactly those the LSNs name: the one holding the start, the one holding the stop's last byte.
+  // The segments are exactly those the LSNs name: the one holding the start, the one holding the end's last byte.
+  let end = stop;
+  let extra: Pick<PostgresPointMeta, 'base' | 'walEnd' | 'marker'> = {};
+  if (log) {
+    const base = o['base'];
+    if (typeof base !== 'string' || !/^[0-9a-f]{32}$/.test(base)) bad(`${path}.base`, 'must be a recovery point id');
+    end = lsn(o['walEnd'], `${path}.walEnd`);
+    if (end < stop) bad(`${path}.walEnd`, 'must not be before stopLsn');
+    const m = o['marker'];
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) bad(`${path}.marker`, 'must be an object');
+    const mo = m as Record<string, unknown>;
+    for (const k of Object.keys(mo)) if (!['name', 'lsn', 'xid', 'time'].includes(k)) bad(`${path}.marker`, `has an unknown field ${JSON.stringify(k.slice(0, 40))}`);
+    const name = mo['name'];
+    if (typeof name !== 'string' || !MARKER_NAME.test(name)) bad(`${path}.marker.name`, 'must be custos- and up to 60 letters, digits or -');
+    const at = lsn(mo['lsn'], `${path}.marker.lsn`);
+    if (at < stop || at > end) bad(`${path}.marker.lsn`, 'must be between stopLsn and walEnd');
+    const xid = mo['xid'];
+    if (typeof xid !== 'string' || !/^[1-9][0-9]{0,19}$/.test(xid)) bad(`${path}.marker.xid`, 'must be a transaction id in decimal');
+    const markerTime = time(mo['time'], `${path}.marker.time`);
+    extra = { base, walEnd: o['walEnd'] as string, marker: { name, lsn: mo['lsn'] as string, xid, time: markerTime } };
+  }
   const wantFirst = segmentFileName(segmentOf(timeline, start, walSegmentSize), walSegmentSize);
-  const wantLast = segmentFileName(segmentOf(timeline, stop - 1n, walSegmentSize), walSegmentSize);
+  const wantLast = segmentFileName(segmentOf(timeline, end - 1n, walSegmentSize), walSegmentSize);
   if (parseSegmentFileName(first, walSegmentSize) === null || first !== wantFirst) bad(`${path}.walSegments[0]`, `must be ${wantFirst}, the segment of startLsn`);
-  if (parseSegmentFileName(last, walSegmentSize) === null || last !== wantLast) bad(`${path}.walSegments[1]`, `must be ${wantLast}, the segment before stopLsn`);
+  if (parseSegmentFileName(last, walSegmentSize) === null || last !== wantLast) bad(`${path}.walSegments[1]`, `must be ${wantLast}, the segment before ${log ? 'walEnd' : 'stopLsn'}`);
   return {
-    kind: 'postgres', point: 'full', version, systemIdentifier, walSegmentSize, blockSize, timeline,
+    kind: 'postgres', point: log ? 'log' : 'full', logMode: o['logMode'], version, systemIdentifier, walSegmentSize, blockSize, timeline,
     startLsn: o['startLsn'] as string, stopLsn: o['stopLsn'] as string, startTime, stopTime, dataChecksums: o['dataChecksums'], walSegments: [first, last],
+    ...extra,
   };
 }

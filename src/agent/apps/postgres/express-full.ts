@@ -167,7 +167,7 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
     return {
       backup,
       meta: {
-        kind: 'postgres', point: 'full', version: facts.versionNum, systemIdentifier: facts.systemIdentifier, walSegmentSize: facts.walSegmentBytes,
+        kind: 'postgres', point: 'full', logMode: 'full-only', version: facts.versionNum, systemIdentifier: facts.systemIdentifier, walSegmentSize: facts.walSegmentBytes,
         blockSize: o.blockSize, timeline, startLsn: formatLsn(startLsn), stopLsn: formatLsn(stopped.lsn), startTime, stopTime: new Date().toISOString(),
         dataChecksums: facts.dataChecksums, walSegments: [first, last],
       },
