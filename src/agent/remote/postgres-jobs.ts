@@ -5,9 +5,9 @@
  * again at each job from its port, the way discovery finds it, and every
  * PostgreSQL session runs as the cluster's owner.
  */
-import { lstatSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CustosError, KnownIds } from '../../base/index.js';
 import { BlobCodec, type ManifestEntry } from '../../format/index.js';
 import type { BackupJobSpec, RecoveryJobSpec } from '../../protocol/index.js';
@@ -18,6 +18,7 @@ import { expressFull } from '../apps/postgres/express-full.js';
 import { prepareAsOwner, recoveryBlock } from '../apps/postgres/recovered-cluster.js';
 import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
+import { resolveTarget } from '../restore/fs-safe.js';
 import { readAhead, streamEntries } from './point-manifest.js';
 import { checkRecoveryTarget, chunkKeys, judgeRecovery, progressSink } from './jobs.js';
 
@@ -58,7 +59,7 @@ export async function runExpressFullJob(spec: BackupJobSpec, link: JobLink, hook
       progress: progressSink(link, 'synchronizing'),
       workers: hooks.workers ?? availableParallelism(),
     }),
-  });
+  }).finally(() => rmSync(stageDir, { recursive: true, force: true }));
   await sink.flush();
   const result = full.backup;
   // Files dropped while the walk ran (the only errors expressFull lets through) are dropped by replay too: the point is whole.
@@ -68,19 +69,57 @@ export async function runExpressFullJob(spec: BackupJobSpec, link: JobLink, hook
 }
 
 /**
- * Refuses a target that exists and is not an empty directory: a recovered
- * cluster is a new tree (nothing of another one may be mixed into it).
+ * The folder a cluster is recovered into: made here, root's and 0700, so
+ * that nobody can put anything in it while it is written (the point's
+ * owner gets it when the restore ends). An existing folder is taken only
+ * when it is empty, root's, and writable by nobody else; the parents are
+ * resolved as every recovery's are (fs-safe.ts: no untrusted links).
  */
-function checkEmptyTarget(target: string): void {
-  let st;
+export function makeRecoveryFolder(target: string): boolean {
+  const parent = dirname(target);
+  resolveTarget(parent, { create: true });
   try {
-    st = lstatSync(target);
+    mkdirSync(target, { mode: 0o700 });
+    return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
+  const st = lstatSync(target);
   if (!st.isDirectory()) throw new CustosError('exists', `${target} exists and is not a directory: recover the cluster into a new or empty folder`);
-  if (readdirSync(target).length > 0) throw new CustosError('exists', `${target} is not empty: recover the cluster into a new or empty folder`);
+  if (readdirSync(target).length > 0) throw new CustosError('exists', `${target} is not empty: recover the cluster into a new or empty folder (a recovery the agent could not finish leaves its folder: delete it first)`);
+  if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    throw new CustosError('denied', `${target} is empty but ${st.uid !== 0 ? `belongs to uid ${st.uid}` : 'others may write to it'}: someone else could put files in the recovered cluster; give a folder that does not exist yet`);
+  }
+  return false;
+}
+
+/** The top-level parts of a recovered postgres point (docs/design/postgresql.md §4.3). */
+const POINT_PARTS = new Set(['conf', 'data', 'label', 'wal']);
+
+/**
+ * Checks, as root, the tree a restore wrote before anything runs in it as
+ * its owner: only the point's parts at the top; directories and regular
+ * files only, each file with one link; everything owned by one account
+ * other than root (the configuration may be root's), which the data
+ * directory's owner is. A point of a hostile agent cannot so lead the
+ * preparation, or the cluster's owner later, outside the folder.
+ */
+export function checkRecoveredTree(root: string): { uid: number; gid: number } {
+  const data = lstatSync(join(root, 'data'));
+  if (!data.isDirectory()) throw new CustosError('format', 'the point has no data directory: it is not a postgres point');
+  const owner = { uid: data.uid, gid: data.gid };
+  if (owner.uid === 0 || owner.gid === 0) throw new CustosError('usage', `the recovered data directory ${join(root, 'data')} belongs to root: PostgreSQL runs only as the account that owns it`);
+  for (const name of readdirSync(root)) if (!POINT_PARTS.has(name)) throw new CustosError('format', `${join(root, name)} is not part of a postgres point`);
+  const check = (path: string, rootAllowed: boolean): void => {
+    const st = lstatSync(path);
+    if (!st.isDirectory() && !st.isFile()) throw new CustosError('format', `${path} is neither a file nor a directory (a postgres point holds no links or special files)`);
+    if (st.isFile() && st.nlink !== 1) throw new CustosError('format', `${path} has ${st.nlink} links (a postgres point holds no hard links)`);
+    const mine = st.uid === owner.uid && st.gid === owner.gid;
+    if (!mine && !(rootAllowed && st.uid === 0)) throw new CustosError('format', `${path} belongs to uid ${st.uid}, gid ${st.gid}, not to the data directory's owner (uid ${owner.uid}, gid ${owner.gid})`);
+    if (st.isDirectory()) for (const name of readdirSync(path)) check(join(path, name), rootAllowed);
+  };
+  for (const name of readdirSync(root)) check(join(root, name), name === 'conf');
+  return owner;
 }
 
 /**
@@ -97,7 +136,18 @@ export async function runPostgresRecoveryJob(spec: RecoveryJobSpec, link: JobLin
   checkRecoveryTarget(spec.target, spec.allowSystemTarget === true);
   // Refused before anything is written: a folder whose path a restore_command cannot hold, or one that is not new or empty.
   recoveryBlock(join(spec.target, 'wal'), { target: app.target, paused: app.paused });
-  checkEmptyTarget(spec.target);
+  const made = makeRecoveryFolder(spec.target);
+  try {
+    return await recoverInto(spec, app, link, hooks);
+  } catch (err) {
+    // Nothing half-written is left in a folder this job made (a retry, or another recovery, then finds it new).
+    if (made) rmSync(spec.target, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** The restore, the checks of what it wrote, and the preparation as the owner. */
+async function recoverInto(spec: RecoveryJobSpec, app: NonNullable<RecoveryJobSpec['app']>, link: JobLink, hooks: PostgresJobHooks): Promise<Record<string, unknown>> {
   link.log('info', `recovering ${app.describe} to ${spec.target}`);
   const keys = chunkKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
@@ -117,9 +167,8 @@ export async function runPostgresRecoveryJob(spec: RecoveryJobSpec, link: JobLin
     workers: hooks.workers ?? availableParallelism(),
   });
   judgeRecovery(link, result, { point: spec.point.id, given: [], items: [], target: spec.target });
-  const data = statSync(join(spec.target, 'data'));
-  if (data.uid === 0) throw new CustosError('usage', `the recovered data directory ${join(spec.target, 'data')} belongs to root: PostgreSQL runs only as the account that owns it`);
-  const dataDirectory = await prepareAsOwner(spec.target, { target: app.target, paused: app.paused, segmentBytes: app.segmentBytes, owner: { uid: data.uid, gid: data.gid }, describe: app.describe });
-  link.log('info', `ready to start: ${dataDirectory} (owner uid ${data.uid}); how to start, inspect and promote it: ${join(spec.target, 'RECOVERY.txt')}`);
+  const owner = checkRecoveredTree(spec.target);
+  const dataDirectory = await prepareAsOwner(spec.target, { target: app.target, paused: app.paused, segmentBytes: app.segmentBytes, owner, describe: app.describe });
+  link.log('info', `ready to start: ${dataDirectory} (owner uid ${owner.uid}); how to start, inspect and promote it: ${join(spec.target, 'RECOVERY.txt')}`);
   return { files: result.files, dirs: result.dirs, others: result.others, bytes: result.bytes, target: spec.target, dataDirectory };
 }

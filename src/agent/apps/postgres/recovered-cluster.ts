@@ -8,9 +8,11 @@
  * `postgresql.auto.conf` with the restore command reading ROOT/wal, the
  * target and what to do there — then writes notes for the DBA.
  *
- * The tree belongs to the cluster's owner, who could put links in it: the
- * work is done by a child process running as that owner (prepareAsOwner),
- * never as root, so a link can only lead where the owner may write anyway.
+ * The tree is checked as root before (postgres-jobs.ts checkRecoveredTree:
+ * no links, one owner), and the work is done by a child process running as
+ * that owner (prepareAsOwner), never as root; it creates files with O_EXCL
+ * and replaces them by renaming, so a link the owner puts in meanwhile can
+ * only lead where the owner may write anyway.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, ftruncateSync, writeFileSync } from 'node:fs';
@@ -111,12 +113,40 @@ export function prepareRecoveredCluster(root: string, s: RecoveredClusterSetting
   rmdirSync(label);
   takeConfiguration(root, data);
   const signal = s.target.kind === 'latest' && s.paused ? 'standby.signal' : 'recovery.signal';
-  writeFileSync(join(data, signal), '', { mode: 0o600 });
+  // New files are created, never opened through a link (O_EXCL); a file replaced is written beside and renamed over.
+  writeFileSync(join(data, signal), '', { mode: 0o600, flag: 'wx' });
   const autoConf = join(data, 'postgresql.auto.conf');
-  const conf = existsSync(autoConf) ? readFileSync(autoConf, 'utf8') : '';
-  writeFileSync(autoConf, withRecoveryBlock(conf, block), { mode: 0o600 });
-  writeFileSync(join(root, 'RECOVERY.txt'), notes(root, data, s), { mode: 0o644 });
+  const conf = existsSync(autoConf) ? readRegularFile(autoConf) : '';
+  replaceFile(autoConf, withRecoveryBlock(conf, block), 0o600);
+  writeFileSync(join(root, 'RECOVERY.txt'), notes(root, data, s), { mode: 0o644, flag: 'wx' });
   return data;
+}
+
+function lstatOrNull(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A regular file's text, read without following a link. */
+function readRegularFile(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    if (!fstatSync(fd).isFile()) throw new CustosError('format', `${path} is not a regular file`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `path` whole: a new file beside it, renamed over it (a link at `path` is replaced, never followed). */
+function replaceFile(path: string, text: string, mode: number): void {
+  const temp = `${path}.custos-new`;
+  writeFileSync(temp, text, { mode, flag: 'wx' });
+  renameSync(temp, path);
 }
 
 /** Settings of a configuration file that name places of the production cluster: commented out in a recovered copy. */
@@ -139,7 +169,7 @@ function takeConfiguration(root: string, data: string): void {
   if (!existsSync(conf)) return;
   if (!lstatSync(conf).isDirectory()) throw new CustosError('format', `${conf} is not a directory`);
   const copy = (from: string, to: string, edit?: (text: string) => string) => {
-    if (!lstatSync(from).isFile() || existsSync(to)) return;
+    if (!lstatSync(from).isFile() || existsSync(to) || lstatOrNull(to)) return;
     const text = readFileSync(from);
     writeFileSync(to, edit ? edit(text.toString('utf8')) : text, { mode: 0o600, flag: 'wx' });
   };
@@ -148,6 +178,7 @@ function takeConfiguration(root: string, data: string): void {
     if (name === 'conf.d' && lstatSync(from).isDirectory()) {
       const dir = join(data, 'conf.d');
       if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+      if (!lstatSync(dir).isDirectory()) throw new CustosError('format', `${dir} is not a directory`);
       for (const inner of readdirSync(from)) copy(join(from, inner), join(dir, inner));
     } else {
       copy(from, join(data, name), name === 'postgresql.conf' ? localConfiguration : undefined);
