@@ -35,6 +35,9 @@ describe('dueWork', () => {
     // A new one: the replica is an express full (a recovery point job), now.
     assert.deepEqual(dueWork([pg({ replicaState: 'none', lastSyncStartedAt: null })], at(20, 9)).map((j) => [j.kind, j.slot, j.reason]), [['recovery-point', null, 'replica creation: an express full']]);
     assert.deepEqual(dueWork([pg({ replicaState: 'none', activeKinds: new Set<JobKind>(['recovery-point']) })], at(20, 9)), [], 'not twice');
+    // One that failed for good at 09:00 is tried again a synchronization interval later, not at every tick.
+    assert.deepEqual(dueWork([pg({ replicaState: 'none', lastSyncStartedAt: at(20, 9) })], at(20, 9, 5)), []);
+    assert.equal(dueWork([pg({ replicaState: 'none', lastSyncStartedAt: at(20, 9) })], at(20, 9, 15)).length, 1);
     // Past the 08:00 slot, 15 minutes after the last job, the 03:00 check slot gone by: only the point is due.
     assert.deepEqual(dueWork([pg({ lastPointSlot: '2024-11-19T20:00', lastSyncStartedAt: at(20, 7) })], at(20, 9)).map((j) => [j.kind, j.slot]), [['recovery-point', '2024-11-20T08:00']]);
     assert.deepEqual(dueWork([pg({ lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 8) })], at(20, 12)), [], 'no synchronization, no check');

@@ -63,7 +63,9 @@ export function dueWork(sources: readonly ScheduledSource[], now: Date): DueJob[
     if (s.replicaState === 'none') {
       // Replica creation: now, at a set time, or manual (a consistency check creates it).
       const at = replicaCreationTime(s.policy, s.since);
-      if (at && at.getTime() <= now.getTime() && !replicaBusy) due.push(s.expressFullsOnly ? job('recovery-point', null, 'replica creation: an express full') : job('sync', null, 'replica creation'));
+      // After an attempt that failed for good, the next one waits a synchronization interval (not one a minute).
+      const retryDue = s.lastSyncStartedAt === null || isSyncDue(s.lastSyncStartedAt, s.policy, now);
+      if (at && at.getTime() <= now.getTime() && !replicaBusy && retryDue) due.push(s.expressFullsOnly ? job('recovery-point', null, 'replica creation: an express full') : job('sync', null, 'replica creation'));
       continue;
     }
     if (s.expressFullsOnly) {

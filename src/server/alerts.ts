@@ -113,8 +113,8 @@ export class AlertService {
       await this.raise('recovery-point-missed', source, `${what}: job ${job.id} failed: ${error ?? 'unknown error'}`, now, job.id);
     }
     const s = await this.catalog.source(source);
-    // A replica job that failed for good leaves the replica in doubt: check it.
-    if (s && s.replica_state !== 'none') await this.markInconsistent(source, `${job.kind} job ${job.id} failed midway`, now);
+    // A replica job that failed for good leaves the replica in doubt: check it. (An express full that failed leaves the points before it whole.)
+    if (s && s.kind === 'fs' && s.replica_state !== 'none') await this.markInconsistent(source, `${job.kind} job ${job.id} failed midway`, now);
   }
 
   async markInconsistent(source: string, why: string, now: Date): Promise<void> {

@@ -634,7 +634,8 @@ export class JobEngine {
     const policy = s?.group_name ? await this.policyOf(s.group_name) : null;
     const marks = s && policy ? servedMarksPatch(s, policy, this.d.clock.now(), { points: created, check: created || kind === 'consistency-check' }) : {};
     await this.d.catalog.updateSource(sourceId, { replica_state: 'ok', last_sync_ok_at: this.now(), ...marks });
-    if (kind === 'consistency-check') await this.d.alerts.replicaConsistent(sourceId, this.d.clock.now());
+    // An express full is a whole base backup: it settles any doubt about the replica (after a resync, say) as a check does.
+    if (kind === 'consistency-check' || (s && s.kind !== 'fs')) await this.d.alerts.replicaConsistent(sourceId, this.d.clock.now());
   }
 
   private async catalogBackup(job: JobRow): Promise<Record<string, unknown>> {

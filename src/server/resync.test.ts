@@ -120,6 +120,30 @@ describe('resyncCatalog', () => {
       await done();
     }
   });
+  it('gives a postgres point its data source (HOST:postgres:PORT) and keeps its metadata; a point whose path is not its kind\'s is reported, not registered', async () => {
+    const { dir, catalog: c, pool, done } = await setup();
+    try {
+      const app = {
+        kind: 'postgres', point: 'full', logMode: 'full-only', version: 150018, systemIdentifier: '7716592498700678075', walSegmentSize: 16 << 20, blockSize: 8192, timeline: 1,
+        startLsn: '0/2000028', stopLsn: '0/2000100', startTime: '2026-03-02T10:00:00Z', stopTime: '2026-03-02T10:00:01Z', dataChecksums: false,
+        walSegments: ['000000010000000000000002', '000000010000000000000002'],
+      } as const;
+      const pg = { ...point('db1', '5432', '2026-03-02T10:00:02.000Z'), app };
+      const badPort = { ...point('db1', '/var/lib/postgresql', '2026-03-02T10:00:03.000Z'), app };
+      const relative = point('db1', 'srv', '2026-03-02T10:00:04.000Z');
+      for (const p of [pg, badPort, relative]) await pool.savePoint(p);
+      const r = await resyncCatalog({ catalog: c, pool, issued: await readIssuanceRecord(dir), clock: fixedClock('2026-03-03T00:00:00Z') });
+      const source = await c.source('db1:postgres:5432');
+      assert.deepEqual([source?.kind, source?.path], ['postgres', '5432']);
+      const row = await c.point(pg.id);
+      assert.deepEqual(JSON.parse(row?.app ?? 'null'), app);
+      assert.equal(await c.point(badPort.id), undefined);
+      assert.equal(await c.point(relative.id), undefined);
+      assert.equal(r.unreadablePoints.length, 2, JSON.stringify(r.unreadablePoints));
+    } finally {
+      await done();
+    }
+  });
 });
 
 describe('CatalogBackupService', () => {

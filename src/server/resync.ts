@@ -18,6 +18,7 @@
  *   newer certificates replace older ones, revoked ones are revoked; enrollment
  *   tokens used since the backup are marked used.
  */
+import { parseSourceId } from './source-id.js';
 import { CustosError, errorMessage, isHex32, type Clock } from '../base/index.js';
 import type { Catalog } from '../catalog/index.js';
 import { decodePoint, type RecoveryPointRecord } from '../format/index.js';
@@ -92,8 +93,8 @@ async function readPoolPoints(pool: Pool): Promise<{ points: Map<string, Recover
     try {
       const p = decodePoint(pool.codec, await pool.store.get(info.name), info.name);
       if (p.id !== id || !isHex32(id)) throw new CustosError('integrity', `the object names point ${p.id}`);
-      if (!AGENT_NAME.test(p.source.host) || !p.source.path.startsWith('/') || Number.isNaN(Date.parse(p.time))) {
-        throw new CustosError('format', 'not a point of a server data source (host is no agent name, or the path is not absolute)');
+      if (!AGENT_NAME.test(p.source.host) || !isSourceLocator(p) || Number.isNaN(Date.parse(p.time))) {
+        throw new CustosError('format', 'not a point of a server data source (host is no agent name, or the path is not its kind\'s: absolute for files, a port for postgres)');
       }
       points.set(id, p);
     } catch (err) {
@@ -107,6 +108,15 @@ async function newestPoints(c: Catalog): Promise<Map<string, string | undefined>
   const m = new Map<string, string | undefined>();
   for (const s of await c.listSources()) m.set(s.id, (await c.newestPoint(s.id))?.id);
   return m;
+}
+
+/** Whether the point's path is its kind's canonical locator (an absolute path for files, a port for postgres). */
+function isSourceLocator(p: RecoveryPointRecord): boolean {
+  try {
+    return parseSourceId(sourceIdOf(p)).path === p.source.path;
+  } catch {
+    return false;
+  }
 }
 
 /** The data source a point object belongs to: its kind is the app metadata's, else fs. */

@@ -152,7 +152,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       journalLost: (name, sourceId, reason) => {
         void (async () => {
           const s = await catalog.source(sourceId);
-          if (s && s.agent === name && s.replica_state === 'ok') {
+          if (s && s.agent === name && s.kind === 'fs' && s.replica_state === 'ok') {
             await alerts.markInconsistent(sourceId, reason, clock.now());
             engine.scheduleNow(); // the automatic consistency check is due now, not at the next minute
           }

@@ -18,7 +18,8 @@ test('data source ids: fs paths are normalized, postgres ports are canonical; an
     ['db1:postgres:65536', /is not a port/],
     ['db1:postgres:5432/', /is not a port/],
     ['db1:postgres:/var/run/postgresql', /is not a port/],
-    ['db1:postgres:5432\n', /is not a port/],
+    ['db1:postgres:5432\n', /is not AGENT:fs:\/path or AGENT:postgres:PORT/],
+    ['lap:fs:/a\nb', /is not AGENT:fs:\/path or AGENT:postgres:PORT/],
   ];
   for (const [id, why] of refused) {
     assert.throws(() => parseSourceId(id), (e: unknown) => e instanceof CustosError && e.code === 'usage' && why.test(e.message), id);

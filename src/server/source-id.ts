@@ -27,7 +27,7 @@ const LOCATORS: Record<SourceKindName, (locator: string, id: string) => string> 
 };
 
 export function parseSourceId(id: string): SourceIdParts {
-  const m = /^([^:]+):([a-z]+):(.+)$/s.exec(id);
+  const m = /^([^:]+):([a-z]+):(.+)$/.exec(id);
   if (!m) throw new CustosError('usage', `data source ${JSON.stringify(id)} is not AGENT:fs:/path or AGENT:postgres:PORT`);
   const [, agent, kind, locator] = m as unknown as [string, string, string, string];
   if (!(SOURCE_KINDS as readonly string[]).includes(kind)) throw new CustosError('usage', `data source kind ${kind} is not supported (use ${SOURCE_KINDS.join(' or ')})`);

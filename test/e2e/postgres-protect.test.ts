@@ -119,6 +119,36 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
     assert.equal(sql("SELECT string_agg(name, ',' ORDER BY name) FROM marker"), 'before');
   });
 
+  test("a cluster whose configuration is kept outside its data directory (Debian's layout): the point holds it, the recovered copy starts with it", async () => {
+    // Its socket beside the first one's: the agent looks in that directory (--pg-socket-dir).
+    const debian = await startTestCluster({}, { configOutside: true, socketDir: cluster.socketDir });
+    try {
+      debian.sql("CREATE TABLE marker (name text PRIMARY KEY); INSERT INTO marker VALUES ('etc')");
+      const id = `db1:postgres:${debian.port}`;
+      const g = await server.cli(['group', 'update', 'databases', '--add-source', id]);
+      assert.equal(g.code, 0, describeCli(['group', 'update'], g));
+      const p = await job(['point', 'create', id]);
+      assert.equal(p.state, 'succeeded', JSON.stringify(p));
+      const log = await server.cli(['job', 'show', String(p.id)]);
+      assert.match(log.stdout, /the configuration in .*\/etc \(pg_hba\.conf, pg_ident\.conf, postgresql\.conf, conf\.d\/\) is in this point as conf\//);
+      const target = join(work, 'debian');
+      const rec = await job(['recover', id, '--point', String((p.result as { point: string }).point), '--to', `db1:${target}`]);
+      assert.equal(rec.state, 'succeeded', JSON.stringify(rec));
+      assert.equal(readFileSync(join(target, 'conf', 'conf.d', 'custos-test.conf'), 'utf8'), "work_mem = '5MB'\n");
+      const conf = readFileSync(join(target, 'data', 'postgresql.conf'), 'utf8');
+      assert.match(conf, new RegExp(`^# custos: data_directory = '${debian.dataDir}'$`, 'm'));
+      assert.match(conf, /^# custos: hba_file = /m);
+      const sql = await startRecovered(target);
+      await waitFor('promotion', async () => sql('SELECT pg_is_in_recovery()') === 'f', 60_000, 200);
+      assert.equal(sql('SELECT name FROM marker'), 'etc');
+      await server.cli(['group', 'update', 'databases', '--remove-source', id]);
+      assert.equal(sql('SHOW work_mem'), '5MB', 'conf.d is read from the recovered data directory');
+      assert.equal(sql('SHOW data_directory'), join(target, 'data'));
+    } finally {
+      debian.stop();
+    }
+  });
+
   test('what is not built for this kind, and targets that are not new or empty, are refused with the reason', async () => {
     const refused = async (args: string[], message: RegExp) => {
       const r = await server.cli(args);

@@ -98,7 +98,7 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
     await client.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0${facts.versionNum >= 140000 ? '; SET idle_session_timeout = 0' : ''}`);
     const tablespaces = readdirSync(join(o.dataDirectory, 'pg_tblspc'));
     if (tablespaces.length > 0) throw new CustosError('usage', `the cluster has tablespaces outside its data directory (pg_tblspc/${tablespaces[0]}): Custos does not protect them yet`);
-    const conf = await configurationOutside(client, o.dataDirectory, o.log);
+    const conf = await configurationOutside(client, o.dataDirectory, o.target.uid, o.log);
     // A temporary slot on this session holds every WAL segment from the start on until the copy is done.
     const slot = `custos_tmp_${randomBytes(6).toString('hex')}`;
     await client.query('SELECT pg_create_physical_replication_slot($1, true, true)', [slot]);
@@ -193,21 +193,44 @@ interface OutsideConfiguration {
  * the rest of their directory. A file kept elsewhere still is named in the
  * job log, to be copied by hand.
  */
-async function configurationOutside(client: pg.Client, dataDirectory: string, log: ExpressFullOptions['log']): Promise<OutsideConfiguration | null> {
+async function configurationOutside(client: pg.Client, dataDirectory: string, ownerUid: number, log: ExpressFullOptions['log']): Promise<OutsideConfiguration | null> {
   const r = await one<{ config_file: string; hba_file: string; ident_file: string }>(client, "SELECT current_setting('config_file') AS config_file, current_setting('hba_file') AS hba_file, current_setting('ident_file') AS ident_file");
   const inData = (f: string) => f.startsWith(`${dataDirectory}/`);
   if (inData(r.config_file)) {
     for (const f of [r.hba_file, r.ident_file]) if (!inData(f)) log('warning', `${f} lives outside the data directory and is not in this point: keep a copy of it`);
     return null;
   }
-  const dir = dirname(r.config_file);
+  // Read as root, so only from its real place, and only what the cluster's owner or root owns: the owner
+  // (who may write there) must not be able to make root copy other accounts' files into the point.
+  const named = dirname(r.config_file);
+  let dir: string;
+  try {
+    dir = realpathSync(named);
+  } catch (e) {
+    log('warning', `the configuration directory ${named} cannot be read (${(e as Error).message}): it is not in this point`);
+    return null;
+  }
+  const trusted = (st: { uid: number; mode: number }) => (st.uid === ownerUid || st.uid === 0) && (st.mode & 0o002) === 0;
+  if (!trusted(lstatSync(dir))) {
+    log('warning', `the configuration directory ${dir} belongs to neither the cluster's owner nor root, or anyone may write to it: it is not in this point`);
+    return null;
+  }
   const names = new Set([basename(r.config_file)]);
   for (const f of [r.hba_file, r.ident_file]) {
-    if (dirname(f) === dir) names.add(basename(f));
+    if (dirname(f) === named) names.add(basename(f));
     else if (!inData(f)) log('warning', `${f} is neither in the data directory nor beside ${r.config_file}, and is not in this point: keep a copy of it`);
   }
+  const wanted = (rel: string): boolean => {
+    if (!(names.has(rel) || rel === 'conf.d' || (rel.startsWith('conf.d/') && !rel.slice(7).includes('/')))) return false;
+    try {
+      const st = lstatSync(join(dir, rel));
+      return (st.isFile() || (rel === 'conf.d' && st.isDirectory())) && trusted(st);
+    } catch {
+      return false;
+    }
+  };
   log('info', `the configuration in ${dir} (${[...names].sort().join(', ')}${existsSync(join(dir, 'conf.d')) ? ', conf.d/' : ''}) is in this point as conf/`);
-  return { dir, wanted: (rel) => names.has(rel) || rel === 'conf.d' || (rel.startsWith('conf.d/') && !rel.slice(7).includes('/')) };
+  return { dir, wanted };
 }
 
 /** The WAL files a base backup from `start` to `stop` needs: its segments, and the timeline's history file past timeline 1. */
