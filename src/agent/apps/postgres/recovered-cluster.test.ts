@@ -68,7 +68,7 @@ test('a configuration kept outside the data directory (conf/) is copied in, the 
     // Debian's: the places of the production cluster, an include of conf.d beside it.
     writeFileSync(join(root, 'conf', 'postgresql.conf'), [
       "data_directory = '/var/lib/postgresql/15/main'", "hba_file = '/etc/postgresql/15/main/pg_hba.conf'", "  ident_file='/etc/postgresql/15/main/pg_ident.conf'",
-      "external_pid_file = '/var/run/postgresql/15-main.pid'", 'port = 5432', "include_dir = 'conf.d'", "#data_directory = 'ConfigDir'", '',
+      "External_PID_File = '/var/run/postgresql/15-main.pid'", 'port = 5432', "include_dir = 'conf.d'", "#data_directory = 'ConfigDir'", '',
     ].join('\n'));
     writeFileSync(join(root, 'conf', 'pg_hba.conf'), 'local all postgres peer\n');
     writeFileSync(join(root, 'conf', 'conf.d', 'tuning.conf'), 'work_mem = 8MB\n');
@@ -80,7 +80,7 @@ test('a configuration kept outside the data directory (conf/) is copied in, the 
     await prepareAsOwner(root, settings);
     assert.deepEqual(readFileSync(join(root, 'data', 'postgresql.conf'), 'utf8').split('\n'), [
       "# custos: data_directory = '/var/lib/postgresql/15/main'", "# custos: hba_file = '/etc/postgresql/15/main/pg_hba.conf'", "# custos:   ident_file='/etc/postgresql/15/main/pg_ident.conf'",
-      "# custos: external_pid_file = '/var/run/postgresql/15-main.pid'", 'port = 5432', "include_dir = 'conf.d'", "#data_directory = 'ConfigDir'", '',
+      "# custos: External_PID_File = '/var/run/postgresql/15-main.pid'", 'port = 5432', "include_dir = 'conf.d'", "#data_directory = 'ConfigDir'", '',
     ]);
     assert.equal(readFileSync(join(root, 'data', 'pg_hba.conf'), 'utf8'), 'local all postgres peer\n');
     assert.equal(readFileSync(join(root, 'data', 'conf.d', 'tuning.conf'), 'utf8'), 'work_mem = 8MB\n');

@@ -150,7 +150,7 @@ function replaceFile(path: string, text: string, mode: number): void {
 }
 
 /** Settings of a configuration file that name places of the production cluster: commented out in a recovered copy. */
-const PLACES = /^\s*(data_directory|hba_file|ident_file|external_pid_file)\b/;
+const PLACES = /^\s*(data_directory|hba_file|ident_file|external_pid_file)\b/i;
 
 /** postgresql.conf for a recovered copy: the lines naming the production's places commented out (`# custos: `). */
 export function localConfiguration(text: string): string {

@@ -187,7 +187,8 @@ function checkAppRecovery(s: DataSourceRow, b: RecoveryRequest, toServer: boolea
   if (toServer) throw badRequest(`a ${s.kind} point is not recovered to the server's folders: ${folder}`);
   if (b.to === ORIGINAL_TARGET) throw badRequest(`recovery of ${s.id} over the running cluster (--to original) is not built yet: ${folder}`);
   if (b.items && b.items.length > 0) throw badRequest(`a ${s.kind} point is recovered whole (a cluster), not by items: leave out items`);
-  if (b.conflict !== undefined || b.security !== undefined) throw badRequest(`conflict and security do not apply to a ${s.kind} point: its folder must be new or empty, and its files keep their owner`);
+  // The defaults are taken (the console sends them); anything else cannot apply.
+  if ((b.conflict ?? 'overwrite') !== 'overwrite' || (b.security ?? 'point') !== 'point') throw badRequest(`conflict and security do not apply to a ${s.kind} point: its folder must be new or empty, and its files keep their owner`);
 }
 
 /**
