@@ -16,7 +16,7 @@ import { resolveTarget } from '../restore/fs-safe.js';
 import { formatThrottle, isSystemTarget } from '../../protection/index.js';
 import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
-import { fetchPages, readAhead, streamEntries } from './point-manifest.js';
+import { fetchPages, wholePoint } from './point-manifest.js';
 import type { PlanRequest, SourceJournals, SyncPlan } from './source-journals.js';
 import { JournalAudit } from '../journal/index.js';
 
@@ -242,7 +242,7 @@ export async function runRecoveryJob(spec: RecoveryJobSpec, link: JobLink, hooks
     manifest = entriesOf(pages);
   } else {
     // The whole point: its pages are read as the recovery goes, and the prefetch learns the chunks coming next.
-    manifest = readAhead(streamEntries(link, codec, spec.point.pages), (e) => source.expect(e.chunks ?? []));
+    manifest = wholePoint(link, codec, spec.point.pages, source);
   }
   const items = requested.map((i) => i.path.toString('utf8'));
   const result = await runRestore({

@@ -7,7 +7,7 @@
  * run; now it holds the pages being read, the next request's pages, and the
  * entries the chunk prefetch is looking ahead at (readAhead).
  */
-import type { BlobCodec, ManifestEntry, ManifestPageRef } from '../../format/index.js';
+import type { BlobCodec, ChunkRef, ManifestEntry, ManifestPageRef } from '../../format/index.js';
 import { decodePage } from '../../format/index.js';
 import type { JobLink } from './job-link.js';
 
@@ -93,4 +93,12 @@ export async function* readAhead(
   } finally {
     if (!done) await it.return?.();
   }
+}
+
+/**
+ * A whole point's entries for a recovery: its pages read as the recovery
+ * goes, and the chunk source told of the chunks coming next (prefetch).
+ */
+export function wholePoint(link: JobLink, codec: BlobCodec, pages: readonly ManifestPageRef[], source: { expect(chunks: readonly ChunkRef[]): void }): AsyncIterable<ManifestEntry> {
+  return readAhead(streamEntries(link, codec, pages), (e) => source.expect(e.chunks ?? []));
 }

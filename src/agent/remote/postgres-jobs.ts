@@ -9,7 +9,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CustosError, KnownIds } from '../../base/index.js';
-import { BlobCodec, type ManifestEntry } from '../../format/index.js';
+import { BlobCodec } from '../../format/index.js';
 import type { BackupJobSpec, RecoveryJobSpec } from '../../protocol/index.js';
 import { runBackup } from '../backup/backup.js';
 import { runRestore } from '../restore/restore.js';
@@ -19,7 +19,7 @@ import { prepareAsOwner, recoveryBlock } from '../apps/postgres/recovered-cluste
 import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
 import { resolveTarget } from '../restore/fs-safe.js';
-import { readAhead, streamEntries } from './point-manifest.js';
+import { wholePoint } from './point-manifest.js';
 import { checkRecoveryTarget, chunkKeys, judgeRecovery, progressSink } from './jobs.js';
 
 export interface PostgresJobHooks {
@@ -152,9 +152,8 @@ async function recoverInto(spec: RecoveryJobSpec, app: NonNullable<RecoveryJobSp
   const keys = chunkKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
   const source = new RemoteChunkSource(link);
-  const manifest: AsyncIterable<ManifestEntry> = readAhead(streamEntries(link, codec, spec.point.pages), (e) => source.expect(e.chunks ?? []));
   const result = await runRestore({
-    manifest,
+    manifest: wholePoint(link, codec, spec.point.pages, source),
     target: spec.target,
     source,
     keys,

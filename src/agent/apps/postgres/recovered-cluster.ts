@@ -19,13 +19,11 @@ import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, open
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CustosError } from '../../../base/index.js';
+import type { PostgresRecoveryTarget } from '../../../protocol/messages.js';
 import { parseHistoryFileName, parseSegmentFileName } from '../../../format/postgres/wal-names.js';
 
-export type RecoveryTarget =
-  | { readonly kind: 'immediate' }
-  | { readonly kind: 'time'; readonly time: string }
-  | { readonly kind: 'name'; readonly name: string }
-  | { readonly kind: 'latest' };
+/** Where replay stops (the job spec's, protocol/messages.ts). */
+export type RecoveryTarget = PostgresRecoveryTarget;
 
 export interface RecoveredClusterSettings {
   readonly target: RecoveryTarget;
