@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { PG_BIN, postgresMissing, startTestCluster, type TestCluster } from '../helpers/postgres.js';
 import { attachAgent, freePort, listPoints, startServer, stopAllProcesses, waitFor, type ApiJob, type TestServer } from '../helpers/server.js';
 import { cleanupTempDirs, describeCli, makeTempDir } from '../helpers/tree.js';
+import { addConsoleUsers, launchBrowser, signInWindow } from '../helpers/browser.js';
 
 describe('server mode: a PostgreSQL cluster protected by express fulls and recovered to a folder', { skip: postgresMissing() ?? false, timeout: 600_000 }, () => {
   let server: TestServer;
@@ -146,6 +147,31 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
       assert.equal(sql('SHOW data_directory'), join(target, 'data'));
     } finally {
       debian.stop();
+    }
+  });
+
+  test('the console recovers a cluster whole, into a folder, paused on request; it offers neither browsing nor the original location', async () => {
+    await addConsoleUsers(server, 'correct horse battery staple', [['ada', 'admin']]);
+    const browser = await launchBrowser();
+    try {
+      const page = await signInWindow(browser, server.url, 'ada', 'correct horse battery staple');
+      await page.getByRole('link', { name: 'Recovery', exact: true }).click();
+      await page.getByRole('link', { name: source }).click();
+      await page.getByRole('heading', { name: `Recover from ${source}` }).waitFor();
+      await page.getByText('This is a PostgreSQL cluster').waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Browse' }).count(), 0);
+      await browser.screenshot(page, 'recovery-postgres');
+      await page.getByRole('button', { name: 'Recover the whole point…' }).click();
+      assert.equal(await page.getByLabel(/The original location/).count(), 0);
+      assert.equal(await page.getByLabel(/Download an archive/).count(), 0);
+      const target = join(work, 'from-console');
+      await page.getByRole('textbox', { name: 'Folder on the computer' }).fill(target);
+      await page.getByLabel(/Stop at the point, read-only/).check();
+      await page.getByRole('button', { name: 'Recover', exact: true }).click();
+      await page.locator('[data-recovery-job][data-state="succeeded"]').waitFor({ timeout: 120_000 });
+      assert.match(readFileSync(join(target, 'data', 'postgresql.auto.conf'), 'utf8'), /recovery_target_action = 'pause'/);
+    } finally {
+      await browser.close();
     }
   });
 

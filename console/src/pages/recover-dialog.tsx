@@ -17,9 +17,16 @@ import { href } from '../route.js';
 type Target = 'original' | 'agent' | 'server' | 'download';
 type Format = 'tar' | 'zip';
 
+/** Whether a data source id names a PostgreSQL cluster (AGENT:postgres:PORT): its points are recovered whole, to a folder on a computer. */
+export function isClusterSource(source: string): boolean {
+  return source.split(':')[1] === 'postgres';
+}
+
 export function RecoverDialog({ source, point, items, onClose }: { source: string; point: RecoveryPoint; items: string[]; onClose: () => void }) {
   const agentOfSource = source.slice(0, source.indexOf(':'));
-  const [target, setTarget] = useState<Target>('original');
+  const cluster = isClusterSource(source);
+  const [target, setTarget] = useState<Target>(cluster ? 'agent' : 'original');
+  const [paused, setPaused] = useState(false);
   const [agent, setAgent] = useState(agentOfSource);
   const [path, setPath] = useState('');
   const [format, setFormat] = useState<Format>('zip');
@@ -42,8 +49,9 @@ export function RecoverDialog({ source, point, items, onClose }: { source: strin
         setSaved(await download(source, point, items, format));
       } else {
         const to = target === 'original' ? 'original' : target === 'server' ? `server:${path}` : `${agent}:${path}`;
+        const how = cluster ? (paused ? { paused: true } : {}) : { conflict, security };
         setJob(await call(api.recover, {
-          body: { source, point: point.id, to, ...(items.length > 0 ? { items } : {}), conflict, security, ...(throttle.trim() ? { throttle: [throttle.trim()] } : {}) },
+          body: { source, point: point.id, to, ...(items.length > 0 ? { items } : {}), ...how, ...(throttle.trim() ? { throttle: [throttle.trim()] } : {}) },
         }));
       }
     } catch (err) {
@@ -71,9 +79,15 @@ export function RecoverDialog({ source, point, items, onClose }: { source: strin
           <p role="status" className="note">{saved}</p>
         ) : (
           <form onSubmit={(e) => void submit(e)}>
+            {cluster && (
+              <p className="note">
+                A PostgreSQL cluster is recovered whole into a new folder on a computer: a data directory that starts as a working cluster
+                (its RECOVERY.txt says how). Recovery over the running cluster is not built yet.
+              </p>
+            )}
             <fieldset>
               <legend>Recover to</legend>
-              <label><input type="radio" name="target" checked={target === 'original'} onChange={() => setTarget('original')} /> The original location ({source})</label>
+              {!cluster && <label><input type="radio" name="target" checked={target === 'original'} onChange={() => setTarget('original')} /> The original location ({source})</label>}
               <label><input type="radio" name="target" checked={target === 'agent'} onChange={() => setTarget('agent')} /> A folder on a protected computer</label>
               {target === 'agent' && (
                 <div className="indent">
@@ -81,13 +95,13 @@ export function RecoverDialog({ source, point, items, onClose }: { source: strin
                   <label>Folder on the computer <input value={path} onChange={(e) => setPath(e.target.value)} placeholder="/tmp/recovered" required pattern="/.*" maxLength={4000} /></label>
                 </div>
               )}
-              <label><input type="radio" name="target" checked={target === 'server'} onChange={() => setTarget('server')} /> A folder of this protection server (under its --recovery-dir)</label>
+              {!cluster && <label><input type="radio" name="target" checked={target === 'server'} onChange={() => setTarget('server')} /> A folder of this protection server (under its --recovery-dir)</label>}
               {target === 'server' && (
                 <div className="indent">
                   <label>Folder on the server <input value={path} onChange={(e) => setPath(e.target.value)} placeholder="/srv/recovered/case-42" required pattern="/.*" maxLength={4000} /></label>
                 </div>
               )}
-              <label><input type="radio" name="target" checked={target === 'download'} onChange={() => setTarget('download')} /> Download an archive to this browser</label>
+              {!cluster && <label><input type="radio" name="target" checked={target === 'download'} onChange={() => setTarget('download')} /> Download an archive to this browser</label>}
               {target === 'download' && (
                 <div className="indent">
                   <label>Format
@@ -99,7 +113,10 @@ export function RecoverDialog({ source, point, items, onClose }: { source: strin
                 </div>
               )}
             </fieldset>
-            {target !== 'download' && (
+            {cluster && (
+              <label><input type="checkbox" checked={paused} onChange={(e) => setPaused(e.target.checked)} /> Stop at the point, read-only, to look at it before promoting it (paused)</label>
+            )}
+            {target !== 'download' && !cluster && (
               <>
                 <fieldset>
                   <legend>When a different item is already there</legend>

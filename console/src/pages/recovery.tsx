@@ -12,7 +12,7 @@ import { call } from '../api.js';
 import { formatBytes, formatTime, plural } from '../format.js';
 import { useLoad } from '../load.js';
 import { href } from '../route.js';
-import { RecoverDialog } from './recover-dialog.js';
+import { isClusterSource, RecoverDialog } from './recover-dialog.js';
 import { PatternSearch, VersionsDialog } from './find-parts.js';
 
 export function Recovery({ route }: { route: string[]; session: Session }) {
@@ -102,6 +102,12 @@ function SourceRecovery({ source, pointId }: { source: string; pointId: string |
                 {selected.size > 0 ? `Recover ${plural(selected.size, 'item')}…` : 'Recover the whole point…'}
               </button>
             </div>
+            {isClusterSource(source) ? (
+              <p className="note">
+                This is a PostgreSQL cluster: each recovery point is the whole cluster, recovered into a new folder on a computer where it
+                starts as a working cluster. Its files are not browsed.
+              </p>
+            ) : (<>
             <nav className="tabs" aria-label="Find what to recover">
               <button type="button" className={tab === 'browse' ? 'tab current' : 'tab'} aria-pressed={tab === 'browse'} onClick={() => setTab('browse')}>
                 Browse
@@ -118,6 +124,7 @@ function SourceRecovery({ source, pointId }: { source: string; pointId: string |
                 openPath(p);
               }} />
             )}
+            </>)}
           </div>
         </div>
       )}
