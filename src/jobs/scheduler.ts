@@ -36,11 +36,13 @@ export interface ScheduledSource {
   /** Kinds of this data source's jobs that are queued or running. */
   readonly activeKinds: ReadonlySet<JobKind>;
   /**
-   * Protected by express fulls only (an application data source while its
-   * log synchronization is not built): its replica is created by a recovery
-   * point job, and no synchronization or consistency check is ever due.
+   * An application data source (a PostgreSQL cluster): its replica and its
+   * scheduled recovery points are express fulls (recovery point jobs), and
+   * no consistency check is due (each express full is a whole base backup).
+   * `logs`: its log is synchronized between them (sync jobs, each a
+   * recovery point); `full-only`: no synchronization is ever due.
    */
-  readonly expressFullsOnly?: boolean;
+  readonly app?: 'logs' | 'full-only';
 }
 
 export interface DueJob {
@@ -65,12 +67,13 @@ export function dueWork(sources: readonly ScheduledSource[], now: Date): DueJob[
       const at = replicaCreationTime(s.policy, s.since);
       // After an attempt that failed for good, the next one waits a synchronization interval (not one a minute).
       const retryDue = s.lastSyncStartedAt === null || isSyncDue(s.lastSyncStartedAt, s.policy, now);
-      if (at && at.getTime() <= now.getTime() && !replicaBusy && retryDue) due.push(s.expressFullsOnly ? job('recovery-point', null, 'replica creation: an express full') : job('sync', null, 'replica creation'));
+      if (at && at.getTime() <= now.getTime() && !replicaBusy && retryDue) due.push(s.app ? job('recovery-point', null, 'replica creation: an express full') : job('sync', null, 'replica creation'));
       continue;
     }
-    if (s.expressFullsOnly) {
+    if (s.app) {
       const point = latestPointSlot(s.policy, now, s.since);
       if (point && point.key !== s.lastPointSlot) due.push(job('recovery-point', point.key, `scheduled express full ${point.key}`));
+      else if (s.app === 'logs' && !replicaBusy && isSyncDue(s.lastSyncStartedAt, s.policy, now)) due.push(job('sync', null, `log synchronization every ${s.policy.syncMinutes} min`));
       continue;
     }
     if (s.replicaState === 'inconsistent' && s.policy.check.auto && !active.has('consistency-check')) {

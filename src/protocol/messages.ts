@@ -58,6 +58,10 @@ export interface PostgresBackupSettings {
   readonly blockSize: number;
   /** The system identifier of the cluster this data source protects (from its newest point); null before its first point. */
   readonly systemIdentifier: string | null;
+  /** The data source's replication slot (custos_ and 12 hex digits): made by an express full when the log can be ours. */
+  readonly slot: string;
+  /** A log synchronization (sync job): the point it follows, whose base and WAL it extends. */
+  readonly previous: { readonly point: string; readonly app: AppPointMeta } | null;
 }
 
 /** Where a recovered postgres cluster stops replaying: the end of a base backup (immediate), a time, a restore point name, or the end of the WAL. */

@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CustosError, errorMessage, IntegrityError, type ChunkId, type RecoveryPointId } from '../base/index.js';
-import { decodePage, POINT_VERSION, type ManifestPageRef, type RecoveryPointRecord } from '../format/index.js';
+import { decodePage, POINT_VERSION, type AppPointMeta, type ManifestPageRef, type RecoveryPointRecord } from '../format/index.js';
 import { encodeBlobFrame, fromWireError, type AgentRequest, type CommitRequest, type JobProgress, type WireError } from '../protocol/index.js';
 import type { ChunkWriter, Pool } from '../pool/index.js';
 import { packName } from '../pool/index.js';
@@ -130,6 +130,8 @@ export interface BackupTarget {
   readonly previousPages: readonly ManifestPageRef[];
   /** The application kind whose metadata the commit must carry (postgres); null: a tree of files, with none. */
   readonly app: 'postgres' | null;
+  /** Checks the commit's application metadata against what the job was for (throws: the commit is refused). */
+  readonly appCheck?: (meta: AppPointMeta) => void;
   /** The data source's newest point: its chunks are the agent's own (see ownChunks). */
   readonly newest: RecoveryPointRecord | null;
   readonly now: () => Date;
@@ -229,6 +231,7 @@ export class BackupChannel extends BaseChannel {
       if (this.target.app !== (c.app?.kind ?? null)) {
         throw new CustosError('denied', this.target.app ? `a ${this.target.app} data source's point must carry its ${this.target.app} metadata` : 'a point of files carries no application metadata');
       }
+      if (c.app) this.target.appCheck?.(c.app);
       for (const page of c.manifest) await this.checkPage(page);
     } catch (err) {
       // A commit the server refuses fails the job: nothing is written that anyone could see.

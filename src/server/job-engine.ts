@@ -6,7 +6,9 @@
  * a catalog write first, so a server killed at any instant restarts with each
  * job either finished or re-queued ("interrupted … retried"), never lost.
  */
+import { createHash } from 'node:crypto';
 import { CustosError, errorMessage, type Clock, type RecoveryPointId } from '../base/index.js';
+import { parseLsn } from '../format/postgres/wal-names.js';
 import type { Catalog, JobRow } from '../catalog/index.js';
 import {
   DEFAULT_LIMITS,
@@ -36,15 +38,15 @@ import {
   type PruneDecision,
   type ProtectionPolicy,
 } from '../protection/index.js';
-import { DEFAULT_CONFLICT, missedPathsText, type PostgresRecoverySettings, type ConflictModeName, type JobProgress, type JobSpec, type SecurityModeName, type WireKeys, type WireThrottleRule } from '../protocol/index.js';
+import { DEFAULT_CONFLICT, missedPathsText, type PostgresRecoverySettings, type PostgresRecoveryTarget, type ConflictModeName, type JobProgress, type JobSpec, type SecurityModeName, type WireKeys, type WireThrottleRule } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
 import { BackupChannel, RecoveryChannel } from './job-channels.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
-import { CATALOG_BACKUP_REASONS, type CatalogBackupReason, type RecoveryPointRecord } from '../format/index.js';
+import { CATALOG_BACKUP_REASONS, type AppPointMeta, type CatalogBackupReason, type RecoveryPointRecord } from '../format/index.js';
 import { CATALOG_BACKUP_SETTINGS, type CatalogBackupService } from './catalog-backup.js';
 import { scheduleSince, servedMarksPatch } from './schedule-marks.js';
-import { appJobRefusal } from './source-id.js';
+import { appJobRefusal, appOf } from './source-id.js';
 import type { ServerRecoveries } from './server-recovery.js';
 
 export interface JobEngineDeps {
@@ -299,7 +301,7 @@ export class JobEngine {
         lastPointSlot: s.last_point_slot,
         lastCheckSlot: s.last_check_slot,
         activeKinds: activeBySource.get(s.id) ?? new Set(),
-        ...(s.kind === 'fs' ? {} : { expressFullsOnly: true }),
+        ...(s.kind === 'fs' ? {} : { app: await this.logModeOf(s.id) }),
       });
     }
     const lastPrune = await c.setting('last_prune_at');
@@ -479,20 +481,27 @@ export class JobEngine {
         ...(point.app ? { app: appRecoverySettings(point, source.id, params) } : {}),
       };
     } else {
-      if (sourceKind !== 'fs' && kind !== 'recovery-point') throw new CustosError('usage', appJobRefusal(kind, source.id));
       const newestRow = await c.newestPoint(source.id);
       const newest = newestRow ? await this.loadPoint(newestRow.id) : null;
+      const logSync = sourceKind !== 'fs' && kind === 'sync' && newest?.app?.logMode === 'logs';
+      if (sourceKind !== 'fs' && kind !== 'recovery-point' && !logSync) throw new CustosError('usage', appJobRefusal(kind, source.id, newest !== null));
       // An express full reads every file (a page rewritten within one clock tick keeps its file's stat): no previous manifest.
-      const previous = kind !== 'consistency-check' && sourceKind === 'fs' ? newest : null;
+      // A log synchronization extends its previous point's manifest with the new WAL.
+      const previous = kind !== 'consistency-check' && (sourceKind === 'fs' || logSync) ? newest : null;
       if (newest) unpin = this.d.pool.activity.pin(newest);
       if (kind !== 'consistency-check') await c.updateSource(source.id, { last_sync_started_at: this.now() });
       // A check that creates a (manual) replica leaves it 'none' until done, as a replica-creating sync does: the scheduler waits for it.
       else if (source.replica_state !== 'none') await c.updateSource(source.id, { replica_state: 'checking' });
       const policy = source.group_name ? await this.policyOf(source.group_name) : null;
-      const makesRecoveryPoint = kind === 'recovery-point' || source.replica_state === 'none';
+      // Each synchronization of an application's log is a recovery point, as in DPM.
+      const makesRecoveryPoint = kind === 'recovery-point' || source.replica_state === 'none' || sourceKind !== 'fs';
       channel = new BackupChannel(
         this.d.pool,
-        { host: agentName, path: source.path, parent: newest?.id ?? null, previousPages: previous?.manifest ?? [], newest, now: () => this.d.clock.now(), app: sourceKind === 'fs' ? null : sourceKind },
+        {
+          host: agentName, path: source.path, parent: newest?.id ?? null, previousPages: previous?.manifest ?? [], newest, now: () => this.d.clock.now(),
+          app: sourceKind === 'fs' ? null : sourceKind,
+          ...(sourceKind === 'fs' ? {} : { appCheck: (meta: AppPointMeta) => checkAppCommit(meta, kind, newest) }),
+        },
         events,
         async (record) => this.recordPoint(job, source.id, record, makesRecoveryPoint),
       );
@@ -506,7 +515,12 @@ export class JobEngine {
         chunker: this.d.pool.config.chunker,
         previous: previous ? { point: previous.id, pages: previous.manifest } : null,
         fullScan: kind === 'consistency-check',
-        ...(sourceKind === 'postgres' ? { app: { kind: 'postgres' as const, port: Number(source.path), blockSize: POSTGRES_BLOCK_SIZE, systemIdentifier: newest?.app?.systemIdentifier ?? null } } : {}),
+        ...(sourceKind === 'postgres' ? {
+          app: {
+            kind: 'postgres' as const, port: Number(source.path), blockSize: POSTGRES_BLOCK_SIZE, systemIdentifier: newest?.app?.systemIdentifier ?? null,
+            slot: slotNameOf(source), previous: logSync && newest?.app ? { point: newest.id, app: newest.app } : null,
+          },
+        } : {}),
       };
     }
     try {
@@ -571,6 +585,12 @@ export class JobEngine {
     } finally {
       session.removeJob(job.id);
     }
+  }
+
+  /** Whether an application data source's log is synchronized: as its newest point says (full-only before its first). */
+  private async logModeOf(sourceId: string): Promise<'logs' | 'full-only'> {
+    const app = appOf(await this.d.catalog.newestPoint(sourceId));
+    return app?.logMode === 'logs' ? 'logs' : 'full-only';
   }
 
   private async policyOf(group: string): Promise<ProtectionPolicy | null> {
@@ -727,14 +747,48 @@ function maxRecoveryPoints(kind: string): number {
 /** Relation files of an express full are cut in PostgreSQL's page size (docs/design/postgresql.md §4.2). */
 const POSTGRES_BLOCK_SIZE = 8192;
 
+/** The replication slot of a postgres data source: its own, for as long as it exists (a source made again gets another). */
+export function slotNameOf(source: { readonly id: string; readonly created_at: string }): string {
+  return `custos_${createHash('sha256').update(`${source.id}\n${source.created_at}`).digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * The commit of an application data source's job, against what the job was
+ * for: an express full is a full point of the same cluster; a log
+ * synchronization is a log point on the base of the point it follows, its
+ * WAL going on from where that one's ended.
+ */
+export function checkAppCommit(meta: AppPointMeta, kind: JobKind, newest: RecoveryPointRecord | null): void {
+  const prev = newest?.app ?? null;
+  if (prev && meta.systemIdentifier !== prev.systemIdentifier) throw new CustosError('denied', `the point is of another cluster (system identifier ${meta.systemIdentifier}, was ${prev.systemIdentifier})`);
+  if (kind !== 'sync') {
+    if (meta.point !== 'full') throw new CustosError('denied', `a ${kind} job commits an express full, not a ${meta.point} point`);
+    return;
+  }
+  if (meta.point !== 'log' || !prev || !newest) throw new CustosError('denied', 'a log synchronization commits a log point after a point of the same data source');
+  const base = prev.point === 'full' ? newest.id : prev.base;
+  if (meta.base !== base) throw new CustosError('denied', `the log point names base ${meta.base}, not ${base}`);
+  for (const k of ['version', 'walSegmentSize', 'blockSize', 'timeline', 'startLsn', 'stopLsn', 'startTime', 'stopTime', 'dataChecksums'] as const) {
+    if (meta[k] !== prev[k]) throw new CustosError('denied', `the log point's ${k} is not its base's`);
+  }
+  if (meta.walSegments[0] !== prev.walSegments[0]) throw new CustosError('denied', "the log point's WAL does not start where its base's does");
+  const prevEnd = parseLsn(prev.walEnd ?? prev.stopLsn)!;
+  if (parseLsn(meta.walEnd!)! < prevEnd) throw new CustosError('denied', `the log point's WAL ends at ${meta.walEnd}, before the previous point's end`);
+}
+
 /** How a recovered postgres point is made ready: where it stops (the end of its base backup), and whether it waits there. */
 function appRecoverySettings(point: RecoveryPointRecord, sourceId: string, params: Record<string, unknown>): PostgresRecoverySettings {
+  const app = point.app!;
+  // A time the route planned (recovery_target_time); else the point itself: the end of its base, or its marker.
+  const at = typeof params['appTime'] === 'string' ? params['appTime'] : null;
+  const target: PostgresRecoveryTarget = at ? { kind: 'time', time: at } : app.point === 'log' ? { kind: 'name', name: app.marker!.name } : { kind: 'immediate' };
+  const what = app.point === 'log' ? `a log synchronization of ${app.marker!.time.slice(0, 19).replace('T', ' ')} UTC` : `an express full of ${app.stopTime.slice(0, 19).replace('T', ' ')} UTC`;
   return {
     kind: 'postgres',
-    target: { kind: 'immediate' },
+    target,
     paused: params['paused'] === true,
-    segmentBytes: point.app!.walSegmentSize,
-    describe: `point ${point.id} of ${sourceId}, an express full of ${point.app!.stopTime.slice(0, 19).replace('T', ' ')} UTC`,
+    segmentBytes: app.walSegmentSize,
+    describe: `point ${point.id} of ${sourceId}, ${what}${at ? `, replayed to ${at}` : ''}`,
   };
 }
 

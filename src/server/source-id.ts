@@ -2,6 +2,7 @@
 import { posix } from 'node:path';
 import { CustosError } from '../base/index.js';
 import { SOURCE_KIND_NAMES, type SourceKindName } from '../protocol/index.js';
+import { parsePointMeta, type AppPointMeta } from '../format/index.js';
 
 export const SOURCE_KINDS = SOURCE_KIND_NAMES;
 
@@ -41,10 +42,24 @@ export function sourceIdOf(p: SourceIdParts): string {
 }
 
 /** Why a job other than an express full is refused for an application data source (what exists so far). */
-export function appJobRefusal(kind: string, sourceId: string): string {
-  if (kind === 'sync') return `${sourceId} is protected by express fulls at its group's recovery point times; log synchronization is not built yet (custos point create ${sourceId} makes an express full now)`;
+export function appJobRefusal(kind: string, sourceId: string, hasPoints = true): string {
+  if (kind === 'sync') {
+    return hasPoints
+      ? `${sourceId} is protected by express fulls only: another tool takes its log, or it cannot give it (see its express full's job log; custos point create ${sourceId} makes an express full now)`
+      : `${sourceId} has no express full yet to synchronize its log from: custos point create ${sourceId} makes one`;
+  }
   if (kind === 'consistency-check') return `the consistency check of ${sourceId} is not built yet: each express full is a whole base backup`;
   return `a ${kind} job does not apply to ${sourceId}`;
+}
+
+/** A catalog point's application metadata (checked when it was committed), or null. */
+export function appOf(row: { readonly app: string | null } | undefined): AppPointMeta | null {
+  if (!row?.app) return null;
+  try {
+    return parsePointMeta(JSON.parse(row.app) as unknown);
+  } catch {
+    return null;
+  }
 }
 
 /** `AGENT:/path` — where a recovery writes. */

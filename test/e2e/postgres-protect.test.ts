@@ -120,6 +120,44 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
     assert.equal(sql("SELECT string_agg(name, ',' ORDER BY name) FROM marker"), 'before');
   });
 
+  test('log synchronizations: each is a recovery point; a time between two rows recovers exactly the rows before it, a log point by itself all before its marker', async () => {
+    const slotRestart = () => cluster.sql("SELECT slot_name || ' ' || restart_lsn FROM pg_replication_slots WHERE slot_name ~ '^custos_[0-9a-f]{12}$'");
+    const [slot, before] = slotRestart().split(' ');
+    assert.match(slot ?? '', /^custos_[0-9a-f]{12}$/, 'the express full made the data source its slot');
+    cluster.sql("INSERT INTO marker (name) VALUES ('m1')");
+    // The database server's clock between the two commits, 10 ms clear of each (recovery_target_time compares commit times).
+    cluster.sql('SELECT pg_sleep(0.01)');
+    const between = cluster.sql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
+    cluster.sql('SELECT pg_sleep(0.01)');
+    cluster.sql("INSERT INTO marker (name) VALUES ('m2')");
+    const sync = await job(['sync', source]);
+    assert.equal(sync.state, 'succeeded', JSON.stringify(sync));
+    const result = sync.result as { point: string; recoveryPoint: boolean; bytesAdded: number };
+    assert.equal(result.recoveryPoint, true, 'each log synchronization is a recovery point');
+    const points = await listPoints(server, source);
+    assert.equal(points.at(-1)!.id, result.point);
+    const [, after] = slotRestart().split(' ');
+    assert.notEqual(after, before, 'the slot let go of what the pool holds');
+    // A log point holds the base's data again by reference: it adds the WAL, not the cluster.
+    assert.ok(points.at(-1)!.bytesAdded < points[0]!.bytesAdded / 4, `${points.at(-1)!.bytesAdded} bytes added by the synchronization`);
+
+    const atTime = join(work, 'at-time');
+    const rec = await job(['recover', source, '--at', between, '--to', `db1:${atTime}`]);
+    assert.equal(rec.state, 'succeeded', JSON.stringify(rec));
+    assert.match(readFileSync(join(atTime, 'data', 'postgresql.auto.conf'), 'utf8'), /recovery_target_time = /);
+    const sql = await startRecovered(atTime);
+    await waitFor('promotion', async () => sql('SELECT pg_is_in_recovery()') === 'f', 60_000, 200);
+    assert.equal(sql("SELECT string_agg(name, ',' ORDER BY name) FROM marker"), 'after,before,m1');
+
+    const whole = join(work, 'log-point');
+    const rec2 = await job(['recover', source, '--point', result.point, '--to', `db1:${whole}`]);
+    assert.equal(rec2.state, 'succeeded', JSON.stringify(rec2));
+    assert.match(readFileSync(join(whole, 'data', 'postgresql.auto.conf'), 'utf8'), /recovery_target_name = 'custos-job-\d+'/);
+    const sql2 = await startRecovered(whole);
+    await waitFor('promotion', async () => sql2('SELECT pg_is_in_recovery()') === 'f', 60_000, 200);
+    assert.equal(sql2("SELECT string_agg(name, ',' ORDER BY name) FROM marker"), 'after,before,m1,m2');
+  });
+
   test("a cluster whose configuration is kept outside its data directory (Debian's layout): the point holds it, the recovered copy starts with it", async () => {
     // Its socket beside the first one's: the agent looks in that directory (--pg-socket-dir).
     const debian = await startTestCluster({}, { configOutside: true, socketDir: cluster.socketDir });
@@ -182,7 +220,6 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
       assert.match(r.stderr, message, describeCli(args, r));
     };
     const [point] = await listPoints(server, source);
-    await refused(['sync', source], /log synchronization is not built yet/);
     await refused(['check', source], /consistency check of .* is not built yet/);
     await refused(['browse', source], /points are clusters, recovered whole/);
     await refused(['recover', source, '--point', point!.id, '--to', 'original'], /--to original\) is not built yet/);

@@ -5,21 +5,24 @@
  * again at each job from its port, the way discovery finds it, and every
  * PostgreSQL session runs as the cluster's owner.
  */
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CustosError, KnownIds } from '../../base/index.js';
-import { BlobCodec } from '../../format/index.js';
+import { CustosError, KnownIds, type ChunkId } from '../../base/index.js';
+import { BlobCodec, comparePaths, ManifestPageBuilder, type AppPointMeta, type ChunkRef, type ManifestEntry, type ManifestPageRef, type PointSummary } from '../../format/index.js';
+import { formatLsn, parseLsn } from '../../format/postgres/wal-names.js';
 import type { BackupJobSpec, RecoveryJobSpec } from '../../protocol/index.js';
 import { runBackup } from '../backup/backup.js';
 import { runRestore } from '../restore/restore.js';
 import { clusterOnPort, DEFAULT_SOCKET_DIRS } from '../apps/postgres/find-clusters.js';
 import { expressFull } from '../apps/postgres/express-full.js';
 import { prepareAsOwner, recoveryBlock } from '../apps/postgres/recovered-cluster.js';
+import { advanceSlot, logSync } from '../apps/postgres/log-sync.js';
+import type { OwnerTarget } from '../apps/postgres/connect.js';
 import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
 import { resolveTarget } from '../restore/fs-safe.js';
-import { wholePoint } from './point-manifest.js';
+import { fetchPages, wholePoint } from './point-manifest.js';
 import { checkRecoveryTarget, chunkKeys, judgeRecovery, progressSink } from './jobs.js';
 
 export interface PostgresJobHooks {
@@ -32,7 +35,8 @@ export interface PostgresJobHooks {
 export async function runExpressFullJob(spec: BackupJobSpec, link: JobLink, hooks: PostgresJobHooks = {}): Promise<Record<string, unknown>> {
   const app = spec.app;
   if (!app || app.kind !== 'postgres') throw new CustosError('usage', `job ${spec.id} names a postgres data source without its settings`);
-  if (spec.kind !== 'recovery-point') throw new CustosError('usage', `a ${spec.kind} job of a postgres data source is not built yet: its points are express fulls`);
+  if (spec.kind === 'sync' && app.previous) return runLogSyncJob(spec, link, hooks);
+  if (spec.kind !== 'recovery-point') throw new CustosError('usage', `a ${spec.kind} job of a postgres data source is not built yet: its points are express fulls and log synchronizations`);
   const cluster = await clusterOnPort(app.port, { socketDirs: [...DEFAULT_SOCKET_DIRS, ...(hooks.pgSocketDirs ?? [])] });
   link.log('info', `express full of the cluster on port ${app.port} (PostgreSQL ${cluster.version}, ${cluster.dataDirectory}), as ${cluster.target.user}`);
   const keys = chunkKeys(spec.keys);
@@ -45,6 +49,7 @@ export async function runExpressFullJob(spec: BackupJobSpec, link: JobLink, hook
     label: `custos job ${spec.id}`,
     blockSize: app.blockSize,
     expectedSystemIdentifier: app.systemIdentifier,
+    slot: app.slot,
     log: (level, message) => link.log(level, message),
     backup: (items, fixedBlocks) => runBackup({
       source: cluster.dataDirectory,
@@ -65,7 +70,115 @@ export async function runExpressFullJob(spec: BackupJobSpec, link: JobLink, hook
   // Files dropped while the walk ran (the only errors expressFull lets through) are dropped by replay too: the point is whole.
   for (const e of result.errors.slice(0, 100)) link.log('info', `${e.path}: gone while read (a dropped relation; WAL replay drops it too)`);
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: { ...result.summary, errors: 0 }, partial: false, excludes: [], app: full.meta });
+  if (full.meta.logMode === 'logs') await moveSlot(cluster.target, app.slot, full.meta.stopLsn, full.meta.walSegmentSize, link);
   return { ...commit, partial: false, errors: 0, summary: result.summary };
+}
+
+/** After a commit: the slot lets go of the WAL the pool now holds (a failure only keeps more WAL: logged, not fatal). */
+async function moveSlot(target: OwnerTarget, slot: string, end: string, segmentBytes: number, link: JobLink): Promise<void> {
+  try {
+    const to = await advanceSlot(target, slot, parseLsn(end)!, segmentBytes);
+    if (to) link.log('info', `replication slot ${slot} moved to ${to}: PostgreSQL may recycle the WAL before it`);
+  } catch (err) {
+    link.log('warning', `replication slot ${slot} not moved (${err instanceof Error ? err.message : String(err)}): PostgreSQL keeps the WAL until the next synchronization moves it`);
+  }
+}
+
+/** WAL segments are cut into blocks of this size (a partial last segment shares its first blocks with the whole one later). */
+const WAL_BLOCK = 1024 * 1024;
+
+/**
+ * A log synchronization (a sync job of a postgres data source whose log is
+ * ours): the marker and the WAL through it (log-sync.ts), then a log point:
+ * the previous point's manifest with its WAL entries from the resumed
+ * segment on replaced by the spool's, committed with the log point's
+ * metadata; then the slot moves on.
+ */
+async function runLogSyncJob(spec: BackupJobSpec, link: JobLink, hooks: PostgresJobHooks): Promise<Record<string, unknown>> {
+  const started = Date.now();
+  const app = spec.app!;
+  const prev = app.previous!;
+  if (!spec.previous) throw new CustosError('usage', `job ${spec.id} synchronizes a log without the previous point's manifest`);
+  const cluster = await clusterOnPort(app.port, { socketDirs: [...DEFAULT_SOCKET_DIRS, ...(hooks.pgSocketDirs ?? [])] });
+  const stageDir = mkdtempSync(join(tmpdir(), `custos-job-${spec.id}-`));
+  try {
+    const prevEnd = parseLsn(prev.app.walEnd ?? prev.app.stopLsn)!;
+    const sync = await logSync({
+      target: cluster.target, dataDirectory: cluster.dataDirectory, slot: app.slot, systemIdentifier: prev.app.systemIdentifier, timeline: prev.app.timeline,
+      segmentBytes: prev.app.walSegmentSize, previousEnd: prevEnd, markerName: `custos-job-${spec.id}`, spoolDir: join(stageDir, 'wal'),
+      log: (level, message) => link.log(level, message),
+    });
+    const keys = chunkKeys(spec.keys);
+    const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
+    const sink = new RemoteChunkSink(link);
+    const previous = (await fetchPages(link, codec, spec.previous.pages)).flat();
+    const built = await logPointManifest(previous, sync.segments, join(stageDir, 'wal'), codec, sink);
+    await sink.flush();
+    const last = sync.segments.at(-1)!;
+    const meta: AppPointMeta = {
+      ...prev.app, point: 'log', logMode: 'logs', base: prev.app.point === 'full' ? prev.point : prev.app.base!, walEnd: formatLsn(sync.walEnd), marker: sync.marker,
+      walSegments: [prev.app.walSegments[0], last],
+    };
+    const summary: PointSummary = { ...built.summary, bytesAdded: sink.bytesAdded, durationMs: Date.now() - started };
+    const commit = await link.request({ op: 'commit', manifest: built.manifest, summary, partial: false, excludes: [], app: meta });
+    await moveSlot(cluster.target, app.slot, meta.walEnd!, meta.walSegmentSize, link);
+    return { ...commit, partial: false, errors: 0, summary };
+  } finally {
+    rmSync(stageDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The log point's manifest: the previous point's entries, its WAL files
+ * from the first spooled segment on replaced by the spool's (cut in 1 MiB
+ * blocks, sent to the sink), in path order, cut into pages as the backup
+ * pipeline cuts them.
+ */
+async function logPointManifest(previous: readonly ManifestEntry[], segments: readonly string[], spoolDir: string, codec: BlobCodec, sink: RemoteChunkSink): Promise<{ manifest: ManifestPageRef[]; summary: PointSummary }> {
+  const walDir = previous.find((e) => e.path.toString('latin1') === 'wal' && e.type === 'dir');
+  if (!walDir) throw new CustosError('format', 'the previous point has no wal/ directory: it is not a postgres point');
+  const replaced = new Set(segments.map((n) => `wal/${n}`));
+  const kept = previous.filter((e) => !replaced.has(e.path.toString('latin1')));
+  const added: ManifestEntry[] = [];
+  let bytesRead = 0;
+  for (const name of segments) {
+    const data = readFileSync(join(spoolDir, name));
+    bytesRead += data.length;
+    const chunks: ChunkRef[] = [];
+    for (let off = 0; off < data.length; off += WAL_BLOCK) {
+      const block = data.subarray(off, Math.min(off + WAL_BLOCK, data.length));
+      const id = codec.chunkIdBytes(block);
+      if (!sink.has(id.toString('hex'))) sink.add(id, codec.encodeChunk(id, block), block.length);
+      await sink.backpressure();
+      chunks.push({ id, length: block.length });
+    }
+    const now = BigInt(Date.now()) * 1_000_000n;
+    added.push({ path: Buffer.from(`wal/${name}`, 'latin1'), type: 'file', mode: 0o600, uid: walDir.uid, gid: walDir.gid, user: walDir.user, group: walDir.group, mtimeNs: now, ctimeNs: now, ino: 0n, size: data.length, chunks });
+  }
+  const entries = [...kept, ...added].sort((a, b) => comparePaths(a.path, b.path));
+  const builder = new ManifestPageBuilder();
+  const manifest: ManifestPageRef[] = [];
+  const store = (p: { page: Buffer; entries: number } | null): void => {
+    if (!p) return;
+    const id = codec.chunkIdBytes(p.page);
+    if (!sink.has(id.toString('hex'))) sink.add(id, codec.encodeChunk(id, p.page), p.page.length);
+    manifest.push({ id: id.toString('hex') as ChunkId, length: p.page.length, entries: p.entries });
+  };
+  let files = 0;
+  let dirs = 0;
+  let logicalBytes = 0;
+  for (const e of entries) {
+    if (e.type === 'file') {
+      files++;
+      logicalBytes += e.size;
+    } else if (e.type === 'dir') dirs++;
+    store(builder.add(e));
+  }
+  store(builder.finish());
+  return {
+    manifest,
+    summary: { filesNew: added.length, filesChanged: 0, filesUnchanged: files - added.length, dirs, others: entries.length - files - dirs, errors: 0, changedDuringRead: 0, bytesRead, bytesAdded: 0, logicalBytes, durationMs: 0 },
+  };
 }
 
 /**

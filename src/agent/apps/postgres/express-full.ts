@@ -28,7 +28,8 @@ import { EMPTY_PATH, underPrefix, walk, type WalkItem } from '../../backup/walke
 import type { BackupResult } from '../../backup/backup.js';
 import { isFixedBlockSize } from '../../backup/messages.js';
 import { connectAsOwner, type OwnerTarget } from './connect.js';
-import { readFacts, type ClusterFacts } from './facts.js';
+import { decideLogMode, readFacts, type ClusterFacts } from './facts.js';
+import { ensureSlot } from './log-sync.js';
 import type { PostgresPointMeta } from '../../../format/postgres/point-meta.js';
 
 /** What an express full records about itself: the point's `app` metadata (§4.4). */
@@ -46,6 +47,13 @@ export interface ExpressFullOptions {
   readonly blockSize: number;
   /** The system identifier this source had when protected; null the first time. */
   readonly expectedSystemIdentifier: string | null;
+  /**
+   * The data source's replication slot: when the cluster's log can be ours
+   * (decideLogMode), it is made (if missing) before the backup starts, so the
+   * WAL from here on is kept for the log synchronizations; null: express
+   * fulls only.
+   */
+  readonly slot?: string | null;
   readonly log: (level: 'info' | 'warning', message: string) => void;
   /**
    * Runs the backup pipeline on the items given (runBackup with `items` and
@@ -99,6 +107,16 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
     const tablespaces = readdirSync(join(o.dataDirectory, 'pg_tblspc'));
     if (tablespaces.length > 0) throw new CustosError('usage', `the cluster has tablespaces outside its data directory (pg_tblspc/${tablespaces[0]}): Custos does not protect them yet`);
     const conf = await configurationOutside(client, o.dataDirectory, o.target.uid, o.log);
+    let logMode: ExpressFullMeta['logMode'] = 'full-only';
+    if (o.slot) {
+      const decision = decideLogMode(facts);
+      if (decision.mode === 'logs') {
+        if (await ensureSlot(client, o.slot)) o.log('info', `replication slot ${o.slot} made: it keeps the log from now on for the log synchronizations`);
+        logMode = 'logs';
+      } else {
+        o.log('warning', `express fulls only, no log synchronization: ${decision.reasons.join('; ')}`);
+      }
+    }
     // A temporary slot on this session holds every WAL segment from the start on until the copy is done.
     const slot = `custos_tmp_${randomBytes(6).toString('hex')}`;
     await client.query('SELECT pg_create_physical_replication_slot($1, true, true)', [slot]);
@@ -167,7 +185,7 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
     return {
       backup,
       meta: {
-        kind: 'postgres', point: 'full', logMode: 'full-only', version: facts.versionNum, systemIdentifier: facts.systemIdentifier, walSegmentSize: facts.walSegmentBytes,
+        kind: 'postgres', point: 'full', logMode, version: facts.versionNum, systemIdentifier: facts.systemIdentifier, walSegmentSize: facts.walSegmentBytes,
         blockSize: o.blockSize, timeline, startLsn: formatLsn(startLsn), stopLsn: formatLsn(stopped.lsn), startTime, stopTime: new Date().toISOString(),
         dataChecksums: facts.dataChecksums, walSegments: [first, last],
       },

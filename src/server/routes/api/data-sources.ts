@@ -15,8 +15,9 @@ import { api, ORIGINAL_TARGET, type RecoveryRequest } from '../../../protocol/re
 import { sourceInScope, type Principal } from '../../auth.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest } from '../../http-errors.js';
-import { appJobRefusal, parseTarget } from '../../source-id.js';
+import { appJobRefusal, appOf, parseTarget } from '../../source-id.js';
 import { serverTargetPath } from '../../server-recovery.js';
+import { planAppRecovery } from '../../app-recovery.js';
 import { checkServerTargetRequest, enqueueServerRecovery } from './server-targets.js';
 import { jobView, pointView, sourceView } from '../../views.js';
 import { serve } from '../serve.js';
@@ -81,7 +82,7 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
   };
   const onDemand = (kind: JobKind, label: string) => async (r: OnDemandRequest) => {
     const s = await onDemandSource(r);
-    if (s.kind !== 'fs') throw new CustosError('usage', appJobRefusal(kind, s.id));
+    if (s.kind !== 'fs' && !(kind === 'sync' && appOf(await c.newestPoint(s.id))?.logMode === 'logs')) throw new CustosError('usage', appJobRefusal(kind, s.id, (await c.newestPoint(s.id)) !== undefined));
     return jobView(await ctx.engine.enqueue({ kind, source: s.id, agent: s.agent, reason: `${label} requested by ${r.principal!.name}` }));
   };
   serve(app, api.syncNow, onDemand('sync', 'synchronization'));
@@ -100,6 +101,19 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       return pointAt(await c.listPoints(s.id, true), at, s.id);
     }
     return pointByRef(await c.listPoints(s.id), b.point!, s.id);
+  };
+
+  /** The point and time a recovery of an application data source to `at` replays. */
+  const appPlan = async (s: DataSourceRow, atText: string): Promise<{ point: PointRow; time: string | null }> => {
+    const at = parseIsoTime(atText)?.date;
+    if (at === undefined) throw badRequest(`at: ${atText} is not a time (e.g. 2026-12-01T17:00:00Z)`);
+    const rows = await c.listPoints(s.id, true);
+    const withApp = rows.flatMap((r) => {
+      const app = appOf(r);
+      return app ? [{ id: r.id, app }] : [];
+    });
+    const plan = planAppRecovery(withApp, at, s.id);
+    return { point: rows.find((r) => r.id === plan.point)!, time: plan.time };
   };
 
   /** Where a recovery writes: AGENT:/path, or 'original' (the data source's own agent and path); the agent must be attached. */
@@ -150,7 +164,9 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     const s = await sourceFor(p, b.source);
     if (s.kind !== 'fs') checkAppRecovery(s, b, serverTarget !== null);
     else if (b.paused !== undefined) throw badRequest(`paused applies to PostgreSQL points; ${s.id} is a tree of files`);
-    const point = await recoveryPoint(s, b);
+    // An application's time: the point whose log replays to it (and the time itself), app-recovery.ts.
+    const plan = s.kind !== 'fs' && b.at !== undefined ? await appPlan(s, b.at) : null;
+    const point = plan ? plan.point : await recoveryPoint(s, b);
     if (serverTarget !== null) {
       audit(b.source, { ...detail, point: point.id });
       await checkItems(s, point, b.items ?? []);
@@ -171,8 +187,8 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
-      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}) },
-      reason: `recovery of ${point.time} to ${target.agent}:${target.path} requested by ${p.name}`,
+      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}), ...(plan?.time ? { appTime: plan.time } : {}) },
+      reason: `recovery of ${point.time}${plan?.time ? ` replayed to ${plan.time}` : ''} to ${target.agent}:${target.path} requested by ${p.name}`,
     });
     return jobView(job);
   });
