@@ -13,6 +13,7 @@ describe('ALERT_KINDS', () => {
       'allocation-critical',
       'disk-full',
       'pool-damaged',
+      'log-slot-kept',
     ];
     assert.deepEqual(Object.keys(ALERT_KINDS).sort(), [...kinds].sort());
     for (const kind of kinds) {

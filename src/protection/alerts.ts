@@ -14,7 +14,8 @@ export type AlertKind =
   | 'allocation-warning'
   | 'allocation-critical'
   | 'disk-full'
-  | 'pool-damaged';
+  | 'pool-damaged'
+  | 'log-slot-kept';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -114,5 +115,11 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     recommendedAction:
       'Check the pool\'s disks; run a consistency check of SOURCE (custos check SOURCE) so the damaged data is stored again and the named recovery points become whole, then verify the pool: custos pool verify --wait',
     action: 'consistency-check',
+  },
+  'log-slot-kept': {
+    severity: 'warning',
+    title: 'Replication slot left on a cluster',
+    recommendedAction:
+      'SOURCE left protection, but its replication slot could not be dropped (its agent away, or the cluster down): it keeps WAL on that cluster, which can fill its disk. Drop it there as the message says (SELECT pg_drop_replication_slot(…)), then resolve this alert (custos alert resolve ID)',
   },
 });

@@ -196,7 +196,18 @@ export type UserRequest =
 export type Question =
   | { readonly kind: 'list-dir'; readonly path: string; readonly after?: string; readonly limit: number }
   | { readonly kind: 'account'; readonly name: string }
-  | { readonly kind: 'discover' };
+  | { readonly kind: 'discover' }
+  /** Drop the replication slot `slot` of the PostgreSQL cluster on `port`: its data source left protection. */
+  | { readonly kind: 'release'; readonly port: number; readonly slot: string };
+
+/** Our replication slots' names: custos_ and 12 hex digits. */
+export const SLOT_NAME_PATTERN = /^custos_[0-9a-f]{12}$/;
+
+export interface ReleaseAnswer {
+  readonly kind: 'release';
+  /** False: there was no such slot (dropped before, or never made). */
+  readonly dropped: boolean;
+}
 
 export type EntryType = 'dir' | 'file' | 'symlink' | 'other';
 export const ENTRY_TYPES: readonly EntryType[] = ['dir', 'file', 'symlink', 'other'];
@@ -298,7 +309,7 @@ export interface DiscoverAnswer {
 /** The most of each list a discover answer may hold. */
 export const MAX_DISCOVERED = 256;
 
-export type Answer = ListDirAnswer | AccountAnswer | DiscoverAnswer;
+export type Answer = ListDirAnswer | AccountAnswer | DiscoverAnswer | ReleaseAnswer;
 export type AnswerTo<Q extends Question> = Extract<Answer, { kind: Q['kind'] }>;
 
 export interface WireError {

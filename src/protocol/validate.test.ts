@@ -250,6 +250,10 @@ test('bounds: sizes, host names, ids', () => {
   assert.ok(refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: 'h', kinds: ['fs', 'oracle'] }));
   assert.ok(refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: 'h', kinds: Array(17).fill('fs') }));
   assert.ok(refusedAsUsage({ t: 'done', job: 1, result: { dataDirectory: 'x'.repeat(4201) } }));
+  // The release question's answer: one boolean.
+  assert.ok(!refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'release', dropped: true } }));
+  assert.ok(refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'release', dropped: 'yes' } }));
+  assert.ok(refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'release', dropped: true, slot: 'x' } }));
   assert.equal(wireHostname('my host\u00e9.example'), 'my-host-.example');
   assert.equal(wireHostname(''), 'unknown');
   assert.ok(!refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: wireHostname('..weird name/\u0000') }));
@@ -351,6 +355,10 @@ test('questions (what the agent accepts from the server): canonical absolute pat
   const after = cursorOf(Buffer.from([0x61, 0xff]));
   assert.deepEqual(parseQuestion({ kind: 'list-dir', path: '/a b', limit: 1000, after }), { kind: 'list-dir', path: '/a b', limit: 1000, after });
   usage({ kind: 'read-file', path: '/etc/shadow' }, /does not know the question "read-file": update it/);
+  assert.deepEqual(parseQuestion({ kind: 'release', port: 5432, slot: 'custos_0123456789ab' }), { kind: 'release', port: 5432, slot: 'custos_0123456789ab' });
+  usage({ kind: 'release', port: 5432, slot: 'pgbackrest' }, /characters that are not allowed/);
+  usage({ kind: 'release', port: 5432, slot: "custos_0123456789ab'); DROP" });
+  usage({ kind: 'release', port: 0, slot: 'custos_0123456789ab' });
   usage({ kind: 'list-dir', path: 'etc', limit: 1 }, /must be absolute/);
   usage({ kind: 'list-dir', path: '/etc/../root', limit: 1 }, /'\.\.'/);
   usage({ kind: 'list-dir', path: '/etc/', limit: 1 }, /written without empty or '\.' components: \/etc$/);

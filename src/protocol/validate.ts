@@ -40,6 +40,7 @@ import {
   type DiscoveredInstance,
   type DiscoveryProblem,
   SOURCE_KIND_NAMES,
+  SLOT_NAME_PATTERN,
 } from './messages.js';
 import { canonicalBase64, cursorName, cursorOf, displayName, isNameBytes, livePathProblem, MAX_CURSOR_CHARS, MAX_LIST_ENTRIES, MAX_NAME_BYTES, nameBytes } from './live-names.js';
 
@@ -490,7 +491,11 @@ export function parseAnswerBody(v: unknown, path = 'body'): Answer {
   const kind = typeof v === 'object' && v !== null ? (v as Obj)['kind'] : undefined;
   if (kind === 'account') return accountAnswer(v, path);
   if (kind === 'discover') return discoverAnswer(v, path);
-  if (kind !== 'list-dir') bad(`${path}.kind`, 'must be list-dir, account or discover');
+  if (kind === 'release') {
+    const o = record(v, path, ['kind', 'dropped']);
+    return { kind, dropped: bool(o['dropped'], `${path}.dropped`) };
+  }
+  if (kind !== 'list-dir') bad(`${path}.kind`, 'must be list-dir, account, discover or release');
   const o = record(v, path, ['kind', 'path', 'entries', 'next']);
   const entries = list(o['entries'], `${path}.entries`, MAX_LIST_ENTRIES, dirEntry);
   for (let i = 1; i < entries.length; i++) {
@@ -519,6 +524,10 @@ export function parseQuestion(v: unknown, path = 'ask.body'): Question {
   if (kind === 'discover') {
     record(v, path, ['kind']);
     return { kind };
+  }
+  if (kind === 'release') {
+    const o = record(v, path, ['kind', 'port', 'slot']);
+    return { kind, port: intIn(o['port'], `${path}.port`, 1, 65535), slot: text(o['slot'], `${path}.slot`, 19, SLOT_NAME_PATTERN) };
   }
   if (kind !== 'list-dir') {
     throw new CustosError('usage', `this agent does not know the question ${JSON.stringify(String(kind).slice(0, 40))}: update it`);

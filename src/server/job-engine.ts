@@ -6,7 +6,6 @@
  * a catalog write first, so a server killed at any instant restarts with each
  * job either finished or re-queued ("interrupted … retried"), never lost.
  */
-import { createHash } from 'node:crypto';
 import { CustosError, errorMessage, type Clock, type RecoveryPointId } from '../base/index.js';
 import { parseLsn } from '../format/postgres/wal-names.js';
 import type { Catalog, JobRow } from '../catalog/index.js';
@@ -46,7 +45,7 @@ import type { PoolMaintenance } from './pool-maintenance.js';
 import { CATALOG_BACKUP_REASONS, type AppPointMeta, type CatalogBackupReason, type RecoveryPointRecord } from '../format/index.js';
 import { CATALOG_BACKUP_SETTINGS, type CatalogBackupService } from './catalog-backup.js';
 import { scheduleSince, servedMarksPatch } from './schedule-marks.js';
-import { appJobRefusal, appOf } from './source-id.js';
+import { appJobRefusal, appOf, slotNameOf } from './source-id.js';
 import type { ServerRecoveries } from './server-recovery.js';
 
 export interface JobEngineDeps {
@@ -746,11 +745,6 @@ function maxRecoveryPoints(kind: string): number {
 
 /** Relation files of an express full are cut in PostgreSQL's page size (docs/design/postgresql.md §4.2). */
 const POSTGRES_BLOCK_SIZE = 8192;
-
-/** The replication slot of a postgres data source: its own, for as long as it exists (a source made again gets another). */
-export function slotNameOf(source: { readonly id: string; readonly created_at: string }): string {
-  return `custos_${createHash('sha256').update(`${source.id}\n${source.created_at}`).digest('hex').slice(0, 12)}`;
-}
 
 /**
  * The commit of an application data source's job, against what the job was

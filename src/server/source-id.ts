@@ -1,4 +1,5 @@
 /** Data source ids: `AGENT:KIND:LOCATOR` — `AGENT:fs:/absolute/path`, `AGENT:postgres:PORT`. */
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { CustosError } from '../base/index.js';
 import { SOURCE_KIND_NAMES, type SourceKindName } from '../protocol/index.js';
@@ -60,6 +61,11 @@ export function appOf(row: { readonly app: string | null } | undefined): AppPoin
   } catch {
     return null;
   }
+}
+
+/** The replication slot of a postgres data source: its own, for as long as it exists (a source made again gets another). */
+export function slotNameOf(source: { readonly id: string; readonly created_at: string }): string {
+  return `custos_${createHash('sha256').update(`${source.id}\n${source.created_at}`).digest('hex').slice(0, 12)}`;
 }
 
 /** `AGENT:/path` — where a recovery writes. */

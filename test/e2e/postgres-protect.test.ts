@@ -121,7 +121,7 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
   });
 
   test('log synchronizations: each is a recovery point; a time between two rows recovers exactly the rows before it, a log point by itself all before its marker', async () => {
-    const slotRestart = () => cluster.sql("SELECT slot_name || ' ' || restart_lsn FROM pg_replication_slots WHERE slot_name ~ '^custos_[0-9a-f]{12}$'");
+    const slotRestart = () => cluster.sql("SELECT slot_name || ' ' || restart_lsn FROM pg_replication_slots WHERE slot_name ~ '^custos_[0-9a-f]{12}$'").trim();
     const [slot, before] = slotRestart().split(' ');
     assert.match(slot ?? '', /^custos_[0-9a-f]{12}$/, 'the express full made the data source its slot');
     cluster.sql("INSERT INTO marker (name) VALUES ('m1')");
@@ -181,6 +181,7 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
       await waitFor('promotion', async () => sql('SELECT pg_is_in_recovery()') === 'f', 60_000, 200);
       assert.equal(sql('SELECT name FROM marker'), 'etc');
       await server.cli(['group', 'update', 'databases', '--remove-source', id]);
+      await waitFor('its slot dropped', async () => debian.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name ~ '^custos_'").trim() === '0', 60_000, 200);
       assert.equal(sql('SHOW work_mem'), '5MB', 'conf.d is read from the recovered data directory');
       assert.equal(sql('SHOW data_directory'), join(target, 'data'));
     } finally {
@@ -237,5 +238,15 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
     }
     assert.equal(readFileSync(join(full, 'keep.txt'), 'utf8'), 'mine\n');
     assert.ok(!existsSync(join(work, "it's")));
+  });
+
+  test("leaving protection drops the data source's replication slot, so the cluster keeps no WAL for it", async () => {
+    const slots = () => cluster.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name ~ '^custos_[0-9a-f]{12}$'").trim();
+    assert.equal(slots(), '1');
+    const g = await server.cli(['group', 'delete', 'databases', '--keep-points']);
+    assert.equal(g.code, 0, describeCli(['group', 'delete'], g));
+    await waitFor('the slot dropped', async () => slots() === '0', 60_000, 200);
+    const alerts = await server.cliJson<Array<{ kind: string; subject: string }>>(['alert', 'list', '--json']);
+    assert.ok(!alerts.some((a) => a.kind === 'log-slot-kept' && a.subject === source), JSON.stringify(alerts));
   });
 });

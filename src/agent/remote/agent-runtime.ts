@@ -37,6 +37,8 @@ import { makePrivateDir, makePrivateFiles } from './private-files.js';
 import { JobLink, type Wire } from './job-link.js';
 import { runBackupJob, runRecoveryJob } from './jobs.js';
 import { runExpressFullJob, runPostgresRecoveryJob } from './postgres-jobs.js';
+import { clusterOnPort, DEFAULT_SOCKET_DIRS } from '../apps/postgres/find-clusters.js';
+import { dropSlot } from '../apps/postgres/log-sync.js';
 import { SourceJournals } from './source-journals.js';
 import { discover } from '../apps/discover.js';
 
@@ -279,9 +281,18 @@ export class AgentRuntime implements Wire {
     }
   }
 
+  /** Drops a PostgreSQL data source's replication slot: it left protection, nothing will read that WAL any more. */
+  private async release(port: number, slot: string): Promise<Answer> {
+    const cluster = await clusterOnPort(port, { socketDirs: [...DEFAULT_SOCKET_DIRS, ...(this.options.pgSocketDirs ?? [])] });
+    const dropped = await dropSlot(cluster.target, slot);
+    this.log(`replication slot ${slot} of the cluster on port ${port} ${dropped ? 'dropped' : 'was not there'}: its data source left protection`);
+    return { kind: 'release', dropped };
+  }
+
   private answerOf(q: Question): Promise<Answer> {
     if (q.kind === 'account') return lookupAccount(q.name);
     if (q.kind === 'discover') return discover({ pgSocketDirs: this.options.pgSocketDirs ?? [] });
+    if (q.kind === 'release') return this.release(q.port, q.slot);
     return listDir(q.path, { limit: q.limit, after: q.after });
   }
 

@@ -153,3 +153,16 @@ export async function logSync(o: LogSyncOptions): Promise<LogSyncResult> {
   o.log('info', `log received from ${formatLsn(resumeLsn(o.previousEnd, o.segmentBytes))} to ${formatLsn(walEnd)} (marker ${marker.name} at ${marker.lsn}, ${marker.time}): ${segments.length} segment file(s)`);
   return { marker, walEnd, segments };
 }
+
+/** Drops the data source's slot (it left protection); false when there is none. */
+export async function dropSlot(target: OwnerTarget, slot: string): Promise<boolean> {
+  checkSlotName(slot);
+  const client = await connectAsOwner(target);
+  try {
+    if ((await slotRestart(client, slot)) === null) return false;
+    await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
+    return true;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -10,6 +10,7 @@ import { serve } from '../serve.js';
 import { badRequest, conflict, notFound } from '../../http-errors.js';
 import { groupView } from '../../views.js';
 import { parseSourceId, sourceIdOf } from '../../source-id.js';
+import { releaseSlots } from '../../app-release.js';
 import { servedMarksPatch } from '../../schedule-marks.js';
 import { deleteSourcePoints, stopSourceJobs } from '../../source-removal.js';
 
@@ -125,6 +126,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     const leaving = (await members(name)).filter((id) => !ids.includes(id));
     await c.saveGroup({ name, policy: JSON.stringify(policy), now, create: false, targets, ...(b.endUserRecovery === undefined ? {} : { endUserRecovery: b.endUserRecovery }) }, await memberRows(ids, now), marks);
     await ctx.alerts.sourcesLeftProtection(leaving, at);
+    void releaseSlots(ctx, leaving); // asks their agents; not waited for (an alert says what could not be dropped)
     await ctx.engine.groupSaved(name, before, policy);
     return { group: groupView((await c.group(name))!, await members(name)), warnings };
   });
@@ -148,6 +150,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     }
     await c.deleteGroup(name);
     await ctx.alerts.sourcesLeftProtection(sources.map((s) => s.id), ctx.clock.now());
+    void releaseSlots(ctx, sources.map((s) => s.id)); // asks their agents; not waited for (an alert says what could not be dropped)
     return { deleted: name, recoveryPointsDeleted: deleted, replicaOnlyPointsDeleted: replicaOnly };
   });
 }
