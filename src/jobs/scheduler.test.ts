@@ -43,8 +43,9 @@ describe('dueWork', () => {
     assert.deepEqual(dueWork([pg({ lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 8) })], at(20, 12)), [], 'no synchronization, no check');
     assert.deepEqual(dueWork([pg({ replicaState: 'inconsistent', lastPointSlot: '2024-11-20T08:00' })], at(20, 12)), [], 'no automatic check: the next express full is a whole base backup');
     // Its log synchronized: a sync every interval between the express fulls, never a check.
-    assert.deepEqual(dueWork([pg({ app: 'logs', lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 11, 50) })], at(20, 12)).map((j) => [j.kind, j.reason]), [['sync', 'log synchronization every 15 min']]);
-    assert.deepEqual(dueWork([pg({ app: 'logs', lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 11, 50), activeKinds: new Set<JobKind>(['recovery-point']) })], at(20, 12)), [], 'not beside an express full');
+    assert.deepEqual(dueWork([pg({ app: 'logs', lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 11, 40) })], at(20, 12)).map((j) => [j.kind, j.reason]), [['sync', 'log synchronization every 15 min']]);
+    assert.deepEqual(dueWork([pg({ app: 'logs', lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 11, 50) })], at(20, 12)), [], 'not before the interval');
+    assert.deepEqual(dueWork([pg({ app: 'logs', lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 11, 40), activeKinds: new Set<JobKind>(['recovery-point']) })], at(20, 12)), [], 'not beside an express full');
     assert.deepEqual(dueWork([pg({ app: 'logs', lastPointSlot: '2024-11-19T20:00', lastSyncStartedAt: at(20, 7) })], at(20, 9)).map((j) => j.kind), ['recovery-point'], 'the express full at its slot, not a sync as well');
     // The same marks on a tree of files: a synchronization and the daily check are due.
     const fs = dueWork([source({ points: '08:00,20:00', sync: '15m', check: 'daily@03:00' }, { lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 8) })], at(20, 12)).map((j) => j.kind);
