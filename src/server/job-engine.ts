@@ -577,7 +577,11 @@ export class JobEngine {
         // The server's own figures where the agent's could be wrong (or are not told to it: bytesAdded).
         const recoveryPoint = (await this.d.catalog.point(c.id))?.recovery_point === 1;
         // An express full: where its base backup starts and stops in the WAL (the point object's, which the server checked).
-        const app = c.app ? { app: { startLsn: c.app.startLsn, stopLsn: c.app.stopLsn, timeline: c.app.timeline } } : {};
+        const app = c.app ? {
+          app: c.app.point === 'log'
+            ? { point: 'log', base: c.app.base, walEnd: c.app.walEnd, marker: c.app.marker!.name, markerTime: c.app.marker!.time, timeline: c.app.timeline }
+            : { point: 'full', logMode: c.app.logMode, startLsn: c.app.startLsn, stopLsn: c.app.stopLsn, timeline: c.app.timeline },
+        } : {};
         return { ...result, point: c.id, recoveryPoint, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived, ...app };
       }
       return result;

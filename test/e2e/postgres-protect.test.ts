@@ -132,8 +132,11 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
     cluster.sql("INSERT INTO marker (name) VALUES ('m2')");
     const sync = await job(['sync', source]);
     assert.equal(sync.state, 'succeeded', JSON.stringify(sync));
-    const result = sync.result as { point: string; recoveryPoint: boolean; bytesAdded: number };
+    const result = sync.result as { point: string; recoveryPoint: boolean; bytesAdded: number; app: { point: string; marker: string; walEnd: string } };
     assert.equal(result.recoveryPoint, true, 'each log synchronization is a recovery point');
+    assert.equal(result.app.point, 'log');
+    assert.match(result.app.marker, /^custos-job-\d+$/);
+    assert.match(result.app.walEnd, /^[0-9A-F]+\/[0-9A-F]+$/);
     const points = await listPoints(server, source);
     assert.equal(points.at(-1)!.id, result.point);
     const [, after] = slotRestart().split(' ');
