@@ -482,8 +482,9 @@ export class JobEngine {
     } else {
       const newestRow = await c.newestPoint(source.id);
       const newest = newestRow ? await this.loadPoint(newestRow.id) : null;
-      const logSync = sourceKind !== 'fs' && kind === 'sync' && newest?.app?.logMode === 'logs';
-      if (sourceKind !== 'fs' && kind !== 'recovery-point' && !logSync) throw new CustosError('usage', appJobRefusal(kind, source.id, newest !== null));
+      const refusal = sourceKind === 'fs' ? null : appJobRefusal(kind, source.id, newest?.app ?? null);
+      if (refusal !== null) throw new CustosError('usage', refusal);
+      const logSync = sourceKind !== 'fs' && kind === 'sync';
       // An express full reads every file (a page rewritten within one clock tick keeps its file's stat): no previous manifest.
       // A log synchronization extends its previous point's manifest with the new WAL.
       const previous = kind !== 'consistency-check' && (sourceKind === 'fs' || logSync) ? newest : null;
@@ -687,7 +688,7 @@ export class JobEngine {
         await c.appendJobLog(job.id, this.now(), 'info', `${s.id}: job ${busy[0]!.id} is running; this data source is pruned when it ends`);
         continue;
       }
-      const pruned = await this.pruneSource(s.id, policy);
+      const pruned = await this.pruneSource(s, policy);
       deleted += pruned.length;
       if (pruned.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `${s.id}: ${describePruned(pruned, policy, maxRecoveryPoints(s.kind))}`);
     }
@@ -710,7 +711,7 @@ export class JobEngine {
       const policy = source?.group_name ? await this.policyOf(source.group_name) : null;
       if (!source || !policy) return;
       if ((await c.listJobs({ source: source.id, states: ['running'], limit: 1 })).length > 0) return;
-      const pruned = await this.pruneSource(source.id, policy);
+      const pruned = await this.pruneSource(source, policy);
       if (pruned.length > 0) await c.appendJobLog(job.id, this.now(), 'info', `after the job: ${describePruned(pruned, policy, maxRecoveryPoints(source.kind))}`);
     } catch (err) {
       this.d.log(`job engine: pruning ${job.source_id} after job ${job.id}: ${errorMessage(err)}`);
@@ -724,12 +725,12 @@ export class JobEngine {
    * object, so a point is invisible before its object goes. One data source
    * at a time in this server, so two paths never delete the same point.
    */
-  private pruneSource(sourceId: string, policy: ProtectionPolicy): Promise<PruneDecision[]> {
+  private pruneSource(source: { readonly id: string; readonly kind: string }, policy: ProtectionPolicy): Promise<PruneDecision[]> {
+    const sourceId = source.id;
     const run = this.pruning.then(async () => {
       const c = this.d.catalog;
       const points = (await c.listPoints(sourceId)).map((p) => ({ id: p.id, time: new Date(p.time), recoveryPoint: p.recovery_point === 1 }));
-      const kind = (await c.source(sourceId))?.kind ?? 'fs';
-      const decisions = pruneDecisions(points, policy, this.d.clock.now(), { maxRecoveryPoints: maxRecoveryPoints(kind) });
+      const decisions = pruneDecisions(points, policy, this.d.clock.now(), { maxRecoveryPoints: maxRecoveryPoints(source.kind) });
       for (const d of decisions) {
         await c.deletePoints([d.id]);
         await this.d.pool.deletePoint(d.id as RecoveryPointId);

@@ -42,10 +42,17 @@ export function sourceIdOf(p: SourceIdParts): string {
   return `${p.agent}:${p.kind}:${p.path}`;
 }
 
-/** Why a job other than an express full is refused for an application data source (what exists so far). */
-export function appJobRefusal(kind: string, sourceId: string, hasPoints = true): string {
+/**
+ * Why a backup job of `kind` cannot run for an application data source whose
+ * newest point has the metadata `newest` (null: it has no point yet), or
+ * null when it can: an express full always; a log synchronization once its
+ * newest point says its log is synchronized.
+ */
+export function appJobRefusal(kind: string, sourceId: string, newest: AppPointMeta | null): string | null {
+  if (kind === 'recovery-point') return null;
   if (kind === 'sync') {
-    return hasPoints
+    if (newest?.logMode === 'logs') return null;
+    return newest
       ? `${sourceId} is protected by express fulls only: another tool takes its log, or it cannot give it (see its express full's job log; custos point create ${sourceId} makes an express full now)`
       : `${sourceId} has no express full yet to synchronize its log from: custos point create ${sourceId} makes one`;
   }

@@ -82,7 +82,8 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
   };
   const onDemand = (kind: JobKind, label: string) => async (r: OnDemandRequest) => {
     const s = await onDemandSource(r);
-    if (s.kind !== 'fs' && !(kind === 'sync' && appOf(await c.newestPoint(s.id))?.logMode === 'logs')) throw new CustosError('usage', appJobRefusal(kind, s.id, (await c.newestPoint(s.id)) !== undefined));
+    const refusal = s.kind === 'fs' ? null : appJobRefusal(kind, s.id, appOf(await c.newestPoint(s.id)));
+    if (refusal !== null) throw new CustosError('usage', refusal);
     return jobView(await ctx.engine.enqueue({ kind, source: s.id, agent: s.agent, reason: `${label} requested by ${r.principal!.name}` }));
   };
   serve(app, api.syncNow, onDemand('sync', 'synchronization'));
@@ -92,28 +93,26 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
   });
   serve(app, api.checkNow, onDemand('consistency-check', 'consistency check'));
 
-  /** The point a recovery names: the newest recovery point at or before `at`, or the one point of the source whose id begins with `point`. */
-  const recoveryPoint = async (s: DataSourceRow, b: RecoveryRequest): Promise<PointRow> => {
+  /**
+   * The point a recovery names: the newest recovery point at or before `at`,
+   * or the one point of the source whose id begins with `point`. For an
+   * application, `at` names the point whose log replays to that time, and
+   * the time itself (app-recovery.ts); `time` is null otherwise.
+   */
+  const recoveryPoint = async (s: DataSourceRow, b: RecoveryRequest): Promise<{ point: PointRow; time: string | null }> => {
     if ((b.point === undefined) === (b.at === undefined)) throw badRequest('give exactly one of point (a recovery point id, or its first 4+ hex digits) and at (an ISO time)');
     if (b.at !== undefined) {
       const at = parseIsoTime(b.at)?.date;
       if (at === undefined) throw badRequest(`at: ${b.at} is not a time (e.g. 2026-12-01T17:00:00Z)`);
-      return pointAt(await c.listPoints(s.id, true), at, s.id);
+      const rows = await c.listPoints(s.id, true);
+      if (s.kind === 'fs') return { point: pointAt(rows, at, s.id), time: null };
+      const plan = planAppRecovery(rows.flatMap((r) => {
+        const app = appOf(r);
+        return app ? [{ id: r.id, app }] : [];
+      }), at, s.id);
+      return { point: rows.find((r) => r.id === plan.point)!, time: plan.time };
     }
-    return pointByRef(await c.listPoints(s.id), b.point!, s.id);
-  };
-
-  /** The point and time a recovery of an application data source to `at` replays. */
-  const appPlan = async (s: DataSourceRow, atText: string): Promise<{ point: PointRow; time: string | null }> => {
-    const at = parseIsoTime(atText)?.date;
-    if (at === undefined) throw badRequest(`at: ${atText} is not a time (e.g. 2026-12-01T17:00:00Z)`);
-    const rows = await c.listPoints(s.id, true);
-    const withApp = rows.flatMap((r) => {
-      const app = appOf(r);
-      return app ? [{ id: r.id, app }] : [];
-    });
-    const plan = planAppRecovery(withApp, at, s.id);
-    return { point: rows.find((r) => r.id === plan.point)!, time: plan.time };
+    return { point: pointByRef(await c.listPoints(s.id), b.point!, s.id), time: null };
   };
 
   /** Where a recovery writes: AGENT:/path, or 'original' (the data source's own agent and path); the agent must be attached. */
@@ -164,9 +163,7 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     const s = await sourceFor(p, b.source);
     if (s.kind !== 'fs') checkAppRecovery(s, b, serverTarget !== null);
     else if (b.paused !== undefined) throw badRequest(`paused applies to PostgreSQL points; ${s.id} is a tree of files`);
-    // An application's time: the point whose log replays to it (and the time itself), app-recovery.ts.
-    const plan = s.kind !== 'fs' && b.at !== undefined ? await appPlan(s, b.at) : null;
-    const point = plan ? plan.point : await recoveryPoint(s, b);
+    const { point, time: appTime } = await recoveryPoint(s, b);
     if (serverTarget !== null) {
       audit(b.source, { ...detail, point: point.id });
       await checkItems(s, point, b.items ?? []);
@@ -187,8 +184,8 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
-      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}), ...(plan?.time ? { appTime: plan.time } : {}) },
-      reason: `recovery of ${point.time}${plan?.time ? ` replayed to ${plan.time}` : ''} to ${target.agent}:${target.path} requested by ${p.name}`,
+      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}), ...(appTime ? { appTime } : {}) },
+      reason: `recovery of ${point.time}${appTime ? ` replayed to ${appTime}` : ''} to ${target.agent}:${target.path} requested by ${p.name}`,
     });
     return jobView(job);
   });
