@@ -4,7 +4,7 @@
  */
 import { readFile, statfs } from 'node:fs/promises';
 import { MAX_DISCOVERED, type DiscoverAnswer, type DiscoveredFileSystem } from '../../protocol/messages.js';
-import { DEFAULT_SOCKET_DIRS, findClusters, type ListedCluster } from './postgres/find-clusters.js';
+import { findClusters, socketDirsWith, type ListedCluster } from './postgres/find-clusters.js';
 
 /** File systems that hold no files of anyone's (kernel views, control groups, devices, automounts). */
 const PSEUDO_FILE_SYSTEMS = new Set([
@@ -65,7 +65,7 @@ export interface DiscoverOptions {
 export async function discover(options: DiscoverOptions = {}): Promise<DiscoverAnswer> {
   const [fileSystems, clusters] = await Promise.all([
     fileSystemsOf(),
-    findClusters({ socketDirs: [...DEFAULT_SOCKET_DIRS, ...(options.pgSocketDirs ?? [])], ...(options.listed ? { listed: options.listed } : {}) }),
+    findClusters({ socketDirs: socketDirsWith(options.pgSocketDirs), ...(options.listed ? { listed: options.listed } : {}) }),
   ]);
   return { kind: 'discover', fileSystems, instances: clusters.instances.slice(0, MAX_DISCOVERED), problems: clusters.problems.slice(0, MAX_DISCOVERED) };
 }

@@ -45,6 +45,13 @@ import { resolve } from 'node:path';
 export type { ChangeSet, WalkStats } from './walker.js';
 
 /** Where the pipeline puts chunks; the pool's ChunkWriter is one, the agent's network sender another. */
+/** Sends `data` to the sink as one chunk unless the pool (`known`) or the sink has it; its id. */
+export function storeChunk(codec: BlobCodec, sink: ChunkSink, data: Buffer, known?: KnownIds): Buffer {
+  const id = codec.chunkIdBytes(data);
+  if (!known?.has(id) && !sink.has(id.toString('hex'))) sink.add(id, codec.encodeChunk(id, data), data.length);
+  return id;
+}
+
 export interface ChunkSink {
   /** True when the sink already holds the chunk (hex id). */
   has(idHex: string): boolean;
@@ -343,9 +350,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     if (page) storePage(page);
   };
   const storePage = (p: { page: Buffer; entries: number }): void => {
-    const id = codec.chunkIdBytes(p.page);
     // An unchanged stretch of the tree gives a page the pool already has.
-    if (!options.known.has(id) && !sink.has(id.toString('hex'))) sink.add(id, codec.encodeChunk(id, p.page), p.page.length);
+    const id = storeChunk(codec, sink, p.page, options.known);
     manifest.push({ id: id.toString('hex') as ChunkId, length: p.page.length, entries: p.entries });
   };
   const drain = (): void => {

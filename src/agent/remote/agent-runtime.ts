@@ -37,7 +37,7 @@ import { makePrivateDir, makePrivateFiles } from './private-files.js';
 import { JobLink, type Wire } from './job-link.js';
 import { runBackupJob, runRecoveryJob } from './jobs.js';
 import { runExpressFullJob, runPostgresRecoveryJob } from './postgres-jobs.js';
-import { clusterOnPort, DEFAULT_SOCKET_DIRS } from '../apps/postgres/find-clusters.js';
+import { clusterOnPort, socketDirsWith } from '../apps/postgres/find-clusters.js';
 import { dropSlot } from '../apps/postgres/log-sync.js';
 import { SourceJournals } from './source-journals.js';
 import { discover } from '../apps/discover.js';
@@ -283,7 +283,7 @@ export class AgentRuntime implements Wire {
 
   /** Drops a PostgreSQL data source's replication slot: it left protection, nothing will read that WAL any more. */
   private async release(port: number, slot: string): Promise<Answer> {
-    const cluster = await clusterOnPort(port, { socketDirs: [...DEFAULT_SOCKET_DIRS, ...(this.options.pgSocketDirs ?? [])] });
+    const cluster = await clusterOnPort(port, { socketDirs: socketDirsWith(this.options.pgSocketDirs) });
     const dropped = await dropSlot(cluster.target, slot);
     this.log(`replication slot ${slot} of the cluster on port ${port} ${dropped ? 'dropped' : 'was not there'}: its data source left protection`);
     return { kind: 'release', dropped };

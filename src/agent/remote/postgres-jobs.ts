@@ -12,9 +12,9 @@ import { CustosError, KnownIds, type ChunkId } from '../../base/index.js';
 import { BlobCodec, comparePaths, ManifestPageBuilder, type AppPointMeta, type ChunkRef, type ManifestEntry, type ManifestPageRef, type PointSummary } from '../../format/index.js';
 import { formatLsn, parseLsn } from '../../format/postgres/wal-names.js';
 import type { BackupJobSpec, RecoveryJobSpec } from '../../protocol/index.js';
-import { runBackup } from '../backup/backup.js';
+import { runBackup, storeChunk } from '../backup/backup.js';
 import { runRestore } from '../restore/restore.js';
-import { clusterOnPort, DEFAULT_SOCKET_DIRS } from '../apps/postgres/find-clusters.js';
+import { clusterOnPort, socketDirsWith } from '../apps/postgres/find-clusters.js';
 import { expressFull } from '../apps/postgres/express-full.js';
 import { prepareAsOwner, recoveryBlock } from '../apps/postgres/recovered-cluster.js';
 import { advanceSlot, logSync } from '../apps/postgres/log-sync.js';
@@ -37,7 +37,7 @@ export async function runExpressFullJob(spec: BackupJobSpec, link: JobLink, hook
   if (!app || app.kind !== 'postgres') throw new CustosError('usage', `job ${spec.id} names a postgres data source without its settings`);
   if (spec.kind === 'sync' && app.previous) return runLogSyncJob(spec, link, hooks);
   if (spec.kind !== 'recovery-point') throw new CustosError('usage', `a ${spec.kind} job of a postgres data source is not built yet: its points are express fulls and log synchronizations`);
-  const cluster = await clusterOnPort(app.port, { socketDirs: [...DEFAULT_SOCKET_DIRS, ...(hooks.pgSocketDirs ?? [])] });
+  const cluster = await clusterOnPort(app.port, { socketDirs: socketDirsWith(hooks.pgSocketDirs) });
   link.log('info', `express full of the cluster on port ${app.port} (PostgreSQL ${cluster.version}, ${cluster.dataDirectory}), as ${cluster.target.user}`);
   const keys = chunkKeys(spec.keys);
   const sink = new RemoteChunkSink(link);
@@ -99,7 +99,7 @@ async function runLogSyncJob(spec: BackupJobSpec, link: JobLink, hooks: Postgres
   const app = spec.app!;
   const prev = app.previous!;
   if (!spec.previous) throw new CustosError('usage', `job ${spec.id} synchronizes a log without the previous point's manifest`);
-  const cluster = await clusterOnPort(app.port, { socketDirs: [...DEFAULT_SOCKET_DIRS, ...(hooks.pgSocketDirs ?? [])] });
+  const cluster = await clusterOnPort(app.port, { socketDirs: socketDirsWith(hooks.pgSocketDirs) });
   const stageDir = mkdtempSync(join(tmpdir(), `custos-job-${spec.id}-`));
   try {
     const prevEnd = parseLsn(prev.app.walEnd ?? prev.app.stopLsn)!;
@@ -147,10 +147,8 @@ async function logPointManifest(previous: readonly ManifestEntry[], segments: re
     const chunks: ChunkRef[] = [];
     for (let off = 0; off < data.length; off += WAL_BLOCK) {
       const block = data.subarray(off, Math.min(off + WAL_BLOCK, data.length));
-      const id = codec.chunkIdBytes(block);
-      if (!sink.has(id.toString('hex'))) sink.add(id, codec.encodeChunk(id, block), block.length);
+      chunks.push({ id: storeChunk(codec, sink, block), length: block.length });
       await sink.backpressure();
-      chunks.push({ id, length: block.length });
     }
     const now = BigInt(Date.now()) * 1_000_000n;
     added.push({ path: Buffer.from(`wal/${name}`, 'latin1'), type: 'file', mode: 0o600, uid: walDir.uid, gid: walDir.gid, user: walDir.user, group: walDir.group, mtimeNs: now, ctimeNs: now, ino: 0n, size: data.length, chunks });
@@ -159,10 +157,7 @@ async function logPointManifest(previous: readonly ManifestEntry[], segments: re
   const builder = new ManifestPageBuilder();
   const manifest: ManifestPageRef[] = [];
   const store = (p: { page: Buffer; entries: number } | null): void => {
-    if (!p) return;
-    const id = codec.chunkIdBytes(p.page);
-    if (!sink.has(id.toString('hex'))) sink.add(id, codec.encodeChunk(id, p.page), p.page.length);
-    manifest.push({ id: id.toString('hex') as ChunkId, length: p.page.length, entries: p.entries });
+    if (p) manifest.push({ id: storeChunk(codec, sink, p.page).toString('hex') as ChunkId, length: p.page.length, entries: p.entries });
   };
   let files = 0;
   let dirs = 0;

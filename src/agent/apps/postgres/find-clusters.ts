@@ -24,6 +24,11 @@ import { decideLogMode, readFacts } from './facts.js';
 
 /** Where PostgreSQL puts its sockets unless told otherwise (Debian, then upstream's default). */
 export const DEFAULT_SOCKET_DIRS: readonly string[] = ['/var/run/postgresql', '/tmp'];
+
+/** The socket directories an agent looks in: the usual ones, then those given (custos agent start --pg-socket-dir). */
+export function socketDirsWith(extra: readonly string[] = []): string[] {
+  return [...DEFAULT_SOCKET_DIRS, ...extra];
+}
 /** The oldest major version Custos protects (pg_backup_start's predecessors from 13, §1). */
 export const OLDEST_PROTECTED_VERSION = 13;
 const SOCKET_NAME = /^\.s\.PGSQL\.([1-9][0-9]{0,4})$/;
