@@ -13,6 +13,7 @@ export * from './manifest-pages.js';
 export * from './pack.js';
 export * from './point.js';
 export * from './postgres/point-meta.js';
+export * from './postgres/wal-chain.js';
 export * from './pool-config.js';
 export * from './catalog-backup.js';
 export * from './archive-entry.js';

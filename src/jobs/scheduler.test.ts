@@ -30,19 +30,23 @@ describe('dueWork', () => {
     assert.deepEqual(dueWork([{ ...s, lastPointSlot: '2024-11-20T12:00' }], at(20, 12, 1)), [], 'once, then the mark holds it');
   });
 
-  it('gives a source protected by express fulls only a recovery point job for its replica and each point slot, never a synchronization or a check', () => {
-    const pg = (marks: Partial<ScheduledSource>) => source({ points: '08:00,20:00', sync: '15m', check: 'daily@03:00' }, { id: 'db:postgres:5432', app: 'full-only', ...marks });
+  it('gives a source protected by express fulls a recovery point job for its replica and each point slot, its checks as set, never a synchronization when full-only', () => {
+    const pg = (marks: Partial<ScheduledSource>) => source({ points: '08:00,20:00', sync: '15m', check: 'auto,daily@03:00' }, { id: 'db:postgres:5432', app: 'full-only', lastCheckSlot: '2024-11-20T03:00', ...marks });
     // A new one: the replica is an express full (a recovery point job), now.
     assert.deepEqual(dueWork([pg({ replicaState: 'none', lastSyncStartedAt: null })], at(20, 9)).map((j) => [j.kind, j.slot, j.reason]), [['recovery-point', null, 'replica creation: an express full']]);
     assert.deepEqual(dueWork([pg({ replicaState: 'none', activeKinds: new Set<JobKind>(['recovery-point']) })], at(20, 9)), [], 'not twice');
     // One that failed for good at 09:00 is tried again a synchronization interval later, not at every tick.
     assert.deepEqual(dueWork([pg({ replicaState: 'none', lastSyncStartedAt: at(20, 9) })], at(20, 9, 5)), []);
     assert.equal(dueWork([pg({ replicaState: 'none', lastSyncStartedAt: at(20, 9) })], at(20, 9, 15)).length, 1);
-    // Past the 08:00 slot, 15 minutes after the last job, the 03:00 check slot gone by: only the point is due.
+    // Past the 08:00 slot, 15 minutes after the last job, the 03:00 check served: only the point is due.
     assert.deepEqual(dueWork([pg({ lastPointSlot: '2024-11-19T20:00', lastSyncStartedAt: at(20, 7) })], at(20, 9)).map((j) => [j.kind, j.slot]), [['recovery-point', '2024-11-20T08:00']]);
-    assert.deepEqual(dueWork([pg({ lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 8) })], at(20, 12)), [], 'no synchronization, no check');
-    assert.deepEqual(dueWork([pg({ replicaState: 'inconsistent', lastPointSlot: '2024-11-20T08:00' })], at(20, 12)), [], 'no automatic check: the next express full is a whole base backup');
-    // Its log synchronized: a sync every interval between the express fulls, never a check.
+    assert.deepEqual(dueWork([pg({ lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 8) })], at(20, 12)), [], 'no synchronization');
+    // Its checks: the daily one at its slot (the WAL chain, then an express full), and at once when inconsistent.
+    assert.deepEqual(dueWork([pg({ lastPointSlot: '2024-11-20T08:00', lastCheckSlot: '2024-11-19T03:00' })], at(20, 12)).map((j) => [j.kind, j.slot]), [['consistency-check', '2024-11-20T03:00']]);
+    assert.deepEqual(dueWork([pg({ lastPointSlot: '2024-11-20T08:00', lastCheckSlot: '2024-11-19T03:00', activeKinds: new Set<JobKind>(['consistency-check']) })], at(20, 12)), [], 'not beside a running one');
+    assert.deepEqual(dueWork([pg({ replicaState: 'inconsistent', lastPointSlot: '2024-11-20T08:00' })], at(20, 12)).map((j) => [j.kind, j.reason]), [['consistency-check', 'replica inconsistent: automatic consistency check (WAL chain and an express full)']]);
+    assert.deepEqual(dueWork([{ ...pg({ replicaState: 'inconsistent', lastPointSlot: '2024-11-20T08:00' }), policy: parsePolicy({ points: '08:00,20:00', check: 'off' }).policy }], at(20, 12)), [], 'checks off: none');
+    // Its log synchronized: a sync every interval between the express fulls.
     assert.deepEqual(dueWork([pg({ app: 'logs', lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 11, 40) })], at(20, 12)).map((j) => [j.kind, j.reason]), [['sync', 'log synchronization every 15 min']]);
     assert.deepEqual(dueWork([pg({ app: 'logs', lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 11, 50) })], at(20, 12)), [], 'not before the interval');
     assert.deepEqual(dueWork([pg({ app: 'logs', lastPointSlot: '2024-11-20T08:00', lastSyncStartedAt: at(20, 11, 40), activeKinds: new Set<JobKind>(['recovery-point']) })], at(20, 12)), [], 'not beside an express full');

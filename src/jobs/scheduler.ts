@@ -37,8 +37,9 @@ export interface ScheduledSource {
   readonly activeKinds: ReadonlySet<JobKind>;
   /**
    * An application data source (a PostgreSQL cluster): its replica and its
-   * scheduled recovery points are express fulls (recovery point jobs), and
-   * no consistency check is due (each express full is a whole base backup).
+   * scheduled recovery points are express fulls (recovery point jobs); its
+   * consistency check (automatic when inconsistent, daily when set) checks
+   * the WAL chain of its points and makes an express full.
    * `logs`: its log is synchronized between them (sync jobs, each a
    * recovery point); `full-only`: no synchronization is ever due.
    */
@@ -71,6 +72,13 @@ export function dueWork(sources: readonly ScheduledSource[], now: Date): DueJob[
       continue;
     }
     if (s.app) {
+      // A check: the WAL chain of its points on the server, then an express full; after damage (inconsistent), at once when automatic.
+      if (s.replicaState === 'inconsistent' && s.policy.check.auto && !active.has('consistency-check')) {
+        due.push(job('consistency-check', null, 'replica inconsistent: automatic consistency check (WAL chain and an express full)'));
+        continue;
+      }
+      const daily = dailyCheckSlot(s.policy, now, s.since);
+      if (daily && daily.key !== s.lastCheckSlot && !active.has('consistency-check')) due.push(job('consistency-check', daily.key, `daily consistency check ${daily.key} (WAL chain and an express full)`));
       const point = latestPointSlot(s.policy, now, s.since);
       if (point && point.key !== s.lastPointSlot) due.push(job('recovery-point', point.key, `scheduled express full ${point.key}`));
       else if (s.app === 'logs' && !replicaBusy && isSyncDue(s.lastSyncStartedAt, s.policy, now)) due.push(job('sync', null, `log synchronization every ${s.policy.syncMinutes} min`));

@@ -14,6 +14,7 @@ describe('ALERT_KINDS', () => {
       'disk-full',
       'pool-damaged',
       'log-slot-kept',
+      'log-gap',
     ];
     assert.deepEqual(Object.keys(ALERT_KINDS).sort(), [...kinds].sort());
     for (const kind of kinds) {

@@ -15,7 +15,8 @@ export type AlertKind =
   | 'allocation-critical'
   | 'disk-full'
   | 'pool-damaged'
-  | 'log-slot-kept';
+  | 'log-slot-kept'
+  | 'log-gap';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -121,5 +122,12 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     title: 'Replication slot left on a cluster',
     recommendedAction:
       'SOURCE left protection, but its replication slot could not be dropped (its agent away, or the cluster down): it keeps WAL on that cluster, which can fill its disk. Drop it there as the message says (SELECT pg_drop_replication_slot(…)), then resolve this alert (custos alert resolve ID)',
+  },
+  'log-gap': {
+    severity: 'critical',
+    title: 'Log chain broken: some times cannot be recovered',
+    recommendedAction:
+      'The message names the damaged points and the times that cannot be recovered to the minute. The check that found it makes an express full, which protects SOURCE from then on (if that failed, run a consistency check again: custos check SOURCE). Find out how data went missing from the pool (its disks; custos pool verify --wait). This alert is resolved by the first check that finds every retained point whole (the damaged ones expired or deleted)',
+    action: 'consistency-check',
   },
 });

@@ -130,8 +130,8 @@ export interface BackupTarget {
   readonly previousPages: readonly ManifestPageRef[];
   /** The application kind whose metadata the commit must carry (postgres); null: a tree of files, with none. */
   readonly app: 'postgres' | null;
-  /** Checks the commit's application metadata against what the job was for (throws: the commit is refused). */
-  readonly appCheck?: (meta: AppPointMeta) => void;
+  /** Checks the commit's application metadata against what the job was for, and its manifest (pages checked, readable) against it (throws: the commit is refused). */
+  readonly appCheck?: (meta: AppPointMeta, manifest: readonly ManifestPageRef[]) => Promise<void>;
   /** The data source's newest point: its chunks are the agent's own (see ownChunks). */
   readonly newest: RecoveryPointRecord | null;
   readonly now: () => Date;
@@ -231,8 +231,8 @@ export class BackupChannel extends BaseChannel {
       if (this.target.app !== (c.app?.kind ?? null)) {
         throw new CustosError('denied', this.target.app ? `a ${this.target.app} data source's point must carry its ${this.target.app} metadata` : 'a point of files carries no application metadata');
       }
-      if (c.app) this.target.appCheck?.(c.app);
       for (const page of c.manifest) await this.checkPage(page);
+      if (c.app) await this.target.appCheck?.(c.app, c.manifest);
     } catch (err) {
       // A commit the server refuses fails the job: nothing is written that anyone could see.
       const refused = err instanceof CustosError && !err.transient ? new CustosError(err.code, `commit refused: ${err.message}`) : err;

@@ -42,7 +42,8 @@ import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
 import { BackupChannel, RecoveryChannel } from './job-channels.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
-import { CATALOG_BACKUP_REASONS, type AppPointMeta, type CatalogBackupReason, type RecoveryPointRecord } from '../format/index.js';
+import { CATALOG_BACKUP_REASONS, type AppPointMeta, type CatalogBackupReason, type ManifestPageRef, type RecoveryPointRecord } from '../format/index.js';
+import { checkCommitWal, runChainCheck } from './app-check.js';
 import { CATALOG_BACKUP_SETTINGS, type CatalogBackupService } from './catalog-backup.js';
 import { scheduleSince, servedMarksPatch } from './schedule-marks.js';
 import { appJobRefusal, appOf, slotNameOf } from './source-id.js';
@@ -482,6 +483,8 @@ export class JobEngine {
     } else {
       const newestRow = await c.newestPoint(source.id);
       const newest = newestRow ? await this.loadPoint(newestRow.id) : null;
+      // A check of an application's points: its WAL chain first (app-check.ts). Damage found, nothing of the newest point counts as the agent's own: it offers every chunk, and what is not stored whole is stored again.
+      const whole = kind === 'consistency-check' && sourceKind !== 'fs' ? await runChainCheck(this.d, source.id, jobLog) : true;
       const refusal = sourceKind === 'fs' ? null : appJobRefusal(kind, source.id, newest?.app ?? null);
       if (refusal !== null) throw new CustosError('usage', refusal);
       const logSync = sourceKind !== 'fs' && kind === 'sync';
@@ -498,9 +501,14 @@ export class JobEngine {
       channel = new BackupChannel(
         this.d.pool,
         {
-          host: agentName, path: source.path, parent: newest?.id ?? null, previousPages: previous?.manifest ?? [], newest, now: () => this.d.clock.now(),
+          host: agentName, path: source.path, parent: newest?.id ?? null, previousPages: previous?.manifest ?? [], newest: whole ? newest : null, now: () => this.d.clock.now(),
           app: sourceKind === 'fs' ? null : sourceKind,
-          ...(sourceKind === 'fs' ? {} : { appCheck: (meta: AppPointMeta) => checkAppCommit(meta, kind, newest) }),
+          ...(sourceKind === 'fs' ? {} : {
+            appCheck: async (meta: AppPointMeta, manifest: readonly ManifestPageRef[]) => {
+              checkAppCommit(meta, kind, newest);
+              await checkCommitWal(this.d.pool, meta, manifest);
+            },
+          }),
         },
         events,
         async (record) => this.recordPoint(job, source.id, record, makesRecoveryPoint),

@@ -56,7 +56,8 @@ export function appJobRefusal(kind: string, sourceId: string, newest: AppPointMe
       ? `${sourceId} is protected by express fulls only: another tool takes its log, or it cannot give it (see its express full's job log; custos point create ${sourceId} makes an express full now)`
       : `${sourceId} has no express full yet to synchronize its log from: custos point create ${sourceId} makes one`;
   }
-  if (kind === 'consistency-check') return `the consistency check of ${sourceId} is not built yet: each express full is a whole base backup`;
+  // A check: the WAL chain of its points, then an express full (which creates the replica when there is none).
+  if (kind === 'consistency-check') return null;
   return `a ${kind} job does not apply to ${sourceId}`;
 }
 

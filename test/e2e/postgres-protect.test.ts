@@ -12,7 +12,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { PG_BIN, postgresMissing, startTestCluster, type TestCluster } from '../helpers/postgres.js';
@@ -224,7 +224,6 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
       assert.match(r.stderr, message, describeCli(args, r));
     };
     const [point] = await listPoints(server, source);
-    await refused(['check', source], /consistency check of .* is not built yet/);
     await refused(['browse', source], /points are clusters, recovered whole/);
     await refused(['recover', source, '--point', point!.id, '--to', 'original'], /--to original\) is not built yet/);
     await refused(['recover', source, '--point', point!.id, '--to', `db1:${work}/x`, '--item', 'data/PG_VERSION'], /recovered whole \(a cluster\), not by items/);
@@ -241,6 +240,42 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
     }
     assert.equal(readFileSync(join(full, 'keep.txt'), 'utf8'), 'mine\n');
     assert.ok(!existsSync(join(work, "it's")));
+  });
+
+  test('a WAL segment removed from the pool is found by the consistency check, which names the times lost and protects from a new express full', async () => {
+    const packsDir = join(server.dataDir, 'pool', 'packs');
+    const packs = () => new Set(readdirSync(packsDir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name)));
+    // More than a segment of WAL in each synchronization, so each writes whole segments of its own.
+    const fill = (table: string) => cluster.sql(`CREATE TABLE ${table} AS SELECT g AS i, repeat('x', 100) AS pad FROM generate_series(1, 150000) g`);
+    fill('filler1');
+    const before = packs();
+    const a = await job(['sync', source]);
+    assert.equal(a.state, 'succeeded', JSON.stringify(a));
+    const written = [...packs()].filter((f) => !before.has(f));
+    assert.ok(written.length > 0, 'the synchronization wrote packs');
+    fill('filler2');
+    const b = await job(['sync', source]);
+    assert.equal(b.state, 'succeeded', JSON.stringify(b));
+    // The first synchronization's packs are lost: its own WAL, which the second's point holds by reference.
+    for (const f of written) rmSync(f);
+
+    const check = await job(['check', source]);
+    assert.equal(check.state, 'succeeded', JSON.stringify(check));
+    const shown = await server.cli(['job', 'show', String(check.id)]);
+    assert.match(shown.stdout, /WAL segment [0-9A-F]{24} (is missing from the pool|can be read only to byte \d+)/, shown.stdout);
+    assert.match(shown.stdout, new RegExp(`point ${(b.result as { point: string }).point} of .*\\(it replays up to [0-9A-F]+/[0-9A-F]+\\)`), shown.stdout);
+    const alerts = await server.cliJson<Array<{ kind: string; subject: string; message: string }>>(['alert', 'list', '--json']);
+    const gap = alerts.find((x) => x.kind === 'log-gap' && x.subject === source);
+    assert.ok(gap, JSON.stringify(alerts));
+    assert.match(gap.message, /point\(s\) damaged .* the times after .* UTC until the express full this check makes cannot be recovered to the minute/);
+    // The check made an express full: the newest point, whole, and synchronization goes on from it.
+    const points = await listPoints(server, source);
+    assert.equal(points.at(-1)!.id, (check.result as { point: string }).point);
+    assert.equal((check.result as { app: { point: string } }).app.point, 'full');
+    const next = await job(['sync', source]);
+    assert.equal(next.state, 'succeeded', JSON.stringify(next));
+    const src = await server.cliJson<{ replicaState: string }>(['source', 'show', source, '--json']);
+    assert.equal(src.replicaState, 'ok');
   });
 
   test("leaving protection drops the data source's replication slot, so the cluster keeps no WAL for it", async () => {

@@ -10,6 +10,7 @@ import {
   POINT_VERSION,
   comparePaths,
   encodePage,
+  type AppPointMeta,
   type ChunkRef,
   type EntryType,
   type ManifestEntry,
@@ -44,6 +45,8 @@ export interface CraftOptions {
    */
   readonly requireOrder?: boolean;
   readonly sourcePath?: string;
+  /** The point's application metadata (a postgres point). */
+  readonly app?: AppPointMeta;
 }
 
 const MTIME_NS = 1_700_000_000n * 1_000_000_000n;
@@ -154,6 +157,7 @@ export async function craftPoint(pool: Pool, entries: readonly CraftEntry[], opt
     },
     partial: false,
     excludes: [],
+    ...(options.app ? { app: options.app } : {}),
   };
   await pool.savePoint(point);
   return point;

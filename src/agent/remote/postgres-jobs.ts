@@ -36,8 +36,10 @@ export async function runExpressFullJob(spec: BackupJobSpec, link: JobLink, hook
   const app = spec.app;
   if (!app || app.kind !== 'postgres') throw new CustosError('usage', `job ${spec.id} names a postgres data source without its settings`);
   if (spec.kind === 'sync' && app.previous) return runLogSyncJob(spec, link, hooks);
-  if (spec.kind !== 'recovery-point') throw new CustosError('usage', `a ${spec.kind} job of a postgres data source is not built yet: its points are express fulls and log synchronizations`);
+  if (spec.kind !== 'recovery-point' && spec.kind !== 'consistency-check') throw new CustosError('usage', `a ${spec.kind} job of a postgres data source is not built yet: its points are express fulls and log synchronizations`);
   const cluster = await clusterOnPort(app.port, { socketDirs: socketDirsWith(hooks.pgSocketDirs) });
+  // A consistency check's part here: an express full, which reads every file of the cluster (the server has checked the WAL chain of its points).
+  if (spec.kind === 'consistency-check') link.log('info', 'consistency check: an express full reads the whole cluster again and protects it from here on');
   link.log('info', `express full of the cluster on port ${app.port} (PostgreSQL ${cluster.version}, ${cluster.dataDirectory}), as ${cluster.target.user}`);
   const keys = chunkKeys(spec.keys);
   const sink = new RemoteChunkSink(link);
