@@ -62,6 +62,8 @@ export interface PostgresBackupSettings {
   readonly slot: string;
   /** A log synchronization (sync job): the point it follows, whose base and WAL it extends. */
   readonly previous: { readonly point: string; readonly app: AppPointMeta } | null;
+  /** A sync of a recovery to the latest: a cluster that does not run gives the WAL left in its pg_wal (a tail point, without a marker). */
+  readonly tail?: boolean;
 }
 
 /** Where a recovered postgres cluster stops replaying: the end of a base backup (immediate), a time, a restore point name, or the end of the WAL. */

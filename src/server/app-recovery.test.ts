@@ -30,6 +30,10 @@ test('a time between a base\'s end and a log point\'s marker replays that log po
   assert.deepEqual(plan('2026-12-07T12:00:00Z'), { point: 'l2', time: null });
   assert.deepEqual(plan('2026-12-07T20:10:00Z'), { point: 'l3', time: '2026-12-07T20:10:00.000Z' });
   assert.deepEqual(plan('2026-12-08T00:00:00Z'), { point: 'l3', time: null }, 'after the newest: the newest');
+  // A tail point (no marker: the WAL left on a stopped cluster) serves the latest only, never a time.
+  const tail: AppPointRow = { id: 't', app: { ...l3.app, marker: null } as AppPointMeta };
+  assert.deepEqual(planAppRecovery([...points, tail], new Date('2026-12-08T00:00:00Z'), 's'), { point: 'l3', time: null });
+  assert.deepEqual(planAppRecovery([...points, tail], new Date('2026-12-07T20:10:00Z'), 's'), { point: 'l3', time: '2026-12-07T20:10:00.000Z' });
   // Express fulls only: the newest at or before.
   assert.deepEqual(planAppRecovery([f1, f2], new Date('2026-12-07T21:00:00Z'), 's'), { point: 'f2', time: null });
 });

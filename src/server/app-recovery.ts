@@ -19,25 +19,29 @@ export interface AppRecoveryPlan {
   readonly time: string | null;
 }
 
-/** The newest time a point recovers to by itself: its marker's, or its base backup's end. */
-export function pointReach(app: AppPointMeta): number {
-  return Date.parse(app.point === 'log' ? app.marker!.time : app.stopTime);
+/** The newest time a point recovers to by itself: its marker's, or its base backup's end; null for a tail point (its time is not known: it serves latest only). */
+export function pointReach(app: AppPointMeta): number | null {
+  if (app.point === 'full') return Date.parse(app.stopTime);
+  return app.marker ? Date.parse(app.marker.time) : null;
 }
 
-export function planAppRecovery(points: readonly AppPointRow[], at: Date, sourceId: string): AppRecoveryPlan {
+export function planAppRecovery(all: readonly AppPointRow[], at: Date, sourceId: string): AppRecoveryPlan {
   const t = at.getTime();
+  // Tail points serve latest only.
+  const points = all.filter((p) => pointReach(p.app) !== null);
+  const reach = (p: AppPointRow): number => pointReach(p.app)!;
   // The log point that reaches TIME soonest after it, on a base that ended before it: replay to TIME exactly.
   let best: AppPointRow | null = null;
   for (const p of points) {
-    if (p.app.point !== 'log' || Date.parse(p.app.stopTime) > t || pointReach(p.app) < t) continue;
-    if (!best || pointReach(p.app) < pointReach(best.app)) best = p;
+    if (p.app.point !== 'log' || Date.parse(p.app.stopTime) > t || reach(p) < t) continue;
+    if (!best || reach(p) < reach(best)) best = p;
   }
   if (best) return { point: best.id, time: at.toISOString() };
   // Else the newest point that reaches no later than TIME, recovered to itself.
   let before: AppPointRow | null = null;
-  for (const p of points) if (pointReach(p.app) <= t && (!before || pointReach(p.app) > pointReach(before.app))) before = p;
+  for (const p of points) if (reach(p) <= t && (!before || reach(p) > reach(before))) before = p;
   if (before) return { point: before.id, time: null };
-  const oldest = points.map((p) => pointReach(p.app)).sort((a, b) => a - b)[0];
+  const oldest = points.map(reach).sort((a, b) => a - b)[0];
   throw new CustosError('not-found', oldest === undefined
     ? `${sourceId} has no recovery points`
     : `${sourceId} has nothing to recover at ${at.toISOString()}: its oldest point reaches ${new Date(oldest).toISOString()}`);

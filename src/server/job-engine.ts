@@ -8,7 +8,7 @@
  */
 import { CustosError, errorMessage, type Clock, type RecoveryPointId } from '../base/index.js';
 import { parseLsn } from '../format/postgres/wal-names.js';
-import type { Catalog, JobRow } from '../catalog/index.js';
+import type { Catalog, DataSourceRow, JobRow } from '../catalog/index.js';
 import {
   DEFAULT_LIMITS,
   dueMaintenance,
@@ -37,7 +37,7 @@ import {
   type PruneDecision,
   type ProtectionPolicy,
 } from '../protection/index.js';
-import { DEFAULT_CONFLICT, missedPathsText, type PostgresRecoverySettings, type PostgresRecoveryTarget, type ConflictModeName, type JobProgress, type JobSpec, type SecurityModeName, type WireKeys, type WireThrottleRule } from '../protocol/index.js';
+import { DEFAULT_CONFLICT, missedPathsText, type PostgresRecoverySettings, type PostgresRecoveryTarget, type BackupJobSpec, type ConflictModeName, type JobProgress, type JobSpec, type SecurityModeName, type WireKeys, type WireThrottleRule } from '../protocol/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
 import { BackupChannel, RecoveryChannel } from './job-channels.js';
@@ -444,98 +444,146 @@ export class JobEngine {
     const agentName = job.agent!;
     const session = this.d.hub.get(agentName);
     if (!session) throw new CustosError('io', `agent ${agentName} is not connected`, { transient: true });
-    const events = { progress: this.progressWriter(job), log: jobLog };
     const source = job.source_id ? await c.source(job.source_id) : undefined;
     if (!source) throw new CustosError('not-found', `data source ${job.source_id} no longer exists`);
-    let spec: JobSpec;
-    let channel: BackupChannel | RecoveryChannel;
-    // The point this job reads (recovered, or reused as the previous one) stays live for gc while it runs.
-    let unpin: () => void = () => undefined;
-    const sourceKind = (source.kind === 'postgres' ? 'postgres' : 'fs') as 'fs' | 'postgres';
+    const sourceKind = kindOf(source);
     if (!session.kinds.has(sourceKind)) throw new CustosError('usage', `agent ${agentName} cannot protect ${sourceKind} data sources: update it to this server's version`);
-    const sourceRef = { id: source.id, path: source.path, ...(sourceKind === 'fs' ? {} : { kind: sourceKind }) };
-    if (kind === 'recovery') {
-      const target = String(params['target']);
-      const allowSystemTarget = params['allowSystemTarget'] === true;
-      // The agent checks again on its disk (links resolved); this refuses early what is plain from the path.
-      if (!allowSystemTarget && isSystemTarget(target)) {
-        throw new CustosError('denied', `refused: recovering onto ${target} would replace system files; recover elsewhere, or an admin may allow a system target`);
-      }
-      const point = await this.loadPoint(String(params['point']));
-      unpin = this.d.pool.activity.pin(point);
-      channel = new RecoveryChannel(this.d.pool, point, events);
-      spec = {
-        id: job.id,
-        kind: 'recovery',
-        source: sourceRef,
-        point: { id: point.id, pages: point.manifest },
-        target,
-        items: (params['items'] as string[] | undefined) ?? [],
-        // Checked by the route when queued, and again by the agent (parseRecoverySettings).
-        conflict: (params['conflict'] as ConflictModeName | undefined) ?? DEFAULT_CONFLICT,
-        security: (params['security'] as SecurityModeName | undefined) ?? 'point',
-        throttle: (params['throttle'] as WireThrottleRule[] | undefined) ?? [],
-        keys: this.wireKeys(),
-        compressionLevel: this.d.pool.config.compression.level,
-        allowSystemTarget,
-        ...(point.app ? { app: appRecoverySettings(point, source.id, params) } : {}),
-      };
-    } else {
-      const newestRow = await c.newestPoint(source.id);
-      const newest = newestRow ? await this.loadPoint(newestRow.id) : null;
-      // A check of an application's points: its WAL chain first (app-check.ts). Damage found, nothing of the newest point counts as the agent's own: it offers every chunk, and what is not stored whole is stored again.
-      const whole = kind === 'consistency-check' && sourceKind !== 'fs' ? await runChainCheck(this.d, source.id, jobLog) : true;
-      const refusal = sourceKind === 'fs' ? null : appJobRefusal(kind, source.id, newest?.app ?? null);
-      if (refusal !== null) throw new CustosError('usage', refusal);
-      const logSync = sourceKind !== 'fs' && kind === 'sync';
-      // An express full reads every file (a page rewritten within one clock tick keeps its file's stat): no previous manifest.
-      // A log synchronization extends its previous point's manifest with the new WAL.
-      const previous = kind !== 'consistency-check' && (sourceKind === 'fs' || logSync) ? newest : null;
-      if (newest) unpin = this.d.pool.activity.pin(newest);
-      if (kind !== 'consistency-check') await c.updateSource(source.id, { last_sync_started_at: this.now() });
-      // A check that creates a (manual) replica leaves it 'none' until done, as a replica-creating sync does: the scheduler waits for it.
-      else if (source.replica_state !== 'none') await c.updateSource(source.id, { replica_state: 'checking' });
-      const policy = source.group_name ? await this.policyOf(source.group_name) : null;
-      // Each synchronization of an application's log is a recovery point, as in DPM.
-      const makesRecoveryPoint = kind === 'recovery-point' || source.replica_state === 'none' || sourceKind !== 'fs';
-      channel = new BackupChannel(
-        this.d.pool,
-        {
-          host: agentName, path: source.path, parent: newest?.id ?? null, previousPages: previous?.manifest ?? [], newest: whole ? newest : null, now: () => this.d.clock.now(),
-          app: sourceKind === 'fs' ? null : sourceKind,
-          ...(sourceKind === 'fs' ? {} : {
-            appCheck: async (meta: AppPointMeta, manifest: readonly ManifestPageRef[]) => {
-              checkAppCommit(meta, kind, newest);
-              await checkCommitWal(this.d.pool, meta, manifest);
-            },
-          }),
-        },
-        events,
-        async (record) => this.recordPoint(job, source.id, record, makesRecoveryPoint),
-      );
-      spec = {
-        id: job.id,
-        kind,
-        source: sourceRef,
-        excludes: sourceKind === 'fs' ? policy?.excludes ?? [] : [],
-        keys: this.wireKeys(),
-        compressionLevel: this.d.pool.config.compression.level,
-        chunker: this.d.pool.config.chunker,
-        previous: previous ? { point: previous.id, pages: previous.manifest } : null,
-        fullScan: kind === 'consistency-check',
-        ...(sourceKind === 'postgres' ? {
-          app: {
-            kind: 'postgres' as const, port: Number(source.path), blockSize: POSTGRES_BLOCK_SIZE, systemIdentifier: newest?.app?.systemIdentifier ?? null,
-            slot: slotNameOf(source), previous: logSync && newest?.app ? { point: newest.id, app: newest.app } : null,
-          },
-        } : {}),
-      };
-    }
+    const parts = kind === 'recovery'
+      ? await this.recoveryParts(job, source, params, jobLog, onCancel, cancelled)
+      : await this.backupParts(job, kind as BackupJobSpec['kind'], source, jobLog);
     try {
-      return await this.runChannel(job, kind, source.id, session, spec, channel, onCancel, cancelled);
+      return await this.runChannel(job, kind, source.id, session, parts.spec, parts.channel, onCancel, cancelled);
     } finally {
-      unpin();
+      parts.unpin();
     }
+  }
+
+  /** What a job sends its agent, the channel that serves it, and the unpinning of the point it reads (kept live for gc while it runs). */
+  private async recoveryParts(
+    job: JobRow, source: DataSourceRow, params: Record<string, unknown>, jobLog: JobLogger, onCancel: (fn: () => void) => void, cancelled: { value: boolean },
+  ): Promise<JobParts> {
+    const target = String(params['target']);
+    const allowSystemTarget = params['allowSystemTarget'] === true;
+    // The agent checks again on its disk (links resolved); this refuses early what is plain from the path.
+    if (!allowSystemTarget && isSystemTarget(target)) {
+      throw new CustosError('denied', `refused: recovering onto ${target} would replace system files; recover elsewhere, or an admin may allow a system target`);
+    }
+    let point = await this.loadPoint(String(params['point']));
+    // An application's latest: the log not yet synchronized first (a tail synchronization on the source's agent).
+    if (params['latest'] === true && point.app) point = (await this.tailSync(job, source, point, jobLog, onCancel, cancelled)) ?? point;
+    const unpin = this.d.pool.activity.pin(point);
+    const events = { progress: this.progressWriter(job), log: jobLog };
+    const spec: JobSpec = {
+      id: job.id,
+      kind: 'recovery',
+      source: sourceRef(source),
+      point: { id: point.id, pages: point.manifest },
+      target,
+      items: (params['items'] as string[] | undefined) ?? [],
+      // Checked by the route when queued, and again by the agent (parseRecoverySettings).
+      conflict: (params['conflict'] as ConflictModeName | undefined) ?? DEFAULT_CONFLICT,
+      security: (params['security'] as SecurityModeName | undefined) ?? 'point',
+      throttle: (params['throttle'] as WireThrottleRule[] | undefined) ?? [],
+      keys: this.wireKeys(),
+      compressionLevel: this.d.pool.config.compression.level,
+      allowSystemTarget,
+      ...(point.app ? { app: appRecoverySettings(point, source.id, params) } : {}),
+    };
+    return { spec, channel: new RecoveryChannel(this.d.pool, point, events), unpin };
+  }
+
+  /**
+   * The latest of an application data source (DPM's "latest"): a
+   * synchronization on its agent before the recovery — a running cluster's
+   * as any, a stopped one's read from what its pg_wal holds (a tail point).
+   * Its point, or null when there is nothing more to read (the job log says
+   * why): the newest point is the latest then.
+   */
+  private async tailSync(
+    job: JobRow, source: DataSourceRow, newest: RecoveryPointRecord, jobLog: JobLogger, onCancel: (fn: () => void) => void, cancelled: { value: boolean },
+  ): Promise<RecoveryPointRecord | null> {
+    const latestIs = `the latest is the newest point ${newest.id} of ${newest.time}`;
+    if (newest.app?.logMode !== 'logs') {
+      jobLog('info', `${source.id} is protected by express fulls only: ${latestIs}`);
+      return null;
+    }
+    const session = this.d.hub.get(source.agent);
+    if (!session?.kinds.has('postgres')) {
+      jobLog('warning', `the agent of ${source.id} (${source.agent}) is not connected, so the log not yet synchronized cannot be read: ${latestIs}`);
+      return null;
+    }
+    jobLog('info', `reading the log of ${source.id} not yet synchronized on ${source.agent} first`);
+    try {
+      const parts = await this.backupParts(job, 'sync', source, jobLog, { tail: true });
+      try {
+        const result = await this.runChannel(job, 'sync', source.id, session, parts.spec, parts.channel, onCancel, cancelled);
+        jobLog('info', `the latest: point ${String(result['point'])}`);
+        return await this.loadPoint(String(result['point']));
+      } finally {
+        parts.unpin();
+      }
+    } catch (err) {
+      if (cancelled.value) throw err;
+      jobLog('warning', `the log not yet synchronized could not be read (${errorMessage(err)}): ${latestIs}`);
+      return null;
+    }
+  }
+
+  private async backupParts(job: JobRow, kind: BackupJobSpec['kind'], source: DataSourceRow, jobLog: JobLogger, options: { tail?: boolean } = {}): Promise<JobParts> {
+    const c = this.d.catalog;
+    const sourceKind = kindOf(source);
+    const events = { progress: this.progressWriter(job), log: jobLog };
+    const newestRow = await c.newestPoint(source.id);
+    const newest = newestRow ? await this.loadPoint(newestRow.id) : null;
+    // A check of an application's points: its WAL chain first (app-check.ts). Damage found, nothing of the newest point counts as the agent's own: it offers every chunk, and what is not stored whole is stored again.
+    const whole = kind === 'consistency-check' && sourceKind !== 'fs' ? await runChainCheck(this.d, source.id, jobLog) : true;
+    const refusal = sourceKind === 'fs' ? null : appJobRefusal(kind, source.id, newest?.app ?? null);
+    if (refusal !== null) throw new CustosError('usage', refusal);
+    const logSync = sourceKind !== 'fs' && kind === 'sync';
+    // An express full reads every file (a page rewritten within one clock tick keeps its file's stat): no previous manifest.
+    // A log synchronization extends its previous point's manifest with the new WAL.
+    const previous = kind !== 'consistency-check' && (sourceKind === 'fs' || logSync) ? newest : null;
+    const unpin = newest ? this.d.pool.activity.pin(newest) : () => undefined;
+    if (kind !== 'consistency-check') await c.updateSource(source.id, { last_sync_started_at: this.now() });
+    // A check that creates a (manual) replica leaves it 'none' until done, as a replica-creating sync does: the scheduler waits for it.
+    else if (source.replica_state !== 'none') await c.updateSource(source.id, { replica_state: 'checking' });
+    const policy = source.group_name ? await this.policyOf(source.group_name) : null;
+    // Each synchronization of an application's log is a recovery point, as in DPM.
+    const makesRecoveryPoint = kind === 'recovery-point' || source.replica_state === 'none' || sourceKind !== 'fs';
+    const channel = new BackupChannel(
+      this.d.pool,
+      {
+        host: source.agent, path: source.path, parent: newest?.id ?? null, previousPages: previous?.manifest ?? [], newest: whole ? newest : null, now: () => this.d.clock.now(),
+        app: sourceKind === 'fs' ? null : sourceKind,
+        ...(sourceKind === 'fs' ? {} : {
+          appCheck: async (meta: AppPointMeta, manifest: readonly ManifestPageRef[]) => {
+            checkAppCommit(meta, kind, newest);
+            await checkCommitWal(this.d.pool, meta, manifest);
+          },
+        }),
+      },
+      events,
+      async (record) => this.recordPoint(job, source.id, record, makesRecoveryPoint),
+    );
+    const spec: JobSpec = {
+      id: job.id,
+      kind,
+      source: sourceRef(source),
+      excludes: sourceKind === 'fs' ? policy?.excludes ?? [] : [],
+      keys: this.wireKeys(),
+      compressionLevel: this.d.pool.config.compression.level,
+      chunker: this.d.pool.config.chunker,
+      previous: previous ? { point: previous.id, pages: previous.manifest } : null,
+      fullScan: kind === 'consistency-check',
+      ...(sourceKind === 'postgres' ? {
+        app: {
+          kind: 'postgres' as const, port: Number(source.path), blockSize: POSTGRES_BLOCK_SIZE, systemIdentifier: newest?.app?.systemIdentifier ?? null,
+          slot: slotNameOf(source), previous: logSync && newest?.app ? { point: newest.id, app: newest.app } : null,
+          ...(options.tail ? { tail: true } : {}),
+        },
+      } : {}),
+    };
+    return { spec, channel, unpin };
   }
 
   /** A recovery to a folder of the server: run here, with no agent (server-recovery.ts). */
@@ -588,7 +636,7 @@ export class JobEngine {
         // An express full: where its base backup starts and stops in the WAL (the point object's, which the server checked).
         const app = c.app ? {
           app: c.app.point === 'log'
-            ? { point: 'log', base: c.app.base, walEnd: c.app.walEnd, marker: c.app.marker!.name, markerTime: c.app.marker!.time, timeline: c.app.timeline }
+            ? { point: 'log', base: c.app.base, walEnd: c.app.walEnd, marker: c.app.marker?.name ?? null, markerTime: c.app.marker?.time ?? null, timeline: c.app.timeline }
             : { point: 'full', logMode: c.app.logMode, startLsn: c.app.startLsn, stopLsn: c.app.stopLsn, timeline: c.app.timeline },
         } : {};
         return { ...result, point: c.id, recoveryPoint, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived, ...app };
@@ -783,13 +831,34 @@ export function checkAppCommit(meta: AppPointMeta, kind: JobKind, newest: Recove
   if (parseLsn(meta.walEnd!)! < prevEnd) throw new CustosError('denied', `the log point's WAL ends at ${meta.walEnd}, before the previous point's end`);
 }
 
+type JobLogger = (level: 'info' | 'warning' | 'error', message: string) => void;
+
+interface JobParts {
+  readonly spec: JobSpec;
+  readonly channel: BackupChannel | RecoveryChannel;
+  readonly unpin: () => void;
+}
+
+function kindOf(source: DataSourceRow): 'fs' | 'postgres' {
+  return source.kind === 'postgres' ? 'postgres' : 'fs';
+}
+
+function sourceRef(source: DataSourceRow): JobSpec['source'] {
+  const kind = kindOf(source);
+  return { id: source.id, path: source.path, ...(kind === 'fs' ? {} : { kind }) };
+}
+
 /** How a recovered postgres point is made ready: where it stops (the end of its base backup), and whether it waits there. */
 function appRecoverySettings(point: RecoveryPointRecord, sourceId: string, params: Record<string, unknown>): PostgresRecoverySettings {
   const app = point.app!;
   // A time the route planned (recovery_target_time); else the point itself: the end of its base, or its marker.
   const at = typeof params['appTime'] === 'string' ? params['appTime'] : null;
-  const target: PostgresRecoveryTarget = at ? { kind: 'time', time: at } : app.point === 'log' ? { kind: 'name', name: app.marker!.name } : { kind: 'immediate' };
-  const what = app.point === 'log' ? `a log synchronization of ${app.marker!.time.slice(0, 19).replace('T', ' ')} UTC` : `an express full of ${app.stopTime.slice(0, 19).replace('T', ' ')} UTC`;
+  // A tail point (no marker): all its WAL, to the last whole record.
+  const marker = app.point === 'log' ? app.marker ?? null : undefined;
+  const target: PostgresRecoveryTarget = at ? { kind: 'time', time: at } : marker ? { kind: 'name', name: marker.name } : marker === null ? { kind: 'latest' } : { kind: 'immediate' };
+  const what = marker ? `a log synchronization of ${marker.time.slice(0, 19).replace('T', ' ')} UTC`
+    : marker === null ? `the latest: the WAL left on the stopped cluster, read at ${point.time.slice(0, 19).replace('T', ' ')} UTC`
+      : `an express full of ${app.stopTime.slice(0, 19).replace('T', ' ')} UTC`;
   return {
     kind: 'postgres',
     target,

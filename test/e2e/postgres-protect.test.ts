@@ -278,6 +278,37 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
     assert.equal(src.replicaState, 'ok');
   });
 
+  test('latest: the log not yet synchronized is read first — from the running cluster, and after the cluster was killed from what its pg_wal holds', async () => {
+    const rows = (sql: (q: string) => string) => sql("SELECT string_agg(name, ',' ORDER BY name) FROM marker WHERE name IN ('live', 'last')");
+    cluster.sql("INSERT INTO marker (name) VALUES ('live')");
+    const live = join(work, 'latest-live');
+    const r1 = await job(['recover', source, '--at', 'latest', '--to', `db1:${live}`]);
+    assert.equal(r1.state, 'succeeded', JSON.stringify(r1));
+    const sql1 = await startRecovered(live);
+    await waitFor('promotion', async () => sql1('SELECT pg_is_in_recovery()') === 'f', 60_000, 200);
+    assert.equal(rows(sql1), 'live', 'the running cluster synchronized its log for the latest');
+
+    // The last commit, then the postmaster killed: its socket, its lock and its pg_wal stay behind.
+    cluster.sql("INSERT INTO marker (name) VALUES ('last')");
+    const pid = Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGKILL');
+    await waitFor('the postmaster gone', async () => !existsSync(`/proc/${pid}`), 30_000, 100);
+    try {
+      const dead = join(work, 'latest-dead');
+      const r2 = await job(['recover', source, '--at', 'latest', '--to', `db1:${dead}`]);
+      assert.equal(r2.state, 'succeeded', JSON.stringify(r2));
+      const shown = await server.cli(['job', 'show', String(r2.id)]);
+      assert.match(shown.stdout, /read \d+ segment\(s\) of WAL from .*pg_wal through [0-9A-F]+\/[0-9A-F]+/, shown.stdout);
+      assert.match(readFileSync(join(dead, 'data', 'postgresql.auto.conf'), 'utf8'), /recovery_target_timeline = 'latest'/);
+      assert.doesNotMatch(readFileSync(join(dead, 'data', 'postgresql.auto.conf'), 'utf8'), /recovery_target_(name|time|lsn) /);
+      const sql2 = await startRecovered(dead);
+      await waitFor('promotion', async () => sql2('SELECT pg_is_in_recovery()') === 'f', 60_000, 200);
+      assert.equal(rows(sql2), 'last,live', 'the last commit before the kill is recovered');
+    } finally {
+      cluster.ctl('start');
+    }
+  });
+
   test("leaving protection drops the data source's replication slot, so the cluster keeps no WAL for it", async () => {
     const slots = () => cluster.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name ~ '^custos_[0-9a-f]{12}$'").trim();
     assert.equal(slots(), '1');

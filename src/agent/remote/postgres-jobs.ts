@@ -14,10 +14,11 @@ import { formatLsn, parseLsn } from '../../format/postgres/wal-names.js';
 import type { BackupJobSpec, RecoveryJobSpec } from '../../protocol/index.js';
 import { runBackup, storeChunk } from '../backup/backup.js';
 import { runRestore } from '../restore/restore.js';
-import { clusterOnPort, socketDirsWith } from '../apps/postgres/find-clusters.js';
+import { clusterOnPort, socketDirsWith, stoppedClusterOnPort } from '../apps/postgres/find-clusters.js';
+import { readWalTail } from '../apps/postgres/wal-tail.js';
 import { expressFull } from '../apps/postgres/express-full.js';
 import { prepareAsOwner, recoveryBlock } from '../apps/postgres/recovered-cluster.js';
-import { advanceSlot, logSync } from '../apps/postgres/log-sync.js';
+import { advanceSlot, logSync, type Marker } from '../apps/postgres/log-sync.js';
 import type { OwnerTarget } from '../apps/postgres/connect.js';
 import type { JobLink } from './job-link.js';
 import { RemoteChunkSink, RemoteChunkSource } from './remote-chunks.js';
@@ -101,7 +102,16 @@ async function runLogSyncJob(spec: BackupJobSpec, link: JobLink, hooks: Postgres
   const app = spec.app!;
   const prev = app.previous!;
   if (!spec.previous) throw new CustosError('usage', `job ${spec.id} synchronizes a log without the previous point's manifest`);
-  const cluster = await clusterOnPort(app.port, { socketDirs: socketDirsWith(hooks.pgSocketDirs) });
+  const socketDirs = socketDirsWith(hooks.pgSocketDirs);
+  let cluster: Awaited<ReturnType<typeof clusterOnPort>>;
+  try {
+    cluster = await clusterOnPort(app.port, { socketDirs });
+  } catch (err) {
+    // For a recovery to the latest, a cluster that does not run still has its pg_wal.
+    if (!app.tail) throw err;
+    link.log('info', `the cluster does not run (${err instanceof Error ? err.message : String(err)}): reading what its pg_wal holds past the newest point`);
+    return runTailJob(spec, link, socketDirs, started);
+  }
   const stageDir = mkdtempSync(join(tmpdir(), `custos-job-${spec.id}-`));
   try {
     const prevEnd = parseLsn(prev.app.walEnd ?? prev.app.stopLsn)!;
@@ -110,24 +120,69 @@ async function runLogSyncJob(spec: BackupJobSpec, link: JobLink, hooks: Postgres
       segmentBytes: prev.app.walSegmentSize, previousEnd: prevEnd, markerName: `custos-job-${spec.id}`, spoolDir: join(stageDir, 'wal'),
       log: (level, message) => link.log(level, message),
     });
-    const keys = chunkKeys(spec.keys);
-    const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
-    const sink = new RemoteChunkSink(link);
-    const previous = (await fetchPages(link, codec, spec.previous.pages)).flat();
-    const built = await logPointManifest(previous, sync.segments, join(stageDir, 'wal'), codec, sink);
-    await sink.flush();
-    const last = sync.segments.at(-1)!;
-    const meta: AppPointMeta = {
-      ...prev.app, point: 'log', logMode: 'logs', base: prev.app.point === 'full' ? prev.point : prev.app.base!, walEnd: formatLsn(sync.walEnd), marker: sync.marker,
-      walSegments: [prev.app.walSegments[0], last],
-    };
-    const summary: PointSummary = { ...built.summary, bytesAdded: sink.bytesAdded, durationMs: Date.now() - started };
-    const commit = await link.request({ op: 'commit', manifest: built.manifest, summary, partial: false, excludes: [], app: meta });
-    await moveSlot(cluster.target, app.slot, meta.walEnd!, meta.walSegmentSize, link);
-    return { ...commit, partial: false, errors: 0, summary };
+    const done = await commitLogPoint(spec, link, await previousEntries(spec, link), { ...sync, walEnd: sync.walEnd, spoolDir: join(stageDir, 'wal') }, started);
+    await moveSlot(cluster.target, app.slot, formatLsn(sync.walEnd), prev.app.walSegmentSize, link);
+    return done;
   } finally {
     rmSync(stageDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A tail point (a sync job of a recovery to the latest, its cluster not
+ * running): the WAL its pg_wal holds past the newest point, read as root
+ * and page by page checked (wal-tail.ts), committed as a log point without a
+ * marker. The stopped cluster must be the one protected, owned by the owner
+ * of the newest point's data directory.
+ */
+async function runTailJob(spec: BackupJobSpec, link: JobLink, socketDirs: readonly string[], started: number): Promise<Record<string, unknown>> {
+  const prev = spec.app!.previous!;
+  const previous = await previousEntries(spec, link);
+  const dataDir = previous.find((e) => e.type === 'dir' && e.path.toString('latin1') === 'data');
+  if (!dataDir) throw new CustosError('format', 'the newest point has no data/ directory: it is not a postgres point');
+  const cluster = await stoppedClusterOnPort(spec.app!.port, prev.app.systemIdentifier, dataDir.uid, { socketDirs });
+  const stageDir = mkdtempSync(join(tmpdir(), `custos-job-${spec.id}-`));
+  try {
+    const spoolDir = join(stageDir, 'wal');
+    mkdirSync(spoolDir, { mode: 0o700 });
+    const tail = readWalTail({
+      dataDirectory: cluster.dataDirectory, systemIdentifier: prev.app.systemIdentifier, timeline: prev.app.timeline, segmentBytes: prev.app.walSegmentSize,
+      previousEnd: parseLsn(prev.app.walEnd ?? prev.app.stopLsn)!, spoolDir,
+    });
+    if (tail === null) throw new CustosError('not-found', `${cluster.dataDirectory}/pg_wal holds nothing past the newest point: the latest is the newest point`);
+    link.log('info', `read ${tail.segments.length} segment(s) of WAL from ${cluster.dataDirectory}/pg_wal through ${formatLsn(tail.walEnd)}; it stops there: ${tail.stoppedBecause}`);
+    return await commitLogPoint(spec, link, previous, { marker: null, walEnd: tail.walEnd, segments: tail.segments, spoolDir }, started);
+  } finally {
+    rmSync(stageDir, { recursive: true, force: true });
+  }
+}
+
+/** The newest point's manifest entries (a log point extends them). */
+async function previousEntries(spec: BackupJobSpec, link: JobLink): Promise<ManifestEntry[]> {
+  const codec = new BlobCodec({ keys: chunkKeys(spec.keys), compressionLevel: spec.compressionLevel });
+  return (await fetchPages(link, codec, spec.previous!.pages)).flat();
+}
+
+/** A log point from the spool's segments (a synchronization's, with its marker; a tail's, without), committed. */
+async function commitLogPoint(
+  spec: BackupJobSpec,
+  link: JobLink,
+  previous: readonly ManifestEntry[],
+  wal: { readonly marker: Marker | null; readonly walEnd: bigint; readonly segments: readonly string[]; readonly spoolDir: string },
+  started: number,
+): Promise<Record<string, unknown>> {
+  const prev = spec.app!.previous!;
+  const codec = new BlobCodec({ keys: chunkKeys(spec.keys), compressionLevel: spec.compressionLevel });
+  const sink = new RemoteChunkSink(link);
+  const built = await logPointManifest(previous, wal.segments, wal.spoolDir, codec, sink);
+  await sink.flush();
+  const meta: AppPointMeta = {
+    ...prev.app, point: 'log', logMode: 'logs', base: prev.app.point === 'full' ? prev.point : prev.app.base!, walEnd: formatLsn(wal.walEnd), marker: wal.marker,
+    walSegments: [prev.app.walSegments[0], wal.segments.at(-1)!],
+  };
+  const summary: PointSummary = { ...built.summary, bytesAdded: sink.bytesAdded, durationMs: Date.now() - started };
+  const commit = await link.request({ op: 'commit', manifest: built.manifest, summary, partial: false, excludes: [], app: meta });
+  return { ...commit, partial: false, errors: 0, summary };
 }
 
 /**

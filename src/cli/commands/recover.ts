@@ -44,7 +44,8 @@ export function registerRecoverCommand(program: Command): void {
       throw new CustosError('usage', `--to must be original, AGENT:/absolute/path, download:FILE.tar|.tar.zst|.zip or server:/path, e.g. laptop:/home/ann/restored (got ${opts.to})`);
     }
     const client = connect(opts);
-    const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;
+    // A PostgreSQL cluster's latest is more than its newest point: the server reads the log not yet synchronized first.
+    const which = 'latest' in choice ? { point: /^[^:]+:postgres:/.test(source) ? 'latest' : await newestPoint(client, source) } : choice;
     const job = await client.call(api.recover, { body: {
       source,
       ...which,

@@ -90,6 +90,8 @@ test('a point object from the pool whose app metadata is malformed is damaged (i
 test("a log point's metadata: its base, the WAL's end and the marker, agreeing with the base's LSNs", () => {
   const log = { ...REAL, point: 'log', logMode: 'logs', base: 'b'.repeat(32), walEnd: '1/EA000230', marker: { name: 'custos-job-17', lsn: '1/EA000200', xid: '809684', time: '2026-12-07T18:15:00.5Z' }, walSegments: ['0000000100000001000000E5', '0000000100000001000000EA'] };
   assert.deepEqual(parsePointMeta(structuredClone(log)), log);
+  // A tail point (the WAL left on a stopped cluster, for the latest): no marker.
+  assert.deepEqual(parsePointMeta({ ...structuredClone(log), marker: null }), { ...log, marker: null });
   const cases: Array<[unknown, RegExp]> = [
     [{ ...log, logMode: 'full-only' }, /logMode must be logs in a log point/],
     [{ ...log, base: 'B'.repeat(32) }, /base must be a recovery point id/],
@@ -99,6 +101,8 @@ test("a log point's metadata: its base, the WAL's end and the marker, agreeing w
     [{ ...log, marker: { ...log.marker, lsn: '1/EB000000' } }, /marker.lsn must be between stopLsn and walEnd/],
     [{ ...log, marker: { ...log.marker, xid: '-1' } }, /marker.xid must be a transaction id/],
     [{ ...log, marker: { ...log.marker, extra: 1 } }, /marker has an unknown field/],
+    [{ ...log, marker: 'custos-job-1' }, /marker must be an object or null/],
+    [(({ marker: _, ...rest }) => rest)(log), /lacks the field marker/],
     [{ ...REAL, base: 'b'.repeat(32) }, /unknown field "base"/],
   ];
   for (const [v, why] of cases) assert.match(refusal(v), why, JSON.stringify(v));

@@ -43,9 +43,16 @@ export interface PostgresPointMeta {
   readonly base?: string;
   /** Log points: the WAL in the point ends here (after the marker). */
   readonly walEnd?: string;
-  /** Log points: the restore point and commit the synchronization made; `time` is the database server's clock at it. */
-  readonly marker?: { readonly name: string; readonly lsn: string; readonly xid: string; readonly time: string };
+  /**
+   * Log points: the restore point and commit the synchronization made;
+   * `time` is the database server's clock at it. null: a tail point (the
+   * WAL read from a stopped cluster's pg_wal for a recovery to the latest:
+   * it replays to its last whole record, at a time no marker tells).
+   */
+  readonly marker?: PointMarker | null;
 }
+
+export interface PointMarker { readonly name: string; readonly lsn: string; readonly xid: string; readonly time: string }
 
 const FIELDS = ['kind', 'point', 'logMode', 'version', 'systemIdentifier', 'walSegmentSize', 'blockSize', 'timeline', 'startLsn', 'stopLsn', 'startTime', 'stopTime', 'dataChecksums', 'walSegments'] as const;
 /** The `app` of a recovery point: one kind so far. */
@@ -79,6 +86,20 @@ function time(v: unknown, path: string): string {
 /** Whether `n` is a block size a writer may cut relation files in (a power of two from 4 KiB to 1 MiB, as the pipeline's fixed blocks). */
 function isBlockSize(n: number): boolean {
   return Number.isInteger(n) && n >= 4096 && n <= 1024 * 1024 && (n & (n - 1)) === 0;
+}
+
+/** A log point's marker: a restore point between the base's stop and the WAL's end. */
+function parseMarker(m: unknown, path: string, stop: bigint, end: bigint): PointMarker {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) bad(path, 'must be an object or null');
+  const mo = m as Record<string, unknown>;
+  for (const k of Object.keys(mo)) if (!['name', 'lsn', 'xid', 'time'].includes(k)) bad(path, `has an unknown field ${JSON.stringify(k.slice(0, 40))}`);
+  const name = mo['name'];
+  if (typeof name !== 'string' || !MARKER_NAME.test(name)) bad(`${path}.name`, 'must be custos- and up to 60 letters, digits or -');
+  const at = lsn(mo['lsn'], `${path}.lsn`);
+  if (at < stop || at > end) bad(`${path}.lsn`, 'must be between stopLsn and walEnd');
+  const xid = mo['xid'];
+  if (typeof xid !== 'string' || !/^[1-9][0-9]{0,19}$/.test(xid)) bad(`${path}.xid`, 'must be a transaction id in decimal');
+  return { name, lsn: mo['lsn'] as string, xid, time: time(mo['time'], `${path}.time`) };
 }
 
 /**
@@ -121,18 +142,7 @@ export function parsePointMeta(v: unknown, path = 'app'): AppPointMeta {
     if (typeof base !== 'string' || !/^[0-9a-f]{32}$/.test(base)) bad(`${path}.base`, 'must be a recovery point id');
     end = lsn(o['walEnd'], `${path}.walEnd`);
     if (end < stop) bad(`${path}.walEnd`, 'must not be before stopLsn');
-    const m = o['marker'];
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) bad(`${path}.marker`, 'must be an object');
-    const mo = m as Record<string, unknown>;
-    for (const k of Object.keys(mo)) if (!['name', 'lsn', 'xid', 'time'].includes(k)) bad(`${path}.marker`, `has an unknown field ${JSON.stringify(k.slice(0, 40))}`);
-    const name = mo['name'];
-    if (typeof name !== 'string' || !MARKER_NAME.test(name)) bad(`${path}.marker.name`, 'must be custos- and up to 60 letters, digits or -');
-    const at = lsn(mo['lsn'], `${path}.marker.lsn`);
-    if (at < stop || at > end) bad(`${path}.marker.lsn`, 'must be between stopLsn and walEnd');
-    const xid = mo['xid'];
-    if (typeof xid !== 'string' || !/^[1-9][0-9]{0,19}$/.test(xid)) bad(`${path}.marker.xid`, 'must be a transaction id in decimal');
-    const markerTime = time(mo['time'], `${path}.marker.time`);
-    extra = { base, walEnd: o['walEnd'] as string, marker: { name, lsn: mo['lsn'] as string, xid, time: markerTime } };
+    extra = { base, walEnd: o['walEnd'] as string, marker: o['marker'] === null ? null : parseMarker(o['marker'], `${path}.marker`, stop, end) };
   }
   const wantFirst = segmentFileName(segmentOf(timeline, start, walSegmentSize), walSegmentSize);
   const wantLast = segmentFileName(segmentOf(timeline, end - 1n, walSegmentSize), walSegmentSize);

@@ -318,3 +318,50 @@ export async function clusterOnPort(port: number, options: FindOptions): Promise
   if (user.startsWith('uid ')) throw new CustosError('usage', `the owner of the cluster on port ${port} (uid ${r.ownerUid}) has no account name to connect as`);
   return { target: { socketDir: r.socketDir, port, uid: r.ownerUid, gid: r.ownerGid, user }, dataDirectory: r.lock.dataDirectory, version: r.version };
 }
+
+/** A cluster that is not running, found for reading what it left (a tail read, §7.1). */
+export interface StoppedCluster {
+  readonly dataDirectory: string;
+  readonly ownerUid: number;
+}
+
+/**
+ * The stopped cluster that listened on `port`: its data directory from the
+ * socket lock file a killed postmaster left behind, or from pg_lsclusters.
+ * It must be the protected cluster (`systemIdentifier` in its pg_control),
+ * owned by `ownerUid` (the data directory's owner in the newest point), and
+ * not running (postmaster.pid gone, or naming a process that is not a
+ * postmaster in that directory). Anything else is `not-found` with why.
+ */
+export async function stoppedClusterOnPort(port: number, systemIdentifier: string, ownerUid: number, options: FindOptions): Promise<StoppedCluster> {
+  const candidates: string[] = [];
+  for (const dir of options.socketDirs) {
+    try {
+      const { bytes, st } = await readSmallFile(join(dir, `.s.PGSQL.${port}.lock`), MAX_LOCK_FILE_BYTES);
+      const lock = parsePostmasterLock(bytes, 'socket');
+      if (lock.port === port && st.uid === ownerUid) candidates.push(lock.dataDirectory);
+    } catch {
+      // none here
+    }
+  }
+  for (const l of options.listed ?? (await runLsClusters())) if (l.port === port && l.ownerUid === ownerUid) candidates.push(l.dataDirectory);
+  const why: string[] = [];
+  for (const dataDirectory of [...new Set(candidates)]) {
+    try {
+      const st = await lstat(dataDirectory);
+      if (!st.isDirectory() || st.uid !== ownerUid) throw new CustosError('format', `it is not a directory of uid ${ownerUid}`);
+      const control = systemIdentifierOf((await readSmallFile(join(dataDirectory, 'global', 'pg_control'), PG_CONTROL_BYTES)).bytes);
+      if (control !== systemIdentifier) throw new CustosError('format', `its system identifier is ${control}, not ${systemIdentifier}`);
+      const pidFile = await readSmallFile(join(dataDirectory, 'postmaster.pid'), MAX_LOCK_FILE_BYTES).then((r) => parsePostmasterLock(r.bytes, 'data'), () => null);
+      // A postmaster runs in its data directory: a live pid whose cwd is elsewhere is another process that took the number.
+      if (pidFile && (await readlink(`/proc/${pidFile.pid}/cwd`).catch(() => '')) === dataDirectory) {
+        throw new CustosError('io', `its postmaster (pid ${pidFile.pid}) is running but does not answer on port ${port}: try again`, { transient: true });
+      }
+      return { dataDirectory, ownerUid };
+    } catch (e) {
+      if (e instanceof CustosError && e.transient) throw e;
+      why.push(`${shown(dataDirectory, 200)}: ${reason(e)}`);
+    }
+  }
+  throw new CustosError('not-found', `no stopped cluster of port ${port} to read: ${why.length > 0 ? why.join('; ') : 'no socket lock file left behind and pg_lsclusters does not list it'}`);
+}

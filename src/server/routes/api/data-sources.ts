@@ -112,6 +112,11 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       }), at, s.id);
       return { point: rows.find((r) => r.id === plan.point)!, time: plan.time };
     }
+    if (b.point === 'latest') {
+      const newest = (await c.listPoints(s.id, true)).at(-1);
+      if (!newest) throw new CustosError('not-found', `${s.id} has no recovery points`);
+      return { point: newest, time: null };
+    }
     return { point: pointByRef(await c.listPoints(s.id), b.point!, s.id), time: null };
   };
 
@@ -164,6 +169,8 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     if (s.kind !== 'fs') checkAppRecovery(s, b, serverTarget !== null);
     else if (b.paused !== undefined) throw badRequest(`paused applies to PostgreSQL points; ${s.id} is a tree of files`);
     const { point, time: appTime } = await recoveryPoint(s, b);
+    // An application's latest: the WAL not yet synchronized is read first (the job's tail synchronization), then recovered to its end.
+    const latest = s.kind !== 'fs' && b.point === 'latest';
     if (serverTarget !== null) {
       audit(b.source, { ...detail, point: point.id });
       await checkItems(s, point, b.items ?? []);
@@ -184,8 +191,8 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
-      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}), ...(appTime ? { appTime } : {}) },
-      reason: `recovery of ${point.time}${appTime ? ` replayed to ${appTime}` : ''} to ${target.agent}:${target.path} requested by ${p.name}`,
+      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}), ...(appTime ? { appTime } : {}), ...(latest ? { latest: true } : {}) },
+      reason: `recovery of ${latest ? 'the latest (the log not yet synchronized read first)' : point.time}${appTime ? ` replayed to ${appTime}` : ''} to ${target.agent}:${target.path} requested by ${p.name}`,
     });
     return jobView(job);
   });
