@@ -15,6 +15,7 @@ describe('ALERT_KINDS', () => {
       'pool-damaged',
       'log-slot-kept',
       'log-gap',
+      'log-consumer',
     ];
     assert.deepEqual(Object.keys(ALERT_KINDS).sort(), [...kinds].sort());
     for (const kind of kinds) {

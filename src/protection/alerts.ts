@@ -16,7 +16,8 @@ export type AlertKind =
   | 'disk-full'
   | 'pool-damaged'
   | 'log-slot-kept'
-  | 'log-gap';
+  | 'log-gap'
+  | 'log-consumer';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -129,5 +130,12 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     recommendedAction:
       'The message names the damaged points and the times that cannot be recovered to the minute. The check that found it makes an express full, which protects SOURCE from then on (if that failed, run a consistency check again: custos check SOURCE). Find out how data went missing from the pool (its disks; custos pool verify --wait). This alert is resolved by the first check that finds every retained point whole (the damaged ones expired or deleted)',
     action: 'consistency-check',
+  },
+  'log-consumer': {
+    severity: 'warning',
+    title: 'Log not synchronized: express fulls only',
+    recommendedAction:
+      'SOURCE can be recovered only to its express fulls, not to any time between them: its log is taken by another tool (one log consumer per cluster), or the cluster cannot give it (the message says which). Stop the other tool\'s archiving (archive_command, its replication slot) or change the setting named, then make an express full (custos point create SOURCE): this alert is resolved when an express full synchronizes the log again',
+    action: 'recovery-point',
   },
 });

@@ -82,6 +82,8 @@ export interface PostgresRecoverySettings {
   readonly segmentBytes: number;
   /** What the notes in the target say was recovered. */
   readonly describe: string;
+  /** A new instance: started on this port once ready, and waited for (promoted, or paused); absent: a folder, not started. */
+  readonly instance?: { readonly port: number };
 }
 
 export interface BackupJobSpec {

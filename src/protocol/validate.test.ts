@@ -250,6 +250,15 @@ test('bounds: sizes, host names, ids', () => {
   assert.ok(refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: 'h', kinds: ['fs', 'oracle'] }));
   assert.ok(refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: 'h', kinds: Array(17).fill('fs') }));
   assert.ok(refusedAsUsage({ t: 'done', job: 1, result: { dataDirectory: 'x'.repeat(4201) } }));
+  // A new instance's result, and why an express full synchronizes no log.
+  const instance = { port: 5499, state: 'promoted', socketDir: '/var/run/postgresql' };
+  assert.ok(!refusedAsUsage({ t: 'done', job: 1, result: { dataDirectory: '/srv/i/data', instance } }));
+  for (const bad of [{ ...instance, port: 0 }, { ...instance, state: 'running' }, { ...instance, socketDir: '/a\nb' }, { ...instance, pid: 1 }, 'promoted']) {
+    assert.ok(refusedAsUsage({ t: 'done', job: 1, result: { instance: bad } }), JSON.stringify(bad));
+  }
+  assert.ok(!refusedAsUsage({ t: 'done', job: 1, result: { logModeWhy: "archive_command is 'pgbackrest --stanza=main archive-push %p'" } }));
+  assert.ok(refusedAsUsage({ t: 'done', job: 1, result: { logModeWhy: 'a\u001b[31m' } }));
+  assert.ok(refusedAsUsage({ t: 'done', job: 1, result: { logModeWhy: 'x'.repeat(1001) } }));
   // The release question's answer: one boolean.
   assert.ok(!refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'release', dropped: true } }));
   assert.ok(refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'release', dropped: 'yes' } }));

@@ -80,6 +80,8 @@ const SUMMARY_FIELDS = [
 const CHUNK_ID = /^[0-9a-f]{64}$/;
 const POINT_ID = /^[0-9a-f]{32}$/;
 const PRINTABLE = /^[\x20-\x7e]*$/;
+/** Text without control characters (any script): shown on terminals and in the console. */
+const NO_CONTROLS = /^[^\x00-\x1f\x7f-\x9f]*$/;
 const HOSTNAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 function bad(path: string, what: string): never {
@@ -231,7 +233,7 @@ const RESULT_COUNTS = ['bytesAdded', 'errors', 'files', 'dirs', 'others', 'ident
 
 /** A job's result as the agent reports it: the known fields only (what `job show` displays). */
 function jobResult(v: unknown, path: string): Record<string, unknown> {
-  const o = record(v, path, [], [...RESULT_COUNTS, 'point', 'time', 'partial', 'summary', 'walk', 'target', 'dataDirectory']);
+  const o = record(v, path, [], [...RESULT_COUNTS, 'point', 'time', 'partial', 'summary', 'walk', 'target', 'dataDirectory', 'instance', 'logModeWhy']);
   const out: Record<string, unknown> = {};
   for (const k of RESULT_COUNTS) if (Object.hasOwn(o, k)) out[k] = count(o[k], `${path}.${k}`);
   if (Object.hasOwn(o, 'point')) out['point'] = text(o['point'], `${path}.point`, 32, POINT_ID);
@@ -241,6 +243,17 @@ function jobResult(v: unknown, path: string): Record<string, unknown> {
   if (Object.hasOwn(o, 'target')) out['target'] = text(o['target'], `${path}.target`, 4096);
   // A recovered postgres cluster's data directory (under the target).
   if (Object.hasOwn(o, 'dataDirectory')) out['dataDirectory'] = text(o['dataDirectory'], `${path}.dataDirectory`, 4200);
+  // A new instance the recovery started: its port, whether it promoted (or waits paused, or as a standby), its socket's directory.
+  if (Object.hasOwn(o, 'instance')) {
+    const i = record(o['instance'], `${path}.instance`, ['port', 'state', 'socketDir']);
+    out['instance'] = {
+      port: intIn(i['port'], `${path}.instance.port`, 1, 65535),
+      state: oneOf(i['state'], `${path}.instance.state`, ['promoted', 'paused', 'standby'] as const),
+      socketDir: text(i['socketDir'], `${path}.instance.socketDir`, 4096, NO_CONTROLS),
+    };
+  }
+  // Why an express full found the cluster's log taken by another tool (express fulls only): the server's log-consumer alert says it.
+  if (Object.hasOwn(o, 'logModeWhy')) out['logModeWhy'] = text(o['logModeWhy'], `${path}.logModeWhy`, 1000, NO_CONTROLS);
   if (Object.hasOwn(o, 'walk')) {
     const w = record(o['walk'], `${path}.walk`, ['itemsStatted', 'dirsListed', 'journal'], ['journalMissed', 'journalMissedPaths']);
     const walk: Record<string, unknown> = { itemsStatted: count(w['itemsStatted'], `${path}.walk.itemsStatted`), dirsListed: count(w['dirsListed'], `${path}.walk.dirsListed`), journal: bool(w['journal'], `${path}.walk.journal`) };

@@ -8,7 +8,7 @@
  */
 import { CustosError, errorMessage, type Clock, type RecoveryPointId } from '../base/index.js';
 import { parseLsn } from '../format/postgres/wal-names.js';
-import type { Catalog, DataSourceRow, JobRow } from '../catalog/index.js';
+import type { Catalog, DataSourceRow, JobRow, PointRow } from '../catalog/index.js';
 import {
   DEFAULT_LIMITS,
   dueMaintenance,
@@ -533,7 +533,7 @@ export class JobEngine {
     const c = this.d.catalog;
     const sourceKind = kindOf(source);
     const events = { progress: this.progressWriter(job), log: jobLog };
-    const newestRow = await c.newestPoint(source.id);
+    const newestRow = sourceKind === 'fs' ? await c.newestPoint(source.id) : await this.newestToFollow(source.id);
     const newest = newestRow ? await this.loadPoint(newestRow.id) : null;
     // A check of an application's points: its WAL chain first (app-check.ts). Damage found, nothing of the newest point counts as the agent's own: it offers every chunk, and what is not stored whole is stored again.
     const whole = kind === 'consistency-check' && sourceKind !== 'fs' ? await runChainCheck(this.d, source.id, jobLog) : true;
@@ -639,12 +639,41 @@ export class JobEngine {
             ? { point: 'log', base: c.app.base, walEnd: c.app.walEnd, marker: c.app.marker?.name ?? null, markerTime: c.app.marker?.time ?? null, timeline: c.app.timeline }
             : { point: 'full', logMode: c.app.logMode, startLsn: c.app.startLsn, stopLsn: c.app.stopLsn, timeline: c.app.timeline },
         } : {};
+        if (c.app?.point === 'full') await this.logConsumerAlert(sourceId, c.app, result['logModeWhy']);
         return { ...result, point: c.id, recoveryPoint, time: c.time, bytesAdded: c.summary.bytesAdded, summary: c.summary, chunksReceived: channel.chunksReceived, bytesReceived: channel.bytesReceived, ...app };
       }
       return result;
     } finally {
       session.removeJob(job.id);
     }
+  }
+
+  /**
+   * The point an application's next job follows: its newest, passing over
+   * tail points (the WAL a stopped cluster left, read for a latest). A tail
+   * ends at the last whole page read, which the cluster, started again,
+   * writes over from its last whole record: the log goes on from the point
+   * before, which the slot still holds.
+   */
+  private async newestToFollow(sourceId: string): Promise<PointRow | undefined> {
+    const rows = await this.d.catalog.listPoints(sourceId);
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const app = appOf(rows[i]);
+      if (!(app?.point === 'log' && app.marker === null)) return rows[i];
+    }
+    return undefined;
+  }
+
+  /**
+   * DPM's one-consumer rule: an express full that found the cluster's log
+   * taken by another tool (or not to be had) says why, and the data source
+   * is protected by express fulls only until one finds it free again.
+   */
+  private async logConsumerAlert(sourceId: string, app: AppPointMeta, why: unknown): Promise<void> {
+    const now = this.d.clock.now();
+    if (app.logMode === 'logs') return this.d.alerts.resolve('log-consumer', sourceId, now);
+    if (typeof why !== 'string') return;
+    await this.d.alerts.raise('log-consumer', sourceId, `${sourceId} is protected by express fulls only, so it can be recovered only to them: ${why}`, now);
   }
 
   /** Whether an application data source's log is synchronized: as its newest point says (full-only before its first). */
@@ -865,6 +894,7 @@ function appRecoverySettings(point: RecoveryPointRecord, sourceId: string, param
     paused: params['paused'] === true,
     segmentBytes: app.walSegmentSize,
     describe: `point ${point.id} of ${sourceId}, ${what}${at ? `, replayed to ${at}` : ''}`,
+    ...(typeof params['instancePort'] === 'number' ? { instance: { port: params['instancePort'] } } : {}),
   };
 }
 

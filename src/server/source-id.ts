@@ -76,6 +76,13 @@ export function slotNameOf(source: { readonly id: string; readonly created_at: s
   return `custos_${createHash('sha256').update(`${source.id}\n${source.created_at}`).digest('hex').slice(0, 12)}`;
 }
 
+/** `AGENT:postgres:PORT` as a recovery target: a new instance on that agent, started on PORT; null for any other form. */
+export function parseInstanceTarget(to: string): { agent: string; port: number } | null {
+  const m = /^([^:/]+):postgres:([1-9][0-9]{0,4})$/.exec(to);
+  if (!m || Number(m[2]) > 65535) return null;
+  return { agent: m[1]!, port: Number(m[2]) };
+}
+
 /** `AGENT:/path` — where a recovery writes. */
 export function parseTarget(to: string): { agent: string; path: string } {
   const m = /^([^:/]+):(\/.*)$/.exec(to);

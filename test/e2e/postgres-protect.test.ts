@@ -307,6 +307,97 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
     } finally {
       cluster.ctl('start');
     }
+    // Started again, the cluster writes over the torn end of what the tail read: synchronization goes on from the point before the tail.
+    const again = await job(['sync', source]);
+    assert.equal(again.state, 'succeeded', JSON.stringify(again));
+  });
+
+  test('recovered to a new instance on another port: started, promoted, with the rows of its point; the port taken refuses the next', async () => {
+    // Where the recovered instance's socket goes (the compiled-in default; the package makes it).
+    if (!existsSync('/var/run/postgresql')) {
+      mkdirSync('/var/run/postgresql', { mode: 0o2775 });
+      chownSync('/var/run/postgresql', cluster.owner.uid, cluster.owner.gid);
+    }
+    cluster.sql("INSERT INTO marker (name) VALUES ('instance')");
+    const sync = await job(['sync', source]);
+    assert.equal(sync.state, 'succeeded', JSON.stringify(sync));
+    const point = (sync.result as { point: string }).point;
+    const port = await freePort();
+    const dir = join(work, 'instance');
+    started.push(join(dir, 'data'));
+    const rec = await job(['recover', source, '--point', point, '--to', `db1:postgres:${port}`, '--data-dir', dir]);
+    assert.equal(rec.state, 'succeeded', JSON.stringify(rec));
+    const result = rec.result as { instance: { port: number; state: string; socketDir: string }; dataDirectory: string };
+    assert.deepEqual([result.instance.port, result.instance.state], [port, 'promoted']);
+    assert.equal(result.dataDirectory, join(dir, 'data'));
+    assert.match(readFileSync(join(dir, 'data', 'postgresql.auto.conf'), 'utf8'), new RegExp(`^port = ${port}  # custos`, 'm'));
+    assert.match(readFileSync(join(dir, 'RECOVERY.txt'), 'utf8'), new RegExp(`started it as a new instance on port ${port}`));
+    const psql = (q: string) => {
+      const r = spawnSync(join(PG_BIN, 'psql'), ['-X', '-q', '-A', '-t', '-h', result.instance.socketDir, '-p', String(port), '-d', 'postgres', '-c', q], { uid: cluster.owner.uid, gid: cluster.owner.gid, cwd: '/', encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    assert.equal(psql('SELECT pg_is_in_recovery()'), 'f');
+    assert.equal(psql("SELECT count(*) FROM marker WHERE name = 'instance'"), '1');
+    // The port is taken now: a second recovery to it fails before it writes.
+    const again = join(work, 'instance-2');
+    const r = await server.cli(['recover', source, '--point', point, '--to', `db1:postgres:${port}`, '--data-dir', again, '--wait', '--json', '--timeout', '2m'], { timeoutMs: 150_000 });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout + r.stderr, new RegExp(`port ${port} is taken`), describeCli(['recover', 'again'], r));
+    assert.ok(!existsSync(again));
+    // A new instance needs its folder; a folder of files is not an instance.
+    const bad = await server.cli(['recover', source, '--point', point, '--to', `db1:postgres:${port}`]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /needs --data-dir/);
+  });
+
+  test('a DBA (recovery-operator scoped to this cluster and a folder) lists and recovers only there; elsewhere, an instance or another source is refused', async () => {
+    const mine = join(work, 'dba');
+    const t = await server.cli(['token', 'create', '--name', 'dba', '--role', 'recovery-operator', '--scope', `source:${source}`, '--scope', `target:db1:${mine}`]);
+    assert.equal(t.code, 0, describeCli(['token', 'create'], t));
+    const token = t.stdout.trim();
+    const as = (args: string[]) => server.cli(args, { token, timeoutMs: 150_000 });
+    const listed = JSON.parse((await as(['source', 'list', '--json'])).stdout) as Array<{ id: string }>;
+    assert.deepEqual(listed.map((x) => x.id), [source]);
+    const points = JSON.parse((await as(['point', 'list', source, '--json'])).stdout) as Array<{ id: string }>;
+    assert.ok(points.length > 0);
+    const point = points.at(-1)!.id;
+    const ok = await as(['recover', source, '--point', point, '--to', `db1:${mine}/monday`, '--wait', '--json', '--timeout', '2m']);
+    assert.equal(ok.code, 0, describeCli(['recover', 'in scope'], ok));
+    assert.ok(existsSync(join(mine, 'monday', 'data', 'PG_VERSION')));
+    const refused = async (args: string[], why: RegExp) => {
+      const r = await as(args);
+      assert.notEqual(r.code, 0, describeCli(args, r));
+      assert.match(r.stderr, why, describeCli(args, r));
+    };
+    await refused(['recover', source, '--point', point, '--to', `db1:${work}/elsewhere`], /outside this recovery-operator's target scopes/);
+    await refused(['recover', source, '--point', point, '--to', `db1:${mine}-x/y`], /outside this recovery-operator's target scopes/);
+    await refused(['recover', source, '--point', point, '--to', `db1:postgres:${await freePort()}`, '--data-dir', `${mine}/instance`], /a new instance on db1 port \d+ is outside/);
+    await refused(['point', 'list', 'db1:fs:/etc', '--json'], /not found|no data source|does not exist/);
+    assert.ok(!existsSync(join(work, 'elsewhere')));
+  });
+
+  test("a cluster whose log another tool takes is protected by express fulls only, and an alert says why (one log consumer)", async () => {
+    const archived = await startTestCluster({ archive_mode: 'on', archive_command: "'/bin/true'" }, { socketDir: cluster.socketDir });
+    const id = `db1:postgres:${archived.port}`;
+    try {
+      const g = await server.cli(['group', 'update', 'databases', '--add-source', id]);
+      assert.equal(g.code, 0, describeCli(['group', 'update'], g));
+      const alert = await waitFor('the log-consumer alert', async () => {
+        const alerts = await server.cliJson<Array<{ kind: string; subject: string; message: string; severity: string }>>(['alert', 'list', '--json']);
+        return alerts.find((a) => a.kind === 'log-consumer' && a.subject === id);
+      }, 120_000);
+      assert.equal(alert.severity, 'warning');
+      assert.match(alert.message, /protected by express fulls only, so it can be recovered only to them: .*archive_command is '\/bin\/true'/);
+      const refused = await server.cli(['sync', id]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /protected by express fulls only/);
+      assert.equal(archived.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name ~ '^custos_'").trim(), '0', 'no slot of ours beside the other consumer');
+      const r = await server.cli(['group', 'update', 'databases', '--remove-source', id]);
+      assert.equal(r.code, 0, describeCli(['group', 'update'], r));
+    } finally {
+      archived.stop();
+    }
   });
 
   test("leaving protection drops the data source's replication slot, so the cluster keeps no WAL for it", async () => {

@@ -138,7 +138,7 @@ export function RoleFields(props: {
         <label className="scopes">
           Scopes
           <textarea value={props.scopes} onChange={(e) => props.onScopes(e.target.value)} rows={2} aria-describedby={hint} placeholder="group:office" />
-          <small id={hint}>One a line: group:NAME or source:AGENT:fs:/path — what this recovery-operator may see and recover.</small>
+          <small id={hint}>One a line: group:NAME or source:ID — what this recovery-operator may see and recover; target:AGENT:/dir or target:AGENT:postgres:PORT (or :*) — where it may recover to (without one: agents of its data sources).</small>
         </label>
       )}
       {onLink && (

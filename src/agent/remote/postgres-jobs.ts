@@ -14,7 +14,8 @@ import { formatLsn, parseLsn } from '../../format/postgres/wal-names.js';
 import type { BackupJobSpec, RecoveryJobSpec } from '../../protocol/index.js';
 import { runBackup, storeChunk } from '../backup/backup.js';
 import { runRestore } from '../restore/restore.js';
-import { clusterOnPort, socketDirsWith, stoppedClusterOnPort } from '../apps/postgres/find-clusters.js';
+import { clusterOnPort, idName, shown, socketDirsWith, stoppedClusterOnPort } from '../apps/postgres/find-clusters.js';
+import { portInUse, startInstance } from '../apps/postgres/new-instance.js';
 import { readWalTail } from '../apps/postgres/wal-tail.js';
 import { expressFull } from '../apps/postgres/express-full.js';
 import { prepareAsOwner, recoveryBlock } from '../apps/postgres/recovered-cluster.js';
@@ -74,7 +75,7 @@ export async function runExpressFullJob(spec: BackupJobSpec, link: JobLink, hook
   for (const e of result.errors.slice(0, 100)) link.log('info', `${e.path}: gone while read (a dropped relation; WAL replay drops it too)`);
   const commit = await link.request({ op: 'commit', manifest: result.manifest, summary: { ...result.summary, errors: 0 }, partial: false, excludes: [], app: full.meta });
   if (full.meta.logMode === 'logs') await moveSlot(cluster.target, app.slot, full.meta.stopLsn, full.meta.walSegmentSize, link);
-  return { ...commit, partial: false, errors: 0, summary: result.summary };
+  return { ...commit, partial: false, errors: 0, summary: result.summary, ...(full.logModeWhy !== null ? { logModeWhy: shown(full.logModeWhy, 1000) } : {}) };
 }
 
 /** After a commit: the slot lets go of the WAL the pool now holds (a failure only keeps more WAL: logged, not fatal). */
@@ -301,6 +302,10 @@ export async function runPostgresRecoveryJob(spec: RecoveryJobSpec, link: JobLin
   checkRecoveryTarget(spec.target, spec.allowSystemTarget === true);
   // Refused before anything is written: a folder whose path a restore_command cannot hold, or one that is not new or empty.
   recoveryBlock(join(spec.target, 'wal'), { target: app.target, paused: app.paused });
+  if (app.instance) {
+    const busy = await portInUse(app.instance.port, socketDirsWith(hooks.pgSocketDirs));
+    if (busy !== null) throw new CustosError('exists', `port ${app.instance.port} is taken (${busy}): choose another port for the new instance`);
+  }
   const made = makeRecoveryFolder(spec.target);
   try {
     return await recoverInto(spec, app, link, hooks);
@@ -332,7 +337,18 @@ async function recoverInto(spec: RecoveryJobSpec, app: NonNullable<RecoveryJobSp
   });
   judgeRecovery(link, result, { point: spec.point.id, given: [], items: [], target: spec.target });
   const owner = checkRecoveredTree(spec.target);
-  const dataDirectory = await prepareAsOwner(spec.target, { target: app.target, paused: app.paused, segmentBytes: app.segmentBytes, owner, describe: app.describe });
-  link.log('info', `ready to start: ${dataDirectory} (owner uid ${owner.uid}); how to start, inspect and promote it: ${join(spec.target, 'RECOVERY.txt')}`);
-  return { files: result.files, dirs: result.dirs, others: result.others, bytes: result.bytes, target: spec.target, dataDirectory };
+  const port = app.instance?.port;
+  const dataDirectory = await prepareAsOwner(spec.target, { target: app.target, paused: app.paused, segmentBytes: app.segmentBytes, owner, describe: app.describe, ...(port ? { port } : {}) });
+  const counts = { files: result.files, dirs: result.dirs, others: result.others, bytes: result.bytes, target: spec.target, dataDirectory };
+  if (port === undefined) {
+    link.log('info', `ready to start: ${dataDirectory} (owner uid ${owner.uid}); how to start, inspect and promote it: ${join(spec.target, 'RECOVERY.txt')}`);
+    return counts;
+  }
+  const user = await idName(owner.uid);
+  if (user.startsWith('uid ')) throw new CustosError('usage', `the owner of the recovered cluster (uid ${owner.uid}) has no account name on this computer to start it as`);
+  const started = await startInstance({
+    root: spec.target, dataDirectory, port, owner: { ...owner, user }, paused: app.paused, log: (level, message) => link.log(level, message), cancelled: () => link.cancelled,
+  });
+  link.log('info', `the new instance on port ${port} is ${started.state} (pid ${started.pid}, socket in ${started.socketDir}); ${join(spec.target, 'RECOVERY.txt')} says how to stop it`);
+  return { ...counts, instance: { port, state: started.state, socketDir: started.socketDir } };
 }

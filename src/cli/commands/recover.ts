@@ -27,22 +27,26 @@ export function registerRecoverCommand(program: Command): void {
         .option('--allow-system-target', 'admin only: allow / or a system directory (/etc, /usr, …) as the target')
         .option('--notify <address>', 'mail this address when the recovery has finished (what, where, the outcome and the counts); repeatable, at most 5; needs custos server notify smtp', collect)
         .option('--paused', 'PostgreSQL points: the recovered cluster stops at the point, read-only, for you to look at it, instead of promoting there')
+        .option('--data-dir <dir>', 'PostgreSQL points, with --to AGENT:postgres:PORT: the new or empty folder on that agent the new instance is recovered into (its data directory is DIR/data)')
         .option('--force', 'download: replace FILE when it exists'),
     ),
-  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: ConflictModeName; security?: SecurityModeName; throttle?: string[]; allowSystemTarget?: boolean; notify?: string[]; paused?: boolean; force?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
+  ).action(async (source: string, opts: ConnectionOptions & { point?: string; at?: string; to: string; item?: string[]; conflict?: ConflictModeName; security?: SecurityModeName; throttle?: string[]; allowSystemTarget?: boolean; notify?: string[]; paused?: boolean; dataDir?: string; force?: boolean; wait?: boolean; timeout?: string; json?: boolean }) => {
     const choice = chooseRecoveryPoint(opts, systemClock.now());
     const target = parseRecoveryTarget(opts.to);
     if (target.kind === 'download') {
-      if (opts.conflict !== undefined || opts.security !== undefined || opts.throttle !== undefined || opts.allowSystemTarget || opts.notify !== undefined || opts.paused) {
-        throw new CustosError('usage', '--conflict, --security, --throttle, --allow-system-target, --notify and --paused do not apply to a download (--force replaces an existing FILE)');
+      if (opts.conflict !== undefined || opts.security !== undefined || opts.throttle !== undefined || opts.allowSystemTarget || opts.notify !== undefined || opts.paused || opts.dataDir !== undefined) {
+        throw new CustosError('usage', '--conflict, --security, --throttle, --allow-system-target, --notify, --paused and --data-dir do not apply to a download (--force replaces an existing FILE)');
       }
       const client = connect(opts);
       const which = 'latest' in choice ? { point: await newestPoint(client, source) } : choice;
       return downloadRecovery(client, source, which, target, { items: opts.item, force: opts.force, json: opts.json });
     }
-    if (target.kind === 'agent' && opts.to !== ORIGINAL_TARGET && !/^[^:/]+:\//.test(opts.to)) {
-      throw new CustosError('usage', `--to must be original, AGENT:/absolute/path, download:FILE.tar|.tar.zst|.zip or server:/path, e.g. laptop:/home/ann/restored (got ${opts.to})`);
+    const instance = /^[^:/]+:postgres:[0-9]{1,5}$/.test(opts.to);
+    if (target.kind === 'agent' && opts.to !== ORIGINAL_TARGET && !/^[^:/]+:\//.test(opts.to) && !instance) {
+      throw new CustosError('usage', `--to must be original, AGENT:/absolute/path, download:FILE.tar|.tar.zst|.zip, server:/path, or (a PostgreSQL point) AGENT:postgres:PORT with --data-dir, e.g. laptop:/home/ann/restored (got ${opts.to})`);
     }
+    if (instance && (opts.dataDir === undefined || !opts.dataDir.startsWith('/'))) throw new CustosError('usage', `a new instance (--to ${opts.to}) needs --data-dir /absolute/folder on that agent`);
+    if (!instance && opts.dataDir !== undefined) throw new CustosError('usage', '--data-dir goes with --to AGENT:postgres:PORT (a new instance); for a folder, give it in --to AGENT:/path');
     const client = connect(opts);
     // A PostgreSQL cluster's latest is more than its newest point: the server reads the log not yet synchronized first.
     const which = 'latest' in choice ? { point: /^[^:]+:postgres:/.test(source) ? 'latest' : await newestPoint(client, source) } : choice;
@@ -57,6 +61,7 @@ export function registerRecoverCommand(program: Command): void {
       ...(opts.allowSystemTarget ? { allowSystemTarget: true } : {}),
       ...(opts.notify !== undefined ? { notify: opts.notify } : {}),
       ...(opts.paused ? { paused: true } : {}),
+      ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
     } });
     await reportStarted(client, job, opts, RECOVERY_FAILURE_CODES);
   });

@@ -22,7 +22,7 @@ export function registerTokenCommands(program: Command): void {
           .choices([...ROLES])
           .makeOptionMandatory(),
       )
-      .option('--scope <scope>', 'recovery-operator only: group:NAME or source:AGENT:fs:/path; repeatable', collect)
+      .option('--scope <scope>', 'recovery-operator only: group:NAME or source:ID (what it recovers), target:AGENT:/dir or target:AGENT:postgres:PORT|* (where it may recover to); repeatable', collect)
       .option('--expires <duration>', 'the token stops working after this long (e.g. 30d, 12h); default: never', duration)
       .option('--json', 'print {token, name, role, scopes, expiresAt} as JSON'),
   ).action(async (opts: ConnectionOptions & { name: string; role: Role; scope?: string[]; expires?: string; json?: boolean }) => {

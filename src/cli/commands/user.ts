@@ -39,7 +39,7 @@ export function registerUserCommands(program: Command): void {
           .choices([...ROLES])
           .makeOptionMandatory(),
       )
-      .option('--scope <scope>', 'recovery-operator only: group:NAME or source:AGENT:fs:/path; repeatable', collect)
+      .option('--scope <scope>', 'recovery-operator only: group:NAME or source:ID (what it recovers), target:AGENT:/dir or target:AGENT:postgres:PORT|* (where it may recover to); repeatable', collect)
       .option(...LINK)
       .option(...PASSWORD_FILE)
       .option('--json', 'print the user as JSON'),
@@ -58,7 +58,7 @@ export function registerUserCommands(program: Command): void {
       .description("change a console user's role, scopes or link (ends the user's sessions)")
       .argument('<name>', 'user name (see custos user list)')
       .addOption(new Option('--role <role>', 'the new role').choices([...ROLES]))
-      .option('--scope <scope>', 'recovery-operator only: group:NAME or source:AGENT:fs:/path; repeatable (replaces the scopes)', collect)
+      .option('--scope <scope>', 'recovery-operator only: group:NAME or source:ID (what it recovers), target:AGENT:/dir or target:AGENT:postgres:PORT|* (where it may recover to); repeatable (replaces the scopes)', collect)
       .option(...LINK)
       .option('--unlink', 'remove the link to an account (My files shows nothing then)')
       .option('--json', 'print the user as JSON'),

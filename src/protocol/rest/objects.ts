@@ -360,7 +360,11 @@ export const PlanAnswerSchema = Type.Object({
 export type PlanAnswer = Static<typeof PlanAnswerSchema>;
 
 /** `group:NAME` or `source:AGENT:fs:/path`: what a recovery-operator token may see and recover. */
-export const ScopeSchema = Type.String({ pattern: '^(group:[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}|source:[^\\u0000]{3,4200})$', maxLength: 4300 });
+export const ScopeSchema = Type.String({
+  pattern: '^(group:[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}|source:[^\\u0000]{3,4200}|target:[^:/\\u0000]{1,63}:(/[^\\u0000]{0,4095}|postgres:(\\*|[1-9][0-9]{0,4})))$',
+  maxLength: 4300,
+  description: 'group:NAME or source:ID (what a recovery-operator sees and recovers); target:AGENT:/dir (folders it may recover into, at or under /dir) or target:AGENT:postgres:PORT|* (new PostgreSQL instances it may start there; target:SOURCE-ID of a PostgreSQL data source in scope also allows recovering it over itself)',
+});
 
 export const TokenSchema = Type.Object({
   name: Type.String(),
@@ -625,7 +629,7 @@ export const RecoveryRequestSchema = Type.Object(
       pattern: `^${ISO_LOCAL_TIME_SOURCE}${ISO_OFFSET_SOURCE}$`,
       description: 'ISO 8601 time with Z or an offset: the newest recovery point at or before it; exactly one of point and at',
     })),
-    to: Type.String({ minLength: 3, maxLength: 4200, description: "AGENT:/absolute/path; 'original': the data source's own agent and path; or server:/absolute/path (a folder under one of the recovery directories of the protection server)" }),
+    to: Type.String({ minLength: 3, maxLength: 4200, description: "AGENT:/absolute/path; 'original': the data source's own agent and path; server:/absolute/path (a folder under one of the recovery directories of the protection server); or, for a PostgreSQL point, AGENT:postgres:PORT: a new instance on that agent, started on PORT (with dataDir)" }),
     items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), {
       maxItems: 10_000,
       description: 'paths inside the data source, absolute (under its path) or relative to it; each must be in the point (404 naming the missing ones, before anything is queued)',
@@ -642,6 +646,7 @@ export const RecoveryRequestSchema = Type.Object(
     })),
     allowSystemTarget: Type.Optional(Type.Boolean({ description: 'admin only: allow / or a system directory as the target' })),
     paused: Type.Optional(Type.Boolean({ description: 'PostgreSQL points only: the recovered cluster stops at the point, read-only, for inspection, instead of promoting there' })),
+    dataDir: Type.Optional(Type.String({ minLength: 2, maxLength: 4096, pattern: '^/', description: 'PostgreSQL points to a new instance (to AGENT:postgres:PORT) only: the absolute folder on that agent the instance is recovered into (its data directory is DIR/data), new or empty' })),
     notify: Type.Optional(Type.Array(EmailSchema, { maxItems: 5, description: 'mail these addresses when the recovery has finished (what, where, the outcome and the counts); needs a mail server (PUT /api/notifications/smtp)' })),
   },
   { additionalProperties: false },

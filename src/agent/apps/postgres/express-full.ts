@@ -68,6 +68,8 @@ export interface ExpressFullOptions {
 export interface ExpressFullResult {
   readonly backup: BackupResult;
   readonly meta: ExpressFullMeta;
+  /** With a slot asked for but express fulls only: why (another tool takes the log, or the cluster cannot give it). */
+  readonly logModeWhy: string | null;
 }
 
 const DATA = 'data/';
@@ -108,13 +110,15 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
     if (tablespaces.length > 0) throw new CustosError('usage', `the cluster has tablespaces outside its data directory (pg_tblspc/${tablespaces[0]}): Custos does not protect them yet`);
     const conf = await configurationOutside(client, o.dataDirectory, o.target.uid, o.log);
     let logMode: ExpressFullMeta['logMode'] = 'full-only';
+    let logModeWhy: string | null = null;
     if (o.slot) {
       const decision = decideLogMode(facts);
       if (decision.mode === 'logs') {
         if (await ensureSlot(client, o.slot)) o.log('info', `replication slot ${o.slot} made: it keeps the log from now on for the log synchronizations`);
         logMode = 'logs';
       } else {
-        o.log('warning', `express fulls only, no log synchronization: ${decision.reasons.join('; ')}`);
+        logModeWhy = decision.reasons.join('; ');
+        o.log('warning', `express fulls only, no log synchronization: ${logModeWhy}`);
       }
     }
     // A temporary slot on this session holds every WAL segment from the start on until the copy is done.
@@ -189,6 +193,7 @@ export async function expressFull(o: ExpressFullOptions): Promise<ExpressFullRes
         blockSize: o.blockSize, timeline, startLsn: formatLsn(startLsn), stopLsn: formatLsn(stopped.lsn), startTime, stopTime: new Date().toISOString(),
         dataChecksums: facts.dataChecksums, walSegments: [first, last],
       },
+      logModeWhy,
     };
   } finally {
     // Ending the session ends a backup still running (non-exclusive mode) and drops the temporary slot.

@@ -181,7 +181,8 @@ export interface FindOptions {
   readonly accountName?: (uid: number) => Promise<string>;
 }
 
-function idName(uid: number): Promise<string> {
+/** An account's name by uid (`id -nu`), or `uid N` when it has none. */
+export function idName(uid: number): Promise<string> {
   return new Promise((resolve) => {
     execFile('id', ['-nu', '--', String(uid)], { timeout: 5000, env: { LC_ALL: 'C', PATH: '/usr/bin:/bin' } }, (err, stdout) => {
       const name = stdout.trim();

@@ -4,7 +4,7 @@ import { CustosError } from '../../../base/index.js';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BLOCK_BEGIN, BLOCK_END, prepareAsOwner, prepareRecoveredCluster, recoveryBlock, withRecoveryBlock } from './recovered-cluster.js';
+import { BLOCK_BEGIN, BLOCK_END, prepareAsOwner, prepareRecoveredCluster, recoveryBlock, withPort, withRecoveryBlock } from './recovered-cluster.js';
 
 test('recovery settings for each target: restore command from the WAL folder, timeline latest, archiving off, the target and its action', () => {
   const lines = (target: Parameters<typeof recoveryBlock>[1]['target'], paused = false) => recoveryBlock('/r/wal', { target, paused }).trim().split('\n');
@@ -30,6 +30,13 @@ test('the block replaces an earlier one in postgresql.auto.conf, and keeps the r
   assert.equal(withRecoveryBlock(once + "shared_buffers = '1GB'\n", other), conf + "shared_buffers = '1GB'\n" + other);
   assert.equal(withRecoveryBlock('', block), block);
   assert.equal(withRecoveryBlock('x = 1', block), 'x = 1\n' + block);
+});
+
+test("a new instance's port stays after the recovery block goes: an earlier port line is commented out", () => {
+  assert.equal(withPort("work_mem = '64MB'\nport = 5432\n", 5499), "work_mem = '64MB'\n# custos: port = 5432\nport = 5499  # custos: the new instance's port\n");
+  assert.equal(withPort('', 5499), "port = 5499  # custos: the new instance's port\n");
+  assert.equal(withPort('x = 1', 6000), "x = 1\nport = 6000  # custos: the new instance's port\n");
+  for (const port of [0, 65536, 1.5, Number.NaN]) assert.throws(() => withPort('', port), /is not a port/);
 });
 
 test('the preparation runs as the owner, never as root: a link planted in the tree leads nowhere the owner may not write', { skip: process.getuid?.() === 0 ? false : 'needs root' }, async () => {

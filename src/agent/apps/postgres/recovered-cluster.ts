@@ -34,6 +34,8 @@ export interface RecoveredClusterSettings {
   readonly owner: { readonly uid: number; readonly gid: number };
   /** What the notes say was recovered ("point 3f2a… of db1:postgres:5432, 2026-12-07 18:00"). */
   readonly describe: string;
+  /** A new instance's port: set in postgresql.auto.conf (outside the recovery block, so it stays), and the notes say it runs. */
+  readonly port?: number;
 }
 
 export const BLOCK_BEGIN = '# custos recovery begin';
@@ -66,6 +68,13 @@ export function recoveryBlock(walDir: string, s: Pick<RecoveredClusterSettings, 
   if (t.kind !== 'latest') lines.push(`recovery_target_action = ${s.paused ? "'pause'" : "'promote'"}`);
   lines.push(BLOCK_END);
   return lines.join('\n') + '\n';
+}
+
+/** postgresql.auto.conf with a new instance's port (an earlier `port` line commented out). */
+export function withPort(conf: string, port: number): string {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CustosError('usage', `${port} is not a port`);
+  const kept = conf.split('\n').map((line) => (/^\s*port\b/i.test(line) ? `# custos: ${line}` : line)).join('\n');
+  return `${kept === '' || kept.endsWith('\n') ? kept : `${kept}\n`}port = ${port}  # custos: the new instance's port\n`;
 }
 
 /** postgresql.auto.conf with `block` in place of an earlier custos block (or appended). */
@@ -115,7 +124,7 @@ export function prepareRecoveredCluster(root: string, s: RecoveredClusterSetting
   writeFileSync(join(data, signal), '', { mode: 0o600, flag: 'wx' });
   const autoConf = join(data, 'postgresql.auto.conf');
   const conf = existsSync(autoConf) ? readRegularFile(autoConf) : '';
-  replaceFile(autoConf, withRecoveryBlock(conf, block), 0o600);
+  replaceFile(autoConf, withRecoveryBlock(s.port === undefined ? conf : withPort(conf, s.port), block), 0o600);
   writeFileSync(join(root, 'RECOVERY.txt'), notes(root, data, s), { mode: 0o644, flag: 'wx' });
   return data;
 }
@@ -187,13 +196,18 @@ function takeConfiguration(root: string, data: string): void {
 function notes(root: string, data: string, s: RecoveredClusterSettings): string {
   const t = s.target;
   const where = t.kind === 'immediate' ? 'the end of the backup (the point itself)' : t.kind === 'time' ? t.time : t.kind === 'name' ? `the restore point ${t.name}` : 'the end of the WAL in the point';
+  const start = s.port === undefined
+    ? ['Start it as the account that owns it, on a port of your choice:', `  pg_ctl -D ${data} -o "-p PORT" -l ${root}/postgresql.log start`]
+    : [
+      `Custos started it as a new instance on port ${s.port} (its log: ${root}/postgresql.log). It runs outside any service manager:`,
+      `stop it with pg_ctl -D ${data} stop, start it again with pg_ctl -D ${data} -l ${root}/postgresql.log start (as the account that owns it).`,
+    ];
   return [
     `Recovered by Custos: ${s.describe}.`,
     '',
     `${data} is a PostgreSQL data directory. Started, it replays the WAL in ${root}/wal up to ${where}, then ${s.paused ? 'pauses, read-only, for you to look at it' : 'becomes a primary (promotes)'}.`,
     '',
-    'Start it as the account that owns it, on a port of your choice:',
-    `  pg_ctl -D ${data} -o "-p PORT" -l ${root}/postgresql.log start`,
+    ...start,
     s.paused
       ? "Look at it (SELECT pg_get_wal_replay_pause_state() says 'paused'), then promote it: pg_ctl -D DATA promote"
       : 'It is promoted when recovery reaches the target (SELECT pg_is_in_recovery() turns false).',

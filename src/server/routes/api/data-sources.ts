@@ -13,9 +13,10 @@ import { formatBytes } from '../../../protocol/rest/present.js';
 import { DEFAULT_CONFLICT } from '../../../protocol/index.js';
 import { api, ORIGINAL_TARGET, type RecoveryRequest } from '../../../protocol/rest/index.js';
 import { sourceInScope, type Principal } from '../../auth.js';
+import { hasTargetScopes, targetScopeRefusal, type RecoveryWhere } from '../../principal.js';
 import type { ServerContext } from '../../context.js';
 import { badRequest } from '../../http-errors.js';
-import { appJobRefusal, appOf, parseTarget } from '../../source-id.js';
+import { appJobRefusal, appOf, parseInstanceTarget, parseTarget } from '../../source-id.js';
 import { serverTargetPath } from '../../server-recovery.js';
 import { planAppRecovery } from '../../app-recovery.js';
 import { checkServerTargetRequest, enqueueServerRecovery } from './server-targets.js';
@@ -120,10 +121,28 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     return { point: pointByRef(await c.listPoints(s.id), b.point!, s.id), time: null };
   };
 
-  /** Where a recovery writes: AGENT:/path, or 'original' (the data source's own agent and path); the agent must be attached. */
-  const recoveryTarget = async (s: DataSourceRow, to: string): Promise<{ agent: string; path: string }> => {
+  /**
+   * Where a recovery-operator may recover to: within its target scopes when
+   * it has any; else, as before them, onto agents of data sources in its
+   * scope, and an application's points only into folders there.
+   */
+  const checkOperatorTarget = async (p: Principal, s: DataSourceRow, where: RecoveryWhere): Promise<void> => {
+    if (hasTargetScopes(p)) {
+      const why = targetScopeRefusal(p, where);
+      if (why !== null) throw new CustosError('denied', why);
+      return;
+    }
+    if (where.kind !== 'folder') throw new CustosError('denied', `a recovery-operator without target scopes recovers ${s.id} only into a folder (a target scope target:AGENT:postgres:PORT allows new instances)`);
+    const ownsScopedSource = (await c.listSources({ agent: where.agent })).some((x) => sourceInScope(p, x));
+    if (!ownsScopedSource) throw new CustosError('denied', `a recovery-operator recovers only to agents of data sources in its scope; ${where.agent} has none`);
+  };
+
+  /** Where a recovery writes: AGENT:/path, 'original' (the data source's own agent and path), or a new instance's folder; the agent must be attached. */
+  const recoveryTarget = async (s: DataSourceRow, b: RecoveryRequest): Promise<{ agent: string; path: string }> => {
+    const to = b.to;
     const original = to === ORIGINAL_TARGET;
-    const target = original ? { agent: s.agent, path: s.path } : parseTarget(to);
+    const instance = parseInstanceTarget(to);
+    const target = original ? { agent: s.agent, path: s.path } : instance ? parseTarget(`${instance.agent}:${b.dataDir!}`) : parseTarget(to);
     const agent = await c.agent(target.agent);
     if (!agent || agent.revoked_at) {
       throw badRequest(original
@@ -167,7 +186,7 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     const serverTarget = serverTargetPath(b.to) === null ? null : checkServerTargetRequest(ctx, p, b.to);
     const s = await sourceFor(p, b.source);
     if (s.kind !== 'fs') checkAppRecovery(s, b, serverTarget !== null);
-    else if (b.paused !== undefined) throw badRequest(`paused applies to PostgreSQL points; ${s.id} is a tree of files`);
+    else if (b.paused !== undefined || b.dataDir !== undefined || parseInstanceTarget(b.to)) throw badRequest(`paused, dataDir and a new instance (AGENT:postgres:PORT) apply to PostgreSQL points; ${s.id} is a tree of files`);
     const { point, time: appTime } = await recoveryPoint(s, b);
     // An application's latest: the WAL not yet synchronized is read first (the job's tail synchronization), then recovered to its end.
     const latest = s.kind !== 'fs' && b.point === 'latest';
@@ -176,23 +195,21 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
       await checkItems(s, point, b.items ?? []);
       return jobView(await enqueueServerRecovery(ctx, { source: s, point, target: serverTarget, request: b, settings, principal: p }));
     }
-    const target = await recoveryTarget(s, b.to);
+    const target = await recoveryTarget(s, b);
+    const instance = parseInstanceTarget(b.to);
     audit(b.source, { ...detail, point: point.id, to: `${target.agent}:${target.path}` }); // the point a time or prefix named, the target 'original' named
     if (b.allowSystemTarget && p.role !== 'admin') throw new CustosError('denied', 'only an admin may recover onto / or a system directory (allowSystemTarget)');
     if (!b.allowSystemTarget && isSystemTarget(target.path)) {
       throw new CustosError('denied', `recovering onto ${target.path} would replace system files: recover to another directory, or (admin only) add --allow-system-target`);
     }
-    if (p.role === 'recovery-operator') {
-      const ownsScopedSource = (await c.listSources({ agent: target.agent })).some((x) => sourceInScope(p, x));
-      if (!ownsScopedSource) throw new CustosError('denied', `a recovery-operator recovers only to agents of data sources in its scope; ${target.agent} has none`);
-    }
+    if (p.role === 'recovery-operator') await checkOperatorTarget(p, s, b.to === ORIGINAL_TARGET && s.kind !== 'fs' ? { kind: 'original', source: s.id } : instance ? { kind: 'instance', agent: target.agent, port: instance.port, path: target.path } : { kind: 'folder', ...target });
     await checkItems(s, point, b.items ?? []);
     const job = await ctx.engine.enqueue({
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
-      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}), ...(appTime ? { appTime } : {}), ...(latest ? { latest: true } : {}) },
-      reason: `recovery of ${latest ? 'the latest (the log not yet synchronized read first)' : point.time}${appTime ? ` replayed to ${appTime}` : ''} to ${target.agent}:${target.path} requested by ${p.name}`,
+      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}), ...(appTime ? { appTime } : {}), ...(latest ? { latest: true } : {}), ...(instance ? { instancePort: instance.port } : {}) },
+      reason: `recovery of ${latest ? 'the latest (the log not yet synchronized read first)' : point.time}${appTime ? ` replayed to ${appTime}` : ''} to ${instance ? `a new instance on ${instance.agent} port ${instance.port} in ` : ''}${target.agent}:${target.path} requested by ${p.name}`,
     });
     return jobView(job);
   });
@@ -207,6 +224,9 @@ function checkAppRecovery(s: DataSourceRow, b: RecoveryRequest, toServer: boolea
   if (toServer) throw badRequest(`a ${s.kind} point is not recovered to the server's folders: ${folder}`);
   if (b.to === ORIGINAL_TARGET) throw badRequest(`recovery of ${s.id} over the running cluster (--to original) is not built yet: ${folder}`);
   if (b.items && b.items.length > 0) throw badRequest(`a ${s.kind} point is recovered whole (a cluster), not by items: leave out items`);
+  const instance = parseInstanceTarget(b.to);
+  if (instance && b.dataDir === undefined) throw badRequest(`a new instance (${b.to}) needs the folder to recover it into: dataDir (--data-dir DIR)`);
+  if (!instance && b.dataDir !== undefined) throw badRequest(`dataDir goes with a new instance (to AGENT:postgres:PORT); for a folder, give it in to (AGENT:/path)`);
   // The defaults are taken (the console sends them); anything else cannot apply.
   if ((b.conflict ?? 'overwrite') !== 'overwrite' || (b.security ?? 'point') !== 'point') throw badRequest(`conflict and security do not apply to a ${s.kind} point: its folder must be new or empty, and its files keep their owner`);
 }

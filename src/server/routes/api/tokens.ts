@@ -73,10 +73,12 @@ export async function checkScopes(ctx: ServerContext, role: string, texts: reado
   const scopes: Scope[] = [];
   for (const text of new Set(texts)) {
     const s = parseScope(text);
-    if (!s) throw badRequest(`scope ${JSON.stringify(text)}: use group:NAME or source:AGENT:fs:/path`);
+    if (!s) throw badRequest(`scope ${JSON.stringify(text)}: use group:NAME, source:ID, target:AGENT:/dir or target:AGENT:postgres:PORT|*`);
     if (s.kind === 'group' && !(await ctx.catalog.group(s.name))) throw badRequest(`scope ${text}: no protection group named ${s.name}`);
     if (s.kind === 'source' && !(await ctx.catalog.source(s.id))) throw badRequest(`scope ${text}: no data source ${s.id} (see custos source list)`);
+    if ((s.kind === 'target-folder' || s.kind === 'target-instance') && !(await ctx.catalog.agent(s.agent))) throw badRequest(`scope ${text}: no agent named ${s.agent} (see custos agent list)`);
     scopes.push(s);
   }
+  if (!scopes.some((s) => s.kind === 'group' || s.kind === 'source')) throw badRequest(`a recovery-operator ${what} needs a group:NAME or source:ID scope: target scopes say only where it may recover to`);
   return scopes;
 }
