@@ -84,6 +84,13 @@ export interface PostgresRecoverySettings {
   readonly describe: string;
   /** A new instance: started on this port once ready, and waited for (promoted, or paused); absent: a folder, not started. */
   readonly instance?: { readonly port: number };
+  /**
+   * Over the data source itself (--to original): the cluster on `port`,
+   * which must be the one of `systemIdentifier`, is stopped, its data
+   * directory kept aside, the point put in its place and the cluster
+   * started again; the job's target is not used.
+   */
+  readonly original?: { readonly port: number; readonly systemIdentifier: string };
 }
 
 export interface BackupJobSpec {

@@ -452,7 +452,12 @@ export class JobEngine {
       ? await this.recoveryParts(job, source, params, jobLog, onCancel, cancelled)
       : await this.backupParts(job, kind as BackupJobSpec['kind'], source, jobLog);
     try {
-      return await this.runChannel(job, kind, source.id, session, parts.spec, parts.channel, onCancel, cancelled);
+      const result = await this.runChannel(job, kind, source.id, session, parts.spec, parts.channel, onCancel, cancelled);
+      if (kind === 'recovery' && params['original'] === true) {
+        // A new timeline began, and the replication slot went with the old data directory: a check makes a new express full (and slot).
+        await this.d.alerts.markInconsistent(source.id, `job ${job.id} recovered it over itself: a new timeline began and its replication slot stayed with the old data directory; the consistency check makes a new express full`, this.d.clock.now());
+      }
+      return result;
     } finally {
       parts.unpin();
     }
@@ -464,8 +469,8 @@ export class JobEngine {
   ): Promise<JobParts> {
     const target = String(params['target']);
     const allowSystemTarget = params['allowSystemTarget'] === true;
-    // The agent checks again on its disk (links resolved); this refuses early what is plain from the path.
-    if (!allowSystemTarget && isSystemTarget(target)) {
+    // The agent checks again on its disk (links resolved); this refuses early what is plain from the path. (An application over itself: the agent finds its place.)
+    if (!allowSystemTarget && params['original'] !== true && isSystemTarget(target)) {
       throw new CustosError('denied', `refused: recovering onto ${target} would replace system files; recover elsewhere, or an admin may allow a system target`);
     }
     let point = await this.loadPoint(String(params['point']));
@@ -895,6 +900,7 @@ function appRecoverySettings(point: RecoveryPointRecord, sourceId: string, param
     segmentBytes: app.walSegmentSize,
     describe: `point ${point.id} of ${sourceId}, ${what}${at ? `, replayed to ${at}` : ''}`,
     ...(typeof params['instancePort'] === 'number' ? { instance: { port: params['instancePort'] } } : {}),
+    ...(params['original'] === true ? { original: { port: Number(point.source.path), systemIdentifier: app.systemIdentifier } } : {}),
   };
 }
 

@@ -225,7 +225,6 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
     };
     const [point] = await listPoints(server, source);
     await refused(['browse', source], /points are clusters, recovered whole/);
-    await refused(['recover', source, '--point', point!.id, '--to', 'original'], /--to original\) is not built yet/);
     await refused(['recover', source, '--point', point!.id, '--to', `db1:${work}/x`, '--item', 'data/PG_VERSION'], /recovered whole \(a cluster\), not by items/);
     await refused(['recover', source, '--point', point!.id, '--to', `db1:${work}/x`, '--conflict', 'skip'], /conflict and security do not apply/);
 
@@ -398,6 +397,29 @@ describe('server mode: a PostgreSQL cluster protected by express fulls and recov
     } finally {
       archived.stop();
     }
+  });
+
+  test('recovered over itself (--to original): stopped, its data directory kept aside, the point in its place, started and promoted; a check then protects it again', async () => {
+    cluster.sql("INSERT INTO marker (name) VALUES ('orig-before')");
+    const sync = await job(['sync', source]);
+    assert.equal(sync.state, 'succeeded', JSON.stringify(sync));
+    cluster.sql("INSERT INTO marker (name) VALUES ('orig-after')");
+    const rec = await job(['recover', source, '--point', (sync.result as { point: string }).point, '--to', 'original']);
+    assert.equal(rec.state, 'succeeded', JSON.stringify(rec));
+    assert.deepEqual((rec.result as { instance: { state: string } }).instance.state, 'promoted');
+    // The same cluster, on its port and socket, as the point had it.
+    assert.equal(cluster.sql('SELECT pg_is_in_recovery()').trim(), 'f');
+    assert.equal(cluster.sql("SELECT string_agg(name, ',' ORDER BY name) FROM marker WHERE name LIKE 'orig-%'").trim(), 'orig-before');
+    const keptAside = `${cluster.dataDir}.custos-${rec.id}`;
+    assert.ok(existsSync(join(keptAside, 'PG_VERSION')), 'the old data directory is kept aside');
+    // Its slot stayed with the old data directory: the replica is inconsistent until a check makes a new express full.
+    const alerts = await server.cliJson<Array<{ kind: string; subject: string }>>(['alert', 'list', '--json']);
+    assert.ok(alerts.some((a) => a.kind === 'replica-inconsistent' && a.subject === source), JSON.stringify(alerts));
+    const check = await job(['check', source]);
+    assert.equal(check.state, 'succeeded', JSON.stringify(check));
+    await waitFor('the replica consistent again', async () => (await server.cliJson<{ replicaState: string }>(['source', 'show', source, '--json'])).replicaState === 'ok', 60_000);
+    const next = await job(['sync', source]);
+    assert.equal(next.state, 'succeeded', JSON.stringify(next));
   });
 
   test("leaving protection drops the data source's replication slot, so the cluster keeps no WAL for it", async () => {

@@ -5,9 +5,9 @@
  * again at each job from its port, the way discovery finds it, and every
  * PostgreSQL session runs as the cluster's owner.
  */
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { CustosError, KnownIds, type ChunkId } from '../../base/index.js';
 import { BlobCodec, comparePaths, ManifestPageBuilder, type AppPointMeta, type ChunkRef, type ManifestEntry, type ManifestPageRef, type PointSummary } from '../../format/index.js';
 import { formatLsn, parseLsn } from '../../format/postgres/wal-names.js';
@@ -16,6 +16,7 @@ import { runBackup, storeChunk } from '../backup/backup.js';
 import { runRestore } from '../restore/restore.js';
 import { clusterOnPort, idName, shown, socketDirsWith, stoppedClusterOnPort } from '../apps/postgres/find-clusters.js';
 import { portInUse, startInstance } from '../apps/postgres/new-instance.js';
+import { findOriginal, originalPlaces, startOriginal, startRecovered, stopOriginal, swapIn } from '../apps/postgres/original.js';
 import { readWalTail } from '../apps/postgres/wal-tail.js';
 import { expressFull } from '../apps/postgres/express-full.js';
 import { prepareAsOwner, recoveryBlock } from '../apps/postgres/recovered-cluster.js';
@@ -299,6 +300,7 @@ export async function runPostgresRecoveryJob(spec: RecoveryJobSpec, link: JobLin
   const app = spec.app;
   if (!app || app.kind !== 'postgres') throw new CustosError('usage', `job ${spec.id} recovers a postgres point without its settings`);
   if (spec.items.length > 0) throw new CustosError('usage', 'a postgres point is recovered whole, not by items');
+  if (app.original) return runOriginalRecovery(spec, app, app.original, link, hooks);
   checkRecoveryTarget(spec.target, spec.allowSystemTarget === true);
   // Refused before anything is written: a folder whose path a restore_command cannot hold, or one that is not new or empty.
   recoveryBlock(join(spec.target, 'wal'), { target: app.target, paused: app.paused });
@@ -316,8 +318,60 @@ export async function runPostgresRecoveryJob(spec: RecoveryJobSpec, link: JobLin
   }
 }
 
+/**
+ * Over the cluster itself (original.ts): checked, stopped, the point
+ * restored and prepared beside its data directory, the data directory
+ * kept aside and the recovered one put in its place, started again and
+ * waited for.
+ */
+async function runOriginalRecovery(
+  spec: RecoveryJobSpec, app: NonNullable<RecoveryJobSpec['app']>, original: { port: number; systemIdentifier: string }, link: JobLink, hooks: PostgresJobHooks,
+): Promise<Record<string, unknown>> {
+  const codec = new BlobCodec({ keys: chunkKeys(spec.keys), compressionLevel: spec.compressionLevel });
+  // The point's data directory owner: the cluster replaced must be that account's.
+  const dataEntry = (await fetchPages(link, codec, spec.point.pages.slice(0, 1))).flat().find((e) => e.type === 'dir' && e.path.toString('latin1') === 'data');
+  if (!dataEntry) throw new CustosError('format', 'the point has no data/ directory in its first page: it is not a postgres point');
+  const c = await findOriginal(original.port, original.systemIdentifier, dataEntry.uid, { socketDirs: socketDirsWith(hooks.pgSocketDirs) });
+  const places = originalPlaces(c.dataDirectory, spec.id);
+  recoveryBlock(join(places.staging, 'wal'), { target: app.target, paused: app.paused });
+  if (existsSync(places.keptAside) || existsSync(places.staging)) throw new CustosError('exists', `${places.keptAside} or ${places.staging} exists: move it away first`);
+  const user = await idName(c.owner.uid);
+  if (user.startsWith('uid ')) throw new CustosError('usage', `the owner of ${c.dataDirectory} (uid ${c.owner.uid}) has no account name to start it as`);
+  link.log('info', `recovering ${app.describe} over the cluster in ${c.dataDirectory} (${c.running ? 'running: stopped first' : 'not running'}; managed by ${c.manager.kind})`);
+  if (c.running) stopOriginal(c);
+  const logFile = join(places.staging, 'postgresql.log');
+  let swapped = false;
+  try {
+    makeRecoveryFolder(places.staging);
+    const restored = await recoverInto({ ...spec, target: places.staging }, { ...app, original: undefined, instance: undefined }, link, hooks, { configuration: false });
+    swapIn(c, places);
+    swapped = true;
+    link.log('info', `${c.dataDirectory} kept aside as ${places.keptAside}; the recovered data directory is in its place (its WAL and notes in ${places.staging})`);
+    const started = await startRecovered(c, logFile, { port: original.port, user, paused: app.paused, log: (level, message) => link.log(level, message), cancelled: () => link.cancelled });
+    link.log('info', `the cluster on port ${original.port} is ${started.state}; the old data directory stays in ${places.keptAside} until you delete it`);
+    return { ...restored, dataDirectory: c.dataDirectory, instance: { port: original.port, state: started.state, socketDir: started.socketDir } };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    if (!swapped) {
+      rmSync(places.staging, { recursive: true, force: true });
+      if (c.running) {
+        try {
+          startOriginal(c, join(dirname(c.dataDirectory), `${basename(c.dataDirectory)}.custos-restart-${spec.id}.log`));
+          link.log('warning', `the recovery failed before the data directory was touched; the cluster was started again as it was`);
+        } catch (e) {
+          link.log('error', `the cluster could not be started again: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      throw err;
+    }
+    throw new CustosError(err instanceof CustosError ? err.code : 'io', `${why}. The cluster is stopped; its old data directory is ${places.keptAside}: to go back, stop it if it runs, then mv ${c.dataDirectory} ${c.dataDirectory}.failed && mv ${places.keptAside} ${c.dataDirectory}, and start it`);
+  }
+}
+
 /** The restore, the checks of what it wrote, and the preparation as the owner. */
-async function recoverInto(spec: RecoveryJobSpec, app: NonNullable<RecoveryJobSpec['app']>, link: JobLink, hooks: PostgresJobHooks): Promise<Record<string, unknown>> {
+async function recoverInto(
+  spec: RecoveryJobSpec, app: NonNullable<RecoveryJobSpec['app']>, link: JobLink, hooks: PostgresJobHooks, options: { configuration?: boolean } = {},
+): Promise<Record<string, unknown>> {
   link.log('info', `recovering ${app.describe} to ${spec.target}`);
   const keys = chunkKeys(spec.keys);
   const codec = new BlobCodec({ keys, compressionLevel: spec.compressionLevel });
@@ -338,7 +392,9 @@ async function recoverInto(spec: RecoveryJobSpec, app: NonNullable<RecoveryJobSp
   judgeRecovery(link, result, { point: spec.point.id, given: [], items: [], target: spec.target });
   const owner = checkRecoveredTree(spec.target);
   const port = app.instance?.port;
-  const dataDirectory = await prepareAsOwner(spec.target, { target: app.target, paused: app.paused, segmentBytes: app.segmentBytes, owner, describe: app.describe, ...(port ? { port } : {}) });
+  const dataDirectory = await prepareAsOwner(spec.target, {
+    target: app.target, paused: app.paused, segmentBytes: app.segmentBytes, owner, describe: app.describe, ...(port ? { port } : {}), ...(options.configuration === false ? { configuration: false } : {}),
+  });
   const counts = { files: result.files, dirs: result.dirs, others: result.others, bytes: result.bytes, target: spec.target, dataDirectory };
   if (port === undefined) {
     link.log('info', `ready to start: ${dataDirectory} (owner uid ${owner.uid}); how to start, inspect and promote it: ${join(spec.target, 'RECOVERY.txt')}`);

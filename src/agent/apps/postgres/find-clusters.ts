@@ -167,6 +167,11 @@ export function parseLsClusters(text: string): ListedCluster[] {
   return out;
 }
 
+/** The clusters pg_lsclusters lists (none where it is not installed). */
+export function listedClusters(): Promise<ListedCluster[]> {
+  return runLsClusters();
+}
+
 function runLsClusters(): Promise<ListedCluster[]> {
   return new Promise((resolve) => {
     execFile('pg_lsclusters', ['--json'], { timeout: 10_000, maxBuffer: 4 << 20, env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } }, (err, stdout) => resolve(err ? [] : parseLsClusters(stdout)));

@@ -66,12 +66,12 @@ export interface StartedInstance {
 }
 
 /** pg_ctl as the owner (no other groups, an empty environment). */
-function ctlAsOwner(binDir: string, owner: StartOptions['owner'], args: string[]): { ok: boolean; output: string } {
+export function ctlAsOwner(binDir: string, owner: StartOptions['owner'], args: string[]): { ok: boolean; output: string } {
   const r = spawnSync(join(binDir, 'pg_ctl'), args, { uid: owner.uid, gid: owner.gid, cwd: '/', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, encoding: 'utf8', timeout: 120_000 });
   return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
 }
 
-function logTail(path: string): string {
+export function logTail(path: string): string {
   try {
     return readFileSync(path, 'utf8').trim().split('\n').slice(-8).join(' | ');
   } catch {
@@ -92,14 +92,15 @@ export async function startInstance(o: StartOptions): Promise<StartedInstance> {
   if (!started.ok) throw new CustosError('io', `pg_ctl start failed: ${started.output.slice(0, 500)}; its log: ${logTail(logFile)}`);
   o.log('info', `started PostgreSQL ${major} on port ${o.port} (${o.dataDirectory}); waiting for it to replay to its target`);
   try {
-    return await waitReady(o, logFile);
+    return await waitForCluster(o, logFile);
   } catch (err) {
     ctlAsOwner(binDir, o.owner, ['-D', o.dataDirectory, '-m', 'immediate', '-w', 'stop']);
     throw err;
   }
 }
 
-async function waitReady(o: StartOptions, logFile: string): Promise<StartedInstance> {
+/** Waits until the cluster of `o.dataDirectory`, started, is promoted (or paused at its target); its postmaster dying or a cancel is an error. */
+export async function waitForCluster(o: Omit<StartOptions, 'root'>, logFile: string): Promise<StartedInstance> {
   const pollMs = o.pollMs ?? 500;
   let lastReport = Date.now();
   for (let waited = 0; ; waited += pollMs) {

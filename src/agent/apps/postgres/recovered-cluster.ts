@@ -36,6 +36,8 @@ export interface RecoveredClusterSettings {
   readonly describe: string;
   /** A new instance's port: set in postgresql.auto.conf (outside the recovery block, so it stays), and the notes say it runs. */
   readonly port?: number;
+  /** false: conf/ is not copied into the data directory (a recovery over the cluster itself keeps the configuration it has). */
+  readonly configuration?: boolean;
 }
 
 export const BLOCK_BEGIN = '# custos recovery begin';
@@ -118,7 +120,7 @@ export function prepareRecoveredCluster(root: string, s: RecoveredClusterSetting
     renameSync(join(label, name), join(data, name));
   }
   rmdirSync(label);
-  takeConfiguration(root, data);
+  if (s.configuration !== false) takeConfiguration(root, data);
   const signal = s.target.kind === 'latest' && s.paused ? 'standby.signal' : 'recovery.signal';
   // New files are created, never opened through a link (O_EXCL); a file replaced is written beside and renamed over.
   writeFileSync(join(data, signal), '', { mode: 0o600, flag: 'wx' });

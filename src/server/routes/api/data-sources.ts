@@ -197,19 +197,21 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
     }
     const target = await recoveryTarget(s, b);
     const instance = parseInstanceTarget(b.to);
-    audit(b.source, { ...detail, point: point.id, to: `${target.agent}:${target.path}` }); // the point a time or prefix named, the target 'original' named
+    // An application over itself: the agent finds the cluster on its port (its data directory is not a path of the data source's id).
+    const appOriginal = s.kind !== 'fs' && b.to === ORIGINAL_TARGET;
+    audit(b.source, { ...detail, point: point.id, to: appOriginal ? `${s.id} (original)` : `${target.agent}:${target.path}` }); // the point a time or prefix named, the target 'original' named
     if (b.allowSystemTarget && p.role !== 'admin') throw new CustosError('denied', 'only an admin may recover onto / or a system directory (allowSystemTarget)');
-    if (!b.allowSystemTarget && isSystemTarget(target.path)) {
+    if (!appOriginal && !b.allowSystemTarget && isSystemTarget(target.path)) {
       throw new CustosError('denied', `recovering onto ${target.path} would replace system files: recover to another directory, or (admin only) add --allow-system-target`);
     }
-    if (p.role === 'recovery-operator') await checkOperatorTarget(p, s, b.to === ORIGINAL_TARGET && s.kind !== 'fs' ? { kind: 'original', source: s.id } : instance ? { kind: 'instance', agent: target.agent, port: instance.port, path: target.path } : { kind: 'folder', ...target });
+    if (p.role === 'recovery-operator') await checkOperatorTarget(p, s, appOriginal ? { kind: 'original', source: s.id } : instance ? { kind: 'instance', agent: target.agent, port: instance.port, path: target.path } : { kind: 'folder', ...target });
     await checkItems(s, point, b.items ?? []);
     const job = await ctx.engine.enqueue({
       kind: 'recovery',
       source: s.id,
       agent: target.agent,
-      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}), ...(appTime ? { appTime } : {}), ...(latest ? { latest: true } : {}), ...(instance ? { instancePort: instance.port } : {}) },
-      reason: `recovery of ${latest ? 'the latest (the log not yet synchronized read first)' : point.time}${appTime ? ` replayed to ${appTime}` : ''} to ${instance ? `a new instance on ${instance.agent} port ${instance.port} in ` : ''}${target.agent}:${target.path} requested by ${p.name}`,
+      params: { point: point.id, target: target.path, items: b.items ?? [], ...settings, allowSystemTarget: b.allowSystemTarget ?? false, requestedBy: p.name, ...(b.notify ? { notify: b.notify } : {}), ...(b.paused ? { paused: true } : {}), ...(appTime ? { appTime } : {}), ...(latest ? { latest: true } : {}), ...(instance ? { instancePort: instance.port } : {}), ...(appOriginal ? { original: true } : {}) },
+      reason: `recovery of ${latest ? 'the latest (the log not yet synchronized read first)' : point.time}${appTime ? ` replayed to ${appTime}` : ''} to ${appOriginal ? `${s.id} itself (its cluster stopped, its data directory kept aside)` : `${instance ? `a new instance on ${instance.agent} port ${instance.port} in ` : ''}${target.agent}:${target.path}`} requested by ${p.name}`,
     });
     return jobView(job);
   });
@@ -222,7 +224,6 @@ export function registerDataSourceRoutes(app: FastifyInstance, ctx: ServerContex
 function checkAppRecovery(s: DataSourceRow, b: RecoveryRequest, toServer: boolean): void {
   const folder = `recover it to a folder on an agent (--to AGENT:/path), which gives a data directory ready to start`;
   if (toServer) throw badRequest(`a ${s.kind} point is not recovered to the server's folders: ${folder}`);
-  if (b.to === ORIGINAL_TARGET) throw badRequest(`recovery of ${s.id} over the running cluster (--to original) is not built yet: ${folder}`);
   if (b.items && b.items.length > 0) throw badRequest(`a ${s.kind} point is recovered whole (a cluster), not by items: leave out items`);
   const instance = parseInstanceTarget(b.to);
   if (instance && b.dataDir === undefined) throw badRequest(`a new instance (${b.to}) needs the folder to recover it into: dataDir (--data-dir DIR)`);
