@@ -20,7 +20,7 @@ test('scopes: groups, sources, and where a recovery-operator may recover to; any
   }
   // A folder is normalized (.., trailing slash) before it is compared.
   assert.deepEqual(parseScope('target:test1:/srv/x/../restores/'), { kind: 'target-folder', agent: 'test1', path: '/srv/restores' });
-  for (const bad of ['target:', 'target:test1', 'target:test1:srv', 'target:test1:postgres:0', 'target:test1:postgres:65536', 'target:test1:postgres:05432', 'target:a/b:/x', 'target:test1:/a\0b', 'people:ann']) {
+  for (const bad of ['target:', 'target:test1', 'target:test1:srv', 'target:test1:postgres:0', 'target:test1:postgres:65536', 'target:test1:postgres:05432', 'target:a/b:/x', 'target:test1:/a\0b', 'target:test1:/a\nb', 'target:te\u001bst:/x', 'people:ann']) {
     assert.equal(parseScope(bad), null, bad);
   }
 });

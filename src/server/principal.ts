@@ -52,12 +52,13 @@ export function actorOf(p: Principal): string {
 export function parseScope(text: string): Scope | null {
   if (text.startsWith('group:') && text.length > 6) return { kind: 'group', name: text.slice(6) };
   if (text.startsWith('source:') && text.length > 7) return { kind: 'source', id: text.slice(7) };
-  const folder = /^target:([^:/\0]+):(\/[^\0]*)$/.exec(text);
+  // No control characters: scopes are shown on terminals and in the console.
+  const folder = /^target:([^:/\x00-\x1f\x7f]+):(\/[^\x00-\x1f\x7f]*)$/.exec(text);
   if (folder) {
     const path = posix.normalize(folder[2]!);
     return { kind: 'target-folder', agent: folder[1]!, path: path.length > 1 ? path.replace(/\/$/, '') : path };
   }
-  const instance = /^target:([^:/\0]+):postgres:(\*|[1-9][0-9]{0,4})$/.exec(text);
+  const instance = /^target:([^:/\x00-\x1f\x7f]+):postgres:(\*|[1-9][0-9]{0,4})$/.exec(text);
   if (instance && (instance[2] === '*' || Number(instance[2]) <= 65535)) return { kind: 'target-instance', agent: instance[1]!, port: instance[2] === '*' ? null : Number(instance[2]) };
   return null;
 }

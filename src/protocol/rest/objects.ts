@@ -646,7 +646,7 @@ export const RecoveryRequestSchema = Type.Object(
     })),
     allowSystemTarget: Type.Optional(Type.Boolean({ description: 'admin only: allow / or a system directory as the target' })),
     paused: Type.Optional(Type.Boolean({ description: 'PostgreSQL points only: the recovered cluster stops at the point, read-only, for inspection, instead of promoting there' })),
-    dataDir: Type.Optional(Type.String({ minLength: 2, maxLength: 4096, pattern: '^/', description: 'PostgreSQL points to a new instance (to AGENT:postgres:PORT) only: the absolute folder on that agent the instance is recovered into (its data directory is DIR/data), new or empty' })),
+    dataDir: Type.Optional(Type.String({ minLength: 2, maxLength: 4096, pattern: '^/', description: 'an absolute folder (/…) on the agent of a new PostgreSQL instance (with to AGENT:postgres:PORT only), new or empty: the instance is recovered into it, its data directory DIR/data' })),
     notify: Type.Optional(Type.Array(EmailSchema, { maxItems: 5, description: 'mail these addresses when the recovery has finished (what, where, the outcome and the counts); needs a mail server (PUT /api/notifications/smtp)' })),
   },
   { additionalProperties: false },

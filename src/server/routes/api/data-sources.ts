@@ -226,6 +226,8 @@ function checkAppRecovery(s: DataSourceRow, b: RecoveryRequest, toServer: boolea
   if (toServer) throw badRequest(`a ${s.kind} point is not recovered to the server's folders: ${folder}`);
   if (b.items && b.items.length > 0) throw badRequest(`a ${s.kind} point is recovered whole (a cluster), not by items: leave out items`);
   const instance = parseInstanceTarget(b.to);
+  const port = /^[^:/]+:postgres:(.*)$/.exec(b.to);
+  if (port && !instance) throw badRequest(`${JSON.stringify(port[1]!.slice(0, 20))} is not a port (1 to 65535) for a new instance (to AGENT:postgres:PORT)`);
   if (instance && b.dataDir === undefined) throw badRequest(`a new instance (${b.to}) needs the folder to recover it into: dataDir (--data-dir DIR)`);
   if (!instance && b.dataDir !== undefined) throw badRequest(`dataDir goes with a new instance (to AGENT:postgres:PORT); for a folder, give it in to (AGENT:/path)`);
   // The defaults are taken (the console sends them); anything else cannot apply.
