@@ -16,6 +16,7 @@ describe('ALERT_KINDS', () => {
       'log-slot-kept',
       'log-gap',
       'log-consumer',
+      'log-retained',
     ];
     assert.deepEqual(Object.keys(ALERT_KINDS).sort(), [...kinds].sort());
     for (const kind of kinds) {

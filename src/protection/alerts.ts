@@ -17,7 +17,8 @@ export type AlertKind =
   | 'pool-damaged'
   | 'log-slot-kept'
   | 'log-gap'
-  | 'log-consumer';
+  | 'log-consumer'
+  | 'log-retained';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -137,5 +138,12 @@ export const ALERT_KINDS: Readonly<Record<AlertKind, AlertKindInfo>> = Object.fr
     recommendedAction:
       'SOURCE can be recovered only to its express fulls, not to any time between them: its log is taken by another tool (one log consumer per cluster), or the cluster cannot give it (the message says which). Stop the other tool\'s archiving (archive_command, its replication slot) or change the setting named, then make an express full (custos point create SOURCE): this alert is resolved when an express full synchronizes the log again',
     action: 'recovery-point',
+  },
+  'log-retained': {
+    severity: 'warning',
+    title: 'Replication slot holds much WAL',
+    recommendedAction:
+      'The cluster of SOURCE keeps the WAL its log synchronizations have not taken yet, and its disk can fill: see why they do not run or fail (custos job list --source SOURCE), fix it, and synchronize now: custos sync SOURCE. The alert is resolved when the slot holds less than the amount set by custos server start --slot-alert',
+    action: 'sync',
   },
 });

@@ -209,7 +209,9 @@ export type Question =
   | { readonly kind: 'account'; readonly name: string }
   | { readonly kind: 'discover' }
   /** Drop the replication slot `slot` of the PostgreSQL cluster on `port`: its data source left protection. */
-  | { readonly kind: 'release'; readonly port: number; readonly slot: string };
+  | { readonly kind: 'release'; readonly port: number; readonly slot: string }
+  /** How much WAL the replication slot `slot` of the cluster on `port` holds (the lag watch, docs/design/postgresql.md §5.6). */
+  | { readonly kind: 'slot-status'; readonly port: number; readonly slot: string };
 
 /** Our replication slots' names: custos_ and 12 hex digits. */
 export const SLOT_NAME_PATTERN = /^custos_[0-9a-f]{12}$/;
@@ -320,7 +322,13 @@ export interface DiscoverAnswer {
 /** The most of each list a discover answer may hold. */
 export const MAX_DISCOVERED = 256;
 
-export type Answer = ListDirAnswer | AccountAnswer | DiscoverAnswer | ReleaseAnswer;
+export interface SlotStatusAnswer {
+  readonly kind: 'slot-status';
+  /** Bytes of WAL from the slot's restart point to the cluster's current position; null: there is no such slot. */
+  readonly retainedBytes: number | null;
+}
+
+export type Answer = ListDirAnswer | AccountAnswer | DiscoverAnswer | ReleaseAnswer | SlotStatusAnswer;
 export type AnswerTo<Q extends Question> = Extract<Answer, { kind: Q['kind'] }>;
 
 export interface WireError {

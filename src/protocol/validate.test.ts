@@ -263,6 +263,10 @@ test('bounds: sizes, host names, ids', () => {
   assert.ok(!refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'release', dropped: true } }));
   assert.ok(refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'release', dropped: 'yes' } }));
   assert.ok(refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'release', dropped: true, slot: 'x' } }));
+  // The lag watch's answer: bytes held, or null (no such slot).
+  assert.ok(!refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'slot-status', retainedBytes: 16777216 } }));
+  assert.ok(!refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'slot-status', retainedBytes: null } }));
+  for (const bad of [-1, 1.5, '5', Number.MAX_SAFE_INTEGER + 2]) assert.ok(refusedAsUsage({ t: 'answer', req: 1, ok: true, body: { kind: 'slot-status', retainedBytes: bad } }), String(bad));
   assert.equal(wireHostname('my host\u00e9.example'), 'my-host-.example');
   assert.equal(wireHostname(''), 'unknown');
   assert.ok(!refusedAsUsage({ t: 'hello', protocol: 2, version: '1', hostname: wireHostname('..weird name/\u0000') }));
@@ -368,6 +372,10 @@ test('questions (what the agent accepts from the server): canonical absolute pat
   usage({ kind: 'release', port: 5432, slot: 'pgbackrest' }, /characters that are not allowed/);
   usage({ kind: 'release', port: 5432, slot: "custos_0123456789ab'); DROP" });
   usage({ kind: 'release', port: 0, slot: 'custos_0123456789ab' });
+  // The lag watch's question: the same port and slot rules.
+  assert.deepEqual(parseQuestion({ kind: 'slot-status', port: 5432, slot: 'custos_0123456789ab' }), { kind: 'slot-status', port: 5432, slot: 'custos_0123456789ab' });
+  usage({ kind: 'slot-status', port: 5432, slot: 'custos_X' }, /characters that are not allowed/);
+  usage({ kind: 'slot-status', port: 70000, slot: 'custos_0123456789ab' });
   usage({ kind: 'list-dir', path: 'etc', limit: 1 }, /must be absolute/);
   usage({ kind: 'list-dir', path: '/etc/../root', limit: 1 }, /'\.\.'/);
   usage({ kind: 'list-dir', path: '/etc/', limit: 1 }, /written without empty or '\.' components: \/etc$/);

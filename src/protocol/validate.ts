@@ -508,7 +508,11 @@ export function parseAnswerBody(v: unknown, path = 'body'): Answer {
     const o = record(v, path, ['kind', 'dropped']);
     return { kind, dropped: bool(o['dropped'], `${path}.dropped`) };
   }
-  if (kind !== 'list-dir') bad(`${path}.kind`, 'must be list-dir, account, discover or release');
+  if (kind === 'slot-status') {
+    const o = record(v, path, ['kind', 'retainedBytes']);
+    return { kind, retainedBytes: o['retainedBytes'] === null ? null : count(o['retainedBytes'], `${path}.retainedBytes`) };
+  }
+  if (kind !== 'list-dir') bad(`${path}.kind`, 'must be list-dir, account, discover, release or slot-status');
   const o = record(v, path, ['kind', 'path', 'entries', 'next']);
   const entries = list(o['entries'], `${path}.entries`, MAX_LIST_ENTRIES, dirEntry);
   for (let i = 1; i < entries.length; i++) {
@@ -538,7 +542,7 @@ export function parseQuestion(v: unknown, path = 'ask.body'): Question {
     record(v, path, ['kind']);
     return { kind };
   }
-  if (kind === 'release') {
+  if (kind === 'release' || kind === 'slot-status') {
     const o = record(v, path, ['kind', 'port', 'slot']);
     return { kind, port: intIn(o['port'], `${path}.port`, 1, 65535), slot: text(o['slot'], `${path}.slot`, 19, SLOT_NAME_PATTERN) };
   }

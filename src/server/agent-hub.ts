@@ -325,7 +325,7 @@ export class AgentSession {
 export function answerMismatch(q: Question, a: Answer): string | null {
   if (a.kind !== q.kind) return `a ${a.kind} answer to a ${q.kind} question`;
   if (q.kind === 'account' || a.kind === 'account') return a.kind === 'account' && q.kind === 'account' && a.name === q.name ? null : 'the answer is about another account';
-  if (q.kind === 'discover' || a.kind === 'discover' || q.kind === 'release' || a.kind === 'release') return null; // same kind: checked above
+  if (q.kind !== 'list-dir' || a.kind !== 'list-dir') return null; // same kind: checked above
   if (a.path !== q.path) return 'the listing is of another directory';
   if (a.entries.length > q.limit) return `${a.entries.length} entries, more than the ${q.limit} asked for`;
   const after = q.after === undefined ? null : cursorName(q.after);

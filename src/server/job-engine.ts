@@ -44,6 +44,7 @@ import { BackupChannel, RecoveryChannel } from './job-channels.js';
 import type { PoolMaintenance } from './pool-maintenance.js';
 import { CATALOG_BACKUP_REASONS, type AppPointMeta, type CatalogBackupReason, type ManifestPageRef, type RecoveryPointRecord } from '../format/index.js';
 import { checkCommitWal, runChainCheck } from './app-check.js';
+import type { SlotWatch } from './app-watch.js';
 import { CATALOG_BACKUP_SETTINGS, type CatalogBackupService } from './catalog-backup.js';
 import { scheduleSince, servedMarksPatch } from './schedule-marks.js';
 import { appJobRefusal, appOf, slotNameOf } from './source-id.js';
@@ -68,6 +69,8 @@ export interface JobEngineDeps {
   readonly pointsChanged?: (source: string) => void;
   /** A job ended for good (not a retry): notifications. Called after the catalog write; must not throw, is not awaited. */
   readonly jobEnded?: (job: JobRow, state: 'succeeded' | 'failed' | 'cancelled', error: string | null, result: Record<string, unknown> | null) => void;
+  /** The lag watch of PostgreSQL slots, given the scheduled sources each scheduler minute. */
+  readonly slotWatch?: SlotWatch;
 }
 
 export interface EnqueueRequest {
@@ -308,6 +311,7 @@ export class JobEngine {
     const poolActive = new Set(active.map((j) => j.kind as JobKind).filter((k) => POOL_JOB_KINDS.includes(k)));
     const maintenance = dueMaintenance({ lastPruneAt: lastPrune ? new Date(lastPrune) : null, active: poolActive }, now);
     if (maintenance.length > 0) await c.setSetting('last_prune_at', now.toISOString());
+    this.d.slotWatch?.tick(sources, now);
     for (const due of [...dueWork(sources, now), ...maintenance]) {
       if (due.source && due.slot) {
         await c.updateSource(due.source, due.kind === 'recovery-point' ? { last_point_slot: due.slot } : { last_check_slot: due.slot });

@@ -3,6 +3,7 @@
  * pool, the agent hub, the job engine and the HTTPS port that serves the REST
  * API, the agent endpoint (client certificates) and /metrics.
  */
+import { DEFAULT_SLOT_ALERT_BYTES, SlotWatch } from './app-watch.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -79,6 +80,8 @@ export interface ServerOptions {
   readonly catalogCopyDir?: string;
   /** Directories of this computer that recoveries may write into (`--to server:/path`); none: such recoveries are refused. */
   readonly recoveryDirs?: readonly string[];
+  /** The lag watch's alert: a PostgreSQL data source's slot holding this many bytes of WAL (default DEFAULT_SLOT_ALERT_BYTES). */
+  readonly slotAlertBytes?: number;
   /** A CA certificate (PEM) the mail server's certificate may chain to, besides the system's (a private CA; tests). */
   readonly smtpCa?: string;
   /** How often the notification sender looks at its outbox, in real time (default 1 s; it is also woken when a message is queued). */
@@ -182,6 +185,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       pointsChanged: (source) => fileIndex.sourceChanged(source),
       journalMissed: (source, n) => journalMisses.set(source, (journalMisses.get(source) ?? 0) + n),
       jobEnded: (job, state, error, result) => notifications.jobEnded(job, state, error, result),
+      slotWatch: new SlotWatch({ catalog, hub, alerts, clock, log: (m) => log(m, 'error'), alertBytes: options.slotAlertBytes ?? DEFAULT_SLOT_ALERT_BYTES }),
     });
     endUser = new EndUserRecovery({ catalog, pool, index: fileIndex.index, content: new ManifestPointContent(pool), audit });
     const events = new LiveEvents(catalog);

@@ -38,7 +38,7 @@ import { JobLink, type Wire } from './job-link.js';
 import { runBackupJob, runRecoveryJob } from './jobs.js';
 import { runExpressFullJob, runPostgresRecoveryJob } from './postgres-jobs.js';
 import { clusterOnPort, socketDirsWith } from '../apps/postgres/find-clusters.js';
-import { dropSlot } from '../apps/postgres/log-sync.js';
+import { dropSlot, slotRetained } from '../apps/postgres/log-sync.js';
 import { SourceJournals } from './source-journals.js';
 import { discover } from '../apps/discover.js';
 
@@ -289,10 +289,17 @@ export class AgentRuntime implements Wire {
     return { kind: 'release', dropped };
   }
 
+  /** How much WAL a PostgreSQL data source's replication slot holds on its cluster (the server's lag watch). */
+  private async slotStatus(port: number, slot: string): Promise<Answer> {
+    const cluster = await clusterOnPort(port, { socketDirs: socketDirsWith(this.options.pgSocketDirs) });
+    return { kind: 'slot-status', retainedBytes: await slotRetained(cluster.target, slot) };
+  }
+
   private answerOf(q: Question): Promise<Answer> {
     if (q.kind === 'account') return lookupAccount(q.name);
     if (q.kind === 'discover') return discover({ pgSocketDirs: this.options.pgSocketDirs ?? [] });
     if (q.kind === 'release') return this.release(q.port, q.slot);
+    if (q.kind === 'slot-status') return this.slotStatus(q.port, q.slot);
     return listDir(q.path, { limit: q.limit, after: q.after });
   }
 

@@ -1,6 +1,6 @@
 /** `custos server start`: run the protection server in the foreground. */
 import type { Command } from 'commander';
-import { CustosError } from '../../base/index.js';
+import { CustosError, parseSize } from '../../base/index.js';
 // Loaded when the command runs, so that every other command starts fast.
 const load = () => import('../../server/index.js');
 import { collect, print } from '../output.js';
@@ -17,6 +17,13 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: (m[1] ?? m[2])!, port };
 }
 
+/** --slot-alert SIZE: at least 64 MiB (right after a synchronization a slot holds a segment or two: 16 MiB each by default). */
+function slotAlertBytes(text: string): number {
+  const n = parseSize(text);
+  if (n === undefined || n < 64 * 1024 ** 2) throw new CustosError('usage', `--slot-alert ${JSON.stringify(text)}: give a size of at least 64MiB, e.g. 4GiB`);
+  return n;
+}
+
 export function registerServerCommands(program: Command): void {
   const server = commandGroup(program, 'server', 'The protection server');
   server
@@ -27,7 +34,8 @@ export function registerServerCommands(program: Command): void {
     .option('--catalog-copy <dir>', 'also copy every catalog backup (encrypted, as in the pool) to this directory')
     .option('--new-catalog', 'start with an empty catalog although DIR has been used (a lost catalog: restore it instead if you can)')
     .option('--recovery-dir <dir>', 'allow recoveries to folders under DIR on this computer (custos recover --to server:/path); repeatable', collect)
-    .action(async (opts: { data: string; listen: string; catalogCopy?: string; newCatalog?: boolean; recoveryDir?: string[] }) => {
+    .option('--slot-alert <size>', 'alert (log-retained) when the replication slot of a PostgreSQL data source holds this much WAL on its cluster (default 4GiB)')
+    .action(async (opts: { data: string; listen: string; catalogCopy?: string; newCatalog?: boolean; recoveryDir?: string[]; slotAlert?: string }) => {
       const { host, port } = parseListen(opts.listen);
       const { scaledClockFromEnv, startServer } = await load();
       const { clock, speed } = scaledClockFromEnv(process.env['CUSTOS_TEST_CLOCK']);
@@ -38,6 +46,7 @@ export function registerServerCommands(program: Command): void {
         newCatalog: opts.newCatalog ?? false,
         ...(opts.catalogCopy ? { catalogCopyDir: opts.catalogCopy } : {}),
         ...(opts.recoveryDir ? { recoveryDirs: opts.recoveryDir } : {}),
+        ...(opts.slotAlert !== undefined ? { slotAlertBytes: slotAlertBytes(opts.slotAlert) } : {}),
       });
       // The signal handlers are in place before "ready" is printed: a supervisor that stops the
       // server as soon as it reads "ready" must get a clean stop, not the default SIGTERM death.

@@ -155,6 +155,19 @@ export async function logSync(o: LogSyncOptions): Promise<LogSyncResult> {
 }
 
 /** Drops the data source's slot (it left protection); false when there is none. */
+/** Bytes of WAL the slot holds back (from its restart point to the current position), or null when there is no such slot. */
+export async function slotRetained(target: OwnerTarget, slot: string): Promise<number | null> {
+  checkSlotName(slot);
+  const client = await connectAsOwner(target);
+  try {
+    const r = await one<{ held: string | null }>(client, "SELECT (pg_current_wal_lsn() - restart_lsn)::bigint::text AS held FROM pg_replication_slots WHERE slot_name = $1 AND slot_type = 'physical'", [slot]);
+    if (!r) return null;
+    return r.held === null ? 0 : Math.max(0, Number(r.held));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export async function dropSlot(target: OwnerTarget, slot: string): Promise<boolean> {
   checkSlotName(slot);
   const client = await connectAsOwner(target);
