@@ -71,6 +71,16 @@ interface PageSummary {
  * read once however many points share it.
  */
 export async function checkAppChain(pool: Pool, points: readonly RecoveryPointRecord[]): Promise<ChainCheck> {
+  const first = await chainPass(pool, points);
+  if (first.lost.size === 0) return { points: points.length, findings: first.findings, lostChunks: 0 };
+  // gc may have moved a chunk to a new pack since the packs were listed: a second look, and only what both find lost is.
+  const second = await chainPass(pool, points);
+  const lost = [...second.lost].filter((id) => first.lost.has(id));
+  pool.dropFromIndex(lost);
+  return { points: points.length, findings: second.findings, lostChunks: lost.length };
+}
+
+async function chainPass(pool: Pool, points: readonly RecoveryPointRecord[]): Promise<{ findings: PointFinding[]; lost: Set<string> }> {
   await pool.refreshIndex();
   const packs = new Set((await pool.store.list('packs')).map((b) => b.name.slice(b.name.lastIndexOf('/') + 1)));
   const lost = new Set<string>();
@@ -116,8 +126,7 @@ export async function checkAppChain(pool: Pool, points: readonly RecoveryPointRe
       findings.push({ point: p.id, time: p.time, problems, recoverable, replayableTo: recoverable ? formatLsn(chain.replayableTo) : null });
     }
   }
-  pool.dropFromIndex(lost);
-  return { points: points.length, findings, lostChunks: lost.size };
+  return { findings, lost };
 }
 
 async function summarizePage(pool: Pool, page: ManifestPageRef, present: (id: string) => boolean): Promise<PageSummary | string> {

@@ -479,7 +479,7 @@ export class JobEngine {
     }
     let point = await this.loadPoint(String(params['point']));
     // An application's latest: the log not yet synchronized first (a tail synchronization on the source's agent).
-    if (params['latest'] === true && point.app) point = (await this.tailSync(job, source, point, jobLog, onCancel, cancelled)) ?? point;
+    if (params['latest'] === true && point.app) point = (await this.tailSync(job, source, point, jobLog, onCancel, cancelled, params['original'] === true)) ?? point;
     const unpin = this.d.pool.activity.pin(point);
     const events = { progress: this.progressWriter(job), log: jobLog };
     const spec: JobSpec = {
@@ -510,6 +510,7 @@ export class JobEngine {
    */
   private async tailSync(
     job: JobRow, source: DataSourceRow, newest: RecoveryPointRecord, jobLog: JobLogger, onCancel: (fn: () => void) => void, cancelled: { value: boolean },
+    mustRead = false,
   ): Promise<RecoveryPointRecord | null> {
     const latestIs = `the latest is the newest point ${newest.id} of ${newest.time}`;
     if (newest.app?.logMode !== 'logs') {
@@ -532,7 +533,8 @@ export class JobEngine {
         parts.unpin();
       }
     } catch (err) {
-      if (cancelled.value) throw err;
+      // Over the cluster itself, an older point than asked for would lose what the cluster holds: the recovery does not go on.
+      if (cancelled.value || mustRead) throw err;
       jobLog('warning', `the log not yet synchronized could not be read (${errorMessage(err)}): ${latestIs}`);
       return null;
     }

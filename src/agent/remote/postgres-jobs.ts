@@ -15,8 +15,8 @@ import type { BackupJobSpec, RecoveryJobSpec } from '../../protocol/index.js';
 import { runBackup, storeChunk } from '../backup/backup.js';
 import { runRestore } from '../restore/restore.js';
 import { clusterOnPort, idName, shown, socketDirsWith, stoppedClusterOnPort } from '../apps/postgres/find-clusters.js';
-import { portInUse, startInstance } from '../apps/postgres/new-instance.js';
-import { findOriginal, originalPlaces, startOriginal, startRecovered, stopOriginal, swapIn } from '../apps/postgres/original.js';
+import { portInUse, postmasterRunsIn, startInstance } from '../apps/postgres/new-instance.js';
+import { carryStartOptions, findOriginal, originalPlaces, startOriginal, startRecovered, stopOriginal, swapIn } from '../apps/postgres/original.js';
 import { readWalTail } from '../apps/postgres/wal-tail.js';
 import { expressFull } from '../apps/postgres/express-full.js';
 import { prepareAsOwner, recoveryBlock } from '../apps/postgres/recovered-cluster.js';
@@ -148,7 +148,7 @@ async function runTailJob(spec: BackupJobSpec, link: JobLink, socketDirs: readon
     const spoolDir = join(stageDir, 'wal');
     mkdirSync(spoolDir, { mode: 0o700 });
     const tail = readWalTail({
-      dataDirectory: cluster.dataDirectory, systemIdentifier: prev.app.systemIdentifier, timeline: prev.app.timeline, segmentBytes: prev.app.walSegmentSize,
+      dataDirectory: cluster.dataDirectory, systemIdentifier: prev.app.systemIdentifier, timeline: prev.app.timeline, segmentBytes: prev.app.walSegmentSize, ownerUid: dataDir.uid,
       previousEnd: parseLsn(prev.app.walEnd ?? prev.app.stopLsn)!, spoolDir,
     });
     if (tail === null) throw new CustosError('not-found', `${cluster.dataDirectory}/pg_wal holds nothing past the newest point: the latest is the newest point`);
@@ -312,8 +312,8 @@ export async function runPostgresRecoveryJob(spec: RecoveryJobSpec, link: JobLin
   try {
     return await recoverInto(spec, app, link, hooks);
   } catch (err) {
-    // Nothing half-written is left in a folder this job made (a retry, or another recovery, then finds it new).
-    if (made) rmSync(spec.target, { recursive: true, force: true });
+    // Nothing half-written is left in a folder this job made (a retry, or another recovery, then finds it new) — unless a cluster still runs from it.
+    if (made && !postmasterRunsIn(join(spec.target, 'data'))) rmSync(spec.target, { recursive: true, force: true });
     throw err;
   }
 }
@@ -338,15 +338,16 @@ async function runOriginalRecovery(
   const user = await idName(c.owner.uid);
   if (user.startsWith('uid ')) throw new CustosError('usage', `the owner of ${c.dataDirectory} (uid ${c.owner.uid}) has no account name to start it as`);
   link.log('info', `recovering ${app.describe} over the cluster in ${c.dataDirectory} (${c.running ? 'running: stopped first' : 'not running'}; managed by ${c.manager.kind})`);
-  if (c.running) stopOriginal(c);
   const logFile = join(places.staging, 'postgresql.log');
   let swapped = false;
   try {
+    if (c.running) stopOriginal(c);
     makeRecoveryFolder(places.staging);
     const restored = await recoverInto({ ...spec, target: places.staging }, { ...app, original: undefined, instance: undefined }, link, hooks, { configuration: false });
     swapIn(c, places);
     swapped = true;
     link.log('info', `${c.dataDirectory} kept aside as ${places.keptAside}; the recovered data directory is in its place (its WAL and notes in ${places.staging})`);
+    if (c.manager.kind === 'pg_ctl' && !carryStartOptions(c, places.keptAside)) link.log('warning', `no usable postmaster.opts in ${places.keptAside}: the cluster starts with its configuration's settings only`);
     const started = await startRecovered(c, logFile, { port: original.port, user, paused: app.paused, log: (level, message) => link.log(level, message), cancelled: () => link.cancelled });
     link.log('info', `the cluster on port ${original.port} is ${started.state}; the old data directory stays in ${places.keptAside} until you delete it`);
     return { ...restored, dataDirectory: c.dataDirectory, instance: { port: original.port, state: started.state, socketDir: started.socketDir } };
@@ -364,7 +365,14 @@ async function runOriginalRecovery(
       }
       throw err;
     }
-    throw new CustosError(err instanceof CustosError ? err.code : 'io', `${why}. The cluster is stopped; its old data directory is ${places.keptAside}: to go back, stop it if it runs, then mv ${c.dataDirectory} ${c.dataDirectory}.failed && mv ${places.keptAside} ${c.dataDirectory}, and start it`);
+    // The recovered cluster may have started: it is stopped, so the undo below finds nothing running.
+    try {
+      stopOriginal(c, 'immediate');
+    } catch (e) {
+      link.log('error', `the recovered cluster could not be stopped: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const state = postmasterRunsIn(c.dataDirectory) ? 'A cluster still runs in it (stop it first)' : 'The cluster is stopped';
+    throw new CustosError(err instanceof CustosError ? err.code : 'io', `${why}. ${state}; its old data directory is ${places.keptAside}: to go back, mv ${c.dataDirectory} ${c.dataDirectory}.failed && mv ${places.keptAside} ${c.dataDirectory}, and start it`);
   }
 }
 

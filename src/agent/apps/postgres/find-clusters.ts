@@ -12,6 +12,7 @@
  * (/proc), and a socket that does not hold up is reported as a problem with
  * its reason, never as a cluster.
  */
+import { postmasterRunsIn } from './new-instance.js';
 import { execFile } from 'node:child_process';
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
@@ -358,11 +359,8 @@ export async function stoppedClusterOnPort(port: number, systemIdentifier: strin
       if (!st.isDirectory() || st.uid !== ownerUid) throw new CustosError('format', `it is not a directory of uid ${ownerUid}`);
       const control = systemIdentifierOf((await readSmallFile(join(dataDirectory, 'global', 'pg_control'), PG_CONTROL_BYTES)).bytes);
       if (control !== systemIdentifier) throw new CustosError('format', `its system identifier is ${control}, not ${systemIdentifier}`);
-      const pidFile = await readSmallFile(join(dataDirectory, 'postmaster.pid'), MAX_LOCK_FILE_BYTES).then((r) => parsePostmasterLock(r.bytes, 'data'), () => null);
       // A postmaster runs in its data directory: a live pid whose cwd is elsewhere is another process that took the number.
-      if (pidFile && (await readlink(`/proc/${pidFile.pid}/cwd`).catch(() => '')) === dataDirectory) {
-        throw new CustosError('io', `its postmaster (pid ${pidFile.pid}) is running but does not answer on port ${port}: try again`, { transient: true });
-      }
+      if (postmasterRunsIn(dataDirectory)) throw new CustosError('io', `its postmaster is running but does not answer on port ${port}: try again`, { transient: true });
       return { dataDirectory, ownerUid };
     } catch (e) {
       if (e instanceof CustosError && e.transient) throw e;

@@ -6,7 +6,8 @@
  * manager; the notes in its folder say how to stop it or hand it over.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { readSmallFileSync } from './small-files.js';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { CustosError } from '../../../base/index.js';
@@ -66,14 +67,15 @@ export interface StartedInstance {
 }
 
 /** pg_ctl as the owner (no other groups, an empty environment). */
-export function ctlAsOwner(binDir: string, owner: StartOptions['owner'], args: string[]): { ok: boolean; output: string } {
-  const r = spawnSync(join(binDir, 'pg_ctl'), args, { uid: owner.uid, gid: owner.gid, cwd: '/', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, encoding: 'utf8', timeout: 120_000 });
+export function ctlAsOwner(binDir: string, owner: StartOptions['owner'], args: string[], timeoutMs = 120_000): { ok: boolean; output: string } {
+  const r = spawnSync(join(binDir, 'pg_ctl'), args, { uid: owner.uid, gid: owner.gid, cwd: '/', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, encoding: 'utf8', timeout: timeoutMs });
   return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
 }
 
+/** The last lines of a server log (a small regular file, read as root without following a link). */
 export function logTail(path: string): string {
   try {
-    return readFileSync(path, 'utf8').trim().split('\n').slice(-8).join(' | ');
+    return readSmallFileSync(path, 8192, { tail: true }).toString('utf8').trim().split('\n').slice(-8).join(' | ').replace(/[\x00-\x1f\x7f]/g, '?');
   } catch {
     return '(no log)';
   }
@@ -85,7 +87,7 @@ export function logTail(path: string): string {
  * wait with an error (the instance stopped first).
  */
 export async function startInstance(o: StartOptions): Promise<StartedInstance> {
-  const major = parsePgVersion(readFileSync(join(o.dataDirectory, 'PG_VERSION')));
+  const major = parsePgVersion(readSmallFileSync(join(o.dataDirectory, 'PG_VERSION'), 16));
   const binDir = binDirFor(major);
   const logFile = join(o.root, 'postgresql.log');
   const started = ctlAsOwner(binDir, o.owner, ['-D', o.dataDirectory, '-l', logFile, '-W', 'start']);
@@ -94,8 +96,19 @@ export async function startInstance(o: StartOptions): Promise<StartedInstance> {
   try {
     return await waitForCluster(o, logFile);
   } catch (err) {
-    ctlAsOwner(binDir, o.owner, ['-D', o.dataDirectory, '-m', 'immediate', '-w', 'stop']);
+    const stopped = ctlAsOwner(binDir, o.owner, ['-D', o.dataDirectory, '-m', 'immediate', '-w', 'stop']);
+    if (!stopped.ok && postmasterRunsIn(o.dataDirectory)) o.log('warning', `the instance could not be stopped (${stopped.output.slice(0, 300)}): stop it with pg_ctl -D ${o.dataDirectory} stop`);
     throw err;
+  }
+}
+
+/** Whether a postmaster runs in `dataDirectory` now: its postmaster.pid names a live process whose working directory is that directory. */
+export function postmasterRunsIn(dataDirectory: string): boolean {
+  try {
+    const lock = parsePostmasterLock(readSmallFileSync(join(dataDirectory, 'postmaster.pid'), MAX_LOCK_FILE_BYTES), 'data');
+    return realpathSync(`/proc/${lock.pid}/cwd`) === realpathSync(dataDirectory);
+  } catch {
+    return false;
   }
 }
 
@@ -108,8 +121,7 @@ export async function waitForCluster(o: Omit<StartOptions, 'root'>, logFile: str
     await new Promise((r) => setTimeout(r, pollMs));
     let lock;
     try {
-      const bytes = readFileSync(join(o.dataDirectory, 'postmaster.pid'));
-      lock = bytes.length <= MAX_LOCK_FILE_BYTES ? parsePostmasterLock(bytes, 'data') : null;
+      lock = parsePostmasterLock(readSmallFileSync(join(o.dataDirectory, 'postmaster.pid'), MAX_LOCK_FILE_BYTES), 'data');
     } catch {
       lock = null;
     }

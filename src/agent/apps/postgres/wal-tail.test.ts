@@ -43,7 +43,7 @@ function withDataDir(fn: (dataDir: string, spool: string) => void): void {
 }
 
 const name = (segno: number) => segmentFileName({ timeline: 1, segno: BigInt(segno) }, SEG);
-const options = (dataDirectory: string, spoolDir: string, previousEnd: bigint): TailOptions => ({ dataDirectory, systemIdentifier: SYSID.toString(), timeline: 1, segmentBytes: SEG, previousEnd, spoolDir });
+const options = (dataDirectory: string, spoolDir: string, previousEnd: bigint): TailOptions => ({ dataDirectory, systemIdentifier: SYSID.toString(), timeline: 1, segmentBytes: SEG, previousEnd, spoolDir, ownerUid: process.getuid!() });
 
 test('page headers: the long header names the cluster; a page is the log\'s at its address, on its timeline', () => {
   const s = segment(5n);
@@ -96,5 +96,10 @@ test('nothing past the newest point, another cluster, or a link: no tail', () =>
     writeFileSync(join(data, 'target'), segment(3n));
     symlinkSync(join(data, 'target'), join(data, 'pg_wal', name(3)));
     assert.equal(readWalTail(options(data, spool, 3n * BigInt(SEG) + 100n)), null);
+  });
+  withDataDir((data, spool) => {
+    // A segment of another account's is not the cluster's log.
+    writeFileSync(join(data, 'pg_wal', name(3)), segment(3n));
+    assert.equal(readWalTail({ ...options(data, spool, 3n * BigInt(SEG) + 100n), ownerUid: process.getuid!() + 1 }), null);
   });
 });

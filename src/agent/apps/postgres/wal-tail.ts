@@ -20,6 +20,8 @@ export interface TailOptions {
   readonly systemIdentifier: string;
   readonly timeline: number;
   readonly segmentBytes: number;
+  /** The cluster's owner: a segment file of anyone else's is not its log. */
+  readonly ownerUid: number;
   /** Where the newest point's WAL ends: the read starts at the first byte of the segment holding its last byte. */
   readonly previousEnd: bigint;
   /** The spool (made by the caller): the segment files are written there. */
@@ -55,8 +57,8 @@ export function readWalTail(o: TailOptions): TailResult | null {
     let out: number | null = null;
     try {
       const st = fstatSync(fd);
-      if (!st.isFile() || st.size !== o.segmentBytes) {
-        stoppedBecause = `pg_wal/${name} is not a regular file of ${o.segmentBytes} bytes`;
+      if (!st.isFile() || st.size !== o.segmentBytes || st.uid !== o.ownerUid) {
+        stoppedBecause = `pg_wal/${name} is not a regular file of ${o.segmentBytes} bytes of the cluster's owner`;
         break;
       }
       const page = Buffer.alloc(WAL_PAGE_BYTES);
