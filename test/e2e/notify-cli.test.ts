@@ -105,7 +105,7 @@ describe('custos server notify', () => {
   test('recover --notify: the addresses reach the request, checked; a download refuses it', async () => {
     const bad = await s.server.cli(['recover', 'nobody:fs:/x', '--point', 'latest', '--to', 'download:' + join(dir, 'x.tar'), '--notify', 'a@example.com']);
     assert.notEqual(bad.code, 0);
-    assert.match(bad.stderr, /--notify and --paused do not apply to a download/);
+    assert.match(bad.stderr, /--notify, --paused and --data-dir do not apply to a download/);
     const tooMany = await s.server.cli(['recover', 'nobody:fs:/x', '--point', 'abcd', '--to', 'laptop:/tmp/r', ...Array.from({ length: 6 }, (_, i) => ['--notify', `u${i}@example.com`]).flat()]);
     assert.notEqual(tooMany.code, 0);
     assert.match(tooMany.stderr, /notify must NOT have more than 5 items/);
