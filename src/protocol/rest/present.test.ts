@@ -35,4 +35,6 @@ test('a result is named fields, not a dump of camelCase keys', () => {
   ]);
   assert.deepEqual(resultFields({ recoveryPoint: false }), [['kind of point', 'replica-only synchronization point']]);
   assert.deepEqual(resultFields(null), []);
+  // A new PostgreSQL instance's port is shown as it is written.
+  assert.deepEqual(resultFields({ instance: { port: 5499, state: 'promoted' } }), [['port', '5499'], ['state', 'promoted']]);
 });

@@ -89,6 +89,8 @@ function resultValue(key: string, v: unknown): string {
   if (typeof v === 'number' && /bytes/i.test(key)) return formatBytes(v);
   if (typeof v === 'number' && key.endsWith('Ms')) return formatDuration(v);
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  // A port is a name, not a count.
+  if (typeof v === 'number' && key === 'port') return String(v);
   if (typeof v === 'number') return v.toLocaleString('en-US');
   return String(v);
 }
