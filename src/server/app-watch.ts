@@ -9,6 +9,7 @@
  */
 import { errorMessage, type Clock } from '../base/index.js';
 import type { Catalog } from '../catalog/index.js';
+import { formatBytes } from '../protocol/rest/present.js';
 import type { ScheduledSource } from '../jobs/index.js';
 import type { AgentHub } from './agent-hub.js';
 import type { AlertService } from './alerts.js';
@@ -28,10 +29,6 @@ export interface SlotWatchDeps {
   readonly log: (message: string) => void;
   /** Alert when a slot holds at least this many bytes. */
   readonly alertBytes: number;
-}
-
-function gib(bytes: number): string {
-  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 export class SlotWatch {
@@ -61,7 +58,7 @@ export class SlotWatch {
       const a = await this.d.hub.ask(s.agent, { kind: 'slot-status', port: Number(s.path), slot }, ASK_TIMEOUT_MS);
       const now = this.d.clock.now();
       if (a.retainedBytes !== null && a.retainedBytes >= this.d.alertBytes) {
-        await this.d.alerts.raise('log-retained', id, `the replication slot ${slot} of ${id} holds ${gib(a.retainedBytes)} of WAL on the cluster (the alert is at ${gib(this.d.alertBytes)}): its log synchronizations are not taking it`, now);
+        await this.d.alerts.raise('log-retained', id, `the replication slot ${slot} of ${id} holds ${formatBytes(a.retainedBytes)} of WAL on the cluster (the alert is at ${formatBytes(this.d.alertBytes)}): its log synchronizations are not taking it`, now);
       } else {
         await this.d.alerts.resolve('log-retained', id, now);
       }
